@@ -1,0 +1,235 @@
+"""Settings for every stage of `costline serve`, one dataclass per stage.
+
+Each field documents its default. Stages receive these objects and never read
+`os.environ` themselves; `load_config` merges defaults, the YAML file (`--config`)
+and command-line flags, in that order, and `validate` answers with plain sentences.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+DEFAULT_GRPC = "localhost:4317"
+DEFAULT_HTTP = "localhost:4318"
+DEFAULT_TRACE_WAIT_S = 5.0
+DEFAULT_MAX_TRACES = 100_000
+DEFAULT_MAX_SPANS = 1_000_000
+DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024  # after decompression, as the OTLP spec suggests
+DEFAULT_RECENT_TRACES = 50_000
+DEFAULT_QUEUE_BATCHES = 2_000
+DEFAULT_BATCH_SPANS = 2_048
+DEFAULT_UNTAGGED = "untagged"
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; the message is one sentence a user can act on."""
+
+
+@dataclass
+class ReceiveConfig:
+    grpc: str | None = DEFAULT_GRPC  # HOST:PORT; None disables the gRPC receiver
+    http: str | None = DEFAULT_HTTP  # HOST:PORT; None disables the HTTP receiver
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES  # after decompression; over it: 413 / RESOURCE_EXHAUSTED
+    retry_after_s: int = 5  # the hint sent with throttling answers
+
+
+@dataclass
+class PricingConfig:
+    prices_file: str | None = None  # user YAML that overrides or adds models
+    allow_network_updates: bool = False  # let genai-prices fetch fresh price data (off: never touch the network)
+    write_gen_ai_usage_cost: bool = True  # also write the cost as `gen_ai.usage.cost`
+
+
+@dataclass
+class TaggingConfig:
+    """The tagging contract: which tags matter, where other libraries keep them."""
+
+    required: list[str] = field(default_factory=lambda: ["feature", "customer_id"])
+    default: str = DEFAULT_UNTAGGED  # value given to required tags still missing
+    owner: str | None = None  # who owns the untagged bucket (reported beside it)
+    # source attribute -> costline tag name (without the `costline.` prefix)
+    aliases: dict[str, str] = field(
+        default_factory=lambda: {
+            "user.id": "user_id",
+            "enduser.id": "user_id",
+            "session.id": "session_id",
+            "gen_ai.conversation.id": "session_id",
+            "langfuse.user.id": "user_id",
+            "langfuse.session.id": "session_id",
+            "langfuse.environment": "environment",
+            "deployment.environment": "environment",
+            "deployment.environment.name": "environment",
+        }
+    )
+    # attribute prefixes whose suffix is the tag name, e.g. traceloop's association properties
+    prefixes: list[str] = field(
+        default_factory=lambda: [
+            "traceloop.association.properties.",
+            "langfuse.trace.metadata.",
+            "langfuse.observation.metadata.",
+            "ai.telemetry.metadata.",
+        ]
+    )
+
+
+@dataclass
+class AssemblyConfig:
+    trace_wait_s: float = DEFAULT_TRACE_WAIT_S  # quiet time before a trace is flushed
+    max_traces: int = DEFAULT_MAX_TRACES  # at the bound the oldest trace flushes early
+    max_spans: int = DEFAULT_MAX_SPANS  # buffered spans across all traces; same policy
+    recent_traces: int = DEFAULT_RECENT_TRACES  # flushed traces remembered for late spans
+
+
+@dataclass
+class ExportTarget:
+    protocol: str  # "grpc" or "http"
+    endpoint: str  # HOST:PORT for grpc, base URL or full /v1/traces URL for http
+    headers: dict[str, str] = field(default_factory=dict)
+    insecure: bool = True
+    compression: str | None = None  # "gzip" or None
+    timeout_s: float = 10.0
+
+
+@dataclass
+class ExportConfig:
+    targets: list[ExportTarget] = field(default_factory=list)
+    queue_batches: int = DEFAULT_QUEUE_BATCHES  # per target; full -> receivers throttle senders
+    batch_spans: int = DEFAULT_BATCH_SPANS  # spans per export request
+    batch_timeout_s: float = 0.2  # a partial batch is sent after this long
+    retry_initial_s: float = 0.5
+    retry_max_s: float = 30.0
+    retry_max_elapsed_s: float = 0.0  # 0: retry retryable failures until they succeed
+    drain_timeout_s: float = 30.0  # how long SIGTERM waits for buffers and queues
+
+
+@dataclass
+class Config:
+    receive: ReceiveConfig = field(default_factory=ReceiveConfig)
+    pricing: PricingConfig = field(default_factory=PricingConfig)
+    tagging: TaggingConfig = field(default_factory=TaggingConfig)
+    assembly: AssemblyConfig = field(default_factory=AssemblyConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    ledger: str | None = None  # path or postgresql:// URL (the ledger issue)
+    metrics: str | None = None  # HOST:PORT for Prometheus /metrics (the ledger issue)
+
+    def validate(self) -> None:
+        for addr, name in ((self.receive.grpc, "--grpc"), (self.receive.http, "--http")):
+            if addr is not None:
+                parse_hostport(addr, name)
+        if self.receive.grpc is None and self.receive.http is None:
+            raise ConfigError("at least one receiver (--grpc or --http) must be enabled")
+        if self.assembly.trace_wait_s < 0:
+            raise ConfigError("--trace-wait must be zero or more seconds")
+        if self.assembly.max_traces < 1 or self.assembly.max_spans < 1:
+            raise ConfigError("max_traces and max_spans must be at least 1")
+        if self.receive.max_request_bytes < 1024:
+            raise ConfigError("max_request_bytes must be at least 1024")
+        for t in self.export.targets:
+            if t.protocol not in ("grpc", "http"):
+                raise ConfigError(f"export protocol must be grpc or http, not {t.protocol!r}")
+            if t.protocol == "grpc":
+                parse_hostport(t.endpoint, "--export-grpc")
+            elif not t.endpoint.startswith(("http://", "https://")):
+                raise ConfigError(f"--export-http needs an http:// or https:// URL, not {t.endpoint!r}")
+            if t.compression not in (None, "gzip", "none"):
+                raise ConfigError(f"export compression must be gzip or none, not {t.compression!r}")
+        if self.export.queue_batches < 1 or self.export.batch_spans < 1:
+            raise ConfigError("queue_batches and batch_spans must be at least 1")
+        if self.pricing.prices_file and not Path(self.pricing.prices_file).is_file():
+            raise ConfigError(f"price file not found: {self.pricing.prices_file}")
+        if not self.tagging.default:
+            raise ConfigError("tagging.default must be a non-empty string")
+
+
+def parse_hostport(value: str, name: str = "address") -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not (0 <= int(port) <= 65535):
+        raise ConfigError(f"{name} must be HOST:PORT, not {value!r}")
+    return (host.strip("[]") or "localhost"), int(port)
+
+
+def targets_from_env(env: os._Environ | dict[str, str]) -> list[ExportTarget]:
+    """The standard OTEL_EXPORTER_OTLP_* variables, used when no export flag is given."""
+    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    if not endpoint:
+        return []
+    protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
+    headers = _parse_headers(env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS") or "")
+    compression = env.get("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION") or env.get("OTEL_EXPORTER_OTLP_COMPRESSION")
+    if protocol == "grpc":
+        hostport = endpoint.split("://", 1)[-1].rstrip("/")
+        return [ExportTarget("grpc", hostport, headers, insecure=not endpoint.startswith("https"), compression=compression)]
+    if protocol.startswith("http"):
+        return [ExportTarget("http", endpoint, headers, compression=compression)]
+    raise ConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL must be grpc, http/protobuf or http/json, not {protocol!r}")
+
+
+def _parse_headers(raw: str) -> dict[str, str]:
+    out = {}
+    for part in raw.split(","):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def merge_yaml(config: Config, data: dict[str, Any], where: str = "config") -> None:
+    """Apply a YAML mapping onto `config`; unknown keys are an error, not ignored."""
+    for key, value in data.items():
+        if key == "export" and isinstance(value, dict) and "targets" in value:
+            value = dict(value)
+            targets = value.pop("targets") or []
+            config.export.targets = [_target(t, f"{where}.export.targets") for t in targets]
+        if not hasattr(config, key) or key.startswith("_"):
+            raise ConfigError(f"unknown setting {where}.{key}")
+        current = getattr(config, key)
+        if is_dataclass(current) and isinstance(value, dict):
+            merge_yaml(current, value, f"{where}.{key}")
+        else:
+            setattr(config, key, _coerce(current, value, f"{where}.{key}"))
+
+
+def _target(raw: Any, where: str) -> ExportTarget:
+    if not isinstance(raw, dict) or "endpoint" not in raw:
+        raise ConfigError(f"{where}: each target needs protocol and endpoint")
+    names = {f.name for f in fields(ExportTarget)}
+    unknown = set(raw) - names
+    if unknown:
+        raise ConfigError(f"unknown setting {where}.{sorted(unknown)[0]}")
+    return ExportTarget(**{"protocol": "grpc", **raw})
+
+
+def _coerce(current: Any, value: Any, where: str) -> Any:
+    if current is None or value is None:
+        return value
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false")
+        return value
+    if isinstance(current, (int, float)) and not isinstance(current, bool):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number")
+        return type(current)(value)
+    if isinstance(current, list) and not isinstance(value, list):
+        raise ConfigError(f"{where} must be a list")
+    if isinstance(current, dict) and not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    return value
+
+
+def load_yaml_file(path: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return data

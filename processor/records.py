@@ -1,0 +1,81 @@
+"""The values that flow between the processor's stages.
+
+receive -> normalize -> price -> assemble -> export. Each stage depends only on
+these types and on `config`, never on another stage. Money stays `Decimal` until it
+becomes an OTLP attribute; "unpriced" is a reason string, never a zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+# An OTLP attribute value once decoded from AnyValue.
+AttrValue = str | bool | int | float | bytes | list | None
+
+# Reasons a model-call span carries instead of a cost (`costline.cost.status`).
+UNKNOWN_MODEL = "unknown_model"
+NO_USAGE = "no_usage"
+INVALID_USAGE = "invalid_usage"
+NO_MODEL = "no_model"
+AGGREGATE = "aggregate_usage"  # usage repeated on an agent/parent span: not billed twice
+
+
+@dataclass(slots=True, frozen=True)
+class Usage:
+    """Token counts of one model call, normalised to the GenAI semconv meaning.
+
+    input_tokens includes cache reads and writes; output_tokens includes reasoning.
+    The cache and reasoning counts are subsets, as in genai-prices' unit tree, so
+    nothing is billed twice.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0  # subset of cache_write_tokens (Anthropic 1-hour TTL)
+    reasoning_tokens: int = 0
+
+
+@dataclass(slots=True)
+class ModelCall:
+    """What normalize recognised on one span: a model call, its identity and usage.
+
+    `status` is None when the call can be priced, else one of the reasons above.
+    """
+
+    dialect: str
+    model: str | None = None  # response model, else request model
+    request_model: str | None = None
+    provider: str | None = None  # provider attribute as sent (a hint, normalised lower-case)
+    server_address: str | None = None
+    usage: Usage | None = None
+    status: str | None = None
+    detail: str | None = None  # human-readable reason for the status
+    reported_cost_usd: Decimal | None = None  # a cost the provider itself reported
+    service_tier: str | None = None
+    batch: bool = False
+    operation: str | None = None  # chat, embeddings, text_completion...
+
+
+@dataclass(slots=True, frozen=True)
+class Cost:
+    """A priced model call. Components add up to total_usd."""
+
+    total_usd: Decimal
+    input_usd: Decimal
+    output_usd: Decimal
+    cache_read_usd: Decimal
+    cache_write_usd: Decimal
+    model: str  # the price sheet's model id
+    provider: str  # the price sheet's provider id
+    source: str  # e.g. "genai-prices 0.2.3", "prices.yaml", "reported"
+
+
+@dataclass(slots=True, frozen=True)
+class Unpriced:
+    """A model call that could not be priced, and why (never a silent $0)."""
+
+    reason: str
+    detail: str = ""
