@@ -79,3 +79,38 @@ class Unpriced:
 
     reason: str
     detail: str = ""
+
+
+@dataclass(slots=True)
+class LedgerRow:
+    """One model call as the ledger stores it: who caused it, what it used, what it cost.
+
+    Written for every recognised model-call leaf span, priced or not (`status` then
+    holds the reason and the cost fields are None).
+    """
+
+    trace_id: str  # 32 hex digits
+    span_id: str  # 16 hex digits
+    parent_span_id: str  # 16 hex digits or ""
+    start_unix_nano: int
+    end_unix_nano: int
+    service: str
+    span_name: str
+    tags: dict[str, str]  # costline tag name (no prefix) -> value
+    agent_path: str
+    operation: str | None
+    provider: str | None
+    model: str | None
+    request_model: str | None
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    cost_usd: Decimal | None
+    input_usd: Decimal | None
+    output_usd: Decimal | None
+    cache_read_usd: Decimal | None
+    cache_write_usd: Decimal | None
+    price_source: str | None
+    status: str | None  # None when priced, else the unpriced reason

@@ -1,0 +1,50 @@
+"""`costline` command line: argument parsing only.
+
+Each subcommand lives in `costline.processor.commands.<name>` and exposes
+`register(subparsers)`; the modules are imported lazily so `costline --help` stays
+fast and the app-side install (no processor extra) gets a clear message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = ["serve", "report", "top", "trace", "alerts", "reconcile", "reprice", "export", "demo"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="costline", description="OpenTelemetry-native LLM cost attribution.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"costline.processor.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name and e.name.startswith("costline.processor.commands"):
+                continue  # command not built yet
+            sub.add_parser(name, help=f"(needs `pip install 'costline[processor]'`: {e.name} missing)")
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    from costline.processor.config import ConfigError
+
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as e:
+        print(f"costline: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

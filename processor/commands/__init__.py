@@ -1,0 +1,1 @@
+"""One module per `costline` subcommand; each exposes `register(subparsers)`."""
