@@ -1,0 +1,139 @@
+"""The ledger table: one row per model call, the same columns in SQLite and PostgreSQL.
+
+Pure: column names, DDL and the conversions between `LedgerRow` and a database tuple.
+Money is exact in both engines: NUMERIC in PostgreSQL, a decimal string in SQLite
+(declared TEXT so SQLite never turns it into a float; sums happen in Python with
+Decimal). The primary key (trace_id, span_id) makes a re-delivered span a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, Sequence
+
+from costline.processor.records import LedgerRow
+
+SCHEMA_VERSION = "1"
+TABLE = "costline_calls"
+
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+MONEY_FIELDS = ("cost_usd", "input_usd", "output_usd", "cache_read_usd", "cache_write_usd")
+
+# (column, SQLite type, PostgreSQL type); order is the tuple order everywhere.
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("trace_id", "TEXT NOT NULL", "TEXT NOT NULL"),
+    ("span_id", "TEXT NOT NULL", "TEXT NOT NULL"),
+    ("call_id", "TEXT NOT NULL", "TEXT NOT NULL"),
+    ("parent_span_id", "TEXT NOT NULL", "TEXT NOT NULL"),
+    ("start_unix_nano", "INTEGER NOT NULL", "BIGINT NOT NULL"),
+    ("end_unix_nano", "INTEGER NOT NULL", "BIGINT NOT NULL"),
+    ("service", "TEXT NOT NULL", "TEXT NOT NULL"),
+    ("span_name", "TEXT NOT NULL", "TEXT NOT NULL"),
+    ("tags", "TEXT NOT NULL", "JSONB NOT NULL"),
+    ("agent_path", "TEXT NOT NULL", "TEXT NOT NULL"),
+    ("operation", "TEXT", "TEXT"),
+    ("provider", "TEXT", "TEXT"),
+    ("model", "TEXT", "TEXT"),
+    ("request_model", "TEXT", "TEXT"),
+    *((f, "INTEGER NOT NULL", "BIGINT NOT NULL") for f in TOKEN_FIELDS),
+    *((f, "TEXT", "NUMERIC") for f in MONEY_FIELDS),
+    ("price_source", "TEXT", "TEXT"),
+    ("status", "TEXT", "TEXT"),
+    ("recorded_unix_nano", "INTEGER NOT NULL", "BIGINT NOT NULL"),
+)
+COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
+# Columns `reprice --apply` rewrites.
+PRICE_COLUMNS = (*MONEY_FIELDS, "price_source", "status")
+
+
+def create_statements(dialect: str) -> list[str]:
+    """DDL for `dialect` ("sqlite" or "postgresql"); every statement is idempotent."""
+    idx = 1 if dialect == "sqlite" else 2
+    cols = ",\n  ".join(f"{c[0]} {c[idx]}" for c in COLUMNS)
+    return [
+        f"CREATE TABLE IF NOT EXISTS {TABLE} (\n  {cols},\n  PRIMARY KEY (trace_id, span_id)\n)",
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_start ON {TABLE} (start_unix_nano)",
+        "CREATE TABLE IF NOT EXISTS costline_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ]
+
+
+def call_id(trace_id: str, span_id: str) -> str:
+    """A call's id: stable across replays, so it can never name two rows."""
+    return f"{trace_id}-{span_id}"
+
+
+def to_params(row: LedgerRow, recorded_unix_nano: int, dialect: str) -> tuple[Any, ...]:
+    """A LedgerRow as a tuple in COLUMNS order, ready for an INSERT."""
+    tags = json.dumps(dict(sorted(row.tags.items())), separators=(",", ":"))
+    money = [_money_param(getattr(row, f), dialect) for f in MONEY_FIELDS]
+    return (
+        row.trace_id,
+        row.span_id,
+        call_id(row.trace_id, row.span_id),
+        row.parent_span_id or "",
+        int(row.start_unix_nano),
+        int(row.end_unix_nano),
+        row.service,
+        row.span_name,
+        tags,
+        row.agent_path,
+        row.operation,
+        row.provider,
+        row.model,
+        row.request_model,
+        *(int(getattr(row, f)) for f in TOKEN_FIELDS),
+        *money,
+        row.price_source,
+        row.status,
+        recorded_unix_nano,
+    )
+
+
+def from_record(record: Sequence[Any]) -> LedgerRow:
+    """A database tuple in COLUMNS order back into a LedgerRow (exact Decimals, dict tags)."""
+    values = dict(zip(COLUMN_NAMES, record))
+    tags = values["tags"]
+    if isinstance(tags, (str, bytes)):
+        tags = json.loads(tags)
+    money = {f: _money_value(values[f]) for f in MONEY_FIELDS}
+    return LedgerRow(
+        trace_id=values["trace_id"],
+        span_id=values["span_id"],
+        parent_span_id=values["parent_span_id"],
+        start_unix_nano=int(values["start_unix_nano"]),
+        end_unix_nano=int(values["end_unix_nano"]),
+        service=values["service"],
+        span_name=values["span_name"],
+        tags={str(k): str(v) for k, v in tags.items()},
+        agent_path=values["agent_path"],
+        operation=values["operation"],
+        provider=values["provider"],
+        model=values["model"],
+        request_model=values["request_model"],
+        **{f: int(values[f]) for f in TOKEN_FIELDS},
+        **money,
+        price_source=values["price_source"],
+        status=values["status"],
+    )
+
+
+def price_params(row: LedgerRow, dialect: str) -> tuple[Any, ...]:
+    """The PRICE_COLUMNS of `row`, then its key, for an UPDATE."""
+    money = [_money_param(getattr(row, f), dialect) for f in MONEY_FIELDS]
+    return (*money, row.price_source, row.status, row.trace_id, row.span_id)
+
+
+def _money_param(value: Decimal | None, dialect: str) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, Decimal):
+        value = Decimal(str(value))
+    # SQLite keeps the exact decimal string; psycopg sends Decimal as NUMERIC.
+    return str(value) if dialect == "sqlite" else value
+
+
+def _money_value(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))
