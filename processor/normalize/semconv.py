@@ -1,0 +1,73 @@
+"""OpenTelemetry GenAI semantic conventions (v1.26 .. the genai repo's main branch).
+
+Also read for costline's own instrumentation, which writes the same names plus
+`costline.usage.cache_write_1h_tokens` (the Anthropic 1-hour cache-write subset,
+which no semconv attribute carries) and `costline.usage.missing` (a streamed call
+whose usage never arrived).
+
+Input includes the cache counts per the spec, except on Bedrock: botocore and the
+official genai-bedrock instrumentation copy Converse `inputTokens` raw, which
+excludes cache reads and writes.
+"""
+
+from __future__ import annotations
+
+from .counts import CountReader, Reading, first_str, is_true
+from .providers import normalize_provider
+
+INPUT = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
+OUTPUT = ("gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
+CACHE_READ = ("gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.input_tokens.cached")
+CACHE_WRITE = (
+    "gen_ai.usage.cache_write.input_tokens",  # genai repo main (#440), util-genai 1.3b0
+    "gen_ai.usage.cache_creation.input_tokens",  # v1.40 .. v1.41
+    "gen_ai.usage.input_tokens.cache_write",  # Sentry
+)
+REASONING = ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.output_tokens.reasoning")
+CACHE_WRITE_1H = "costline.usage.cache_write_1h_tokens"
+USAGE_MISSING = "costline.usage.missing"
+
+PROVIDER = ("gen_ai.provider.name", "gen_ai.system")
+RESPONSE_MODEL = "gen_ai.response.model"
+REQUEST_MODEL = "gen_ai.request.model"
+OPERATION = "gen_ai.operation.name"
+
+# Operations that are one call to a model (the rest are agents, tools, workflows).
+MODEL_OPERATIONS = frozenset(
+    {"chat", "text_completion", "generate_content", "embeddings", "completion", "responses", "rerank"}
+)
+
+KEYS = frozenset({*PROVIDER, RESPONSE_MODEL, REQUEST_MODEL, OPERATION, CACHE_WRITE_1H, USAGE_MISSING})
+
+
+def detect_costline(attrs: dict, scope_name: str) -> bool:
+    return scope_name.startswith("costline") or CACHE_WRITE_1H in attrs or USAGE_MISSING in attrs
+
+
+def read(attrs: dict, dialect: str = "semconv") -> Reading:
+    counts = CountReader(attrs)
+    provider = normalize_provider(first_str(attrs, *PROVIDER))
+    operation = first_str(attrs, OPERATION)
+    model = first_str(attrs, RESPONSE_MODEL, REQUEST_MODEL)
+    reading = Reading(
+        dialect=dialect,
+        input=counts.first(*INPUT),
+        output=counts.first(*OUTPUT),
+        cache_read=counts.first(*CACHE_READ),
+        cache_write=counts.first(*CACHE_WRITE),
+        cache_write_1h=counts.first(CACHE_WRITE_1H),
+        reasoning=counts.first(*REASONING),
+        input_excludes_cache=True if provider == "aws" else None,
+        model=model,
+        request_model=first_str(attrs, REQUEST_MODEL),
+        provider=provider,
+        operation=operation,
+        is_model_call=is_true(attrs.get(USAGE_MISSING))
+        or (model is not None and (operation is None or operation in MODEL_OPERATIONS)),
+    )
+    reading.error = counts.error
+    return reading
+
+
+def read_costline(attrs: dict) -> Reading:
+    return read(attrs, "costline")
