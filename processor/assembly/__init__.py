@@ -1,0 +1,1 @@
+"""Assembly: buffer spans by trace (buffer), then tag, price and roll them up (rollup)."""

@@ -1,0 +1,64 @@
+"""Attribution tags: read from `costline.*` and from other libraries' names.
+
+The tagging contract (config.TaggingConfig) maps what other libraries carry
+(`traceloop.association.properties.customer_id`, `user.id`, `langfuse.*` metadata)
+onto costline tag names. A span's own `costline.*` tags win over mapped ones.
+"""
+
+from __future__ import annotations
+
+from costline.processor.config import TaggingConfig
+
+TAG_PREFIX = "costline."
+# costline.<x>.* namespaces that hold costline's own output or settings, not tags.
+RESERVED = frozenset({"cost", "rollup", "price", "agent", "usage", "step", "reported_cost", "batch"})
+# Attributes costline writes on output; a span arriving with them is re-encoded, not appended to.
+OUTPUT_PREFIXES = ("costline.cost.", "costline.rollup.", "costline.price.", "costline.agent.")
+OUTPUT_KEYS = frozenset({"gen_ai.usage.cost"})
+
+
+def tag_name(key: str) -> str | None:
+    """`costline.customer_id` -> `customer_id`; None for costline's own attributes."""
+    name = key[len(TAG_PREFIX):]
+    if not name or name.split(".", 1)[0] in RESERVED:
+        return None
+    return name
+
+
+class TagReader:
+    """Splits a span's picked attributes into its own tags (contract applied)."""
+
+    def __init__(self, config: TaggingConfig):
+        self.aliases = dict(config.aliases)
+        self.prefixes = tuple(config.prefixes)
+        self.keys = frozenset(self.aliases)
+
+    def read(self, attrs: dict) -> tuple[dict[str, str] | None, frozenset[str]]:
+        """(all tags of this span, the names it carries as `costline.*` itself)."""
+        own: dict[str, str] = {}
+        mapped: dict[str, str] = {}
+        for key, value in attrs.items():
+            if value is None or isinstance(value, (list, bytes)):
+                continue
+            if key.startswith(TAG_PREFIX):
+                if (name := tag_name(key)) is not None:
+                    own[name] = _text(value)
+            elif key in self.keys:
+                mapped.setdefault(self.aliases[key], _text(value))
+            elif self.prefixes and key.startswith(self.prefixes):
+                for p in self.prefixes:
+                    if key.startswith(p) and len(key) > len(p):
+                        mapped.setdefault(key[len(p):], _text(value))
+                        break
+        if not own and not mapped:
+            return None, frozenset()
+        if mapped:
+            mapped.update(own)
+            return mapped, frozenset(own)
+        return own, frozenset(own)
+
+
+def _text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

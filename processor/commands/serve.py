@@ -1,0 +1,97 @@
+"""`costline serve`: receive OTLP, price and roll up LLM calls, re-export enriched spans."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+
+from costline.processor.config import (
+    Config,
+    ConfigError,
+    ExportTarget,
+    load_yaml_file,
+    merge_yaml,
+    parse_hostport,
+    targets_from_env,
+)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("serve", help="run the OTLP cost processor", description=__doc__)
+    p.add_argument("--grpc", metavar="HOST:PORT", help="OTLP/gRPC listen address (default localhost:4317; 'off' disables)")
+    p.add_argument("--http", metavar="HOST:PORT", help="OTLP/HTTP listen address (default localhost:4318; 'off' disables)")
+    p.add_argument("--export-grpc", metavar="HOST:PORT", action="append", default=[], help="export to an OTLP/gRPC backend (repeatable)")
+    p.add_argument("--export-http", metavar="URL", action="append", default=[], help="export to an OTLP/HTTP backend (repeatable)")
+    p.add_argument("--trace-wait", metavar="SECONDS", type=float, help="quiet time before a trace is assembled (default 5)")
+    p.add_argument("--prices", metavar="FILE", help="price file that overrides or adds models")
+    p.add_argument("--config", metavar="FILE", help="YAML file with these settings and the tagging contract")
+    p.add_argument("--ledger", metavar="PATH|URL", help="SQLite path or postgresql:// URL for the cost ledger ('off' disables)")
+    p.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus /metrics on this address")
+    p.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    p.set_defaults(func=run)
+
+
+def build_config(args: argparse.Namespace, env=os.environ) -> Config:
+    config = Config()
+    if args.config:
+        merge_yaml(config, load_yaml_file(args.config), where=os.path.basename(args.config))
+    if args.grpc:
+        config.receive.grpc = None if args.grpc == "off" else args.grpc
+    if args.http:
+        config.receive.http = None if args.http == "off" else args.http
+    if args.trace_wait is not None:
+        config.assembly.trace_wait_s = args.trace_wait
+    if args.prices:
+        config.pricing.prices_file = args.prices
+    if args.ledger:
+        config.ledger = args.ledger
+    if args.metrics:
+        parse_hostport(args.metrics, "--metrics")
+        config.metrics = args.metrics
+    flags = [ExportTarget("grpc", e) for e in args.export_grpc] + [ExportTarget("http", e) for e in args.export_http]
+    if flags:
+        config.export.targets = flags
+    elif not config.export.targets:
+        config.export.targets = targets_from_env(env)
+    config.validate()
+    _refuse_self_export(config)
+    return config
+
+
+def _refuse_self_export(config: Config) -> None:
+    own = {config.receive.grpc, config.receive.http} - {None}
+    own_ports = {parse_hostport(a)[1] for a in own}
+    for t in config.export.targets:
+        hostport = t.endpoint.split("://", 1)[-1].split("/", 1)[0]
+        host, _, port = hostport.rpartition(":")
+        if port.isdigit() and int(port) in own_ports and host in ("localhost", "127.0.0.1", "0.0.0.0", "[::1]", ""):
+            raise ConfigError(f"export target {t.endpoint} is costline's own receiver: spans would loop")
+
+
+def open_sinks(config: Config) -> list:
+    sinks = []
+    if config.ledger and config.ledger != "off":
+        try:
+            from costline.processor.ledger import open_ledger
+        except ModuleNotFoundError:
+            raise ConfigError("--ledger needs the ledger module, which this build lacks") from None
+        sinks.append(open_ledger(config.ledger))
+    if config.metrics:
+        try:
+            from costline.processor.metrics import MetricsSink
+        except ModuleNotFoundError:
+            raise ConfigError("--metrics needs the metrics module, which this build lacks") from None
+        sink = MetricsSink()
+        host, port = parse_hostport(config.metrics, "--metrics")
+        sink.serve(host, port)
+        sinks.append(sink)
+    return sinks
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = build_config(args)
+    from costline.processor.server import run as run_server
+
+    return run_server(config, open_sinks(config))

@@ -1,0 +1,86 @@
+"""Protobuf wire encoding for enriched spans, without re-parsing them.
+
+Spans wait in the buffer as their own wire bytes. Protobuf concatenates repeated
+fields, so appending encoded `attributes` (Span field 9) to a span's bytes adds
+attributes exactly as if they had been set on the message; requests are then built
+by framing span bytes into ScopeSpans/ResourceSpans. One encode per batch, no
+per-span message objects on the way out.
+"""
+
+from __future__ import annotations
+
+import struct
+
+_pack_double = struct.Struct("<d").pack
+_U64 = (1 << 64) - 1
+
+# Field tags (field_number << 3 | wire_type).
+_SPAN_ATTRIBUTES = b"\x4a"  # Span.attributes = 9, LEN
+_KV_KEY = b"\x0a"  # KeyValue.key = 1
+_KV_VALUE = b"\x12"  # KeyValue.value = 2
+_ANY_STRING = b"\x0a"  # AnyValue.string_value = 1
+_ANY_BOOL = b"\x10"  # AnyValue.bool_value = 2, VARINT
+_ANY_INT = b"\x18"  # AnyValue.int_value = 3, VARINT
+_ANY_DOUBLE = b"\x21"  # AnyValue.double_value = 4, I64
+_F1 = b"\x0a"  # field 1, LEN (resource / scope / resource_spans)
+_F2 = b"\x12"  # field 2, LEN (scope_spans / spans)
+_F3 = b"\x1a"  # field 3, LEN (schema_url)
+
+
+def varint(n: int) -> bytes:
+    if n < 0x80:
+        return bytes((n,))
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+def _len_field(tag: bytes, payload: bytes) -> bytes:
+    return tag + varint(len(payload)) + payload
+
+
+def any_value(value) -> bytes:
+    """Encode a str / bool / int / float as an AnyValue message body."""
+    if isinstance(value, str):
+        return _len_field(_ANY_STRING, value.encode("utf-8", "surrogatepass"))
+    if isinstance(value, bool):
+        return _ANY_BOOL + (b"\x01" if value else b"\x00")
+    if isinstance(value, int):
+        return _ANY_INT + varint(value & _U64)
+    if isinstance(value, float):
+        return _ANY_DOUBLE + _pack_double(value)
+    raise TypeError(f"cannot encode attribute value of type {type(value).__name__}")
+
+
+def attribute(key: str, value) -> bytes:
+    """One `Span.attributes` entry, ready to append to a span's bytes."""
+    kv = _len_field(_KV_KEY, key.encode("utf-8")) + _len_field(_KV_VALUE, any_value(value))
+    return _len_field(_SPAN_ATTRIBUTES, kv)
+
+
+def attributes(pairs) -> bytes:
+    return b"".join([attribute(k, v) for k, v in pairs])
+
+
+def scope_spans(scope: bytes, spans: list[bytes], schema_url: str = "") -> bytes:
+    parts = [_len_field(_F1, scope)]
+    parts.extend([_F2 + varint(len(s)) + s for s in spans])
+    if schema_url:
+        parts.append(_len_field(_F3, schema_url.encode()))
+    return b"".join(parts)
+
+
+def resource_spans(resource: bytes, scopes: list[bytes], schema_url: str = "") -> bytes:
+    parts = [_len_field(_F1, resource)]
+    parts.extend([_len_field(_F2, s) for s in scopes])
+    if schema_url:
+        parts.append(_len_field(_F3, schema_url.encode()))
+    return b"".join(parts)
+
+
+def export_request(resources: list[bytes]) -> bytes:
+    """ExportTraceServiceRequest bytes from encoded ResourceSpans."""
+    return b"".join([_len_field(_F1, r) for r in resources])

@@ -1,0 +1,1 @@
+"""Receivers: OTLP over gRPC and HTTP in, decoded requests out (decode, status, grpc, http)."""

@@ -1,0 +1,129 @@
+"""OTLP/HTTP receiver: POST /v1/traces, /v1/metrics, /v1/logs (protobuf or JSON, gzip).
+
+Answers as the OTLP spec asks: the response in the request's encoding, a
+google.rpc.Status body on errors, 400 undecodable, 413 too large (checked after
+decompression, in bounded chunks), 415 unknown content type or encoding, 503 with
+Retry-After when throttling. GET /healthz reports liveness and buffer levels.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+from google.rpc import status_pb2
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from costline.processor.receive import decode
+from costline.processor.receive.errors import RequestError, Throttled, TooLarge
+
+log = logging.getLogger("costline.receive")
+
+
+class HttpReceiver:
+    def __init__(self, pipeline, max_request_bytes: int, stats):
+        self.pipeline = pipeline
+        self.max_bytes = max_request_bytes
+        self.stats = stats
+        self.runner: web.AppRunner | None = None
+        self.port = 0
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=self.max_bytes)
+        app.router.add_post("/v1/traces", self._traces)
+        app.router.add_post("/v1/metrics", self._passthrough("metrics"))
+        app.router.add_post("/v1/logs", self._passthrough("logs"))
+        app.router.add_get("/healthz", self._health)
+        return app
+
+    async def start(self, host: str, port: int) -> int:
+        # Bodies are decompressed by decode.decompress, which enforces the size cap.
+        self.runner = web.AppRunner(self.app(), auto_decompress=False, access_log=None)
+        await self.runner.setup()
+        site = web.TCPSite(self.runner, host, port)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+    async def _body(self, request: web.Request) -> tuple[str, bytes]:
+        kind = decode.media_type(request.headers.get("Content-Type"))
+        if request.content_length is not None and request.content_length > self.max_bytes:
+            raise TooLarge(f"request body of {request.content_length} bytes exceeds the {self.max_bytes}-byte limit")
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise TooLarge(f"request body exceeds the {self.max_bytes}-byte limit") from None
+        return kind, decode.decompress(raw, request.headers.get("Content-Encoding"), self.max_bytes)
+
+    async def _traces(self, request: web.Request) -> web.Response:
+        kind = decode.JSON if "json" in (request.headers.get("Content-Type") or "") else decode.PROTOBUF
+        try:
+            kind, data = await self._body(request)
+            if kind == decode.PROTOBUF:
+                message = decode.parse_protobuf(ExportTraceServiceRequest, data)
+            else:
+                message = decode.parse_json(ExportTraceServiceRequest, data)
+            rejected, error = self.pipeline.accept_traces(message)
+        except RequestError as e:
+            return self._error(kind, e)
+        response = ExportTraceServiceResponse()
+        if rejected:
+            response.partial_success.rejected_spans = rejected
+            response.partial_success.error_message = error
+        if kind == decode.JSON:
+            partial = {"partialSuccess": {"rejectedSpans": str(rejected), "errorMessage": error}} if rejected else {}
+            return web.Response(body=json.dumps(partial).encode(), content_type=decode.JSON)
+        return web.Response(body=response.SerializeToString(), content_type=decode.PROTOBUF)
+
+    def _passthrough(self, signal: str):
+        async def handler(request: web.Request) -> web.Response:
+            kind = decode.JSON if "json" in (request.headers.get("Content-Type") or "") else decode.PROTOBUF
+            try:
+                kind, data = await self._body(request)
+                if kind == decode.JSON:  # forwarded as protobuf: decode once to convert
+                    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+                    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+                        ExportMetricsServiceRequest,
+                    )
+
+                    mtype = ExportMetricsServiceRequest if signal == "metrics" else ExportLogsServiceRequest
+                    data = decode.parse_json(mtype, data).SerializeToString()
+                self.pipeline.accept_passthrough(signal, data)
+            except RequestError as e:
+                return self._error(kind, e)
+            body = b"{}" if kind == decode.JSON else b""
+            return web.Response(body=body, content_type=kind)
+
+        return handler
+
+    def _error(self, kind: str, e: RequestError) -> web.Response:
+        self.stats.add("requests_refused", 1, e.reason)
+        log.info("refused HTTP export: %s", e)
+        headers = {}
+        if isinstance(e, Throttled):
+            headers["Retry-After"] = str(e.retry_after_s)
+        status = status_pb2.Status(code=e.grpc_code.value[0], message=str(e))
+        if kind == decode.JSON:
+            body = json.dumps({"code": status.code, "message": status.message}).encode()
+        else:
+            body = status.SerializeToString()
+        return web.Response(status=e.http_status, body=body, content_type=kind, headers=headers)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        p = self.pipeline
+        doc = {
+            "status": "ok",
+            "buffered_traces": len(p.buffer),
+            "buffered_spans": p.buffer.span_count,
+            "export_queues": {q.client.name: len(q) for q in p.queues},
+            "stats": p.stats.snapshot(),
+        }
+        return web.json_response(doc)
