@@ -46,6 +46,8 @@ def _get(obj: dict, camel: str, snake: str | None = None, default=None):
 
 def _list(obj: dict, camel: str, snake: str | None = None) -> list:
     v = _get(obj, camel, snake, ())
+    if v == ():
+        return []
     if not isinstance(v, list):
         raise OtlpJsonError(f"{camel} must be an array")
     return v

@@ -1,0 +1,120 @@
+"""Request decoding: content types, gzip limits and bombs, OTLP/JSON (hex IDs, string ints)."""
+
+import gzip
+import json
+
+import pytest
+from google.protobuf import json_format
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from costline.processor.receive import decode
+from costline.processor.receive.errors import TooLarge, Undecodable, UnsupportedMediaType
+
+TRACE_HEX = "5b8efff798038103d269b633813fc60c"
+SPAN_HEX = "eee19b7ec3c1b174"
+
+
+def otlp_json_doc():
+    return {
+        "resourceSpans": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "checkout"}}]},
+            "scopeSpans": [{
+                "scope": {"name": "my.lib", "version": "1.2"},
+                "spans": [{
+                    "traceId": TRACE_HEX, "spanId": SPAN_HEX, "parentSpanId": "",
+                    "name": "chat gpt-4o", "kind": 3,
+                    "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000001000000000",
+                    "attributes": [
+                        {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "1234"}},
+                        {"key": "ratio", "value": {"doubleValue": 0.5}},
+                        {"key": "ok", "value": {"boolValue": True}},
+                        {"key": "tags", "value": {"arrayValue": {"values": [{"stringValue": "a"}]}}},
+                    ],
+                    "status": {"code": 2, "message": "boom"},
+                    "someFutureField": {"ignored": True},
+                }],
+            }],
+        }]
+    }
+
+
+def test_json_ids_are_hex_not_base64():
+    req = decode.decode(ExportTraceServiceRequest, json.dumps(otlp_json_doc()).encode(), "application/json", None, 1 << 20)
+    span = req.resource_spans[0].scope_spans[0].spans[0]
+    assert span.trace_id == bytes.fromhex(TRACE_HEX) and len(span.trace_id) == 16
+    assert span.span_id == bytes.fromhex(SPAN_HEX)
+    assert span.start_time_unix_nano == 1700000000000000000
+    assert span.kind == 3 and span.status.code == 2
+    attrs = {kv.key: kv.value for kv in span.attributes}
+    assert attrs["gen_ai.usage.input_tokens"].int_value == 1234
+    assert attrs["ratio"].double_value == 0.5 and attrs["ok"].bool_value is True
+    # json_format, by contrast, reads the hex as base64 and gets the wrong bytes
+    wrong = json_format.ParseDict(otlp_json_doc(), ExportTraceServiceRequest(), ignore_unknown_fields=True)
+    assert wrong.resource_spans[0].scope_spans[0].spans[0].trace_id != span.trace_id
+
+
+def test_json_snake_case_and_enum_names():
+    doc = {"resource_spans": [{"scope_spans": [{"spans": [{
+        "trace_id": TRACE_HEX, "span_id": SPAN_HEX, "name": "x", "kind": "SPAN_KIND_CLIENT",
+        "status": {"code": "STATUS_CODE_ERROR"}}]}]}]}
+    req = decode.parse_json(ExportTraceServiceRequest, json.dumps(doc).encode())
+    span = req.resource_spans[0].scope_spans[0].spans[0]
+    assert span.kind == 3 and span.status.code == 2 and span.trace_id.hex() == TRACE_HEX
+
+
+def test_json_logs_ids_are_hex_too():
+    doc = {"resourceLogs": [{"scopeLogs": [{"logRecords": [{"traceId": TRACE_HEX, "spanId": SPAN_HEX, "body": {"stringValue": "hi"}}]}]}]}
+    req = decode.parse_json(ExportLogsServiceRequest, json.dumps(doc).encode())
+    rec = req.resource_logs[0].scope_logs[0].log_records[0]
+    assert rec.trace_id.hex() == TRACE_HEX and rec.span_id.hex() == SPAN_HEX
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[1,2]", b'{"resourceSpans": 5}',
+                                  b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}',
+                                  b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":"soon"}]}]}]}',
+                                  b"[" * 100000])
+def test_bad_json_is_undecodable(body):
+    with pytest.raises(Undecodable):
+        decode.parse_json(ExportTraceServiceRequest, body)
+
+
+def test_garbage_protobuf_is_undecodable():
+    with pytest.raises(Undecodable):
+        decode.parse_protobuf(ExportTraceServiceRequest, b"\xff\xff\xff\xff\x0f garbage")
+
+
+@pytest.mark.parametrize("ctype,expected", [("application/x-protobuf", decode.PROTOBUF),
+                                            ("application/json; charset=utf-8", decode.JSON),
+                                            ("Application/JSON", decode.JSON)])
+def test_media_types(ctype, expected):
+    assert decode.media_type(ctype) == expected
+
+
+@pytest.mark.parametrize("ctype", ["text/plain", "", None, "application/grpc"])
+def test_unknown_media_type_is_415(ctype):
+    with pytest.raises(UnsupportedMediaType):
+        decode.media_type(ctype)
+
+
+def test_gzip_roundtrip_and_unknown_encoding():
+    data = b"x" * 5000
+    assert decode.decompress(gzip.compress(data), "gzip", 10_000) == data
+    with pytest.raises(UnsupportedMediaType):
+        decode.decompress(data, "br", 10_000)
+
+
+def test_gzip_bomb_is_refused_without_inflating():
+    bomb = gzip.compress(b"\0" * (200 * 1024 * 1024), 9)  # 200 MiB of zeros in ~200 KiB
+    assert len(bomb) < 1024 * 1024
+    with pytest.raises(TooLarge):
+        decode.decompress(bomb, "gzip", 64 * 1024 * 1024)
+
+
+def test_oversized_plain_body_and_truncated_gzip():
+    with pytest.raises(TooLarge):
+        decode.decompress(b"x" * 2000, None, 1000)
+    with pytest.raises(Undecodable):
+        decode.decompress(gzip.compress(b"y" * 10000)[:-12], "gzip", 100_000)
+    with pytest.raises(Undecodable):
+        decode.decompress(b"not gzip at all", "gzip", 100_000)
