@@ -70,7 +70,14 @@ class GrpcClient:
     def __init__(self, target: ExportTarget):
         self.target = target
         self.name = f"grpc://{target.endpoint}"
-        options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", 64 << 20)]
+        options = [
+            ("grpc.max_send_message_length", -1),
+            ("grpc.max_receive_message_length", 64 << 20),
+            # Reconnect soon after a backend comes back (gRPC's default backoff grows to 120 s).
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.min_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 5000),
+        ]
         compression = grpc.Compression.Gzip if target.compression == "gzip" else grpc.Compression.NoCompression
         if target.insecure:
             self._channel = grpc.aio.insecure_channel(target.endpoint, options=options, compression=compression)
