@@ -1,0 +1,167 @@
+"""MetricsSink: ledger rows as Prometheus counters (and optionally OTLP metrics).
+
+Every instrument costline exports is declared here. Names as scraped from /metrics:
+
+    costline_cost_usd_total{dims}                 USD of priced calls
+    costline_tokens_total{dims, type}             type: input, output, cache_read, cache_write, reasoning
+    costline_llm_calls_total{dims}                every recognised model call, priced or not
+    costline_unpriced_calls_total{dims, reason}   calls with no cost, by reason (never a silent $0)
+
+Token types keep the GenAI meaning: `input` includes cache_read and cache_write, and
+`output` includes reasoning, so total tokens are `type=~"input|output"`.
+
+`dims` are the configured dimensions (default: feature, customer_id, model, provider,
+environment, team, agent). Cardinality is bounded per dimension: the values in
+`allowed` (e.g. the top-N customers from the ledger) and then the first values seen,
+up to `max_label_values`; every later value is reported as `other`. A missing tag is
+`untagged`. Instruments are created with the OTel metrics SDK; the OTel Prometheus
+exporter turns `costline.cost_usd` (unit `{USD}`) into `costline_cost_usd_total`.
+
+`write` runs on the event loop: it only updates in-memory aggregates (no I/O).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterable, Mapping, Sequence
+
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from prometheus_client import CollectorRegistry, start_http_server
+
+from costline.processor.config import DEFAULT_UNTAGGED, ConfigError
+from costline.processor.records import LedgerRow
+
+DEFAULT_DIMENSIONS = ("feature", "customer_id", "model", "provider", "environment", "team", "agent")
+DEFAULT_MAX_LABEL_VALUES = 50
+OTHER = "other"
+TOKEN_TYPES = (
+    ("input", "input_tokens"),
+    ("output", "output_tokens"),
+    ("cache_read", "cache_read_tokens"),
+    ("cache_write", "cache_write_tokens"),
+    ("reasoning", "reasoning_tokens"),
+)
+_FIELDS = {
+    "model": lambda r: r.model or "unknown",
+    "provider": lambda r: r.provider or "unknown",
+    "agent": lambda r: r.agent_path or "",
+    "service": lambda r: r.service or "",
+}
+
+
+class LabelBudget:
+    """Caps the distinct values of each label: allowed ones, then first come, then `other`."""
+
+    def __init__(self, max_values: int, allowed: Mapping[str, Iterable[str]] | None = None, untagged: str = DEFAULT_UNTAGGED):
+        self.max_values = max_values
+        self._always = {untagged, OTHER, ""}
+        self._known: dict[str, set[str]] = {d: set(v) for d, v in (allowed or {}).items()}
+        self._lock = threading.Lock()
+
+    def admit(self, dim: str, value: str) -> str:
+        if value in self._always:
+            return value
+        known = self._known.get(dim)
+        if known is None:
+            known = self._known.setdefault(dim, set())
+        if value in known:
+            return value
+        with self._lock:
+            if len(known) < self.max_values:
+                known.add(value)
+                return value
+        return OTHER
+
+
+class MetricsSink:
+    def __init__(
+        self,
+        dimensions: Sequence[str] = DEFAULT_DIMENSIONS,
+        max_label_values: int = DEFAULT_MAX_LABEL_VALUES,
+        *,
+        allowed: Mapping[str, Iterable[str]] | None = None,
+        untagged: str = DEFAULT_UNTAGGED,
+        otlp_endpoint: str | None = None,
+        otlp_protocol: str = "grpc",
+        otlp_interval_s: float = 60.0,
+        readers: Sequence[MetricReader] = (),
+    ):
+        if max_label_values < 1:
+            raise ConfigError("max_label_values must be at least 1")
+        reserved = {"type", "reason"} & set(dimensions)
+        if reserved:
+            raise ConfigError(f"metric dimension {sorted(reserved)[0]!r} clashes with a costline label")
+        self.dimensions = list(dimensions)
+        self.untagged = untagged
+        self.budget = LabelBudget(max_label_values, allowed, untagged)
+        self.registry = CollectorRegistry(auto_describe=True)
+        all_readers = [PrometheusMetricReader(scope_info_enabled=False, registry=self.registry), *readers]
+        if otlp_endpoint:
+            all_readers.append(_otlp_reader(otlp_endpoint, otlp_protocol, otlp_interval_s))
+        self._provider = MeterProvider(metric_readers=all_readers, resource=Resource.create({"service.name": "costline"}))
+        meter = self._provider.get_meter("costline.processor.metrics")
+        self._cost = meter.create_counter("costline.cost_usd", unit="{USD}", description="Cost of priced LLM calls in US dollars")
+        self._tokens = meter.create_counter("costline.tokens", unit="{token}", description="Tokens used by LLM calls, by type")
+        self._calls = meter.create_counter("costline.llm_calls", unit="{call}", description="LLM calls recorded, priced or not")
+        self._unpriced = meter.create_counter("costline.unpriced_calls", unit="{call}", description="LLM calls that could not be priced, by reason")
+        self._server = None
+        self._closed = False
+
+    def labels(self, row: LedgerRow) -> dict[str, str]:
+        out = {}
+        for d in self.dimensions:
+            getter = _FIELDS.get(d)
+            raw = getter(row) if getter else (row.tags.get(d) or self.untagged)
+            out[d] = self.budget.admit(d, raw)
+        return out
+
+    def write(self, rows: list[LedgerRow]) -> None:
+        for row in rows:
+            labels = self.labels(row)
+            self._calls.add(1, labels)
+            for kind, field in TOKEN_TYPES:
+                n = getattr(row, field)
+                if n:
+                    self._tokens.add(n, {**labels, "type": kind})
+            if row.cost_usd is None:
+                self._unpriced.add(1, {**labels, "reason": row.status or "unknown"})
+            else:
+                self._cost.add(float(row.cost_usd), labels)
+
+    def serve(self, host: str, port: int) -> tuple[str, int]:
+        """Start the /metrics HTTP endpoint; returns the bound address (port 0 picks one)."""
+        if self._server is not None:
+            raise RuntimeError("metrics endpoint already started")
+        try:
+            self._server, _ = start_http_server(port, addr=host, registry=self.registry)
+        except OSError as e:
+            raise ConfigError(f"cannot serve metrics on {host}:{port}: {e.strerror or e}") from None
+        return host, self._server.server_port
+
+    def close(self, timeout_s: float = 5.0) -> None:
+        """Push a last OTLP export, stop the endpoint. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._provider.shutdown(timeout_millis=timeout_s * 1000)
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def _otlp_reader(endpoint: str, protocol: str, interval_s: float) -> PeriodicExportingMetricReader:
+    if protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+
+        exporter = OTLPMetricExporter(endpoint=endpoint, insecure=not endpoint.startswith("https"))
+    elif protocol in ("http", "http/protobuf"):
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+
+        url = endpoint if endpoint.rstrip("/").endswith("/v1/metrics") else endpoint.rstrip("/") + "/v1/metrics"
+        exporter = OTLPMetricExporter(endpoint=url)
+    else:
+        raise ConfigError(f"OTLP metrics protocol must be grpc or http, not {protocol!r}")
+    return PeriodicExportingMetricReader(exporter, export_interval_millis=interval_s * 1000)
