@@ -60,7 +60,7 @@ def cell(column: str, v: Any) -> str:
         return "-"
     if column == "share":
         return f"{v * 100:.1f}%"
-    if column == "change_pct":
+    if column.endswith("_pct"):
         return f"{v:+.1f}%"
     if isinstance(v, Decimal) or column.endswith(_MONEY_SUFFIXES) or column.startswith("cost_per"):
         d = Decimal(v)
