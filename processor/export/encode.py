@@ -10,6 +10,7 @@ per-span message objects on the way out.
 from __future__ import annotations
 
 import struct
+from functools import lru_cache
 
 _pack_double = struct.Struct("<d").pack
 _U64 = (1 << 64) - 1
@@ -57,7 +58,20 @@ def any_value(value) -> bytes:
 
 def attribute(key: str, value) -> bytes:
     """One `Span.attributes` entry, ready to append to a span's bytes."""
-    kv = _len_field(_KV_KEY, key.encode("utf-8")) + _len_field(_KV_VALUE, any_value(value))
+    if type(value) is str:
+        return _string_attribute(key, value)  # tags repeat on every span of a trace: cached
+    kv = _key_field(key) + _len_field(_KV_VALUE, any_value(value))
+    return _len_field(_SPAN_ATTRIBUTES, kv)
+
+
+@lru_cache(maxsize=1 << 16)
+def _key_field(key: str) -> bytes:
+    return _len_field(_KV_KEY, key.encode("utf-8"))
+
+
+@lru_cache(maxsize=1 << 16)
+def _string_attribute(key: str, value: str) -> bytes:
+    kv = _key_field(key) + _len_field(_KV_VALUE, any_value(value))
     return _len_field(_SPAN_ATTRIBUTES, kv)
 
 
