@@ -68,7 +68,8 @@ def normalize_span(
         return None
     scope_name = scope_name if isinstance(scope_name, str) else ""
     reading = _read(attrs, scope_name, scope_version if isinstance(scope_version, str) else "", span_name or "")
-    if not reading.has_counts() and not reading.is_model_call:
+    has_counts = reading.has_counts()
+    if not has_counts and not reading.is_model_call:
         return None
     call = ModelCall(
         dialect=reading.dialect,
@@ -78,12 +79,12 @@ def normalize_span(
         server_address=first_str(attrs, SERVER_ADDRESS),
         operation=reading.operation,
     )
-    reported = as_usd(attrs.get(REPORTED_COST))
-    call.reported_cost_usd = reported if reported is not None else reading.reported_cost_usd
+    reported = attrs.get(REPORTED_COST)
+    call.reported_cost_usd = as_usd(reported) if reported is not None else reading.reported_cost_usd
     _set_tier(call, attrs)
     if reading.error is not None:
         call.status, call.detail = INVALID_USAGE, reading.error
-    elif not reading.has_counts():
+    elif not has_counts:
         call.status, call.detail = NO_USAGE, "the span records a model call but no token counts"
     else:
         usage, problem = _usage(reading)
@@ -94,22 +95,48 @@ def normalize_span(
     return call
 
 
+# Dialects in precedence order: (name, reader, marker keys, marker key prefixes, scope prefixes).
+# A span belongs to the first dialect any of its keys or its scope name marks; semconv is the rest.
+_DIALECTS = (
+    ("costline", lambda a, s, v, n: semconv.read_costline(a), semconv.COSTLINE_MARKER_KEYS, (),
+     semconv.COSTLINE_SCOPE_PREFIXES),
+    ("openinference", lambda a, s, v, n: openinference.read(a, s, v), openinference.MARKER_KEYS,
+     openinference.MARKER_PREFIXES, openinference.SCOPE_PREFIXES),
+    ("openlit", lambda a, s, v, n: openlit.read(a), openlit.MARKER_KEYS, openlit.MARKER_PREFIXES,
+     openlit.SCOPE_PREFIXES),
+    ("vercel", lambda a, s, v, n: vercel.read(a), vercel.MARKER_KEYS, vercel.MARKER_PREFIXES, vercel.SCOPE_PREFIXES),
+    ("logfire", lambda a, s, v, n: logfire.read(a, s, n), logfire.MARKER_KEYS, logfire.MARKER_PREFIXES,
+     logfire.SCOPE_PREFIXES),
+    ("langsmith", lambda a, s, v, n: langsmith.read(a), langsmith.MARKER_KEYS, langsmith.MARKER_PREFIXES,
+     langsmith.SCOPE_PREFIXES),
+    ("openllmetry", lambda a, s, v, n: openllmetry.read(a), openllmetry.MARKER_KEYS, openllmetry.MARKER_PREFIXES,
+     openllmetry.SCOPE_PREFIXES),
+    ("semconv", lambda a, s, v, n: semconv.read(a), frozenset(), (), ()),
+)
+_SEMCONV = len(_DIALECTS) - 1
+_OPENLIT = [d[0] for d in _DIALECTS].index("openlit")
+_RANK_OF_KEY = {key: rank for rank in reversed(range(len(_DIALECTS))) for key in _DIALECTS[rank][2]}
+_PREFIX_RANKS = tuple((prefix, rank) for rank, d in enumerate(_DIALECTS) for prefix in d[3])
+_MARKER_PREFIXES = tuple(prefix for prefix, _ in _PREFIX_RANKS)
+_SCOPE_RANKS = tuple((d[4], rank) for rank, d in enumerate(_DIALECTS) if d[4])
+
+
 def _read(attrs: dict, scope_name: str, scope_version: str, span_name: str) -> Reading:
-    if semconv.detect_costline(attrs, scope_name):
-        return semconv.read_costline(attrs)
-    if openinference.detect(attrs, scope_name):
-        return openinference.read(attrs, scope_name, scope_version)
-    if openlit.detect(attrs, scope_name):
-        return openlit.read(attrs)
-    if vercel.detect(attrs, scope_name):
-        return vercel.read(attrs)
-    if logfire.detect(attrs, scope_name):
-        return logfire.read(attrs, scope_name, span_name)
-    if langsmith.detect(attrs, scope_name):
-        return langsmith.read(attrs)
-    if openllmetry.detect(attrs, scope_name):
-        return openllmetry.read(attrs)
-    return semconv.read(attrs)
+    """Read the span in the dialect of highest precedence that marks it (one pass over the keys)."""
+    best = _SEMCONV
+    for scopes, rank in _SCOPE_RANKS:
+        if scope_name.startswith(scopes):
+            best = rank
+            break
+    for key in attrs:
+        rank = _RANK_OF_KEY.get(key)
+        if rank is None and key.startswith(_MARKER_PREFIXES):
+            rank = next(r for prefix, r in _PREFIX_RANKS if key.startswith(prefix))
+        if rank is not None and rank < best:
+            best = rank
+    if best > _OPENLIT and openlit.marked(attrs):
+        best = _OPENLIT
+    return _DIALECTS[best][1](attrs, scope_name, scope_version, span_name)
 
 
 def _usage(r: Reading) -> tuple[Usage | None, str | None]:

@@ -43,9 +43,14 @@ class Reading:
     error: str | None = None  # the first invalid count, as a sentence fragment
 
     def has_counts(self) -> bool:
-        return self.error is not None or any(
-            v is not None
-            for v in (self.input, self.output, self.cache_read, self.cache_write, self.cache_write_1h, self.reasoning)
+        return not (
+            self.error is None
+            and self.input is None
+            and self.output is None
+            and self.cache_read is None
+            and self.cache_write is None
+            and self.cache_write_1h is None
+            and self.reasoning is None
         )
 
 

@@ -21,8 +21,10 @@ KEYS = frozenset({SPAN_KIND})
 _MAX_DETAIL_CHARS = 2_000
 
 
-def detect(attrs: dict, scope_name: str) -> bool:
-    return SPAN_KIND in attrs
+# How __init__ recognises this dialect: any of these keys or key prefixes, or the scope.
+MARKER_KEYS = frozenset({SPAN_KIND})
+MARKER_PREFIXES: tuple[str, ...] = ()
+SCOPE_PREFIXES: tuple[str, ...] = ()
 
 
 def read(attrs: dict) -> Reading:

@@ -18,10 +18,10 @@ from .semconv import MODEL_OPERATIONS, OPERATION, PROVIDER, REQUEST_MODEL, RESPO
 _DETAILS = "gen_ai.usage.details."
 
 
-def detect(attrs: dict, scope_name: str) -> bool:
-    if scope_name == "pydantic-ai" or scope_name.startswith("logfire"):
-        return True
-    return any(key.startswith(_DETAILS) for key in attrs)
+# How __init__ recognises this dialect: any of these keys or key prefixes, or the scope.
+MARKER_KEYS: frozenset[str] = frozenset()
+MARKER_PREFIXES = (_DETAILS,)
+SCOPE_PREFIXES = ("pydantic-ai", "logfire")
 
 
 def read(attrs: dict, scope_name: str, span_name: str) -> Reading:

@@ -36,10 +36,10 @@ _KINDS = {
 _ANTHROPIC_INCLUSIVE_SINCE = (0, 1, 14)
 
 
-def detect(attrs: dict, scope_name: str) -> bool:
-    if SPAN_KIND in attrs or scope_name.startswith("openinference"):
-        return True
-    return any(key.startswith("llm.token_count.") for key in attrs)
+# How __init__ recognises this dialect: any of these keys or key prefixes, or the scope.
+MARKER_KEYS = frozenset({SPAN_KIND})
+MARKER_PREFIXES = ("llm.token_count.",)
+SCOPE_PREFIXES = ("openinference",)
 
 
 def read(attrs: dict, scope_name: str, scope_version: str) -> Reading:

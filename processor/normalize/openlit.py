@@ -15,8 +15,14 @@ SDK_NAME = "telemetry.sdk.name"
 KEYS = frozenset({SDK_NAME})
 
 
-def detect(attrs: dict, scope_name: str) -> bool:
-    return attrs.get(SDK_NAME) == "openlit" or scope_name.startswith("openlit")
+# How __init__ recognises this dialect: `telemetry.sdk.name=openlit` or the scope.
+MARKER_KEYS: frozenset[str] = frozenset()
+MARKER_PREFIXES: tuple[str, ...] = ()
+SCOPE_PREFIXES = ("openlit",)
+
+
+def marked(attrs: dict) -> bool:
+    return attrs.get(SDK_NAME) == "openlit"
 
 
 def read(attrs: dict) -> Reading:

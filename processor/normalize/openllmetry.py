@@ -28,10 +28,10 @@ _OWN_USAGE = frozenset(
 _REQUEST_TYPES = {"chat": "chat", "completion": "text_completion", "embedding": "embeddings", "rerank": "rerank"}
 
 
-def detect(attrs: dict, scope_name: str) -> bool:
-    if REQUEST_TYPE in attrs or SPAN_KIND in attrs:
-        return True
-    return any(key.startswith("llm.usage.") or key in _OWN_USAGE for key in attrs)
+# How __init__ recognises this dialect: any of these keys or key prefixes, or the scope.
+MARKER_KEYS = frozenset({REQUEST_TYPE, SPAN_KIND}) | _OWN_USAGE
+MARKER_PREFIXES = ("llm.usage.",)
+SCOPE_PREFIXES: tuple[str, ...] = ()
 
 
 def read(attrs: dict) -> Reading:

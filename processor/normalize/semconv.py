@@ -40,8 +40,9 @@ MODEL_OPERATIONS = frozenset(
 KEYS = frozenset({*PROVIDER, RESPONSE_MODEL, REQUEST_MODEL, OPERATION, CACHE_WRITE_1H, USAGE_MISSING})
 
 
-def detect_costline(attrs: dict, scope_name: str) -> bool:
-    return scope_name.startswith("costline") or CACHE_WRITE_1H in attrs or USAGE_MISSING in attrs
+# How __init__ recognises costline's own spans: any of these keys, or the scope.
+COSTLINE_MARKER_KEYS = frozenset({CACHE_WRITE_1H, USAGE_MISSING})
+COSTLINE_SCOPE_PREFIXES = ("costline",)
 
 
 def read(attrs: dict, dialect: str = "semconv") -> Reading:

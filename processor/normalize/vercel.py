@@ -30,10 +30,10 @@ _STEP_SUFFIXES = (".doGenerate", ".doStream", ".doEmbed")
 _MAX_METADATA_CHARS = 20_000
 
 
-def detect(attrs: dict, scope_name: str) -> bool:
-    if OPERATION_ID in attrs or MODEL_ID in attrs:
-        return True
-    return any(key.startswith("ai.usage.") for key in attrs)
+# How __init__ recognises this dialect: any of these keys or key prefixes, or the scope.
+MARKER_KEYS = frozenset({OPERATION_ID, MODEL_ID})
+MARKER_PREFIXES = ("ai.usage.",)
+SCOPE_PREFIXES: tuple[str, ...] = ()
 
 
 def read(attrs: dict) -> Reading:

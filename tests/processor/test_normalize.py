@@ -868,7 +868,9 @@ _VALUES = st.one_of(
     version=st.sampled_from(["", "0.1.13", "3.1.0", "garbage"]),
 )
 def test_never_crashes(attrs, scope, version):
-    call = normalize_span(attrs, scope_name=scope, scope_version=version, span_name="x")
+    recorded = RecordingDict(attrs)
+    call = normalize_span(recorded, scope_name=scope, scope_version=version, span_name="x")
+    assert {k for k in recorded.looked_up if not _interesting(k)} == set()
     assert call is None or isinstance(call, ModelCall)
     if call is None or call.usage is None:
         return

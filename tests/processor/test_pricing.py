@@ -453,3 +453,38 @@ def test_a_new_snapshot_clears_the_cache(monkeypatch):
         assert isinstance(result, Unpriced) and result.reason == UNKNOWN_MODEL
     finally:
         genai_prices.data_snapshot.set_custom_snapshot(None)
+
+
+def test_usage_that_contradicts_itself_is_not_priced(pricer):
+    result = pricer.price(call("gpt-4o", "openai", Usage(100, 10, 200)), ns(NOV), 0)
+    assert isinstance(result, Unpriced) and result.reason == INVALID_USAGE
+
+
+def test_a_span_without_start_time_is_priced_now():
+    p = Pricer(PricingConfig(), clock=lambda: ns(datetime(2025, 6, 1, tzinfo=UTC)))
+    assert p.price(call("o3", "openai", Usage(10000, 2000)), 0, 0).total_usd == Decimal("0.18")  # the old o3 price
+
+
+def test_prices_are_resolved_once_per_day_tier_and_batch(monkeypatch):
+    resolved = []
+    original = genai_prices.types.ModelInfo.get_prices
+
+    def counting(self, when, context=None):
+        resolved.append((self.id, when.date(), dict(context or {})))
+        return original(self, when, context)
+
+    monkeypatch.setattr(genai_prices.types.ModelInfo, "get_prices", counting)
+    p = Pricer(PricingConfig())
+    c = call("gpt-4o-mini", "openai", Usage(1000, 100))
+    for hour in (1, 5, 23):
+        p.price(c, ns(NOV.replace(hour=hour)), 0)
+    p.price(c, ns(datetime(2026, 11, 2, 1, tzinfo=UTC)), 0)
+    p.price(replace(c, service_tier="priority"), ns(NOV), 0)
+    p.price(replace(c, batch=True), ns(NOV), 0)
+    p.price(replace(c, usage=Usage(5, 5)), ns(NOV), 0)
+    assert resolved == [
+        ("gpt-4o-mini", NOV.date(), {}),
+        ("gpt-4o-mini", datetime(2026, 11, 2).date(), {}),
+        ("gpt-4o-mini", NOV.date(), {"service_tier": "priority"}),
+        ("gpt-4o-mini", NOV.date(), {"processing": "batch"}),
+    ]
