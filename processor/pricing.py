@@ -88,7 +88,7 @@ class RateCard:
             return Unpriced(INVALID_USAGE, f"cache or reasoning counts exceed their totals: {u}")
         input_usd = (r_in * uncached / _MTOK if r_in is not None and uncached else _ZERO) + self.per_call
         if self.per_second and duration_ns > 0:
-            input_usd += self.per_second * duration_ns / 1_000_000_000
+            input_usd += self.per_second * int(duration_ns) / 1_000_000_000
         read_usd = r_read * read / _MTOK if read else _ZERO
         write_usd = (r_write * write / _MTOK if write else _ZERO) + (r_1h * write_1h / _MTOK if write_1h else _ZERO)
         output_usd = (r_out * output / _MTOK if r_out is not None and output else _ZERO) + (
