@@ -21,6 +21,8 @@ Entries here win over genai-prices. The file is YAML with two optional lists:
         discount: 0.15            # fraction off, 0 <= discount < 1
 
 Rates absent from a model entry cost nothing, so an entry must name at least one.
+A file price applies whatever the call's service tier or batch flag; a discount
+applies to genai-prices' price for that tier, never to a file price.
 Every problem is a ConfigError naming the file and the entry. Numbers become
 Decimal through their text, so 0.1 stays 0.1 (numeric strings such as "4e-4",
 which PyYAML does not read as numbers, are accepted).
