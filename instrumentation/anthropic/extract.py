@@ -1,0 +1,134 @@
+"""Pure functions from Anthropic SDK requests and responses to span attributes and `Usage`.
+
+Anthropic reports input *exclusive* of the cache: `input_tokens` is only the uncached
+part, with `cache_read_input_tokens` and `cache_creation_input_tokens` beside it. The
+semantic conventions (and genai-prices) want `gen_ai.usage.input_tokens` to be the
+total, so the three are summed here and the cache counts stay as subsets. The cache
+write may be split by TTL (`cache_creation.ephemeral_5m/1h_input_tokens`), priced
+differently; the 1-hour part is kept as `costline.usage.cache_write_1h_tokens`.
+`output_tokens` already includes thinking tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from costline.instrumentation.genai_attributes import (
+    INPUT_MESSAGES,
+    OUTPUT_MESSAGES,
+    REQUEST_MAX_TOKENS,
+    REQUEST_STREAM,
+    REQUEST_TEMPERATURE,
+    REQUEST_TOP_P,
+    RESPONSE_FINISH_REASONS,
+    RESPONSE_ID,
+    RESPONSE_MODEL,
+    Usage,
+    as_float,
+    as_int,
+)
+
+
+def request_attributes(kwargs: Mapping[str, Any], stream: bool) -> dict[str, Any]:
+    """Request parameters worth a span attribute (never the prompt itself)."""
+    out: dict[str, Any] = {REQUEST_STREAM: stream}
+    max_tokens = as_int(kwargs.get("max_tokens"))
+    if max_tokens is not None:
+        out[REQUEST_MAX_TOKENS] = max_tokens
+    temperature = as_float(kwargs.get("temperature"))
+    if temperature is not None:
+        out[REQUEST_TEMPERATURE] = temperature
+    top_p = as_float(kwargs.get("top_p"))
+    if top_p is not None:
+        out[REQUEST_TOP_P] = top_p
+    return out
+
+
+@dataclass(slots=True)
+class UsageFields:
+    """Anthropic's raw counts, as they accumulate over a stream (or arrive in one message)."""
+
+    input_tokens: int | None = None
+    cache_read: int | None = None
+    cache_creation: int | None = None
+    cache_creation_1h: int | None = None
+    output_tokens: int | None = None
+    thinking: int | None = None
+    cost: float | None = None
+
+    def update(self, usage: Any) -> None:
+        """Take every count `usage` has; keep the earlier value of those it lacks.
+
+        Stream deltas are cumulative and may omit fields, so overwrite, never add
+        (the SDK's own accumulator does the same).
+        """
+        for name, source in (
+            ("input_tokens", "input_tokens"),
+            ("cache_read", "cache_read_input_tokens"),
+            ("cache_creation", "cache_creation_input_tokens"),
+            ("output_tokens", "output_tokens"),
+        ):
+            value = as_int(getattr(usage, source, None))
+            if value is not None:
+                setattr(self, name, value)
+        one_hour = as_int(getattr(getattr(usage, "cache_creation", None), "ephemeral_1h_input_tokens", None))
+        if one_hour is not None:
+            self.cache_creation_1h = one_hour
+        thinking = as_int(getattr(getattr(usage, "output_tokens_details", None), "thinking_tokens", None))
+        if thinking is not None:
+            self.thinking = thinking
+        cost = as_float(getattr(usage, "cost", None))  # an Anthropic-format proxy may report one
+        if cost is not None:
+            self.cost = cost
+
+    def normalised(self) -> Usage | None:
+        if self.input_tokens is None:
+            return None
+        return Usage(
+            input_tokens=self.input_tokens + (self.cache_read or 0) + (self.cache_creation or 0),
+            output_tokens=self.output_tokens,
+            cache_read_tokens=self.cache_read,
+            cache_write_tokens=self.cache_creation,
+            cache_write_1h_tokens=self.cache_creation_1h,
+            reasoning_tokens=self.thinking,
+            reported_cost_usd=self.cost,
+        )
+
+
+def message_usage(usage: Any) -> Usage | None:
+    """Normalised usage of a whole `Message`."""
+    if usage is None:
+        return None
+    fields = UsageFields()
+    fields.update(usage)
+    return fields.normalised()
+
+
+def message_attributes(message: Any) -> dict[str, Any]:
+    """Response model, id and stop reason of a `Message` (or a `message_start` snapshot)."""
+    out: dict[str, Any] = {}
+    model, message_id = getattr(message, "model", None), getattr(message, "id", None)
+    if isinstance(model, str):
+        out[RESPONSE_MODEL] = model
+    if isinstance(message_id, str):
+        out[RESPONSE_ID] = message_id
+    reason = getattr(message, "stop_reason", None)
+    if isinstance(reason, str):
+        out[RESPONSE_FINISH_REASONS] = [reason]
+    return out
+
+
+def input_messages(kwargs: Mapping[str, Any]) -> dict[str, str]:
+    """System prompt and messages as JSON, for the opt-in content capture."""
+    payload = {"system": kwargs.get("system"), "messages": kwargs.get("messages")}
+    return {INPUT_MESSAGES: json.dumps(payload, default=str, ensure_ascii=False)}
+
+
+def output_messages(message: Any) -> dict[str, str]:
+    """The reply's text blocks as JSON, for the opt-in content capture."""
+    texts = [b.text for b in getattr(message, "content", None) or () if isinstance(getattr(b, "text", None), str)]
+    parts = [{"type": "text", "content": t} for t in texts]
+    return {OUTPUT_MESSAGES: json.dumps([{"role": "assistant", "parts": parts}], ensure_ascii=False)} if texts else {}

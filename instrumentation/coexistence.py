@@ -1,0 +1,60 @@
+"""Notice when another GenAI instrumentation already traces an LLM call.
+
+The official OTel instrumentations, OpenLLMetry and OpenInference all register an
+`openai` (or `anthropic`) instrumentor; with costline installed beside one of them,
+every call would get two model spans and its cost would be counted twice. With
+`COSTLINE_DEFER_TO_OTHER_INSTRUMENTATION=true` (the default) costline then makes no
+span of its own for that call and leaves the other library's span as the only one.
+Three signals, cheapest first:
+
+1. another wrapper was already on the SDK method when costline wrapped it (it sits
+   *below* costline's wrapper and will make its span inside the call);
+2. another wrapper sits on the SDK client's `request` method (OpenInference's style);
+3. the current span is another library's model-call span (its wrapper sits *above*
+   costline's, so its span is already active when costline's wrapper runs).
+
+Whatever the decision, costline still guards the provider request against
+attribution baggage (`trust_boundary.provider_call`).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from wrapt import ObjectProxy
+
+from costline.instrumentation.genai_attributes import INFERENCE_OPERATIONS, OPERATION_NAME
+
+_OPENINFERENCE_MODEL_KINDS = frozenset({"LLM", "EMBEDDING"})
+
+
+def wrapped_by_other(owner: type, attribute: str) -> bool:
+    """Whether `owner.attribute` is already a wrapt wrapper (call before wrapping it yourself)."""
+    try:
+        return isinstance(inspect.getattr_static(owner, attribute), ObjectProxy)
+    except AttributeError:
+        return False
+
+
+def any_wrapped(owners: tuple[type, ...], attribute: str) -> bool:
+    """Whether `attribute` is wrapped on any of `owners` (looked up in their own `__dict__`, fast)."""
+    for owner in owners:
+        if isinstance(owner.__dict__.get(attribute), ObjectProxy):
+            return True
+    return False
+
+
+def model_span_active() -> bool:
+    """Whether the current span is a model-call span made by some GenAI instrumentation."""
+    span = trace.get_current_span()
+    attributes = getattr(span, "attributes", None)
+    if not attributes:
+        return False
+    operation = attributes.get(OPERATION_NAME)
+    if operation in INFERENCE_OPERATIONS and getattr(span, "kind", None) is SpanKind.CLIENT:
+        return True
+    if attributes.get("openinference.span.kind") in _OPENINFERENCE_MODEL_KINDS:
+        return True
+    return "llm.request.type" in attributes  # OpenLLMetry before it adopted gen_ai.operation.name

@@ -1,0 +1,98 @@
+"""Tell the trust boundary where each outbound request goes.
+
+HTTP instrumentations inject baggage deep inside the client (httpx's transport,
+requests' `Session.send`, aiohttp's trace hooks), where the propagator cannot see
+the URL. These thin wraps sit *above* those points and set the destination host in a
+context variable for the duration of the call, so `BoundaryPropagator.inject` can
+check it against the allow-list. They change nothing else: the wrapped call gets the
+same arguments and its result or exception passes through untouched.
+
+Wrapped: `httpx.Client.send`, `httpx.AsyncClient.send`, `requests.Session.request`,
+`aiohttp.ClientSession._request`, whichever are installed. Requests sent any other
+way have no known destination, so they carry no `costline.*` baggage unless the code
+says where they go with `trust_boundary.outbound_to(host)`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any
+
+from opentelemetry.instrumentation.utils import unwrap
+from wrapt import wrap_function_wrapper
+
+from costline.instrumentation.trust_boundary import _destination, host_of
+
+log = logging.getLogger(__name__)
+
+
+def _sync_send(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    request = args[0] if args else kwargs.get("request")
+    token = _destination.set(host_of(getattr(request, "url", None)))
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        _destination.reset(token)
+
+
+async def _async_send(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    request = args[0] if args else kwargs.get("request")
+    token = _destination.set(host_of(getattr(request, "url", None)))
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        _destination.reset(token)
+
+
+def _requests_request(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    url = args[1] if len(args) > 1 else kwargs.get("url")
+    token = _destination.set(host_of(url))
+    try:
+        return wrapped(*args, **kwargs)
+    finally:
+        _destination.reset(token)
+
+
+async def _aiohttp_request(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+    url = args[1] if len(args) > 1 else kwargs.get("str_or_url")
+    token = _destination.set(host_of(url))  # yarl.URL has .host; str URLs are parsed
+    try:
+        return await wrapped(*args, **kwargs)
+    finally:
+        _destination.reset(token)
+
+
+# (module, "Class.method", wrapper)
+_TARGETS = (
+    ("httpx", "Client.send", _sync_send),
+    ("httpx", "AsyncClient.send", _async_send),
+    ("requests.sessions", "Session.request", _requests_request),
+    ("aiohttp.client", "ClientSession._request", _aiohttp_request),
+)
+
+_installed: list[tuple[Any, str]] = []
+
+
+def install() -> None:
+    """Wrap every installed HTTP client listed above (once)."""
+    if _installed:
+        return
+    for module_name, path, wrapper in _TARGETS:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        owner_name, method = path.split(".")
+        owner = getattr(module, owner_name, None)
+        if owner is None or not hasattr(owner, method):
+            continue
+        wrap_function_wrapper(module, path, wrapper)
+        _installed.append((owner, method))
+        log.debug("costline: tracking destinations of %s.%s", module_name, path)
+
+
+def uninstall() -> None:
+    while _installed:
+        owner, method = _installed.pop()
+        unwrap(owner, method)

@@ -1,0 +1,98 @@
+"""One vocabulary for costline's LLM spans: attribute names and the token-usage record.
+
+Names follow the OpenTelemetry GenAI semantic conventions (v1.41, plus the
+`cache_write` rename on the genai repository's main branch, written beside the
+released `cache_creation` name so readers of either version find it). Names that the
+conventions do not have live under `costline.*`.
+
+`Usage` is normalised at the source: `input_tokens` is *total* input (cache reads and
+writes included, even for Anthropic, which reports them apart), `output_tokens`
+includes reasoning, and the cache/reasoning counts are subsets. A provider that did
+not report usage gives no `Usage` at all, and the span says `costline.usage.missing`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# -- operation and identity ----------------------------------------------------------
+OPERATION_NAME = "gen_ai.operation.name"
+PROVIDER_NAME = "gen_ai.provider.name"
+REQUEST_MODEL = "gen_ai.request.model"
+REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
+REQUEST_TEMPERATURE = "gen_ai.request.temperature"
+REQUEST_TOP_P = "gen_ai.request.top_p"
+REQUEST_STREAM = "gen_ai.request.stream"
+RESPONSE_MODEL = "gen_ai.response.model"
+RESPONSE_ID = "gen_ai.response.id"
+RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
+ERROR_TYPE = "error.type"
+
+# -- usage -------------------------------------------------------------------------
+INPUT_TOKENS = "gen_ai.usage.input_tokens"
+OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+CACHE_READ_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+CACHE_CREATION_TOKENS = "gen_ai.usage.cache_creation.input_tokens"  # released name (v1.40)
+CACHE_WRITE_TOKENS = "gen_ai.usage.cache_write.input_tokens"  # genai-repo main (#440)
+REASONING_TOKENS = "gen_ai.usage.reasoning.output_tokens"
+
+# -- content (opt-in only) ---------------------------------------------------------
+INPUT_MESSAGES = "gen_ai.input.messages"
+OUTPUT_MESSAGES = "gen_ai.output.messages"
+
+# -- provider specific ---------------------------------------------------------------
+OPENAI_SERVICE_TIER = "openai.response.service_tier"
+
+# -- costline ------------------------------------------------------------------------
+USAGE_MISSING = "costline.usage.missing"
+CACHE_WRITE_1H_TOKENS = "costline.usage.cache_write_1h_tokens"
+REPORTED_COST_USD = "costline.reported_cost.usd"
+STEP_NAME = "costline.step.name"
+
+# Operations whose spans are model calls (not agent or tool spans).
+INFERENCE_OPERATIONS = frozenset({"chat", "text_completion", "embeddings", "generate_content"})
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts of one model call, already normalised (see the module docstring)."""
+
+    input_tokens: int = 0
+    output_tokens: int | None = None  # embeddings have no output
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    cache_write_1h_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    reported_cost_usd: float | None = None
+
+    def attributes(self) -> dict[str, int | float]:
+        """The span attributes for these counts; fields the provider did not report are left out."""
+        out: dict[str, int | float] = {INPUT_TOKENS: self.input_tokens}
+        if self.output_tokens is not None:
+            out[OUTPUT_TOKENS] = self.output_tokens
+        if self.cache_read_tokens is not None:
+            out[CACHE_READ_TOKENS] = self.cache_read_tokens
+        if self.cache_write_tokens is not None:
+            out[CACHE_CREATION_TOKENS] = self.cache_write_tokens
+            out[CACHE_WRITE_TOKENS] = self.cache_write_tokens
+        if self.cache_write_1h_tokens is not None:
+            out[CACHE_WRITE_1H_TOKENS] = self.cache_write_1h_tokens
+        if self.reasoning_tokens is not None:
+            out[REASONING_TOKENS] = self.reasoning_tokens
+        if self.reported_cost_usd is not None:
+            out[REPORTED_COST_USD] = self.reported_cost_usd
+        return out
+
+
+def as_int(value: object) -> int | None:
+    """`value` if it is a real int (bool excluded), else None: SDK fields are optional and loosely typed."""
+    return value if type(value) is int else None
+
+
+def as_float(value: object) -> float | None:
+    """`value` as a float if it is a number (bool excluded), else None."""
+    if type(value) in (int, float):
+        return float(value)  # type: ignore[arg-type]
+    return None

@@ -1,0 +1,171 @@
+"""Pure functions from OpenAI SDK requests and responses to span attributes and `Usage`.
+
+No spans, no I/O: the patch module orchestrates, these only read. Every field is read
+with `getattr(..., None)` because the SDK's models make most usage details optional
+and older SDK versions lack some of them (e.g. `cache_write_tokens`, new in 2026).
+
+OpenAI's counts are already inclusive: `prompt_tokens`/`input_tokens` contain the
+cached and cache-write tokens, `completion_tokens`/`output_tokens` contain reasoning.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from costline.instrumentation.genai_attributes import (
+    INPUT_MESSAGES,
+    OPENAI_SERVICE_TIER,
+    OUTPUT_MESSAGES,
+    REQUEST_MAX_TOKENS,
+    REQUEST_STREAM,
+    REQUEST_TEMPERATURE,
+    REQUEST_TOP_P,
+    RESPONSE_FINISH_REASONS,
+    RESPONSE_ID,
+    RESPONSE_MODEL,
+    Usage,
+    as_float,
+    as_int,
+)
+
+# OpenAI-compatible hosts whose provider has a well-known semconv name.
+_PROVIDERS_BY_HOST_SUFFIX = (
+    (".openai.azure.com", "azure.ai.openai"),
+    ("api.groq.com", "groq"),
+    ("api.deepseek.com", "deepseek"),
+    ("api.x.ai", "x_ai"),
+    ("api.mistral.ai", "mistral_ai"),
+    ("api.perplexity.ai", "perplexity"),
+)
+_MAX_TOKENS_PARAMS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+
+
+def provider_for_host(host: str | None) -> str:
+    """`gen_ai.provider.name` for an OpenAI-compatible host; `openai` unless the host says otherwise."""
+    if host:
+        for suffix, name in _PROVIDERS_BY_HOST_SUFFIX:
+            if host.endswith(suffix):
+                return name
+    return "openai"
+
+
+def request_attributes(kwargs: Mapping[str, Any], stream: bool) -> dict[str, Any]:
+    """Request parameters worth a span attribute (never the prompt itself)."""
+    out: dict[str, Any] = {REQUEST_STREAM: stream}
+    for name in _MAX_TOKENS_PARAMS:
+        value = as_int(kwargs.get(name))
+        if value is not None:
+            out[REQUEST_MAX_TOKENS] = value
+            break
+    temperature = as_float(kwargs.get("temperature"))
+    if temperature is not None:
+        out[REQUEST_TEMPERATURE] = temperature
+    top_p = as_float(kwargs.get("top_p"))
+    if top_p is not None:
+        out[REQUEST_TOP_P] = top_p
+    return out
+
+
+def with_stream_usage(kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """`kwargs` asking for the final usage chunk, and whether costline had to add the request."""
+    options = kwargs.get("stream_options")
+    if isinstance(options, Mapping):
+        if options.get("include_usage") is not None:
+            return kwargs, False  # the app decided; respect it either way
+        return {**kwargs, "stream_options": {**options, "include_usage": True}}, True
+    if options is not None and type(options).__name__ not in ("Omit", "NotGiven"):
+        return kwargs, False
+    return {**kwargs, "stream_options": {"include_usage": True}}, True
+
+
+def _cost(usage: Any) -> float | None:
+    """A cost the provider put in the usage block (OpenRouter-style `usage.cost`), in USD."""
+    return as_float(getattr(usage, "cost", None))
+
+
+def chat_usage(usage: Any) -> Usage | None:
+    """Usage of a chat or legacy completion (`CompletionUsage`); embeddings have no completion part."""
+    if usage is None:
+        return None
+    prompt = as_int(getattr(usage, "prompt_tokens", None))
+    if prompt is None:
+        return None
+    prompt_details = getattr(usage, "prompt_tokens_details", None)
+    completion_details = getattr(usage, "completion_tokens_details", None)
+    return Usage(
+        input_tokens=prompt,
+        output_tokens=as_int(getattr(usage, "completion_tokens", None)),
+        cache_read_tokens=as_int(getattr(prompt_details, "cached_tokens", None)),
+        cache_write_tokens=as_int(getattr(prompt_details, "cache_write_tokens", None)),
+        reasoning_tokens=as_int(getattr(completion_details, "reasoning_tokens", None)),
+        reported_cost_usd=_cost(usage),
+    )
+
+
+def responses_usage(usage: Any) -> Usage | None:
+    """Usage of a Responses API response (`ResponseUsage`)."""
+    if usage is None:
+        return None
+    input_tokens = as_int(getattr(usage, "input_tokens", None))
+    if input_tokens is None:
+        return None
+    input_details = getattr(usage, "input_tokens_details", None)
+    output_details = getattr(usage, "output_tokens_details", None)
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=as_int(getattr(usage, "output_tokens", None)),
+        cache_read_tokens=as_int(getattr(input_details, "cached_tokens", None)),
+        cache_write_tokens=as_int(getattr(input_details, "cache_write_tokens", None)),
+        reasoning_tokens=as_int(getattr(output_details, "reasoning_tokens", None)),
+        reported_cost_usd=_cost(usage),
+    )
+
+
+def response_attributes(response: Any) -> dict[str, Any]:
+    """Model, id, service tier and finish reasons of a chat/completion/embedding/Responses result."""
+    out: dict[str, Any] = {}
+    model = getattr(response, "model", None)
+    if isinstance(model, str):
+        out[RESPONSE_MODEL] = model
+    response_id = getattr(response, "id", None)
+    if isinstance(response_id, str):
+        out[RESPONSE_ID] = response_id
+    tier = getattr(response, "service_tier", None)
+    if isinstance(tier, str):
+        out[OPENAI_SERVICE_TIER] = tier
+    choices = getattr(response, "choices", None)
+    if choices:
+        reasons = [c.finish_reason for c in choices if isinstance(getattr(c, "finish_reason", None), str)]
+        if reasons:
+            out[RESPONSE_FINISH_REASONS] = reasons
+    return out
+
+
+def input_messages(kwargs: Mapping[str, Any]) -> dict[str, str]:
+    """The prompt as JSON, for the opt-in content capture."""
+    for name in ("messages", "input", "prompt"):
+        if name in kwargs:
+            return {INPUT_MESSAGES: json.dumps(kwargs[name], default=str, ensure_ascii=False)}
+    return {}
+
+
+def output_messages(response: Any) -> dict[str, str]:
+    """The completion text as JSON, for the opt-in content capture."""
+    texts: list[str] = []
+    for choice in getattr(response, "choices", None) or ():
+        message = getattr(choice, "message", None)
+        text = getattr(message, "content", None) if message is not None else getattr(choice, "text", None)
+        if isinstance(text, str):
+            texts.append(text)
+    output_text = getattr(response, "output_text", None)
+    if not texts and isinstance(output_text, str):
+        texts.append(output_text)
+    return {OUTPUT_MESSAGES: output_json(texts)} if texts else {}
+
+
+def output_json(texts: list[str]) -> str:
+    """Output texts in the semconv `gen_ai.output.messages` shape."""
+    messages = [{"role": "assistant", "parts": [{"type": "text", "content": t}]} for t in texts]
+    return json.dumps(messages, ensure_ascii=False)

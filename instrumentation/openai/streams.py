@@ -1,0 +1,109 @@
+"""Collectors for OpenAI streams: what the span learns from the chunks or events.
+
+Chat and legacy completion streams carry usage only in a final chunk with no choices,
+and only when the request set `stream_options.include_usage` (OpenAI: "if the stream
+is interrupted, you may not receive the final usage chunk"). When costline added
+that option itself, the usage chunk is hidden from the app, so the app reads the
+stream it would have read without costline. Responses API streams end with
+`response.completed` (or `.incomplete` / `.failed`), whose response has the usage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from costline.instrumentation.genai_attributes import (
+    OPENAI_SERVICE_TIER,
+    OUTPUT_MESSAGES,
+    RESPONSE_FINISH_REASONS,
+    RESPONSE_ID,
+    RESPONSE_MODEL,
+    Usage,
+)
+from costline.instrumentation.openai.extract import chat_usage, output_json, response_attributes, responses_usage
+
+_FINAL_RESPONSE_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
+
+
+class ChatChunks:
+    """Reads `ChatCompletionChunk`s (and legacy `Completion` chunks)."""
+
+    __slots__ = ("_hide_usage_chunk", "_capture", "_attributes", "_usage", "_reasons", "_texts")
+
+    def __init__(self, hide_usage_chunk: bool, capture_content: bool = False) -> None:
+        self._hide_usage_chunk = hide_usage_chunk
+        self._capture = capture_content
+        self._attributes: dict[str, Any] = {}
+        self._usage: Usage | None = None
+        self._reasons: dict[int, str] = {}
+        self._texts: dict[int, list[str]] = {}
+
+    def observe(self, chunk: Any) -> bool:
+        if not self._attributes:
+            model, chunk_id = getattr(chunk, "model", None), getattr(chunk, "id", None)
+            if isinstance(model, str):
+                self._attributes[RESPONSE_MODEL] = model
+            if isinstance(chunk_id, str):
+                self._attributes[RESPONSE_ID] = chunk_id
+        tier = getattr(chunk, "service_tier", None)
+        if isinstance(tier, str):
+            self._attributes[OPENAI_SERVICE_TIER] = tier
+        choices = getattr(chunk, "choices", None)
+        for choice in choices or ():
+            reason = getattr(choice, "finish_reason", None)
+            if isinstance(reason, str):
+                self._reasons[getattr(choice, "index", 0)] = reason
+            if self._capture:
+                delta = getattr(choice, "delta", None)
+                text = getattr(delta, "content", None) if delta is not None else getattr(choice, "text", None)
+                if isinstance(text, str):
+                    self._texts.setdefault(getattr(choice, "index", 0), []).append(text)
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            self._usage = chat_usage(usage)
+            return self._hide_usage_chunk and not choices
+        return False
+
+    def attributes(self) -> dict[str, Any]:
+        out = dict(self._attributes)
+        if self._reasons:
+            out[RESPONSE_FINISH_REASONS] = [self._reasons[i] for i in sorted(self._reasons)]
+        if self._texts:
+            out[OUTPUT_MESSAGES] = output_json(["".join(self._texts[i]) for i in sorted(self._texts)])
+        return out
+
+    def usage(self) -> Usage | None:
+        return self._usage
+
+
+class ResponseEvents:
+    """Reads Responses API stream events."""
+
+    __slots__ = ("_capture", "_attributes", "_usage", "_texts")
+
+    def __init__(self, capture_content: bool = False) -> None:
+        self._capture = capture_content
+        self._attributes: dict[str, Any] = {}
+        self._usage: Usage | None = None
+        self._texts: list[str] = []
+
+    def observe(self, event: Any) -> bool:
+        kind = getattr(event, "type", None)
+        if kind in _FINAL_RESPONSE_EVENTS or kind == "response.created":
+            response = getattr(event, "response", None)
+            self._attributes.update(response_attributes(response))
+            if kind != "response.created":
+                self._usage = responses_usage(getattr(response, "usage", None))
+        elif self._capture and kind == "response.output_text.delta":
+            delta = getattr(event, "delta", None)
+            if isinstance(delta, str):
+                self._texts.append(delta)
+        return False
+
+    def attributes(self) -> dict[str, Any]:
+        if self._texts:
+            return {**self._attributes, OUTPUT_MESSAGES: output_json(["".join(self._texts)])}
+        return self._attributes
+
+    def usage(self) -> Usage | None:
+        return self._usage

@@ -1,0 +1,154 @@
+"""Proxies that keep a model-call span open while the app reads a streamed response.
+
+A streamed call returns before the model has finished, so its span cannot end there.
+`TracedStream` / `TracedAsyncStream` wrap the SDK's stream object: every item passes
+through a provider-specific *collector* (which reads models, ids and usage), and the
+span ends exactly once, when the stream is exhausted, closed, fails, or is garbage
+collected after the app stopped reading. Everything else (attributes, context
+managers, `response`, `isinstance(x, openai.Stream)`) reaches the SDK object
+unchanged, because the proxies are `wrapt.ObjectProxy`s.
+
+A collector has `observe(item) -> bool` (True: the app should not see this item,
+used only for the usage chunk costline itself asked for), `attributes()` and `usage()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Protocol
+
+from opentelemetry.trace import Span
+from wrapt import ObjectProxy
+
+from costline.instrumentation.genai_attributes import Usage
+from costline.instrumentation.llm_spans import fail, finish
+
+log = logging.getLogger(__name__)
+
+
+class Collector(Protocol):
+    def observe(self, item: Any) -> bool: ...
+    def attributes(self) -> dict[str, Any]: ...
+    def usage(self) -> Usage | None: ...
+
+
+def _observe(collector: Collector, item: Any) -> bool:
+    try:
+        return collector.observe(item)
+    except Exception:  # a surprising item must not break the app's stream
+        log.debug("costline: could not read a stream item", exc_info=True)
+        return False
+
+
+class _SpanEnding:
+    """Mixin: end the span once, with the collector's findings."""
+
+    def _self_end(self, error: BaseException | None = None) -> None:
+        span: Span | None = self._self_span  # type: ignore[attr-defined]
+        if span is None:
+            return
+        self._self_span = None
+        collector: Collector = self._self_collector  # type: ignore[attr-defined]
+        try:
+            attributes, usage = collector.attributes(), collector.usage()
+        except Exception:
+            log.debug("costline: could not summarise a stream", exc_info=True)
+            attributes, usage = {}, None
+        if error is None:
+            finish(span, attributes, usage)
+        else:
+            fail(span, error, usage, after_response=True, attributes=attributes)
+
+    def __del__(self) -> None:
+        try:
+            self._self_end()
+        except Exception:
+            pass
+
+
+class TracedStream(_SpanEnding, ObjectProxy):
+    """A sync SDK stream whose items feed a collector; ends the span when reading ends."""
+
+    def __init__(self, stream: Any, span: Span, collector: Collector) -> None:
+        super().__init__(stream)
+        self._self_span = span
+        self._self_collector = collector
+
+    def __iter__(self) -> TracedStream:
+        return self
+
+    def __next__(self) -> Any:
+        while True:
+            try:
+                item = self.__wrapped__.__next__()
+            except StopIteration:
+                self._self_end()
+                raise
+            except BaseException as error:
+                self._self_end(error)
+                raise
+            if not _observe(self._self_collector, item):
+                return item
+
+    def __enter__(self) -> TracedStream:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(*exc_info)
+        finally:
+            self._self_end()
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_end()
+
+
+class TracedAsyncStream(_SpanEnding, ObjectProxy):
+    """The async twin of `TracedStream`; cancellation also ends the span."""
+
+    def __init__(self, stream: Any, span: Span, collector: Collector) -> None:
+        super().__init__(stream)
+        self._self_span = span
+        self._self_collector = collector
+
+    def __aiter__(self) -> TracedAsyncStream:
+        return self
+
+    async def __anext__(self) -> Any:
+        while True:
+            try:
+                item = await self.__wrapped__.__anext__()
+            except StopAsyncIteration:
+                self._self_end()
+                raise
+            except BaseException as error:
+                self._self_end(error)
+                raise
+            if not _observe(self._self_collector, item):
+                return item
+
+    async def __aenter__(self) -> TracedAsyncStream:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(*exc_info)
+        finally:
+            self._self_end()
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_end()
+
+    async def aclose(self) -> None:
+        try:
+            await self.__wrapped__.aclose()
+        finally:
+            self._self_end()
