@@ -56,6 +56,9 @@ class Server:
         if self.http:
             await self.http.stop()
         await self.pipeline.shutdown()
+        close = getattr(self.pipeline.pricer, "close", None)
+        if close:
+            close()  # stops genai-prices' updater thread when network updates are on
         log.info("stopped: %s", self.pipeline.stats.snapshot())
 
 

@@ -70,21 +70,21 @@ def _refuse_self_export(config: Config) -> None:
 
 
 def open_sinks(config: Config) -> list:
+    """The ledger (on by default: --ledger, config, $COSTLINE_LEDGER, ./costline-ledger.db) and metrics."""
+    from costline.processor.ledger import open_ledger, resolve_location
+
     sinks = []
-    if config.ledger and config.ledger != "off":
-        try:
-            from costline.processor.ledger import open_ledger
-        except ModuleNotFoundError:
-            raise ConfigError("--ledger needs the ledger module, which this build lacks") from None
-        sinks.append(open_ledger(config.ledger))
+    location = resolve_location(None, config.ledger)
+    if location != "off":
+        sinks.append(open_ledger(location))
+        logging.getLogger("costline").info("ledger: %s", location)
     if config.metrics:
-        try:
-            from costline.processor.metrics import MetricsSink
-        except ModuleNotFoundError:
-            raise ConfigError("--metrics needs the metrics module, which this build lacks") from None
+        from costline.processor.metrics import MetricsSink
+
         sink = MetricsSink()
         host, port = parse_hostport(config.metrics, "--metrics")
         sink.serve(host, port)
+        logging.getLogger("costline").info("Prometheus metrics on http://%s:%d/metrics", host, port)
         sinks.append(sink)
     return sinks
 

@@ -51,7 +51,7 @@ def research_agent(oa: openai.OpenAI, an: anthropic.Anthropic, topic: str) -> No
             with costline.step(f"search_{source}"):
                 oa.embeddings.create(model="text-embedding-3-small", input=[f"{topic} {source}"])
         with costline.step("write"):
-            with an.messages.stream(model="claude-3-5-haiku-latest", max_tokens=500,
+            with an.messages.stream(model="claude-haiku-4-5", max_tokens=500,
                                     messages=[{"role": "user", "content": f"write a report on {topic}"}]) as s:
                 for _ in s.text_stream:
                     pass
@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             tags = {"feature": feature}
         if rng.random() < 0.4:
             tags["outcome"] = "accepted"
-        words = " ".join(rng.choice(("invoice", "refund", "latency", "pricing", "export", "audit")) for _ in range(rng.randrange(3, 30)))
+        # a question plus the retrieved context a real app would send along
+        words = " ".join(rng.choice(("invoice", "refund", "latency", "pricing", "export", "audit")) for _ in range(rng.randrange(200, 3000)))
         with costline.attribution(**tags), _tracer.start_as_current_span(f"POST /{feature}", kind=trace.SpanKind.SERVER):
             if feature == "search":
                 search(oa, words)

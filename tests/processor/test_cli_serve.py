@@ -57,7 +57,7 @@ def test_sigterm_drains_buffered_traces_and_exits_zero(tmp_path):
     with OtlpSink() as sink:
         proc = subprocess.Popen(
             [*COSTLINE, "serve", "--grpc", f"127.0.0.1:{port}", "--http", "off", "--export-grpc", sink.grpc_endpoint,
-             "--trace-wait", "600", "--config", str(config)],
+             "--trace-wait", "600", "--config", str(config), "--ledger", str(tmp_path / "ledger.db")],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             deadline = time.monotonic() + 20
