@@ -106,6 +106,18 @@ class ExportConfig:
 
 
 @dataclass
+class MetricsConfig:
+    listen: str | None = None  # HOST:PORT for Prometheus /metrics (--metrics); None: no endpoint
+    # labels on every cost metric: tag names, or model / provider / agent / service
+    dimensions: list[str] = field(
+        default_factory=lambda: ["feature", "customer_id", "model", "provider", "environment", "team", "agent"]
+    )
+    max_label_values: int = 50  # per dimension; later values are reported as `other`
+    otlp_endpoint: str | None = None  # also push OTLP metrics here (HOST:PORT gRPC)
+    otlp_interval_s: float = 60.0
+
+
+@dataclass
 class Config:
     receive: ReceiveConfig = field(default_factory=ReceiveConfig)
     pricing: PricingConfig = field(default_factory=PricingConfig)
@@ -113,7 +125,7 @@ class Config:
     assembly: AssemblyConfig = field(default_factory=AssemblyConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     ledger: str | None = None  # path or postgresql:// URL (the ledger issue)
-    metrics: str | None = None  # HOST:PORT for Prometheus /metrics (the ledger issue)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     def validate(self) -> None:
         for addr, name in ((self.receive.grpc, "--grpc"), (self.receive.http, "--http")):
@@ -140,6 +152,10 @@ class Config:
             raise ConfigError("queue_batches and batch_spans must be at least 1")
         if self.pricing.prices_file and not Path(self.pricing.prices_file).is_file():
             raise ConfigError(f"price file not found: {self.pricing.prices_file}")
+        if self.metrics.listen:
+            parse_hostport(self.metrics.listen, "--metrics")
+        if self.metrics.max_label_values < 1:
+            raise ConfigError("metrics.max_label_values must be at least 1")
         if not self.tagging.default:
             raise ConfigError("tagging.default must be a non-empty string")
 

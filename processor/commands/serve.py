@@ -47,8 +47,7 @@ def build_config(args: argparse.Namespace, env=os.environ) -> Config:
     if args.ledger:
         config.ledger = args.ledger
     if args.metrics:
-        parse_hostport(args.metrics, "--metrics")
-        config.metrics = args.metrics
+        config.metrics.listen = args.metrics
     flags = [ExportTarget("grpc", e) for e in args.export_grpc] + [ExportTarget("http", e) for e in args.export_http]
     if flags:
         config.export.targets = flags
@@ -78,13 +77,16 @@ def open_sinks(config: Config) -> list:
     if location != "off":
         sinks.append(open_ledger(location))
         logging.getLogger("costline").info("ledger: %s", location)
-    if config.metrics:
+    m = config.metrics
+    if m.listen or m.otlp_endpoint:
         from costline.processor.metrics import MetricsSink
 
-        sink = MetricsSink()
-        host, port = parse_hostport(config.metrics, "--metrics")
-        sink.serve(host, port)
-        logging.getLogger("costline").info("Prometheus metrics on http://%s:%d/metrics", host, port)
+        sink = MetricsSink(m.dimensions, m.max_label_values, untagged=config.tagging.default,
+                           otlp_endpoint=m.otlp_endpoint, otlp_interval_s=m.otlp_interval_s)
+        if m.listen:
+            host, port = parse_hostport(m.listen, "--metrics")
+            sink.serve(host, port)
+            logging.getLogger("costline").info("Prometheus metrics on http://%s:%d/metrics", host, port)
         sinks.append(sink)
     return sinks
 
