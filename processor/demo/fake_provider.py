@@ -43,6 +43,7 @@ early, with no usage; `error-stream` sends an error event mid-stream (the SDKs r
 from __future__ import annotations
 
 import argparse
+import sys
 import base64
 import json
 import struct
@@ -348,6 +349,11 @@ class _Server(ThreadingHTTPServer):
         self.recorded: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._ids = 0
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return  # the client stopped reading a stream: normal for cancelled or closed streams
+        super().handle_error(request, client_address)
 
     def record(self, request: RecordedRequest) -> None:
         with self._lock:

@@ -1,0 +1,260 @@
+"""OpenAI instrumentor, in process: real SDK, fake provider, in-memory exporter."""
+
+from __future__ import annotations
+
+import asyncio
+
+import openai
+import pytest
+import wrapt
+from opentelemetry import trace
+from opentelemetry.instrumentation.utils import suppress_instrumentation
+from opentelemetry.trace import SpanKind, StatusCode
+
+from tests.instrumentation import expected_usage as expect
+from tests.instrumentation.sdk_calls import MODES, call, only_model_span, openai_client
+
+SCOPE = "costline.instrumentation.openai"
+PROMPT = "what does the fox say"  # 5 words
+W = expect.words(PROMPT)
+MESSAGES = [{"role": "user", "content": PROMPT}]
+CONTENT_KEYS = ("gen_ai.input.messages", "gen_ai.output.messages")
+
+
+def common(span, fake, operation: str, model: str, response_model: str, stream: bool) -> None:
+    a = span.attributes
+    assert span.name == f"{operation} {model}"
+    assert span.kind is SpanKind.CLIENT
+    assert a["gen_ai.operation.name"] == operation
+    assert a["gen_ai.provider.name"] == "openai"
+    assert a["gen_ai.request.model"] == model
+    assert a["gen_ai.response.model"] == response_model
+    assert a["server.address"] == "127.0.0.1"
+    assert a["server.port"] == fake.port and type(a["server.port"]) is int
+    assert a["gen_ai.request.stream"] is stream
+    assert not any(k in a for k in CONTENT_KEYS)
+    assert "error.type" not in a
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stream", [False, True])
+def test_chat_completions(fake, exporter, instrument_openai, mode, stream):
+    extra = {"stream": True, "stream_options": {"include_usage": True}} if stream else {}
+    result = call(openai_client(fake, mode), mode, "chat.completions.create", model="gpt-4o", messages=MESSAGES,
+                  max_tokens=50, temperature=0.5, **extra)
+    span = only_model_span(exporter, SCOPE)
+    common(span, fake, "chat", "gpt-4o", "gpt-4o-20260101", stream)
+    a = span.attributes
+    assert expect.usage_of(a) == expect.openai_chat(W)
+    assert type(a["gen_ai.usage.input_tokens"]) is int
+    assert a["openai.response.service_tier"] == "default"
+    assert a["gen_ai.response.finish_reasons"] == ("stop",)
+    assert a["gen_ai.request.max_tokens"] == 50 and a["gen_ai.request.temperature"] == 0.5
+    assert a["gen_ai.response.id"].startswith("chatcmpl-fake-")
+    if stream:  # the app asked for usage itself, so it sees the usage chunk
+        assert result[-1].choices == [] and result[-1].usage.prompt_tokens == 10 + W
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_chat_stream_without_usage_says_missing(fake, exporter, instrument_openai, mode):
+    chunks = call(openai_client(fake, mode), mode, "chat.completions.create", model="gpt-4o", messages=MESSAGES,
+                  stream=True)
+    span = only_model_span(exporter, SCOPE)
+    assert span.attributes["costline.usage.missing"] is True
+    assert expect.usage_of(span.attributes) == {"costline.usage.missing": True}
+    assert span.attributes["gen_ai.response.model"] == "gpt-4o-20260101"
+    assert all(c.choices for c in chunks)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("how", ["kwarg", "env"])
+def test_opt_in_stream_usage_is_requested_and_hidden(fake, exporter, instrument_openai, monkeypatch, mode, how):
+    if how == "env":
+        monkeypatch.setenv("COSTLINE_OPENAI_INCLUDE_STREAM_USAGE", "true")
+        instrument_openai()
+    else:
+        instrument_openai(include_stream_usage=True)
+    fake.clear()
+    chunks = call(openai_client(fake, mode), mode, "chat.completions.create", model="gpt-4o", messages=MESSAGES,
+                  stream=True)
+    assert fake.requests[-1].body["stream_options"] == {"include_usage": True}
+    assert all(c.choices for c in chunks), "the usage chunk costline asked for must not reach the app"
+    span = only_model_span(exporter, SCOPE)
+    assert expect.usage_of(span.attributes) == expect.openai_chat(W)
+
+
+def test_opt_in_respects_an_explicit_no(fake, exporter, instrument_openai):
+    instrument_openai(include_stream_usage=True)
+    fake.clear()
+    call(openai_client(fake, "sync"), "sync", "chat.completions.create", model="gpt-4o", messages=MESSAGES,
+         stream=True, stream_options={"include_usage": False})
+    assert fake.requests[-1].body["stream_options"] == {"include_usage": False}
+    assert only_model_span(exporter, SCOPE).attributes["costline.usage.missing"] is True
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stream", [False, True])
+def test_responses_api(fake, exporter, instrument_openai, mode, stream):
+    call(openai_client(fake, mode), mode, "responses.create", model="gpt-5", input=PROMPT,
+         reasoning={"effort": "low"}, max_output_tokens=64, stream=stream)
+    span = only_model_span(exporter, SCOPE)
+    common(span, fake, "chat", "gpt-5", "gpt-5-20260101", stream)
+    assert expect.usage_of(span.attributes) == expect.openai_responses(W, reasoning=True)
+    assert span.attributes["gen_ai.request.max_tokens"] == 64
+    assert span.attributes["openai.response.service_tier"] == "default"
+    assert span.attributes["gen_ai.response.id"].startswith("resp_fake-")
+
+
+def test_responses_cache_write_and_service_tier(fake, exporter, instrument_openai):
+    call(openai_client(fake, "sync"), "sync", "responses.create", model="gpt-5", input=PROMPT,
+         prompt_cache_key="k1", service_tier="flex")
+    span = only_model_span(exporter, SCOPE)
+    assert expect.usage_of(span.attributes) == expect.openai_responses(W, cache_key=True)
+    assert span.attributes["openai.response.service_tier"] == "flex"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_embeddings(fake, exporter, instrument_openai, mode):
+    inputs = ["first text here", "and second"]
+    result = call(openai_client(fake, mode), mode, "embeddings.create", model="text-embedding-3-small", input=inputs)
+    assert len(result.data) == 2
+    span = only_model_span(exporter, SCOPE)
+    common(span, fake, "embeddings", "text-embedding-3-small", "text-embedding-3-small", False)
+    assert expect.usage_of(span.attributes) == expect.openai_embeddings(expect.words(*inputs))
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stream", [False, True])
+def test_legacy_completions(fake, exporter, instrument_openai, mode, stream):
+    extra = {"stream": True, "stream_options": {"include_usage": True}} if stream else {}
+    call(openai_client(fake, mode), mode, "completions.create", model="gpt-3.5-turbo-instruct", prompt=PROMPT,
+         **extra)
+    span = only_model_span(exporter, SCOPE)
+    common(span, fake, "text_completion", "gpt-3.5-turbo-instruct", "gpt-3.5-turbo-instruct-20260101", stream)
+    assert expect.usage_of(span.attributes) == expect.openai_chat(W)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_reasoning_cache_write_and_reported_cost(fake, exporter, instrument_openai, mode):
+    call(openai_client(fake, mode), mode, "chat.completions.create", model="openrouter/some-model",
+         messages=MESSAGES, reasoning_effort="high", prompt_cache_key="k")
+    span = only_model_span(exporter, SCOPE)
+    expected = expect.openai_chat(W, reasoning=True, cache_key=True, cost=True)
+    assert expect.usage_of(span.attributes) == expected
+    assert type(span.attributes["costline.reported_cost.usd"]) is float
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_error_is_recorded_and_reraised_unchanged(fake, exporter, instrument_openai, mode):
+    with pytest.raises(openai.RateLimitError) as caught:
+        call(openai_client(fake, mode), mode, "chat.completions.create", model="error-429", messages=MESSAGES)
+    assert caught.value.status_code == 429
+    span = only_model_span(exporter, SCOPE)
+    assert span.attributes["error.type"] == "RateLimitError"
+    assert span.status.status_code is StatusCode.ERROR
+    assert "costline.usage.missing" not in span.attributes  # nothing was billed
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_error_mid_stream(fake, exporter, instrument_openai, mode):
+    with pytest.raises(openai.APIError):
+        call(openai_client(fake, mode), mode, "chat.completions.create", model="error-stream", messages=MESSAGES,
+             stream=True, stream_options={"include_usage": True})
+    span = only_model_span(exporter, SCOPE)
+    assert span.attributes["error.type"] == "APIError"
+    assert span.attributes["costline.usage.missing"] is True
+    assert span.attributes["gen_ai.response.model"] == "error-stream-20260101"
+
+
+def test_interrupted_stream_has_no_usage(fake, exporter, instrument_openai):
+    call(openai_client(fake, "sync"), "sync", "chat.completions.create", model="cut-stream", messages=MESSAGES,
+         stream=True, stream_options={"include_usage": True})
+    assert only_model_span(exporter, SCOPE).attributes["costline.usage.missing"] is True
+
+
+def test_stream_closed_early_ends_the_span(fake, exporter, instrument_openai):
+    client = openai_client(fake, "sync")
+    stream = client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
+    assert isinstance(stream, openai.Stream)  # the proxy keeps the SDK type
+    next(iter(stream))
+    assert not exporter.get_finished_spans()
+    stream.close()
+    assert only_model_span(exporter, SCOPE).attributes["costline.usage.missing"] is True
+
+
+def test_async_stream_cancelled_while_waiting_ends_the_span(exporter, instrument_openai):
+    from costline.processor.demo.fake_provider import FakeProvider
+
+    async def main(slow: FakeProvider) -> None:
+        client = openai_client(slow, "async")
+        stream = await client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
+
+        async def read() -> None:
+            async for _ in stream:
+                pass
+
+        task = asyncio.create_task(read())
+        await asyncio.sleep(0.3)  # the reader now waits inside the proxy's __anext__
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with FakeProvider(chunk_delay=0.2) as slow:
+        asyncio.run(main(slow))
+    span = only_model_span(exporter, SCOPE)
+    assert span.attributes["error.type"] == "CancelledError"
+    assert span.attributes["costline.usage.missing"] is True
+
+
+def test_stream_helpers(fake, exporter, instrument_openai):
+    client = openai_client(fake, "sync")
+    with client.chat.completions.stream(model="gpt-4o", messages=MESSAGES,
+                                        stream_options={"include_usage": True}) as stream:
+        assert stream.get_final_completion().usage.prompt_tokens == 10 + W
+    with client.responses.stream(model="gpt-5", input=PROMPT) as stream:
+        assert stream.get_final_response().usage.input_tokens == 10 + W
+    chat, responses = [s for s in exporter.get_finished_spans() if s.kind is SpanKind.CLIENT]
+    assert expect.usage_of(chat.attributes) == expect.openai_chat(W)
+    assert expect.usage_of(responses.attributes) == expect.openai_responses(W)
+
+
+def test_with_raw_response(fake, exporter, instrument_openai):
+    raw = openai_client(fake, "sync").chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES)
+    assert raw.parse().usage.prompt_tokens == 10 + W
+    assert expect.usage_of(only_model_span(exporter, SCOPE).attributes) == expect.openai_chat(W)
+
+
+def test_parse(fake, exporter, instrument_openai):
+    openai_client(fake, "sync").chat.completions.parse(model="gpt-4o", messages=MESSAGES)
+    assert expect.usage_of(only_model_span(exporter, SCOPE).attributes) == expect.openai_chat(W)
+
+
+def test_span_is_child_of_the_current_span(fake, exporter, instrument_openai, tracer_provider):
+    with tracer_provider.get_tracer("app").start_as_current_span("handler") as parent:
+        call(openai_client(fake, "sync"), "sync", "chat.completions.create", model="gpt-4o", messages=MESSAGES)
+    span = only_model_span(exporter, SCOPE)
+    assert span.parent.span_id == parent.get_span_context().span_id
+    assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_content_is_recorded_only_on_opt_in(fake, exporter, instrument_openai):
+    instrument_openai(capture_content=True)
+    call(openai_client(fake, "sync"), "sync", "chat.completions.create", model="gpt-4o", messages=MESSAGES)
+    a = only_model_span(exporter, SCOPE).attributes
+    assert PROMPT in a["gen_ai.input.messages"]
+    assert "Hello from the fake provider." in a["gen_ai.output.messages"]
+
+
+def test_suppressed_instrumentation_makes_no_span(fake, exporter, instrument_openai):
+    with suppress_instrumentation():
+        call(openai_client(fake, "sync"), "sync", "chat.completions.create", model="gpt-4o", messages=MESSAGES)
+    assert not exporter.get_finished_spans()
+
+
+def test_uninstrument_restores_the_sdk(fake, exporter, instrument_openai):
+    from costline.instrumentation.openai import OpenAIInstrumentor
+
+    OpenAIInstrumentor().uninstrument()
+    call(openai_client(fake, "sync"), "sync", "chat.completions.create", model="gpt-4o", messages=MESSAGES)
+    assert not exporter.get_finished_spans()
+    assert not isinstance(openai.resources.chat.completions.Completions.__dict__["create"], wrapt.ObjectProxy)
