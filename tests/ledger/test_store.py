@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -10,12 +9,15 @@ import textwrap
 import time
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from costline.processor.config import ConfigError
 from costline.processor.ledger import DEFAULT_LEDGER, open_ledger, open_reader, resolve_location
 from tests.ledger.factory import make_row, ts
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _write(url, rows, **kw):
@@ -89,7 +91,7 @@ def test_killed_process_keeps_rows_older_than_the_flush_interval(ledger_url, tmp
     script = textwrap.dedent(
         f"""
         import sys, time
-        sys.path.insert(0, {os.getcwd()!r})
+        sys.path.insert(0, {str(ROOT)!r})
         from costline.processor.ledger import open_ledger
         from tests.ledger.factory import make_row
         w = open_ledger({ledger_url!r}, flush_interval_s=0.2)
