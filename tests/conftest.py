@@ -1,0 +1,22 @@
+"""Suite-wide policy: in CI a missing tool is a failure, never a silent skip.
+
+Tests that need Debian's PostgreSQL or Prometheus, or Arize Phoenix, skip on a
+developer machine that lacks them (with the install command in the reason). Under
+CI=true (.ci/run) `./dev test` has installed them, so such a skip means the set-up
+broke: it is reported as a failure.
+"""
+
+import os
+
+import pytest
+
+MISSING = "not installed"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("CI") and MISSING in str(report.longrepr):
+        report.outcome = "failed"
+        report.longrepr = f"CI must install what this test needs: {report.longrepr}"
