@@ -7,8 +7,9 @@ context variable for the duration of the call, so `BoundaryPropagator.inject` ca
 check it against the allow-list. They change nothing else: the wrapped call gets the
 same arguments and its result or exception passes through untouched.
 
-Wrapped: `httpx.Client.send`, `httpx.AsyncClient.send`, `requests.Session.request`,
-`aiohttp.ClientSession._request`, whichever are installed. Requests sent any other
+Wrapped: `httpx.Client.send`, `httpx.AsyncClient.send` (and the same on `httpx2`, which
+the LLM SDKs use), `requests.Session.request`, `aiohttp.ClientSession._request`,
+whichever are installed. Requests sent any other
 way have no known destination, so they carry no `costline.*` baggage unless the code
 says where they go with `trust_boundary.outbound_to(host)`.
 """
@@ -67,6 +68,8 @@ async def _aiohttp_request(wrapped: Any, instance: Any, args: tuple, kwargs: dic
 _TARGETS = (
     ("httpx", "Client.send", _sync_send),
     ("httpx", "AsyncClient.send", _async_send),
+    ("httpx2", "Client.send", _sync_send),
+    ("httpx2", "AsyncClient.send", _async_send),
     ("requests.sessions", "Session.request", _requests_request),
     ("aiohttp.client", "ClientSession._request", _aiohttp_request),
 )
