@@ -23,17 +23,19 @@ import inspect
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from wrapt import ObjectProxy
+import wrapt
 
 from costline.instrumentation.genai_attributes import INFERENCE_OPERATIONS, OPERATION_NAME
 
 _OPENINFERENCE_MODEL_KINDS = frozenset({"LLM", "EMBEDDING"})
+# wrapt 2 splits proxies from function wrappers under BaseObjectProxy; wrapt 1 has ObjectProxy only.
+_WRAPPER_TYPES = (getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy), wrapt.FunctionWrapper)
 
 
 def wrapped_by_other(owner: type, attribute: str) -> bool:
     """Whether `owner.attribute` is already a wrapt wrapper (call before wrapping it yourself)."""
     try:
-        return isinstance(inspect.getattr_static(owner, attribute), ObjectProxy)
+        return isinstance(inspect.getattr_static(owner, attribute), _WRAPPER_TYPES)
     except AttributeError:
         return False
 
@@ -41,7 +43,7 @@ def wrapped_by_other(owner: type, attribute: str) -> bool:
 def any_wrapped(owners: tuple[type, ...], attribute: str) -> bool:
     """Whether `attribute` is wrapped on any of `owners` (looked up in their own `__dict__`, fast)."""
     for owner in owners:
-        if isinstance(owner.__dict__.get(attribute), ObjectProxy):
+        if isinstance(owner.__dict__.get(attribute), _WRAPPER_TYPES):
             return True
     return False
 

@@ -257,4 +257,4 @@ def test_uninstrument_restores_the_sdk(fake, exporter, instrument_openai):
     OpenAIInstrumentor().uninstrument()
     call(openai_client(fake, "sync"), "sync", "chat.completions.create", model="gpt-4o", messages=MESSAGES)
     assert not exporter.get_finished_spans()
-    assert not isinstance(openai.resources.chat.completions.Completions.__dict__["create"], wrapt.ObjectProxy)
+    assert not isinstance(openai.resources.chat.completions.Completions.__dict__["create"], wrapt.BaseObjectProxy)
