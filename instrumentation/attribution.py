@@ -31,6 +31,8 @@ from opentelemetry import baggage, context
 
 PREFIX = "costline."
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+# costline's own span attributes live under these names; a tag may not shadow them.
+RESERVED = ("usage", "reported_cost", "step")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,6 +47,8 @@ def tag_entries(tags: dict[str, object]) -> dict[str, str]:
     for name, value in tags.items():
         if not _NAME.match(name):
             raise ValueError(f"costline tag name {name!r} must be letters, digits, '_', '.' or '-'.")
+        if name.split(".", 1)[0] in RESERVED:
+            raise ValueError(f"costline tag name {name!r} is reserved for costline's own attributes.")
         if value is None:
             continue  # an absent tag is not a tag
         out[baggage_key(name)] = value if isinstance(value, str) else str(value)

@@ -33,6 +33,9 @@ def test_nested_blocks_add_and_override():
 def test_invalid_tag_name_is_a_plain_error():
     with pytest.raises(ValueError, match="tag name"):
         attribution(**{"bad name": "x"})
+    for reserved in ("usage", "usage.missing", "step.name", "reported_cost"):
+        with pytest.raises(ValueError, match="reserved"):
+            attribution(**{reserved: "x"})
 
 
 def test_sync_decorator():
