@@ -24,8 +24,9 @@ def _attrs(span: Span, **kv) -> None:
             a.value.string_value = str(v)
 
 
-def trace(rng: random.Random, spans_per_trace: int = 10) -> list[Span]:
-    tid = os.urandom(16)
+def trace(rng: random.Random, spans_per_trace: int = 10, marker: bytes | None = None) -> list[Span]:
+    """One trace; with `marker`, its ID is 8 random bytes + the marker (see support/wire.stamp)."""
+    tid = os.urandom(8) + marker if marker else os.urandom(16)
     out = []
 
     def new(name, parent=None, **kv):
@@ -58,7 +59,8 @@ def trace(rng: random.Random, spans_per_trace: int = 10) -> list[Span]:
     return out[:spans_per_trace]
 
 
-def requests(n_requests: int, spans_per_request: int = 1000, spans_per_trace: int = 10, seed: int = 7) -> list[bytes]:
+def requests(n_requests: int, spans_per_request: int = 1000, spans_per_trace: int = 10, seed: int = 7,
+             marker: bytes | None = None) -> list[bytes]:
     rng = random.Random(seed)
     bodies = []
     for _ in range(n_requests):
@@ -69,6 +71,6 @@ def requests(n_requests: int, spans_per_request: int = 1000, spans_per_trace: in
         ss = rs.scope_spans.add()
         ss.scope.name = "bench"
         while len(ss.spans) < spans_per_request:
-            ss.spans.extend(trace(rng, spans_per_trace))
+            ss.spans.extend(trace(rng, spans_per_trace, marker))
         bodies.append(req.SerializeToString())
     return bodies

@@ -1,0 +1,1 @@
+"""Helpers shared by the benchmark scripts (processes, wire tricks); not benchmarks themselves."""
