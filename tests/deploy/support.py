@@ -126,7 +126,9 @@ def wait_port(port: int, proc=None, timeout: float = 20) -> None:
 
 def pinned_versions_in_doc() -> dict[str, str]:
     """image -> tag from the version table in docs/deploy.md (rows like `| ... | `image:tag` |`)."""
-    out = {}
-    for image, tag in re.findall(r"`([a-z0-9./_-]+/[a-z0-9._-]+|[a-z0-9._-]+):([A-Za-z0-9._-]+)`", DEPLOY_DOC.read_text()):
-        out[image] = tag
+    out: dict[str, str] = {}
+    for line in DEPLOY_DOC.read_text().splitlines():
+        if line.startswith("|"):
+            for image, tag in re.findall(r"`([a-z0-9._/-]+):([A-Za-z0-9._-]+)`", line):
+                assert out.setdefault(image, tag) == tag, f"docs/deploy.md lists {image} twice"
     return out
