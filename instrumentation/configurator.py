@@ -84,6 +84,8 @@ def uninstall() -> None:
 def before_instrumentors() -> None:
     """`opentelemetry_pre_instrument` hook: configure the SDK if nobody did, then `install()`."""
     try:
+        if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+            return  # the user turned OpenTelemetry off: add nothing
         if not _sdk_configured():
             CostlineConfigurator().configure()
         install()

@@ -96,3 +96,17 @@ def as_float(value: object) -> float | None:
     if type(value) in (int, float):
         return float(value)  # type: ignore[arg-type]
     return None
+
+
+def extra_number(model: object, name: str) -> float | None:
+    """A number the provider sent beyond the SDK's schema (e.g. OpenRouter's `usage.cost`).
+
+    SDK models keep unknown fields in pydantic's extras; reading those directly avoids
+    a failing attribute lookup (slow in pydantic) on every call.
+    """
+    extra = getattr(model, "__pydantic_extra__", None)
+    if isinstance(extra, dict):
+        return as_float(extra.get(name))
+    if extra is None and not hasattr(type(model), "model_fields"):  # a plain object or dict-like
+        return as_float(getattr(model, name, None))
+    return None

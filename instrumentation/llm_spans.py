@@ -60,14 +60,27 @@ class LLMSpans:
         return span, token
 
 
+_servers: dict[int, tuple[Any, dict[str, Any]]] = {}  # id(base URL) -> (URL, attributes)
+
+
 def server_attributes(client: Any) -> dict[str, Any]:
-    """`server.address`/`server.port` from the SDK client's base URL (the port made explicit)."""
+    """`server.address`/`server.port` from the SDK client's base URL (the port made explicit).
+
+    Cached per URL object (clients keep theirs), since it is asked on every call.
+    """
     url = getattr(client, "base_url", None)
+    cached = _servers.get(id(url))
+    if cached is not None and cached[0] is url:
+        return cached[1]
     host = getattr(url, "host", None)
     if not host:
         return {}
     port = getattr(url, "port", None) or (443 if getattr(url, "scheme", "https") == "https" else 80)
-    return {SERVER_ADDRESS: host, SERVER_PORT: port}
+    if len(_servers) > 256:
+        _servers.clear()
+    attributes = {SERVER_ADDRESS: host, SERVER_PORT: port}
+    _servers[id(url)] = (url, attributes)
+    return attributes
 
 
 def detach(token: object) -> None:
@@ -78,12 +91,12 @@ def finish(span: Span, attributes: Mapping[str, object] | None, usage: Usage | N
     """Record the response attributes and usage (or that usage is missing), then end the span."""
     try:
         if span.is_recording():
-            if attributes:
-                span.set_attributes(attributes)  # type: ignore[arg-type]
+            found: dict[str, Any] = dict(attributes) if attributes else {}
             if usage is not None:
-                span.set_attributes(usage.attributes())
+                found.update(usage.attributes())
             else:
-                span.set_attribute(USAGE_MISSING, True)
+                found[USAGE_MISSING] = True
+            span.set_attributes(found)  # type: ignore[arg-type]  # one call: the SDK locks per call
     except Exception:  # telemetry must not break the call
         log.debug("costline: could not record a response on its span", exc_info=True)
     span.end()

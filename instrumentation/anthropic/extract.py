@@ -29,6 +29,7 @@ from costline.instrumentation.genai_attributes import (
     Usage,
     as_float,
     as_int,
+    extra_number,
 )
 
 
@@ -80,7 +81,7 @@ class UsageFields:
         thinking = as_int(getattr(getattr(usage, "output_tokens_details", None), "thinking_tokens", None))
         if thinking is not None:
             self.thinking = thinking
-        cost = as_float(getattr(usage, "cost", None))  # an Anthropic-format proxy may report one
+        cost = extra_number(usage, "cost")  # an Anthropic-format proxy may report one
         if cost is not None:
             self.cost = cost
 

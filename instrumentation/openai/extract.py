@@ -10,6 +10,7 @@ cached and cache-write tokens, `completion_tokens`/`output_tokens` contain reaso
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -28,6 +29,7 @@ from costline.instrumentation.genai_attributes import (
     Usage,
     as_float,
     as_int,
+    extra_number,
 )
 
 # OpenAI-compatible hosts whose provider has a well-known semconv name.
@@ -42,6 +44,7 @@ _PROVIDERS_BY_HOST_SUFFIX = (
 _MAX_TOKENS_PARAMS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 
 
+@functools.lru_cache(maxsize=256)
 def provider_for_host(host: str | None) -> str:
     """`gen_ai.provider.name` for an OpenAI-compatible host; `openai` unless the host says otherwise."""
     if host:
@@ -82,7 +85,7 @@ def with_stream_usage(kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
 
 def _cost(usage: Any) -> float | None:
     """A cost the provider put in the usage block (OpenRouter-style `usage.cost`), in USD."""
-    return as_float(getattr(usage, "cost", None))
+    return extra_number(usage, "cost")
 
 
 def chat_usage(usage: Any) -> Usage | None:

@@ -64,8 +64,9 @@ def _prepare(spans: LLMSpans, settings: CallSettings, instance: Any, kwargs: dic
         kwargs, injected = extract.with_stream_usage(kwargs)
     attributes = extract.request_attributes(kwargs, stream)
     client = getattr(instance, "_client", None)
-    attributes.update(server_attributes(client))
-    attributes[PROVIDER_NAME] = extract.provider_for_host(attributes.get(SERVER_ADDRESS))
+    server = server_attributes(client)
+    attributes.update(server)
+    attributes[PROVIDER_NAME] = extract.provider_for_host(server.get(SERVER_ADDRESS))
     if spans.capture_content:
         attributes.update(extract.input_messages(kwargs))
     return attributes, kwargs, stream, injected
