@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import pytest
 import wrapt
-from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as OfficialOpenAIInstrumentor
+try:
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as OfficialOpenAIInstrumentor
+except ImportError as error:  # openai-v2 2.4b0 imports a module util-genai dropped in 1.2b0
+    pytest.fail(f"the official openai-v2 instrumentation does not import ({error}); "
+                "install `opentelemetry-util-genai<1.2` beside `opentelemetry-instrumentation-openai-v2`",
+                pytrace=False)
 from opentelemetry.trace import SpanKind
 
 from costline.instrumentation.openai import OpenAIInstrumentor

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+try:  # the launcher would only log its import failure; say what is missing instead
+    import opentelemetry.instrumentation.openai_v2  # noqa: F401
+except ImportError as error:
+    pytest.fail(f"the official openai-v2 instrumentation does not import ({error}); "
+                "install `opentelemetry-util-genai<1.2` beside it", pytrace=False)
+
 from tests.fakes.otlp_sink import OtlpSink
 from tests.instrumentation.launcher import app_env, run_app
 
