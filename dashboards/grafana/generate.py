@@ -78,7 +78,9 @@ def calls_where(condition: str) -> str:
 TRACEQL_FEATURE = calls_where('span.costline.feature = "${__field.labels.feature}"')
 TRACEQL_CUSTOMER = calls_where('span.costline.customer_id = "${__field.labels.customer_id}"')
 TRACEQL_PLAN = calls_where('span.costline.plan = "${__field.labels.plan}"')
-TRACEQL_MODEL = calls_where('span.costline.price.provider = "${__field.labels.provider}"')
+TRACEQL_PROVIDER = calls_where('span.costline.price.provider = "${__field.labels.provider}"')
+TRACEQL_MODEL = calls_where('span.costline.price.provider = "${__field.labels.provider}" && '
+                            'span.costline.price.model = "${__field.labels.model}"')
 TRACEQL_AGENT = calls_where('span.costline.agent.path = "${__field.labels.agent}"')
 TRACEQL_UNTAGGED = calls_where('(span.costline.feature = "untagged" || span.costline.customer_id = "untagged")')
 TRACEQL_UNPRICED = '{ span.costline.cost.status = "${__field.labels.reason}" }'
@@ -237,7 +239,7 @@ def panels() -> list[dict]:
                                                                   "renameByName": {"reason": "Reason", "model": "Model",
                                                                                    "Value": "Calls"}}}]),
         series(lay, "Spend by provider (USD per hour, stacked)", "Spend rate per provider.", SPEND_RATE_BY_PROVIDER,
-               "{{provider}}", "currencyUSD", 0, 31, 12, 8, links=[link(CALL_LINK, TRACEQL_MODEL, "spans")]),
+               "{{provider}}", "currencyUSD", 0, 31, 12, 8, links=[link(CALL_LINK, TRACEQL_PROVIDER, "spans")]),
         series(lay, "Untagged spend (USD per hour)", "Spend rate of calls missing feature or customer_id.", UNTAGGED_RATE,
                "untagged", "currencyUSD", 12, 31, 6, 8, links=[link(CALL_LINK, TRACEQL_UNTAGGED, "spans")], stacked=False),
         series(lay, "Tokens per minute, by type", "input includes cache reads and writes; output includes reasoning.",

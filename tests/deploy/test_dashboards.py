@@ -1,0 +1,140 @@
+"""The provisioned Grafana dashboard, read as Grafana reads it: the panels the issue asks
+for, datasources that are provisioned, variables applied to every query, and trace
+links that open a valid TraceQL query using labels the panel really has.
+(test_dashboards_prometheus.py runs every query against a real Prometheus.)"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.deploy import dashboard_model as dm
+from tests.deploy import traceql
+from tests.deploy.support import DATASOURCES, DEPLOY_DOC, ROOT, load
+
+REQUIRED = {
+    "spend by feature, over time, stacked": r"Spend by feature .*stacked",
+    "top-10 features": r"Top 10 features",
+    "top-10 customers": r"Top 10 customers",
+    "cost per active user": r"Cost per active customer$",
+    "cost per cohort/plan": r"by plan",
+    "spend by model and provider": r"Spend by model and provider",
+    "per-agent-step cost": r"Cost per agent step",
+    "untagged spend": r"Untagged spend$",
+    "untagged share": r"Untagged share",
+    "unpriced calls": r"Unpriced calls",
+}
+
+
+def test_generated_json_is_up_to_date():
+    r = subprocess.run([sys.executable, str(ROOT / "dashboards/grafana/generate.py"), "--check"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_every_panel_the_issue_asks_for_is_there():
+    titles = [p["title"] for p in dm.panels()]
+    for what, pattern in REQUIRED.items():
+        assert any(re.search(pattern, t) for t in titles), f"no panel for {what}"
+    ids = [p["id"] for p in dm.panels()]
+    assert len(ids) == len(set(ids))
+
+
+def test_panels_do_not_overlap():
+    cells = {}
+    for p in dm.panels():
+        g = p["gridPos"]
+        assert g["x"] + g["w"] <= 24, p["title"]
+        for x in range(g["x"], g["x"] + g["w"]):
+            for y in range(g["y"], g["y"] + g["h"]):
+                assert (x, y) not in cells, f"{p['title']} overlaps {cells[(x, y)]}"
+                cells[(x, y)] = p["title"]
+
+
+def test_every_datasource_used_is_provisioned():
+    uids = {d["uid"]: d["type"] for d in load(DATASOURCES)["datasources"]}
+    d = dm.dashboard()
+    for p in dm.panels(d):
+        refs = [p["datasource"]] + [t["datasource"] for t in p.get("targets", [])]
+        for ref in refs:
+            assert uids.get(ref["uid"]) == ref["type"], (p["title"], ref)
+    for v in dm.variables(d).values():
+        if "datasource" in v:
+            assert uids.get(v["datasource"]["uid"]) == v["datasource"]["type"]
+
+
+def test_variables_filter_every_prometheus_query():
+    vs = dm.variables()
+    for name in ("environment", "team", "service"):
+        v = vs[name]
+        assert v["type"] == "query" and v["multi"] and v["includeAll"] and v["allValue"] == ".*"
+        assert v["query"]["query"] == f"label_values(costline_llm_calls_total, {name})"
+    targets = dm.prometheus_targets()
+    assert len(targets) >= 14
+    for panel, t in targets:
+        selectors = dm.SELECTOR.findall(t["expr"])
+        assert selectors, (panel["title"], t["expr"])
+        for metric, body in selectors:
+            for name in ("environment", "team", "service"):
+                assert f'{name}=~"${name}"' in body, (panel["title"], metric, name)
+
+
+def test_cost_per_active_user_says_what_it_approximates():
+    panel = next(p for p in dm.panels() if p["title"] == "Cost per active customer")
+    assert "cost per active user" in panel["description"] and "--per-user" in panel["description"]
+
+
+def test_every_cost_panel_links_to_the_traces_behind_it():
+    linked = {p["title"] for p, _ in dm.links() if p}
+    for panel, t in dm.prometheus_targets():
+        if "costline_cost_usd_total" in t["expr"] or "unpriced" in t["expr"]:
+            assert panel["title"] in linked, f"{panel['title']} has no trace link"
+    assert dm.tempo_targets(), "the dashboard lists the most expensive traces straight from Tempo"
+
+
+def test_each_link_opens_tempo_with_labels_its_panel_has():
+    for panel, link in dm.links():
+        pane, needed = dm.link_traceql(link["url"])
+        assert pane["datasource"] == dm.TEMPO_UID
+        assert [q["queryType"] for q in pane["queries"]] == ["traceql"]
+        assert pane["range"] == {"from": dm.SAMPLE["__from"], "to": dm.SAMPLE["__to"]}
+        if needed:
+            exprs = " ".join(t["expr"] for t in panel.get("targets", []))
+            _, grouping = dm.names_in(exprs)
+            assert set(needed) <= grouping, f"{panel['title']}: link uses {needed}, series only have {grouping}"
+
+
+def test_label_values_reach_the_query_intact():
+    _, link = next((p, lk) for p, lk in dm.links() if p.get("title") == "Top 10 customers")
+    pane, _ = dm.link_traceql(link["url"], {"customer_id": "acme & co/eu"})
+    assert 'span.costline.customer_id = "acme & co/eu"' in pane["queries"][0]["query"]
+
+
+@pytest.mark.parametrize("where, query", dm.all_traceql(), ids=lambda x: x[:60] if isinstance(x, str) else "")
+def test_every_traceql_query_parses(where, query):
+    parsed = traceql.parse(query)
+    assert parsed.attributes, where
+
+
+def test_the_traceql_examples_in_the_docs_parse():
+    text = DEPLOY_DOC.read_text()
+    block = re.search(r"```traceql\n(.*?)```", text, re.S).group(1)
+    queries = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+    assert len(queries) >= 5
+    for q in queries:
+        traceql.parse(q)
+    assert "{ span.costline.cost.usd > 0.05 }" in queries
+
+
+@pytest.mark.parametrize("bad", [
+    "{ span.costline.cost.usd > }",
+    "{ costline.cost.usd > 0.05 }",
+    '{ span.costline.feature = "a" ',
+    "{ span.costline.cost.usd > 0.05 } | sum(span.costline.cost.usd)",
+    '{ span.costline.cost.usd =~ 5 }',
+])
+def test_the_traceql_checker_refuses_broken_queries(bad):
+    with pytest.raises(traceql.TraceQLError):
+        traceql.parse(bad)
