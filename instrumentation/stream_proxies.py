@@ -32,14 +32,6 @@ class Collector(Protocol):
     def usage(self) -> Usage | None: ...
 
 
-def _observe(collector: Collector, item: Any) -> bool:
-    try:
-        return collector.observe(item)
-    except Exception:  # a surprising item must not break the app's stream
-        log.debug("costline: could not read a stream item", exc_info=True)
-        return False
-
-
 class _SpanEnding:
     """Mixin: end the span once, with the collector's findings."""
 
@@ -87,7 +79,12 @@ class TracedStream(_SpanEnding, ObjectProxy):
             except BaseException as error:
                 self._self_end(error)
                 raise
-            if not _observe(self._self_collector, item):
+            try:
+                hidden = self._self_collector.observe(item)
+            except Exception:  # a surprising item must not break the app's stream
+                log.debug("costline: could not read a stream item", exc_info=True)
+                hidden = False
+            if not hidden:
                 return item
 
     def __enter__(self) -> TracedStream:
@@ -128,7 +125,12 @@ class TracedAsyncStream(_SpanEnding, ObjectProxy):
             except BaseException as error:
                 self._self_end(error)
                 raise
-            if not _observe(self._self_collector, item):
+            try:
+                hidden = self._self_collector.observe(item)
+            except Exception:
+                log.debug("costline: could not read a stream item", exc_info=True)
+                hidden = False
+            if not hidden:
                 return item
 
     async def __aenter__(self) -> TracedAsyncStream:

@@ -39,30 +39,34 @@ class ChatChunks:
         self._texts: dict[int, list[str]] = {}
 
     def observe(self, chunk: Any) -> bool:
+        # Direct attribute reads: this runs per chunk, and the proxy catches an unexpected shape.
         if not self._attributes:
-            model, chunk_id = getattr(chunk, "model", None), getattr(chunk, "id", None)
-            if isinstance(model, str):
-                self._attributes[RESPONSE_MODEL] = model
-            if isinstance(chunk_id, str):
-                self._attributes[RESPONSE_ID] = chunk_id
-        tier = getattr(chunk, "service_tier", None)
-        if isinstance(tier, str):
-            self._attributes[OPENAI_SERVICE_TIER] = tier
-        choices = getattr(chunk, "choices", None)
-        for choice in choices or ():
-            reason = getattr(choice, "finish_reason", None)
-            if isinstance(reason, str):
-                self._reasons[getattr(choice, "index", 0)] = reason
+            self._first(chunk)
+        choices = chunk.choices
+        for choice in choices:
+            reason = choice.finish_reason
+            if reason is not None:
+                self._reasons[choice.index] = reason
             if self._capture:
                 delta = getattr(choice, "delta", None)
                 text = getattr(delta, "content", None) if delta is not None else getattr(choice, "text", None)
                 if isinstance(text, str):
-                    self._texts.setdefault(getattr(choice, "index", 0), []).append(text)
-        usage = getattr(chunk, "usage", None)
+                    self._texts.setdefault(choice.index, []).append(text)
+        usage = chunk.usage if hasattr(chunk, "usage") else None
         if usage is not None:
             self._usage = chat_usage(usage)
             return self._hide_usage_chunk and not choices
         return False
+
+    def _first(self, chunk: Any) -> None:
+        model, chunk_id = getattr(chunk, "model", None), getattr(chunk, "id", None)
+        if isinstance(model, str):
+            self._attributes[RESPONSE_MODEL] = model
+        if isinstance(chunk_id, str):
+            self._attributes[RESPONSE_ID] = chunk_id
+        tier = getattr(chunk, "service_tier", None)  # every chunk repeats it
+        if isinstance(tier, str):
+            self._attributes[OPENAI_SERVICE_TIER] = tier
 
     def attributes(self) -> dict[str, Any]:
         out = dict(self._attributes)
