@@ -17,6 +17,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 from costline.processor.cli import build_parser
 from costline.processor.commands.serve import build_config
 from tests.deploy.support import DOCKERFILE, DOCKERIGNORE, ROOT, command, compose, host_port
@@ -169,6 +171,7 @@ def test_dockerignore_rules_behave_like_docker():
 
 
 def test_build_context_builds_a_package_that_runs_costline_serve(tmp_path):
+    pytest.importorskip("setuptools", reason="setuptools is not installed: pip install setuptools (pyproject's build backend)")
     context = build_context(tmp_path / "context")
     assert not (context / "tests").exists() and not (context / ".venv").exists()
     workdir = tmp_path / "src"
