@@ -16,12 +16,12 @@ says where they go with `trust_boundary.outbound_to(host)`.
 
 from __future__ import annotations
 
-import importlib
 import logging
+import sys
 from typing import Any
 
 from opentelemetry.instrumentation.utils import unwrap
-from wrapt import wrap_function_wrapper
+from wrapt import register_post_import_hook, wrap_function_wrapper
 
 from costline.instrumentation.trust_boundary import _destination, host_of
 
@@ -75,27 +75,44 @@ _TARGETS = (
 )
 
 _installed: list[tuple[Any, str]] = []
+_hooked: set[str] = set()
+_active = False
 
 
-def install() -> None:
-    """Wrap every installed HTTP client listed above (once)."""
-    if _installed:
+def _wrap_module(module: Any) -> None:
+    """Post-import hook: wrap this module's targets (if costline is installed and they exist)."""
+    if not _active:
         return
     for module_name, path, wrapper in _TARGETS:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
+        if module_name != module.__name__:
             continue
         owner_name, method = path.split(".")
         owner = getattr(module, owner_name, None)
-        if owner is None or not hasattr(owner, method):
+        if owner is None or not hasattr(owner, method) or (owner, method) in _installed:
             continue
         wrap_function_wrapper(module, path, wrapper)
         _installed.append((owner, method))
         log.debug("costline: tracking destinations of %s.%s", module_name, path)
 
 
+def install() -> None:
+    """Wrap the HTTP clients listed above: now if imported, else when the app imports them.
+
+    Post-import hooks keep start-up free of imports the app may never make.
+    """
+    global _active
+    _active = True
+    for module_name in dict.fromkeys(name for name, _, _ in _TARGETS):
+        if module_name in sys.modules:
+            _wrap_module(sys.modules[module_name])
+        if module_name not in _hooked:
+            _hooked.add(module_name)
+            register_post_import_hook(_wrap_module, module_name)
+
+
 def uninstall() -> None:
+    global _active
+    _active = False
     while _installed:
         owner, method = _installed.pop()
         unwrap(owner, method)
