@@ -255,9 +255,8 @@ def panels() -> list[dict]:
 
 def query_variable(name: str, label: str) -> dict:
     q = f"label_values({CALLS}, {name})"
-    return {"name": name, "label": label, "type": "query", "datasource": PROM,
-            "query": {"query": q, "refId": "PrometheusVariableQueryEditor-VariableQuery", "qryType": 1},
-            "definition": q, "refresh": 2, "multi": True, "includeAll": True, "allValue": ".*",
+    # the classic string form: every Grafana version reads it (and upgrades it in place)
+    return {"name": name, "label": label, "type": "query", "datasource": PROM, "query": q, "definition": q, "refresh": 2, "multi": True, "includeAll": True, "allValue": ".*",
             "current": {"selected": True, "text": ["All"], "value": ["$__all"]}, "sort": 1}
 
 

@@ -70,7 +70,7 @@ def test_variables_filter_every_prometheus_query():
     for name in ("environment", "team", "service"):
         v = vs[name]
         assert v["type"] == "query" and v["multi"] and v["includeAll"] and v["allValue"] == ".*"
-        assert v["query"]["query"] == f"label_values(costline_llm_calls_total, {name})"
+        assert v["query"] == f"label_values(costline_llm_calls_total, {name})"
     targets = dm.prometheus_targets()
     assert len(targets) >= 14
     for panel, t in targets:

@@ -242,7 +242,7 @@ def test_every_query_names_metrics_and_labels_costline_exposes(exposed):
     assert {"costline_cost_usd_total", "costline_tokens_total", "costline_llm_calls_total",
             "costline_unpriced_calls_total"} <= set(exposed)
     queries = [(p["title"], t["expr"]) for p, t in dm.prometheus_targets()]
-    queries += [(f"variable {n}", v["query"]["query"]) for n, v in dm.variables().items() if v["type"] == "query"]
+    queries += [(f"variable {n}", v["query"]) for n, v in dm.variables().items() if v["type"] == "query"]
     for where, expr in queries:
         metrics, grouping = dm.names_in(expr)
         if expr.startswith("label_values("):
@@ -257,7 +257,7 @@ def test_every_query_names_metrics_and_labels_costline_exposes(exposed):
 
 def test_the_variables_find_their_values(stack):
     for name, want in ONE.items():
-        q = dm.variables()[name]["query"]["query"]
+        q = dm.variables()[name]["query"]
         metric = q[len("label_values("):].split(",")[0]
         url = f"http://127.0.0.1:{stack.prom_port}/api/v1/label/{name}/values?" + urllib.parse.urlencode({"match[]": metric})
         assert want in http_json(url)["data"], (name, q)
