@@ -36,6 +36,7 @@ from costline.instrumentation.anthropic import patch
 from costline.instrumentation.anthropic.package import _instruments
 from costline.instrumentation.llm_spans import LLMSpans
 from costline.instrumentation.version import __version__
+from costline.instrumentation.wrapping import Site
 
 _MODULE = "anthropic.resources.messages.messages"
 # (class, method, factory)
@@ -85,8 +86,8 @@ class AnthropicInstrumentor(BaseInstrumentor):
             owner = getattr(module, cls_name, None)
             if owner is None or not hasattr(owner, method):
                 continue  # not in this SDK version
-            call = patch.CallSettings(coexistence.wrapped_by_other(owner, method), request_wrapped)
-            wrap_function_wrapper(_MODULE, f"{cls_name}.{method}", factory(spans, call))
+            site = Site(coexistence.wrapped_by_other(owner, method), request_wrapped)
+            wrap_function_wrapper(_MODULE, f"{cls_name}.{method}", factory(spans, site))
             self._wrapped.append((owner, method))
         sdk_tracing = importlib.import_module(_SDK_TRACING_MODULE)
         if callable(getattr(sdk_tracing, _SDK_CALL_SPAN, None)):  # SDKs with built-in tracing

@@ -1,7 +1,7 @@
 """Wrapper factories for the Anthropic SDK's `messages` methods, sync and async side by side.
 
-Like the OpenAI wrappers, each one marks the provider call (no attribution baggage
-to Anthropic), steps aside when another GenAI instrumentation traces the call, and
+Like the OpenAI wrappers (and by the same template, `costline.instrumentation.wrapping`),
+each one marks the provider call (no attribution baggage to Anthropic), steps aside when another GenAI instrumentation traces the call, and
 otherwise makes one `chat {model}` span. Anthropic SDKs from 2.x also start their own
 call span (`anthropic.messages.create`); while costline's span is active,
 `sdk_call_span` makes the SDK skip it, so a call never has two model spans.
@@ -9,10 +9,8 @@ call span (`anthropic.messages.create`); while costline's span is active,
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
 from contextvars import ContextVar
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled
@@ -23,21 +21,11 @@ from costline.instrumentation.anthropic.streams import (
     TracedAsyncMessageStreamManager,
     TracedMessageStreamManager,
 )
-from costline.instrumentation.llm_spans import LLMSpans, detach, fail, finish, server_attributes
+from costline.instrumentation.llm_spans import LLMSpans, finish, server_attributes
 from costline.instrumentation.stream_proxies import TracedAsyncStream, TracedStream
-from costline.instrumentation.trust_boundary import enter_provider_call, exit_provider_call
-
-log = logging.getLogger(__name__)
+from costline.instrumentation.wrapping import CallPlan, Site, Wrapper, async_wrapper, sync_wrapper
 
 _costline_span_active: ContextVar[bool] = ContextVar("costline_anthropic_span_active", default=False)
-
-
-@dataclass(frozen=True)
-class CallSettings:
-    """Per-method facts fixed at instrument time."""
-
-    wrapper_below: bool  # another library's wrapper was already on this method
-    request_wrapped: Callable[[], bool]  # is the SDK client's `request` wrapped by another library?
 
 
 def sdk_call_span(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
@@ -47,95 +35,29 @@ def sdk_call_span(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any
     return wrapped(*args, **kwargs)
 
 
-def _start(spans: LLMSpans, instance: Any, kwargs: dict[str, Any], stream: bool):
-    attributes = extract.request_attributes(kwargs, stream)
+def _start(spans: LLMSpans, helper: bool, instance: Any, kwargs: dict[str, Any]):
+    """`chat {model}` from the request; the `stream()` helper (`helper`) always streams."""
+    attributes = extract.request_attributes(kwargs, helper or kwargs.get("stream") is True)
     attributes.update(server_attributes(getattr(instance, "_client", None)))
     if spans.capture_content:
         attributes.update(extract.input_messages(kwargs))
-    return spans.start("chat", kwargs.get("model"), attributes)
+    return "chat", kwargs.get("model"), attributes, kwargs, None
 
 
-def _wrap_result(spans: LLMSpans, span: Any, result: Any) -> Any:
-    try:
-        if hasattr(result, "__next__"):
-            return TracedStream(result, span, MessageEvents(spans.capture_content))
-        if hasattr(result, "__anext__"):
-            return TracedAsyncStream(result, span, MessageEvents(spans.capture_content))
-        message = result.parse() if type(result).__name__ == "LegacyAPIResponse" else result
-        attributes = extract.message_attributes(message)
-        if spans.capture_content:
-            attributes.update(extract.output_messages(message))
-        finish(span, attributes, extract.message_usage(getattr(message, "usage", None)))
-    except Exception:
-        log.debug("costline: could not record an Anthropic response", exc_info=True)
-        if span.is_recording():
-            span.end()
+def _record_message(spans: LLMSpans, span: Any, result: Any, _note: None) -> Any:
+    if hasattr(result, "__next__"):
+        return TracedStream(result, span, MessageEvents(spans.capture_content))
+    if hasattr(result, "__anext__"):
+        return TracedAsyncStream(result, span, MessageEvents(spans.capture_content))
+    message = result.parse() if type(result).__name__ == "LegacyAPIResponse" else result
+    attributes = extract.message_attributes(message)
+    if spans.capture_content:
+        attributes.update(extract.output_messages(message))
+    finish(span, attributes, extract.message_usage(getattr(message, "usage", None)))
     return result
 
 
-def messages_create(spans: LLMSpans, settings: CallSettings) -> Callable[..., Any]:
-    """Wrapper for `Messages.create` / `Messages.parse`."""
-
-    def traced_create(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-        if not is_instrumentation_enabled():
-            return wrapped(*args, **kwargs)
-        guard = enter_provider_call()
-        try:
-            if spans.covered_elsewhere(settings.wrapper_below, settings.request_wrapped()):
-                return wrapped(*args, **kwargs)
-            try:
-                span, token = _start(spans, instance, kwargs, kwargs.get("stream") is True)
-            except Exception:
-                log.debug("costline: could not start an Anthropic span", exc_info=True)
-                return wrapped(*args, **kwargs)
-            active = _costline_span_active.set(True)
-            try:
-                result = wrapped(*args, **kwargs)
-            except BaseException as error:
-                fail(span, error)
-                raise
-            finally:
-                _costline_span_active.reset(active)
-                detach(token)
-            return _wrap_result(spans, span, result)
-        finally:
-            exit_provider_call(guard)
-
-    return traced_create
-
-
-def async_messages_create(spans: LLMSpans, settings: CallSettings) -> Callable[..., Any]:
-    """Wrapper for `AsyncMessages.create` / `AsyncMessages.parse`."""
-
-    async def traced_async_create(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-        if not is_instrumentation_enabled():
-            return await wrapped(*args, **kwargs)
-        guard = enter_provider_call()
-        try:
-            if spans.covered_elsewhere(settings.wrapper_below, settings.request_wrapped()):
-                return await wrapped(*args, **kwargs)
-            try:
-                span, token = _start(spans, instance, kwargs, kwargs.get("stream") is True)
-            except Exception:
-                log.debug("costline: could not start an Anthropic span", exc_info=True)
-                return await wrapped(*args, **kwargs)
-            active = _costline_span_active.set(True)
-            try:
-                result = await wrapped(*args, **kwargs)
-            except BaseException as error:
-                fail(span, error)
-                raise
-            finally:
-                _costline_span_active.reset(active)
-                detach(token)
-            return _wrap_result(spans, span, result)
-        finally:
-            exit_provider_call(guard)
-
-    return traced_async_create
-
-
-def _trace_helper_stream(spans: LLMSpans, span: Any, stream: Any) -> Any:
+def _record_helper_stream(spans: LLMSpans, span: Any, stream: Any, _note: None) -> Any:
     """Route the helper's raw event stream through a `TracedStream` (or end the span if it cannot)."""
     raw = getattr(stream, "_raw_stream", None)
     if raw is None:  # a helper that keeps its stream elsewhere: no usage to read
@@ -146,73 +68,49 @@ def _trace_helper_stream(spans: LLMSpans, span: Any, stream: Any) -> Any:
     return stream
 
 
-def messages_stream(spans: LLMSpans, settings: CallSettings) -> Callable[..., Any]:
-    """Wrapper for `Messages.stream()`: the request runs when the manager is entered."""
+def _plan(spans: LLMSpans, site: Site, helper: bool) -> CallPlan:
+    record = _record_helper_stream if helper else _record_message
+    return CallPlan(spans, site, partial(_start, spans, helper), partial(record, spans), _costline_span_active)
+
+
+def _enter(manager: Any, /, **_request: Any) -> Any:
+    """Send the helper's request (its kwargs went to `stream()`, which made `manager`)."""
+    return manager.__enter__()
+
+
+def _aenter(manager: Any, /, **_request: Any) -> Any:
+    return manager.__aenter__()
+
+
+def messages_create(spans: LLMSpans, site: Site) -> Wrapper:
+    """Wrapper for `Messages.create` / `Messages.parse`."""
+    return sync_wrapper(_plan(spans, site, helper=False))
+
+
+def async_messages_create(spans: LLMSpans, site: Site) -> Wrapper:
+    """Wrapper for `AsyncMessages.create` / `AsyncMessages.parse`."""
+    return async_wrapper(_plan(spans, site, helper=False))
+
+
+def _stream_helper(spans: LLMSpans, site: Site, template: Any, enter: Any, manager_proxy: Any) -> Wrapper:
+    """Wrapper for a `stream()` helper: the request runs, traced, when its manager is entered."""
+    # Whether instrumentation is on is asked once, when `stream()` makes the manager.
+    enter_traced = template(_plan(spans, site, helper=True), check_enabled=False)
 
     def traced_stream(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         manager = wrapped(*args, **kwargs)
         if not is_instrumentation_enabled():
             return manager
-
-        def enter(inner: Any) -> Any:
-            guard = enter_provider_call()
-            try:
-                if spans.covered_elsewhere(settings.wrapper_below, settings.request_wrapped()):
-                    return inner.__enter__()
-                try:
-                    span, token = _start(spans, instance, kwargs, True)
-                except Exception:
-                    log.debug("costline: could not start an Anthropic span", exc_info=True)
-                    return inner.__enter__()
-                active = _costline_span_active.set(True)
-                try:
-                    stream = inner.__enter__()
-                except BaseException as error:
-                    fail(span, error)
-                    raise
-                finally:
-                    _costline_span_active.reset(active)
-                    detach(token)
-                return _trace_helper_stream(spans, span, stream)
-            finally:
-                exit_provider_call(guard)
-
-        return TracedMessageStreamManager(manager, enter)
+        return manager_proxy(manager, lambda inner: enter_traced(enter, instance, (inner,), kwargs))
 
     return traced_stream
 
 
-def async_messages_stream(spans: LLMSpans, settings: CallSettings) -> Callable[..., Any]:
-    """Wrapper for `AsyncMessages.stream()`: the request runs when the manager is entered."""
+def messages_stream(spans: LLMSpans, site: Site) -> Wrapper:
+    """Wrapper for `Messages.stream()`."""
+    return _stream_helper(spans, site, sync_wrapper, _enter, TracedMessageStreamManager)
 
-    def traced_async_stream(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-        manager = wrapped(*args, **kwargs)
-        if not is_instrumentation_enabled():
-            return manager
 
-        async def enter(inner: Any) -> Any:
-            guard = enter_provider_call()
-            try:
-                if spans.covered_elsewhere(settings.wrapper_below, settings.request_wrapped()):
-                    return await inner.__aenter__()
-                try:
-                    span, token = _start(spans, instance, kwargs, True)
-                except Exception:
-                    log.debug("costline: could not start an Anthropic span", exc_info=True)
-                    return await inner.__aenter__()
-                active = _costline_span_active.set(True)
-                try:
-                    stream = await inner.__aenter__()
-                except BaseException as error:
-                    fail(span, error)
-                    raise
-                finally:
-                    _costline_span_active.reset(active)
-                    detach(token)
-                return _trace_helper_stream(spans, span, stream)
-            finally:
-                exit_provider_call(guard)
-
-        return TracedAsyncMessageStreamManager(manager, enter)
-
-    return traced_async_stream
+def async_messages_stream(spans: LLMSpans, site: Site) -> Wrapper:
+    """Wrapper for `AsyncMessages.stream()`."""
+    return _stream_helper(spans, site, async_wrapper, _aenter, TracedAsyncMessageStreamManager)

@@ -44,6 +44,7 @@ from costline.instrumentation.llm_spans import LLMSpans
 from costline.instrumentation.openai import patch
 from costline.instrumentation.openai.package import _instruments
 from costline.instrumentation.version import __version__
+from costline.instrumentation.wrapping import Site
 
 # (module, class, method, endpoint, is_async)
 _METHODS = (
@@ -99,11 +100,10 @@ class OpenAIInstrumentor(BaseInstrumentor):
                 continue
             if owner is None or not hasattr(owner, method):
                 continue  # not in this SDK version
-            call = patch.CallSettings(
-                endpoint, include_usage, coexistence.wrapped_by_other(owner, method), request_wrapped
-            )
+            call = patch.CallSettings(endpoint, include_usage)
+            site = Site(coexistence.wrapped_by_other(owner, method), request_wrapped)
             factory = patch.async_create if is_async else patch.create
-            wrap_function_wrapper(module_name, f"{cls_name}.{method}", factory(spans, call))
+            wrap_function_wrapper(module_name, f"{cls_name}.{method}", factory(spans, call, site))
             self._wrapped.append((owner, method))
 
     def _uninstrument(self, **kwargs: Any) -> None:

@@ -1,0 +1,142 @@
+"""How costline wraps an SDK method: one call template, in a sync and an async variant.
+
+Every model-call wrapper does the same around the SDK call; only the two steps in
+bold are the provider's own (a `CallPlan` names them):
+
+1. if OpenTelemetry instrumentation is suppressed, just call the SDK;
+2. mark the call as a provider call, so no attribution baggage reaches the provider;
+3. step aside (call the SDK untraced) when another GenAI instrumentation traces it;
+4. **start**: read the request (operation, model, attributes, maybe amended kwargs);
+   costline starts `{operation} {model}` as the current span, or, if that fails,
+   calls the SDK untraced;
+5. call the SDK; an exception (cancellation included) ends the span with `error.type`
+   and reaches the app unchanged;
+6. **record**: end the span with the response's usage, or hand it to a stream proxy
+   that ends it when reading ends. If recording fails the span is ended and the app
+   gets the SDK's result all the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.trace import Span
+
+from costline.instrumentation.llm_spans import LLMSpans, detach, fail
+from costline.instrumentation.trust_boundary import enter_provider_call, exit_provider_call
+
+log = logging.getLogger(__name__)
+
+Wrapper = Callable[[Any, Any, tuple, dict], Any]  # a wrapt wrapper: (wrapped, instance, args, kwargs)
+# (instance, kwargs) -> (operation, model, span attributes, kwargs to call the SDK with, note for `Record`)
+Start = Callable[[Any, dict[str, Any]], tuple[str, object, dict[str, object], dict[str, Any], Any]]
+# (span, SDK result, note from `Start`) -> what the app gets: the result or a proxy that ends the span later
+Record = Callable[[Span, Any, Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """Where a wrapper sits among other GenAI instrumentations (fixed at instrument time)."""
+
+    wrapper_below: bool  # another library's wrapper was already on this method
+    request_wrapped: Callable[[], bool]  # is the SDK client's `request` wrapped by another library?
+
+
+@dataclass(frozen=True, slots=True)
+class CallPlan:
+    """The provider's part of one wrapper: how to start its span and record its result."""
+
+    spans: LLMSpans
+    site: Site
+    start: Start
+    record: Record
+    marker: ContextVar[bool] | None = None  # set to True while the traced SDK call runs
+
+
+def _begin(plan: CallPlan, instance: Any, kwargs: dict[str, Any]) -> tuple[Span, object, object, dict, Any] | None:
+    """Start the call's span (and set the marker); None when costline leaves the call untraced."""
+    spans = plan.spans
+    if spans.covered_elsewhere(plan.site.wrapper_below, plan.site.request_wrapped()):
+        return None
+    try:
+        operation, model, attributes, call_kwargs, note = plan.start(instance, kwargs)
+        span, token = spans.start(operation, model, attributes)
+    except Exception:
+        log.debug("costline: could not start a %s span", spans.provider, exc_info=True)
+        return None
+    mark = plan.marker.set(True) if plan.marker is not None else None
+    return span, token, mark, call_kwargs, note
+
+
+def _release(plan: CallPlan, token: object, mark: Any) -> None:
+    """Undo `_begin`'s marker and current span, once the SDK call has returned or raised."""
+    if plan.marker is not None:
+        plan.marker.reset(mark)
+    detach(token)
+
+
+def _record(plan: CallPlan, span: Span, result: Any, note: Any) -> Any:
+    try:
+        return plan.record(span, result, note)
+    except Exception:  # telemetry must not break the call
+        log.debug("costline: could not record a %s response", plan.spans.provider, exc_info=True)
+        if span.is_recording():
+            span.end()
+        return result
+
+
+def sync_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
+    """The call template for a sync method (`check_enabled=False`: the caller has checked)."""
+
+    def traced(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        if check_enabled and not is_instrumentation_enabled():
+            return wrapped(*args, **kwargs)
+        guard = enter_provider_call()
+        try:
+            begun = _begin(plan, instance, kwargs)
+            if begun is None:
+                return wrapped(*args, **kwargs)
+            span, token, mark, call_kwargs, note = begun
+            try:
+                result = wrapped(*args, **call_kwargs)
+            except BaseException as error:
+                fail(span, error)
+                raise
+            finally:
+                _release(plan, token, mark)
+            return _record(plan, span, result, note)
+        finally:
+            exit_provider_call(guard)
+
+    return traced
+
+
+def async_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
+    """The call template for an async method: `sync_wrapper` with the SDK call awaited."""
+
+    async def traced(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
+        if check_enabled and not is_instrumentation_enabled():
+            return await wrapped(*args, **kwargs)
+        guard = enter_provider_call()
+        try:
+            begun = _begin(plan, instance, kwargs)
+            if begun is None:
+                return await wrapped(*args, **kwargs)
+            span, token, mark, call_kwargs, note = begun
+            try:
+                result = await wrapped(*args, **call_kwargs)
+            except BaseException as error:
+                fail(span, error)
+                raise
+            finally:
+                _release(plan, token, mark)
+            return _record(plan, span, result, note)
+        finally:
+            exit_provider_call(guard)
+
+    return traced
