@@ -19,7 +19,9 @@ attribution baggage (`trust_boundary.provider_call`).
 
 from __future__ import annotations
 
+import importlib
 import inspect
+from collections.abc import Callable
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -46,6 +48,14 @@ def any_wrapped(owners: tuple[type, ...], attribute: str) -> bool:
         if isinstance(owner.__dict__.get(attribute), _WRAPPER_TYPES):
             return True
     return False
+
+
+def request_wrapped_check(package: str, *clients: str) -> Callable[[], bool]:
+    """A cheap per-call check: is `request` wrapped on the SDK's clients (`package.<client>`) or their bases?"""
+    sdk = importlib.import_module(package)
+    base = importlib.import_module(f"{package}._base_client")
+    owners = (*(getattr(sdk, name) for name in clients), base.SyncAPIClient, base.AsyncAPIClient)
+    return lambda: any_wrapped(owners, "request")
 
 
 def model_span_active() -> bool:

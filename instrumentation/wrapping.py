@@ -1,4 +1,4 @@
-"""How costline wraps an SDK method: one call template, in a sync and an async variant.
+"""How costline wraps SDK methods: one call template (sync and async), and the instrumentor base.
 
 Every model-call wrapper does the same around the SDK call; only the two steps in
 bold are the provider's own (a `CallPlan` names them):
@@ -14,21 +14,30 @@ bold are the provider's own (a `CallPlan` names them):
 6. **record**: end the span with the response's usage, or hand it to a stream proxy
    that ends it when reading ends. If recording fails the span is ended and the app
    gets the SDK's result all the same.
+
+`SDKInstrumentor` is what the providers' instrumentors share: it reads the common
+settings into an `LLMSpans`, wraps a list of targets (those the installed SDK version
+has) and unwraps them again.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
-from opentelemetry.trace import Span
+from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
+from opentelemetry.trace import Span, get_tracer
+from wrapt import wrap_function_wrapper
 
+from costline.instrumentation import coexistence, settings
 from costline.instrumentation.llm_spans import LLMSpans, detach, fail
 from costline.instrumentation.trust_boundary import enter_provider_call, exit_provider_call
+from costline.instrumentation.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +46,8 @@ Wrapper = Callable[[Any, Any, tuple, dict], Any]  # a wrapt wrapper: (wrapped, i
 Start = Callable[[Any, dict[str, Any]], tuple[str, object, dict[str, object], dict[str, Any], Any]]
 # (span, SDK result, note from `Start`) -> what the app gets: the result or a proxy that ends the span later
 Record = Callable[[Span, Any, Any], Any]
+# (module, "Class.method" or a module function's name, the wrapper to put there given its `Site`)
+Target = tuple[str, str, Callable[["Site"], Wrapper]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,3 +151,42 @@ def async_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
             exit_provider_call(guard)
 
     return traced
+
+
+class SDKInstrumentor(BaseInstrumentor):
+    """Base of costline's SDK instrumentors: settings, wrapping the targets, unwrapping."""
+
+    _wrapped: list[tuple[Any, str]] = []  # set per instrument(); each instrumentor is a singleton
+
+    def _spans(self, provider: str, kwargs: dict[str, Any]) -> LLMSpans:
+        """The span lifecycle for `provider`, from the `instrument()` kwargs and the environment."""
+        tracer = get_tracer(type(self).__module__, __version__, kwargs.get("tracer_provider"))
+        return LLMSpans(
+            tracer,
+            provider,
+            capture_content=settings.flag(settings.CAPTURE_CONTENT, False, kwargs.get("capture_content")),
+            defer_to_others=settings.flag(
+                settings.DEFER_TO_OTHER_INSTRUMENTATION, True, kwargs.get("defer_to_other_instrumentation")
+            ),
+        )
+
+    def _wrap(self, targets: Iterable[Target], request_wrapped: Callable[[], bool]) -> None:
+        """Wrap each target the installed SDK version has (noting whether another wrapper was there)."""
+        self._wrapped = []
+        for module_name, path, make in targets:
+            try:
+                module = importlib.import_module(module_name)
+            except ImportError:
+                continue
+            cls_name, _, name = path.rpartition(".")
+            owner = getattr(module, cls_name, None) if cls_name else module
+            if owner is None or not callable(getattr(owner, name, None)):
+                continue  # not in this SDK version
+            site = Site(coexistence.wrapped_by_other(owner, name), request_wrapped)
+            wrap_function_wrapper(module, path, make(site))
+            self._wrapped.append((owner, name))
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        while self._wrapped:
+            owner, name = self._wrapped.pop()
+            unwrap(owner, name)

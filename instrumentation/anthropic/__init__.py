@@ -22,79 +22,37 @@ model span; to keep the SDK's spans instead, disable this instrumentor
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Collection
+from functools import partial
 from typing import Any
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import unwrap
-from opentelemetry.trace import get_tracer
-from wrapt import wrap_function_wrapper
-
-from costline.instrumentation import coexistence, settings
+from costline.instrumentation import coexistence
 from costline.instrumentation.anthropic import patch
 from costline.instrumentation.anthropic.package import _instruments
-from costline.instrumentation.llm_spans import LLMSpans
-from costline.instrumentation.version import __version__
-from costline.instrumentation.wrapping import Site
+from costline.instrumentation.wrapping import SDKInstrumentor
 
 _MODULE = "anthropic.resources.messages.messages"
-# (class, method, factory)
+# ("Class.method", factory)
 _METHODS = (
-    ("Messages", "create", patch.messages_create),
-    ("Messages", "parse", patch.messages_create),
-    ("Messages", "stream", patch.messages_stream),
-    ("AsyncMessages", "create", patch.async_messages_create),
-    ("AsyncMessages", "parse", patch.async_messages_create),
-    ("AsyncMessages", "stream", patch.async_messages_stream),
+    ("Messages.create", patch.messages_create),
+    ("Messages.parse", patch.messages_create),
+    ("Messages.stream", patch.messages_stream),
+    ("AsyncMessages.create", patch.async_messages_create),
+    ("AsyncMessages.parse", patch.async_messages_create),
+    ("AsyncMessages.stream", patch.async_messages_stream),
 )
-_SDK_TRACING_MODULE = "anthropic._base_client"
-_SDK_CALL_SPAN = "start_api_call_span"
+# SDKs with built-in tracing: costline's span replaces the SDK's own
+_SDK_CALL_SPAN = ("anthropic._base_client", "start_api_call_span", lambda _site: patch.sdk_call_span)
 
 
-def _request_wrapped_check() -> Any:
-    """A cheap per-call check: is the SDK client's `request` wrapped by another library?"""
-    import anthropic
-    from anthropic import _base_client
-
-    owners = (anthropic.Anthropic, anthropic.AsyncAnthropic, _base_client.SyncAPIClient, _base_client.AsyncAPIClient)
-    return lambda: coexistence.any_wrapped(owners, "request")
-
-
-class AnthropicInstrumentor(BaseInstrumentor):
+class AnthropicInstrumentor(SDKInstrumentor):
     """Traces Anthropic SDK `messages` calls (see the module docstring)."""
-
-    _wrapped: list[tuple[Any, str]] = []  # set per instrument(); the instrumentor is a singleton
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        tracer = get_tracer(__name__, __version__, kwargs.get("tracer_provider"))
-        spans = LLMSpans(
-            tracer,
-            "anthropic",
-            capture_content=settings.flag(settings.CAPTURE_CONTENT, False, kwargs.get("capture_content")),
-            defer_to_others=settings.flag(
-                settings.DEFER_TO_OTHER_INSTRUMENTATION, True, kwargs.get("defer_to_other_instrumentation")
-            ),
-        )
-        request_wrapped = _request_wrapped_check()
-        module = importlib.import_module(_MODULE)
-        self._wrapped = []
-        for cls_name, method, factory in _METHODS:
-            owner = getattr(module, cls_name, None)
-            if owner is None or not hasattr(owner, method):
-                continue  # not in this SDK version
-            site = Site(coexistence.wrapped_by_other(owner, method), request_wrapped)
-            wrap_function_wrapper(_MODULE, f"{cls_name}.{method}", factory(spans, site))
-            self._wrapped.append((owner, method))
-        sdk_tracing = importlib.import_module(_SDK_TRACING_MODULE)
-        if callable(getattr(sdk_tracing, _SDK_CALL_SPAN, None)):  # SDKs with built-in tracing
-            wrap_function_wrapper(sdk_tracing, _SDK_CALL_SPAN, patch.sdk_call_span)
-            self._wrapped.append((sdk_tracing, _SDK_CALL_SPAN))
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        while self._wrapped:
-            owner, method = self._wrapped.pop()
-            unwrap(owner, method)
+        spans = self._spans("anthropic", kwargs)
+        targets = [(_MODULE, method, partial(factory, spans)) for method, factory in _METHODS]
+        targets.append(_SDK_CALL_SPAN)
+        self._wrap(targets, coexistence.request_wrapped_check("anthropic", "Anthropic", "AsyncAnthropic"))

@@ -1,8 +1,9 @@
 """Wrapper factories for the Anthropic SDK's `messages` methods, sync and async side by side.
 
-Like the OpenAI wrappers (and by the same template, `costline.instrumentation.wrapping`),
-each one marks the provider call (no attribution baggage to Anthropic), steps aside when another GenAI instrumentation traces the call, and
-otherwise makes one `chat {model}` span. Anthropic SDKs from 2.x also start their own
+Like the OpenAI wrappers (by the same template, `costline.instrumentation.wrapping`),
+each one marks the provider call (no attribution baggage to Anthropic), steps aside
+when another GenAI instrumentation traces the call, and otherwise makes one
+`chat {model}` span. Anthropic SDKs from 2.x also start their own
 call span (`anthropic.messages.create`); while costline's span is active,
 `sdk_call_span` makes the SDK skip it, so a call never has two model spans.
 """

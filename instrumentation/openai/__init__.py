@@ -30,83 +30,49 @@ See `costline.instrumentation.coexistence` for running beside other GenAI instru
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Collection
+from functools import partial
 from typing import Any
 
-from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import unwrap
-from opentelemetry.trace import get_tracer
-from wrapt import wrap_function_wrapper
-
 from costline.instrumentation import coexistence, settings
-from costline.instrumentation.llm_spans import LLMSpans
 from costline.instrumentation.openai import patch
 from costline.instrumentation.openai.package import _instruments
-from costline.instrumentation.version import __version__
-from costline.instrumentation.wrapping import Site
+from costline.instrumentation.wrapping import SDKInstrumentor
 
-# (module, class, method, endpoint, is_async)
+_CHAT = "openai.resources.chat.completions.completions"
+_RESPONSES = "openai.resources.responses.responses"
+_EMBEDDINGS = "openai.resources.embeddings"
+_COMPLETIONS = "openai.resources.completions"
+# (module, "Class.method", factory, endpoint)
 _METHODS = (
-    ("openai.resources.chat.completions.completions", "Completions", "create", patch.CHAT, False),
-    ("openai.resources.chat.completions.completions", "Completions", "parse", patch.CHAT, False),
-    ("openai.resources.chat.completions.completions", "AsyncCompletions", "create", patch.CHAT, True),
-    ("openai.resources.chat.completions.completions", "AsyncCompletions", "parse", patch.CHAT, True),
-    ("openai.resources.responses.responses", "Responses", "create", patch.RESPONSES, False),
-    ("openai.resources.responses.responses", "Responses", "parse", patch.RESPONSES, False),
-    ("openai.resources.responses.responses", "AsyncResponses", "create", patch.RESPONSES, True),
-    ("openai.resources.responses.responses", "AsyncResponses", "parse", patch.RESPONSES, True),
-    ("openai.resources.embeddings", "Embeddings", "create", patch.EMBEDDINGS, False),
-    ("openai.resources.embeddings", "AsyncEmbeddings", "create", patch.EMBEDDINGS, True),
-    ("openai.resources.completions", "Completions", "create", patch.COMPLETIONS, False),
-    ("openai.resources.completions", "AsyncCompletions", "create", patch.COMPLETIONS, True),
+    (_CHAT, "Completions.create", patch.create, patch.CHAT),
+    (_CHAT, "Completions.parse", patch.create, patch.CHAT),
+    (_CHAT, "AsyncCompletions.create", patch.async_create, patch.CHAT),
+    (_CHAT, "AsyncCompletions.parse", patch.async_create, patch.CHAT),
+    (_RESPONSES, "Responses.create", patch.create, patch.RESPONSES),
+    (_RESPONSES, "Responses.parse", patch.create, patch.RESPONSES),
+    (_RESPONSES, "AsyncResponses.create", patch.async_create, patch.RESPONSES),
+    (_RESPONSES, "AsyncResponses.parse", patch.async_create, patch.RESPONSES),
+    (_EMBEDDINGS, "Embeddings.create", patch.create, patch.EMBEDDINGS),
+    (_EMBEDDINGS, "AsyncEmbeddings.create", patch.async_create, patch.EMBEDDINGS),
+    (_COMPLETIONS, "Completions.create", patch.create, patch.COMPLETIONS),
+    (_COMPLETIONS, "AsyncCompletions.create", patch.async_create, patch.COMPLETIONS),
 )
 
 
-def _request_wrapped_check() -> Any:
-    """A cheap per-call check: is the SDK client's `request` wrapped by another library?"""
-    import openai
-    from openai import _base_client
-
-    owners = (openai.OpenAI, openai.AsyncOpenAI, _base_client.SyncAPIClient, _base_client.AsyncAPIClient)
-    return lambda: coexistence.any_wrapped(owners, "request")
-
-
-class OpenAIInstrumentor(BaseInstrumentor):
+class OpenAIInstrumentor(SDKInstrumentor):
     """Traces OpenAI SDK model calls (see the module docstring)."""
-
-    _wrapped: list[tuple[type, str]] = []  # set per instrument(); the instrumentor is a singleton
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
 
     def _instrument(self, **kwargs: Any) -> None:
-        tracer = get_tracer(__name__, __version__, kwargs.get("tracer_provider"))
-        spans = LLMSpans(
-            tracer,
-            "openai",
-            capture_content=settings.flag(settings.CAPTURE_CONTENT, False, kwargs.get("capture_content")),
-            defer_to_others=settings.flag(
-                settings.DEFER_TO_OTHER_INSTRUMENTATION, True, kwargs.get("defer_to_other_instrumentation")
-            ),
-        )
+        spans = self._spans("openai", kwargs)
         include_usage = settings.flag(settings.INCLUDE_STREAM_USAGE, False, kwargs.get("include_stream_usage"))
-        request_wrapped = _request_wrapped_check()
-        self._wrapped = []
-        for module_name, cls_name, method, endpoint, is_async in _METHODS:
-            try:
-                owner = getattr(importlib.import_module(module_name), cls_name, None)
-            except ImportError:
-                continue
-            if owner is None or not hasattr(owner, method):
-                continue  # not in this SDK version
-            call = patch.CallSettings(endpoint, include_usage)
-            site = Site(coexistence.wrapped_by_other(owner, method), request_wrapped)
-            factory = patch.async_create if is_async else patch.create
-            wrap_function_wrapper(module_name, f"{cls_name}.{method}", factory(spans, call, site))
-            self._wrapped.append((owner, method))
-
-    def _uninstrument(self, **kwargs: Any) -> None:
-        while self._wrapped:
-            owner, method = self._wrapped.pop()
-            unwrap(owner, method)
+        self._wrap(
+            (
+                (module, method, partial(factory, spans, patch.CallSettings(endpoint, include_usage)))
+                for module, method, factory, endpoint in _METHODS
+            ),
+            coexistence.request_wrapped_check("openai", "OpenAI", "AsyncOpenAI"),
+        )
