@@ -13,7 +13,9 @@ not report usage gives no `Usage` at all, and the span says `costline.usage.miss
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 # -- operation and identity ----------------------------------------------------------
 OPERATION_NAME = "gen_ai.operation.name"
@@ -110,3 +112,35 @@ def extra_number(model: object, name: str) -> float | None:
     if extra is None and not hasattr(type(model), "model_fields"):  # a plain object or dict-like
         return as_float(getattr(model, name, None))
     return None
+
+
+def request_attributes(kwargs: Mapping[str, Any], stream: bool, max_tokens_params: tuple[str, ...]) -> dict[str, Any]:
+    """Request parameters worth a span attribute (never the prompt itself).
+
+    `max_tokens_params`: the provider's names for the output cap, the first one set wins.
+    """
+    out: dict[str, Any] = {REQUEST_STREAM: stream}
+    for name in max_tokens_params:
+        value = as_int(kwargs.get(name))
+        if value is not None:
+            out[REQUEST_MAX_TOKENS] = value
+            break
+    temperature = as_float(kwargs.get("temperature"))
+    if temperature is not None:
+        out[REQUEST_TEMPERATURE] = temperature
+    top_p = as_float(kwargs.get("top_p"))
+    if top_p is not None:
+        out[REQUEST_TOP_P] = top_p
+    return out
+
+
+def response_model_and_id(response: object) -> dict[str, Any]:
+    """`gen_ai.response.model` and `gen_ai.response.id` of a response (or stream chunk), where they are strings."""
+    out: dict[str, Any] = {}
+    model = getattr(response, "model", None)
+    if isinstance(model, str):
+        out[RESPONSE_MODEL] = model
+    response_id = getattr(response, "id", None)
+    if isinstance(response_id, str):
+        out[RESPONSE_ID] = response_id
+    return out

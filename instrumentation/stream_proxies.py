@@ -32,15 +32,29 @@ class Collector(Protocol):
     def usage(self) -> Usage | None: ...
 
 
-class _SpanEnding:
-    """Mixin: end the span once, with the collector's findings."""
+def _shown(collector: Collector, item: Any) -> bool:
+    """Let the collector read `item`; whether the app should see it (a plain function: it runs per item)."""
+    try:
+        return not collector.observe(item)
+    except Exception:  # a surprising item must not break the app's stream
+        log.debug("costline: could not read a stream item", exc_info=True)
+        return True
+
+
+class _SpanEnding(ObjectProxy):
+    """The proxies' common part: the span, its collector, and ending the span once with its findings."""
+
+    def __init__(self, stream: Any, span: Span, collector: Collector) -> None:
+        super().__init__(stream)
+        self._self_span: Span | None = span
+        self._self_collector = collector
 
     def _self_end(self, error: BaseException | None = None) -> None:
-        span: Span | None = self._self_span  # type: ignore[attr-defined]
+        span = self._self_span
         if span is None:
             return
         self._self_span = None
-        collector: Collector = self._self_collector  # type: ignore[attr-defined]
+        collector = self._self_collector
         try:
             attributes, usage = collector.attributes(), collector.usage()
         except Exception:
@@ -58,13 +72,8 @@ class _SpanEnding:
             pass
 
 
-class TracedStream(_SpanEnding, ObjectProxy):
+class TracedStream(_SpanEnding):
     """A sync SDK stream whose items feed a collector; ends the span when reading ends."""
-
-    def __init__(self, stream: Any, span: Span, collector: Collector) -> None:
-        super().__init__(stream)
-        self._self_span = span
-        self._self_collector = collector
 
     def __iter__(self) -> TracedStream:
         return self
@@ -79,12 +88,7 @@ class TracedStream(_SpanEnding, ObjectProxy):
             except BaseException as error:
                 self._self_end(error)
                 raise
-            try:
-                hidden = self._self_collector.observe(item)
-            except Exception:  # a surprising item must not break the app's stream
-                log.debug("costline: could not read a stream item", exc_info=True)
-                hidden = False
-            if not hidden:
+            if _shown(self._self_collector, item):
                 return item
 
     def __enter__(self) -> TracedStream:
@@ -104,13 +108,8 @@ class TracedStream(_SpanEnding, ObjectProxy):
             self._self_end()
 
 
-class TracedAsyncStream(_SpanEnding, ObjectProxy):
+class TracedAsyncStream(_SpanEnding):
     """The async twin of `TracedStream`; cancellation also ends the span."""
-
-    def __init__(self, stream: Any, span: Span, collector: Collector) -> None:
-        super().__init__(stream)
-        self._self_span = span
-        self._self_collector = collector
 
     def __aiter__(self) -> TracedAsyncStream:
         return self
@@ -125,12 +124,7 @@ class TracedAsyncStream(_SpanEnding, ObjectProxy):
             except BaseException as error:
                 self._self_end(error)
                 raise
-            try:
-                hidden = self._self_collector.observe(item)
-            except Exception:
-                log.debug("costline: could not read a stream item", exc_info=True)
-                hidden = False
-            if not hidden:
+            if _shown(self._self_collector, item):
                 return item
 
     async def __aenter__(self) -> TracedAsyncStream:

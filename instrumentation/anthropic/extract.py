@@ -16,36 +16,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from costline.instrumentation import genai_attributes
 from costline.instrumentation.genai_attributes import (
     INPUT_MESSAGES,
     OUTPUT_MESSAGES,
-    REQUEST_MAX_TOKENS,
-    REQUEST_STREAM,
-    REQUEST_TEMPERATURE,
-    REQUEST_TOP_P,
     RESPONSE_FINISH_REASONS,
-    RESPONSE_ID,
-    RESPONSE_MODEL,
     Usage,
-    as_float,
     as_int,
     extra_number,
+    response_model_and_id,
 )
 
 
 def request_attributes(kwargs: Mapping[str, Any], stream: bool) -> dict[str, Any]:
     """Request parameters worth a span attribute (never the prompt itself)."""
-    out: dict[str, Any] = {REQUEST_STREAM: stream}
-    max_tokens = as_int(kwargs.get("max_tokens"))
-    if max_tokens is not None:
-        out[REQUEST_MAX_TOKENS] = max_tokens
-    temperature = as_float(kwargs.get("temperature"))
-    if temperature is not None:
-        out[REQUEST_TEMPERATURE] = temperature
-    top_p = as_float(kwargs.get("top_p"))
-    if top_p is not None:
-        out[REQUEST_TOP_P] = top_p
-    return out
+    return genai_attributes.request_attributes(kwargs, stream, ("max_tokens",))
 
 
 @dataclass(slots=True)
@@ -110,12 +95,7 @@ def message_usage(usage: Any) -> Usage | None:
 
 def message_attributes(message: Any) -> dict[str, Any]:
     """Response model, id and stop reason of a `Message` (or a `message_start` snapshot)."""
-    out: dict[str, Any] = {}
-    model, message_id = getattr(message, "model", None), getattr(message, "id", None)
-    if isinstance(model, str):
-        out[RESPONSE_MODEL] = model
-    if isinstance(message_id, str):
-        out[RESPONSE_ID] = message_id
+    out = response_model_and_id(message)
     reason = getattr(message, "stop_reason", None)
     if isinstance(reason, str):
         out[RESPONSE_FINISH_REASONS] = [reason]

@@ -15,21 +15,16 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from costline.instrumentation import genai_attributes
 from costline.instrumentation.genai_attributes import (
     INPUT_MESSAGES,
     OPENAI_SERVICE_TIER,
     OUTPUT_MESSAGES,
-    REQUEST_MAX_TOKENS,
-    REQUEST_STREAM,
-    REQUEST_TEMPERATURE,
-    REQUEST_TOP_P,
     RESPONSE_FINISH_REASONS,
-    RESPONSE_ID,
-    RESPONSE_MODEL,
     Usage,
-    as_float,
     as_int,
     extra_number,
+    response_model_and_id,
 )
 
 # OpenAI-compatible hosts whose provider has a well-known semconv name.
@@ -56,19 +51,7 @@ def provider_for_host(host: str | None) -> str:
 
 def request_attributes(kwargs: Mapping[str, Any], stream: bool) -> dict[str, Any]:
     """Request parameters worth a span attribute (never the prompt itself)."""
-    out: dict[str, Any] = {REQUEST_STREAM: stream}
-    for name in _MAX_TOKENS_PARAMS:
-        value = as_int(kwargs.get(name))
-        if value is not None:
-            out[REQUEST_MAX_TOKENS] = value
-            break
-    temperature = as_float(kwargs.get("temperature"))
-    if temperature is not None:
-        out[REQUEST_TEMPERATURE] = temperature
-    top_p = as_float(kwargs.get("top_p"))
-    if top_p is not None:
-        out[REQUEST_TOP_P] = top_p
-    return out
+    return genai_attributes.request_attributes(kwargs, stream, _MAX_TOKENS_PARAMS)
 
 
 def with_stream_usage(kwargs: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -128,13 +111,7 @@ def responses_usage(usage: Any) -> Usage | None:
 
 def response_attributes(response: Any) -> dict[str, Any]:
     """Model, id, service tier and finish reasons of a chat/completion/embedding/Responses result."""
-    out: dict[str, Any] = {}
-    model = getattr(response, "model", None)
-    if isinstance(model, str):
-        out[RESPONSE_MODEL] = model
-    response_id = getattr(response, "id", None)
-    if isinstance(response_id, str):
-        out[RESPONSE_ID] = response_id
+    out = response_model_and_id(response)
     tier = getattr(response, "service_tier", None)
     if isinstance(tier, str):
         out[OPENAI_SERVICE_TIER] = tier

@@ -16,9 +16,8 @@ from costline.instrumentation.genai_attributes import (
     OPENAI_SERVICE_TIER,
     OUTPUT_MESSAGES,
     RESPONSE_FINISH_REASONS,
-    RESPONSE_ID,
-    RESPONSE_MODEL,
     Usage,
+    response_model_and_id,
 )
 from costline.instrumentation.openai.extract import chat_usage, output_json, response_attributes, responses_usage
 
@@ -59,11 +58,7 @@ class ChatChunks:
         return False
 
     def _first(self, chunk: Any) -> None:
-        model, chunk_id = getattr(chunk, "model", None), getattr(chunk, "id", None)
-        if isinstance(model, str):
-            self._attributes[RESPONSE_MODEL] = model
-        if isinstance(chunk_id, str):
-            self._attributes[RESPONSE_ID] = chunk_id
+        self._attributes.update(response_model_and_id(chunk))
         tier = getattr(chunk, "service_tier", None)  # every chunk repeats it
         if isinstance(tier, str):
             self._attributes[OPENAI_SERVICE_TIER] = tier

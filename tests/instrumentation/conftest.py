@@ -53,10 +53,8 @@ def fake() -> FakeProvider:
         yield provider
 
 
-@pytest.fixture
-def instrument_openai(tracer_provider: TracerProvider, exporter: InMemorySpanExporter):
-    """OpenAI instrumented with defaults; yields a function to re-instrument with kwargs."""
-    instrumentor = OpenAIInstrumentor()
+def _instrumented(instrumentor, tracer_provider: TracerProvider):
+    """Instrument with defaults, yield a function to re-instrument with kwargs, uninstrument after."""
 
     def again(**kwargs: object) -> None:
         if instrumentor.is_instrumented_by_opentelemetry:
@@ -67,21 +65,18 @@ def instrument_openai(tracer_provider: TracerProvider, exporter: InMemorySpanExp
     yield again
     if instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.uninstrument()
+
+
+@pytest.fixture
+def instrument_openai(tracer_provider: TracerProvider, exporter: InMemorySpanExporter):
+    """OpenAI instrumented with defaults; yields a function to re-instrument with kwargs."""
+    yield from _instrumented(OpenAIInstrumentor(), tracer_provider)
 
 
 @pytest.fixture
 def instrument_anthropic(tracer_provider: TracerProvider, exporter: InMemorySpanExporter):
-    instrumentor = AnthropicInstrumentor()
-
-    def again(**kwargs: object) -> None:
-        if instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.uninstrument()
-        instrumentor.instrument(tracer_provider=tracer_provider, **kwargs)
-
-    again()
-    yield again
-    if instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.uninstrument()
+    """Anthropic instrumented with defaults; yields a function to re-instrument with kwargs."""
+    yield from _instrumented(AnthropicInstrumentor(), tracer_provider)
 
 
 @pytest.fixture
