@@ -38,25 +38,40 @@ model, as OpenAI does), and:
 Special models: `error-NNN` answers HTTP NNN with the provider's error body (and
 `x-should-retry: false`, so SDKs do not retry); `cut-stream` ends a stream cleanly but
 early, with no usage; `error-stream` sends an error event mid-stream (the SDKs raise it).
+
+This module is the server; the bodies are built beside it, by `openai_wire` and
+`anthropic_wire` (and `common_wire`, what the two share), and stay importable from here.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import base64
 import json
-import struct
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-CREATED = 1767225600  # 2026-01-01T00:00:00Z
-REPLY = ["Hello", "from", "the", "fake", "provider."]
-_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                404: "not_found_error", 429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}
+from costline.processor.demo import anthropic_wire, openai_wire
+from costline.processor.demo.anthropic_wire import anthropic_usage, message_events, message_json
+from costline.processor.demo.common_wire import CREATED, REPLY, prompt_words
+from costline.processor.demo.openai_wire import (
+    chat_chunks,
+    chat_json,
+    completion_json,
+    embeddings_json,
+    openai_usage,
+    response_events,
+    response_json,
+)
+
+__all__ = [  # the wire-format helpers stay importable from here (tests and benchmarks use them)
+    "CREATED", "REPLY", "FakeProvider", "RecordedRequest", "anthropic_usage", "chat_chunks", "chat_json",
+    "completion_json", "embeddings_json", "error_body", "main", "message_events", "message_json",
+    "openai_usage", "prompt_words", "response_events", "response_json",
+]
 
 
 @dataclass
@@ -67,189 +82,10 @@ class RecordedRequest:
     body: Any = None
 
 
-# -- what the prompt is worth --------------------------------------------------------
-def _texts(value: Any) -> list[str]:
-    """Every prompt string inside a request field (strings, content parts, message lists)."""
-    if isinstance(value, str):
-        return [value]
-    if isinstance(value, list):
-        return [t for item in value for t in _texts(item)]
-    if isinstance(value, dict):
-        if isinstance(value.get("text"), str):
-            return [value["text"]]
-        return _texts(value.get("content"))
-    return []
-
-
-def prompt_words(body: dict) -> int:
-    fields = ("messages", "system", "instructions", "input", "prompt")
-    return sum(len(t.split()) for name in fields for t in _texts(body.get(name)))
-
-
-def _wants_1h_cache(value: Any) -> bool:
-    if isinstance(value, dict):
-        cc = value.get("cache_control")
-        if isinstance(cc, dict) and cc.get("ttl") == "1h":
-            return True
-        return any(_wants_1h_cache(v) for v in value.values())
-    if isinstance(value, list):
-        return any(_wants_1h_cache(v) for v in value)
-    return False
-
-
-def _cost(model: str, total: int) -> dict:
-    return {"cost": total / 1_000_000} if model.startswith("openrouter/") else {}
-
-
-def openai_usage(body: dict, api: str) -> dict:
-    w = prompt_words(body)
-    prompt = 10 + w
-    keyed = "prompt_cache_key" in body
-    if api == "embeddings":
-        return {"prompt_tokens": prompt, "total_tokens": prompt, **_cost(body.get("model", ""), prompt)}
-    reasoning = 3 if ("reasoning_effort" in body or "reasoning" in body) else 0
-    output = 6 + reasoning
-    cost = _cost(body.get("model", ""), prompt + output)
-    if api == "responses":
-        return {"input_tokens": prompt, "output_tokens": output, "total_tokens": prompt + output,
-                "input_tokens_details": {"cached_tokens": 0 if keyed else w, "cache_write_tokens": w if keyed else 0},
-                "output_tokens_details": {"reasoning_tokens": reasoning}, **cost}
-    details = {"cached_tokens": 0, "cache_write_tokens": w} if keyed else {"cached_tokens": w}
-    return {"prompt_tokens": prompt, "completion_tokens": output, "total_tokens": prompt + output,
-            "prompt_tokens_details": {**details, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0,
-                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}, **cost}
-
-
-def anthropic_usage(body: dict) -> dict:
-    w = prompt_words(body)
-    one_hour = w if _wants_1h_cache(body) else 0
-    thinking = 3 if body.get("thinking") else 0
-    usage = {"input_tokens": 10 + w, "cache_read_input_tokens": w, "cache_creation_input_tokens": 2 * w,
-             "cache_creation": {"ephemeral_5m_input_tokens": 2 * w - one_hour, "ephemeral_1h_input_tokens": one_hour},
-             "output_tokens": 6 + thinking, "service_tier": "standard"}
-    if thinking:
-        usage["output_tokens_details"] = {"thinking_tokens": thinking}
-    return usage
-
-
-# -- response bodies -------------------------------------------------------------------
-def _tier(body: dict) -> str:
-    tier = body.get("service_tier")
-    return tier if isinstance(tier, str) and tier != "auto" else "default"
-
-
-def chat_chunks(body: dict, rid: str, model: str, api: str, cut: bool) -> list[dict]:
-    base = {"id": rid, "created": CREATED, "model": model, "system_fingerprint": "fp_fake"}
-    with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    extra = {"usage": None} if with_usage else {}
-    if api == "chat":
-        base.update(object="chat.completion.chunk", service_tier=_tier(body))
-        first = [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None, "logprobs": None}]
-        parts = [[{"index": 0, "delta": {"content": w + " "}, "finish_reason": None, "logprobs": None}] for w in REPLY]
-        last = [{"index": 0, "delta": {}, "finish_reason": "stop", "logprobs": None}]
-        choices = [first, *parts, last]
-    else:
-        base.update(object="text_completion")
-        parts = [[{"index": 0, "text": w + " ", "finish_reason": None, "logprobs": None}] for w in REPLY]
-        choices = [*parts, [{"index": 0, "text": "", "finish_reason": "stop", "logprobs": None}]]
-    chunks = [{**base, "choices": c, **extra} for c in choices]
-    if cut:
-        return chunks[:3]
-    if with_usage:
-        chunks.append({**base, "choices": [], "usage": openai_usage(body, api)})
-    return chunks
-
-
-def chat_json(body: dict, rid: str, model: str) -> dict:
-    message = {"role": "assistant", "content": " ".join(REPLY), "refusal": None}
-    return {"id": rid, "object": "chat.completion", "created": CREATED, "model": model, "service_tier": _tier(body),
-            "system_fingerprint": "fp_fake", "usage": openai_usage(body, "chat"),
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}]}
-
-
-def completion_json(body: dict, rid: str, model: str) -> dict:
-    return {"id": rid, "object": "text_completion", "created": CREATED, "model": model,
-            "usage": openai_usage(body, "completions"),
-            "choices": [{"index": 0, "text": " ".join(REPLY), "finish_reason": "stop", "logprobs": None}]}
-
-
-def embeddings_json(body: dict, model: str) -> dict:
-    inputs = body.get("input")
-    count = len(inputs) if isinstance(inputs, list) and inputs and not isinstance(inputs[0], int) else 1
-    vector = [0.125 * (i + 1) for i in range(8)]
-    packed = base64.b64encode(struct.pack("<8f", *vector)).decode()
-    as_b64 = body.get("encoding_format") == "base64"
-    data = [{"object": "embedding", "index": i, "embedding": packed if as_b64 else vector} for i in range(count)]
-    return {"object": "list", "data": data, "model": model, "usage": openai_usage(body, "embeddings")}
-
-
-def response_json(body: dict, rid: str, model: str, status: str = "completed") -> dict:
-    text = " ".join(REPLY)
-    output = [{"type": "message", "id": "msg_" + rid, "status": "completed", "role": "assistant",
-               "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}]
-    done = status == "completed"
-    return {"id": rid, "object": "response", "created_at": CREATED, "status": status, "model": model,
-            "output": output if done else [], "usage": openai_usage(body, "responses") if done else None,
-            "service_tier": _tier(body), "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
-            "temperature": 1.0, "top_p": 1.0, "error": None, "incomplete_details": None, "instructions": None,
-            "metadata": {}, "text": {"format": {"type": "text"}}, "reasoning": {"effort": None, "summary": None}}
-
-
-def response_events(body: dict, rid: str, model: str, cut: bool) -> list[dict]:
-    item_id = "msg_" + rid
-    text = " ".join(REPLY)
-    item = {"type": "message", "id": item_id, "status": "in_progress", "role": "assistant", "content": []}
-    part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
-    done_part = {**part, "text": text}
-    pos = {"item_id": item_id, "output_index": 0, "content_index": 0}
-    events = [{"type": "response.created", "response": response_json(body, rid, model, "in_progress")},
-              {"type": "response.in_progress", "response": response_json(body, rid, model, "in_progress")},
-              {"type": "response.output_item.added", "output_index": 0, "item": item},
-              {"type": "response.content_part.added", **pos, "part": part}]
-    events += [{"type": "response.output_text.delta", **pos, "delta": w + " ", "logprobs": []} for w in REPLY]
-    if cut:
-        events = events[:6]
-    else:
-        events += [{"type": "response.output_text.done", **pos, "text": text, "logprobs": []},
-                   {"type": "response.content_part.done", **pos, "part": done_part},
-                   {"type": "response.output_item.done", "output_index": 0,
-                    "item": {**item, "status": "completed", "content": [done_part]}},
-                   {"type": "response.completed", "response": response_json(body, rid, model)}]
-    return [{**e, "sequence_number": i} for i, e in enumerate(events)]
-
-
-def message_json(body: dict, rid: str, model: str) -> dict:
-    return {"id": rid, "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": " ".join(REPLY)}], "stop_reason": "end_turn",
-            "stop_sequence": None, "usage": anthropic_usage(body)}
-
-
-def message_events(body: dict, rid: str, model: str, cut: bool) -> list[dict]:
-    usage = anthropic_usage(body)
-    start_usage = {**{k: v for k, v in usage.items() if k != "output_tokens_details"}, "output_tokens": 1}
-    message = {**message_json(body, rid, model), "content": [], "stop_reason": None, "usage": start_usage}
-    delta_usage = {k: usage[k] for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
-                                         "output_tokens", "output_tokens_details") if k in usage}
-    events = [{"type": "message_start", "message": message},
-              {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-              {"type": "ping"}]
-    events += [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w + " "}}
-               for w in REPLY]
-    if cut:
-        return events[:4]
-    return events + [{"type": "content_block_stop", "index": 0},
-                     {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                      "usage": delta_usage},
-                     {"type": "message_stop"}]
-
-
 def error_body(path: str, status: int) -> dict:
-    kind = _ERROR_TYPES.get(status, "api_error")
-    message = f"fake provider error {status}"
-    if path.startswith("/v1/messages"):
-        return {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_fake"}
-    return {"error": {"message": message, "type": kind, "param": None, "code": kind}}
+    """The error body in the wire format of the endpoint at `path`."""
+    wire = anthropic_wire if path.startswith("/v1/messages") else openai_wire
+    return wire.error_json(status)
 
 
 # -- the server ------------------------------------------------------------------------
