@@ -78,7 +78,7 @@ def _begin(plan: CallPlan, instance: Any, kwargs: dict[str, Any]) -> tuple[Span,
         operation, model, attributes, call_kwargs, note = plan.start(instance, kwargs)
         span, token = spans.start(operation, model, attributes)
     except Exception:
-        log.debug("costline: could not start a %s span", spans.provider, exc_info=True)
+        log.debug("costline: could not start a span (%s)", spans.provider, exc_info=True)
         return None
     mark = plan.marker.set(True) if plan.marker is not None else None
     return span, token, mark, call_kwargs, note
@@ -95,7 +95,7 @@ def _record(plan: CallPlan, span: Span, result: Any, note: Any) -> Any:
     try:
         return plan.record(span, result, note)
     except Exception:  # telemetry must not break the call
-        log.debug("costline: could not record a %s response", plan.spans.provider, exc_info=True)
+        log.debug("costline: could not record a response (%s)", plan.spans.provider, exc_info=True)
         if span.is_recording():
             span.end()
         return result
