@@ -17,6 +17,7 @@ DEFAULT_HTTP = "localhost:4318"
 DEFAULT_TRACE_WAIT_S = 5.0
 DEFAULT_MAX_TRACES = 100_000
 DEFAULT_MAX_SPANS = 1_000_000
+DEFAULT_MAX_BUFFER_BYTES = 512 * 1024 * 1024  # span bytes + bookkeeping; 0 disables
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024  # after decompression, as the OTLP spec suggests
 DEFAULT_RECENT_TRACES = 50_000
 DEFAULT_QUEUE_BATCHES = 2_000
@@ -80,6 +81,7 @@ class AssemblyConfig:
     trace_wait_s: float = DEFAULT_TRACE_WAIT_S  # quiet time before a trace is flushed
     max_traces: int = DEFAULT_MAX_TRACES  # at the bound the oldest trace flushes early
     max_spans: int = DEFAULT_MAX_SPANS  # buffered spans across all traces; same policy
+    max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES  # buffered span bytes (+ ~120 B each); same policy; 0: none
     recent_traces: int = DEFAULT_RECENT_TRACES  # flushed traces remembered for late spans
 
 
@@ -137,6 +139,8 @@ class Config:
             raise ConfigError("--trace-wait must be zero or more seconds")
         if self.assembly.max_traces < 1 or self.assembly.max_spans < 1:
             raise ConfigError("max_traces and max_spans must be at least 1")
+        if self.assembly.max_buffer_bytes < 0:
+            raise ConfigError("max_buffer_bytes must be zero (no byte bound) or more")
         if self.receive.max_request_bytes < 1024:
             raise ConfigError("max_request_bytes must be at least 1024")
         for t in self.export.targets:

@@ -1,19 +1,39 @@
-"""From a decoded ExportTraceServiceRequest to buffered spans, in one pass.
+"""From OTLP request bytes to buffered spans, and from a buffered span to what assembly reads.
 
-Each span's attributes are scanned once; only the keys some stage reads (usage,
-model, tags, agent steps) are decoded into a small dict. The span itself is kept as
-its wire bytes (about a quarter of a parsed message's memory), and the resource and
-scope it came with are shared by all its siblings.
+Intake does the least it can while a request waits for its answer: upb splits the
+request into span byte strings (a schema whose `spans` field is `bytes`, so nothing
+inside a span is parsed), each span's IDs are checked at their usual offsets, and the
+span is buffered as `(wire bytes, Origin)`: no per-span message, dict or object.
+
+Attributes are read later, once, when the trace is assembled (`SpanReader.read`): a
+regular expression over the span's bytes finds whether any attribute key some stage
+reads (usage, model, tags, agent steps, costline's own output) is there at all; most
+spans (HTTP, database...) have none and are never decoded. The others are walked in
+Python, only the picked keys are decoded, and spans laid out unusually (fields out of
+order, unknown wire types) take the protobuf runtime instead, so the result is the
+same either way.
 """
 
 from __future__ import annotations
 
+import re
+import struct
 from dataclasses import dataclass
+from operator import itemgetter
 
 from costline.processor.assembly.steps import STEP_KEYS, step_name
 from costline.processor.assembly.tags import OUTPUT_KEYS, OUTPUT_PREFIXES, TAG_PREFIX, TagReader
-from costline.processor.normalize import INTERESTING_KEYS, INTERESTING_PREFIXES, normalize_span
+from costline.processor.normalize import INTERESTING_KEYS, INTERESTING_PREFIXES, MARKER_KEYS, normalize_span
+from costline.processor.receive.lazy import LazyTraceRequest
 from costline.processor.records import ModelCall
+
+_Z8 = b"\0" * 8
+_Z16 = b"\0" * 16
+_TRACE_ID_HEAD = b"\x0a\x10"  # Span.trace_id (field 1, LEN 16)
+_SPAN_ID_HEAD = b"\x12\x08"  # Span.span_id (field 2, LEN 8)
+_PARENT_HEAD = b"\x22\x08"  # Span.parent_span_id (field 4, LEN 8)
+_u64 = struct.Struct("<Q").unpack_from
+_f64 = struct.Struct("<d").unpack_from
 
 
 @dataclass(slots=True, frozen=True)
@@ -26,21 +46,41 @@ class Origin:
     scope_schema: str
     service: str
     scope_name: str
+    scope_version: str = ""
 
 
-class BufferedSpan:
-    """One span waiting for its trace: wire bytes plus what assembly needs to know."""
+class BufferedSpan(tuple):
+    """One span waiting for its trace: `(wire bytes, Origin)`.
 
-    __slots__ = ("data", "span_id", "parent_id", "origin", "start", "end", "name", "tags", "own_tags", "step", "call", "rewrite")
+    The pipeline buffers plain tuples of the same shape; this class only adds
+    read-only names for tests and tools.
+    """
 
-    def __init__(self, data, span_id, parent_id, origin, start, end, name, tags, own_tags, step, call, rewrite):
-        self.data: bytes = data
-        self.span_id: bytes = span_id
-        self.parent_id: bytes = parent_id
-        self.origin: Origin = origin
+    __slots__ = ()
+    data = property(itemgetter(0))
+    origin = property(itemgetter(1))
+
+    def __new__(cls, data: bytes, origin: Origin):
+        return tuple.__new__(cls, (data, origin))
+
+    @property
+    def name(self) -> str:
+        return _span_message(self[0]).name
+
+    @property
+    def span_id(self) -> bytes:
+        return _span_message(self[0]).span_id
+
+
+class SpanInfo:
+    """What assembly needs to know about a span that carries attributes it reads."""
+
+    __slots__ = ("name", "start", "end", "tags", "own_tags", "step", "call", "rewrite")
+
+    def __init__(self, name, start, end, tags, own_tags, step, call, rewrite):
+        self.name: str = name
         self.start: int = start
         self.end: int = end
-        self.name: str = name
         self.tags: dict[str, str] | None = tags
         self.own_tags: frozenset[str] = own_tags
         self.step: str | None = step
@@ -60,66 +100,286 @@ def decode_value(v):
 
 
 class Intake:
-    """Turns requests into (trace_id, BufferedSpan) pairs; rejects spans with bad IDs."""
+    """Turns requests into (trace_id, span) pairs; rejects spans with bad IDs."""
+
+    def __init__(self, tag_reader: TagReader):
+        self.tags = tag_reader
+        self.reader = SpanReader(tag_reader)
+        self._origins: dict[tuple, Origin] = {}
+
+    # -- the pipeline's path: request bytes in, spans grouped by trace out ----------------
+    def group(self, body: bytes) -> tuple[dict[bytes, list], int, int, str]:
+        """({trace_id: [(span bytes, Origin), ...]}, accepted, rejected, first rejection message).
+
+        `body` must already have parsed as an ExportTraceServiceRequest (the receivers
+        check it), so the lazy parse below cannot fail on it.
+        """
+        by_trace: dict[bytes, list] = {}
+        get = by_trace.get
+        accepted = rejected = 0
+        message = ""
+        for rs in LazyTraceRequest.FromString(body).resource_spans:
+            for ss in rs.scope_spans:
+                origin = self._origin(rs.resource, rs.schema_url, ss.scope, ss.schema_url)
+                spans = ss.spans
+                for d in spans:
+                    if (
+                        d.startswith(_TRACE_ID_HEAD)
+                        and d.startswith(_SPAN_ID_HEAD, 18)
+                        and not d.startswith(_Z16, 2)
+                        and not d.startswith(_Z8, 20)
+                    ):
+                        trace_id = d[2:18]
+                    else:
+                        trace_id = _checked_trace_id(d)
+                        if trace_id is None:
+                            rejected += 1
+                            message = message or f"span {_span_message(d).name!r} has an invalid trace or span ID"
+                            continue
+                    group = get(trace_id)
+                    if group is None:
+                        by_trace[trace_id] = [(d, origin)]
+                    else:
+                        group.append((d, origin))
+                accepted += len(spans)
+        return by_trace, accepted - rejected, rejected, message
+
+    def _origin(self, resource: bytes, resource_schema: str, scope: bytes, scope_schema: str) -> Origin:
+        key = (resource, resource_schema, scope, scope_schema)
+        origin = self._origins.get(key)
+        if origin is None:
+            from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
+            from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+
+            service = ""
+            for kv in Resource.FromString(resource).attributes:
+                if kv.key == "service.name":
+                    service = kv.value.string_value
+                    break
+            sc = InstrumentationScope.FromString(scope)
+            if len(self._origins) >= 4096:  # resources are few per sender, but senders come and go
+                self._origins.clear()
+            origin = self._origins[key] = Origin(
+                resource, resource_schema, scope, scope_schema, service, sc.name, sc.version
+            )
+        return origin
+
+    # -- for tests and tools: a decoded request in, (trace_id, BufferedSpan) pairs out --------
+    def spans(self, request) -> tuple[list[tuple[bytes, BufferedSpan]], int, str]:
+        """(accepted spans in request order, rejected count, first rejection message)."""
+        out: list[tuple[bytes, BufferedSpan]] = []
+        rejected, message = 0, ""
+        for rs in LazyTraceRequest.FromString(request.SerializeToString()).resource_spans:
+            for ss in rs.scope_spans:
+                origin = self._origin(rs.resource, rs.schema_url, ss.scope, ss.schema_url)
+                for d in ss.spans:
+                    trace_id = _checked_trace_id(d)
+                    if trace_id is None:
+                        rejected += 1
+                        message = message or f"span {_span_message(d).name!r} has an invalid trace or span ID"
+                        continue
+                    out.append((trace_id, BufferedSpan(d, origin)))
+        return out, rejected, message
+
+
+def _checked_trace_id(d: bytes) -> bytes | None:
+    """The trace ID of a span laid out unusually, or None when its IDs are invalid."""
+    span = _span_message(d)
+    trace_id, span_id = span.trace_id, span.span_id
+    if len(trace_id) != 16 or trace_id == _Z16 or len(span_id) != 8 or span_id == _Z8:
+        return None
+    return trace_id
+
+
+def _span_message(d: bytes):
+    from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+    return Span.FromString(d)
+
+
+class _Unusual(Exception):
+    """A span whose bytes the fast walk does not handle: read it with the protobuf runtime."""
+
+
+class SpanReader:
+    """Reads a buffered span's IDs and, when it has any, the attributes some stage reads."""
 
     def __init__(self, tag_reader: TagReader):
         self.tags = tag_reader
         self.keys = INTERESTING_KEYS | STEP_KEYS | tag_reader.keys | OUTPUT_KEYS
         self.prefixes = tuple(dict.fromkeys((*INTERESTING_PREFIXES, TAG_PREFIX, *tag_reader.prefixes)))
+        self._bkeys = frozenset(k.encode() for k in self.keys)
+        self._bprefixes = tuple(p.encode() for p in self.prefixes)
+        # Keys that can change what a stage decides. The rest of `keys` (server.address, service
+        # tiers, telemetry.sdk.name) only qualify a model call that one of these marks.
+        deciding = (MARKER_KEYS | STEP_KEYS | tag_reader.keys | OUTPUT_KEYS) | set(self.prefixes) | set(OUTPUT_PREFIXES)
+        heads = sorted({_head(k) for k in deciding}, key=len, reverse=True)
+        # An attribute key is `0x0a <length varint> key`: look for that, not for the words anywhere.
+        self._marks = re.compile(
+            rb"\n[\x80-\xff]{0,4}[\x00-\x7f](?:" + b"|".join(re.escape(h.encode()) for h in heads) + rb")"
+        ).search
 
-    def spans(self, request) -> tuple[list[tuple[bytes, BufferedSpan]], int, str]:
-        """(accepted spans, rejected count, first rejection message)."""
-        out: list[tuple[bytes, BufferedSpan]] = []
-        rejected, message = 0, ""
-        keys, prefixes = self.keys, self.prefixes
-        for rs in request.resource_spans:
-            resource = rs.resource
-            service = ""
-            for kv in resource.attributes:
-                if kv.key == "service.name":
-                    service = kv.value.string_value
-                    break
-            resource_bytes = resource.SerializeToString()
-            for ss in rs.scope_spans:
-                scope = ss.scope
-                origin = Origin(resource_bytes, rs.schema_url, scope.SerializeToString(), ss.schema_url, service, scope.name)
-                for span in ss.spans:
-                    trace_id, span_id = span.trace_id, span.span_id
-                    if len(trace_id) != 16 or trace_id == b"\0" * 16 or len(span_id) != 8 or span_id == b"\0" * 8:
-                        rejected += 1
-                        message = message or f"span {span.name!r} has an invalid trace or span ID"
-                        continue
-                    picked = {}
-                    for kv in span.attributes:
-                        key = kv.key
-                        if key in keys or key.startswith(prefixes):
-                            picked[key] = decode_value(kv.value)
-                    out.append((trace_id, self._buffered(span, origin, scope, picked)))
-        return out, rejected, message
-
-    def _buffered(self, span, origin: Origin, scope, picked: dict) -> BufferedSpan:
-        call = tags = step = None
-        own: frozenset[str] = frozenset()
-        rewrite = False
-        if picked:
-            call = normalize_span(
-                picked, scope_name=scope.name, scope_version=scope.version, span_name=span.name, span_kind=span.kind
-            )
-            tags, own = self.tags.read(picked)
-            step = step_name(picked, span.name)
-            rewrite = any(k.startswith(OUTPUT_PREFIXES) or k in OUTPUT_KEYS for k in picked)
+    def ids(self, d: bytes) -> tuple[bytes, bytes]:
+        """(span_id, parent_span_id or b"")."""
+        if d.startswith(_SPAN_ID_HEAD, 18) and d.startswith(_TRACE_ID_HEAD):
+            if d.startswith(_PARENT_HEAD, 28):
+                return d[20:28], d[30:38]
+            if len(d) > 28 and d[28] != 0x1A and d[28] != 0x22:  # no trace_state, no parent
+                return d[20:28], b""
+        span = _span_message(d)
         parent = span.parent_span_id
-        return BufferedSpan(
-            span.SerializeToString(),
-            span.span_id,
-            parent if len(parent) == 8 else b"",
-            origin,
-            span.start_time_unix_nano,
-            span.end_time_unix_nano,
-            span.name,
-            tags,
-            own,
-            step,
-            call,
-            rewrite,
+        return span.span_id, parent if len(parent) == 8 else b""
+
+    def read(self, d: bytes, origin: Origin) -> SpanInfo | None:
+        """The span's SpanInfo, or None when it carries no attribute any stage reads."""
+        if self._marks(d) is None:
+            return None
+        try:
+            name, kind, start, end, picked = self._walk(d)
+        except (_Unusual, IndexError, struct.error, UnicodeDecodeError):
+            name, kind, start, end, picked = self._walk_message(d)
+        if not picked:
+            return None
+        call = normalize_span(
+            picked, scope_name=origin.scope_name, scope_version=origin.scope_version, span_name=name, span_kind=kind
         )
+        tags, own = self.tags.read(picked)
+        step = step_name(picked, name)
+        rewrite = False
+        for k in picked:
+            if k in OUTPUT_KEYS or k.startswith(OUTPUT_PREFIXES):
+                rewrite = True
+                break
+        if call is None and tags is None and step is None and not rewrite:
+            return None  # its picked keys change nothing: it reads like a span without them
+        return SpanInfo(name, start, end, tags, own, step, call, rewrite)
+
+    def _walk(self, d: bytes):
+        """Top-level fields of a span in one pass; attribute values decoded only for picked keys."""
+        keys, prefixes = self._bkeys, self._bprefixes
+        picked: dict = {}
+        name = ""
+        kind = start = end = 0
+        n = len(d)
+        p = 0
+        while p < n:
+            tag = d[p]
+            p += 1
+            if tag & 0x80:
+                tag, p = _varint_rest(d, p, tag)
+            wire = tag & 7
+            if wire == 2:
+                ln = d[p]
+                p += 1
+                if ln & 0x80:
+                    ln, p = _varint_rest(d, p, ln)
+                e = p + ln
+                if e > n:
+                    raise _Unusual
+                field = tag >> 3
+                if field == 9 and ln:  # attributes: KeyValue{key = 1; value = 2}
+                    if d[p] != 0x0A:
+                        raise _Unusual
+                    kl = d[p + 1]
+                    q = p + 2
+                    if kl & 0x80:
+                        kl, q = _varint_rest(d, q, kl)
+                    ke = q + kl
+                    if ke > e:
+                        raise _Unusual
+                    key = d[q:ke]
+                    if key in keys or key.startswith(prefixes):
+                        picked[key.decode()] = _value(d, ke, e)
+                elif field == 5:
+                    name = d[p:e].decode()
+                p = e
+            elif wire == 0:
+                v = d[p]
+                p += 1
+                if v & 0x80:
+                    v, p = _varint_rest(d, p, v)
+                if tag == 0x30:  # kind
+                    kind = v
+            elif wire == 1:
+                if tag == 0x39:
+                    start = _u64(d, p)[0]
+                elif tag == 0x41:
+                    end = _u64(d, p)[0]
+                p += 8
+            elif wire == 5:
+                p += 4
+            else:
+                raise _Unusual
+        if p != n:
+            raise _Unusual
+        return name, kind, start, end, picked
+
+    def _walk_message(self, d: bytes):
+        span = _span_message(d)
+        keys, prefixes = self.keys, self.prefixes
+        picked = {}
+        for kv in span.attributes:
+            key = kv.key
+            if key in keys or key.startswith(prefixes):
+                picked[key] = decode_value(kv.value)
+        return span.name, span.kind, span.start_time_unix_nano, span.end_time_unix_nano, picked
+
+
+def _head(key: str) -> str:
+    """`gen_ai.usage.` -> `gen_ai.`: the first dotted part, which every picked key starts with."""
+    head, dot, _ = key.partition(".")
+    return head + dot
+
+
+def _varint_rest(d: bytes, p: int, first: int) -> tuple[int, int]:
+    value = first & 0x7F
+    shift = 7
+    while True:
+        b = d[p]
+        p += 1
+        value |= (b & 0x7F) << shift
+        if b < 0x80:
+            return value, p
+        shift += 7
+        if shift > 63:
+            raise _Unusual
+
+
+def _value(d: bytes, p: int, end: int):
+    """Decode KeyValue.value (an AnyValue) starting at `p`; the KeyValue ends at `end`."""
+    if p == end:
+        return None  # no value
+    if d[p] != 0x12:
+        raise _Unusual
+    ln = d[p + 1]
+    p += 2
+    if ln & 0x80:
+        ln, p = _varint_rest(d, p, ln)
+    if p + ln != end:
+        raise _Unusual  # something after the value: let the runtime decide what wins
+    if ln == 0:
+        return None
+    tag = d[p]
+    if tag == 0x0A:  # string_value
+        sl = d[p + 1]
+        q = p + 2
+        if sl & 0x80:
+            sl, q = _varint_rest(d, q, sl)
+        if q + sl != end:
+            raise _Unusual
+        return d[q:end].decode()
+    if tag == 0x18:  # int_value
+        v = d[p + 1]
+        q = p + 2
+        if v & 0x80:
+            v, q = _varint_rest(d, q, v)
+        if q != end:
+            raise _Unusual
+        return v - (1 << 64) if v >= 1 << 63 else v
+    if tag == 0x21 and p + 9 == end:  # double_value
+        return _f64(d, p + 1)[0]
+    if tag == 0x10 and p + 2 == end and d[p + 1] < 2:  # bool_value
+        return d[p + 1] == 1
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue
+
+    return decode_value(AnyValue.FromString(d[p:end]))

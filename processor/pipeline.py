@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import defaultdict
 
 from costline.processor.assembly.buffer import Flush, TraceBuffer
 from costline.processor.assembly.rollup import assemble_trace
@@ -27,9 +26,12 @@ from costline.processor.export.client import make_client
 from costline.processor.export.queue import Batch, ExportQueue
 from costline.processor.intake import Intake
 from costline.processor.receive.errors import Throttled
+from costline.processor.records import Cost
 from costline.processor.stats import Stats
 
 log = logging.getLogger("costline")
+
+SLICE_SPANS = 512  # spans assembled between two turns of the event loop (~10 ms)
 
 
 class Pipeline:
@@ -44,6 +46,9 @@ class Pipeline:
         self.queues: list[ExportQueue] = []
         self._ticker: asyncio.Task | None = None
         self._closed = False
+        self._pending: list[tuple[list, list[bytes]]] = []  # assembled, not yet encoded
+        self._pending_spans = 0
+        self._paying = 0  # requests assembling quiet traces before their answer
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -71,12 +76,25 @@ class Pipeline:
         while True:
             await asyncio.sleep(interval)
             try:
-                self.tick()
+                await self.catch_up()
             except Exception:  # a bug here must not stop flushing forever
                 log.exception("flush failed")
 
-    def tick(self) -> None:
-        self._flush(self.buffer.expired(self.clock()))
+    async def catch_up(self) -> None:
+        """Flush every quiet trace, in slices of SLICE_SPANS spans with the event loop's other
+        work (receivers, exports) in between, so assembling a backlog never stalls exports."""
+        while not self._paying:  # requests paying for their spans go first (see take_traces)
+            n = self.tick(SLICE_SPANS, final=False)
+            if n < SLICE_SPANS:
+                break
+            await asyncio.sleep(0)
+        self._emit(final=not self._paying)
+
+    def tick(self, max_spans: int | None = None, final: bool = True) -> int:
+        """Flush traces quiet for trace_wait (about `max_spans` spans at most); returns how many spans."""
+        flushes = self.buffer.expired(self.clock(), max_spans)
+        self._flush(flushes, final)
+        return sum(len(f.spans) for f in flushes)
 
     # -- receive side ----------------------------------------------------------------
     def check_capacity(self) -> None:
@@ -89,24 +107,46 @@ class Pipeline:
                 )
 
     def accept_traces(self, request) -> tuple[int, str]:
-        """Take a decoded ExportTraceServiceRequest. Returns (rejected spans, message)."""
+        """Take an ExportTraceServiceRequest: its bytes (already parsed once, so known to be
+        valid) or the decoded message. Returns (rejected spans, message)."""
         if self._closed:
             raise Throttled("costline is shutting down", self.config.receive.retry_after_s)
         self.check_capacity()
-        spans, rejected, message = self.intake.spans(request)
-        self.stats.add("spans_received", len(spans))
+        body = request if isinstance(request, bytes) else request.SerializeToString()
+        by_trace, accepted, rejected, message = self.intake.group(body)
+        self.stats.add("spans_received", accepted)
         self.stats.add("spans_rejected", rejected, "invalid_id")
-        by_trace: dict[bytes, list] = defaultdict(list)
-        for trace_id, span in spans:
-            by_trace[trace_id].append(span)
         now = self.clock()
+        add = self.buffer.add
         early: list[Flush] = []
         for trace_id, group in by_trace.items():
-            early.extend(self.buffer.add(trace_id, group, now))
+            flushed = add(trace_id, group, now)
+            if flushed:
+                early.extend(flushed)
         if early:
             self._flush(early)
         if self.config.assembly.trace_wait_s == 0:
             self.tick()
+        return rejected, message
+
+    async def take_traces(self, body: bytes) -> tuple[int, str]:
+        """accept_traces for the receivers: intake is cheap and assembly is not, so while
+        quiet traces wait to be assembled, the request pays for assembling about as many
+        spans as it brought (in slices, the loop's other work in between) before it is
+        answered. A sender faster than costline is slowed down by its answers instead of
+        growing a backlog; the ticker works a backlog off when no request is paying, so at
+        saturation admissions match assembly instead of swinging between flood and drain."""
+        before = self.buffer.span_count
+        rejected, message = self.accept_traces(body)
+        owed = self.buffer.span_count - before
+        if owed > 0 and self.buffer.has_expired(self.clock()):
+            self._paying += 1
+            try:
+                while owed > 0 and self.buffer.has_expired(self.clock()):
+                    owed -= self.tick(min(owed, SLICE_SPANS), final=False)
+                    await asyncio.sleep(0)
+            finally:
+                self._paying -= 1
         return rejected, message
 
     def accept_passthrough(self, signal: str, body: bytes) -> None:
@@ -117,48 +157,68 @@ class Pipeline:
         self.stats.add(f"{signal}_requests_received")
 
     # -- flush -----------------------------------------------------------------------
-    def _flush(self, flushes: list[Flush]) -> None:
+    def _flush(self, flushes: list[Flush], final: bool = True) -> None:
+        """Assemble traces and queue their spans for export (with final=False, a partial
+        last batch waits for the next call, so slices of a backlog still fill batches)."""
         if not flushes:
+            if final:
+                self._emit(final)
             return
         cfg = self.config
-        out: list[tuple[object, bytes]] = []
+        price, write, reader = self.pricer.price, cfg.pricing.write_gen_ai_usage_cost, self.intake.reader
+        tagging, remember = cfg.tagging, self.buffer.remember
+        traces: list[tuple[list, list[bytes]]] = []  # (spans, what each gets appended)
         rows = []
+        reasons: dict[str, int] = {}
+        statuses: dict[str, int] = {}
+        broken = 0
         for f in flushes:
-            assembled = assemble_trace(
-                f.trace_id, f.spans, f.known, cfg.tagging, self.pricer.price, cfg.pricing.write_gen_ai_usage_cost
-            )
-            self.buffer.remember(f.trace_id, assembled.remember)
-            self.stats.add("broken_parent_links", assembled.broken_links)
-            self.stats.add(f"traces_flushed", 1, f.reason)
-            rows.extend(assembled.rows)
-            for span, added in zip(f.spans, assembled.additions):
-                out.append((span.origin, _enriched(span, added)))
-        for row in rows:
-            self.stats.add("llm_calls", 1, row.status or "priced")
+            a = assemble_trace(f.trace_id, f.spans, f.known, tagging, price, write, reader)
+            remember(f.trace_id, a.remember)
+            broken += a.broken_links
+            reasons[f.reason] = reasons.get(f.reason, 0) + 1
+            for _, _, _, result in a.calls:
+                status = "priced" if type(result) is Cost else result.reason
+                statuses[status] = statuses.get(status, 0) + 1
+            if self.sinks and a.calls:
+                rows.extend(a.rows)
+            spans, appended = f.spans, a.appended
+            if a.rewrite:  # slow path: spans that already carry attributes costline writes
+                spans, appended = list(spans), list(appended)
+                for i in a.rewrite:
+                    added = a.pairs(i)
+                    if added:
+                        spans[i] = (_rewrite(spans[i][0], added), spans[i][1])
+                        appended[i] = b""
+            traces.append((spans, appended))
+        stats = self.stats
+        stats.add("broken_parent_links", broken)
+        for reason, n in reasons.items():
+            stats.add("traces_flushed", n, reason)
+        for status, n in statuses.items():
+            stats.add("llm_calls", n, status)
         if rows:
             for sink in self.sinks:
                 try:
                     sink.write(rows)
                 except Exception:
                     log.exception("sink %r failed to take %d rows", sink, len(rows))
-                    self.stats.add("ledger_rows_dropped", len(rows), "sink_error")
+                    stats.add("ledger_rows_dropped", len(rows), "sink_error")
         if not self.queues:
-            self.stats.add("spans_processed_no_exporter", len(out))
+            stats.add("spans_processed_no_exporter", sum(len(s) for s, _ in traces))
             return
-        size = cfg.export.batch_spans
-        for k in range(0, len(out), size):
-            chunk = out[k : k + size]
-            body = _encode_request(chunk)
+        self._pending.extend(traces)
+        self._pending_spans += sum(len(s) for s, _ in traces)
+        self._emit(final)
+
+    def _emit(self, final: bool) -> None:
+        size = self.config.export.batch_spans
+        if not self._pending or (not final and self._pending_spans < size):
+            return
+        for body, n in _encode_requests(self._pending, size, final):
             for q in self.queues:
-                q.put(Batch("traces", body, len(chunk)))
-
-
-def _enriched(span, added: list) -> bytes:
-    if not added:
-        return span.data
-    if span.rewrite:
-        return _rewrite(span.data, added)
-    return span.data + encode.attributes(added)
+                q.put(Batch("traces", body, n))
+            self._pending_spans -= n
 
 
 def _rewrite(data: bytes, added: list) -> bytes:
@@ -173,11 +233,48 @@ def _rewrite(data: bytes, added: list) -> bytes:
     return span.SerializeToString() + encode.attributes(added)
 
 
-def _encode_request(chunk: list[tuple[object, bytes]]) -> bytes:
-    groups: dict[tuple, list[bytes]] = defaultdict(list)
-    for origin, data in chunk:
-        groups[(origin.resource, origin.resource_schema, origin.scope, origin.scope_schema)].append(data)
-    by_resource: dict[tuple, list[bytes]] = defaultdict(list)
-    for (res, res_schema, scope, scope_schema), spans in groups.items():
-        by_resource[(res, res_schema)].append(encode.scope_spans(scope, spans, scope_schema))
-    return encode.export_request([encode.resource_spans(res, scopes, schema) for (res, schema), scopes in by_resource.items()])
+def _encode_requests(traces: list[tuple[list, list[bytes]]], batch_spans: int, final: bool = True):
+    """(request bytes, spans) per batch of at most `batch_spans` spans, in flush order.
+
+    Takes the traces out of `traces`; with final=False the spans of a last partial batch
+    are put back at its front instead of being encoded.
+
+    Spans are framed into ScopeSpans per (resource, scope), those into ResourceSpans per
+    resource, in order of first appearance; each span's appended attributes follow its
+    bytes inside its frame, so nothing is copied until the one join per request.
+    """
+    prefix = encode.span_field_prefix
+    groups: dict = {}  # Origin -> [parts, size]
+    origin = group = None
+    count = 0
+    todo = list(traces)
+    traces.clear()
+    batch_start = (0, 0)  # (trace, span) where the batch being built started
+    for t, (spans, appended) in enumerate(todo):
+        for i, (d, o) in enumerate(spans):
+            if o is not origin:
+                origin = o
+                group = groups.get(o)
+                if group is None:
+                    group = groups[o] = [[], 0]
+            a = appended[i]
+            n = len(d) + len(a)
+            p = prefix(n)
+            parts = group[0]
+            parts.append(p)
+            parts.append(d)
+            if a:
+                parts.append(a)
+            group[1] += len(p) + n
+            count += 1
+            if count == batch_spans:
+                yield encode.request(groups), count
+                groups, origin, count = {}, None, 0
+                batch_start = (t, i + 1)
+    if count:
+        if final:
+            yield encode.request(groups), count
+        else:
+            t, i = batch_start
+            rest = [(todo[t][0][i:], todo[t][1][i:])] + todo[t + 1 :]
+            traces.extend(x for x in rest if x[0])

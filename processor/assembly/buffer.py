@@ -1,8 +1,10 @@
 """Spans grouped by trace until the trace has been quiet for `trace_wait`.
 
 Like the Collector's groupbytrace: one OrderedDict in least-recently-updated order,
-so expiry and the memory bound both pop from the front. At the bound (max traces
-or max spans) the oldest traces flush early: nothing is dropped. Flushed traces are
+so expiry and the memory bound both pop from the front. At the bound (max traces,
+max spans or max bytes) the oldest traces flush early: nothing is dropped. Bytes
+are each span's wire size plus SPAN_OVERHEAD, what buffering one costs besides
+(measured by benchmarks/memory.py), so the bound is close to the memory it takes. Flushed traces are
 remembered (bounded) so a late span still inherits its ancestors' tags and path.
 Single-threaded: it is only touched from the event loop.
 """
@@ -16,11 +18,14 @@ from costline.processor.assembly.rollup import Inherited
 from costline.processor.config import AssemblyConfig
 from costline.processor.intake import BufferedSpan
 
+SPAN_OVERHEAD = 120  # bytes per buffered span beyond its wire size (tuple, bytes header, list slot, trace)
+
 
 @dataclass(slots=True)
 class _Trace:
     spans: list[BufferedSpan]
     updated: float
+    size: int  # bytes, as counted against max_buffer_bytes
 
 
 @dataclass(slots=True)
@@ -37,6 +42,7 @@ class TraceBuffer:
         self._traces: OrderedDict[bytes, _Trace] = OrderedDict()
         self._recent: OrderedDict[bytes, dict[bytes, Inherited]] = OrderedDict()
         self.span_count = 0
+        self.byte_count = 0  # wire bytes of buffered spans + SPAN_OVERHEAD each
         self.late_spans = 0  # spans of a trace that had already been flushed
         self.early_flushes = 0  # traces flushed before their wait because of the bound
 
@@ -44,36 +50,64 @@ class TraceBuffer:
         return len(self._traces)
 
     def add(self, trace_id: bytes, spans: list[BufferedSpan], now: float) -> list[Flush]:
+        """Buffer `spans` (each `(wire bytes, Origin)`) of one trace; returns traces flushed early."""
+        size = sum([len(s[0]) for s in spans]) + SPAN_OVERHEAD * len(spans)
         entry = self._traces.get(trace_id)
         if entry is None:
             if trace_id in self._recent:
                 self.late_spans += len(spans)
-            self._traces[trace_id] = _Trace(list(spans), now)
+            self._traces[trace_id] = _Trace(list(spans), now, size)
         else:
             entry.spans.extend(spans)
             entry.updated = now
+            entry.size += size
             self._traces.move_to_end(trace_id)
         self.span_count += len(spans)
-        out = []
+        self.byte_count += size
         cfg = self.config
-        while len(self._traces) > cfg.max_traces or (self.span_count > cfg.max_spans and len(self._traces) > 1):
+        if (
+            len(self._traces) <= cfg.max_traces
+            and self.span_count <= cfg.max_spans
+            and (not cfg.max_buffer_bytes or self.byte_count <= cfg.max_buffer_bytes)
+        ):
+            return []
+        out = []
+        while len(self._traces) > 1 and self._over():
             self.early_flushes += 1
             out.append(self._pop_oldest("bound"))
-        if self.span_count > cfg.max_spans and self._traces:
+        if self._traces and self._over():
             # A single trace larger than the bound: flush what it has now.
             self.early_flushes += 1
             out.append(self._pop_oldest("bound"))
         return out
 
-    def expired(self, now: float) -> list[Flush]:
+    def _over(self) -> bool:
+        cfg = self.config
+        return (
+            len(self._traces) > cfg.max_traces
+            or self.span_count > cfg.max_spans
+            or (cfg.max_buffer_bytes > 0 and self.byte_count > cfg.max_buffer_bytes)
+        )
+
+    def expired(self, now: float, max_spans: int | None = None) -> list[Flush]:
+        """Traces quiet for `trace_wait`, oldest first; with `max_spans`, stop once that many
+        spans are out (at least one trace), so a backlog is flushed in slices."""
         out = []
         deadline = now - self.config.trace_wait_s
-        while self._traces:
-            trace_id, entry = next(iter(self._traces.items()))
-            if entry.updated > deadline:
+        taken = 0
+        traces = self._traces
+        while traces:
+            entry = traces[next(iter(traces))]
+            if entry.updated > deadline or (max_spans is not None and taken >= max_spans):
                 break
+            taken += len(entry.spans)
             out.append(self._pop_oldest("quiet"))
         return out
+
+    def has_expired(self, now: float) -> bool:
+        if not self._traces:
+            return False
+        return self._traces[next(iter(self._traces))].updated <= now - self.config.trace_wait_s
 
     def drain(self) -> list[Flush]:
         return [self._pop_oldest("drain") for _ in range(len(self._traces))]
@@ -93,4 +127,5 @@ class TraceBuffer:
     def _pop_oldest(self, reason: str) -> Flush:
         trace_id, entry = self._traces.popitem(last=False)
         self.span_count -= len(entry.spans)
+        self.byte_count -= entry.size
         return Flush(trace_id, entry.spans, self._recent.get(trace_id, {}), reason)

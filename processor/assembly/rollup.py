@@ -2,27 +2,34 @@
 
 Pure: the price function and the context remembered from earlier flushes of the
 same trace are passed in. Order of work, all iterative so 10 000-deep chains are
-fine:
+fine and every step is linear in the trace's spans:
 
-  index spans -> parent links (cycles and self-parents broken, counted)
+  read spans (IDs; attributes only of spans that carry some a stage reads)
+  -> parent links (cycles and self-parents broken, counted)
   -> top-down: inherit tags and agent path from the nearest ancestor
   -> bottom-up: a model call with a model call below it is an aggregate, not billed
   -> price leaf calls -> bottom-up sums -> attributes to append, ledger rows
+
+What each span gets appended is kept compact (its tags, its call's result, its path
+and its sums) and encoded once per batch (`Assembled.appended`): the tags a trace's
+spans inherit are encoded once per trace, not once per span. `Assembled.additions`
+spells the same attributes out as (key, value) pairs, in the same order.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from costline.processor.assembly.steps import extend_path
 from costline.processor.config import TaggingConfig
-from costline.processor.intake import BufferedSpan
+from costline.processor.export import encode
 from costline.processor.records import AGGREGATE, Cost, LedgerRow, ModelCall, Unpriced
 
 PriceFn = Callable[[ModelCall, int, int], "Cost | Unpriced"]
 _EMPTY: dict[str, str] = {}
+_NO_NAMES: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True, frozen=True)
@@ -33,49 +40,120 @@ class Inherited:
     path: tuple[str, ...]
 
 
-@dataclass
-class Assembled:
-    additions: list[list[tuple[str, object]]]  # per input span, attributes to add
-    rows: list[LedgerRow]
-    remember: dict[bytes, Inherited]  # span_id -> context, for late spans
-    broken_links: int = 0  # cycles / self-parents / duplicate span ids
-    priced: list[Cost] = field(default_factory=list)
-
-
-@dataclass(slots=True)
 class _Sum:
-    cost: Decimal = Decimal(0)
-    calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
+    __slots__ = ("cost", "calls", "input_tokens", "output_tokens")
+
+    def __init__(self) -> None:
+        self.cost = Decimal(0)
+        self.calls = 0
+        self.input_tokens = 0
+        self.output_tokens = 0
+
+
+class Assembled:
+    """The result for one trace. Per span (in input order): what to append, and whether the
+    span already carried costline's output attributes (then it is re-encoded, not appended to)."""
+
+    __slots__ = ("trace_id", "_spans", "_infos", "_ids", "_extra", "appended", "rewrite", "calls", "remember",
+                 "broken_links", "write_gen_ai_cost")
+
+    def __init__(self, trace_id, spans, infos, ids, extra, appended, rewrite, calls, remember, broken, write):
+        self.trace_id: bytes = trace_id
+        self._spans = spans
+        self._infos = infos
+        self._ids = ids
+        self._extra = extra
+        self.appended: list[bytes] = appended  # encoded attributes to append, per span
+        self.rewrite: list[int] = rewrite  # indexes of spans to re-encode
+        self.calls: list[tuple] = calls  # (span index, tags, path, Cost | Unpriced) per billed leaf call
+        self.remember: dict[bytes, Inherited] = remember  # span_id -> context, for late spans
+        self.broken_links: int = broken  # cycles / self-parents / duplicate span ids
+        self.write_gen_ai_cost: bool = write
+
+    @property
+    def priced(self) -> list[Cost]:
+        return [r for _, _, _, r in self.calls if isinstance(r, Cost)]
+
+    @property
+    def rows(self) -> list[LedgerRow]:
+        out = []
+        for i, tags, path, result in self.calls:
+            sid, pid = self._ids[i]
+            out.append(_row(self.trace_id, sid, pid, self._spans[i][1], self._infos[i], tags, path, result))
+        return out
+
+    def pairs(self, i: int) -> list[tuple[str, object]]:
+        """The attributes span `i` gets, as (key, value) pairs."""
+        x = self._extra[i]
+        return _pairs(x, self.write_gen_ai_cost) if x is not None else []
+
+    @property
+    def additions(self) -> list[list[tuple[str, object]]]:
+        """Per span, the attributes to add as (key, value) pairs (what `appended` encodes)."""
+        return [_pairs(x, self.write_gen_ai_cost) if x is not None else [] for x in self._extra]
+
+
+_READERS: dict[int, tuple] = {}
+
+
+def reader_for(tagging: TaggingConfig):
+    """A SpanReader for this tagging contract (built once per config object)."""
+    found = _READERS.get(id(tagging))
+    if found is None or found[0] is not tagging:
+        from costline.processor.assembly.tags import TagReader
+        from costline.processor.intake import SpanReader
+
+        found = _READERS[id(tagging)] = (tagging, SpanReader(TagReader(tagging)))
+    return found[1]
 
 
 def assemble_trace(
     trace_id: bytes,
-    spans: list[BufferedSpan],
+    spans: list,
     known: Mapping[bytes, Inherited],
     tagging: TaggingConfig,
     price: PriceFn,
     write_gen_ai_cost: bool = True,
+    reader=None,
 ) -> Assembled:
+    """`spans`: the trace's buffered spans, each `(wire bytes, Origin)` (intake.BufferedSpan)."""
+    reader = reader or reader_for(tagging)
+    ids_of, read = reader.ids, reader.read
     n = len(spans)
+    ids: list[tuple[bytes, bytes]] = [None] * n  # type: ignore[list-item]
+    infos: list = [None] * n
     index: dict[bytes, int] = {}
     broken = 0
-    for i, s in enumerate(spans):
-        if s.span_id in index:
+    has_info = False
+    for i, (d, origin) in enumerate(spans):
+        sid_pid = ids[i] = ids_of(d)
+        sid = sid_pid[0]
+        if sid in index:
             broken += 1  # duplicate span id: the later one cannot be a parent
         else:
-            index[s.span_id] = i
+            index[sid] = i
+        info = read(d, origin)
+        if info is not None:
+            infos[i] = info
+            has_info = True
+
     parent = [-1] * n
-    children: list[list[int]] = [[] for _ in range(n)]
-    for i, s in enumerate(spans):
-        p = index.get(s.parent_id, -1) if s.parent_id else -1
-        if p == i:
-            broken += 1
-            p = -1
-        parent[i] = p
-        if p >= 0:
-            children[p].append(i)
+    children: list[list[int] | None] = [None] * n
+    get = index.get
+    for i in range(n):
+        pid = ids[i][1]
+        if pid:
+            p = get(pid, -1)
+            if p == i:
+                broken += 1
+                continue
+            if p >= 0:
+                parent[i] = p
+                c = children[p]
+                if c is None:
+                    children[p] = [i]
+                else:
+                    c.append(i)
 
     order = _topological(parent, children)
     if len(order) < n:  # the rest sit on cycles: cut each cycle at one span
@@ -94,57 +172,59 @@ def assemble_trace(
     tags: list[Mapping[str, str]] = [_EMPTY] * n
     paths: list[tuple[str, ...]] = [()] * n
     for i in order:
-        s = spans[i]
         p = parent[i]
         if p >= 0:
             ptags, ppath = tags[p], paths[p]
-        elif (ctx := known.get(s.parent_id)) is not None:
-            ptags, ppath = ctx.tags, ctx.path
         else:
-            ptags, ppath = _EMPTY, ()
-        tags[i] = {**ptags, **s.tags} if s.tags else ptags
-        paths[i] = extend_path(ppath, s.step)
-
-    # Bottom-up: which calls have calls below them, and the sums.
-    call_below = [False] * n
-    sums: list[_Sum | None] = [None] * n
-    additions: list[list[tuple[str, object]]] = [[] for _ in range(n)]
-    rows: list[LedgerRow] = []
-    priced: list[Cost] = []
-    required, default = tagging.required, tagging.default
-    for i in reversed(order):
-        s = spans[i]
-        below = call_below[i]
-        p = parent[i]
-        if s.call is not None or below:
-            if p >= 0:
-                call_below[p] = True
-        own = sums[i]
-        if s.call is not None:
-            add = additions[i]
-            if below:
-                add.append(("costline.cost.status", AGGREGATE))
+            pid = ids[i][1]
+            ctx = known.get(pid) if pid else None
+            if ctx is not None:
+                ptags, ppath = ctx.tags, ctx.path
             else:
-                result = price(s.call, s.start, max(0, s.end - s.start))
-                effective = _with_defaults(tags[i], required, default)
-                tags[i] = effective
-                rows.append(_row(trace_id, s, effective, paths[i], result))
-                if isinstance(result, Cost):
-                    priced.append(result)
-                    _cost_attributes(add, result, write_gen_ai_cost)
-                    u = s.call.usage
-                    own = own or _Sum()
-                    own.cost += result.total_usd
-                    own.calls += 1
-                    own.input_tokens += u.input_tokens if u else 0
-                    own.output_tokens += u.output_tokens if u else 0
-                    sums[i] = own
+                ptags, ppath = _EMPTY, ()
+        info = infos[i]
+        if info is None:
+            tags[i] = ptags
+            paths[i] = ppath
+        else:
+            tags[i] = {**ptags, **info.tags} if info.tags else ptags
+            paths[i] = extend_path(ppath, info.step)
+
+    # Bottom-up: which calls have calls below them, the sums, and what each call gets.
+    sums: list[_Sum | None] = [None] * n
+    call_out: list = [None] * n  # per call span: AGGREGATE, a Cost or an Unpriced
+    calls: list[tuple] = []
+    required, default = tagging.required, tagging.default
+    defaults: dict[int, Mapping[str, str]] = {}
+    if has_info:
+        call_below = [False] * n
+        for i in reversed(order):
+            info = infos[i]
+            below = call_below[i]
+            p = parent[i]
+            own = sums[i]
+            if info is not None and info.call is not None:
+                if p >= 0:
+                    call_below[p] = True
+                if below:
+                    call_out[i] = AGGREGATE
                 else:
-                    add.append(("costline.cost.status", result.reason))
-            if paths[i]:
-                add.append(("costline.agent.path", "/".join(paths[i])))
-        if own is not None:
-            if p >= 0:
+                    call = info.call
+                    result = price(call, info.start, max(0, info.end - info.start))
+                    effective = tags[i] = _defaulted(tags[i], required, default, defaults)
+                    calls.append((i, effective, paths[i], result))
+                    call_out[i] = result
+                    if isinstance(result, Cost):
+                        u = call.usage
+                        if own is None:
+                            own = sums[i] = _Sum()
+                        own.cost += result.total_usd
+                        own.calls += 1
+                        own.input_tokens += u.input_tokens if u else 0
+                        own.output_tokens += u.output_tokens if u else 0
+            elif below and p >= 0:
+                call_below[p] = True
+            if own is not None and p >= 0:
                 ps = sums[p]
                 if ps is None:
                     ps = sums[p] = _Sum()
@@ -153,33 +233,59 @@ def assemble_trace(
                 ps.input_tokens += own.input_tokens
                 ps.output_tokens += own.output_tokens
 
+    # What each span gets, encoded; and the context late spans will inherit.
+    write = write_gen_ai_cost
+    extra: list = [None] * n
+    appended: list[bytes] = [b""] * n
+    rewrite: list[int] = []
     remember: dict[bytes, Inherited] = {}
-    for i, s in enumerate(spans):
-        own = sums[i]
+    tag_blocks: dict[tuple, bytes] = {}
+    contexts: dict[tuple, Inherited] = {}
+    for i in range(n):
         t = tags[i]
+        own = sums[i]
         if own is not None:
-            t = tags[i] = _with_defaults(t, required, default)
-            additions[i].extend(
-                (
-                    ("costline.rollup.cost_usd", float(own.cost)),
-                    ("costline.rollup.llm_calls", own.calls),
-                    ("costline.rollup.input_tokens", own.input_tokens),
-                    ("costline.rollup.output_tokens", own.output_tokens),
+            t = tags[i] = _defaulted(t, required, default, defaults)
+        info = infos[i]
+        path = paths[i]
+        if info is None:
+            own_names = _NO_NAMES
+            result = None
+        else:
+            own_names = info.own_tags
+            result = call_out[i]
+            if info.rewrite:
+                rewrite.append(i)
+        if t or result is not None or own is not None:
+            key = (id(t), own_names)
+            block = tag_blocks.get(key)
+            if block is None:
+                block = tag_blocks[key] = b"".join(
+                    [encode.string_attribute(f"costline.{k}", v) for k, v in t.items() if k not in own_names]
                 )
-            )
-        if t:
-            own_names = s.own_tags
-            additions[i][:0] = [(f"costline.{k}", v) for k, v in t.items() if k not in own_names]
-        if t or paths[i]:
-            remember[s.span_id] = Inherited(t, paths[i])
-    return Assembled(additions, rows, remember, broken, priced)
+            if result is None and own is None:
+                appended[i] = block
+                extra[i] = (t, own_names, None, (), None)
+            else:
+                call_path = path if result is not None else ()
+                extra[i] = (t, own_names, result, call_path, own)
+                appended[i] = block + _encoded(result, call_path, own, write)
+        if t or path:
+            key = (id(t), path)
+            ctx = contexts.get(key)
+            if ctx is None:
+                ctx = contexts[key] = Inherited(t, path)
+            remember[ids[i][0]] = ctx
+    return Assembled(trace_id, spans, infos, ids, extra, appended, rewrite, calls, remember, broken, write)
 
 
-def _topological(parent: list[int], children: list[list[int]], roots: list[int] | None = None) -> list[int]:
+def _topological(parent: list[int], children: list, roots: list[int] | None = None) -> list[int]:
     order = [i for i, p in enumerate(parent) if p < 0] if roots is None else list(roots)
     k = 0
     while k < len(order):
-        order.extend(children[order[k]])
+        c = children[order[k]]
+        if c:
+            order.extend(c)
         k += 1
     return order
 
@@ -189,6 +295,47 @@ def _with_defaults(tags: Mapping[str, str], required: list[str], default: str) -
     if not missing:
         return tags
     return {**tags, **{r: default for r in missing}}
+
+
+def _defaulted(tags: Mapping[str, str], required: list[str], default: str, cache: dict) -> Mapping[str, str]:
+    """_with_defaults, once per distinct tags object of the trace."""
+    key = id(tags)
+    found = cache.get(key)
+    if found is None:
+        found = cache[key] = (tags, _with_defaults(tags, required, default))
+    return found[1]
+
+
+# -- what a span gets appended: (key, value) pairs, and the same attributes encoded ----------------
+
+_COST_KEYS = ("costline.cost.usd", "costline.cost.input_usd", "costline.cost.output_usd",
+              "costline.cost.cache_read_usd", "costline.cost.cache_write_usd")
+_ROLLUP_KEYS = ("costline.rollup.cost_usd", "costline.rollup.llm_calls", "costline.rollup.input_tokens",
+                "costline.rollup.output_tokens")
+
+
+def _pairs(x: tuple, write_gen_ai_cost: bool) -> list[tuple[str, object]]:
+    t, own_names, result, path, own = x
+    add: list[tuple[str, object]] = [(f"costline.{k}", v) for k, v in t.items() if k not in own_names]
+    if result is not None:
+        if result is AGGREGATE:
+            add.append(("costline.cost.status", AGGREGATE))
+        elif isinstance(result, Cost):
+            _cost_attributes(add, result, write_gen_ai_cost)
+        else:
+            add.append(("costline.cost.status", result.reason))
+        if path:
+            add.append(("costline.agent.path", "/".join(path)))
+    if own is not None:
+        add.extend(
+            (
+                ("costline.rollup.cost_usd", float(own.cost)),
+                ("costline.rollup.llm_calls", own.calls),
+                ("costline.rollup.input_tokens", own.input_tokens),
+                ("costline.rollup.output_tokens", own.output_tokens),
+            )
+        )
+    return add
 
 
 def _cost_attributes(add: list, c: Cost, write_gen_ai_cost: bool) -> None:
@@ -209,18 +356,52 @@ def _cost_attributes(add: list, c: Cost, write_gen_ai_cost: bool) -> None:
         add.append(("gen_ai.usage.cost", total))
 
 
-def _row(trace_id: bytes, s: BufferedSpan, tags: Mapping[str, str], path: tuple[str, ...], result) -> LedgerRow:
-    call = s.call
+_double = encode.double_attribute
+_int = encode.int_attribute
+_string = encode.string_attribute
+_cost_doubles = encode.doubles_packer(_COST_KEYS)
+
+
+def _encoded(result, path: tuple[str, ...], own: _Sum | None, write_gen_ai_cost: bool) -> bytes:
+    """encode.attributes of _pairs(...) without the tags, built from cached pieces."""
+    parts = []
+    if result is not None:
+        if result is AGGREGATE:
+            parts.append(_string("costline.cost.status", AGGREGATE))
+        elif type(result) is Cost:
+            total = float(result.total_usd)
+            parts.append(_cost_doubles(total, float(result.input_usd), float(result.output_usd),
+                                       float(result.cache_read_usd), float(result.cache_write_usd)))
+            parts.append(_string("costline.price.model", result.model))
+            parts.append(_string("costline.price.provider", result.provider))
+            parts.append(_string("costline.price.source", result.source))
+            if write_gen_ai_cost:
+                parts.append(_double("gen_ai.usage.cost", total))
+        else:
+            parts.append(_string("costline.cost.status", result.reason))
+        if path:
+            parts.append(_string("costline.agent.path", "/".join(path)))
+    if own is not None:
+        parts.append(_double("costline.rollup.cost_usd", float(own.cost)))
+        parts.append(_int("costline.rollup.llm_calls", own.calls))
+        parts.append(_int("costline.rollup.input_tokens", own.input_tokens))
+        parts.append(_int("costline.rollup.output_tokens", own.output_tokens))
+    return b"".join(parts)
+
+
+def _row(trace_id: bytes, span_id: bytes, parent_id: bytes, origin, info, tags: Mapping[str, str],
+         path: tuple[str, ...], result) -> LedgerRow:
+    call = info.call
     u = call.usage
     priced = isinstance(result, Cost)
     return LedgerRow(
         trace_id=trace_id.hex(),
-        span_id=s.span_id.hex(),
-        parent_span_id=s.parent_id.hex(),
-        start_unix_nano=s.start,
-        end_unix_nano=s.end,
-        service=s.origin.service,
-        span_name=s.name,
+        span_id=span_id.hex(),
+        parent_span_id=parent_id.hex(),
+        start_unix_nano=info.start,
+        end_unix_nano=info.end,
+        service=origin.service,
+        span_name=info.name,
         tags=dict(tags),
         agent_path="/".join(path),
         operation=call.operation,

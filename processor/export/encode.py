@@ -79,6 +79,69 @@ def attributes(pairs) -> bytes:
     return b"".join([attribute(k, v) for k, v in pairs])
 
 
+# -- the same encodings from cached pieces, for the per-span hot path ------------------------------
+# Each returns exactly what `attribute(key, value)` returns for a value of that type.
+
+string_attribute = _string_attribute  # (key, str value), cached: tags and names repeat
+
+
+@lru_cache(maxsize=1024)
+def _double_prefix(key: str) -> bytes:
+    kf = _key_field(key)
+    return _SPAN_ATTRIBUTES + varint(len(kf) + 11) + kf + _KV_VALUE + b"\x09" + _ANY_DOUBLE
+
+
+def double_attribute(key: str, value: float) -> bytes:
+    return _double_prefix(key) + _pack_double(value)
+
+
+@lru_cache(maxsize=1024)
+def _int_prefixes(key: str) -> tuple[bytes, ...]:
+    """Per varint length 1..10 of the value, everything before the value's varint."""
+    kf = _key_field(key)
+    return (b"",) + tuple(
+        _SPAN_ATTRIBUTES + varint(len(kf) + 3 + n) + kf + _KV_VALUE + bytes((1 + n,)) + _ANY_INT for n in range(1, 11)
+    )
+
+
+def int_attribute(key: str, value: int) -> bytes:
+    v = varint(value & _U64)
+    return _int_prefixes(key)[len(v)] + v
+
+
+def doubles_packer(keys: tuple[str, ...]):
+    """f(*values) -> the encoded double attributes of `keys`, in one struct.pack call."""
+    prefixes = [_double_prefix(k) for k in keys]
+    pack = struct.Struct("<" + "".join(f"{len(p)}sd" for p in prefixes)).pack
+
+    def f(*values: float) -> bytes:
+        args = []
+        for p, v in zip(prefixes, values):
+            args.append(p)
+            args.append(v)
+        return pack(*args)
+
+    if len(keys) == 5:  # the cost block: no loop
+        p0, p1, p2, p3, p4 = prefixes
+
+        def f(a: float, b: float, c: float, d: float, e: float) -> bytes:  # noqa: F811
+            return pack(p0, a, p1, b, p2, c, p3, d, p4, e)
+
+    return f
+
+
+_SPAN_PREFIX: list[bytes] = []
+
+
+def span_field_prefix(n: int) -> bytes:
+    """`ScopeSpans.spans` tag and length for a span of `n` bytes."""
+    if n < 16384:
+        if not _SPAN_PREFIX:
+            _SPAN_PREFIX.extend(_F2 + varint(i) for i in range(16384))
+        return _SPAN_PREFIX[n]
+    return _F2 + varint(n)
+
+
 def scope_spans(scope: bytes, spans: list[bytes], schema_url: str = "") -> bytes:
     parts = [_len_field(_F1, scope)]
     parts.extend([_F2 + varint(len(s)) + s for s in spans])
@@ -98,3 +161,45 @@ def resource_spans(resource: bytes, scopes: list[bytes], schema_url: str = "") -
 def export_request(resources: list[bytes]) -> bytes:
     """ExportTraceServiceRequest bytes from encoded ResourceSpans."""
     return b"".join([_len_field(_F1, r) for r in resources])
+
+
+def request(groups: dict) -> bytes:
+    """ExportTraceServiceRequest bytes from framed spans grouped per Origin.
+
+    `groups`: {Origin: [parts, size]}, `parts` the span frames (tag, length, bytes...) of
+    that resource and scope and `size` their total length. Same bytes as
+    export_request(resource_spans(scope_spans(...))), with one copy of the spans.
+    """
+    by_resource: dict[tuple, list] = {}
+    for origin, (parts, size) in groups.items():
+        key = (origin.resource, origin.resource_schema)
+        scopes = by_resource.get(key)
+        if scopes is None:
+            by_resource[key] = [(origin, parts, size)]
+        else:
+            scopes.append((origin, parts, size))
+    out: list[bytes] = []
+    for (resource, resource_schema), scopes in by_resource.items():
+        res_field = _len_field(_F1, resource)
+        size = len(res_field)
+        framed = []
+        for origin, parts, span_bytes in scopes:
+            head = _len_field(_F1, origin.scope)
+            tail = _len_field(_F3, origin.scope_schema.encode()) if origin.scope_schema else b""
+            ss_size = len(head) + span_bytes + len(tail)
+            ss_head = _F2 + varint(ss_size)
+            framed.append((ss_head, head, parts, tail))
+            size += len(ss_head) + ss_size
+        res_tail = _len_field(_F3, resource_schema.encode()) if resource_schema else b""
+        size += len(res_tail)
+        out.append(_F1 + varint(size))
+        out.append(res_field)
+        for ss_head, head, parts, tail in framed:
+            out.append(ss_head)
+            out.append(head)
+            out.extend(parts)
+            if tail:
+                out.append(tail)
+        if res_tail:
+            out.append(res_tail)
+    return b"".join(out)

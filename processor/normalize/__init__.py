@@ -50,6 +50,7 @@ INTERESTING_KEYS: frozenset[str] = frozenset(
 )
 # Keys that make a span worth a closer look; the rest only qualify a model call.
 _MARKERS = INTERESTING_KEYS - {SERVER_ADDRESS, *SERVICE_TIER, BATCH, openlit.SDK_NAME}
+MARKER_KEYS = _MARKERS  # a span with none of these (and no INTERESTING_PREFIXES key) is no model call
 
 
 def normalize_span(
@@ -162,4 +163,4 @@ def _set_tier(call: ModelCall, attrs: dict) -> None:
     call.service_tier = None if tier in (None, "auto", "batch") else tier
 
 
-__all__ = ["INTERESTING_KEYS", "INTERESTING_PREFIXES", "normalize_span"]
+__all__ = ["INTERESTING_KEYS", "INTERESTING_PREFIXES", "MARKER_KEYS", "normalize_span"]

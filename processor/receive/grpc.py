@@ -83,15 +83,16 @@ class GrpcReceiver:
         try:
             if len(body) > self.max_bytes:
                 raise TooLarge(f"request of {len(body)} bytes exceeds the {self.max_bytes}-byte limit")
-            request = parse_protobuf(ExportTraceServiceRequest, body)
-            rejected, message = self.pipeline.accept_traces(request)
+            parse_protobuf(ExportTraceServiceRequest, body)  # undecodable -> INVALID_ARGUMENT
+            rejected, message = await self.pipeline.take_traces(body)  # the checked bytes, not the message
         except RequestError as e:
             await self._refuse(context, e)
             return b""
+        if not rejected:
+            return b""  # an empty ExportTraceServiceResponse
         response = ExportTraceServiceResponse()
-        if rejected:
-            response.partial_success.rejected_spans = rejected
-            response.partial_success.error_message = message
+        response.partial_success.rejected_spans = rejected
+        response.partial_success.error_message = message
         return response.SerializeToString()
 
     def _passthrough(self, signal: str):

@@ -68,10 +68,10 @@ class HttpReceiver:
         try:
             kind, data = await self._body(request)
             if kind == decode.PROTOBUF:
-                message = decode.parse_protobuf(ExportTraceServiceRequest, data)
+                decode.parse_protobuf(ExportTraceServiceRequest, data)  # undecodable -> 400
             else:
-                message = decode.parse_json(ExportTraceServiceRequest, data)
-            rejected, error = self.pipeline.accept_traces(message)
+                data = decode.parse_json(ExportTraceServiceRequest, data).SerializeToString()
+            rejected, error = await self.pipeline.take_traces(data)  # the checked bytes
         except RequestError as e:
             return self._error(kind, e)
         response = ExportTraceServiceResponse()
