@@ -8,23 +8,22 @@ span is buffered as `(wire bytes, Origin)`: no per-span message, dict or object.
 Attributes are read later, once, when the trace is assembled (`SpanReader.read`): a
 regular expression over the span's bytes finds whether any attribute key some stage
 reads (usage, model, tags, agent steps, costline's own output) is there at all; most
-spans (HTTP, database...) have none and are never decoded. The others are walked in
-Python, only the picked keys are decoded, and spans laid out unusually (fields out of
-order, unknown wire types) take the protobuf runtime instead, so the result is the
-same either way.
+spans (HTTP, database...) have none and are never decoded. For the others, upb splits
+the span into its name, times and attribute KeyValue bytes (`SpanView`), and each
+attribute is looked up in a bounded cache of decoded ones; a KeyValue laid out
+unusually is decoded by the protobuf runtime, so the result is the same either way.
 """
 
 from __future__ import annotations
 
 import re
 import struct
-from dataclasses import dataclass
 from operator import itemgetter
 
 from costline.processor.assembly.steps import STEP_KEYS, step_name
 from costline.processor.assembly.tags import OUTPUT_KEYS, OUTPUT_PREFIXES, TAG_PREFIX, TagReader
 from costline.processor.normalize import INTERESTING_KEYS, INTERESTING_PREFIXES, MARKER_KEYS, normalize_span
-from costline.processor.receive.lazy import LazyTraceRequest
+from costline.processor.receive.lazy import LazyTraceRequest, SpanView
 from costline.processor.records import ModelCall
 
 _Z8 = b"\0" * 8
@@ -32,21 +31,16 @@ _Z16 = b"\0" * 16
 _TRACE_ID_HEAD = b"\x0a\x10"  # Span.trace_id (field 1, LEN 16)
 _SPAN_ID_HEAD = b"\x12\x08"  # Span.span_id (field 2, LEN 8)
 _PARENT_HEAD = b"\x22\x08"  # Span.parent_span_id (field 4, LEN 8)
-_u64 = struct.Struct("<Q").unpack_from
 _f64 = struct.Struct("<d").unpack_from
 
 
-@dataclass(slots=True, frozen=True)
-class Origin:
-    """The resource and instrumentation scope a span was sent with (shared, encoded once)."""
-
-    resource: bytes
-    resource_schema: str
-    scope: bytes
-    scope_schema: str
-    service: str
-    scope_name: str
-    scope_version: str = ""
+# Origin: the resource and instrumentation scope a span was sent with, shared by its
+# siblings. A plain tuple of str and bytes on purpose: the garbage collector stops
+# tracking such tuples, and so the (bytes, origin) tuples of buffered spans, so a
+# million buffered spans cost it nothing.
+#   (resource bytes, resource schema_url, scope bytes, scope schema_url, service.name, scope name, scope version)
+Origin = tuple
+SERVICE, SCOPE_NAME, SCOPE_VERSION = 4, 5, 6
 
 
 class BufferedSpan(tuple):
@@ -159,9 +153,7 @@ class Intake:
             sc = InstrumentationScope.FromString(scope)
             if len(self._origins) >= 4096:  # resources are few per sender, but senders come and go
                 self._origins.clear()
-            origin = self._origins[key] = Origin(
-                resource, resource_schema, scope, scope_schema, service, sc.name, sc.version
-            )
+            origin = self._origins[key] = (resource, resource_schema, scope, scope_schema, service, sc.name, sc.version)
         return origin
 
     # -- for tests and tools: a decoded request in, (trace_id, BufferedSpan) pairs out --------
@@ -201,15 +193,29 @@ class _Unusual(Exception):
     """A span whose bytes the fast walk does not handle: read it with the protobuf runtime."""
 
 
+_PICK, _MARKER, _TAG, _STEP, _OUTPUT = 1, 2, 4, 8, 16
+_MISS = object()
+_NO_NAMES: frozenset[str] = frozenset()
+
+
 class SpanReader:
-    """Reads a buffered span's IDs and, when it has any, the attributes some stage reads."""
+    """Reads a buffered span's IDs and, when it has any, the attributes some stage reads.
+
+    Each attribute is looked up by its KeyValue bytes in a bounded cache of decoded
+    attributes (model, provider, operation and tag values repeat from span to span),
+    which also says which stages the key matters to: normalize, tags and steps only run
+    when a key of theirs is there.
+    """
+
+    _CACHE_MAX = 1 << 15
 
     def __init__(self, tag_reader: TagReader):
         self.tags = tag_reader
         self.keys = INTERESTING_KEYS | STEP_KEYS | tag_reader.keys | OUTPUT_KEYS
         self.prefixes = tuple(dict.fromkeys((*INTERESTING_PREFIXES, TAG_PREFIX, *tag_reader.prefixes)))
-        self._bkeys = frozenset(k.encode() for k in self.keys)
-        self._bprefixes = tuple(p.encode() for p in self.prefixes)
+        self._tag_prefixes = (TAG_PREFIX, *tag_reader.prefixes)
+        self._kv: dict[bytes, tuple | None] = {}
+        self._classes: dict[str, int] = {}
         # Keys that can change what a stage decides. The rest of `keys` (server.address, service
         # tiers, telemetry.sdk.name) only qualify a model call that one of these marks.
         deciding = (MARKER_KEYS | STEP_KEYS | tag_reader.keys | OUTPUT_KEYS) | set(self.prefixes) | set(OUTPUT_PREFIXES)
@@ -234,95 +240,72 @@ class SpanReader:
         """The span's SpanInfo, or None when it carries no attribute any stage reads."""
         if self._marks(d) is None:
             return None
-        try:
-            name, kind, start, end, picked = self._walk(d)
-        except (_Unusual, IndexError, struct.error, UnicodeDecodeError):
-            name, kind, start, end, picked = self._walk_message(d)
-        if not picked:
+        view = SpanView.FromString(d)
+        picked: dict = {}
+        found = 0
+        get = self._kv.get
+        for kv in view.attributes:
+            hit = get(kv, _MISS)
+            if hit is _MISS:
+                hit = self._decode(kv)
+            if hit is not None:
+                picked[hit[0]] = hit[1]
+                found |= hit[2]
+        if not found:
             return None
-        call = normalize_span(
-            picked, scope_name=origin.scope_name, scope_version=origin.scope_version, span_name=name, span_kind=kind
-        )
-        tags, own = self.tags.read(picked)
-        step = step_name(picked, name)
-        rewrite = False
-        for k in picked:
-            if k in OUTPUT_KEYS or k.startswith(OUTPUT_PREFIXES):
-                rewrite = True
-                break
+        name = view.name
+        call = None
+        if found & _MARKER:
+            call = normalize_span(
+                picked, scope_name=origin[SCOPE_NAME], scope_version=origin[SCOPE_VERSION], span_name=name,
+                span_kind=view.kind,
+            )
+        tags, own = self.tags.read(picked) if found & _TAG else (None, _NO_NAMES)
+        step = step_name(picked, name) if found & _STEP else None
+        rewrite = bool(found & _OUTPUT)
         if call is None and tags is None and step is None and not rewrite:
             return None  # its picked keys change nothing: it reads like a span without them
-        return SpanInfo(name, start, end, tags, own, step, call, rewrite)
+        return SpanInfo(name, view.start_time_unix_nano, view.end_time_unix_nano, tags, own, step, call, rewrite)
 
-    def _walk(self, d: bytes):
-        """Top-level fields of a span in one pass; attribute values decoded only for picked keys."""
-        keys, prefixes = self._bkeys, self._bprefixes
-        picked: dict = {}
-        name = ""
-        kind = start = end = 0
-        n = len(d)
-        p = 0
-        while p < n:
-            tag = d[p]
-            p += 1
-            if tag & 0x80:
-                tag, p = _varint_rest(d, p, tag)
-            wire = tag & 7
-            if wire == 2:
-                ln = d[p]
-                p += 1
-                if ln & 0x80:
-                    ln, p = _varint_rest(d, p, ln)
-                e = p + ln
-                if e > n:
-                    raise _Unusual
-                field = tag >> 3
-                if field == 9 and ln:  # attributes: KeyValue{key = 1; value = 2}
-                    if d[p] != 0x0A:
-                        raise _Unusual
-                    kl = d[p + 1]
-                    q = p + 2
-                    if kl & 0x80:
-                        kl, q = _varint_rest(d, q, kl)
-                    ke = q + kl
-                    if ke > e:
-                        raise _Unusual
-                    key = d[q:ke]
-                    if key in keys or key.startswith(prefixes):
-                        picked[key.decode()] = _value(d, ke, e)
-                elif field == 5:
-                    name = d[p:e].decode()
-                p = e
-            elif wire == 0:
-                v = d[p]
-                p += 1
-                if v & 0x80:
-                    v, p = _varint_rest(d, p, v)
-                if tag == 0x30:  # kind
-                    kind = v
-            elif wire == 1:
-                if tag == 0x39:
-                    start = _u64(d, p)[0]
-                elif tag == 0x41:
-                    end = _u64(d, p)[0]
-                p += 8
-            elif wire == 5:
-                p += 4
-            else:
+    def _decode(self, kv: bytes) -> tuple | None:
+        """(key, value, stage bits) of a KeyValue when its key is picked, else None; cached."""
+        try:
+            if kv[0] != 0x0A or kv[1] & 0x80:
                 raise _Unusual
-        if p != n:
-            raise _Unusual
-        return name, kind, start, end, picked
+            ke = 2 + kv[1]
+            key = kv[2:ke].decode()
+            bits = self._classes.get(key)
+            if bits is None:
+                bits = self._classify(key)
+            hit = (key, _value(kv, ke, len(kv)), bits) if bits else None
+        except (_Unusual, IndexError, struct.error, UnicodeDecodeError):
+            from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
-    def _walk_message(self, d: bytes):
-        span = _span_message(d)
-        keys, prefixes = self.keys, self.prefixes
-        picked = {}
-        for kv in span.attributes:
-            key = kv.key
-            if key in keys or key.startswith(prefixes):
-                picked[key] = decode_value(kv.value)
-        return span.name, span.kind, span.start_time_unix_nano, span.end_time_unix_nano, picked
+            m = KeyValue.FromString(kv)
+            bits = self._classify(m.key)
+            hit = (m.key, decode_value(m.value), bits) if bits else None
+        if hit is None or (type(hit[1]) is not int and type(hit[1]) is not list):  # counts rarely repeat
+            if len(self._kv) >= self._CACHE_MAX:
+                self._kv.clear()
+            self._kv[kv] = hit
+        return hit
+
+    def _classify(self, key: str) -> int:
+        bits = 0
+        if key in self.keys or key.startswith(self.prefixes):
+            bits = _PICK
+            if key in MARKER_KEYS or key.startswith(INTERESTING_PREFIXES):
+                bits |= _MARKER
+            if key.startswith(self._tag_prefixes) or key in self.tags.keys:
+                bits |= _TAG
+            if key in STEP_KEYS:
+                bits |= _STEP
+            if key in OUTPUT_KEYS or key.startswith(OUTPUT_PREFIXES):
+                bits |= _OUTPUT
+        if len(self._classes) >= self._CACHE_MAX:
+            self._classes.clear()
+        self._classes[key] = bits
+        return bits
 
 
 def _head(key: str) -> str:

@@ -400,7 +400,7 @@ def _row(trace_id: bytes, span_id: bytes, parent_id: bytes, origin, info, tags: 
         parent_span_id=parent_id.hex(),
         start_unix_nano=info.start,
         end_unix_nano=info.end,
-        service=origin.service,
+        service=origin[4],  # intake.SERVICE
         span_name=info.name,
         tags=dict(tags),
         agent_path="/".join(path),

@@ -166,13 +166,14 @@ def export_request(resources: list[bytes]) -> bytes:
 def request(groups: dict) -> bytes:
     """ExportTraceServiceRequest bytes from framed spans grouped per Origin.
 
-    `groups`: {Origin: [parts, size]}, `parts` the span frames (tag, length, bytes...) of
+    `groups`: {origin: [parts, size]}, origin `(resource bytes, resource schema_url, scope
+    bytes, scope schema_url, ...)`, `parts` the span frames (tag, length, bytes...) of
     that resource and scope and `size` their total length. Same bytes as
     export_request(resource_spans(scope_spans(...))), with one copy of the spans.
     """
     by_resource: dict[tuple, list] = {}
     for origin, (parts, size) in groups.items():
-        key = (origin.resource, origin.resource_schema)
+        key = (origin[0], origin[1])
         scopes = by_resource.get(key)
         if scopes is None:
             by_resource[key] = [(origin, parts, size)]
@@ -184,8 +185,9 @@ def request(groups: dict) -> bytes:
         size = len(res_field)
         framed = []
         for origin, parts, span_bytes in scopes:
-            head = _len_field(_F1, origin.scope)
-            tail = _len_field(_F3, origin.scope_schema.encode()) if origin.scope_schema else b""
+            scope, scope_schema = origin[2], origin[3]
+            head = _len_field(_F1, scope)
+            tail = _len_field(_F3, scope_schema.encode()) if scope_schema else b""
             ss_size = len(head) + span_bytes + len(tail)
             ss_head = _F2 + varint(ss_size)
             framed.append((ss_head, head, parts, tail))

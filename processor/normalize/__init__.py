@@ -62,15 +62,25 @@ def normalize_span(
     span_kind: int = 0,
 ) -> ModelCall | None:
     """The model call this span records, or None when it records none."""
-    for key in attrs:
-        if key in _MARKERS or key.startswith(INTERESTING_PREFIXES):
-            break
-    else:
+    keys = tuple(attrs)
+    marked = _MARKED.get(keys)
+    if marked is None:
+        marked = _remember(_MARKED, keys, any(k in _MARKERS or k.startswith(INTERESTING_PREFIXES) for k in keys))
+    if not marked:
         return None
+    # Agent, tool and workflow spans repeat exactly: remember inputs that record no call.
+    try:
+        memo = (keys, tuple(attrs.values()), scope_name, scope_version, span_name, span_kind)
+        if memo in _NOT_CALLS:
+            return None
+    except TypeError:  # an array value: not hashable, not remembered
+        memo = None
     scope_name = scope_name if isinstance(scope_name, str) else ""
-    reading = _read(attrs, scope_name, scope_version if isinstance(scope_version, str) else "", span_name or "")
+    reading = _read(attrs, scope_name, scope_version if isinstance(scope_version, str) else "", span_name or "", keys)
     has_counts = reading.has_counts()
     if not has_counts and not reading.is_model_call:
+        if memo is not None:
+            _remember(_NOT_CALLS, memo, None)
         return None
     call = ModelCall(
         dialect=reading.dialect,
@@ -122,22 +132,47 @@ _MARKER_PREFIXES = tuple(prefix for prefix, _ in _PREFIX_RANKS)
 _SCOPE_RANKS = tuple((d[4], rank) for rank, d in enumerate(_DIALECTS) if d[4])
 
 
-def _read(attrs: dict, scope_name: str, scope_version: str, span_name: str) -> Reading:
-    """Read the span in the dialect of highest precedence that marks it (one pass over the keys)."""
+def _read(attrs: dict, scope_name: str, scope_version: str, span_name: str, keys: tuple | None = None) -> Reading:
+    """Read the span in the dialect of highest precedence that marks it."""
+    if keys is None:
+        keys = tuple(attrs)
+    sdk = openlit.marked(attrs)
+    best = _RANK.get((keys, scope_name, sdk))
+    if best is None:
+        best = _remember(_RANK, (keys, scope_name, sdk), _rank(keys, scope_name, sdk))
+    return _DIALECTS[best][1](attrs, scope_name, scope_version, span_name)
+
+
+def _rank(keys: tuple, scope_name: str, openlit_marked: bool) -> int:
+    """The dialect of a span with these keys and scope (one pass over the keys)."""
     best = _SEMCONV
     for scopes, rank in _SCOPE_RANKS:
         if scope_name.startswith(scopes):
             best = rank
             break
-    for key in attrs:
+    for key in keys:
         rank = _RANK_OF_KEY.get(key)
         if rank is None and key.startswith(_MARKER_PREFIXES):
             rank = next(r for prefix, r in _PREFIX_RANKS if key.startswith(prefix))
         if rank is not None and rank < best:
             best = rank
-    if best > _OPENLIT and openlit.marked(attrs):
+    if best > _OPENLIT and openlit_marked:
         best = _OPENLIT
-    return _DIALECTS[best][1](attrs, scope_name, scope_version, span_name)
+    return best
+
+
+# Bounded memos: key shapes and scopes repeat across spans, but spans can carry any key.
+_MARKED: dict[tuple, bool] = {}  # attribute keys -> whether any marks a possible model call
+_RANK: dict[tuple, int] = {}  # (keys, scope name, openlit-marked) -> dialect index
+_NOT_CALLS: dict[tuple, None] = {}  # whole inputs that record no model call
+_MEMO_MAX = 1 << 14
+
+
+def _remember(memo: dict, key, value):
+    if len(memo) >= _MEMO_MAX:
+        memo.clear()
+    memo[key] = value
+    return value
 
 
 def _usage(r: Reading) -> tuple[Usage | None, str | None]:

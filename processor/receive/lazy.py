@@ -26,9 +26,20 @@ def _build():
     rq = fdp.message_type.add(name="ExportTraceServiceRequest")
     rq.field.add(name="resource_spans", number=1, type=_F.TYPE_MESSAGE, label=_F.LABEL_REPEATED,
                  type_name=".costline.lazy.ResourceSpans")
+    sv = fdp.message_type.add(name="SpanView")
+    sv.field.add(name="name", number=5, type=_F.TYPE_STRING, label=_F.LABEL_OPTIONAL)
+    sv.field.add(name="kind", number=6, type=_F.TYPE_INT32, label=_F.LABEL_OPTIONAL)
+    sv.field.add(name="start_time_unix_nano", number=7, type=_F.TYPE_FIXED64, label=_F.LABEL_OPTIONAL)
+    sv.field.add(name="end_time_unix_nano", number=8, type=_F.TYPE_FIXED64, label=_F.LABEL_OPTIONAL)
+    sv.field.add(name="attributes", number=9, type=_F.TYPE_BYTES, label=_F.LABEL_REPEATED)
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fdp)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("costline.lazy.ExportTraceServiceRequest"))
+    return (
+        message_factory.GetMessageClass(pool.FindMessageTypeByName("costline.lazy.ExportTraceServiceRequest")),
+        message_factory.GetMessageClass(pool.FindMessageTypeByName("costline.lazy.SpanView")),
+    )
 
 
-LazyTraceRequest = _build()
+LazyTraceRequest, SpanView = _build()
+# SpanView: a Span's name, kind, times and attributes, each attribute left as its KeyValue
+# bytes (other fields are skipped). Same values as Span for any valid Span bytes.
