@@ -221,7 +221,7 @@ class SpanReader:
         deciding = (MARKER_KEYS | STEP_KEYS | tag_reader.keys | OUTPUT_KEYS) | set(self.prefixes) | set(OUTPUT_PREFIXES)
         heads = sorted({_head(k) for k in deciding}, key=len, reverse=True)
         # An attribute key is `0x0a <length varint> key`: look for that, not for the words anywhere.
-        self._marks = re.compile(
+        self._marks = self.marks = re.compile(
             rb"\n[\x80-\xff]{0,4}[\x00-\x7f](?:" + b"|".join(re.escape(h.encode()) for h in heads) + rb")"
         ).search
 
@@ -240,6 +240,10 @@ class SpanReader:
         """The span's SpanInfo, or None when it carries no attribute any stage reads."""
         if self._marks(d) is None:
             return None
+        return self.read_marked(d, origin)
+
+    def read_marked(self, d: bytes, origin: Origin) -> SpanInfo | None:
+        """read() for a span `marks(d)` found a key in (`marks` is the regex search)."""
         view = SpanView.FromString(d)
         picked: dict = {}
         found = 0

@@ -30,6 +30,9 @@ from costline.processor.records import AGGREGATE, Cost, LedgerRow, ModelCall, Un
 PriceFn = Callable[[ModelCall, int, int], "Cost | Unpriced"]
 _EMPTY: dict[str, str] = {}
 _NO_NAMES: frozenset[str] = frozenset()
+_TRACE_ID_HEAD = b"\x0a\x10"
+_SPAN_ID_HEAD = b"\x12\x08"
+_PARENT_HEAD = b"\x22\x08"
 
 
 @dataclass(slots=True, frozen=True)
@@ -54,15 +57,20 @@ class Assembled:
     """The result for one trace. Per span (in input order): what to append, and whether the
     span already carried costline's output attributes (then it is re-encoded, not appended to)."""
 
-    __slots__ = ("trace_id", "_spans", "_infos", "_ids", "_extra", "appended", "rewrite", "calls", "remember",
-                 "broken_links", "write_gen_ai_cost")
+    __slots__ = ("trace_id", "_spans", "_infos", "_sids", "_pids", "_tags", "_paths", "_results", "_sums",
+                 "appended", "rewrite", "calls", "remember", "broken_links", "write_gen_ai_cost")
 
-    def __init__(self, trace_id, spans, infos, ids, extra, appended, rewrite, calls, remember, broken, write):
+    def __init__(self, trace_id, spans, infos, sids, pids, tags, paths, results, sums, appended, rewrite, calls,
+                 remember, broken, write):
         self.trace_id: bytes = trace_id
         self._spans = spans
         self._infos = infos
-        self._ids = ids
-        self._extra = extra
+        self._sids = sids
+        self._pids = pids
+        self._tags = tags
+        self._paths = paths
+        self._results = results
+        self._sums = sums
         self.appended: list[bytes] = appended  # encoded attributes to append, per span
         self.rewrite: list[int] = rewrite  # indexes of spans to re-encode
         self.calls: list[tuple] = calls  # (span index, tags, path, Cost | Unpriced) per billed leaf call
@@ -76,21 +84,22 @@ class Assembled:
 
     @property
     def rows(self) -> list[LedgerRow]:
-        out = []
-        for i, tags, path, result in self.calls:
-            sid, pid = self._ids[i]
-            out.append(_row(self.trace_id, sid, pid, self._spans[i][1], self._infos[i], tags, path, result))
-        return out
+        return [
+            _row(self.trace_id, self._sids[i], self._pids[i], self._spans[i][1], self._infos[i], tags, path, result)
+            for i, tags, path, result in self.calls
+        ]
 
     def pairs(self, i: int) -> list[tuple[str, object]]:
-        """The attributes span `i` gets, as (key, value) pairs."""
-        x = self._extra[i]
-        return _pairs(x, self.write_gen_ai_cost) if x is not None else []
+        """The attributes span `i` gets, as (key, value) pairs (what appended[i] encodes)."""
+        info, result = self._infos[i], self._results[i]
+        names = info.own_tags if info is not None else _NO_NAMES
+        path = self._paths[i] if result is not None else ()
+        return _pairs(self._tags[i], names, result, path, self._sums[i], self.write_gen_ai_cost)
 
     @property
     def additions(self) -> list[list[tuple[str, object]]]:
-        """Per span, the attributes to add as (key, value) pairs (what `appended` encodes)."""
-        return [_pairs(x, self.write_gen_ai_cost) if x is not None else [] for x in self._extra]
+        """Per span, the attributes to add as (key, value) pairs."""
+        return [self.pairs(i) for i in range(len(self._spans))]
 
 
 _READERS: dict[int, tuple] = {}
@@ -118,30 +127,41 @@ def assemble_trace(
 ) -> Assembled:
     """`spans`: the trace's buffered spans, each `(wire bytes, Origin)` (intake.BufferedSpan)."""
     reader = reader or reader_for(tagging)
-    ids_of, read = reader.ids, reader.read
+    ids_of, marks, read = reader.ids, reader.marks, reader.read_marked
     n = len(spans)
-    ids: list[tuple[bytes, bytes]] = [None] * n  # type: ignore[list-item]
+    sids: list[bytes] = [b""] * n
+    pids: list[bytes] = [b""] * n
     infos: list = [None] * n
     index: dict[bytes, int] = {}
+    setdefault = index.setdefault
     broken = 0
-    has_info = False
-    for i, (d, origin) in enumerate(spans):
-        sid_pid = ids[i] = ids_of(d)
-        sid = sid_pid[0]
-        if sid in index:
-            broken += 1  # duplicate span id: the later one cannot be a parent
+    inherit = bool(known)  # anything to pass down: tags, steps, or context from earlier flushes
+    has_calls = False
+    i = 0
+    for d, origin in spans:
+        if d.startswith(_PARENT_HEAD, 28) and d.startswith(_SPAN_ID_HEAD, 18) and d.startswith(_TRACE_ID_HEAD):
+            sid = d[20:28]  # IDs at their canonical offsets (intake.SpanReader.ids)
+            pids[i] = d[30:38]
         else:
-            index[sid] = i
-        info = read(d, origin)
-        if info is not None:
-            infos[i] = info
-            has_info = True
+            sid, pids[i] = ids_of(d)
+        sids[i] = sid
+        if setdefault(sid, i) != i:
+            broken += 1  # duplicate span id: the later one cannot be a parent
+        if marks(d) is not None:
+            info = read(d, origin)
+            if info is not None:
+                infos[i] = info
+                if info.call is not None:
+                    has_calls = True
+                if info.tags or info.step is not None:
+                    inherit = True
+        i += 1
 
     parent = [-1] * n
     children: list[list[int] | None] = [None] * n
     get = index.get
     for i in range(n):
-        pid = ids[i][1]
+        pid = pids[i]
         if pid:
             p = get(pid, -1)
             if p == i:
@@ -171,32 +191,33 @@ def assemble_trace(
     # Top-down: tags and agent path.
     tags: list[Mapping[str, str]] = [_EMPTY] * n
     paths: list[tuple[str, ...]] = [()] * n
-    for i in order:
-        p = parent[i]
-        if p >= 0:
-            ptags, ppath = tags[p], paths[p]
-        else:
-            pid = ids[i][1]
-            ctx = known.get(pid) if pid else None
-            if ctx is not None:
-                ptags, ppath = ctx.tags, ctx.path
+    if inherit:
+        for i in order:
+            p = parent[i]
+            if p >= 0:
+                ptags, ppath = tags[p], paths[p]
             else:
-                ptags, ppath = _EMPTY, ()
-        info = infos[i]
-        if info is None:
-            tags[i] = ptags
-            paths[i] = ppath
-        else:
-            tags[i] = {**ptags, **info.tags} if info.tags else ptags
-            paths[i] = extend_path(ppath, info.step)
+                pid = pids[i]
+                ctx = known.get(pid) if pid else None
+                if ctx is not None:
+                    ptags, ppath = ctx.tags, ctx.path
+                else:
+                    ptags, ppath = _EMPTY, ()
+            info = infos[i]
+            if info is None:
+                tags[i] = ptags
+                paths[i] = ppath
+            else:
+                tags[i] = {**ptags, **info.tags} if info.tags else ptags
+                paths[i] = extend_path(ppath, info.step)
 
     # Bottom-up: which calls have calls below them, the sums, and what each call gets.
     sums: list[_Sum | None] = [None] * n
-    call_out: list = [None] * n  # per call span: AGGREGATE, a Cost or an Unpriced
+    results: list = [None] * n  # per call span: AGGREGATE, a Cost or an Unpriced
     calls: list[tuple] = []
     required, default = tagging.required, tagging.default
-    defaults: dict[int, Mapping[str, str]] = {}
-    if has_info:
+    defaults: dict[int, tuple] = {}
+    if has_calls:
         call_below = [False] * n
         for i in reversed(order):
             info = infos[i]
@@ -207,14 +228,13 @@ def assemble_trace(
                 if p >= 0:
                     call_below[p] = True
                 if below:
-                    call_out[i] = AGGREGATE
+                    results[i] = AGGREGATE
                 else:
                     call = info.call
-                    result = price(call, info.start, max(0, info.end - info.start))
+                    result = results[i] = price(call, info.start, max(0, info.end - info.start))
                     effective = tags[i] = _defaulted(tags[i], required, default, defaults)
                     calls.append((i, effective, paths[i], result))
-                    call_out[i] = result
-                    if isinstance(result, Cost):
+                    if type(result) is Cost:
                         u = call.usage
                         if own is None:
                             own = sums[i] = _Sum()
@@ -235,48 +255,50 @@ def assemble_trace(
 
     # What each span gets, encoded; and the context late spans will inherit.
     write = write_gen_ai_cost
-    extra: list = [None] * n
     appended: list[bytes] = [b""] * n
     rewrite: list[int] = []
     remember: dict[bytes, Inherited] = {}
-    tag_blocks: dict[tuple, bytes] = {}
+    blocks: dict[tuple, bytes] = {}
     contexts: dict[tuple, Inherited] = {}
+    last_t = last_names = block = None  # the tag block of the previous span, usually this one's too
+    ctx_t = ctx_path = ctx = None
     for i in range(n):
         t = tags[i]
         own = sums[i]
         if own is not None:
             t = tags[i] = _defaulted(t, required, default, defaults)
         info = infos[i]
-        path = paths[i]
         if info is None:
-            own_names = _NO_NAMES
+            names = _NO_NAMES
             result = None
         else:
-            own_names = info.own_tags
-            result = call_out[i]
+            names = info.own_tags
+            result = results[i]
             if info.rewrite:
                 rewrite.append(i)
-        if t or result is not None or own is not None:
-            key = (id(t), own_names)
-            block = tag_blocks.get(key)
+        if t is not last_t or names is not last_names:
+            last_t, last_names = t, names
+            key = (id(t), names)
+            block = blocks.get(key)
             if block is None:
-                block = tag_blocks[key] = b"".join(
-                    [encode.string_attribute(f"costline.{k}", v) for k, v in t.items() if k not in own_names]
-                )
-            if result is None and own is None:
-                appended[i] = block
-                extra[i] = (t, own_names, None, (), None)
-            else:
-                call_path = path if result is not None else ()
-                extra[i] = (t, own_names, result, call_path, own)
-                appended[i] = block + _encoded(result, call_path, own, write)
+                block = blocks[key] = b"".join(
+                    [encode.attribute(f"costline.{k}", v) for k, v in t.items() if k not in names]
+                ) if t else b""
+        path = paths[i]
+        if result is None and own is None:
+            appended[i] = block
+        else:
+            appended[i] = block + _encoded(result, path if result is not None else (), own, write)
         if t or path:
-            key = (id(t), path)
-            ctx = contexts.get(key)
-            if ctx is None:
-                ctx = contexts[key] = Inherited(t, path)
-            remember[ids[i][0]] = ctx
-    return Assembled(trace_id, spans, infos, ids, extra, appended, rewrite, calls, remember, broken, write)
+            if t is not ctx_t or path is not ctx_path:
+                ctx_t, ctx_path = t, path
+                key = (id(t), path)
+                ctx = contexts.get(key)
+                if ctx is None:
+                    ctx = contexts[key] = Inherited(t, path)
+            remember[sids[i]] = ctx
+    return Assembled(trace_id, spans, infos, sids, pids, tags, paths, results, sums, appended, rewrite, calls,
+                     remember, broken, write)
 
 
 def _topological(parent: list[int], children: list, roots: list[int] | None = None) -> list[int]:
@@ -298,7 +320,7 @@ def _with_defaults(tags: Mapping[str, str], required: list[str], default: str) -
 
 
 def _defaulted(tags: Mapping[str, str], required: list[str], default: str, cache: dict) -> Mapping[str, str]:
-    """_with_defaults, once per distinct tags object of the trace."""
+    """_with_defaults, once per distinct tags object of the trace (the same object out for it)."""
     key = id(tags)
     found = cache.get(key)
     if found is None:
@@ -314,8 +336,7 @@ _ROLLUP_KEYS = ("costline.rollup.cost_usd", "costline.rollup.llm_calls", "costli
                 "costline.rollup.output_tokens")
 
 
-def _pairs(x: tuple, write_gen_ai_cost: bool) -> list[tuple[str, object]]:
-    t, own_names, result, path, own = x
+def _pairs(t, own_names, result, path, own, write_gen_ai_cost: bool) -> list[tuple[str, object]]:
     add: list[tuple[str, object]] = [(f"costline.{k}", v) for k, v in t.items() if k not in own_names]
     if result is not None:
         if result is AGGREGATE:
