@@ -116,25 +116,27 @@ class Intake:
             for ss in rs.scope_spans:
                 origin = self._origin(rs.resource, rs.schema_url, ss.scope, ss.schema_url)
                 spans = ss.spans
+                last = group = None  # spans of a trace often come together: skip the lookup for those
                 for d in spans:
-                    if (
-                        d.startswith(_TRACE_ID_HEAD)
-                        and d.startswith(_SPAN_ID_HEAD, 18)
-                        and not d.startswith(_Z16, 2)
-                        and not d.startswith(_Z8, 20)
-                    ):
+                    if d.startswith(_SPAN_ID_HEAD, 18) and d.startswith(_TRACE_ID_HEAD) and not d.startswith(_Z8, 20):
+                        if last is not None and d.startswith(last, 2):
+                            group.append((d, origin))
+                            continue
                         trace_id = d[2:18]
+                        if trace_id == _Z16:
+                            trace_id = None
                     else:
                         trace_id = _checked_trace_id(d)
-                        if trace_id is None:
-                            rejected += 1
-                            message = message or f"span {_span_message(d).name!r} has an invalid trace or span ID"
-                            continue
+                    if trace_id is None:
+                        rejected += 1
+                        message = message or f"span {_span_message(d).name!r} has an invalid trace or span ID"
+                        continue
                     group = get(trace_id)
                     if group is None:
-                        by_trace[trace_id] = [(d, origin)]
+                        group = by_trace[trace_id] = [(d, origin)]
                     else:
                         group.append((d, origin))
+                    last = trace_id
                 accepted += len(spans)
         return by_trace, accepted - rejected, rejected, message
 
@@ -215,14 +217,14 @@ class SpanReader:
         self.prefixes = tuple(dict.fromkeys((*INTERESTING_PREFIXES, TAG_PREFIX, *tag_reader.prefixes)))
         self._tag_prefixes = (TAG_PREFIX, *tag_reader.prefixes)
         self._kv: dict[bytes, tuple | None] = {}
-        self._classes: dict[str, int] = {}
+        self._classes: dict[bytes, tuple[str, int]] = {}
         # Keys that can change what a stage decides. The rest of `keys` (server.address, service
         # tiers, telemetry.sdk.name) only qualify a model call that one of these marks.
         deciding = (MARKER_KEYS | STEP_KEYS | tag_reader.keys | OUTPUT_KEYS) | set(self.prefixes) | set(OUTPUT_PREFIXES)
         heads = sorted({_head(k) for k in deciding}, key=len, reverse=True)
         # An attribute key is `0x0a <length varint> key`: look for that, not for the words anywhere.
         self._marks = self.marks = re.compile(
-            rb"\n[\x80-\xff]{0,4}[\x00-\x7f](?:" + b"|".join(re.escape(h.encode()) for h in heads) + rb")"
+            rb"\n[\x80-\xff]{0,9}[\x00-\x7f](?:" + b"|".join(re.escape(h.encode()) for h in heads) + rb")"
         ).search
 
     def ids(self, d: bytes) -> tuple[bytes, bytes]:
@@ -277,16 +279,24 @@ class SpanReader:
             if kv[0] != 0x0A or kv[1] & 0x80:
                 raise _Unusual
             ke = 2 + kv[1]
-            key = kv[2:ke].decode()
-            bits = self._classes.get(key)
-            if bits is None:
-                bits = self._classify(key)
-            hit = (key, _value(kv, ke, len(kv)), bits) if bits else None
+            kb = kv[2:ke]
+            cls = self._classes.get(kb)
+            if cls is None:
+                cls = self._classify(kb)
+            if cls[1]:
+                n = len(kv)
+                # int_value filling the value, one varint byte: a small count, decoded inline
+                if ke + 4 == n and kv[ke] == 0x12 and kv[ke + 1] == 2 and kv[ke + 2] == 0x18 and kv[ke + 3] < 0x80:
+                    return (cls[0], kv[ke + 3], cls[1])  # counts rarely repeat: not cached
+                hit = (cls[0], _value(kv, ke, n), cls[1])
+            else:
+                _check_value_field(kv, ke)  # nothing after it can change the key
+                hit = None
         except (_Unusual, IndexError, struct.error, UnicodeDecodeError):
             from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
             m = KeyValue.FromString(kv)
-            bits = self._classify(m.key)
+            bits = self._classify(m.key.encode())[1]
             hit = (m.key, decode_value(m.value), bits) if bits else None
         if hit is None or (type(hit[1]) is not int and type(hit[1]) is not list):  # counts rarely repeat
             if len(self._kv) >= self._CACHE_MAX:
@@ -294,7 +304,9 @@ class SpanReader:
             self._kv[kv] = hit
         return hit
 
-    def _classify(self, key: str) -> int:
+    def _classify(self, kb: bytes) -> tuple[str, int]:
+        """(key, which stages read it: _PICK | _MARKER | _TAG | _STEP | _OUTPUT bits)."""
+        key = kb.decode()
         bits = 0
         if key in self.keys or key.startswith(self.prefixes):
             bits = _PICK
@@ -308,8 +320,8 @@ class SpanReader:
                 bits |= _OUTPUT
         if len(self._classes) >= self._CACHE_MAX:
             self._classes.clear()
-        self._classes[key] = bits
-        return bits
+        found = self._classes[kb] = (key, bits)
+        return found
 
 
 def _head(key: str) -> str:
@@ -330,6 +342,21 @@ def _varint_rest(d: bytes, p: int, first: int) -> tuple[int, int]:
         shift += 7
         if shift > 63:
             raise _Unusual
+
+
+def _check_value_field(kv: bytes, p: int) -> None:
+    """Raise _Unusual unless kv[p:] is empty or exactly one KeyValue.value field."""
+    n = len(kv)
+    if p == n:
+        return
+    if kv[p] != 0x12:
+        raise _Unusual
+    ln = kv[p + 1]
+    p += 2
+    if ln & 0x80:
+        ln, p = _varint_rest(kv, p, ln)
+    if p + ln != n:
+        raise _Unusual
 
 
 def _value(d: bytes, p: int, end: int):

@@ -378,9 +378,16 @@ def _cost_attributes(add: list, c: Cost, write_gen_ai_cost: bool) -> None:
 
 
 _double = encode.double_attribute
-_int = encode.int_attribute
 _string = encode.string_attribute
 _cost_doubles = encode.doubles_packer(_COST_KEYS)
+_pack = encode.pack_double
+_uvarint = encode.uvarint
+_GEN_AI_COST = encode.double_prefix("gen_ai.usage.cost")
+_ROLLUP_COST = encode.double_prefix(_ROLLUP_KEYS[0])
+_ROLLUP_CALLS, _ROLLUP_IN, _ROLLUP_OUT = (encode.int_prefixes(k) for k in _ROLLUP_KEYS[1:])
+_U64 = (1 << 64) - 1
+_names: dict[tuple, bytes] = {}  # (model, provider, source) -> their three attributes
+_paths: dict[tuple, bytes] = {}  # agent path -> its attribute
 
 
 def _encoded(result, path: tuple[str, ...], own: _Sum | None, write_gen_ai_cost: bool) -> bytes:
@@ -393,20 +400,38 @@ def _encoded(result, path: tuple[str, ...], own: _Sum | None, write_gen_ai_cost:
             total = float(result.total_usd)
             parts.append(_cost_doubles(total, float(result.input_usd), float(result.output_usd),
                                        float(result.cache_read_usd), float(result.cache_write_usd)))
-            parts.append(_string("costline.price.model", result.model))
-            parts.append(_string("costline.price.provider", result.provider))
-            parts.append(_string("costline.price.source", result.source))
+            key = (result.model, result.provider, result.source)
+            names = _names.get(key)
+            if names is None:
+                if len(_names) >= 4096:
+                    _names.clear()
+                names = _names[key] = (_string("costline.price.model", result.model)
+                                       + _string("costline.price.provider", result.provider)
+                                       + _string("costline.price.source", result.source))
+            parts.append(names)
             if write_gen_ai_cost:
-                parts.append(_double("gen_ai.usage.cost", total))
+                parts.append(_GEN_AI_COST + _pack(total))
         else:
             parts.append(_string("costline.cost.status", result.reason))
         if path:
-            parts.append(_string("costline.agent.path", "/".join(path)))
+            attr = _paths.get(path)
+            if attr is None:
+                if len(_paths) >= 4096:
+                    _paths.clear()
+                attr = _paths[path] = _string("costline.agent.path", "/".join(path))
+            parts.append(attr)
     if own is not None:
-        parts.append(_double("costline.rollup.cost_usd", float(own.cost)))
-        parts.append(_int("costline.rollup.llm_calls", own.calls))
-        parts.append(_int("costline.rollup.input_tokens", own.input_tokens))
-        parts.append(_int("costline.rollup.output_tokens", own.output_tokens))
+        calls = _uvarint(own.calls & _U64)
+        inp = _uvarint(own.input_tokens & _U64)
+        out = _uvarint(own.output_tokens & _U64)
+        parts.append(_ROLLUP_COST)
+        parts.append(_pack(float(own.cost)))
+        parts.append(_ROLLUP_CALLS[len(calls)])
+        parts.append(calls)
+        parts.append(_ROLLUP_IN[len(inp)])
+        parts.append(inp)
+        parts.append(_ROLLUP_OUT[len(out)])
+        parts.append(out)
     return b"".join(parts)
 
 

@@ -96,17 +96,29 @@ def double_attribute(key: str, value: float) -> bytes:
 
 
 @lru_cache(maxsize=1024)
-def _int_prefixes(key: str) -> tuple[bytes, ...]:
-    """Per varint length 1..10 of the value, everything before the value's varint."""
+def int_prefixes(key: str) -> tuple[bytes, ...]:
+    """Per varint length 1..10 of the value, everything of an int attribute before the value's varint."""
     kf = _key_field(key)
     return (b"",) + tuple(
         _SPAN_ATTRIBUTES + varint(len(kf) + 3 + n) + kf + _KV_VALUE + bytes((1 + n,)) + _ANY_INT for n in range(1, 11)
     )
 
 
+_SMALL_VARINTS = [varint(i) for i in range(1 << 14)]
+
+
+def uvarint(n: int) -> bytes:
+    """varint(n) for n >= 0, from a table when it fits in two bytes."""
+    return _SMALL_VARINTS[n] if n < 16384 else varint(n)
+
+
 def int_attribute(key: str, value: int) -> bytes:
-    v = varint(value & _U64)
-    return _int_prefixes(key)[len(v)] + v
+    v = uvarint(value & _U64)
+    return int_prefixes(key)[len(v)] + v
+
+
+double_prefix = _double_prefix
+pack_double = _pack_double
 
 
 def doubles_packer(keys: tuple[str, ...]):
@@ -130,16 +142,12 @@ def doubles_packer(keys: tuple[str, ...]):
     return f
 
 
-_SPAN_PREFIX: list[bytes] = []
+_SPAN_PREFIX = [_F2 + v for v in _SMALL_VARINTS]
 
 
 def span_field_prefix(n: int) -> bytes:
     """`ScopeSpans.spans` tag and length for a span of `n` bytes."""
-    if n < 16384:
-        if not _SPAN_PREFIX:
-            _SPAN_PREFIX.extend(_F2 + varint(i) for i in range(16384))
-        return _SPAN_PREFIX[n]
-    return _F2 + varint(n)
+    return _SPAN_PREFIX[n] if n < 16384 else _F2 + varint(n)
 
 
 def scope_spans(scope: bytes, spans: list[bytes], schema_url: str = "") -> bytes:

@@ -69,12 +69,15 @@ def normalize_span(
     if not marked:
         return None
     # Agent, tool and workflow spans repeat exactly: remember inputs that record no call.
-    try:
-        memo = (keys, tuple(attrs.values()), scope_name, scope_version, span_name, span_kind)
-        if memo in _NOT_CALLS:
-            return None
-    except TypeError:  # an array value: not hashable, not remembered
-        memo = None
+    # (Model calls carry more keys and their counts differ: not worth looking up.)
+    memo = None
+    if len(keys) <= _MEMO_KEYS:
+        try:
+            memo = (keys, tuple(attrs.values()), scope_name, scope_version, span_name, span_kind)
+            if memo in _NOT_CALLS:
+                return None
+        except TypeError:  # an array value: not hashable, not remembered
+            memo = None
     scope_name = scope_name if isinstance(scope_name, str) else ""
     reading = _read(attrs, scope_name, scope_version if isinstance(scope_version, str) else "", span_name or "", keys)
     has_counts = reading.has_counts()
@@ -166,6 +169,7 @@ _MARKED: dict[tuple, bool] = {}  # attribute keys -> whether any marks a possibl
 _RANK: dict[tuple, int] = {}  # (keys, scope name, openlit-marked) -> dialect index
 _NOT_CALLS: dict[tuple, None] = {}  # whole inputs that record no model call
 _MEMO_MAX = 1 << 14
+_MEMO_KEYS = 4
 
 
 def _remember(memo: dict, key, value):

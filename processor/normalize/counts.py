@@ -69,6 +69,8 @@ class CountReader:
         for key in keys:
             value = attrs.get(key)
             if value is not None:
+                if type(value) is int and 0 <= value <= MAX_TOKENS:
+                    return value  # what parse() answers for a plain in-range int, without the calls
                 return self.parse(key, value)
         return None
 

@@ -1,0 +1,200 @@
+"""The hot path's shortcuts give what the plain path gives: encodings, attribute reading, framing."""
+
+import os
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope, KeyValue
+from opentelemetry.proto.resource.v1.resource_pb2 import Resource
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
+
+from costline.processor.assembly.buffer import TraceBuffer
+from costline.processor.assembly.rollup import assemble_trace
+from costline.processor.assembly.steps import step_name
+from costline.processor.assembly.tags import OUTPUT_KEYS, OUTPUT_PREFIXES, TagReader
+from costline.processor.config import AssemblyConfig, TaggingConfig
+from costline.processor.export import encode
+from costline.processor.intake import Intake, decode_value
+from costline.processor.normalize import normalize_span
+from tests.processor.spans import llm, new_trace_id, request, span
+
+INTERESTING = [
+    "gen_ai.operation.name", "gen_ai.request.model", "gen_ai.response.model", "gen_ai.provider.name", "gen_ai.system",
+    "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens",
+    "llm.token_count.prompt", "llm.model_name", "openinference.span.kind", "costline.feature", "costline.customer_id",
+    "costline.step.name", "costline.cost.usd", "gen_ai.usage.cost", "user.id", "server.address",
+    "traceloop.association.properties.team", "telemetry.sdk.name", "ai.usage.promptTokens", "ai.model.id",
+    "gen_ai.agent.name", "costline.usage.missing", "openai.response.service_tier",
+]
+values = st.one_of(
+    st.text(max_size=20), st.sampled_from(["chat", "gpt-4o", "openai", "LLM", "AGENT", "openlit", "execute_tool"]),
+    st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.integers(min_value=0, max_value=300),
+    st.floats(allow_nan=False), st.lists(st.text(max_size=5), max_size=3), st.binary(max_size=5), st.none(),
+)
+attrs = st.lists(st.tuples(st.one_of(st.sampled_from(INTERESTING), st.text(max_size=12)), values), max_size=10)
+
+
+def _set(kv, v):
+    if v is None:
+        return
+    if isinstance(v, bool):
+        kv.value.bool_value = v
+    elif isinstance(v, int):
+        kv.value.int_value = v
+    elif isinstance(v, float):
+        kv.value.double_value = v
+    elif isinstance(v, list):
+        for x in v:
+            kv.value.array_value.values.add().string_value = x
+    elif isinstance(v, bytes):
+        kv.value.bytes_value = v
+    else:
+        kv.value.string_value = v
+
+
+def _span_with(pairs, name="s"):
+    s = Span(trace_id=os.urandom(16), span_id=os.urandom(8), name=name, kind=2, start_time_unix_nano=5,
+             end_time_unix_nano=9)
+    for k, v in pairs:
+        _set(s.attributes.add(key=k), v)
+    return s
+
+
+def _oracle(span: Span, tags: TagReader, scope: str):
+    """What the reader must answer, from the protobuf runtime's view of the span."""
+    it = Intake(tags)
+    picked = {}
+    for kv in span.attributes:
+        if kv.key in it.reader.keys or kv.key.startswith(it.reader.prefixes):
+            picked[kv.key] = decode_value(kv.value)
+    if not picked:
+        return None
+    call = normalize_span(picked, scope_name=scope, scope_version="", span_name=span.name, span_kind=span.kind)
+    t, own = tags.read(picked)
+    step = step_name(picked, span.name)
+    rewrite = any(k in OUTPUT_KEYS or k.startswith(OUTPUT_PREFIXES) for k in picked)
+    if call is None and t is None and step is None and not rewrite:
+        return None
+    return (span.name, span.start_time_unix_nano, span.end_time_unix_nano, t, own, step, call, rewrite)
+
+
+@settings(max_examples=300, deadline=None)
+@given(attrs)
+def test_reader_reads_what_the_runtime_reads(pairs):
+    tags = TagReader(TaggingConfig())
+    it = Intake(tags)
+    s = _span_with(pairs)
+    origin = (b"", "", b"", "", "svc", "bench", "")
+    for _ in range(2):  # the second read comes from the attribute cache
+        info = it.reader.read(s.SerializeToString(), origin)
+        got = None if info is None else (info.name, info.start, info.end, info.tags, info.own_tags, info.step,
+                                         info.call, info.rewrite)
+        assert got == _oracle(s, tags, "bench")
+
+
+def _read(it, d, origin):
+    info = it.reader.read(d, origin)
+    return None if info is None else (info.name, info.start, info.end, info.tags, info.own_tags, info.step, info.call,
+                                      info.rewrite)
+
+
+def test_reader_handles_unusual_keyvalue_layouts():
+    tags = TagReader(TaggingConfig())
+    it = Intake(tags)
+    origin = (b"", "", b"", "", "svc", "bench", "")
+    model = KeyValue(key="gen_ai.request.model")
+    model.value.string_value = "gpt-4o"
+    kv = model.SerializeToString()
+    swapped = kv[kv.index(b"\x12"):] + kv[: kv.index(b"\x12")]  # value before key
+    twice = b"\x0a\x03abc" + kv  # key twice: the last wins
+    long_key = KeyValue(key="costline." + "k" * 300)  # two-byte length
+    long_key.value.string_value = "v"
+    two_values = kv + b"\x12\x02\x18\x07"  # a second value: the last wins
+    base = _span_with([("gen_ai.usage.input_tokens", 300), ("gen_ai.operation.name", "chat")], name="chat")
+    for extra in (swapped, twice, long_key.SerializeToString(), two_values, b""):
+        d = base.SerializeToString() + b"\x4a" + encode.varint(len(extra)) + extra
+        assert _read(it, d, origin) == _oracle(Span.FromString(d), tags, "bench")
+        assert _read(it, d, origin) == _oracle(Span.FromString(d), tags, "bench")  # cached
+
+
+@given(st.text(max_size=40), st.floats(allow_nan=False), st.integers(min_value=-(2**63), max_value=2**63 - 1))
+def test_cached_encodings_equal_the_plain_ones(key, x, n):
+    assert encode.double_attribute(key, x) == encode.attribute(key, x)
+    assert encode.int_attribute(key, n) == encode.attribute(key, n)
+    assert encode.string_attribute(key, key) == encode.attribute(key, key)
+    assert encode.uvarint(n & ((1 << 64) - 1)) == encode.varint(n & ((1 << 64) - 1))
+    keys = ("a", key, "costline.cost.usd", "b" * 200, "")
+    pack = encode.doubles_packer(keys)
+    assert pack(x, 1.5, -x, 0.0, 1e-300) == encode.attributes(zip(keys, (x, 1.5, -x, 0.0, 1e-300)))
+
+
+def test_request_framing_matches_nested_framing():
+    rng = random.Random(3)
+    origins = []
+    for r in range(3):
+        res = Resource()
+        res.attributes.add(key="service.name").value.string_value = f"svc{r}"
+        for sc in range(2):
+            scope = InstrumentationScope(name=f"lib{sc}", version="1")
+            origins.append((res.SerializeToString(), f"https://r{r % 2}" if r else "", scope.SerializeToString(),
+                            "https://s" if sc else "", f"svc{r}", f"lib{sc}", "1"))
+    spans = [(os.urandom(rng.randrange(1, 300)), rng.choice(origins)) for _ in range(200)]
+    groups: dict = {}
+    for d, o in spans:
+        g = groups.setdefault(o, [[], 0])
+        g[0] += [encode.span_field_prefix(len(d)), d]
+        g[1] += len(encode.span_field_prefix(len(d))) + len(d)
+    by_res: dict = {}
+    for o in groups:
+        by_res.setdefault((o[0], o[1]), []).append(o)
+    expected = encode.export_request([
+        encode.resource_spans(res, [encode.scope_spans(o[2], [d for d, oo in spans if oo == o], o[3]) for o in scopes],
+                              schema)
+        for (res, schema), scopes in by_res.items()
+    ])
+    assert encode.request(groups) == expected
+
+
+def test_appended_bytes_are_the_encoded_additions():
+    t = new_trace_id()
+    root = span(t, "POST /chat", costline__feature="support", user__id="u-1")
+    agent = span(t, "invoke_agent planner", root, gen_ai__operation__name="invoke_agent", gen_ai__agent__name="planner")
+    calls = [llm(t, agent, input_tokens=100 * i + 1, output_tokens=2**i) for i in range(1, 12)]
+    tool = span(t, "execute_tool", agent, gen_ai__operation__name="execute_tool", gen_ai__tool__name="search")
+    deep = llm(t, tool, model="no-such-model", input_tokens=5, costline__customer_id="acme")
+    plain = span(t, "SELECT", agent, db__system__name="postgresql")
+    it = Intake(TagReader(TaggingConfig()))
+    pairs, _, _ = it.spans(request([root, agent, *calls, tool, deep, plain]))
+    buffered = [b for _, b in pairs]
+
+    class Pricer:
+        def price(self, call, start, duration):
+            from decimal import Decimal
+
+            from costline.processor.records import Cost, Unpriced
+
+            if call.model == "no-such-model":
+                return Unpriced("unknown_model")
+            c = Decimal(call.usage.input_tokens) / 3
+            return Cost(c, c / 2, c / 2, Decimal(0), Decimal(0), call.model, "openai", "test")
+
+    for write in (True, False):
+        result = assemble_trace(t, buffered, {}, TaggingConfig(), Pricer().price, write)
+        assert [encode.attributes(a) for a in result.additions] == result.appended
+        assert any(result.appended)
+
+
+def test_intake_groups_by_trace_and_rejects_bad_ids():
+    t1, t2 = new_trace_id(), new_trace_id()
+    spans = [span(t1, "a"), span(t2, "b"), span(t1, "c"), span(b"\0" * 16, "bad"), span(t2, "d", span_id=b"\0" * 8)]
+    it = Intake(TagReader(TaggingConfig()))
+    by_trace, accepted, rejected, message = it.group(request(spans).SerializeToString())
+    assert accepted == 3 and rejected == 2 and "invalid" in message
+    assert {k: [Span.FromString(d).name for d, _ in v] for k, v in by_trace.items()} == {t1: ["a", "c"], t2: ["b"]}
+    buf = TraceBuffer(AssemblyConfig(trace_wait_s=1, max_buffer_bytes=10_000))
+    for trace_id, group in by_trace.items():
+        assert buf.add(trace_id, group, now=0) == []
+    assert buf.byte_count == sum(len(d) for g in by_trace.values() for d, _ in g) + 3 * 120
+    assert ExportTraceServiceRequest  # the module under test takes bytes; the type only documents it
