@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 from collections.abc import Callable
 
@@ -24,12 +25,13 @@ log = logging.getLogger("costline")
 class Server:
     """The running processor; `start()` then `stop()`; usable in-process by tests."""
 
-    def __init__(self, config: Config, pricer=None, sinks=()):
+    def __init__(self, config: Config, pricer=None, sinks=(), reuse_port: bool = False):
         if pricer is None:
             from costline.processor.pricing import Pricer
 
             pricer = Pricer(config.pricing)
         self.config = config
+        self.reuse_port = reuse_port  # several processes share the ports (--workers)
         self.pipeline = Pipeline(config, pricer, sinks)
         self.grpc: GrpcReceiver | None = None
         self.http: HttpReceiver | None = None
@@ -44,7 +46,7 @@ class Server:
             log.info("OTLP/gRPC receiver on %s", _with_port(cfg.receive.grpc, port))
         if cfg.receive.http:
             self.http = HttpReceiver(self.pipeline, cfg.receive.max_request_bytes, stats)
-            port = await self.http.start(*parse_hostport(cfg.receive.http, "--http"))
+            port = await self.http.start(*parse_hostport(cfg.receive.http, "--http"), reuse_port=self.reuse_port)
             log.info("OTLP/HTTP receiver on %s", _with_port(cfg.receive.http, port))
         for q in self.pipeline.queues:
             log.info("exporting to %s", q.client.name)
@@ -67,8 +69,9 @@ def _with_port(addr: str, port: int) -> str:
     return f"{addr.rpartition(':')[0]}:{port}"
 
 
-async def serve_forever(config: Config, sinks=(), ready: Callable[[Server], None] | None = None) -> int:
-    server = Server(config, sinks=sinks)
+async def serve_forever(config: Config, sinks=(), ready: Callable[[Server], None] | None = None,
+                        reuse_port: bool = False) -> int:
+    server = Server(config, sinks=sinks, reuse_port=reuse_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -88,10 +91,80 @@ async def serve_forever(config: Config, sinks=(), ready: Callable[[Server], None
     return 0
 
 
-def run(config: Config, sinks=()) -> int:
+def run(config: Config, sinks=(), reuse_port: bool = False) -> int:
     try:
         import uvloop
 
-        return uvloop.run(serve_forever(config, sinks))
+        return uvloop.run(serve_forever(config, sinks, reuse_port=reuse_port))
     except ImportError:
-        return asyncio.run(serve_forever(config, sinks))
+        return asyncio.run(serve_forever(config, sinks, reuse_port=reuse_port))
+
+
+# -- several processes (--workers N) ------------------------------------------------------------
+#
+# One Python process runs on one core. With --workers N, this process only supervises: N
+# worker processes (started fresh, not forked: gRPC does not survive a fork) each run the
+# whole pipeline and bind the same gRPC and HTTP ports with SO_REUSEPORT, so the kernel
+# spreads connections over them. A trace is assembled by the worker its spans reach, so
+# this suits senders whose whole traces travel over one connection (an SDK process); spans
+# of one trace sent by several services may land on different workers, like the
+# Collector's groupbytrace behind a load balancer without trace-ID routing. SIGTERM and
+# SIGINT are passed on and each worker drains as a single process does; a worker that
+# dies stops the rest, and the supervisor exits non-zero for the orchestrator to restart.
+
+
+def run_workers(config: Config, workers: int, log_level: str = "INFO") -> int:
+    import multiprocessing as mp
+    from multiprocessing.connection import wait
+
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_worker, args=(config, log_level, i), name=f"costline-worker-{i}") for i in range(workers)]
+    stopping = False
+
+    def stop(signum, frame):
+        nonlocal stopping
+        stopping = True
+        for p in procs:
+            if p.is_alive() and p.pid:
+                os.kill(p.pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        for p in procs:
+            p.start()
+        log.info("serving from %d worker processes: %s", workers, ", ".join(str(p.pid) for p in procs))
+        alive = list(procs)
+        code = 0
+        while alive:
+            for sentinel in wait([p.sentinel for p in alive]):
+                p = next(q for q in alive if q.sentinel == sentinel)
+                p.join()
+                alive.remove(p)
+                if p.exitcode != 0:
+                    code = code or 1
+                if not stopping:
+                    log.error("worker %s exited with %s: stopping the others", p.pid, p.exitcode)
+                    stop(None, None)
+        return code
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _worker(config: Config, log_level: str, index: int) -> None:
+    logging.basicConfig(level=log_level.upper(), format=f"%(asctime)s %(levelname)s %(name)s[w{index}]: %(message)s")
+    _stop_with_parent()
+    from costline.processor.commands.serve import open_sinks
+
+    raise SystemExit(run(config, open_sinks(config), reuse_port=True))
+
+
+def _stop_with_parent() -> None:
+    """Linux: SIGTERM this worker (it drains) when the supervisor dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass

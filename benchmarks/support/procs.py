@@ -141,10 +141,19 @@ def cpu_seconds(pids: list[int]) -> float:
 
 
 def children_of(pid: int) -> list[int]:
+    """Child processes, leaving out multiprocessing's resource tracker."""
+    out = []
     try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     except FileNotFoundError:
         return []
+    for k in kids:
+        try:
+            if b"resource_tracker" not in Path(f"/proc/{k}/cmdline").read_bytes():
+                out.append(int(k))
+        except FileNotFoundError:
+            pass
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

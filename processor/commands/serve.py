@@ -28,6 +28,9 @@ def register(sub) -> None:
     p.add_argument("--config", metavar="FILE", help="YAML file with these settings and the tagging contract")
     p.add_argument("--ledger", metavar="PATH|URL", help="SQLite path or postgresql:// URL for the cost ledger ('off' disables)")
     p.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus /metrics on this address")
+    p.add_argument("--workers", metavar="N", type=int, default=1,
+                   help="serve from N processes sharing the receiver ports (SO_REUSEPORT; default 1). Each process "
+                        "assembles the traces its connections bring: use when whole traces arrive over one connection")
     p.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     p.set_defaults(func=run)
 
@@ -91,9 +94,27 @@ def open_sinks(config: Config) -> list:
     return sinks
 
 
+def check_workers(config: Config, workers: int) -> None:
+    """What several processes cannot share: ephemeral ports, one Prometheus endpoint, one push."""
+    if workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if workers == 1:
+        return
+    for addr, name in ((config.receive.grpc, "--grpc"), (config.receive.http, "--http")):
+        if addr is not None and parse_hostport(addr, name)[1] == 0:
+            raise ConfigError(f"--workers {workers} needs a fixed {name} port, not 0")
+    if config.metrics.listen or config.metrics.otlp_endpoint:
+        raise ConfigError(f"--workers {workers} cannot serve metrics: each process would count only its own spans")
+
+
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = build_config(args)
+    check_workers(config, args.workers)
+    if args.workers > 1:
+        from costline.processor.server import run_workers
+
+        return run_workers(config, args.workers, args.log_level)
     from costline.processor.server import run as run_server
 
     return run_server(config, open_sinks(config))

@@ -40,11 +40,11 @@ class HttpReceiver:
         app.router.add_get("/healthz", self._health)
         return app
 
-    async def start(self, host: str, port: int) -> int:
+    async def start(self, host: str, port: int, reuse_port: bool = False) -> int:
         # Bodies are decompressed by decode.decompress, which enforces the size cap.
         self.runner = web.AppRunner(self.app(), auto_decompress=False, access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port)
+        site = web.TCPSite(self.runner, host, port, reuse_port=reuse_port or None)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
         return self.port

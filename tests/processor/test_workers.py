@@ -1,0 +1,71 @@
+"""`costline serve --workers N`: processes sharing the ports, every span out once, SIGTERM drains all."""
+
+import signal
+import subprocess
+import time
+import urllib.request
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+from tests.fakes.otlp_sink import OtlpSink
+from tests.processor.spans import llm, new_trace_id, request, span
+from tests.processor.test_cli_serve import COSTLINE, free_port, run_cli
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--workers", "0"], "--workers must be at least 1"),
+    (["--workers", "2", "--grpc", "127.0.0.1:0"], "needs a fixed --grpc port"),
+    (["--workers", "2", "--metrics", "127.0.0.1:9999"], "cannot serve metrics"),
+])
+def test_worker_flag_errors_are_one_line(args, fragment):
+    r = run_cli("serve", "--ledger", "off", *args)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], r.stderr
+
+
+def _post(url: str, body: bytes) -> int:
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/x-protobuf"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return resp.status
+
+
+def test_two_workers_share_both_ports_and_drain_on_sigterm():
+    gport, hport = free_port(), free_port()
+    with OtlpSink() as sink:
+        proc = subprocess.Popen(
+            [*COSTLINE, "serve", "--workers", "2", "--grpc", f"127.0.0.1:{gport}", "--http", f"127.0.0.1:{hport}",
+             "--export-grpc", sink.grpc_endpoint, "--trace-wait", "600", "--ledger", "off"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            sent = 0
+            # New connections are spread over the workers: send until both have spans.
+            while time.monotonic() < deadline and sent < 40:
+                t = new_trace_id()
+                root = span(t, "root", costline__feature="search", costline__customer_id="acme")
+                body = request([root, llm(t, root, input_tokens=1000)]).SerializeToString()
+                try:
+                    assert _post(f"http://127.0.0.1:{hport}/v1/traces", body) == 200
+                    sent += 2
+                except OSError:
+                    time.sleep(0.2)  # workers still starting
+            assert sent == 40
+            children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+            workers = [c for c in children if b"resource_tracker" not in open(f"/proc/{c}/cmdline", "rb").read()]
+            assert len(workers) == 2
+            time.sleep(0.3)
+            assert sink.spans() == []  # a 600 s trace wait: nothing flushed yet
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=60)
+            assert proc.returncode == 0, out
+            spans = sink.spans()
+            assert len(spans) == sent
+            calls = [s for s in spans if s.name.startswith("chat")]
+            assert all(s.attributes["costline.feature"] == "search" and s.attributes["costline.cost.usd"] > 0
+                       for s in calls)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert ExportTraceServiceRequest  # bodies above are ExportTraceServiceRequest bytes
