@@ -83,6 +83,27 @@ class CountReader:
         return count
 
 
+def read_counts(attrs: dict, groups: tuple[tuple[str, ...], ...]) -> tuple[list[int | None], str | None]:
+    """CountReader.first for each group of synonyms, in order, in one call: (counts, first error)."""
+    get = attrs.get
+    out: list[int | None] = []
+    error = None
+    for keys in groups:
+        count = None
+        for key in keys:
+            value = get(key)
+            if value is not None:
+                if type(value) is int and 0 <= value <= MAX_TOKENS:
+                    count = value
+                else:
+                    count = as_count(value)
+                    if count is None and error is None:
+                        error = f"{key}={_show(value)} is not a token count"
+                break
+        out.append(count)
+    return out, error
+
+
 def as_count(value: object) -> int | None:
     """A non-negative whole number of tokens, or None when `value` is not one."""
     if isinstance(value, bool):

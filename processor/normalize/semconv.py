@@ -12,7 +12,7 @@ excludes cache reads and writes.
 
 from __future__ import annotations
 
-from .counts import CountReader, Reading, first_str, is_true
+from .counts import Reading, first_str, is_true, read_counts
 from .providers import normalize_provider
 
 INPUT = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
@@ -45,28 +45,32 @@ COSTLINE_MARKER_KEYS = frozenset({CACHE_WRITE_1H, USAGE_MISSING})
 COSTLINE_SCOPE_PREFIXES = ("costline",)
 
 
+_COUNTS = (INPUT, OUTPUT, CACHE_READ, CACHE_WRITE, (CACHE_WRITE_1H,), REASONING)
+
+
 def read(attrs: dict, dialect: str = "semconv") -> Reading:
-    counts = CountReader(attrs)
+    (input_, output, cache_read, cache_write, cache_write_1h, reasoning), error = read_counts(attrs, _COUNTS)
     provider = normalize_provider(first_str(attrs, *PROVIDER))
     operation = first_str(attrs, OPERATION)
-    model = first_str(attrs, RESPONSE_MODEL, REQUEST_MODEL)
+    request_model = first_str(attrs, REQUEST_MODEL)
+    model = first_str(attrs, RESPONSE_MODEL) or request_model
     reading = Reading(
         dialect=dialect,
-        input=counts.first(*INPUT),
-        output=counts.first(*OUTPUT),
-        cache_read=counts.first(*CACHE_READ),
-        cache_write=counts.first(*CACHE_WRITE),
-        cache_write_1h=counts.first(CACHE_WRITE_1H),
-        reasoning=counts.first(*REASONING),
+        input=input_,
+        output=output,
+        cache_read=cache_read,
+        cache_write=cache_write,
+        cache_write_1h=cache_write_1h,
+        reasoning=reasoning,
         input_excludes_cache=True if provider == "aws" else None,
         model=model,
-        request_model=first_str(attrs, REQUEST_MODEL),
+        request_model=request_model,
         provider=provider,
         operation=operation,
         is_model_call=is_true(attrs.get(USAGE_MISSING))
         or (model is not None and (operation is None or operation in MODEL_OPERATIONS)),
     )
-    reading.error = counts.error
+    reading.error = error
     return reading
 
 
