@@ -81,7 +81,7 @@ class AssemblyConfig:
     trace_wait_s: float = DEFAULT_TRACE_WAIT_S  # quiet time before a trace is flushed
     max_traces: int = DEFAULT_MAX_TRACES  # at the bound the oldest trace flushes early
     max_spans: int = DEFAULT_MAX_SPANS  # buffered spans across all traces; same policy
-    max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES  # buffered span bytes (+ ~120 B each); same policy; 0: none
+    max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES  # buffered span bytes (+ 160 B each); same policy; 0: none
     recent_traces: int = DEFAULT_RECENT_TRACES  # flushed traces remembered for late spans
 
 

@@ -258,16 +258,17 @@ class LoadGen:
     """
 
     def __init__(self, target: str, bodies_path: str, *, connections: int = 8, inflight: int = 2, rate: float = 0,
-                 duration: float = 120.0):
+                 duration: float = 120.0, max_sends: int = 0):
         ctx = mp.get_context("spawn")
         self.sent = ctx.Value("q", 0)  # spans the target accepted
         self.throttled = ctx.Value("q", 0)
         self.failed = ctx.Value("q", 0)
         self._stop = ctx.Event()
+        self._sent_at: dict | None = None
         self._parent_conn, child_conn = ctx.Pipe()
         self.proc = ctx.Process(target=_loadgen_main, args=(target, bodies_path, connections, inflight, rate, duration,
-                                                             self.sent, self.throttled, self.failed, self._stop,
-                                                             child_conn), daemon=True)
+                                                             max_sends, self.sent, self.throttled, self.failed,
+                                                             self._stop, child_conn), daemon=True)
 
     def __enter__(self) -> "LoadGen":
         self.proc.start()
@@ -278,17 +279,25 @@ class LoadGen:
 
     def stop(self) -> dict[int, float]:
         """Stop sending; returns {send number: monotonic send time} (filled in rate mode)."""
-        if not self.proc.is_alive():
-            return {}
+        if self._sent_at is not None:
+            return self._sent_at
         self._stop.set()
-        sent_at = self._parent_conn.recv() if self._parent_conn.poll(60) else {}
-        self.proc.join(10)
-        if self.proc.is_alive():
-            self.proc.kill()
+        sent_at = {}
+        if self.proc.pid is not None:
+            try:
+                if self._parent_conn.poll(60):
+                    sent_at = self._parent_conn.recv()
+            except (EOFError, OSError):
+                pass
+            self.proc.join(10)
+            if self.proc.is_alive():
+                self.proc.kill()
+        self._sent_at = sent_at
         return sent_at
 
 
-def _loadgen_main(target, bodies_path, connections, inflight, rate, duration, sent, throttled, failed, stop, conn):
+def _loadgen_main(target, bodies_path, connections, inflight, rate, duration, max_sends, sent, throttled, failed, stop,
+                  conn):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import grpc
 
@@ -311,10 +320,13 @@ def _loadgen_main(target, bodies_path, connections, inflight, rate, duration, se
         ]
         calls = [ch.unary_unary(EXPORT, request_serializer=None, response_deserializer=None) for ch in channels]
 
+        started = [0]
+
         def done() -> bool:
-            return stop.is_set() or time.monotonic() > deadline
+            return stop.is_set() or time.monotonic() > deadline or (max_sends and started[0] >= max_sends)
 
         async def send_one(call) -> None:
+            started[0] += 1
             n = next(counter)
             i = n % len(bodies)
             body = stamp(bodies[i], n)

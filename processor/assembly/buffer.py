@@ -18,7 +18,7 @@ from costline.processor.assembly.rollup import Inherited
 from costline.processor.config import AssemblyConfig
 from costline.processor.intake import BufferedSpan
 
-SPAN_OVERHEAD = 120  # bytes per buffered span beyond its wire size (tuple, bytes header, list slot, trace)
+SPAN_OVERHEAD = 160  # bytes per buffered span beyond its wire size (tuple, bytes header, list slot, its trace's share)
 
 
 @dataclass(slots=True)

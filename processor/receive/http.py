@@ -123,6 +123,7 @@ class HttpReceiver:
             "status": "ok",
             "buffered_traces": len(p.buffer),
             "buffered_spans": p.buffer.span_count,
+            "buffered_bytes": p.buffer.byte_count,
             "export_queues": {q.client.name: len(q) for q in p.queues},
             "stats": p.stats.snapshot(),
         }

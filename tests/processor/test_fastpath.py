@@ -10,7 +10,7 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope, KeyVa
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from costline.processor.assembly.buffer import TraceBuffer
+from costline.processor.assembly.buffer import SPAN_OVERHEAD, TraceBuffer
 from costline.processor.assembly.rollup import assemble_trace
 from costline.processor.assembly.steps import step_name
 from costline.processor.assembly.tags import OUTPUT_KEYS, OUTPUT_PREFIXES, TagReader
@@ -196,5 +196,5 @@ def test_intake_groups_by_trace_and_rejects_bad_ids():
     buf = TraceBuffer(AssemblyConfig(trace_wait_s=1, max_buffer_bytes=10_000))
     for trace_id, group in by_trace.items():
         assert buf.add(trace_id, group, now=0) == []
-    assert buf.byte_count == sum(len(d) for g in by_trace.values() for d, _ in g) + 3 * 120
+    assert buf.byte_count == sum(len(d) for g in by_trace.values() for d, _ in g) + 3 * SPAN_OVERHEAD
     assert ExportTraceServiceRequest  # the module under test takes bytes; the type only documents it
