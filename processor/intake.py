@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import struct
 from operator import itemgetter
+from typing import NamedTuple
 
 from costline.processor.assembly.steps import STEP_KEYS, step_name
 from costline.processor.assembly.tags import OUTPUT_KEYS, OUTPUT_PREFIXES, TAG_PREFIX, TagReader
@@ -66,20 +67,20 @@ class BufferedSpan(tuple):
         return _span_message(self[0]).span_id
 
 
-class SpanInfo:
+class SpanInfo(NamedTuple):
     """What assembly needs to know about a span that carries attributes it reads."""
 
-    __slots__ = ("name", "start", "end", "tags", "own_tags", "step", "call", "rewrite")
+    name: str
+    start: int
+    end: int
+    tags: dict[str, str] | None
+    own_tags: frozenset[str]
+    step: str | None
+    call: ModelCall | None
+    rewrite: bool
 
-    def __init__(self, name, start, end, tags, own_tags, step, call, rewrite):
-        self.name: str = name
-        self.start: int = start
-        self.end: int = end
-        self.tags: dict[str, str] | None = tags
-        self.own_tags: frozenset[str] = own_tags
-        self.step: str | None = step
-        self.call: ModelCall | None = call
-        self.rewrite: bool = rewrite
+
+_new_info = tuple.__new__  # SpanInfo without the generated __new__'s Python frame
 
 
 def decode_value(v):
@@ -271,7 +272,8 @@ class SpanReader:
         rewrite = bool(found & _OUTPUT)
         if call is None and tags is None and step is None and not rewrite:
             return None  # its picked keys change nothing: it reads like a span without them
-        return SpanInfo(name, view.start_time_unix_nano, view.end_time_unix_nano, tags, own, step, call, rewrite)
+        return _new_info(SpanInfo, (name, view.start_time_unix_nano, view.end_time_unix_nano, tags, own, step, call,
+                                    rewrite))
 
     def _decode(self, kv: bytes) -> tuple | None:
         """(key, value, stage bits) of a KeyValue when its key is picked, else None; cached."""
@@ -285,9 +287,17 @@ class SpanReader:
                 cls = self._classify(kb)
             if cls[1]:
                 n = len(kv)
-                # int_value filling the value, one varint byte: a small count, decoded inline
-                if ke + 4 == n and kv[ke] == 0x12 and kv[ke + 1] == 2 and kv[ke + 2] == 0x18 and kv[ke + 3] < 0x80:
-                    return (cls[0], kv[ke + 3], cls[1])  # counts rarely repeat: not cached
+                # int_value filling the value (a count, usually), its varint of 1..3 bytes decoded inline;
+                # counts rarely repeat: not cached
+                if kv[ke] == 0x12 and kv[ke + 2] == 0x18 and kv[ke + 1] == n - ke - 2:
+                    v = kv[ke + 3]
+                    if n == ke + 4 and v < 0x80:
+                        return (cls[0], v, cls[1])
+                    w = kv[ke + 4]
+                    if n == ke + 5 and v >= 0x80 and w < 0x80:
+                        return (cls[0], (v & 0x7F) | w << 7, cls[1])
+                    if n == ke + 6 and v >= 0x80 and w >= 0x80 and kv[ke + 5] < 0x80:
+                        return (cls[0], (v & 0x7F) | (w & 0x7F) << 7 | kv[ke + 5] << 14, cls[1])
                 hit = (cls[0], _value(kv, ke, n), cls[1])
             else:
                 _check_value_field(kv, ke)  # nothing after it can change the key
