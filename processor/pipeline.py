@@ -1,14 +1,20 @@
 """Wires the stages of `costline serve` and their start/stop order; nothing else.
 
-  receive (grpc, http) -> intake (one pass over attributes, normalize)
-    -> TraceBuffer (wait for quiet) -> assemble_trace (tags, paths, price, rollup)
-    -> encode (append attributes to span bytes, frame requests) -> ExportQueue per target
+  receive (grpc, http: the body parses, or 400/INVALID_ARGUMENT)
+    -> intake (split into span bytes, check IDs, group by trace; nothing decoded)
+    -> TraceBuffer (wait for quiet; bounded by traces, spans and bytes)
+    -> assemble_trace (read the attributes stages need, normalize, tags, paths, price, rollup)
+    -> encode (append attributes to span bytes, frame requests, one join per batch) -> ExportQueue per target
                                           \\-> sinks (ledger, metrics) get LedgerRows
 
 Everything runs on one asyncio event loop, so the buffer needs no locks (the
-Collector's groupbytrace makes the same choice with its event machine). What an
-OTLP success means: the spans are in costline's memory buffer; they leave through
-the export queues, retried until the backend takes them (see README, "Guarantees").
+Collector's groupbytrace makes the same choice with its event machine). Assembly is
+the expensive part and runs in slices (SLICE_SPANS) with the loop's other work in
+between: the ticker flushes quiet traces, and while some wait, a request pays for
+assembling as many spans as it brought before it is answered (take_traces), so
+senders are slowed to what assembly keeps up with. What an OTLP success means: the
+spans are in costline's memory buffer; they leave through the export queues,
+retried until the backend takes them (see README, "Guarantees").
 """
 
 from __future__ import annotations
@@ -145,6 +151,8 @@ class Pipeline:
                 while owed > 0 and self.buffer.has_expired(self.clock()):
                     owed -= self.tick(min(owed, SLICE_SPANS), final=False)
                     await asyncio.sleep(0)
+            except Exception:  # the request's spans are taken: a flush bug must not fail its answer
+                log.exception("flush failed")
             finally:
                 self._paying -= 1
         return rejected, message
