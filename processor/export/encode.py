@@ -108,8 +108,12 @@ _SMALL_VARINTS = [varint(i) for i in range(1 << 14)]
 
 
 def uvarint(n: int) -> bytes:
-    """varint(n) for n >= 0, from a table when it fits in two bytes."""
-    return _SMALL_VARINTS[n] if n < 16384 else varint(n)
+    """varint(n) for n >= 0: from a table when it fits in two bytes, inline in three."""
+    if n < 16384:
+        return _SMALL_VARINTS[n]
+    if n < 2097152:
+        return bytes(((n & 0x7F) | 0x80, ((n >> 7) & 0x7F) | 0x80, n >> 14))
+    return varint(n)
 
 
 def int_attribute(key: str, value: int) -> bytes:
