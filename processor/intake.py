@@ -233,8 +233,8 @@ class SpanReader:
         if d.startswith(_SPAN_ID_HEAD, 18) and d.startswith(_TRACE_ID_HEAD):
             if d.startswith(_PARENT_HEAD, 28):
                 return d[20:28], d[30:38]
-            if len(d) > 28 and d[28] != 0x1A and d[28] != 0x22:  # no trace_state, no parent
-                return d[20:28], b""
+            if len(d) > 28 and d[28] != 0x1A and d[28] != 0x22 and d.find(_PARENT_HEAD, 29) < 0:
+                return d[20:28], b""  # no trace_state, no parent (not even out of field order)
         span = _span_message(d)
         parent = span.parent_span_id
         return span.span_id, parent if len(parent) == 8 else b""

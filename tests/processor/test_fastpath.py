@@ -198,3 +198,18 @@ def test_intake_groups_by_trace_and_rejects_bad_ids():
         assert buf.add(trace_id, group, now=0) == []
     assert buf.byte_count == sum(len(d) for g in by_trace.values() for d, _ in g) + 3 * SPAN_OVERHEAD
     assert ExportTraceServiceRequest  # the module under test takes bytes; the type only documents it
+
+
+def test_ids_read_at_their_offsets_or_wherever_they_are():
+    reader = Intake(TagReader(TaggingConfig())).reader
+    t, s, p = b"\x01" * 16, b"\x02" * 8, b"\x03" * 8
+
+    def field(tag, payload):
+        return bytes([tag]) + encode.varint(len(payload)) + payload
+
+    assert reader.ids(Span(trace_id=t, span_id=s, name="root").SerializeToString()) == (s, b"")
+    assert reader.ids(Span(trace_id=t, span_id=s, parent_span_id=p, name="x").SerializeToString()) == (s, p)
+    assert reader.ids(Span(trace_id=t, span_id=s, trace_state="k=v", parent_span_id=p).SerializeToString()) == (s, p)
+    # out of field order: parent after the name, span_id before the trace_id
+    assert reader.ids(field(0x0A, t) + field(0x12, s) + field(0x2A, b"x") + field(0x22, p)) == (s, p)
+    assert reader.ids(field(0x12, s) + field(0x0A, t) + field(0x22, p)) == (s, p)
