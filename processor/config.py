@@ -35,6 +35,9 @@ class ReceiveConfig:
     http: str | None = DEFAULT_HTTP  # HOST:PORT; None disables the HTTP receiver
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES  # after decompression; over it: 413 / RESOURCE_EXHAUSTED
     retry_after_s: int = 5  # the hint sent with throttling answers
+    bearer_token_file: str | None = None  # require `Authorization: Bearer <file content>` on both receivers
+    tls_cert_file: str | None = None  # serve TLS on both receivers (PEM certificate chain)
+    tls_key_file: str | None = None  # its PEM private key
 
 
 @dataclass
@@ -93,6 +96,7 @@ class ExportTarget:
     insecure: bool = True
     compression: str | None = None  # "gzip" or None
     timeout_s: float = 10.0
+    ca_file: str | None = None  # PEM roots to verify the backend's TLS certificate (default: system roots)
 
 
 @dataclass

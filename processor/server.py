@@ -18,6 +18,7 @@ from costline.processor.config import Config, parse_hostport
 from costline.processor.pipeline import Pipeline
 from costline.processor.receive.grpc import GrpcReceiver
 from costline.processor.receive.http import HttpReceiver
+from costline.processor.receive.security import load_security
 
 log = logging.getLogger("costline")
 
@@ -40,12 +41,13 @@ class Server:
         cfg = self.config
         await self.pipeline.start()
         stats = self.pipeline.stats
+        security = load_security(cfg.receive)
         if cfg.receive.grpc:
-            self.grpc = GrpcReceiver(self.pipeline, cfg.receive.max_request_bytes, stats)
+            self.grpc = GrpcReceiver(self.pipeline, cfg.receive.max_request_bytes, stats, security)
             port = await self.grpc.start(*parse_hostport(cfg.receive.grpc, "--grpc"))
             log.info("OTLP/gRPC receiver on %s", _with_port(cfg.receive.grpc, port))
         if cfg.receive.http:
-            self.http = HttpReceiver(self.pipeline, cfg.receive.max_request_bytes, stats)
+            self.http = HttpReceiver(self.pipeline, cfg.receive.max_request_bytes, stats, security)
             port = await self.http.start(*parse_hostport(cfg.receive.http, "--http"), reuse_port=self.reuse_port)
             log.info("OTLP/HTTP receiver on %s", _with_port(cfg.receive.http, port))
         for q in self.pipeline.queues:

@@ -31,6 +31,9 @@ def register(sub) -> None:
     p.add_argument("--workers", metavar="N", type=int, default=1,
                    help="serve from N processes sharing the receiver ports (SO_REUSEPORT; default 1). Each process "
                         "assembles the traces its connections bring: use when whole traces arrive over one connection")
+    p.add_argument("--tls-cert", metavar="PEM", help="serve TLS on both receivers with this certificate chain")
+    p.add_argument("--tls-key", metavar="PEM", help="the TLS private key")
+    p.add_argument("--bearer-token-file", metavar="FILE", help="require 'Authorization: Bearer <token in FILE>' on both receivers")
     p.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     p.set_defaults(func=run)
 
@@ -47,6 +50,9 @@ def build_config(args: argparse.Namespace, env=os.environ) -> Config:
         config.assembly.trace_wait_s = args.trace_wait
     if args.prices:
         config.pricing.prices_file = args.prices
+    for flag, field in (("tls_cert", "tls_cert_file"), ("tls_key", "tls_key_file"), ("bearer_token_file", "bearer_token_file")):
+        if getattr(args, flag, None):
+            setattr(config.receive, field, getattr(args, flag))
     if args.ledger:
         config.ledger = args.ledger
     if args.metrics:
@@ -58,6 +64,9 @@ def build_config(args: argparse.Namespace, env=os.environ) -> Config:
         config.export.targets = targets_from_env(env)
     config.validate()
     _refuse_self_export(config)
+    from costline.processor.receive.security import load_security
+
+    load_security(config.receive)  # unreadable token or certificate files: one clear line now
     return config
 
 

@@ -82,8 +82,9 @@ class GrpcClient:
         if target.insecure:
             self._channel = grpc.aio.insecure_channel(target.endpoint, options=options, compression=compression)
         else:
+            roots = open(target.ca_file, "rb").read() if target.ca_file else None
             self._channel = grpc.aio.secure_channel(
-                target.endpoint, grpc.ssl_channel_credentials(), options=options, compression=compression
+                target.endpoint, grpc.ssl_channel_credentials(root_certificates=roots), options=options, compression=compression
             )
         self._metadata = tuple((k.lower(), v) for k, v in target.headers.items())
         self._calls = {
@@ -123,7 +124,14 @@ class HttpClient:
     async def send(self, signal: str, body: bytes) -> Outcome:
         aiohttp = self._aiohttp
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.target.timeout_s))
+            connector = None
+            if self.target.ca_file:
+                import ssl
+
+                connector = aiohttp.TCPConnector(ssl=ssl.create_default_context(cafile=self.target.ca_file))
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.target.timeout_s), connector=connector
+            )
         headers = {"Content-Type": "application/x-protobuf", **self.target.headers}
         if self.target.compression == "gzip":
             body = gzip.compress(body, 5)

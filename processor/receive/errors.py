@@ -33,6 +33,14 @@ class TooLarge(RequestError):
     reason = "too_large"
 
 
+class Unauthenticated(RequestError):
+    """Auth is on and the request did not carry the right bearer token."""
+
+    http_status = 401
+    grpc_code = grpc.StatusCode.UNAUTHENTICATED
+    reason = "unauthenticated"
+
+
 class Throttled(RequestError):
     """Buffers or export queues are full: the sender should retry after a while."""
 

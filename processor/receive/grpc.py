@@ -42,8 +42,9 @@ def retry_trailers(code: grpc.StatusCode, message: str, seconds: int) -> tuple:
 
 
 class GrpcReceiver:
-    def __init__(self, pipeline, max_request_bytes: int, stats):
+    def __init__(self, pipeline, max_request_bytes: int, stats, security=None):
         self.pipeline = pipeline
+        self.security = security
         self.max_bytes = max_request_bytes
         self.stats = stats
         self.server: grpc.aio.Server | None = None
@@ -62,7 +63,11 @@ class GrpcReceiver:
             method = grpc.unary_unary_rpc_method_handler(fn, request_deserializer=None, response_serializer=None)
             handlers.append(grpc.method_handlers_generic_handler(service, {"Export": method}))
         self.server.add_generic_rpc_handlers(handlers)
-        self.port = self.server.add_insecure_port(f"{host}:{port}")
+        credentials = self.security.grpc_credentials() if self.security else None
+        if credentials is not None:
+            self.port = self.server.add_secure_port(f"{host}:{port}", credentials)
+        else:
+            self.port = self.server.add_insecure_port(f"{host}:{port}")
         if not self.port:
             raise OSError(f"cannot listen for gRPC on {host}:{port}")
         await self.server.start()
@@ -79,8 +84,14 @@ class GrpcReceiver:
         log.info("refused gRPC export: %s", e)
         await context.abort(e.grpc_code, str(e))
 
+    def _authenticate(self, context) -> None:
+        if self.security is not None and self.security.token is not None:
+            meta = dict(context.invocation_metadata() or ())
+            self.security.check(meta.get("authorization"))
+
     async def _traces(self, body: bytes, context) -> bytes:
         try:
+            self._authenticate(context)
             if len(body) > self.max_bytes:
                 raise TooLarge(f"request of {len(body)} bytes exceeds the {self.max_bytes}-byte limit")
             parse_protobuf(ExportTraceServiceRequest, body)  # undecodable -> INVALID_ARGUMENT
@@ -98,6 +109,7 @@ class GrpcReceiver:
     def _passthrough(self, signal: str):
         async def export(body: bytes, context) -> bytes:
             try:
+                self._authenticate(context)
                 self.pipeline.accept_passthrough(signal, body)
             except RequestError as e:
                 await self._refuse(context, e)

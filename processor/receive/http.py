@@ -19,14 +19,15 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from costline.processor.receive import decode
-from costline.processor.receive.errors import RequestError, Throttled, TooLarge
+from costline.processor.receive.errors import RequestError, Throttled, TooLarge, Unauthenticated
 
 log = logging.getLogger("costline.receive")
 
 
 class HttpReceiver:
-    def __init__(self, pipeline, max_request_bytes: int, stats):
+    def __init__(self, pipeline, max_request_bytes: int, stats, security=None):
         self.pipeline = pipeline
+        self.security = security
         self.max_bytes = max_request_bytes
         self.stats = stats
         self.runner: web.AppRunner | None = None
@@ -44,7 +45,8 @@ class HttpReceiver:
         # Bodies are decompressed by decode.decompress, which enforces the size cap.
         self.runner = web.AppRunner(self.app(), auto_decompress=False, access_log=None)
         await self.runner.setup()
-        site = web.TCPSite(self.runner, host, port, reuse_port=reuse_port or None)
+        ssl_context = self.security.ssl_context() if self.security else None
+        site = web.TCPSite(self.runner, host, port, reuse_port=reuse_port or None, ssl_context=ssl_context)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
         return self.port
@@ -54,6 +56,8 @@ class HttpReceiver:
             await self.runner.cleanup()
 
     async def _body(self, request: web.Request) -> tuple[str, bytes]:
+        if self.security is not None:
+            self.security.check(request.headers.get("Authorization"))
         kind = decode.media_type(request.headers.get("Content-Type"))
         if request.content_length is not None and request.content_length > self.max_bytes:
             raise TooLarge(f"request body of {request.content_length} bytes exceeds the {self.max_bytes}-byte limit")
@@ -110,6 +114,8 @@ class HttpReceiver:
         headers = {}
         if isinstance(e, Throttled):
             headers["Retry-After"] = str(e.retry_after_s)
+        elif isinstance(e, Unauthenticated):
+            headers["WWW-Authenticate"] = "Bearer"
         status = status_pb2.Status(code=e.grpc_code.value[0], message=str(e))
         if kind == decode.JSON:
             body = json.dumps({"code": status.code, "message": status.message}).encode()
