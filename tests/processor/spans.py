@@ -26,17 +26,27 @@ def span(trace_id: bytes, name: str, parent: Span | None = None, span_id: bytes 
     if parent is not None:
         s.parent_span_id = parent.span_id
     for k, v in attrs.items():
-        key = k.replace("__", ".")
-        kv = s.attributes.add(key=key)
-        if isinstance(v, bool):
-            kv.value.bool_value = v
-        elif isinstance(v, int):
-            kv.value.int_value = v
-        elif isinstance(v, float):
-            kv.value.double_value = v
-        else:
-            kv.value.string_value = str(v)
+        set_value(s.attributes.add(key=k.replace("__", ".")), v)
     return s
+
+
+def set_value(kv, v) -> None:
+    """Set a KeyValue's AnyValue from a Python value (None leaves it empty)."""
+    if v is None:
+        return
+    if isinstance(v, bool):
+        kv.value.bool_value = v
+    elif isinstance(v, int):
+        kv.value.int_value = v
+    elif isinstance(v, float):
+        kv.value.double_value = v
+    elif isinstance(v, list):
+        for x in v:
+            kv.value.array_value.values.add().string_value = x
+    elif isinstance(v, bytes):
+        kv.value.bytes_value = v
+    else:
+        kv.value.string_value = v if isinstance(v, str) else str(v)
 
 
 def request(spans: list[Span], service: str = "checkout", scope: str = "test") -> ExportTraceServiceRequest:

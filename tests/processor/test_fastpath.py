@@ -18,7 +18,7 @@ from costline.processor.config import AssemblyConfig, TaggingConfig
 from costline.processor.export import encode
 from costline.processor.intake import Intake, decode_value
 from costline.processor.normalize import normalize_span
-from tests.processor.spans import llm, new_trace_id, request, span
+from tests.processor.spans import llm, new_trace_id, request, set_value, span
 
 INTERESTING = [
     "gen_ai.operation.name", "gen_ai.request.model", "gen_ai.response.model", "gen_ai.provider.name", "gen_ai.system",
@@ -36,29 +36,11 @@ values = st.one_of(
 attrs = st.lists(st.tuples(st.one_of(st.sampled_from(INTERESTING), st.text(max_size=12)), values), max_size=10)
 
 
-def _set(kv, v):
-    if v is None:
-        return
-    if isinstance(v, bool):
-        kv.value.bool_value = v
-    elif isinstance(v, int):
-        kv.value.int_value = v
-    elif isinstance(v, float):
-        kv.value.double_value = v
-    elif isinstance(v, list):
-        for x in v:
-            kv.value.array_value.values.add().string_value = x
-    elif isinstance(v, bytes):
-        kv.value.bytes_value = v
-    else:
-        kv.value.string_value = v
-
-
 def _span_with(pairs, name="s"):
     s = Span(trace_id=os.urandom(16), span_id=os.urandom(8), name=name, kind=2, start_time_unix_nano=5,
              end_time_unix_nano=9)
     for k, v in pairs:
-        _set(s.attributes.add(key=k), v)
+        set_value(s.attributes.add(key=k), v)
     return s
 
 

@@ -16,6 +16,7 @@ from costline.processor.pipeline import Pipeline
 from costline.processor.pricing import Pricer
 from costline.processor.receive import decode
 from costline.processor.receive.errors import RequestError
+from tests.processor.spans import set_value
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _PRICER = Pricer(Config().pricing)
@@ -105,15 +106,7 @@ def span_graphs(draw):
         if draw(st.booleans()):
             s.parent_span_id = draw(st.sampled_from(ids + [b"\x09" * 8, b"\x01\x02"]))
         for key, value in draw(st.lists(st.tuples(st.sampled_from(KEYS), VALUES), max_size=8)):
-            kv = s.attributes.add(key=key)
-            if isinstance(value, bool):
-                kv.value.bool_value = value
-            elif isinstance(value, int):
-                kv.value.int_value = value
-            elif isinstance(value, float):
-                kv.value.double_value = value
-            else:
-                kv.value.string_value = value
+            set_value(s.attributes.add(key=key), value)
         spans.append(s)
     return spans
 
