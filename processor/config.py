@@ -109,6 +109,12 @@ class ExportConfig:
     retry_max_s: float = 30.0
     retry_max_elapsed_s: float = 0.0  # 0: retry retryable failures until they succeed
     drain_timeout_s: float = 30.0  # how long SIGTERM waits for buffers and queues
+    # --queue-dir: acknowledged spans are written here before the sender hears OK and kept
+    # until exported (and in the ledger); left-over ones are replayed at start. None: memory only.
+    queue_dir: str | None = None
+    queue_fsync: bool = False  # fsync each write: survive power loss too, not just a process crash
+    queue_max_bytes: int = 2 * 1024 * 1024 * 1024  # on disk; over it the receivers throttle senders; 0: none
+    queue_segment_bytes: int = 8 * 1024 * 1024  # one file per segment; a finished segment is deleted
 
 
 @dataclass
@@ -158,6 +164,12 @@ class Config:
                 raise ConfigError(f"export compression must be gzip or none, not {t.compression!r}")
         if self.export.queue_batches < 1 or self.export.batch_spans < 1:
             raise ConfigError("queue_batches and batch_spans must be at least 1")
+        if self.export.queue_dir is not None:
+            qd = Path(self.export.queue_dir)
+            if qd.exists() and not qd.is_dir():
+                raise ConfigError(f"--queue-dir {qd} exists and is not a directory")
+            if self.export.queue_max_bytes < 0 or self.export.queue_segment_bytes < 1024:
+                raise ConfigError("queue_max_bytes must be zero (no bound) or more, queue_segment_bytes at least 1024")
         if self.pricing.prices_file and not Path(self.pricing.prices_file).is_file():
             raise ConfigError(f"price file not found: {self.pricing.prices_file}")
         if self.metrics.listen:

@@ -31,6 +31,7 @@ from costline.processor.export import encode
 from costline.processor.export.client import make_client
 from costline.processor.export.queue import Batch, ExportQueue
 from costline.processor.intake import Intake
+from costline.processor.journal import Journal
 from costline.processor.receive.errors import Throttled
 from costline.processor.records import Cost
 from costline.processor.stats import Stats
@@ -52,13 +53,29 @@ class Pipeline:
         self.queues: list[ExportQueue] = []
         self._ticker: asyncio.Task | None = None
         self._closed = False
-        self._pending: list[tuple[list, list[bytes]]] = []  # assembled, not yet encoded
+        self._pending: list[tuple[list, list[bytes], list | None]] = []  # assembled, not yet encoded
         self._pending_spans = 0
         self._paying = 0  # requests assembling quiet traces before their answer
+        self.journal: Journal | None = None  # --queue-dir: acknowledged spans kept on disk until done
+        self._acking = [s for s in self.sinks if getattr(s, "acknowledges", False)]  # the ledger
+        self._parties = 0  # who must finish a span before its journal segment can go
+        self._replay: asyncio.Task | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
-        self.queues = [ExportQueue(make_client(t), self.config.export, self.stats) for t in self.config.export.targets]
+        cfg = self.config.export
+        persistent = bool(cfg.queue_dir)
+        self.queues = [
+            ExportQueue(make_client(t), cfg, self.stats, on_done=self._batch_done, persistent=persistent)
+            for t in cfg.targets
+        ]
+        if persistent:
+            self.journal = Journal(
+                cfg.queue_dir, fsync=cfg.queue_fsync, max_bytes=cfg.queue_max_bytes, segment_bytes=cfg.queue_segment_bytes
+            )
+            self._parties = (1 if self.queues else 0) + len(self._acking)
+            if self.journal.left_over:
+                self._replay = asyncio.ensure_future(self._replay_left_over())
         self._ticker = asyncio.ensure_future(self._tick_forever())
 
     async def shutdown(self) -> None:
@@ -68,6 +85,8 @@ class Pipeline:
         self._closed = True
         if self._ticker:
             self._ticker.cancel()
+        if self._replay:
+            self._replay.cancel()  # what it has not read stays on disk for the next start
         self._flush(self.buffer.drain())
         timeout = self.config.export.drain_timeout_s
         await asyncio.gather(*(q.close(timeout) for q in self.queues))
@@ -76,12 +95,16 @@ class Pipeline:
                 await asyncio.to_thread(sink.close, timeout)
             except Exception:
                 log.exception("closing sink %r failed", sink)
+        if self.journal:
+            self.journal.close()
 
     async def _tick_forever(self) -> None:
         interval = max(0.01, min(0.1, self.config.assembly.trace_wait_s / 4))
         while True:
             await asyncio.sleep(interval)
             try:
+                if self.journal:
+                    self.journal.tick()
                 await self.catch_up()
             except Exception:  # a bug here must not stop flushing forever
                 log.exception("flush failed")
@@ -111,6 +134,9 @@ class Pipeline:
                 raise Throttled(
                     f"export queue for {q.client.name} is full; retry later", self.config.receive.retry_after_s
                 )
+        if self.journal and self.journal.full:
+            self.stats.add("requests_throttled", 1, "queue_dir")
+            raise Throttled("the queue directory is full; retry later", self.config.receive.retry_after_s)
 
     def accept_traces(self, request) -> tuple[int, str]:
         """Take an ExportTraceServiceRequest: its bytes (already parsed once, so known to be
@@ -120,20 +146,55 @@ class Pipeline:
         self.check_capacity()
         body = request if isinstance(request, bytes) else request.SerializeToString()
         by_trace, accepted, rejected, message = self.intake.group(body)
+        segment = None
+        if self.journal and accepted:
+            try:  # on disk before the sender hears OK
+                segment = self.journal.append(body, accepted * self._parties)
+            except OSError as e:
+                log.error("cannot write to the queue directory: %s", e)
+                self.stats.add("requests_throttled", 1, "queue_dir_error")
+                raise Throttled("costline cannot write its queue directory; retry later",
+                                self.config.receive.retry_after_s) from None
         self.stats.add("spans_received", accepted)
         self.stats.add("spans_rejected", rejected, "invalid_id")
+        self._buffer(by_trace, segment)
+        return rejected, message
+
+    def _buffer(self, by_trace: dict, segment: int | None) -> None:
         now = self.clock()
         add = self.buffer.add
         early: list[Flush] = []
         for trace_id, group in by_trace.items():
-            flushed = add(trace_id, group, now)
+            flushed = add(trace_id, group, now, segment)
             if flushed:
                 early.extend(flushed)
         if early:
             self._flush(early)
         if self.config.assembly.trace_wait_s == 0:
             self.tick()
-        return rejected, message
+
+    async def _replay_left_over(self) -> None:
+        """Feed the segments an earlier process left back through the pipeline, at the pace
+        the export queues take them; each segment is deleted once its spans are done again."""
+        journal = self.journal
+        spans = 0
+        for seg in journal.left_over:
+            for body in journal.records(seg):
+                while any(q.saturated for q in self.queues) or self.buffer.span_count >= self.config.assembly.max_spans:
+                    await asyncio.sleep(0.05)
+                try:
+                    by_trace, accepted, rejected, _ = self.intake.group(body)
+                except Exception:  # it parsed when it was accepted; a bug must not stop the rest
+                    log.exception("queue dir: a record of segment %d could not be read back", seg)
+                    continue
+                if accepted:
+                    journal.hold(seg, accepted * self._parties)
+                    self._buffer(by_trace, seg)
+                    spans += accepted
+                    self.stats.add("spans_replayed", accepted)
+                await asyncio.sleep(0)
+            journal.replayed(seg)
+        log.info("queue dir: replayed %d span(s) acknowledged before the last stop", spans)
 
     async def take_traces(self, body: bytes) -> tuple[int, str]:
         """accept_traces for the receivers: intake is cheap and assembly is not, so while
@@ -175,7 +236,7 @@ class Pipeline:
         cfg = self.config
         price, write, reader = self.pricer.price, cfg.pricing.write_gen_ai_usage_cost, self.intake.reader
         tagging, remember = cfg.tagging, self.buffer.remember
-        traces: list[tuple[list, list[bytes]]] = []  # (spans, what each gets appended)
+        traces: list[tuple[list, list[bytes], list | None]] = []  # (spans, what each gets appended, segments)
         rows = []
         reasons: dict[str, int] = {}
         statuses: dict[str, int] = {}
@@ -198,35 +259,51 @@ class Pipeline:
                     if added:
                         spans[i] = (_rewrite(spans[i][0], added), spans[i][1])
                         appended[i] = b""
-            traces.append((spans, appended))
+            traces.append((spans, appended, f.runs))
         stats = self.stats
         stats.add("broken_parent_links", broken)
         for reason, n in reasons.items():
             stats.add("traces_flushed", n, reason)
         for status, n in statuses.items():
             stats.add("llm_calls", n, status)
+        done = _segment_counts(flushes) if self.journal else None  # for the ledger's acknowledgement
         if rows:
             for sink in self.sinks:
                 try:
-                    sink.write(rows)
+                    if done is not None and sink in self._acking:
+                        sink.write(rows, on_commit=lambda: self.journal.release(done))
+                    else:
+                        sink.write(rows)
                 except Exception:
                     log.exception("sink %r failed to take %d rows", sink, len(rows))
                     stats.add("ledger_rows_dropped", len(rows), "sink_error")
+        elif done:
+            for _ in self._acking:  # nothing to record for these spans
+                self.journal.release(done)
         if not self.queues:
-            stats.add("spans_processed_no_exporter", sum(len(s) for s, _ in traces))
+            stats.add("spans_processed_no_exporter", sum(len(t[0]) for t in traces))
+            if done and not self._parties:
+                self.journal.release({seg: 0 for seg in done})  # nobody holds them: deletable
             return
         self._pending.extend(traces)
-        self._pending_spans += sum(len(s) for s, _ in traces)
+        self._pending_spans += sum(len(t[0]) for t in traces)
         self._emit(final)
 
     def _emit(self, final: bool) -> None:
         size = self.config.export.batch_spans
         if not self._pending or (not final and self._pending_spans < size):
             return
-        for body, n in _encode_requests(self._pending, size, final):
+        for body, n, segments in _encode_requests(self._pending, size, final):
+            batch = Batch("traces", body, n, segments, len(self.queues))
             for q in self.queues:
-                q.put(Batch("traces", body, n))
+                q.put(batch)
             self._pending_spans -= n
+
+    def _batch_done(self, batch: Batch) -> None:
+        """An export queue is finished with `batch` (taken, or refused for good)."""
+        batch.holders -= 1
+        if batch.holders == 0 and batch.segments and self.journal:
+            self.journal.release(batch.segments)
 
 
 def _rewrite(data: bytes, added: list) -> bytes:
@@ -241,24 +318,28 @@ def _rewrite(data: bytes, added: list) -> bytes:
     return span.SerializeToString() + encode.attributes(added)
 
 
-def _encode_requests(traces: list[tuple[list, list[bytes]]], batch_spans: int, final: bool = True):
-    """(request bytes, spans) per batch of at most `batch_spans` spans, in flush order.
+def _encode_requests(traces: list[tuple[list, list[bytes], list | None]], batch_spans: int, final: bool = True):
+    """(request bytes, spans, journal segments) per batch of at most `batch_spans` spans, in flush order.
 
     Takes the traces out of `traces`; with final=False the spans of a last partial batch
     are put back at its front instead of being encoded.
 
     Spans are framed into ScopeSpans per (resource, scope), those into ResourceSpans per
     resource, in order of first appearance; each span's appended attributes follow its
-    bytes inside its frame, so nothing is copied until the one join per request.
+    bytes inside its frame, so nothing is copied until the one join per request. With a
+    journal, each batch also says how many of its spans came from which segment
+    ({segment: spans}), so the segment can go once every batch holding its spans is done.
     """
     prefix = encode.span_field_prefix
     groups: dict = {}  # Origin -> [parts, size]
     origin = group = None
     count = 0
+    owed: list = []  # (runs, spans) of the batch being built, counted into segments when it is yielded
     todo = list(traces)
     traces.clear()
     batch_start = (0, 0)  # (trace, span) where the batch being built started
-    for t, (spans, appended) in enumerate(todo):
+    for t, (spans, appended, runs) in enumerate(todo):
+        first = 0  # this trace's first span in the batch being built
         for i, (d, o) in enumerate(spans):
             if o is not origin:
                 origin = o
@@ -276,13 +357,47 @@ def _encode_requests(traces: list[tuple[list, list[bytes]]], batch_spans: int, f
             group[1] += len(p) + n
             count += 1
             if count == batch_spans:
-                yield encode.request(groups), count
+                if runs is not None:
+                    owed.append((runs, i + 1 - first))
+                    first = i + 1
+                yield encode.request(groups), count, _take_runs(owed)
                 groups, origin, count = {}, None, 0
                 batch_start = (t, i + 1)
+        if runs is not None and len(spans) > first:
+            owed.append((runs, len(spans) - first))
     if count:
         if final:
-            yield encode.request(groups), count
+            yield encode.request(groups), count, _take_runs(owed)
         else:
+            # Runs are consumed only for yielded batches, so trace t's runs start at span i.
             t, i = batch_start
-            rest = [(todo[t][0][i:], todo[t][1][i:])] + todo[t + 1 :]
-            traces.extend(x for x in rest if x[0])
+            spans, appended, runs = todo[t]
+            traces.extend(x for x in [(spans[i:], appended[i:], runs)] + todo[t + 1 :] if x[0])
+
+
+def _take_runs(owed: list) -> dict | None:
+    """{segment: spans} for the (runs, next n spans) in `owed`, consuming those runs; None without a journal."""
+    if not owed:
+        return None
+    into: dict = {}
+    for runs, n in owed:
+        while n:
+            run = runs[0]
+            k = min(n, run[1])
+            if run[0] is not None:
+                into[run[0]] = into.get(run[0], 0) + k
+            run[1] -= k
+            n -= k
+            if not run[1]:
+                runs.pop(0)
+    owed.clear()
+    return into
+
+
+def _segment_counts(flushes: list[Flush]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for f in flushes:
+        for seg, n in f.runs or ():
+            if seg is not None:
+                out[seg] = out.get(seg, 0) + n
+    return out

@@ -180,6 +180,9 @@ def _worker(config: Config, log_level: str, index: int) -> None:
     _stop_with_parent()
     from costline.processor.commands.serve import open_sinks
 
+    if config.export.queue_dir:  # one journal per process: each worker keeps (and replays) its own
+        config.export.queue_dir = os.path.join(config.export.queue_dir, f"worker-{index}")
+
     raise SystemExit(run(config, open_sinks(config), reuse_port=True))
 
 

@@ -26,6 +26,7 @@ class _Trace:
     spans: list[BufferedSpan]
     updated: float
     size: int  # bytes, as counted against max_buffer_bytes
+    runs: list | None  # with a journal: [[segment, spans], ...] in span order (see journal.py)
 
 
 @dataclass(slots=True)
@@ -34,6 +35,7 @@ class Flush:
     spans: list[BufferedSpan]
     known: dict[bytes, Inherited]  # context from earlier flushes of this trace
     reason: str  # "quiet", "bound", "drain"
+    runs: list | None = None  # journal segments of `spans`, in order: [[segment, count], ...]
 
 
 class TraceBuffer:
@@ -49,19 +51,30 @@ class TraceBuffer:
     def __len__(self) -> int:
         return len(self._traces)
 
-    def add(self, trace_id: bytes, spans: list[BufferedSpan], now: float) -> list[Flush]:
-        """Buffer `spans` (each `(wire bytes, Origin)`) of one trace; returns traces flushed early."""
+    def add(self, trace_id: bytes, spans: list[BufferedSpan], now: float, segment: int | None = None) -> list[Flush]:
+        """Buffer `spans` (each `(wire bytes, Origin)`) of one trace; returns traces flushed early.
+        `segment`: the journal segment they were written to, if any."""
         size = sum([len(s[0]) for s in spans]) + SPAN_OVERHEAD * len(spans)
         entry = self._traces.get(trace_id)
         if entry is None:
             if trace_id in self._recent:
                 self.late_spans += len(spans)
-            self._traces[trace_id] = _Trace(list(spans), now, size)
+            self._traces[trace_id] = _Trace(
+                list(spans), now, size, None if segment is None else [[segment, len(spans)]]
+            )
         else:
             entry.spans.extend(spans)
             entry.updated = now
             entry.size += size
             self._traces.move_to_end(trace_id)
+            if segment is not None:
+                runs = entry.runs
+                if runs and runs[-1][0] == segment:
+                    runs[-1][1] += len(spans)
+                elif runs is not None:
+                    runs.append([segment, len(spans)])
+                else:  # cannot happen with one journal per process; keep positions right anyway
+                    entry.runs = [[None, len(entry.spans) - len(spans)], [segment, len(spans)]]
         self.span_count += len(spans)
         self.byte_count += size
         cfg = self.config
@@ -128,4 +141,4 @@ class TraceBuffer:
         trace_id, entry = self._traces.popitem(last=False)
         self.span_count -= len(entry.spans)
         self.byte_count -= entry.size
-        return Flush(trace_id, entry.spans, self._recent.get(trace_id, {}), reason)
+        return Flush(trace_id, entry.spans, self._recent.get(trace_id, {}), reason, entry.runs)

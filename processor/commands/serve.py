@@ -34,6 +34,9 @@ def register(sub) -> None:
     p.add_argument("--tls-cert", metavar="PEM", help="serve TLS on both receivers with this certificate chain")
     p.add_argument("--tls-key", metavar="PEM", help="the TLS private key")
     p.add_argument("--bearer-token-file", metavar="FILE", help="require 'Authorization: Bearer <token in FILE>' on both receivers")
+    p.add_argument("--queue-dir", metavar="DIR",
+                   help="keep acknowledged spans on disk here until exported and recorded; replayed after a "
+                        "restart or crash (default: memory only)")
     p.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
     p.set_defaults(func=run)
 
@@ -55,6 +58,8 @@ def build_config(args: argparse.Namespace, env=os.environ) -> Config:
             setattr(config.receive, field, getattr(args, flag))
     if args.ledger:
         config.ledger = args.ledger
+    if getattr(args, "queue_dir", None):
+        config.export.queue_dir = args.queue_dir
     if args.metrics:
         config.metrics.listen = args.metrics
     flags = [ExportTarget("grpc", e) for e in args.export_grpc] + [ExportTarget("http", e) for e in args.export_http]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from typing import Callable, Protocol
 
 from costline.processor.records import LedgerRow
@@ -38,7 +39,12 @@ class Store(Protocol):
 
 
 class LedgerWriter:
-    """A sink: `write` never blocks on I/O; `close` flushes and is idempotent."""
+    """A sink: `write` never blocks on I/O; `close` flushes and is idempotent.
+
+    It acknowledges: `write(rows, on_commit)` calls `on_commit` (on the writer thread) once
+    those rows are committed, which is how `--queue-dir` knows a span's row is safe."""
+
+    acknowledges = True
 
     def __init__(
         self,
@@ -59,6 +65,7 @@ class LedgerWriter:
         self._pending: list[LedgerRow] = []
         self._cond = threading.Condition()
         self._accepted = 0  # rows taken by write(), ever
+        self._waiting: deque[tuple[int, Callable[[], None]]] = deque()  # (rows accepted then, on_commit)
         self._done = 0  # rows of those committed (or abandoned at close)
         self.written = 0
         self.dropped = 0
@@ -74,8 +81,12 @@ class LedgerWriter:
         with self._cond:
             return self._accepted - self._done
 
-    def write(self, rows: list[LedgerRow]) -> None:
+    def write(self, rows: list[LedgerRow], on_commit: Callable[[], None] | None = None) -> None:
+        """Queue rows for the next commit; `on_commit` runs once they are all committed
+        (never, when any of them is refused: the caller keeps its own copy then)."""
         if not rows:
+            if on_commit:
+                on_commit()
             return
         with self._cond:
             if self._closing:
@@ -88,8 +99,11 @@ class LedgerWriter:
                 self.dropped += lost
                 _log.error("ledger backlog full (%d rows): %d row(s) not recorded", self.max_pending, lost)
                 rows = rows[: max(room, 0)]
+                on_commit = None
             self._pending.extend(rows)
             self._accepted += len(rows)
+            if on_commit:
+                self._waiting.append((self._accepted, on_commit))
             if len(self._pending) >= self.batch_rows:
                 self._cond.notify_all()
 
@@ -144,10 +158,18 @@ class LedgerWriter:
                         return
                 continue
             backoff = 0.0
+            committed = []
             with self._cond:
                 self.written += len(batch)
                 self._done += len(batch)
+                while self._waiting and self._waiting[0][0] <= self._done:
+                    committed.append(self._waiting.popleft()[1])
                 self._cond.notify_all()
+            for callback in committed:
+                try:
+                    callback()
+                except Exception:
+                    _log.exception("ledger commit callback failed")
 
     def _give_up_at_close(self) -> bool:
         """At close, stop retrying a failing database after a few attempts (caller holds the lock)."""
