@@ -77,6 +77,13 @@ class TaggingConfig:
             "ai.telemetry.metadata.",
         ]
     )
+    # Tag trust and privacy (processor/assembly/policy.py). trust: resource service.name -> the tag
+    # names that service may set ("*": all); the service "*" covers every service not listed. A tag a
+    # service may not set is ignored (inherited or defaulted instead) and counted as tags_untrusted.
+    trust: dict[str, list[str]] = field(default_factory=lambda: {"*": ["*"]})
+    hash: list[str] = field(default_factory=list)  # tags whose values become h:<HMAC-SHA256 hex[:16]>
+    drop: list[str] = field(default_factory=list)  # tags removed before export, ledger and metrics
+    hash_key_file: str | None = None  # the HMAC key for `hash` (at least 16 bytes), read from this file
 
 
 @dataclass
@@ -178,6 +185,29 @@ class Config:
             raise ConfigError("metrics.max_label_values must be at least 1")
         if not self.tagging.default:
             raise ConfigError("tagging.default must be a non-empty string")
+        _validate_tag_policy(self.tagging)
+
+
+def _validate_tag_policy(t: TaggingConfig) -> None:
+    def names(value) -> bool:
+        return isinstance(value, list) and all(isinstance(n, str) and n for n in value)
+
+    if not isinstance(t.trust, dict):
+        raise ConfigError('tagging.trust must map a service.name to a list of tag names ("*" for all)')
+    for service, allowed in t.trust.items():
+        if not isinstance(service, str) or not names(allowed):
+            raise ConfigError(f'tagging.trust.{service} must be a list of tag names, or ["*"] for all')
+    for key in ("hash", "drop"):
+        if not names(getattr(t, key)):
+            raise ConfigError(f"tagging.{key} must be a list of tag names")
+    if both := sorted(set(t.hash) & set(t.drop)):
+        raise ConfigError(f"tag {both[0]!r} cannot be both hashed and dropped (tagging.hash, tagging.drop)")
+    if required := sorted(set(t.required) & set(t.drop)):
+        raise ConfigError(f"tagging.drop cannot name the required tag {required[0]!r}: required tags are always filled")
+    if t.hash:
+        from costline.processor.assembly.policy import read_hash_key
+
+        read_hash_key(t.hash_key_file)
 
 
 def parse_hostport(value: str, name: str = "address") -> tuple[str, int]:

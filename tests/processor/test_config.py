@@ -60,3 +60,42 @@ def test_validate_rejects_bad_targets():
     merge_yaml(cfg, {"export": {"targets": [{"protocol": "kafka", "endpoint": "x:1"}]}})
     with pytest.raises(ConfigError, match="export protocol must be grpc or http"):
         cfg.validate()
+
+
+def test_tag_policy_from_yaml(tmp_path):
+    key = tmp_path / "tag.key"
+    key.write_text("a-secret-of-enough-length\n")
+    f = tmp_path / "c.yaml"
+    f.write_text("tagging:\n"
+                 "  trust: {gateway: ['*'], billing-worker: [customer_id, feature], '*': [feature]}\n"
+                 "  hash: [user_id]\n"
+                 "  drop: [session_id]\n"
+                 f"  hash_key_file: {key}\n")
+    cfg = build_config(args(config=str(f)), env={})
+    t = cfg.tagging
+    assert t.trust == {"gateway": ["*"], "billing-worker": ["customer_id", "feature"], "*": ["feature"]}
+    assert (t.hash, t.drop, t.hash_key_file) == (["user_id"], ["session_id"], str(key))
+    assert Config().tagging.trust == {"*": ["*"]}  # the default trusts every service with every tag
+
+
+@pytest.mark.parametrize("tagging,message", [
+    ({"hash": ["user_id"]}, "tagging.hash needs tagging.hash_key_file"),
+    ({"hash": ["user_id"], "hash_key_file": "/nonexistent/tag.key"}, "tagging.hash_key_file not found: /nonexistent/tag.key"),
+    ({"hash": ["user_id"], "hash_key_file": "SHORT"}, "must hold a secret of at least 16 bytes"),
+    ({"hash": ["user_id"], "drop": ["user_id"], "hash_key_file": "KEY"}, "'user_id' cannot be both hashed and dropped"),
+    ({"drop": ["customer_id"]}, "tagging.drop cannot name the required tag 'customer_id'"),
+    ({"drop": "user_id"}, "must be a list"),
+    ({"trust": {"gateway": "*"}}, r'tagging.trust.gateway must be a list of tag names, or \["\*"\] for all'),
+    ({"trust": {"gateway": [1]}}, "tagging.trust.gateway must be a list of tag names"),
+    ({"trust": ["gateway"]}, "must be a mapping"),
+])
+def test_tag_policy_validation(tmp_path, tagging, message):
+    (tmp_path / "SHORT").write_text("too short\n")
+    (tmp_path / "KEY").write_text("0123456789abcdef0123\n")
+    if tagging.get("hash_key_file") in ("SHORT", "KEY"):  # files made here
+        tagging = {**tagging, "hash_key_file": str(tmp_path / tagging["hash_key_file"])}
+    cfg = Config()
+    with pytest.raises(ConfigError, match=message):
+        merge_yaml(cfg, {"tagging": tagging})
+        cfg.validate()
+
