@@ -214,6 +214,7 @@ class SpanReader:
 
     def __init__(self, tag_reader: TagReader):
         self.tags = tag_reader
+        self.policy = tag_reader.policy
         self.keys = INTERESTING_KEYS | STEP_KEYS | tag_reader.keys | OUTPUT_KEYS
         self.prefixes = tuple(dict.fromkeys((*INTERESTING_PREFIXES, TAG_PREFIX, *tag_reader.prefixes)))
         self._tag_prefixes = (TAG_PREFIX, *tag_reader.prefixes)
@@ -268,8 +269,11 @@ class SpanReader:
                 span_kind=view.kind,
             )
         tags, own = self.tags.read(picked) if found & _TAG else (None, _NO_NAMES)
-        step = step_name(picked, name) if found & _STEP else None
         rewrite = bool(found & _OUTPUT)
+        if tags is not None and self.policy is not None:  # tagging.trust / hash / drop: assembly/policy.py
+            tags, own, hide = self.policy.apply(tags, own, origin[SERVICE])
+            rewrite = rewrite or hide
+        step = step_name(picked, name) if found & _STEP else None
         if call is None and tags is None and step is None and not rewrite:
             return None  # its picked keys change nothing: it reads like a span without them
         return _new_info(SpanInfo, (name, view.start_time_unix_nano, view.end_time_unix_nano, tags, own, step, call,

@@ -252,12 +252,15 @@ class Pipeline:
             if self.sinks and a.calls:
                 rows.extend(a.rows)
             spans, appended = f.spans, a.appended
-            if a.rewrite:  # slow path: spans that already carry attributes costline writes
-                spans, appended = list(spans), list(appended)
+            if a.rewrite:  # slow path: spans that already carry attributes costline writes, or tags
+                spans, appended = list(spans), list(appended)  # the tag policy rejects or hides
+                policy = reader.tags.policy
                 for i in a.rewrite:
                     added = a.pairs(i)
-                    if added:
-                        spans[i] = (_rewrite(spans[i][0], added), spans[i][1])
+                    if added or policy is not None:
+                        d, origin = spans[i]
+                        hide = policy.hider(origin, self.stats) if policy is not None else None
+                        spans[i] = (_rewrite(d, added, hide), origin)
                         appended[i] = b""
             traces.append((spans, appended, f.runs))
         stats = self.stats
@@ -306,12 +309,15 @@ class Pipeline:
             self.journal.release(batch.segments)
 
 
-def _rewrite(data: bytes, added: list) -> bytes:
-    """Slow path: the span already carries attributes costline writes; replace them."""
+def _rewrite(data: bytes, added: list, hide=None) -> bytes:
+    """Slow path: the span already carries attributes costline writes; replace them. `hide`
+    (the tag policy's, given the span's keys) names the tag attributes to remove as well."""
     from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
     span = Span.FromString(data)
     replaced = {k for k, _ in added}
+    if hide is not None:
+        replaced |= hide([kv.key for kv in span.attributes])
     keep = [kv for kv in span.attributes if kv.key not in replaced]
     del span.attributes[:]
     span.attributes.extend(keep)

@@ -3,10 +3,13 @@
 The tagging contract (config.TaggingConfig) maps what other libraries carry
 (`traceloop.association.properties.customer_id`, `user.id`, `langfuse.*` metadata)
 onto costline tag names. A span's own `costline.*` tags win over mapped ones.
+Which services may set which tags, and which tags are hashed or dropped, is the
+tag policy's business (policy.py; `TagReader.policy` is None when none is configured).
 """
 
 from __future__ import annotations
 
+from costline.processor.assembly.policy import policy_for
 from costline.processor.config import TaggingConfig
 
 TAG_PREFIX = "costline."
@@ -32,6 +35,18 @@ class TagReader:
         self.aliases = dict(config.aliases)
         self.prefixes = tuple(config.prefixes)
         self.keys = frozenset(self.aliases)
+        self.policy = policy_for(config, self.name_of)
+
+    def name_of(self, key: str) -> str | None:
+        """The tag name attribute `key` carries (the same mapping as read()), or None."""
+        if key.startswith(TAG_PREFIX):
+            return tag_name(key)
+        name = self.aliases.get(key)
+        if name is None:
+            for p in self.prefixes:
+                if key.startswith(p) and len(key) > len(p):
+                    return key[len(p):]
+        return name
 
     def read(self, attrs: dict) -> tuple[dict[str, str] | None, frozenset[str]]:
         """(all tags of this span, the names it carries as `costline.*` itself)."""

@@ -99,3 +99,12 @@ def test_tag_policy_validation(tmp_path, tagging, message):
         merge_yaml(cfg, {"tagging": tagging})
         cfg.validate()
 
+
+def test_a_missing_hash_key_stops_the_pipeline_even_without_validate(tmp_path):
+    from costline.processor.pipeline import Pipeline
+
+    cfg = Config()
+    cfg.tagging.hash = ["user_id"]
+    cfg.tagging.hash_key_file = str(tmp_path / "gone.key")
+    with pytest.raises(ConfigError, match="tagging.hash_key_file not found"):
+        Pipeline(cfg, pricer=None)
