@@ -9,6 +9,7 @@ traces, a third of the spans model calls, agent fan-out, tags on roots):
   pass-through a plain Python OTLP hop from the same libraries: receive, parse, forward
   costline x1  `costline serve --ledger off` (receive, normalise, price, assemble, roll up, re-export)
   costline x2  the same with two processes on the same port (--workers 2)
+  costline x1 --queue-dir   (target `queue`) the same with acknowledged spans journaled to disk
 
 Throughput is counted at the sink (spans that made it through), in steady state, over
 several windows; the median is printed with the spread, beside the CPU the target used.
@@ -157,7 +158,8 @@ def main() -> None:
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--inflight", type=int, default=2, help="requests in flight per connection")
     ap.add_argument("--targets", default="hop,costline,costline2",
-                    help="comma list of hop, costline, costline2 (--workers 2), replicas2 (two serve processes)")
+                    help="comma list of hop, costline, costline2 (--workers 2), replicas2 (two serve processes), "
+                         "queue (costline x1 with --queue-dir in a temporary directory)")
     ap.add_argument("--ledger", action="store_true", help="also measure costline x1 with the default SQLite ledger")
     args = ap.parse_args()
 
@@ -185,6 +187,9 @@ def main() -> None:
             elif t == "costline2":
                 start, stop = costline_target(sink, 2, args.trace_wait, [])
                 results.append(measure("costline --workers 2", start, stop, sink, bodies_path, args))
+            elif t == "queue":
+                start, stop = costline_target(sink, 1, args.trace_wait, ["--queue-dir", os.path.join(tmp, "queue")])
+                results.append(measure("costline x1 --queue-dir", start, stop, sink, bodies_path, args))
             elif t == "replicas2":
                 start, stop = replicas_target(sink, 2, args.trace_wait, [])
                 results.append(measure("costline 2 replicas", start, stop, sink, bodies_path, args))
