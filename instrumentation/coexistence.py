@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable
+from functools import partial
 
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
@@ -50,12 +51,21 @@ def any_wrapped(owners: tuple[type, ...], attribute: str) -> bool:
     return False
 
 
+def _any_wrapped_in(namespaces: tuple, attribute: str) -> bool:
+    """`any_wrapped` on the classes' namespaces, taken once (a class's `__dict__` is a live view)."""
+    for namespace in namespaces:
+        if isinstance(namespace.get(attribute), _WRAPPER_TYPES):
+            return True
+    return False
+
+
 def request_wrapped_check(package: str, *clients: str) -> Callable[[], bool]:
     """A cheap per-call check: is `request` wrapped on the SDK's clients (`package.<client>`) or their bases?"""
     sdk = importlib.import_module(package)
     base = importlib.import_module(f"{package}._base_client")
     owners = (*(getattr(sdk, name) for name in clients), base.SyncAPIClient, base.AsyncAPIClient)
-    return lambda: any_wrapped(owners, "request")
+    namespaces = tuple(owner.__dict__ for owner in owners)
+    return partial(_any_wrapped_in, namespaces, "request")
 
 
 def model_span_active() -> bool:
