@@ -121,10 +121,17 @@ class TagPolicy:
         if allowed is None and hidden.isdisjoint(tags):
             return tags, own, False
         out = {}
+        changed = False
         for name, value in tags.items():
             if allowed is not None and name not in allowed or name in self._dropped:
+                changed = True
                 continue
-            out[name] = self.hash(value) if name in self._hashed else value
+            if name in self._hashed:  # even a value hashed already: its source attributes must go
+                changed = True
+                value = self.hash(value)
+            out[name] = value
+        if not changed:
+            return tags, own, False
         kept = frozenset(n for n in own if n in out and n not in hidden)
         return out or None, kept, True
 

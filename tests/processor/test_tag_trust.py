@@ -228,3 +228,49 @@ def test_default_config_has_no_policy_and_leaves_tags_alone(tmp_path):
     assert rows["llm"]["tags"] == {"customer_id": "acme", "user_id": "u1", "feature": "untagged"}
     a = spans["llm"].attributes
     assert (a["costline.customer_id"], a["user.id"], a["costline.user_id"]) == ("acme", "u1", "u1")
+
+
+# -- the policy on its own (pure) --------------------------------------------------------------
+
+def _policy(**tagging):
+    from costline.processor.assembly.tags import TagReader
+    from costline.processor.config import TaggingConfig
+
+    return TagReader(TaggingConfig(**tagging)).policy
+
+
+def test_policy_leaves_allowed_tags_on_the_fast_path():
+    p = _policy(trust={"billing": ["customer_id", "feature"], "*": []})
+    tags = {"customer_id": "acme", "feature": "invoice"}
+    own = frozenset(tags)
+    assert p.apply(tags, own, "billing") == (tags, own, False)  # nothing rejected: no rewrite
+    assert p.apply(tags, own, "someone") == (None, frozenset(), True)
+    assert p.apply({"team": "red", "feature": "x"}, frozenset({"team"}), "billing") == ({"feature": "x"}, frozenset(), True)
+
+
+def test_policy_hashes_consistently_and_once(tmp_path):
+    key = tmp_path / "k"
+    key.write_bytes(KEY)
+    p = _policy(hash=["user_id"], hash_key_file=str(key))
+    tags, own, rewrite = p.apply({"user_id": "bob", "feature": "f"}, frozenset({"user_id", "feature"}), "svc")
+    assert tags == {"user_id": hashed("bob"), "feature": "f"} and own == frozenset({"feature"}) and rewrite
+    again, _, _ = p.apply({"user_id": hashed("bob")}, frozenset({"user_id"}), "other")
+    assert again == {"user_id": hashed("bob")}  # a value costline hashed upstream is not hashed twice
+    assert p.hidden(["user.id", "costline.user_id", "traceloop.association.properties.user_id", "costline.feature",
+                     "costline.cost.usd", "http.route"], "svc", None) == {
+        "user.id", "costline.user_id", "traceloop.association.properties.user_id"}
+
+
+def test_untrusted_counts_are_bounded_by_service_labels_and_logged_once(caplog):
+    from costline.processor.stats import Stats
+
+    p = _policy(trust={"*": []})
+    stats = Stats()
+    with caplog.at_level(logging.WARNING, logger="costline"):
+        for i in range(300):
+            assert p.hidden(["costline.customer_id"], f"svc-{i}", stats) == {"costline.customer_id"}
+        p.hidden(["costline.customer_id"], "svc-0", stats)
+    labels = {label for (name, label) in stats.counts if name == "tags_untrusted"}
+    assert len(labels) == 257 and "other" in labels  # 256 services by name, the rest as other
+    assert stats.get("tags_untrusted") == 301 and stats.get("tags_untrusted", "svc-0") == 2
+    assert sum("'svc-0'" in r.getMessage() for r in caplog.records) == 1
