@@ -34,7 +34,7 @@ from costline.processor.intake import Intake
 from costline.processor.journal import Journal
 from costline.processor.receive.errors import Throttled
 from costline.processor.records import Cost
-from costline.processor.stats import Stats
+from costline.processor.stats import FirstSeen, Stats
 
 log = logging.getLogger("costline")
 
@@ -48,6 +48,7 @@ class Pipeline:
         self.sinks = list(sinks)
         self.clock = clock
         self.stats = Stats()
+        self._first_seen = FirstSeen(log)
         self.intake = Intake(TagReader(config.tagging))
         self.buffer = TraceBuffer(config.assembly)
         self.queues: list[ExportQueue] = []
@@ -247,8 +248,18 @@ class Pipeline:
             broken += a.broken_links
             reasons[f.reason] = reasons.get(f.reason, 0) + 1
             for _, _, _, result in a.calls:
-                status = "priced" if type(result) is Cost else result.reason
+                if type(result) is Cost:
+                    status = "priced"
+                else:
+                    status = result.reason
+                    self._first_seen(("unpriced", status, result.detail),
+                                     "a model call could not be priced: %s (%s); counted as llm_calls{%s}",
+                                     status, result.detail, status)
                 statuses[status] = statuses.get(status, 0) + 1
+            if a.broken_links:
+                self._first_seen(("broken", f.trace_id), "trace %s has %d broken parent link(s) (a cycle, a "
+                                 "duplicate span id or a self-parent): cut there, counted as broken_parent_links",
+                                 f.trace_id.hex(), a.broken_links)
             if self.sinks and a.calls:
                 rows.extend(a.rows)
             spans, appended = f.spans, a.appended

@@ -24,3 +24,25 @@ class Stats:
 
     def snapshot(self) -> dict[str, int]:
         return {f"{k}{{{l}}}" if l else k: v for (k, l), v in sorted(self.counts.items())}
+
+
+class FirstSeen:
+    """Logs a reason the first time each distinct case of it is seen (bounded), so an
+    unknown model or a broken parent link is named in the log once, not once per span;
+    the counters in Stats carry the totals."""
+
+    def __init__(self, logger, limit: int = 1000):
+        self.log = logger
+        self.limit = limit
+        self._seen: set = set()
+
+    def __call__(self, key, message: str, *args) -> None:
+        if key in self._seen:
+            return
+        if len(self._seen) >= self.limit:
+            if len(self._seen) == self.limit:
+                self._seen.add(None)
+                self.log.warning("more than %d distinct reasons seen: only the counters report new ones", self.limit)
+            return
+        self._seen.add(key)
+        self.log.warning(message, *args)
