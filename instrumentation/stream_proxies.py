@@ -32,13 +32,9 @@ class Collector(Protocol):
     def usage(self) -> Usage | None: ...
 
 
-def _shown(collector: Collector, item: Any) -> bool:
-    """Let the collector read `item`; whether the app should see it (a plain function: it runs per item)."""
-    try:
-        return not collector.observe(item)
-    except Exception:  # a surprising item must not break the app's stream
-        log.debug("costline: could not read a stream item", exc_info=True)
-        return True
+def _unread() -> None:
+    """Log (at debug level, with the exception being handled) that a stream item could not be read."""
+    log.debug("costline: could not read a stream item", exc_info=True)
 
 
 class _SpanEnding(ObjectProxy):
@@ -79,16 +75,22 @@ class TracedStream(_SpanEnding):
         return self
 
     def __next__(self) -> Any:
+        # Per item: one lookup of the stream and of the collector, the collector called inline.
+        stream = self.__wrapped__
         while True:
             try:
-                item = self.__wrapped__.__next__()
+                item = stream.__next__()
             except StopIteration:
                 self._self_end()
                 raise
             except BaseException as error:
                 self._self_end(error)
                 raise
-            if _shown(self._self_collector, item):
+            try:
+                if not self._self_collector.observe(item):
+                    return item
+            except Exception:  # a surprising item must not break the app's stream
+                _unread()
                 return item
 
     def __enter__(self) -> TracedStream:
@@ -115,16 +117,21 @@ class TracedAsyncStream(_SpanEnding):
         return self
 
     async def __anext__(self) -> Any:
+        stream = self.__wrapped__
         while True:
             try:
-                item = await self.__wrapped__.__anext__()
+                item = await stream.__anext__()
             except StopAsyncIteration:
                 self._self_end()
                 raise
             except BaseException as error:
                 self._self_end(error)
                 raise
-            if _shown(self._self_collector, item):
+            try:
+                if not self._self_collector.observe(item):
+                    return item
+            except Exception:  # a surprising item must not break the app's stream
+                _unread()
                 return item
 
     async def __aenter__(self) -> TracedAsyncStream:

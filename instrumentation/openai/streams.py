@@ -42,16 +42,17 @@ class ChatChunks:
         if not self._attributes:
             self._first(chunk)
         choices = chunk.choices
+        capture = self._capture
         for choice in choices:
             reason = choice.finish_reason
             if reason is not None:
                 self._reasons[choice.index] = reason
-            if self._capture:
+            if capture:
                 delta = getattr(choice, "delta", None)
                 text = getattr(delta, "content", None) if delta is not None else getattr(choice, "text", None)
                 if isinstance(text, str):
                     self._texts.setdefault(choice.index, []).append(text)
-        usage = chunk.usage if hasattr(chunk, "usage") else None
+        usage = getattr(chunk, "usage", None)
         if usage is not None:
             self._usage = chat_usage(usage)
             return self._hide_usage_chunk and not choices
