@@ -56,7 +56,7 @@ class Journal:
         clock=time.monotonic,
     ):
         self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds tags in clear (README, Security)
         self.fsync = fsync
         self.segment_bytes = segment_bytes
         self.segment_age_s = segment_age_s
