@@ -108,3 +108,25 @@ def test_a_missing_hash_key_stops_the_pipeline_even_without_validate(tmp_path):
     cfg.tagging.hash_key_file = str(tmp_path / "gone.key")
     with pytest.raises(ConfigError, match="tagging.hash_key_file not found"):
         Pipeline(cfg, pricer=None)
+
+
+def test_every_yaml_example_in_the_readme_names_real_settings():
+    """The README's configuration examples are what users copy: each must merge cleanly."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from costline.processor.config import Config, merge_yaml
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if re.match(r"\w+:", b)]
+    merged = 0
+    for block in blocks:
+        data = yaml.safe_load(block)
+        if not set(data) <= {f for f in Config.__dataclass_fields__}:
+            continue  # a Prometheus or Collector snippet, not costline's
+        config = Config()
+        merge_yaml(config, data, where="README")
+        merged += 1
+    assert merged >= 2  # the configuration file section and the security example
