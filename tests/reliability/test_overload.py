@@ -12,6 +12,8 @@ Checks: costline throttled (it was over capacity), every span a sender saw ackno
 reached the sink (lost: 0) and nothing arrived that was never sent, each model call was
 priced, the buffer never held more than its bound, RSS stayed under the bound derived
 below, /healthz always answered within HEALTHZ_MAX_S. One line of figures is printed.
+Run twice: spans in memory only, and with --queue-dir (answers after the journal write;
+after the clean stop no segment may be left, since everything was delivered).
 """
 
 from __future__ import annotations
@@ -90,9 +92,10 @@ def rss_bytes(pid: int) -> int:
 class Sampler(threading.Thread):
     """RSS and /healthz every SAMPLE_S, each health answer timed."""
 
-    def __init__(self, pid: int, health_url: str):
+    def __init__(self, pid: int, health_url: str, queue_dir: Path | None = None):
         super().__init__(daemon=True)
-        self.pid, self.url = pid, health_url
+        self.pid, self.url, self.queue_dir = pid, health_url, queue_dir
+        self.max_journal_bytes = 0
         self.stop = threading.Event()
         self.samples = 0
         self.rss: list[tuple[float, int]] = []  # (seconds since start, bytes)
@@ -115,6 +118,8 @@ class Sampler(threading.Thread):
             rss = rss_bytes(self.pid)
             self.rss.append((time.monotonic() - begun, rss))
             self.peak_rss = max(self.peak_rss, rss)
+            if self.queue_dir is not None:
+                self.max_journal_bytes = max(self.max_journal_bytes, _dir_bytes(self.queue_dir))
             started = time.monotonic()
             try:
                 with urllib.request.urlopen(self.url, timeout=10) as r:
@@ -134,6 +139,16 @@ class Sampler(threading.Thread):
             self.max_buffered_bytes = max(self.max_buffered_bytes, doc["buffered_bytes"])
             self.max_queue = max([self.max_queue, *doc["export_queues"].values()])
             self.last = doc
+
+
+def _dir_bytes(path: Path) -> int:
+    total = 0
+    for f in path.iterdir():
+        try:
+            total += f.stat().st_size
+        except FileNotFoundError:  # a segment deleted while we looked
+            pass
+    return total
 
 
 def _helper(*args: str, log: Path) -> subprocess.Popen:
@@ -176,7 +191,8 @@ def _ids(path: Path) -> list[bytes]:
 
 
 @pytest.mark.soak
-def test_a_burst_over_capacity_is_throttled_bounded_and_loses_nothing(tmp_path):
+@pytest.mark.parametrize("journal", [False, True], ids=["memory", "queue-dir"])
+def test_a_burst_over_capacity_is_throttled_bounded_and_loses_nothing(tmp_path, journal):
     procs: list[subprocess.Popen] = []
     sink_log, costline_log = tmp_path / "sink.log", tmp_path / "costline.log"
     sink_out, port_file = tmp_path / "sink.ids", tmp_path / "sink.port"
@@ -188,11 +204,13 @@ def test_a_burst_over_capacity_is_throttled_bounded_and_loses_nothing(tmp_path):
 
         config = tmp_path / "costline.yaml"
         config.write_text(CONFIG)
+        journal_dir = tmp_path / "queue"
+        queue_dir = ["--queue-dir", str(journal_dir)] if journal else []  # acks after the journal write
         with open(costline_log, "wb") as out:
             costline = subprocess.Popen(
                 [sys.executable, "-m", "costline.processor.cli", "serve", "--grpc", "127.0.0.1:0", "--http",
-                 "127.0.0.1:0", "--export-grpc", f"127.0.0.1:{sink_port}", "--config", str(config), "--ledger", "off"],
-                cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+                 "127.0.0.1:0", "--export-grpc", f"127.0.0.1:{sink_port}", "--config", str(config), "--ledger", "off",
+                 *queue_dir], cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
         procs.append(costline)
         grpc_addr = _wait_for("costline's gRPC receiver", lambda: _listening(costline_log, "gRPC"), proc=costline,
                               log=costline_log)
@@ -202,7 +220,7 @@ def test_a_burst_over_capacity_is_throttled_bounded_and_loses_nothing(tmp_path):
         _wait_for("/healthz", lambda: urllib.request.urlopen(health_url, timeout=5).status == 200)
         baseline = rss_bytes(costline.pid)
 
-        sampler = Sampler(costline.pid, health_url)
+        sampler = Sampler(costline.pid, health_url, journal_dir if journal else None)
         sampler.start()
         senders = []
         for i in range(GRPC_SENDERS + HTTP_SENDERS):
@@ -246,7 +264,7 @@ def test_a_burst_over_capacity_is_throttled_bounded_and_loses_nothing(tmp_path):
     sending_s = max(t["seconds"] for t in tallies)  # from the first request to the last answer, slowest sender
     lat = sorted(sampler.latencies) or [0.0]
     figures = (
-        f"overload: {sending_s:.1f}s sending, {len(acked)} spans sent/acked, {len(received)} received, "
+        f"overload ({'--queue-dir' if journal else 'memory'}): {sending_s:.1f}s sending, {len(acked)} spans sent/acked, {len(received)} received, "
         f"{lost} lost, {duplicates} duplicates, {unknown} unacknowledged arrivals; "
         f"{throttled} throttled answers ({sum(t['requests'] for t in tallies)} requests, "
         f"{sum(t['retried_other'] for t in tallies)} transport retries), "
@@ -257,6 +275,7 @@ def test_a_burst_over_capacity_is_throttled_bounded_and_loses_nothing(tmp_path):
         f"queue peak {sampler.max_queue} batches; /healthz {sampler.samples} answers, p50 {lat[len(lat) // 2] * 1000:.0f} ms, "
         f"p99 {lat[int(len(lat) * 0.99)] * 1000:.0f} ms, max {sampler.max_latency * 1000:.0f} ms, "
         f"{len(sampler.failures)} failed; {len(acked) / sending_s:.0f} spans/s; drain {drain_s:.1f}s"
+        + (f"; journal peak {sampler.max_journal_bytes / MIB:.1f} MiB" if journal else "")
     )
     print("\n" + figures)
 
@@ -270,4 +289,6 @@ def test_a_burst_over_capacity_is_throttled_bounded_and_loses_nothing(tmp_path):
     assert sampler.samples >= DURATION_S / SAMPLE_S / 2, figures
     assert sampler.max_buffered_bytes <= MAX_BUFFER_BYTES, figures
     assert sampler.peak_rss <= bound, figures
+    if journal:  # a clean stop that delivered everything leaves no segment behind
+        assert [f.name for f in journal_dir.iterdir()] in ([], ["lock"]), list(journal_dir.iterdir())
     assert "dropped" not in log, [line for line in log.splitlines() if "dropped" in line][:5]
