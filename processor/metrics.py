@@ -18,6 +18,24 @@ up to `max_label_values`; every later value is reported as `other`. A missing ta
 exporter turns `costline.cost_usd` (unit `{USD}`) into `costline_cost_usd_total`.
 
 `write` runs on the event loop: it only updates in-memory aggregates (no I/O).
+
+costline's own health, read from the pipeline at each scrape (`watch`), like the
+Collector's otelcol_* self-metrics:
+
+    costline_spans_received_total                 spans accepted from senders
+    costline_spans_exported_total{target}         spans a target took
+    costline_spans_dropped_total{reason}          spans given up on (permanent_error, retry_exhausted, shutdown)
+    costline_spans_rejected_total{reason}         spans refused at intake (invalid_id)
+    costline_requests_refused_total{reason}       requests answered with an error (undecodable, too_large...)
+    costline_requests_throttled_total{target}     requests answered "retry later" (a full queue)
+    costline_export_retries_total{target}
+    costline_broken_parent_links_total            cycles, duplicate span ids, self-parents cut
+    costline_tags_untrusted_total{service}        tags a service may not set (tagging.trust)
+    costline_spans_replayed_total                 spans read back from --queue-dir at start
+    costline_spans_kept_for_restart_total{target} spans left in --queue-dir at a stop
+    costline_buffer_spans, costline_buffer_bytes  what the trace buffer holds now
+    costline_export_queue_batches{target}         batches waiting or in flight per target
+    costline_queue_dir_bytes                      the journal's size on disk
 """
 
 from __future__ import annotations
@@ -131,6 +149,35 @@ class MetricsSink:
             else:
                 self._cost.add(float(row.cost_usd), labels)
 
+    def watch(self, pipeline) -> None:
+        """Publish the pipeline's own counters and levels, read at each collection."""
+        from opentelemetry.metrics import CallbackOptions, Observation
+
+        meter = self._provider.get_meter("costline.processor.self")
+        counts = pipeline.stats.counts
+
+        def counter(stat: str, label: str | None, description: str) -> None:
+            def observe(options: CallbackOptions):
+                # list() copies in one C call under the GIL: the event loop may be adding keys
+                return [Observation(v, {label: lab} if label else {})
+                        for (name, lab), v in list(counts.items()) if name == stat]
+
+            meter.create_observable_counter(f"costline.{stat}", [observe], unit="1", description=description)
+
+        for stat, label, description in _SELF_COUNTERS:
+            counter(stat, label, description)
+
+        def gauge(name: str, read, description: str) -> None:
+            meter.create_observable_gauge(f"costline.{name}", [lambda options: read()], unit="1", description=description)
+
+        buffer = pipeline.buffer
+        gauge("buffer_spans", lambda: [Observation(buffer.span_count)], "Spans waiting in the trace buffer")
+        gauge("buffer_bytes", lambda: [Observation(buffer.byte_count)], "Bytes the trace buffer holds (wire + bookkeeping)")
+        gauge("export_queue_batches", lambda: [Observation(len(q), {"target": q.client.name}) for q in pipeline.queues],
+              "Export batches waiting or in flight, per target")
+        gauge("queue_dir_bytes", lambda: [Observation(pipeline.journal.bytes)] if pipeline.journal else [],
+              "Bytes of --queue-dir segments on disk")
+
     def serve(self, host: str, port: int) -> tuple[str, int]:
         """Start the /metrics HTTP endpoint; returns the bound address (port 0 picks one)."""
         if self._server is not None:
@@ -150,6 +197,21 @@ class MetricsSink:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+_SELF_COUNTERS = (
+    ("spans_received", None, "Spans accepted from senders"),
+    ("spans_exported", "target", "Spans an export target took"),
+    ("spans_dropped", "reason", "Spans given up on, by reason"),
+    ("spans_rejected", "reason", "Spans refused at intake, by reason"),
+    ("requests_refused", "reason", "Requests answered with an error, by reason"),
+    ("requests_throttled", "target", "Requests answered with retry-later, by the full queue"),
+    ("export_retries", "target", "Export attempts retried"),
+    ("broken_parent_links", None, "Parent links cut: cycles, duplicate span ids, self-parents"),
+    ("tags_untrusted", "service", "Tags a service may not set (tagging.trust), ignored"),
+    ("spans_replayed", None, "Spans read back from --queue-dir at start"),
+    ("spans_kept_for_restart", "target", "Spans left in --queue-dir at a stop, sent after the next start"),
+)
 
 
 def _otlp_reader(endpoint: str, protocol: str, interval_s: float) -> PeriodicExportingMetricReader:

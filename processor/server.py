@@ -40,6 +40,9 @@ class Server:
     async def start(self) -> None:
         cfg = self.config
         await self.pipeline.start()
+        for sink in self.pipeline.sinks:
+            if hasattr(sink, "watch"):
+                sink.watch(self.pipeline)  # costline's own counters and levels on /metrics
         stats = self.pipeline.stats
         security = load_security(cfg.receive)
         if cfg.receive.grpc:

@@ -87,6 +87,7 @@ class Stack:
         _replace(argv, "--metrics", f"127.0.0.1:{self.metrics}")
         _replace(argv, "--config", str(COSTLINE_YAML))
         _replace(argv, "--ledger", str(self.ledger))
+        _replace(argv, "--queue-dir", str(self.tmp / "queue"))
         argv += ["--trace-wait", "0.3", "--export-grpc", self.sink.grpc_endpoint]
         serve = self.start([sys.executable, "-m", "costline.processor.cli", *argv], "costline")
         # Prometheus: the shipped config's rules and job name, scraping loopback every second
@@ -315,7 +316,7 @@ def test_prometheus_evaluates_the_shipped_alert_rules(stack):
         if rules and all(r.get("health") == "ok" for r in rules) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
-    assert {g["name"] for g in groups} == {"costline-spend", "costline-trends", "costline-hygiene"}
+    assert {g["name"] for g in groups} == {"costline-spend", "costline-trends", "costline-hygiene", "costline-health"}
     assert rules and all(r.get("health") == "ok" for r in rules), [(r["name"], r.get("lastError")) for r in rules]
 
 

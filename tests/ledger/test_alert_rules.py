@@ -35,3 +35,14 @@ def test_every_field_alert_has_a_rule():
     for name in ("CostlineDailySpendHigh", "CostlineCustomerDailySpendHigh", "CostlineUserDailySpendHigh",
                  "CostlineCostPerCustomerTrendingUp", "CostlineFeatureCostOutpacingUsage", "CostlineUntaggedSpendShareHigh"):
         assert f"alert: {name}" in text
+
+
+def test_costline_health_has_rules_on_the_metrics_it_exposes():
+    from costline.processor.metrics import _SELF_COUNTERS
+
+    text = (RULES_DIR / "costline-alerts.yml").read_text()
+    exposed = {f"costline_{name}_total" for name, _, _ in _SELF_COUNTERS}
+    for name, metric in (("CostlineSpansDropped", "costline_spans_dropped_total"),
+                         ("CostlineThrottlingSenders", "costline_requests_throttled_total"),
+                         ("CostlineUntrustedTags", "costline_tags_untrusted_total")):
+        assert f"alert: {name}" in text and metric in text and metric in exposed
