@@ -38,7 +38,7 @@ FAIL_EVERY = 25  # the sink answers every 25th export UNAVAILABLE (costline retr
 GRPC_SENDERS = 3
 HTTP_SENDERS = 1
 SAMPLE_S = 0.25
-HEALTHZ_MAX_S = 1.0
+HEALTHZ_MAX_S = 2.0  # the p99 is ~40 ms; a loaded shared machine has shown one answer at 0.85 s
 
 MAX_BUFFER_BYTES = 2 << 20  # assembly.max_buffer_bytes: ~5.9k spans of ~195 B (+160 B each, as the buffer counts)
 QUEUE_BATCHES = 4  # export.queue_batches
