@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -63,7 +63,11 @@ Rate = Decimal | Tiered | None
 
 @dataclass(slots=True, frozen=True)
 class RateCard:
-    """One model's prices at one moment, USD per million tokens, ready to multiply."""
+    """One model's prices at one moment, USD per million tokens, ready to multiply.
+
+    `cost` runs once per priced span. Most cards have flat rates only; whether a card
+    has a tiered one is decided once, when it is made (`tiered`), not per span.
+    """
 
     provider: str
     model: str
@@ -72,19 +76,25 @@ class RateCard:
     per_call: Decimal = _ZERO
     per_second: Decimal = _ZERO
     factor: Decimal | None = None  # 1 - discount
+    tiered: bool = field(init=False, default=False, repr=False, compare=False)  # any rate a `Tiered`?
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tiered", any(isinstance(r, Tiered) for r in self.rates))
 
     def cost(self, u: Usage, duration_ns: int) -> Cost | Unpriced:
-        rates = self.rates
-        if any(isinstance(r, Tiered) for r in rates):
-            rates = tuple(r.at(u.input_tokens) if isinstance(r, Tiered) else r for r in rates)
-        r_in, r_out, r_read, r_write, r_1h, r_reason = rates
+        if self.tiered:
+            r_in, r_out, r_read, r_write, r_1h, r_reason = (
+                r.at(u.input_tokens) if isinstance(r, Tiered) else r for r in self.rates
+            )
+        else:
+            r_in, r_out, r_read, r_write, r_1h, r_reason = self.rates
         read = u.cache_read_tokens if r_read is not None else 0
         write_1h = u.cache_write_1h_tokens if r_1h is not None else 0
         write = u.cache_write_tokens - write_1h if r_write is not None else 0
         uncached = u.input_tokens - read - write - write_1h
         reasoning = u.reasoning_tokens if r_reason is not None else 0
         output = u.output_tokens - reasoning
-        if min(uncached, write, output) < 0:
+        if uncached < 0 or write < 0 or output < 0:
             return Unpriced(INVALID_USAGE, f"cache or reasoning counts exceed their totals: {u}")
         input_usd = (r_in * uncached / _MTOK if r_in is not None and uncached else _ZERO) + self.per_call
         if self.per_second and duration_ns > 0:

@@ -488,3 +488,59 @@ def test_prices_are_resolved_once_per_day_tier_and_batch(monkeypatch):
         ("gpt-4o-mini", NOV.date(), {"service_tier": "priority"}),
         ("gpt-4o-mini", NOV.date(), {"processing": "batch"}),
     ]
+
+
+# --- the flat fast path: cards without tiers skip the tier lookup ------------------------------
+
+_FLAT_RATES = (Decimal("3"), Decimal("15"), Decimal("0.30"), Decimal("3.75"), Decimal("6"), None)
+_TIERED_RATES = (pricing_module.Tiered(Decimal("3"), ((200_000, Decimal("6")),)),
+                 pricing_module.Tiered(Decimal("15"), ((200_000, Decimal("22.50")),)),
+                 pricing_module.Tiered(Decimal("0.30"), ((200_000, Decimal("0.60")),)),
+                 Decimal("3.75"), Decimal("6"), None)
+
+
+def _tiered_cost_by_the_general_path(card, u, duration_ns):
+    """The card priced with every rate looked up for the usage (what a tiered card does), as a flat card."""
+    flat = tuple(r.at(u.input_tokens) if isinstance(r, pricing_module.Tiered) else r for r in card.rates)
+    return replace(card, rates=flat).cost(u, duration_ns)
+
+
+@pytest.mark.parametrize("usage", [CACHED_ANTHROPIC, Usage(199_999, 10), Usage(200_000, 10, 5000, 100),
+                                   Usage(1000, 0), Usage(0, 0), Usage(10, 10, 20)])
+def test_flat_and_tiered_cards_agree_below_the_tiers(usage):
+    flat = pricing_module.RateCard("anthropic", "m", "s", _FLAT_RATES, per_call=Decimal("0.001"),
+                                   factor=Decimal("0.9"))
+    tiered = replace(flat, rates=_TIERED_RATES)
+    assert (flat.tiered, tiered.tiered) == (False, True)
+    a, b = flat.cost(usage, 0), tiered.cost(usage, 0)
+    assert a == b and repr(a) == repr(b)  # the same Decimals, digit for digit
+    assert b == _tiered_cost_by_the_general_path(tiered, usage, 0)
+
+
+def test_a_tiered_card_above_its_tier_uses_the_tier_rates():
+    tiered = pricing_module.RateCard("anthropic", "m", "s", _TIERED_RATES)
+    cost = tiered.cost(LONG_ANTHROPIC, 0)
+    assert cost.input_usd == mtok("6", 238500)
+    assert cost.output_usd == mtok("22.50", 400)
+    assert cost.cache_read_usd == mtok("0.60", 10000)
+    assert cost.cache_write_usd == mtok("3.75", 500) + mtok("6", 1000)
+    assert cost == _tiered_cost_by_the_general_path(tiered, LONG_ANTHROPIC, 0)
+
+
+def test_library_cards_know_whether_they_have_tiers():
+    pricer = Pricer(PricingConfig())  # its own: one card per model
+    cards = {}
+    for provider, model in (("anthropic", "claude-sonnet-4-5"), ("openai", "gpt-4o")):
+        pricer.price(call(model, provider, Usage(10, 10)), ns(NOV), 0)
+        lib = pricer._resolved[(provider, None, model, None)]
+        (cards[model],) = lib.cards.values()
+    assert cards["claude-sonnet-4-5"].tiered and not cards["gpt-4o"].tiered
+    long = pricer.price(call("claude-sonnet-4-5", "anthropic", LONG_ANTHROPIC), ns(NOV), 0)
+    assert long.output_usd == mtok("22.50", 400)  # through the tiers: over 200k input
+
+
+def test_usage_exceeding_its_totals_is_caught_on_either_path():
+    bad = Usage(100, 10, 200)  # more cache reads than input
+    for rates in (_FLAT_RATES, _TIERED_RATES):
+        result = pricing_module.RateCard("p", "m", "s", rates).cost(bad, 0)
+        assert isinstance(result, Unpriced) and result.reason == INVALID_USAGE
