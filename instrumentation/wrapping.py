@@ -72,7 +72,9 @@ class CallPlan:
 def _begin(plan: CallPlan, instance: Any, kwargs: dict[str, Any]) -> tuple[Span, object, object, dict, Any] | None:
     """Start the call's span (and set the marker); None when costline leaves the call untraced."""
     spans = plan.spans
-    if spans.covered_elsewhere(plan.site.wrapper_below, plan.site.request_wrapped()):
+    site = plan.site
+    # `spans.covered_elsewhere`, with the checks made only as far as needed, cheapest first.
+    if spans.defer_to_others and (site.wrapper_below or site.request_wrapped() or coexistence.model_span_active()):
         return None
     try:
         operation, model, attributes, call_kwargs, note = plan.start(instance, kwargs)
