@@ -6,7 +6,6 @@ import time
 import urllib.request
 
 import pytest
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from tests.fakes.otlp_sink import OtlpSink
 from tests.processor.spans import llm, new_trace_id, request, span
@@ -31,12 +30,14 @@ def _post(url: str, body: bytes) -> int:
         return resp.status
 
 
-def test_two_workers_share_both_ports_and_drain_on_sigterm():
+@pytest.mark.parametrize("queue_dir", [False, True])
+def test_two_workers_share_both_ports_and_drain_on_sigterm(tmp_path, queue_dir):
     gport, hport = free_port(), free_port()
+    extra = ["--queue-dir", str(tmp_path / "queue")] if queue_dir else []
     with OtlpSink() as sink:
         proc = subprocess.Popen(
             [*COSTLINE, "serve", "--workers", "2", "--grpc", f"127.0.0.1:{gport}", "--http", f"127.0.0.1:{hport}",
-             "--export-grpc", sink.grpc_endpoint, "--trace-wait", "600", "--ledger", "off"],
+             "--export-grpc", sink.grpc_endpoint, "--trace-wait", "600", "--ledger", "off", *extra],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             deadline = time.monotonic() + 30
@@ -68,4 +69,7 @@ def test_two_workers_share_both_ports_and_drain_on_sigterm():
         finally:
             if proc.poll() is None:
                 proc.kill()
-    assert ExportTraceServiceRequest  # bodies above are ExportTraceServiceRequest bytes
+    if queue_dir:  # one journal per worker, each emptied by its drain
+        dirs = sorted(p.name for p in (tmp_path / "queue").iterdir())
+        assert dirs == ["worker-0", "worker-1"]
+        assert [p.name for p in (tmp_path / "queue").rglob("*.otlp")] == []
