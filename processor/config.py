@@ -34,7 +34,7 @@ class ReceiveConfig:
     grpc: str | None = DEFAULT_GRPC  # HOST:PORT; None disables the gRPC receiver
     http: str | None = DEFAULT_HTTP  # HOST:PORT; None disables the HTTP receiver
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES  # after decompression; over it: 413 / RESOURCE_EXHAUSTED
-    retry_after_s: int = 5  # the hint sent with throttling answers
+    retry_after_s: float = 5.0  # the hint sent with throttling answers (gRPC: exact; HTTP Retry-After: rounded up)
     bearer_token_file: str | None = None  # require `Authorization: Bearer <file content>` on both receivers
     tls_cert_file: str | None = None  # serve TLS on both receivers (PEM certificate chain)
     tls_key_file: str | None = None  # its PEM private key
@@ -158,6 +158,8 @@ class Config:
             raise ConfigError("max_traces and max_spans must be at least 1")
         if self.assembly.max_buffer_bytes < 0:
             raise ConfigError("max_buffer_bytes must be zero (no byte bound) or more")
+        if not self.receive.retry_after_s > 0:
+            raise ConfigError("receive.retry_after_s must be more than zero")
         if self.receive.max_request_bytes < 1024:
             raise ConfigError("max_request_bytes must be at least 1024")
         for t in self.export.targets:

@@ -48,6 +48,6 @@ class Throttled(RequestError):
     grpc_code = grpc.StatusCode.UNAVAILABLE
     reason = "throttled"
 
-    def __init__(self, message: str, retry_after_s: int):
+    def __init__(self, message: str, retry_after_s: float):
         super().__init__(message)
         self.retry_after_s = retry_after_s

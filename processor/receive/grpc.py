@@ -31,8 +31,9 @@ _SERVICES = {
 }
 
 
-def retry_trailers(code: grpc.StatusCode, message: str, seconds: int) -> tuple:
-    info = error_details_pb2.RetryInfo(retry_delay=Duration(seconds=seconds))
+def retry_trailers(code: grpc.StatusCode, message: str, seconds: float) -> tuple:
+    whole = int(seconds)
+    info = error_details_pb2.RetryInfo(retry_delay=Duration(seconds=whole, nanos=round((seconds - whole) * 1e9)))
     status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message)
     status.details.add().Pack(info)
     return (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 
 from aiohttp import web
 from google.rpc import status_pb2
@@ -113,7 +114,7 @@ class HttpReceiver:
         log.info("refused HTTP export: %s", e)
         headers = {}
         if isinstance(e, Throttled):
-            headers["Retry-After"] = str(e.retry_after_s)
+            headers["Retry-After"] = str(math.ceil(e.retry_after_s))  # HTTP takes whole seconds
         elif isinstance(e, Unauthenticated):
             headers["WWW-Authenticate"] = "Bearer"
         status = status_pb2.Status(code=e.grpc_code.value[0], message=str(e))

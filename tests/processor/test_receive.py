@@ -200,11 +200,12 @@ def test_export_retries_while_backend_down_then_up(protocol):
     assert srv.stats.get("spans_dropped") == 0
 
 
-def test_full_queue_throttles_senders_then_everything_arrives():
+@pytest.mark.parametrize("hint,grpc_delay,http_header", [(2, (2, 0), "2"), (1.25, (1, 250_000_000), "2")])
+def test_full_queue_throttles_senders_then_everything_arrives(hint, grpc_delay, http_header):
     with OtlpSink() as sink:
         cfg = loopback_config(sink, trace_wait=0)
         cfg.export.queue_batches = 1
-        cfg.receive.retry_after_s = 2
+        cfg.receive.retry_after_s = hint
         with RunningServer(cfg, pricer=FlatPricer()) as srv:
             sink.fail_next(10_000)  # backend answers UNAVAILABLE: batches pile up
             sent = []
@@ -218,7 +219,7 @@ def test_full_queue_throttles_senders_then_everything_arrives():
                     assert e.code() == grpc.StatusCode.UNAVAILABLE
                     trailers = dict(e.trailing_metadata())
                     info = error_details_pb2.RetryInfo.FromString(trailers["google.rpc.retryinfo-bin"])
-                    assert info.retry_delay.seconds == 2
+                    assert (info.retry_delay.seconds, info.retry_delay.nanos) == grpc_delay
                     status = status_pb2.Status.FromString(trailers["grpc-status-details-bin"])
                     assert status.details[0].Is(error_details_pb2.RetryInfo.DESCRIPTOR)
                     break
@@ -227,7 +228,7 @@ def test_full_queue_throttles_senders_then_everything_arrives():
                 raise AssertionError("costline never throttled with a full queue")
             r = requests.post(f"{srv.http_url}/v1/traces", data=request([span(new_trace_id(), "x")]).SerializeToString(),
                               headers={"Content-Type": "application/x-protobuf"}, timeout=10)
-            assert r.status_code == 503 and r.headers["Retry-After"] == "2"
+            assert r.status_code == 503 and r.headers["Retry-After"] == http_header  # whole seconds, rounded up
             with sink._lock:
                 sink._failures.clear()  # backend recovers
             spans = sink.wait_for_spans(len(sent), timeout=20)

@@ -47,7 +47,7 @@ RECENT_TRACES = 2_000  # assembly.recent_traces: the late-span context, ~100 B p
 REQUEST_BYTES = 60_000  # one sender request: 300 spans of ~195 B
 
 CONFIG = f"""\
-receive: {{retry_after_s: 1}}
+receive: {{retry_after_s: 0.5}}
 assembly: {{trace_wait_s: 1, max_buffer_bytes: {MAX_BUFFER_BYTES}, recent_traces: {RECENT_TRACES}}}
 export: {{queue_batches: {QUEUE_BATCHES}, batch_spans: {BATCH_SPANS}, retry_initial_s: 0.05, retry_max_s: 0.5,
           drain_timeout_s: 120}}
