@@ -231,3 +231,25 @@ def test_queue_dir_is_what_makes_a_crash_safe(tmp_path, queue_dir):
         got = {s.span_id for s in sink.spans()}
     expected = {s.span_id.hex() for s in spans}
     assert (got == expected) if queue_dir else (got == set())
+
+
+def test_export_is_at_least_once_spans_sent_just_before_a_crash_are_sent_again(tmp_path):
+    """The other side of the guarantee: spans exported in the last second before a crash
+    are still in an open journal segment, so the next process exports them again; the
+    ledger, keyed on (trace_id, span_id), still holds each call once."""
+    port = free_port()
+    with OtlpSink() as sink:
+        proc = start_costline(port, sink, tmp_path, "--trace-wait", "0")
+        sender = Sender(port)
+        req, spans, calls = sender.build()
+        stub = trace_service_pb2_grpc.TraceServiceStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        stub.Export(req, timeout=5)
+        sink.wait_for_spans(len(spans), timeout=10)  # exported, its segment still open (1 s)
+        proc.kill()
+        proc.wait(10)
+        proc = start_costline(port, sink, tmp_path, "--trace-wait", "0")
+        sink.wait_for_spans(2 * len(spans), timeout=20)
+        stop_costline(proc, 30)
+        received = [s.span_id for s in sink.spans()]
+    assert sorted(received) == sorted(2 * [s.span_id.hex() for s in spans])  # each exactly twice
+    assert set(ledger_calls(tmp_path / "ledger.db")) == set(calls)  # each call once
