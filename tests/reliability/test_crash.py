@@ -253,3 +253,42 @@ def test_export_is_at_least_once_spans_sent_just_before_a_crash_are_sent_again(t
         received = [s.span_id for s in sink.spans()]
     assert sorted(received) == sorted(2 * [s.span_id.hex() for s in spans])  # each exactly twice
     assert set(ledger_calls(tmp_path / "ledger.db")) == set(calls)  # each call once
+
+
+def test_backend_stopped_for_a_while_then_back_every_span_arrives(tmp_path):
+    """Scenario 1 without a restart: the backend process goes away (connections refused)
+    while senders push, then comes back on its address; costline's retries deliver all."""
+    port = free_port()
+    config = tmp_path / "costline.yaml"
+    config.write_text("export:\n  retry_initial_s: 0.1\n  retry_max_s: 0.5\n")
+    first = OtlpSink()
+    first.start()
+    backend_port = int(first.grpc_endpoint.rsplit(":", 1)[1])
+    proc = start_costline(port, first, tmp_path, "--trace-wait", "0.2", "--config", str(config))
+    sender = Sender(port)
+    sender.start()
+    second = OtlpSink(grpc_port=backend_port)
+    try:
+        first.wait_for_spans(2000, timeout=30)  # the backend is taking spans...
+        first.stop()  # ...and goes away
+        acked_while_down = len(sender.acked)
+        sender.wait_acked(acked_while_down + 3000)
+        time.sleep(1.0)  # retries fail against a closed port
+        second.start()  # back on the same address
+        sender.wait_acked(len(sender.acked) + 1000)
+    finally:
+        sender.stop.set()
+        sender.join(30)
+    try:
+        deadline = time.monotonic() + 30
+        while sender.acked - {s.span_id for s in first.spans() + second.spans()} and time.monotonic() < deadline:
+            time.sleep(0.1)
+        stop_costline(proc, 30)
+    finally:
+        second.stop()
+    before, after = [s.span_id for s in first.spans()], [s.span_id for s in second.spans()]
+    got = set(before) | set(after)
+    print(f"\nbackend stopped and back: {len(sender.acked)} acknowledged; {len(before)} taken before the stop, "
+          f"{len(after)} after it came back; lost {len(sender.acked - got)}, "
+          f"duplicates {len(before) + len(after) - len(got)}")
+    assert before and after and not sender.acked - got and not got - sender.acked
