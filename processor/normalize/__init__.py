@@ -24,9 +24,11 @@ estimates, not bills, and are ignored.
 
 from __future__ import annotations
 
+from operator import itemgetter
+
 from ..records import INVALID_USAGE, NO_USAGE, AttrValue, ModelCall, Usage
 from . import langsmith, logfire, openinference, openllmetry, openlit, semconv, vercel
-from .counts import Reading, as_usd, first_str, is_true
+from .counts import MAX_TOKENS, Reading, as_usd, first_str, is_true
 
 SERVER_ADDRESS = "server.address"
 SERVICE_TIER = (
@@ -79,7 +81,18 @@ def normalize_span(
         except TypeError:  # an array value: not hashable, not remembered
             memo = None
     scope_name = scope_name if isinstance(scope_name, str) else ""
-    reading = _read(attrs, scope_name, scope_version if isinstance(scope_version, str) else "", span_name or "", keys)
+    sdk = openlit.marked(attrs)
+    best = _RANK.get((keys, scope_name, sdk))
+    if best is None:
+        best = _remember(_RANK, (keys, scope_name, sdk), _rank(keys, scope_name, sdk))
+    if best == _SEMCONV or best == _COSTLINE:  # the common dialect: from per-shape memos (_semconv_call)
+        call = _semconv_call(attrs, keys, _DIALECTS[best][0])
+        if call is not _SLOW:
+            if call is None and memo is not None:
+                _remember(_NOT_CALLS, memo, None)
+            return call
+    reading = _DIALECTS[best][1](attrs, scope_name, scope_version if isinstance(scope_version, str) else "",
+                                 span_name or "")
     has_counts = reading.has_counts()
     if not has_counts and not reading.is_model_call:
         if memo is not None:
@@ -128,6 +141,7 @@ _DIALECTS = (
     ("semconv", lambda a, s, v, n: semconv.read(a), frozenset(), (), ()),
 )
 _SEMCONV = len(_DIALECTS) - 1
+_COSTLINE = 0  # read as semconv, under its own dialect name
 _OPENLIT = [d[0] for d in _DIALECTS].index("openlit")
 _RANK_OF_KEY = {key: rank for rank in reversed(range(len(_DIALECTS))) for key in _DIALECTS[rank][2]}
 _PREFIX_RANKS = tuple((prefix, rank) for rank, d in enumerate(_DIALECTS) for prefix in d[3])
@@ -181,18 +195,111 @@ def _remember(memo: dict, key, value):
 
 def _usage(r: Reading) -> tuple[Usage | None, str | None]:
     """Counts in the semconv meaning, or the reason they contradict each other."""
-    input_tokens, output_tokens = r.input or 0, r.output or 0
-    cache_read, cache_write, reasoning = r.cache_read or 0, r.cache_write or 0, r.reasoning or 0
-    one_hour = r.cache_write_1h or 0
+    return _usage_of(r.input, r.output, r.cache_read, r.cache_write, r.cache_write_1h, r.reasoning,
+                     r.input_excludes_cache, r.output_excludes_reasoning)
+
+
+def _usage_of(input_tokens, output_tokens, cache_read, cache_write, one_hour, reasoning, input_excludes_cache,
+              output_excludes_reasoning) -> tuple[Usage | None, str | None]:
+    """_usage of a Reading with these counts (None: absent)."""
+    write_given = cache_write is not None
+    input_tokens, output_tokens = input_tokens or 0, output_tokens or 0
+    cache_read, cache_write, reasoning = cache_read or 0, cache_write or 0, reasoning or 0
+    one_hour = one_hour or 0
     if one_hour > cache_write:
-        if r.cache_write is not None:
+        if write_given:
             return None, f"1-hour cache writes ({one_hour}) exceed all cache writes ({cache_write})"
         cache_write = one_hour
-    if r.input_excludes_cache or cache_read + cache_write > input_tokens:
+    if input_excludes_cache or cache_read + cache_write > input_tokens:
         input_tokens += cache_read + cache_write
-    if r.output_excludes_reasoning or reasoning > output_tokens:
+    if output_excludes_reasoning or reasoning > output_tokens:
         output_tokens += reasoning
     return Usage(input_tokens, output_tokens, cache_read, cache_write, one_hour, reasoning), None
+
+
+# -- the semconv dialect (and costline's, read the same way) from per-shape memos -------------------
+# semconv.read and normalize_span read the counts (semconv._COUNTS) and a few other keys (_SEMCONV_READS);
+# what the other keys give (model, provider, tier...) repeats from span to span, so it is worked out once
+# per (key shape, their values) by the plain functions, and each span only adds its counts.
+
+_SLOW = object()  # "not a case for the memo: take the plain path"
+_SEMCONV_READS = frozenset({*semconv.PROVIDER, semconv.OPERATION, semconv.REQUEST_MODEL, semconv.RESPONSE_MODEL,
+                            semconv.USAGE_MISSING, SERVER_ADDRESS, REPORTED_COST, *SERVICE_TIER, BATCH})
+_SHAPES: dict[tuple, tuple] = {}  # attribute keys -> (values getter, count values getter, their count slots)
+_TEMPLATES: dict[tuple, tuple | None] = {}  # (dialect, keys, values read) -> the ModelCall fields but counts
+
+
+def _getter(positions: list[int]):
+    """f(values) -> the tuple of values at `positions` (one C call for two or more)."""
+    if len(positions) > 1:
+        return itemgetter(*positions)
+    if positions:
+        i = positions[0]
+        return lambda v: (v[i],)
+    return lambda v: ()
+
+
+def _shape(keys: tuple) -> tuple:
+    reads = [i for i, k in enumerate(keys) if k in _SEMCONV_READS]
+    counts, slots = [], []
+    for slot, group in enumerate(semconv._COUNTS):
+        for key in group:
+            if key in keys:  # the first synonym present (its value must be a count, or the plain path decides)
+                counts.append(keys.index(key))
+                slots.append(slot)
+                break
+    return _getter(reads), _getter(counts), tuple(slots)
+
+
+def _template(dialect: str, attrs: dict) -> tuple | None:
+    """The ModelCall fields semconv.read and normalize_span derive from the non-count keys."""
+    if any(v is not None and type(v) is not str for v in attrs.values()):
+        return None  # numbers: 1, 1.0 and True are equal keys but not equal inputs
+    reading = semconv.read(attrs, dialect)
+    reported = attrs.get(REPORTED_COST)
+    call = ModelCall(dialect=dialect)
+    _set_tier(call, attrs)
+    return (reading.model, reading.request_model, reading.provider, first_str(attrs, SERVER_ADDRESS),
+            as_usd(reported) if reported is not None else reading.reported_cost_usd, call.service_tier, call.batch,
+            reading.operation, reading.is_model_call, reading.input_excludes_cache)
+
+
+def _semconv_call(attrs: dict, keys: tuple, dialect: str):
+    """normalize_span's answer for a span read as semconv, or _SLOW."""
+    shape = _SHAPES.get(keys)
+    if shape is None:
+        shape = _remember(_SHAPES, keys, _shape(keys))
+    values = tuple(attrs.values())
+    counts = shape[1](values)
+    for c in counts:
+        if type(c) is not int or not 0 <= c <= MAX_TOKENS:
+            return _SLOW  # absent value, bad count: the plain path says which
+    read = shape[0](values)
+    key = (dialect, keys, read)
+    try:
+        t = _TEMPLATES.get(key, _SLOW)
+    except TypeError:  # an array value
+        return _SLOW
+    if t is _SLOW:
+        t = _remember(_TEMPLATES, key, _template(dialect, {keys[i]: attrs[keys[i]] for i, k in enumerate(keys)
+                                                            if k in _SEMCONV_READS}))
+    if t is None:
+        return _SLOW
+    model, request_model, provider, server, reported, tier, batch, operation, is_model_call, excludes_cache = t
+    if not counts:
+        if not is_model_call:
+            return None
+        return ModelCall(dialect, model, request_model, provider, server, None, NO_USAGE,
+                         "the span records a model call but no token counts", reported, tier, batch, operation)
+    n = [None] * 6
+    for slot, c in zip(shape[2], counts):
+        n[slot] = c
+    usage, problem = _usage_of(n[0], n[1], n[2], n[3], n[4], n[5], excludes_cache, False)
+    if problem:
+        return ModelCall(dialect, model, request_model, provider, server, None, INVALID_USAGE, problem, reported,
+                         tier, batch, operation)
+    return ModelCall(dialect, model, request_model, provider, server, usage, None, None, reported, tier, batch,
+                     operation)
 
 
 def _set_tier(call: ModelCall, attrs: dict) -> None:

@@ -193,3 +193,37 @@ def test_ids_read_at_their_offsets_or_wherever_they_are():
     # out of field order: parent after the name, span_id before the trace_id
     assert reader.ids(field(0x0A, t) + field(0x12, s) + field(0x2A, b"x") + field(0x22, p)) == (s, p)
     assert reader.ids(field(0x12, s) + field(0x0A, t) + field(0x22, p)) == (s, p)
+
+
+_COUNT_KEYS = ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "gen_ai.usage.output_tokens",
+               "gen_ai.usage.completion_tokens", "gen_ai.usage.cache_read.input_tokens",
+               "gen_ai.usage.input_tokens.cached", "gen_ai.usage.cache_write.input_tokens",
+               "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.reasoning.output_tokens",
+               "costline.usage.cache_write_1h_tokens"]
+_READ_KEYS = ["gen_ai.provider.name", "gen_ai.system", "gen_ai.operation.name", "gen_ai.request.model",
+              "gen_ai.response.model", "costline.usage.missing", "server.address", "costline.reported_cost.usd",
+              "openai.response.service_tier", "gen_ai.openai.request.service_tier", "costline.batch",
+              "costline.feature", "telemetry.sdk.name"]
+semconv_values = st.one_of(
+    st.sampled_from(["chat", "embeddings", "invoke_agent", "gpt-4o", "openai", "aws", " Batch ", "priority", "auto",
+                     "api.openai.com", "0.25", "", " ", "true", "openlit"]),
+    st.integers(min_value=-3, max_value=3), st.integers(min_value=0, max_value=10**12 + 2), st.booleans(),
+    st.sampled_from([1.0, 0.5, float("nan"), float("inf")]), st.none(), st.lists(st.sampled_from(["a"]), max_size=2),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(_COUNT_KEYS + _READ_KEYS), semconv_values), max_size=12),
+       st.sampled_from(["", "bench", "costline.openai"]))
+def test_semconv_memo_answers_what_the_plain_path_answers(pairs, scope):
+    import costline.processor.normalize as n
+
+    attrs = dict(pairs)
+    memoised = [normalize_span(dict(attrs), scope_name=scope, span_name="s") for _ in range(2)]  # the 2nd: memo hits
+    fast = n._semconv_call
+    n._semconv_call = lambda *a: n._SLOW
+    try:
+        plain = normalize_span(dict(attrs), scope_name=scope, span_name="s")
+    finally:
+        n._semconv_call = fast
+    assert memoised == [plain, plain]
