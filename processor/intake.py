@@ -198,6 +198,8 @@ class _Unusual(Exception):
 
 _PICK, _MARKER, _TAG, _STEP, _OUTPUT = 1, 2, 4, 8, 16
 _MISS = object()
+_NOTHING = ()  # a remembered span that reads as None
+_SPAN_MEMO_ATTRIBUTES = 4  # spans with at most this many attributes are remembered whole (SpanReader._spans)
 _NO_NAMES: frozenset[str] = frozenset()
 
 
@@ -211,6 +213,7 @@ class SpanReader:
     """
 
     _CACHE_MAX = 1 << 15
+    _SPANS_MAX = 1 << 13
 
     def __init__(self, tag_reader: TagReader):
         self.tags = tag_reader
@@ -220,6 +223,7 @@ class SpanReader:
         self._tag_prefixes = (TAG_PREFIX, *tag_reader.prefixes)
         self._kv: dict[bytes, tuple | None] = {}
         self._classes: dict[bytes, tuple[str, int]] = {}
+        self._spans: dict[tuple, tuple] = {}  # (attributes, name, kind, origin) -> SpanInfo fields but times
         # Keys that can change what a stage decides. The rest of `keys` (server.address, service
         # tiers, telemetry.sdk.name) only qualify a model call that one of these marks.
         deciding = (MARKER_KEYS | STEP_KEYS | tag_reader.keys | OUTPUT_KEYS) | set(self.prefixes) | set(OUTPUT_PREFIXES)
@@ -249,19 +253,34 @@ class SpanReader:
     def read_marked(self, d: bytes, origin: Origin) -> SpanInfo | None:
         """read() for a span `marks(d)` found a key in (`marks` is the regex search)."""
         view = SpanView.FromString(d)
+        kvs = tuple(view.attributes[:])  # a slice is quicker than iterating upb's container
+        name = view.name
+        # Agent, tool and workflow spans repeat exactly: what such a span reads as is remembered whole.
+        # (Model calls carry more attributes and their counts differ: not worth the lookup.)
+        key = None
+        if len(kvs) <= _SPAN_MEMO_ATTRIBUTES:
+            key = (kvs, name, view.kind, origin)
+            same = self._spans.get(key)
+            if same is not None:
+                if same is _NOTHING:
+                    return None
+                return _new_info(SpanInfo, (name, view.start_time_unix_nano, view.end_time_unix_nano, *same))
         picked: dict = {}
         found = 0
+        cached = key is not None  # every attribute from the cache: no count, nothing only this span says
         get = self._kv.get
-        for kv in view.attributes:
+        for kv in kvs:
             hit = get(kv, _MISS)
             if hit is _MISS:
                 hit = self._decode(kv)
+                cached = False
             if hit is not None:
                 picked[hit[0]] = hit[1]
                 found |= hit[2]
         if not found:
+            if cached:
+                self._remember(key, _NOTHING)
             return None
-        name = view.name
         call = None
         if found & _MARKER:
             call = normalize_span(
@@ -275,9 +294,18 @@ class SpanReader:
             rewrite = rewrite or hide
         step = step_name(picked, name) if found & _STEP else None
         if call is None and tags is None and step is None and not rewrite:
+            if cached:
+                self._remember(key, _NOTHING)
             return None  # its picked keys change nothing: it reads like a span without them
+        if cached and call is None:  # (a ModelCall is an object of its own per span)
+            self._remember(key, (tags, own, step, call, rewrite))
         return _new_info(SpanInfo, (name, view.start_time_unix_nano, view.end_time_unix_nano, tags, own, step, call,
                                     rewrite))
+
+    def _remember(self, key: tuple, value) -> None:
+        if len(self._spans) >= self._SPANS_MAX:
+            self._spans.clear()
+        self._spans[key] = value
 
     def _decode(self, kv: bytes) -> tuple | None:
         """(key, value, stage bits) of a KeyValue when its key is picked, else None; cached."""

@@ -227,3 +227,19 @@ def test_semconv_memo_answers_what_the_plain_path_answers(pairs, scope):
     finally:
         n._semconv_call = fast
     assert memoised == [plain, plain]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.sampled_from(INTERESTING), st.text(max_size=12)), values), max_size=4),
+       st.sampled_from(["s", "invoke_agent planner"]), st.sampled_from(["svc", "other"]))
+def test_remembered_spans_read_as_the_first_time(pairs, name, service):
+    tags = TagReader(TaggingConfig(trust={"svc": ["feature"], "*": ["*"]}))
+    it = Intake(tags)
+    d = _span_with(pairs, name).SerializeToString()
+    origin = (b"", "", b"", "", service, "bench", "")
+    reads = [_read(it, d, origin) for _ in range(4)]  # decoded, from the attribute cache, then remembered whole
+    assert reads == [reads[0]] * 4
+    assert reads[0] == _read(Intake(tags), d, origin)
+    if reads[0] is not None and reads[0][6] is not None:
+        infos = [it.reader.read(d, origin) for _ in range(2)]
+        assert infos[0].call is not infos[1].call  # each model call its own object
