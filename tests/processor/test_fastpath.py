@@ -243,3 +243,19 @@ def test_remembered_spans_read_as_the_first_time(pairs, name, service):
     if reads[0] is not None and reads[0][6] is not None:
         infos = [it.reader.read(d, origin) for _ in range(2)]
         assert infos[0].call is not infos[1].call  # each model call its own object
+
+
+def test_direct_constructors_make_the_dataclass_objects():
+    from dataclasses import fields
+    from decimal import Decimal
+
+    from costline.processor import normalize, pricing
+    from costline.processor.records import Cost, Usage
+
+    cost_args = (Decimal("0.3"), Decimal("0.1"), Decimal("0.2"), Decimal(0), Decimal(0), "gpt-4o", "openai", "test")
+    made = pricing._cost(*cost_args)
+    assert made == Cost(*cost_args) and repr(made) == repr(Cost(*cost_args)) and hash(made) == hash(Cost(*cost_args))
+    assert len(pricing._COST_SLOTS) == len(fields(Cost))  # a field added to Cost must be set there too
+    usage = normalize._new_usage(1, 2, 3, 4, 5, 6)
+    assert usage == Usage(1, 2, 3, 4, 5, 6) and repr(usage) == repr(Usage(1, 2, 3, 4, 5, 6))
+    assert len(normalize._USAGE_SLOTS) == len(fields(Usage))
