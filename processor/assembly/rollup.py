@@ -18,6 +18,7 @@ spells the same attributes out as (key, value) pairs, in the same order.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,6 +31,7 @@ from costline.processor.records import AGGREGATE, Cost, LedgerRow, ModelCall, Un
 PriceFn = Callable[[ModelCall, int, int], "Cost | Unpriced"]
 _EMPTY: dict[str, str] = {}
 _NO_NAMES: frozenset[str] = frozenset()
+_ZERO_USD = Decimal(0)
 _TRACE_ID_HEAD = b"\x0a\x10"
 _SPAN_ID_HEAD = b"\x12\x08"
 _PARENT_HEAD = b"\x22\x08"
@@ -43,14 +45,21 @@ class Inherited:
     path: tuple[str, ...]
 
 
-class _Sum:
-    __slots__ = ("cost", "calls", "input_tokens", "output_tokens")
+_set_tags, _set_path = Inherited.tags.__set__, Inherited.path.__set__
 
-    def __init__(self) -> None:
-        self.cost = Decimal(0)
-        self.calls = 0
-        self.input_tokens = 0
-        self.output_tokens = 0
+
+def _inherited(tags: Mapping[str, str], path: tuple[str, ...]) -> Inherited:
+    """Inherited(tags, path), the same object: its frozen __init__ goes through object.__setattr__ per field."""
+    ctx = object.__new__(Inherited)
+    _set_tags(ctx, tags)
+    _set_path(ctx, path)
+    return ctx
+
+
+# The sums of a span (its billed calls and those below it) are a plain list, quicker to make than an
+# object: [cost USD, llm calls, input tokens, output tokens]. A new one is what adding to zeros gives.
+_Sums = list
+COST, CALLS, INPUT, OUTPUT = 0, 1, 2, 3
 
 
 class Assembled:
@@ -212,7 +221,7 @@ def assemble_trace(
                 paths[i] = extend_path(ppath, info.step)
 
     # Bottom-up: which calls have calls below them, the sums, and what each call gets.
-    sums: list[_Sum | None] = [None] * n
+    sums: list[_Sums | None] = [None] * n
     results: list = [None] * n  # per call span: AGGREGATE, a Cost or an Unpriced
     calls: list[tuple] = []
     required, default = tagging.required, tagging.default
@@ -236,22 +245,25 @@ def assemble_trace(
                     calls.append((i, effective, paths[i], result))
                     if type(result) is Cost:
                         u = call.usage
-                        if own is None:
-                            own = sums[i] = _Sum()
-                        own.cost += result.total_usd
-                        own.calls += 1
-                        own.input_tokens += u.input_tokens if u else 0
-                        own.output_tokens += u.output_tokens if u else 0
+                        if own is None:  # (zero + the cost: the same Decimal a running sum from zero gives)
+                            own = sums[i] = [_ZERO_USD + result.total_usd, 1, u.input_tokens if u else 0,
+                                             u.output_tokens if u else 0]
+                        else:
+                            own[COST] += result.total_usd
+                            own[CALLS] += 1
+                            own[INPUT] += u.input_tokens if u else 0
+                            own[OUTPUT] += u.output_tokens if u else 0
             elif below and p >= 0:
                 call_below[p] = True
             if own is not None and p >= 0:
                 ps = sums[p]
                 if ps is None:
-                    ps = sums[p] = _Sum()
-                ps.cost += own.cost
-                ps.calls += own.calls
-                ps.input_tokens += own.input_tokens
-                ps.output_tokens += own.output_tokens
+                    sums[p] = [_ZERO_USD + own[COST], own[CALLS], own[INPUT], own[OUTPUT]]
+                else:
+                    ps[COST] += own[COST]
+                    ps[CALLS] += own[CALLS]
+                    ps[INPUT] += own[INPUT]
+                    ps[OUTPUT] += own[OUTPUT]
 
     # What each span gets, encoded; and the context late spans will inherit.
     write = write_gen_ai_cost
@@ -272,7 +284,7 @@ def assemble_trace(
             names = _NO_NAMES
             result = None
         else:
-            names = info.own_tags
+            names = info.own_tags or _NO_NAMES  # one empty set object, so the block check below stays an identity test
             result = results[i]
             if info.rewrite:
                 rewrite.append(i)
@@ -295,7 +307,7 @@ def assemble_trace(
                 key = (id(t), path)
                 ctx = contexts.get(key)
                 if ctx is None:
-                    ctx = contexts[key] = Inherited(t, path)
+                    ctx = contexts[key] = _inherited(t, path)
             remember[sids[i]] = ctx
     return Assembled(trace_id, spans, infos, sids, pids, tags, paths, results, sums, appended, rewrite, calls,
                      remember, broken, write)
@@ -350,10 +362,10 @@ def _pairs(t, own_names, result, path, own, write_gen_ai_cost: bool) -> list[tup
     if own is not None:
         add.extend(
             (
-                ("costline.rollup.cost_usd", float(own.cost)),
-                ("costline.rollup.llm_calls", own.calls),
-                ("costline.rollup.input_tokens", own.input_tokens),
-                ("costline.rollup.output_tokens", own.output_tokens),
+                ("costline.rollup.cost_usd", float(own[COST])),
+                ("costline.rollup.llm_calls", own[CALLS]),
+                ("costline.rollup.input_tokens", own[INPUT]),
+                ("costline.rollup.output_tokens", own[OUTPUT]),
             )
         )
     return add
@@ -377,40 +389,47 @@ def _cost_attributes(add: list, c: Cost, write_gen_ai_cost: bool) -> None:
         add.append(("gen_ai.usage.cost", total))
 
 
-_double = encode.double_attribute
 _string = encode.string_attribute
-_cost_doubles = encode.doubles_packer(_COST_KEYS)
 _pack = encode.pack_double
 _uvarint = encode.uvarint
 _GEN_AI_COST = encode.double_prefix("gen_ai.usage.cost")
 _ROLLUP_COST = encode.double_prefix(_ROLLUP_KEYS[0])
 _ROLLUP_CALLS, _ROLLUP_IN, _ROLLUP_OUT = (encode.int_prefixes(k) for k in _ROLLUP_KEYS[1:])
 _U64 = (1 << 64) - 1
-_names: dict[tuple, bytes] = {}  # (model, provider, source) -> their three attributes
+_names: dict[tuple, Callable] = {}  # (model, provider, source, write gen_ai cost) -> _cost_packer
 _paths: dict[tuple, bytes] = {}  # agent path -> its attribute
 
 
-def _encoded(result, path: tuple[str, ...], own: _Sum | None, write_gen_ai_cost: bool) -> bytes:
+def _cost_packer(model: str, provider: str, source: str, write_gen_ai_cost: bool) -> Callable[..., bytes]:
+    """f(total, input, output, cache read, cache write USD) -> a Cost's attributes, in one struct.pack call:
+    the five doubles, the three price names and (write_gen_ai_cost) gen_ai.usage.cost."""
+    names = (_string("costline.price.model", model) + _string("costline.price.provider", provider)
+             + _string("costline.price.source", source))
+    p0, p1, p2, p3, p4 = (encode.double_prefix(k) for k in _COST_KEYS)
+    head = "".join(f"{len(p)}sd" for p in (p0, p1, p2, p3, p4))
+    if write_gen_ai_cost:
+        tail = names + _GEN_AI_COST
+        pack = struct.Struct(f"<{head}{len(tail)}sd").pack
+        return lambda a, b, c, d, e: pack(p0, a, p1, b, p2, c, p3, d, p4, e, tail, a)
+    pack = struct.Struct(f"<{head}{len(names)}s").pack
+    return lambda a, b, c, d, e: pack(p0, a, p1, b, p2, c, p3, d, p4, e, names)
+
+
+def _encoded(result, path: tuple[str, ...], own: _Sums | None, write_gen_ai_cost: bool) -> bytes:
     """encode.attributes of _pairs(...) without the tags, built from cached pieces."""
     parts = []
     if result is not None:
         if result is AGGREGATE:
             parts.append(_string("costline.cost.status", AGGREGATE))
         elif type(result) is Cost:
-            total = float(result.total_usd)
-            parts.append(_cost_doubles(total, float(result.input_usd), float(result.output_usd),
-                                       float(result.cache_read_usd), float(result.cache_write_usd)))
-            key = (result.model, result.provider, result.source)
-            names = _names.get(key)
-            if names is None:
+            key = (result.model, result.provider, result.source, write_gen_ai_cost)
+            pack = _names.get(key)
+            if pack is None:
                 if len(_names) >= 4096:
                     _names.clear()
-                names = _names[key] = (_string("costline.price.model", result.model)
-                                       + _string("costline.price.provider", result.provider)
-                                       + _string("costline.price.source", result.source))
-            parts.append(names)
-            if write_gen_ai_cost:
-                parts.append(_GEN_AI_COST + _pack(total))
+                pack = _names[key] = _cost_packer(*key)
+            parts.append(pack(float(result.total_usd), float(result.input_usd), float(result.output_usd),
+                              float(result.cache_read_usd), float(result.cache_write_usd)))
         else:
             parts.append(_string("costline.cost.status", result.reason))
         if path:
@@ -421,17 +440,11 @@ def _encoded(result, path: tuple[str, ...], own: _Sum | None, write_gen_ai_cost:
                 attr = _paths[path] = _string("costline.agent.path", "/".join(path))
             parts.append(attr)
     if own is not None:
-        calls = _uvarint(own.calls & _U64)
-        inp = _uvarint(own.input_tokens & _U64)
-        out = _uvarint(own.output_tokens & _U64)
-        parts.append(_ROLLUP_COST)
-        parts.append(_pack(float(own.cost)))
-        parts.append(_ROLLUP_CALLS[len(calls)])
-        parts.append(calls)
-        parts.append(_ROLLUP_IN[len(inp)])
-        parts.append(inp)
-        parts.append(_ROLLUP_OUT[len(out)])
-        parts.append(out)
+        calls = _uvarint(own[CALLS] & _U64)
+        inp = _uvarint(own[INPUT] & _U64)
+        out = _uvarint(own[OUTPUT] & _U64)
+        parts += (_ROLLUP_COST, _pack(float(own[COST])), _ROLLUP_CALLS[len(calls)], calls, _ROLLUP_IN[len(inp)], inp,
+                  _ROLLUP_OUT[len(out)], out)
     return b"".join(parts)
 
 
