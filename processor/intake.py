@@ -117,12 +117,14 @@ class Intake:
             for ss in rs.scope_spans:
                 origin = self._origin(rs.resource, rs.schema_url, ss.scope, ss.schema_url)
                 spans = ss.spans
-                last = group = None  # spans of a trace often come together: skip the lookup for those
+                run = group = None  # spans of a trace often come together: skip the lookup for those
                 for d in spans:
+                    # `run`: the previous span's trace ID framed by the trace and span ID heads, so one
+                    # startswith checks the layout and the trace at once
+                    if run is not None and d.startswith(run) and not d.startswith(_Z8, 20):
+                        group.append((d, origin))
+                        continue
                     if d.startswith(_SPAN_ID_HEAD, 18) and d.startswith(_TRACE_ID_HEAD) and not d.startswith(_Z8, 20):
-                        if last is not None and d.startswith(last, 2):
-                            group.append((d, origin))
-                            continue
                         trace_id = d[2:18]
                         if trace_id == _Z16:
                             trace_id = None
@@ -137,7 +139,7 @@ class Intake:
                         group = by_trace[trace_id] = [(d, origin)]
                     else:
                         group.append((d, origin))
-                    last = trace_id
+                    run = _TRACE_ID_HEAD + trace_id + _SPAN_ID_HEAD
                 accepted += len(spans)
         return by_trace, accepted - rejected, rejected, message
 

@@ -259,3 +259,67 @@ def test_direct_constructors_make_the_dataclass_objects():
     usage = normalize._new_usage(1, 2, 3, 4, 5, 6)
     assert usage == Usage(1, 2, 3, 4, 5, 6) and repr(usage) == repr(Usage(1, 2, 3, 4, 5, 6))
     assert len(normalize._USAGE_SLOTS) == len(fields(Usage))
+    from costline.processor.assembly import rollup
+
+    ctx = rollup._inherited({"feature": "x"}, ("planner",))
+    assert ctx == rollup.Inherited({"feature": "x"}, ("planner",)) and len(fields(rollup.Inherited)) == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([b"\x01" * 16, b"\x02" * 16, b"\0" * 16, b"\x03" * 15]),
+                          st.sampled_from([b"\x05" * 8, b"\0" * 8, b"\x06" * 7]), st.booleans()), max_size=30))
+def test_intake_grouping_matches_the_runtime(specs):
+    def field(tag, payload):
+        return bytes([tag]) + encode.varint(len(payload)) + payload
+
+    spans = []
+    for i, (t, s, odd) in enumerate(specs):
+        name = field(0x2A, f"s{i}".encode())
+        spans.append(field(0x12, s) + field(0x0A, t) + name if odd else field(0x0A, t) + field(0x12, s) + name)
+    body = field(0x0A, field(0x0A, b"") + field(0x12, field(0x0A, b"") + b"".join(field(0x12, d) for d in spans)))
+    by_trace, accepted, rejected, _ = Intake(TagReader(TaggingConfig())).group(body)
+    expected: dict = {}
+    for d in spans:
+        m = Span.FromString(d)
+        if len(m.trace_id) == 16 and m.trace_id != b"\0" * 16 and len(m.span_id) == 8 and m.span_id != b"\0" * 8:
+            expected.setdefault(m.trace_id, []).append(d)
+    assert {k: [d for d, _ in v] for k, v in by_trace.items()} == expected
+    assert accepted == sum(map(len, expected.values())) and rejected == len(spans) - accepted
+
+
+def _tags_plain(reader: TagReader, attrs: dict):
+    """TagReader.read as a plain walk: every key looked at afresh (the reference for its per-key memo)."""
+    from costline.processor.assembly.tags import TAG_PREFIX, _text, tag_name
+
+    own, mapped = {}, {}
+    for key, value in attrs.items():
+        if value is None or isinstance(value, (list, bytes)):
+            continue
+        if key.startswith(TAG_PREFIX):
+            if (name := tag_name(key)) is not None:
+                own[name] = _text(value)
+        elif key in reader.aliases:
+            mapped.setdefault(reader.aliases[key], _text(value))
+        else:
+            for p in reader.prefixes:
+                if key.startswith(p) and len(key) > len(p):
+                    mapped.setdefault(key[len(p):], _text(value))
+                    break
+    if not own and not mapped:
+        return None, frozenset()
+    if mapped:
+        mapped.update(own)
+        return mapped, frozenset(own)
+    return own, frozenset(own)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["costline.feature", "costline.cost.usd", "costline.", "costline.step.name",
+                                           "costline.a.b", "user.id", "enduser.id", "session.id",
+                                           "traceloop.association.properties.", "traceloop.association.properties.team",
+                                           "langfuse.trace.metadata.user_id", "feature", "gen_ai.system"]), values),
+                max_size=8))
+def test_tag_reader_reads_what_a_plain_walk_reads(pairs):
+    reader = TagReader(TaggingConfig())
+    attrs = dict(pairs)
+    assert [reader.read(attrs) for _ in range(2)] == [_tags_plain(reader, attrs)] * 2
