@@ -20,6 +20,9 @@ OUTPUT_PREFIXES = ("costline.cost.", "costline.rollup.", "costline.price.", "cos
 OUTPUT_KEYS = frozenset({"gen_ai.usage.cost"})
 
 
+_OWN, _MAPPED = "own", "mapped"
+
+
 def tag_name(key: str) -> str | None:
     """`costline.customer_id` -> `customer_id`; None for costline's own attributes."""
     name = key[len(TAG_PREFIX):]
@@ -36,6 +39,25 @@ class TagReader:
         self.prefixes = tuple(config.prefixes)
         self.keys = frozenset(self.aliases)
         self.policy = policy_for(config, self.name_of)
+        self._kinds: dict[str, tuple] = {}  # attribute key -> (_OWN | _MAPPED | None, tag name)
+
+    def _kind(self, key: str) -> tuple:
+        """Whether `key` carries a span's own tag (`costline.<name>`), a mapped one, or none; and its name."""
+        kind: tuple = (None, None)
+        if key.startswith(TAG_PREFIX):
+            if (name := tag_name(key)) is not None:
+                kind = (_OWN, name)
+        elif key in self.keys:
+            kind = (_MAPPED, self.aliases[key])
+        elif self.prefixes and key.startswith(self.prefixes):
+            for p in self.prefixes:
+                if key.startswith(p) and len(key) > len(p):
+                    kind = (_MAPPED, key[len(p):])
+                    break
+        if len(self._kinds) >= 4096:  # spans can carry any key
+            self._kinds.clear()
+        self._kinds[key] = kind
+        return kind
 
     def name_of(self, key: str) -> str | None:
         """The tag name attribute `key` carries (the same mapping as read()), or None."""
@@ -52,19 +74,17 @@ class TagReader:
         """(all tags of this span, the names it carries as `costline.*` itself)."""
         own: dict[str, str] = {}
         mapped: dict[str, str] = {}
+        kinds = self._kinds
         for key, value in attrs.items():
             if value is None or isinstance(value, (list, bytes)):
                 continue
-            if key.startswith(TAG_PREFIX):
-                if (name := tag_name(key)) is not None:
-                    own[name] = _text(value)
-            elif key in self.keys:
-                mapped.setdefault(self.aliases[key], _text(value))
-            elif self.prefixes and key.startswith(self.prefixes):
-                for p in self.prefixes:
-                    if key.startswith(p) and len(key) > len(p):
-                        mapped.setdefault(key[len(p):], _text(value))
-                        break
+            kind = kinds.get(key)  # what the key is depends on the key alone: worked out once (_kind)
+            if kind is None:
+                kind = self._kind(key)
+            if kind[0] is _OWN:
+                own[kind[1]] = value if type(value) is str else _text(value)
+            elif kind[0] is _MAPPED:
+                mapped.setdefault(kind[1], value if type(value) is str else _text(value))
         if not own and not mapped:
             return None, frozenset()
         if mapped:
