@@ -82,11 +82,12 @@ def normalize_span(
             memo = None
     scope_name = scope_name if isinstance(scope_name, str) else ""
     sdk = openlit.marked(attrs)
-    best = _RANK.get((keys, scope_name, sdk))
-    if best is None:
-        best = _remember(_RANK, (keys, scope_name, sdk), _rank(keys, scope_name, sdk))
-    if best == _SEMCONV or best == _COSTLINE:  # the common dialect: from per-shape memos (_semconv_call)
-        call = _semconv_call(attrs, keys, _DIALECTS[best][0])
+    plan = _PLANS.get((keys, scope_name, sdk))
+    if plan is None:
+        plan = _remember(_PLANS, (keys, scope_name, sdk), _plan(keys, scope_name, sdk))
+    best, shape = plan
+    if shape is not None:  # the semconv dialect (or costline's): from per-shape memos (_semconv_call)
+        call = _semconv_call(attrs, shape)
         if call is not _SLOW:
             if call is None and memo is not None:
                 _remember(_NOT_CALLS, memo, None)
@@ -149,17 +150,6 @@ _MARKER_PREFIXES = tuple(prefix for prefix, _ in _PREFIX_RANKS)
 _SCOPE_RANKS = tuple((d[4], rank) for rank, d in enumerate(_DIALECTS) if d[4])
 
 
-def _read(attrs: dict, scope_name: str, scope_version: str, span_name: str, keys: tuple | None = None) -> Reading:
-    """Read the span in the dialect of highest precedence that marks it."""
-    if keys is None:
-        keys = tuple(attrs)
-    sdk = openlit.marked(attrs)
-    best = _RANK.get((keys, scope_name, sdk))
-    if best is None:
-        best = _remember(_RANK, (keys, scope_name, sdk), _rank(keys, scope_name, sdk))
-    return _DIALECTS[best][1](attrs, scope_name, scope_version, span_name)
-
-
 def _rank(keys: tuple, scope_name: str, openlit_marked: bool) -> int:
     """The dialect of a span with these keys and scope (one pass over the keys)."""
     best = _SEMCONV
@@ -180,7 +170,7 @@ def _rank(keys: tuple, scope_name: str, openlit_marked: bool) -> int:
 
 # Bounded memos: key shapes and scopes repeat across spans, but spans can carry any key.
 _MARKED: dict[tuple, bool] = {}  # attribute keys -> whether any marks a possible model call
-_RANK: dict[tuple, int] = {}  # (keys, scope name, openlit-marked) -> dialect index
+_PLANS: dict[tuple, tuple] = {}  # (keys, scope name, openlit-marked) -> (dialect index, _shape for semconv/costline)
 _NOT_CALLS: dict[tuple, None] = {}  # whole inputs that record no model call
 _MEMO_MAX = 1 << 14
 _MEMO_KEYS = 4
@@ -242,10 +232,10 @@ def _usage_of(input_tokens, output_tokens, cache_read, cache_write, one_hour, re
 # per (key shape, their values) by the plain functions, and each span only adds its counts.
 
 _SLOW = object()  # "not a case for the memo: take the plain path"
+_NONE = (None,)
 _SEMCONV_READS = frozenset({*semconv.PROVIDER, semconv.OPERATION, semconv.REQUEST_MODEL, semconv.RESPONSE_MODEL,
                             semconv.USAGE_MISSING, SERVER_ADDRESS, REPORTED_COST, *SERVICE_TIER, BATCH})
-_SHAPES: dict[tuple, tuple] = {}  # attribute keys -> (values getter, count values getter, their count slots)
-_TEMPLATES: dict[tuple, tuple | None] = {}  # (dialect, keys, values read) -> the ModelCall fields but counts
+_TEMPLATES: dict[tuple, tuple | None] = {}  # (_shape, values read) -> the ModelCall fields but counts
 
 
 def _getter(positions: list[int]):
@@ -258,16 +248,23 @@ def _getter(positions: list[int]):
     return lambda v: ()
 
 
-def _shape(keys: tuple) -> tuple:
+def _plan(keys: tuple, scope_name: str, openlit_marked: bool) -> tuple:
+    rank = _rank(keys, scope_name, openlit_marked)
+    return rank, _shape(keys, _DIALECTS[rank][0]) if rank == _SEMCONV or rank == _COSTLINE else None
+
+
+def _shape(keys: tuple, dialect: str) -> tuple:
+    """(dialect, keys, getter of the values _SEMCONV_READS, getter of the counts present, getter of all six
+    counts from the values + (None,))."""
     reads = [i for i, k in enumerate(keys) if k in _SEMCONV_READS]
-    counts, slots = [], []
+    counts, slots = [], [len(keys)] * len(semconv._COUNTS)  # absent: the None after the values
     for slot, group in enumerate(semconv._COUNTS):
         for key in group:
             if key in keys:  # the first synonym present (its value must be a count, or the plain path decides)
                 counts.append(keys.index(key))
-                slots.append(slot)
+                slots[slot] = keys.index(key)
                 break
-    return _getter(reads), _getter(counts), tuple(slots)
+    return dialect, keys, _getter(reads), _getter(counts), _getter(slots)
 
 
 def _template(dialect: str, attrs: dict) -> tuple | None:
@@ -283,18 +280,16 @@ def _template(dialect: str, attrs: dict) -> tuple | None:
             reading.operation, reading.is_model_call, reading.input_excludes_cache)
 
 
-def _semconv_call(attrs: dict, keys: tuple, dialect: str):
-    """normalize_span's answer for a span read as semconv, or _SLOW."""
-    shape = _SHAPES.get(keys)
-    if shape is None:
-        shape = _remember(_SHAPES, keys, _shape(keys))
+def _semconv_call(attrs: dict, shape: tuple):
+    """normalize_span's answer for a span read as semconv (shape: _shape), or _SLOW."""
+    dialect, keys, reads, present, all_counts = shape
     values = tuple(attrs.values())
-    counts = shape[1](values)
+    counts = present(values)
     for c in counts:
         if type(c) is not int or not 0 <= c <= MAX_TOKENS:
             return _SLOW  # absent value, bad count: the plain path says which
-    read = shape[0](values)
-    key = (dialect, keys, read)
+    read = reads(values)
+    key = (shape, read)  # (the shape hashes as its keys and getters: the getters are its own)
     try:
         t = _TEMPLATES.get(key, _SLOW)
     except TypeError:  # an array value
@@ -310,10 +305,7 @@ def _semconv_call(attrs: dict, keys: tuple, dialect: str):
             return None
         return ModelCall(dialect, model, request_model, provider, server, None, NO_USAGE,
                          "the span records a model call but no token counts", reported, tier, batch, operation)
-    n = [None] * 6
-    for slot, c in zip(shape[2], counts):
-        n[slot] = c
-    usage, problem = _usage_of(n[0], n[1], n[2], n[3], n[4], n[5], excludes_cache, False)
+    usage, problem = _usage_of(*all_counts(values + _NONE), excludes_cache, False)
     if problem:
         return ModelCall(dialect, model, request_model, provider, server, None, INVALID_USAGE, problem, reported,
                          tier, batch, operation)
