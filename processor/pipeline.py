@@ -187,6 +187,7 @@ class Pipeline:
                     by_trace, accepted, rejected, _ = self.intake.group(body)
                 except Exception:  # it parsed when it was accepted; a bug must not stop the rest
                     log.exception("queue dir: a record of segment %d could not be read back", seg)
+                    self.stats.add("queue_dir_records_unreadable")
                     continue
                 if accepted:
                     journal.hold(seg, accepted * self._parties)
@@ -195,6 +196,7 @@ class Pipeline:
                     self.stats.add("spans_replayed", accepted)
                 await asyncio.sleep(0)
             journal.replayed(seg)
+        self.stats.add("queue_dir_records_torn", journal.torn_records)
         log.info("queue dir: replayed %d span(s) acknowledged before the last stop", spans)
 
     async def take_traces(self, body: bytes) -> tuple[int, str]:

@@ -151,3 +151,34 @@ def test_batches_without_a_journal_carry_no_segments():
     spans = [(b"\x0a\x10" + bytes(16), origin)] * 5
     out = list(_encode_requests([(spans, [b""] * 5, None)], 2))
     assert [(n, s) for _, n, s in out] == [(2, None), (2, None), (1, None)]
+
+
+def test_a_torn_record_left_by_a_crash_is_counted_and_the_rest_replayed(tmp_path):
+    """Through a real server exporting to a real sink: the complete records of a left-over
+    segment are exported, the torn one is counted (and logged), nothing else is affected."""
+    from tests.fakes.otlp_sink import OtlpSink
+    from tests.processor.harness import RunningServer, loopback_config
+    from tests.processor.spans import llm, new_trace_id, request, span
+    from tests.processor.test_assembly import FlatPricer
+
+    j = Journal(tmp_path / "q", clock=Clock())
+    names = []
+    for i in range(3):
+        t = new_trace_id()
+        root = span(t, f"root {i}")
+        names.append(root.name)
+        j.append(request([root, llm(t, root)]).SerializeToString(), 2)
+    j.close()
+    path = next((tmp_path / "q").glob("*.otlp"))
+    path.write_bytes(path.read_bytes()[:-5])  # the last record cut short, as a power loss might
+
+    with OtlpSink() as sink:
+        cfg = loopback_config(sink, trace_wait=0)
+        cfg.export.queue_dir = str(tmp_path / "q")
+        with RunningServer(cfg, pricer=FlatPricer()) as srv:
+            spans = sink.wait_for_spans(4)
+            stats = srv.stats
+    assert sorted(s.name for s in spans if s.name.startswith("root")) == names[:2]
+    assert len(spans) == 4
+    assert stats.get("spans_replayed") == 4 and stats.get("queue_dir_records_torn") == 1
+    assert list((tmp_path / "q").glob("*.otlp")) == []  # exported, so deleted at the stop
