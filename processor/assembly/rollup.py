@@ -147,9 +147,10 @@ def assemble_trace(
     inherit = bool(known)  # anything to pass down: tags, steps, or context from earlier flushes
     has_calls = False
     i = 0
+    head = _TRACE_ID_HEAD + trace_id + _SPAN_ID_HEAD  # one startswith for the trace and span ID heads
     for d, origin in spans:
-        if d.startswith(_PARENT_HEAD, 28) and d.startswith(_SPAN_ID_HEAD, 18) and d.startswith(_TRACE_ID_HEAD):
-            sid = d[20:28]  # IDs at their canonical offsets (intake.SpanReader.ids)
+        if d.startswith(head) and d.startswith(_PARENT_HEAD, 28):
+            sid = d[20:28]  # IDs at their canonical offsets (intake.SpanReader.ids, which reads the rest alike)
             pids[i] = d[30:38]
         else:
             sid, pids[i] = ids_of(d)
@@ -278,7 +279,8 @@ def assemble_trace(
         t = tags[i]
         own = sums[i]
         if own is not None:
-            t = tags[i] = _defaulted(t, required, default, defaults)
+            found = defaults.get(id(t))  # _defaulted, its usual hit without the call
+            t = tags[i] = found[1] if found is not None else _defaulted(t, required, default, defaults)
         info = infos[i]
         if info is None:
             names = _NO_NAMES
