@@ -39,22 +39,29 @@ _PARENT_HEAD = b"\x22\x08"
 
 @dataclass(slots=True, frozen=True)
 class Inherited:
-    """What a flushed span passes to descendants that arrive late."""
+    """What a flushed span passes to descendants that arrive late, and what a span that
+    arrives late learns about itself: `calls_below` when model calls under it were
+    billed in an earlier flush (so if it is a model call too, it is an aggregate)."""
 
     tags: Mapping[str, str]
     path: tuple[str, ...]
+    calls_below: bool = False
 
 
-_set_tags, _set_path = Inherited.tags.__set__, Inherited.path.__set__
+_set_tags, _set_path, _set_below = Inherited.tags.__set__, Inherited.path.__set__, Inherited.calls_below.__set__
 
 
-def _inherited(tags: Mapping[str, str], path: tuple[str, ...]) -> Inherited:
-    """Inherited(tags, path), the same object: its frozen __init__ goes through object.__setattr__ per field."""
+def _inherited(tags: Mapping[str, str], path: tuple[str, ...], calls_below: bool = False) -> Inherited:
+    """Inherited(tags, path, calls_below), the same object: its frozen __init__ goes through
+    object.__setattr__ per field."""
     ctx = object.__new__(Inherited)
     _set_tags(ctx, tags)
     _set_path(ctx, path)
+    _set_below(ctx, calls_below)
     return ctx
 
+
+_CALLS_BELOW = _inherited(_EMPTY, (), True)
 
 # The sums of a span (its billed calls and those below it) are a plain list, quicker to make than an
 # object: [cost USD, llm calls, input tokens, output tokens]. A new one is what adding to zeros gives.
@@ -227,16 +234,22 @@ def assemble_trace(
     calls: list[tuple] = []
     required, default = tagging.required, tagging.default
     defaults: dict[int, tuple] = {}
-    if has_calls:
+    dangling: list[bytes] = []  # parents not in this flush with billed calls below them
+    if has_calls or known:
         call_below = [False] * n
         for i in reversed(order):
             info = infos[i]
             below = call_below[i]
+            if not below and known:  # a late span whose calls were billed in an earlier flush
+                ctx = known.get(sids[i])
+                below = ctx is not None and ctx.calls_below
             p = parent[i]
             own = sums[i]
             if info is not None and info.call is not None:
                 if p >= 0:
                     call_below[p] = True
+                elif pids[i]:
+                    dangling.append(pids[i])
                 if below:
                     results[i] = AGGREGATE
                 else:
@@ -254,8 +267,11 @@ def assemble_trace(
                             own[CALLS] += 1
                             own[INPUT] += u.input_tokens if u else 0
                             own[OUTPUT] += u.output_tokens if u else 0
-            elif below and p >= 0:
-                call_below[p] = True
+            elif below:
+                if p >= 0:
+                    call_below[p] = True
+                elif pids[i]:
+                    dangling.append(pids[i])
             if own is not None and p >= 0:
                 ps = sums[p]
                 if ps is None:
@@ -311,6 +327,9 @@ def assemble_trace(
                 if ctx is None:
                     ctx = contexts[key] = _inherited(t, path)
             remember[sids[i]] = ctx
+    for pid in dangling:  # if it arrives later and is a model call, it repeats their usage
+        ctx = remember.get(pid) or known.get(pid)
+        remember[pid] = _inherited(ctx.tags, ctx.path, True) if ctx is not None else _CALLS_BELOW
     return Assembled(trace_id, spans, infos, sids, pids, tags, paths, results, sums, appended, rewrite, calls,
                      remember, broken, write)
 

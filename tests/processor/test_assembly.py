@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+import pytest
+
 from costline.processor.assembly.buffer import TraceBuffer
 from costline.processor.assembly.rollup import assemble_trace
 from costline.processor.assembly.tags import TagReader
@@ -79,6 +81,34 @@ def test_usage_repeated_on_parent_is_billed_once():
     parent_attrs = [x for b, x in zip([agent_call, leaf], result.additions)][0]
     assert dict(parent_attrs)["costline.cost.status"] == "aggregate_usage"
     assert dict(parent_attrs)["costline.rollup.cost_usd"] == float(RATE * 5000)
+
+
+@pytest.mark.parametrize("between", [0, 1, 2])  # plain spans between the calls and the late aggregate
+def test_usage_repeated_on_a_parent_that_arrives_after_its_calls_is_billed_once(between):
+    """The calls were flushed (billed) first; the parent repeating their usage comes in a
+    later flush, directly or through plain spans that also arrive late: an aggregate."""
+    t = new_trace_id()
+    agent_call = llm(t, None, input_tokens=5000, costline__feature="search")
+    chain = [agent_call]
+    for k in range(between):
+        chain.append(span(t, f"step {k}", chain[-1]))
+    leaves = [llm(t, chain[-1], input_tokens=2000), llm(t, chain[-1], input_tokens=3000)]
+    pricer = FlatPricer()
+    first, _ = assemble(leaves, pricer=pricer)
+    assert len(first.rows) == 2
+    known = dict(first.remember)
+    late, a = assemble(chain, known=known, pricer=pricer)
+    assert pricer.calls == 2 and late.rows == []  # the parent is not billed again
+    parent = dict(late.additions[0])
+    assert parent["costline.cost.status"] == "aggregate_usage" and "costline.cost.usd" not in parent
+
+
+def test_a_late_call_whose_parent_was_flushed_is_still_billed():
+    t = new_trace_id()
+    root = span(t, "root")
+    first, _ = assemble([root])
+    late, a = assemble([llm(t, root, input_tokens=100)], known=dict(first.remember))
+    assert len(late.rows) == 1 and a["chat gpt-4o"]["costline.cost.usd"] == float(RATE * 100)
 
 
 def test_missing_required_tags_go_to_untagged_bucket():

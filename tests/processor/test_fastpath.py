@@ -262,7 +262,8 @@ def test_direct_constructors_make_the_dataclass_objects():
     from costline.processor.assembly import rollup
 
     ctx = rollup._inherited({"feature": "x"}, ("planner",))
-    assert ctx == rollup.Inherited({"feature": "x"}, ("planner",)) and len(fields(rollup.Inherited)) == 2
+    assert ctx == rollup.Inherited({"feature": "x"}, ("planner",)) and len(fields(rollup.Inherited)) == 3
+    assert rollup._inherited({}, (), True) == rollup.Inherited({}, (), True)
 
 
 @settings(max_examples=200, deadline=None)
