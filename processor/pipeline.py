@@ -273,7 +273,8 @@ class Pipeline:
                     if added or policy is not None:
                         d, origin = spans[i]
                         hide = policy.hider(origin, self.stats) if policy is not None else None
-                        spans[i] = (_rewrite(d, added, hide), origin)
+                        # appended[i] already encodes `added` (cached tag blocks): only its keys are needed here
+                        spans[i] = (_rewrite(d, added, hide) + appended[i], origin)
                         appended[i] = b""
             traces.append((spans, appended, f.runs))
         stats = self.stats
@@ -323,8 +324,9 @@ class Pipeline:
 
 
 def _rewrite(data: bytes, added: list, hide=None) -> bytes:
-    """Slow path: the span already carries attributes costline writes; replace them. `hide`
-    (the tag policy's, given the span's keys) names the tag attributes to remove as well."""
+    """Slow path: the span already carries attributes costline writes; remove those `added`
+    replaces (the caller appends `added`, encoded), and those `hide` (the tag policy's,
+    given the span's keys) names."""
     from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
     span = Span.FromString(data)
@@ -334,7 +336,7 @@ def _rewrite(data: bytes, added: list, hide=None) -> bytes:
     keep = [kv for kv in span.attributes if kv.key not in replaced]
     del span.attributes[:]
     span.attributes.extend(keep)
-    return span.SerializeToString() + encode.attributes(added)
+    return span.SerializeToString()
 
 
 def _encode_requests(traces: list[tuple[list, list[bytes], list | None]], batch_spans: int, final: bool = True):

@@ -98,6 +98,7 @@ class TagPolicy:
         self._hashes: dict[str, str] = {}
         self._labels: set[str] = set()
         self._warned: set[tuple[str, str]] = set()
+        self._hidden_memo: dict[tuple, tuple[frozenset[str], frozenset[str]]] = {}
 
     def allowed(self, service: str) -> frozenset[str] | None:
         """The tag names `service` may set; None: all."""
@@ -138,7 +139,20 @@ class TagPolicy:
     def hidden(self, keys: Iterable[str], service: str, stats) -> set[str]:
         """Keys to remove from a span being rewritten: every source attribute of a hashed or
         dropped tag, and `costline.<tag>` of a tag `service` may not set. Counts and logs
-        the tags `service` tried to set without being allowed to."""
+        the tags `service` tried to set without being allowed to. Spans of a service tend
+        to carry the same keys, so the answer is memoised per (service, keys)."""
+        memo_key = (service, tuple(keys))
+        found = self._hidden_memo.get(memo_key)
+        if found is None:
+            found = self._hidden_memo[memo_key] = self._work_out_hidden(memo_key[1], service)
+            if len(self._hidden_memo) > _CACHE_MAX:
+                self._hidden_memo.clear()
+        remove, untrusted = found
+        if untrusted:
+            self._untrusted(service, untrusted, stats)
+        return set(remove)
+
+    def _work_out_hidden(self, keys: tuple[str, ...], service: str) -> tuple[frozenset[str], frozenset[str]]:
         allowed = self._trust.get(service, self._others)
         remove: set[str] = set()
         untrusted: set[str] = set()
@@ -152,9 +166,7 @@ class TagPolicy:
                 untrusted.add(name)
                 if key.startswith("costline."):
                     remove.add(key)
-        if untrusted:
-            self._untrusted(service, untrusted, stats)
-        return remove
+        return frozenset(remove), frozenset(untrusted)
 
     def hider(self, origin: tuple, stats) -> Callable[[Iterable[str]], set[str]]:
         """hidden() for the spans of one Origin, for the pipeline's rewrite path."""
