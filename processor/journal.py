@@ -35,6 +35,8 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from costline.processor.config import ConfigError
+
 log = logging.getLogger("costline.journal")
 
 _HEADER = struct.Struct("<II")  # body length, crc32 of the body
@@ -56,7 +58,10 @@ class Journal:
         clock=time.monotonic,
     ):
         self.dir = Path(directory)
-        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds tags in clear (README, Security)
+        try:
+            self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds tags in clear (README, Security)
+        except OSError as e:
+            raise ConfigError(f"cannot create the queue directory {self.dir}: {e.strerror}") from None
         self.fsync = fsync
         self.segment_bytes = segment_bytes
         self.segment_age_s = segment_age_s
@@ -83,12 +88,15 @@ class Journal:
         """One process per directory: a second costline on it would delete the first one's segments."""
         import fcntl
 
-        self._lockfile = open(self.dir / "lock", "w")
+        try:
+            self._lockfile = open(self.dir / "lock", "w")
+        except OSError as e:
+            raise ConfigError(f"cannot write to the queue directory {self.dir}: {e.strerror}") from None
         try:
             fcntl.flock(self._lockfile, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             self._lockfile.close()
-            raise RuntimeError(f"queue directory {self.dir} is in use by another costline process") from None
+            raise ConfigError(f"queue directory {self.dir} is in use by another costline process") from None
 
     # -- replay ------------------------------------------------------------------------
     @property

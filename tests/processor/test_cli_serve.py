@@ -32,6 +32,8 @@ def free_port() -> int:
     (["--prices", "/no/such/prices.yaml"], "price file not found"),
     (["--grpc", "off", "--http", "off"], "at least one receiver"),
     (["--grpc", "127.0.0.1:4999", "--export-grpc", "localhost:4999"], "spans would loop"),
+    (["--queue-dir", "/proc/no-such/queue", "--ledger", "off", "--grpc", "127.0.0.1:0", "--http", "off"],
+     "cannot create the queue directory /proc/no-such/queue"),
 ])
 def test_bad_flags_are_one_clear_line(args, fragment):
     r = run_cli("serve", *args)

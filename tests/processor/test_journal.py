@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from costline.processor.config import ConfigError
 from costline.processor.journal import Journal
 from costline.processor.pipeline import _encode_requests
 
@@ -97,7 +98,7 @@ def test_left_over_segments_wait_for_replay_then_for_their_spans(tmp_path):
 
 def test_one_process_per_directory(tmp_path):
     j = Journal(tmp_path)
-    with pytest.raises(RuntimeError, match="in use by another costline process"):
+    with pytest.raises(ConfigError, match="in use by another costline process"):
         Journal(tmp_path)
     j.close()
     Journal(tmp_path).close()  # free again once the first one stopped
