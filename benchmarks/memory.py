@@ -37,8 +37,18 @@ def health(port: int) -> dict:
         return json.load(r)
 
 
+_next_send = [1]  # send numbers stamp trace IDs: each load generator continues where the last stopped
+
+
+def _first_send(requests: int) -> int:
+    first = _next_send[0]
+    _next_send[0] += requests + 64  # (a margin: a generator may start a few more than max_sends)
+    return first
+
+
 def send(port: int, bodies_path: str, requests: int) -> None:
-    with procs.LoadGen(f"127.0.0.1:{port}", bodies_path, max_sends=requests, duration=600) as lg:
+    with procs.LoadGen(f"127.0.0.1:{port}", bodies_path, max_sends=requests, duration=600,
+                       first=_first_send(requests)) as lg:
         lg.proc.join(600)
         lg.stop()
 
@@ -98,7 +108,8 @@ def bound(sink: procs.Sink, tmp: str, bodies_path: str, wire: float, limit: int,
         time.sleep(0.5)
         rss0, exported0 = procs.rss_bytes(proc.pid), sink.count()
         peak_bytes = peak_rss = 0
-        with procs.LoadGen(f"127.0.0.1:{gport}", bodies_path, max_sends=spans // 1000, duration=600) as lg:
+        with procs.LoadGen(f"127.0.0.1:{gport}", bodies_path, max_sends=spans // 1000, duration=600,
+                           first=_first_send(spans // 1000)) as lg:
             while lg.proc.is_alive():
                 h = health(hport)
                 peak_bytes = max(peak_bytes, h["buffered_bytes"])

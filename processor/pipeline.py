@@ -34,7 +34,7 @@ from costline.processor.intake import Intake
 from costline.processor.journal import Journal
 from costline.processor.receive.errors import Throttled
 from costline.processor.records import Cost
-from costline.processor.stats import FirstSeen, Stats
+from costline.processor.stats import FirstSeen, Sometimes, Stats
 
 log = logging.getLogger("costline")
 
@@ -49,6 +49,7 @@ class Pipeline:
         self.clock = clock
         self.stats = Stats()
         self._first_seen = FirstSeen(log)
+        self._broken_log = Sometimes(log)  # a sender's broken links can repeat in every trace
         self.intake = Intake(TagReader(config.tagging))
         self.buffer = TraceBuffer(config.assembly)
         self.queues: list[ExportQueue] = []
@@ -259,8 +260,8 @@ class Pipeline:
                                      status, result.detail, status)
                 statuses[status] = statuses.get(status, 0) + 1
             if a.broken_links:
-                self._first_seen(("broken", f.trace_id), "trace %s has %d broken parent link(s) (a cycle, a "
-                                 "duplicate span id or a self-parent): cut there, counted as broken_parent_links",
+                self._broken_log("trace %s has %d broken parent link(s) (a cycle, a duplicate span id or a "
+                                 "self-parent): cut there, counted as broken_parent_links",
                                  f.trace_id.hex(), a.broken_links)
             if self.sinks and a.calls:
                 rows.extend(a.rows)

@@ -46,3 +46,29 @@ class FirstSeen:
             return
         self._seen.add(key)
         self.log.warning(message, *args)
+
+
+class Sometimes:
+    """Logs at most once per `interval_s`, saying how many similar cases it did not log
+    since: for a reason that can repeat per trace (a sender with broken parent links), so
+    the log names it without being flooded; the counters in Stats carry the totals."""
+
+    def __init__(self, logger, interval_s: float = 60.0, clock=None):
+        import time
+
+        self.log = logger
+        self.interval_s = interval_s
+        self.clock = clock or time.monotonic
+        self._next = 0.0
+        self._quiet = 0
+
+    def __call__(self, message: str, *args) -> None:
+        now = self.clock()
+        if now < self._next:
+            self._quiet += 1
+            return
+        if self._quiet:
+            message += " (and %d more like it since the last such line)"
+            args = (*args, self._quiet)
+        self._next, self._quiet = now + self.interval_s, 0
+        self.log.warning(message, *args)

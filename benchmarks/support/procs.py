@@ -258,7 +258,9 @@ class LoadGen:
     """
 
     def __init__(self, target: str, bodies_path: str, *, connections: int = 8, inflight: int = 2, rate: float = 0,
-                 duration: float = 120.0, max_sends: int = 0):
+                 duration: float = 120.0, max_sends: int = 0, first: int = 1):
+        """`first`: the first send number (trace IDs are unique per send number: several load
+        generators against one target must not overlap)."""
         ctx = mp.get_context("spawn")
         self.sent = ctx.Value("q", 0)  # spans the target accepted
         self.throttled = ctx.Value("q", 0)
@@ -268,7 +270,7 @@ class LoadGen:
         self._parent_conn, child_conn = ctx.Pipe()
         self.proc = ctx.Process(target=_loadgen_main, args=(target, bodies_path, connections, inflight, rate, duration,
                                                              max_sends, self.sent, self.throttled, self.failed,
-                                                             self._stop, child_conn), daemon=True)
+                                                             self._stop, child_conn, first), daemon=True)
 
     def __enter__(self) -> "LoadGen":
         self.proc.start()
@@ -297,7 +299,7 @@ class LoadGen:
 
 
 def _loadgen_main(target, bodies_path, connections, inflight, rate, duration, max_sends, sent, throttled, failed, stop,
-                  conn):
+                  conn, first=1):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import grpc
 
@@ -306,7 +308,7 @@ def _loadgen_main(target, bodies_path, connections, inflight, rate, duration, ma
     bodies = read_bodies(bodies_path)
     spans_of = [count_spans(b) for b in bodies]
     sent_at: dict[int, float] = {}
-    counter = iter(range(1, 1 << 62))
+    counter = iter(range(first, 1 << 62))
 
     async def main():
         deadline = time.monotonic() + duration
