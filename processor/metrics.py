@@ -40,6 +40,8 @@ Collector's otelcol_* self-metrics:
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from typing import Iterable, Mapping, Sequence
 
@@ -119,7 +121,10 @@ class MetricsSink:
         all_readers = [PrometheusMetricReader(scope_info_enabled=False, registry=self.registry), *readers]
         if otlp_endpoint:
             all_readers.append(_otlp_reader(otlp_endpoint, otlp_protocol, otlp_interval_s))
-        self._provider = MeterProvider(metric_readers=all_readers, resource=Resource.create({"service.name": "costline"}))
+        # One instance id per process, so OTLP pushes from `--workers` processes (or replicas) stay separate series
+        instance = f"{socket.gethostname()}:{os.getpid()}"
+        self._provider = MeterProvider(metric_readers=all_readers, resource=Resource.create(
+            {"service.name": "costline", "service.instance.id": instance}))
         meter = self._provider.get_meter("costline.processor.metrics")
         self._cost = meter.create_counter("costline.cost_usd", unit="{USD}", description="Cost of priced LLM calls in US dollars")
         self._tokens = meter.create_counter("costline.tokens", unit="{token}", description="Tokens used by LLM calls, by type")

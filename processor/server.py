@@ -185,6 +185,9 @@ def _worker(config: Config, log_level: str, index: int) -> None:
 
     if config.export.queue_dir:  # one journal per process: each worker keeps (and replays) its own
         config.export.queue_dir = os.path.join(config.export.queue_dir, f"worker-{index}")
+    if config.metrics.listen:  # one /metrics per process: worker i on PORT+i, a scrape target each
+        host, port = parse_hostport(config.metrics.listen, "--metrics")
+        config.metrics.listen = f"{host}:{port + index}"
 
     raise SystemExit(run(config, open_sinks(config), reuse_port=True))
 

@@ -27,7 +27,8 @@ def register(sub) -> None:
     p.add_argument("--prices", metavar="FILE", help="price file that overrides or adds models")
     p.add_argument("--config", metavar="FILE", help="YAML file with these settings and the tagging contract")
     p.add_argument("--ledger", metavar="PATH|URL", help="SQLite path or postgresql:// URL for the cost ledger ('off' disables)")
-    p.add_argument("--metrics", metavar="HOST:PORT", help="serve Prometheus /metrics on this address")
+    p.add_argument("--metrics", metavar="HOST:PORT",
+                   help="serve Prometheus /metrics on this address (with --workers N: worker i on PORT+i)")
     p.add_argument("--workers", metavar="N", type=int, default=1,
                    help="serve from N processes sharing the receiver ports (SO_REUSEPORT; default 1). Each process "
                         "assembles the traces its connections bring: use when whole traces arrive over one connection")
@@ -117,8 +118,8 @@ def check_workers(config: Config, workers: int) -> None:
     for addr, name in ((config.receive.grpc, "--grpc"), (config.receive.http, "--http")):
         if addr is not None and parse_hostport(addr, name)[1] == 0:
             raise ConfigError(f"--workers {workers} needs a fixed {name} port, not 0")
-    if config.metrics.listen or config.metrics.otlp_endpoint:
-        raise ConfigError(f"--workers {workers} cannot serve metrics: each process would count only its own spans")
+    if config.metrics.listen and parse_hostport(config.metrics.listen, "--metrics")[1] == 0:
+        raise ConfigError(f"--workers {workers} needs a fixed --metrics port, not 0 (worker i serves on port + i)")
 
 
 def run(args: argparse.Namespace) -> int:

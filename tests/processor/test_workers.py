@@ -1,21 +1,25 @@
 """`costline serve --workers N`: processes sharing the ports, every span out once, SIGTERM drains all."""
 
 import signal
+import socket
 import subprocess
 import time
 import urllib.request
 
+import grpc
 import pytest
 
 from tests.fakes.otlp_sink import OtlpSink
 from tests.processor.spans import llm, new_trace_id, request, span
 from tests.processor.test_cli_serve import COSTLINE, free_port, run_cli
 
+TRACE_PATH = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+
 
 @pytest.mark.parametrize("args,fragment", [
     (["--workers", "0"], "--workers must be at least 1"),
     (["--workers", "2", "--grpc", "127.0.0.1:0"], "needs a fixed --grpc port"),
-    (["--workers", "2", "--metrics", "127.0.0.1:9999"], "cannot serve metrics"),
+    (["--workers", "2", "--metrics", "127.0.0.1:0"], "needs a fixed --metrics port"),
 ])
 def test_worker_flag_errors_are_one_line(args, fragment):
     r = run_cli("serve", "--ledger", "off", *args)
@@ -73,3 +77,53 @@ def test_two_workers_share_both_ports_and_drain_on_sigterm(tmp_path, queue_dir):
         dirs = sorted(p.name for p in (tmp_path / "queue").iterdir())
         assert dirs == ["worker-0", "worker-1"]
         assert [p.name for p in (tmp_path / "queue").rglob("*.otlp")] == []
+
+
+def test_two_workers_serve_metrics_on_consecutive_ports_that_add_up():
+    gport, mport = free_port(), free_port()
+    while True:  # the next port must be free too
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", mport + 1))
+            break
+        except OSError:
+            mport = free_port()
+
+    def scrape(port: int) -> float:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+                text = r.read().decode()
+        except OSError:
+            return 0.0  # that worker is still starting
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("costline_llm_calls_total{"))
+
+    with OtlpSink() as sink:
+        proc = subprocess.Popen(
+            [*COSTLINE, "serve", "--workers", "2", "--grpc", f"127.0.0.1:{gport}", "--http", "off",
+             "--export-grpc", sink.grpc_endpoint, "--trace-wait", "0", "--ledger", "off",
+             "--metrics", f"127.0.0.1:{mport}"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            calls = 0
+            per_worker = [0.0, 0.0]
+            deadline = time.monotonic() + 30
+            # New connections are spread over the workers once both listen: send until both counted some.
+            while time.monotonic() < deadline and not (all(per_worker) and sum(per_worker) == calls):
+                t = new_trace_id()
+                root = span(t, "root", costline__feature="search")
+                body = request([root, llm(t, root, input_tokens=1000)]).SerializeToString()
+                try:
+                    with grpc.insecure_channel(f"127.0.0.1:{gport}") as ch:
+                        ch.unary_unary(TRACE_PATH, request_serializer=None, response_deserializer=None)(body, timeout=5)
+                    calls += 1
+                except grpc.RpcError:
+                    time.sleep(0.2)  # no worker listens yet
+                if calls % 10 == 0:
+                    sink.wait_for_spans(2 * calls, timeout=20)
+                    time.sleep(0.2)
+                    per_worker = [scrape(mport), scrape(mport + 1)]
+            assert calls >= 10 and all(per_worker) and sum(per_worker) == calls, (calls, per_worker)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=60)
