@@ -292,3 +292,43 @@ def test_backend_stopped_for_a_while_then_back_every_span_arrives(tmp_path):
           f"{len(after)} after it came back; lost {len(sender.acked - got)}, "
           f"duplicates {len(before) + len(after) - len(got)}")
     assert before and after and not sender.acked - got and not got - sender.acked
+
+
+def test_a_request_taken_over_http_json_survives_a_kill_9(tmp_path):
+    """The journal holds what was accepted, whatever the encoding it came in: an OTLP/JSON
+    request acknowledged over HTTP is replayed (as protobuf) after a kill -9."""
+    import json
+    import urllib.request
+
+    port, hport = free_port(), free_port()
+    t = os.urandom(16)
+    doc = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "js-app"}}]},
+                              "scopeSpans": [{"spans": [
+                                  {"traceId": t.hex(), "spanId": "00000000000000aa", "name": "chat gpt-4o-mini",
+                                   "startTimeUnixNano": "1763900000000000000", "endTimeUnixNano": "1763900001000000000",
+                                   "attributes": [
+                                       {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+                                       {"key": "gen_ai.provider.name", "value": {"stringValue": "openai"}},
+                                       {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o-mini"}},
+                                       {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "1000"}},
+                                       {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "100"}}]}]}]}]}
+    with OtlpSink() as sink:
+        args = [*COSTLINE, "--grpc", f"127.0.0.1:{port}", "--http", f"127.0.0.1:{hport}", "--export-grpc",
+                sink.grpc_endpoint, "--ledger", str(tmp_path / "ledger.db"), "--queue-dir", str(tmp_path / "queue"),
+                "--trace-wait", "30"]
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_listening(hport, proc)
+        req = urllib.request.Request(f"http://127.0.0.1:{hport}/v1/traces", data=json.dumps(doc).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(req, timeout=10) as r:
+            assert r.status == 200
+        proc.kill()
+        proc.wait(10)
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_listening(hport, proc)
+        stop_costline(proc, 30)
+        (got,) = sink.spans()
+    assert got.span_id == "00000000000000aa" and got.resource["service.name"] == "js-app"
+    expected = 1000 * PRICE_IN + 100 * PRICE_OUT
+    assert Decimal(str(got.attributes["costline.cost.usd"])).quantize(Decimal("1e-12")) == expected.quantize(Decimal("1e-12"))
+    assert ledger_calls(tmp_path / "ledger.db") == {"00000000000000aa": expected}
