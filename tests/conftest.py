@@ -20,3 +20,24 @@ def pytest_runtest_makereport(item, call):
     if report.skipped and os.environ.get("CI") and MISSING in str(report.longrepr):
         report.outcome = "failed"
         report.longrepr = f"CI must install what this test needs: {report.longrepr}"
+
+
+# Figures the reliability tests measure (spans sent, received, lost...), shown at the end
+# of every run, CI's included, not only under `-s`.
+FIGURES: list[str] = []
+
+
+@pytest.fixture
+def figures():
+    def report(line: str) -> None:
+        FIGURES.append(line.strip())
+        print("\n" + line.strip())
+
+    return report
+
+
+def pytest_terminal_summary(terminalreporter):
+    if FIGURES:
+        terminalreporter.section("figures measured by the tests")
+        for line in FIGURES:
+            terminalreporter.write_line(line)

@@ -36,7 +36,7 @@ except ImportError:
 @pytest.mark.skipif(atheris is None and not WHEELS, reason="atheris has no wheel for this platform")
 @pytest.mark.skipif(atheris is None and WHEELS, reason="atheris not installed: .venv/bin/pip install -e '.[test]'")
 @pytest.mark.parametrize("target", TARGETS)
-def test_coverage_guided_fuzzing_finds_no_crash(target, tmp_path):
+def test_coverage_guided_fuzzing_finds_no_crash(target, tmp_path, figures):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for i, seed in enumerate(getattr(seeds, f"{target}_seeds")()):
@@ -56,7 +56,7 @@ def test_coverage_guided_fuzzing_finds_no_crash(target, tmp_path):
     runs = re.search(r"stat::number_of_executed_units:\s*(\d+)", r.stderr)
     coverage = re.findall(r"cov: (\d+)", r.stderr)
     assert runs and int(runs.group(1)) > 100, report
-    print(f"\natheris {target}: {runs.group(1)} inputs in {FUZZ_S}s, {coverage[-1] if coverage else '?'} edges covered, "
+    figures(f"atheris {target}: {runs.group(1)} inputs in {FUZZ_S}s, {coverage[-1] if coverage else '?'} edges covered, "
           f"corpus {len(list(corpus.iterdir()))} inputs")
 
 

@@ -133,14 +133,14 @@ def ledger_calls(path) -> dict[str, Decimal]:
     return {sid: Decimal(cost) for sid, cost in rows}
 
 
-def check_delivery(name: str, sender: Sender, sink: OtlpSink, tmp_path) -> None:
+def check_delivery(name: str, sender: Sender, sink: OtlpSink, tmp_path, figures) -> None:
     received = [s.span_id for s in sink.spans()]
     unique = set(received)
     lost = sender.acked - unique
     ledger = ledger_calls(tmp_path / "ledger.db")
     missing_calls = set(sender.calls) - set(ledger)
     extra_calls = set(ledger) - set(sender.calls)
-    print(f"\n{name}: {sender.requests} requests ({sender.retries} retried), spans acknowledged {len(sender.acked)}, "
+    figures(f"{name}: {sender.requests} requests ({sender.retries} retried), spans acknowledged {len(sender.acked)}, "
           f"received {len(received)} ({len(unique)} distinct, {len(received) - len(unique)} duplicates), "
           f"lost {len(lost)}; ledger calls {len(ledger)} of {len(sender.calls)} acknowledged, "
           f"missing {len(missing_calls)}, unexpected {len(extra_calls)}")
@@ -152,7 +152,7 @@ def check_delivery(name: str, sender: Sender, sink: OtlpSink, tmp_path) -> None:
     assert queue_left == [], f"segments left after a clean stop: {queue_left}"
 
 
-def test_kill_9_while_traffic_flows_loses_no_acknowledged_span(tmp_path):
+def test_kill_9_while_traffic_flows_loses_no_acknowledged_span(tmp_path, figures):
     port = free_port()
     with OtlpSink() as sink:
         proc = start_costline(port, sink, tmp_path, "--trace-wait", "0.5")
@@ -174,11 +174,11 @@ def test_kill_9_while_traffic_flows_loses_no_acknowledged_span(tmp_path):
             sender.join(30)
         took, out = stop_costline(proc, 30)
         assert "replayed" in out, out
-        print(f"\nkill -9 with {in_flight} acknowledged spans not yet at the backend; SIGTERM drained in {took:.2f}s")
-        check_delivery("kill -9 and restart", sender, sink, tmp_path)
+        figures(f"kill -9 with {in_flight} acknowledged spans not yet at the backend; SIGTERM drained in {took:.2f}s")
+        check_delivery("kill -9 and restart", sender, sink, tmp_path, figures)
 
 
-def test_backend_down_across_a_graceful_restart(tmp_path):
+def test_backend_down_across_a_graceful_restart(tmp_path, figures):
     port = free_port()
     config = tmp_path / "costline.yaml"
     config.write_text("export:\n  drain_timeout_s: 2\n  retry_initial_s: 0.1\n  retry_max_s: 0.5\n")
@@ -204,8 +204,8 @@ def test_backend_down_across_a_graceful_restart(tmp_path):
         proc = start_costline(port, sink, tmp_path, "--trace-wait", "0.2", "--config", str(config))
         sink.wait_for_spans(len(sender.acked), timeout=30)
         stop_costline(proc, 2)
-        print(f"\nSIGTERM with the backend down returned in {took:.2f}s (bound 2 s + start-up)")
-        check_delivery("backend down across a restart", sender, sink, tmp_path)
+        figures(f"SIGTERM with the backend down returned in {took:.2f}s (bound 2 s + start-up)")
+        check_delivery("backend down across a restart", sender, sink, tmp_path, figures)
 
 
 @pytest.mark.parametrize("queue_dir", [True, False])
@@ -255,7 +255,7 @@ def test_export_is_at_least_once_spans_sent_just_before_a_crash_are_sent_again(t
     assert set(ledger_calls(tmp_path / "ledger.db")) == set(calls)  # each call once
 
 
-def test_backend_stopped_for_a_while_then_back_every_span_arrives(tmp_path):
+def test_backend_stopped_for_a_while_then_back_every_span_arrives(tmp_path, figures):
     """Scenario 1 without a restart: the backend process goes away (connections refused)
     while senders push, then comes back on its address; costline's retries deliver all."""
     port = free_port()
@@ -288,7 +288,7 @@ def test_backend_stopped_for_a_while_then_back_every_span_arrives(tmp_path):
         second.stop()
     before, after = [s.span_id for s in first.spans()], [s.span_id for s in second.spans()]
     got = set(before) | set(after)
-    print(f"\nbackend stopped and back: {len(sender.acked)} acknowledged; {len(before)} taken before the stop, "
+    figures(f"backend stopped and back: {len(sender.acked)} acknowledged; {len(before)} taken before the stop, "
           f"{len(after)} after it came back; lost {len(sender.acked - got)}, "
           f"duplicates {len(before) + len(after) - len(got)}")
     assert before and after and not sender.acked - got and not got - sender.acked

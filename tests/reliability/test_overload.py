@@ -192,7 +192,7 @@ def _ids(path: Path) -> list[bytes]:
 
 @pytest.mark.soak
 @pytest.mark.parametrize("journal", [False, True], ids=["memory", "queue-dir"])
-def test_a_burst_over_capacity_is_throttled_bounded_and_loses_nothing(tmp_path, journal):
+def test_a_burst_over_capacity_is_throttled_bounded_and_loses_nothing(tmp_path, journal, figures):
     procs: list[subprocess.Popen] = []
     sink_log, costline_log = tmp_path / "sink.log", tmp_path / "costline.log"
     sink_out, port_file = tmp_path / "sink.ids", tmp_path / "sink.port"
@@ -263,7 +263,7 @@ def test_a_burst_over_capacity_is_throttled_bounded_and_loses_nothing(tmp_path, 
     first_half, second_half = sampler.peaks_by_half()
     sending_s = max(t["seconds"] for t in tallies)  # from the first request to the last answer, slowest sender
     lat = sorted(sampler.latencies) or [0.0]
-    figures = (
+    line = (
         f"overload ({'--queue-dir' if journal else 'memory'}): {sending_s:.1f}s sending, {len(acked)} spans sent/acked, {len(received)} received, "
         f"{lost} lost, {duplicates} duplicates, {unknown} unacknowledged arrivals; "
         f"{throttled} throttled answers ({sum(t['requests'] for t in tallies)} requests, "
@@ -277,18 +277,18 @@ def test_a_burst_over_capacity_is_throttled_bounded_and_loses_nothing(tmp_path, 
         f"{len(sampler.failures)} failed; {len(acked) / sending_s:.0f} spans/s; drain {drain_s:.1f}s"
         + (f"; journal peak {sampler.max_journal_bytes / MIB:.1f} MiB" if journal else "")
     )
-    print("\n" + figures)
+    figures(line)
 
     assert not [e for t in tallies for e in t["errors"]], tallies
     assert len(set(acked)) == len(acked), "a sender made the same span ID twice"
-    assert lost == 0, figures
-    assert unknown == 0 or sum(t["retried_other"] for t in tallies), figures
-    assert throttled > 0, f"never over capacity: {figures}"
-    assert sink_counts["priced"] >= llm_acked == len(acked) * LLM_PER_TRACE // SPANS_PER_TRACE, (sink_counts, figures)
+    assert lost == 0, line
+    assert unknown == 0 or sum(t["retried_other"] for t in tallies), line
+    assert throttled > 0, f"never over capacity: {line}"
+    assert sink_counts["priced"] >= llm_acked == len(acked) * LLM_PER_TRACE // SPANS_PER_TRACE, (sink_counts, line)
     assert not sampler.failures, sampler.failures[:10]
-    assert sampler.samples >= DURATION_S / SAMPLE_S / 2, figures
-    assert sampler.max_buffered_bytes <= MAX_BUFFER_BYTES, figures
-    assert sampler.peak_rss <= bound, figures
+    assert sampler.samples >= DURATION_S / SAMPLE_S / 2, line
+    assert sampler.max_buffered_bytes <= MAX_BUFFER_BYTES, line
+    assert sampler.peak_rss <= bound, line
     if journal:  # a clean stop that delivered everything leaves no segment behind
         assert [f.name for f in journal_dir.iterdir()] in ([], ["lock"]), list(journal_dir.iterdir())
     assert "dropped" not in log, [line for line in log.splitlines() if "dropped" in line][:5]
