@@ -162,8 +162,7 @@ class Journal:
                 if seg in self._sizes:
                     self._sizes[seg] += len(record)
                     self.bytes += len(record)
-        with self._lock:
-            self._held[seg] = self._held.get(seg, 0) + holds
+        self.hold(seg, holds)
         return seg
 
     def hold(self, seg: int, n: int) -> None:

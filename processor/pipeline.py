@@ -30,7 +30,7 @@ from costline.processor.config import Config
 from costline.processor.export import encode
 from costline.processor.export.client import make_client
 from costline.processor.export.queue import Batch, ExportQueue
-from costline.processor.intake import Intake
+from costline.processor.intake import SERVICE, Intake
 from costline.processor.journal import Journal
 from costline.processor.receive.errors import Throttled
 from costline.processor.records import Cost
@@ -273,7 +273,7 @@ class Pipeline:
                     added = a.pairs(i)
                     if added or policy is not None:
                         d, origin = spans[i]
-                        hide = policy.hider(origin, self.stats) if policy is not None else None
+                        hide = policy.hider(origin[SERVICE], self.stats) if policy is not None else None
                         # appended[i] already encodes `added` (cached tag blocks): only its keys are needed here
                         spans[i] = (_rewrite(d, added, hide) + appended[i], origin)
                         appended[i] = b""

@@ -39,7 +39,6 @@ ANY = "*"
 HASH_PREFIX = "h:"
 HASH_HEX = 16
 MIN_KEY_BYTES = 16
-_SERVICE = 4  # intake.SERVICE: the resource service.name in an Origin
 _HASHED = re.compile(r"h:[0-9a-f]{16}\Z").match  # a value already hashed (by costline upstream): kept
 _CACHE_MAX = 4096
 _LABELS_MAX = 256  # distinct service labels in Stats; service.name is the sender's word
@@ -168,9 +167,8 @@ class TagPolicy:
                     remove.add(key)
         return frozenset(remove), frozenset(untrusted)
 
-    def hider(self, origin: tuple, stats) -> Callable[[Iterable[str]], set[str]]:
-        """hidden() for the spans of one Origin, for the pipeline's rewrite path."""
-        service = origin[_SERVICE]
+    def hider(self, service: str, stats) -> Callable[[Iterable[str]], set[str]]:
+        """hidden() for the spans of one service, for the pipeline's rewrite path."""
         return lambda keys: self.hidden(keys, service, stats)
 
     def _untrusted(self, service: str, names: set[str], stats) -> None:

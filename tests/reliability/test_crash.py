@@ -28,16 +28,11 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2_grpc
 
 from tests.fakes.otlp_sink import OtlpSink
 from tests.processor.spans import llm, request, span
+from tests.processor.test_cli_serve import free_port
 
 COSTLINE = [sys.executable, "-m", "costline.processor.cli", "serve"]
 # gpt-4o-mini, published at $0.15 per million input tokens and $0.60 per million output tokens
 PRICE_IN, PRICE_OUT = Decimal("0.15") / 1_000_000, Decimal("0.60") / 1_000_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_listening(port: int, proc: subprocess.Popen, timeout: float = 20) -> None:
