@@ -161,9 +161,11 @@ def main() -> None:
                     help="comma list of hop, costline, costline2 (--workers 2), replicas2 (two serve processes), "
                          "queue (costline x1 with --queue-dir in a temporary directory)")
     ap.add_argument("--ledger", action="store_true", help="also measure costline x1 with the default SQLite ledger")
+    ap.add_argument("--payload", choices=payloads.PROFILES, default="lean",
+                    help="lean: the attributes costline reads (default); sdk: what SDKs and instrumentations export")
     args = ap.parse_args()
 
-    bodies = payloads.requests(args.requests, marker=MARKER)
+    bodies = payloads.requests(args.requests, marker=MARKER, profile=args.payload)
     spans_per_body = payloads_spans(bodies)
     wire = sum(map(len, bodies)) / sum(spans_per_body)
     tmp = tempfile.mkdtemp(prefix="costline-bench-")
@@ -171,7 +173,7 @@ def main() -> None:
     procs.write_bodies(bodies_path, bodies)
 
     print(f"machine: {os.cpu_count()} cores, {platform_line()}")
-    print(f"payload: {args.requests} template requests x {spans_per_body[0]} spans, {wire:.0f} B/span on the wire; "
+    print(f"payload ({args.payload}): {args.requests} template requests x {spans_per_body[0]} spans, {wire:.0f} B/span on the wire; "
           f"every send gets fresh trace IDs; costline --trace-wait {args.trace_wait}; "
           f"{args.connections} connections x {args.inflight} in flight")
     floors = floor(bodies)

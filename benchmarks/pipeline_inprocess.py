@@ -6,7 +6,7 @@ Prints figures; not a test. The floor is what the protobuf runtime alone costs f
 same payloads: parse each request and serialise it again. Both are run alternately,
 `--repeats` times, and the median and spread are printed (the machine is shared).
 
-  python benchmarks/pipeline_inprocess.py [requests] [--repeats N] [--profile]
+  python benchmarks/pipeline_inprocess.py [requests] [--repeats N] [--profile] [--payload lean|sdk]
 """
 
 from __future__ import annotations
@@ -60,9 +60,11 @@ def main() -> None:
     ap.add_argument("requests", nargs="?", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one pipeline run instead")
+    ap.add_argument("--payload", choices=payloads.PROFILES, default="lean",
+                    help="lean: the attributes costline reads (default); sdk: what SDKs and instrumentations export")
     args = ap.parse_args()
     n = args.requests
-    bodies = payloads.requests(n)
+    bodies = payloads.requests(n, profile=args.payload)
     spans = n * 1000
     pricer = Pricer(Config().pricing)
     pipeline(bodies, pricer)  # warm the price cache, imports and the heap
@@ -79,7 +81,7 @@ def main() -> None:
         e, p = pipeline(bodies, pricer)
         runs.append(e)
     f, e = statistics.median(floors), statistics.median(runs)
-    print(f"payload: {n} requests x 1000 spans, {sum(map(len, bodies)) / spans:.0f} B/span on the wire; "
+    print(f"payload ({args.payload}): {n} requests x 1000 spans, {sum(map(len, bodies)) / spans:.0f} B/span on the wire; "
           f"median of {args.repeats} alternating runs")
     print(f"floor (parse + serialise)          : {spans / f:>10,.0f} spans/s  "
           f"(runs {spans / max(floors):,.0f}..{spans / min(floors):,.0f})")
