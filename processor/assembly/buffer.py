@@ -132,6 +132,8 @@ class TraceBuffer:
         if known is None:
             self._recent[trace_id] = context
         else:
+            if type(known) is not dict:  # an assembly's lazy context (rollup._Remembered): made a dict to add to
+                known = self._recent[trace_id] = dict(known)
             known.update(context)
             self._recent.move_to_end(trace_id)
         while len(self._recent) > self.config.recent_traces:

@@ -90,7 +90,7 @@ class Assembled:
         self.appended: list[bytes] = appended  # encoded attributes to append, per span
         self.rewrite: list[int] = rewrite  # indexes of spans to re-encode
         self.calls: list[tuple] = calls  # (span index, tags, path, Cost | Unpriced) per billed leaf call
-        self.remember: dict[bytes, Inherited] = remember  # span_id -> context, for late spans
+        self.remember: Mapping[bytes, Inherited] = remember  # span_id -> context, for late spans (lazy)
         self.broken_links: int = broken  # cycles / self-parents / duplicate span ids
         self.write_gen_ai_cost: bool = write
 
@@ -228,30 +228,38 @@ def assemble_trace(
                 tags[i] = {**ptags, **info.tags} if info.tags else ptags
                 paths[i] = extend_path(ppath, info.step)
 
-    # Bottom-up: which calls have calls below them, the sums, and what each call gets.
+    # Bottom-up, one visit per span: which calls have calls below them, the sums, what each call gets, and
+    # (everything below a span being done when it is reached) what the span gets, encoded.
     sums: list[_Sums | None] = [None] * n
     results: list = [None] * n  # per call span: AGGREGATE, a Cost or an Unpriced
     calls: list[tuple] = []
     required, default = tagging.required, tagging.default
     defaults: dict[int, tuple] = {}
     dangling: list[bytes] = []  # parents not in this flush with billed calls below them
-    if has_calls or known:
-        call_below = [False] * n
-        for i in reversed(order):
-            info = infos[i]
+    late = bool(known)
+    call_below = [False] * n if has_calls or late else None
+    write = write_gen_ai_cost
+    appended: list[bytes] = [b""] * n
+    rewrite: list[int] = []
+    blocks: dict[tuple, bytes] = {}
+    last_t = last_names = block = None  # the tag block of the previous span, usually this one's too
+    for i in reversed(order):
+        info = infos[i]
+        own = sums[i]
+        result = None
+        if call_below is not None:
             below = call_below[i]
-            if not below and known:  # a late span whose calls were billed in an earlier flush
+            if not below and late:  # a late span whose calls were billed in an earlier flush
                 ctx = known.get(sids[i])
                 below = ctx is not None and ctx.calls_below
             p = parent[i]
-            own = sums[i]
             if info is not None and info.call is not None:
                 if p >= 0:
                     call_below[p] = True
                 elif pids[i]:
                     dangling.append(pids[i])
                 if below:
-                    results[i] = AGGREGATE
+                    result = results[i] = AGGREGATE
                 else:
                     call = info.call
                     result = results[i] = price(call, info.start, max(0, info.end - info.start))
@@ -281,29 +289,15 @@ def assemble_trace(
                     ps[CALLS] += own[CALLS]
                     ps[INPUT] += own[INPUT]
                     ps[OUTPUT] += own[OUTPUT]
-
-    # What each span gets, encoded; and the context late spans will inherit.
-    write = write_gen_ai_cost
-    appended: list[bytes] = [b""] * n
-    rewrite: list[int] = []
-    remember: dict[bytes, Inherited] = {}
-    blocks: dict[tuple, bytes] = {}
-    contexts: dict[tuple, Inherited] = {}
-    last_t = last_names = block = None  # the tag block of the previous span, usually this one's too
-    ctx_t = ctx_path = ctx = None
-    for i in range(n):
+        # What span i gets: its tag block, then its call's result, path and sums.
         t = tags[i]
-        own = sums[i]
         if own is not None:
             found = defaults.get(id(t))  # _defaulted, its usual hit without the call
             t = tags[i] = found[1] if found is not None else _defaulted(t, required, default, defaults)
-        info = infos[i]
         if info is None:
             names = _NO_NAMES
-            result = None
         else:
             names = info.own_tags or _NO_NAMES  # one empty set object, so the block check below stays an identity test
-            result = results[i]
             if info.rewrite:
                 rewrite.append(i)
         if t is not last_t or names is not last_names:
@@ -314,11 +308,58 @@ def assemble_trace(
                 block = blocks[key] = b"".join(
                     [encode.attribute(f"costline.{k}", v) for k, v in t.items() if k not in names]
                 ) if t else b""
-        path = paths[i]
         if result is None and own is None:
             appended[i] = block
         else:
-            appended[i] = block + _encoded(result, path if result is not None else (), own, write)
+            appended[i] = block + _encoded(result, paths[i] if result is not None else (), own, write)
+    if len(rewrite) > 1:
+        rewrite.sort()  # in span order
+    remember = _Remembered(sids, tags, paths, dangling, known)
+    return Assembled(trace_id, spans, infos, sids, pids, tags, paths, results, sums, appended, rewrite, calls,
+                     remember, broken, write)
+
+
+class _Remembered(Mapping):
+    """span_id -> Inherited: the context a trace's late spans inherit (Assembled.remember), worked out
+    from the trace's final tags and paths only when a late span asks (most traces never get one)."""
+
+    __slots__ = ("_sids", "_tags", "_paths", "_dangling", "_known", "_map")
+
+    def __init__(self, sids, tags, paths, dangling, known):
+        self._sids, self._tags, self._paths = sids, tags, paths
+        self._dangling, self._known = dangling or None, known or None  # (nothing kept alive for nothing)
+        self._map: dict[bytes, Inherited] | None = None
+
+    def _built(self) -> dict[bytes, Inherited]:
+        if self._map is None:
+            self._map = _remembered(self._sids, self._tags, self._paths, self._dangling or (), self._known or _EMPTY)
+            self._sids = self._tags = self._paths = self._dangling = self._known = None
+        return self._map
+
+    def __getitem__(self, sid):
+        return self._built()[sid]
+
+    def get(self, sid, default=None):
+        return self._built().get(sid, default)
+
+    def __contains__(self, sid) -> bool:
+        return sid in self._built()
+
+    def __iter__(self):
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+
+def _remembered(sids, tags, paths, dangling, known) -> dict[bytes, Inherited]:
+    """What each span with tags or a path passes to late descendants; a parent not in the flush with
+    billed calls below it learns it (if it arrives later and is a model call, it repeats their usage)."""
+    remember: dict[bytes, Inherited] = {}
+    contexts: dict[tuple, Inherited] = {}
+    ctx_t = ctx_path = ctx = None
+    for i, t in enumerate(tags):
+        path = paths[i]
         if t or path:
             if t is not ctx_t or path is not ctx_path:
                 ctx_t, ctx_path = t, path
@@ -327,11 +368,10 @@ def assemble_trace(
                 if ctx is None:
                     ctx = contexts[key] = _inherited(t, path)
             remember[sids[i]] = ctx
-    for pid in dangling:  # if it arrives later and is a model call, it repeats their usage
+    for pid in dangling:
         ctx = remember.get(pid) or known.get(pid)
         remember[pid] = _inherited(ctx.tags, ctx.path, True) if ctx is not None else _CALLS_BELOW
-    return Assembled(trace_id, spans, infos, sids, pids, tags, paths, results, sums, appended, rewrite, calls,
-                     remember, broken, write)
+    return remember
 
 
 def _topological(parent: list[int], children: list, roots: list[int] | None = None) -> list[int]:
