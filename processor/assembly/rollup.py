@@ -457,56 +457,67 @@ _GEN_AI_COST = encode.double_prefix("gen_ai.usage.cost")
 _ROLLUP_COST = encode.double_prefix(_ROLLUP_KEYS[0])
 _ROLLUP_CALLS, _ROLLUP_IN, _ROLLUP_OUT = (encode.int_prefixes(k) for k in _ROLLUP_KEYS[1:])
 _U64 = (1 << 64) - 1
-_names: dict[tuple, Callable] = {}  # (model, provider, source, write gen_ai cost) -> _cost_packer
+_packers: dict[tuple, Callable] = {}  # (model, provider, source, write gen_ai cost, path) -> _cost_packer
 _paths: dict[tuple, bytes] = {}  # agent path -> its attribute
+_SMALL = encode.SMALL_VARINTS  # varint(n) for 0 <= n < len(_SMALL)
+_ONE_CALL = _ROLLUP_CALLS[1] + _SMALL[1]
 
 
-def _cost_packer(model: str, provider: str, source: str, write_gen_ai_cost: bool) -> Callable[..., bytes]:
-    """f(total, input, output, cache read, cache write USD) -> a Cost's attributes, in one struct.pack call:
-    the five doubles, the three price names and (write_gen_ai_cost) gen_ai.usage.cost."""
+def _path_attribute(path: tuple[str, ...]) -> bytes:
+    """The agent path's attribute (b"" for no path), cached."""
+    if not path:
+        return b""
+    attr = _paths.get(path)
+    if attr is None:
+        if len(_paths) >= 4096:
+            _paths.clear()
+        attr = _paths[path] = _string("costline.agent.path", "/".join(path))
+    return attr
+
+
+def _cost_packer(model: str, provider: str, source: str, write_gen_ai_cost: bool, path: tuple[str, ...]):
+    """f(total, input, output, cache read, cache write USD, rollup USD) -> a Cost's attributes, the agent path
+    and the rollup's cost, in one struct.pack call: the five doubles, the three price names,
+    (write_gen_ai_cost) gen_ai.usage.cost, the path, the rollup cost double."""
     names = (_string("costline.price.model", model) + _string("costline.price.provider", provider)
              + _string("costline.price.source", source))
     p0, p1, p2, p3, p4 = (encode.double_prefix(k) for k in _COST_KEYS)
     head = "".join(f"{len(p)}sd" for p in (p0, p1, p2, p3, p4))
+    tail = _path_attribute(path) + _ROLLUP_COST
     if write_gen_ai_cost:
-        tail = names + _GEN_AI_COST
-        pack = struct.Struct(f"<{head}{len(tail)}sd").pack
-        return lambda a, b, c, d, e: pack(p0, a, p1, b, p2, c, p3, d, p4, e, tail, a)
-    pack = struct.Struct(f"<{head}{len(names)}s").pack
-    return lambda a, b, c, d, e: pack(p0, a, p1, b, p2, c, p3, d, p4, e, names)
+        middle = names + _GEN_AI_COST
+        pack = struct.Struct(f"<{head}{len(middle)}sd{len(tail)}sd").pack
+        return lambda a, b, c, d, e, r: pack(p0, a, p1, b, p2, c, p3, d, p4, e, middle, a, tail, r)
+    pack = struct.Struct(f"<{head}{len(names)}s{len(tail)}sd").pack
+    return lambda a, b, c, d, e, r: pack(p0, a, p1, b, p2, c, p3, d, p4, e, names, tail, r)
+
+
+def _rollup_counts(own: _Sums) -> bytes:
+    """The rollup's llm_calls, input_tokens and output_tokens attributes."""
+    c, i, o = own[CALLS], own[INPUT], own[OUTPUT]
+    c = _SMALL[c] if 0 <= c < 16384 else _uvarint(c & _U64)
+    i = _SMALL[i] if 0 <= i < 16384 else _uvarint(i & _U64)
+    o = _SMALL[o] if 0 <= o < 16384 else _uvarint(o & _U64)
+    return b"".join((_ROLLUP_CALLS[len(c)], c, _ROLLUP_IN[len(i)], i, _ROLLUP_OUT[len(o)], o))
 
 
 def _encoded(result, path: tuple[str, ...], own: _Sums | None, write_gen_ai_cost: bool) -> bytes:
     """encode.attributes of _pairs(...) without the tags, built from cached pieces."""
-    parts = []
-    if result is not None:
-        if result is AGGREGATE:
-            parts.append(_string("costline.cost.status", AGGREGATE))
-        elif type(result) is Cost:
-            key = (result.model, result.provider, result.source, write_gen_ai_cost)
-            pack = _names.get(key)
-            if pack is None:
-                if len(_names) >= 4096:
-                    _names.clear()
-                pack = _names[key] = _cost_packer(*key)
-            parts.append(pack(float(result.total_usd), float(result.input_usd), float(result.output_usd),
-                              float(result.cache_read_usd), float(result.cache_write_usd)))
-        else:
-            parts.append(_string("costline.cost.status", result.reason))
-        if path:
-            attr = _paths.get(path)
-            if attr is None:
-                if len(_paths) >= 4096:
-                    _paths.clear()
-                attr = _paths[path] = _string("costline.agent.path", "/".join(path))
-            parts.append(attr)
-    if own is not None:
-        calls = _uvarint(own[CALLS] & _U64)
-        inp = _uvarint(own[INPUT] & _U64)
-        out = _uvarint(own[OUTPUT] & _U64)
-        parts += (_ROLLUP_COST, _pack(float(own[COST])), _ROLLUP_CALLS[len(calls)], calls, _ROLLUP_IN[len(inp)], inp,
-                  _ROLLUP_OUT[len(out)], out)
-    return b"".join(parts)
+    if result is None:  # a span with calls below it
+        return _ROLLUP_COST + _pack(float(own[COST])) + _rollup_counts(own)
+    if type(result) is Cost:  # (a priced call has its own sums)
+        key = (result.model, result.provider, result.source, write_gen_ai_cost, path)
+        pack = _packers.get(key)
+        if pack is None:
+            if len(_packers) >= 4096:
+                _packers.clear()
+            pack = _packers[key] = _cost_packer(*key)
+        return pack(float(result.total_usd), float(result.input_usd), float(result.output_usd),
+                    float(result.cache_read_usd), float(result.cache_write_usd), float(own[COST])) + _rollup_counts(own)
+    status = _string("costline.cost.status", AGGREGATE if result is AGGREGATE else result.reason)
+    if own is None:
+        return status + _path_attribute(path)
+    return status + _path_attribute(path) + _ROLLUP_COST + _pack(float(own[COST])) + _rollup_counts(own)
 
 
 def _row(trace_id: bytes, span_id: bytes, parent_id: bytes, origin, info, tags: Mapping[str, str],

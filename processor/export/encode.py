@@ -105,6 +105,7 @@ def int_prefixes(key: str) -> tuple[bytes, ...]:
 
 
 _SMALL_VARINTS = [varint(i) for i in range(1 << 14)]
+SMALL_VARINTS = _SMALL_VARINTS  # varint(n) for 0 <= n < 16384
 
 
 def uvarint(n: int) -> bytes:
