@@ -326,7 +326,9 @@ class _Remembered(Mapping):
     __slots__ = ("_sids", "_tags", "_paths", "_dangling", "_known", "_map")
 
     def __init__(self, sids, tags, paths, dangling, known):
-        self._sids, self._tags, self._paths = sids, tags, paths
+        joined = b"".join(sids)  # one bytes object kept, not one per span (span IDs are 8 bytes, checked at intake)
+        self._sids = joined if len(joined) == 8 * len(sids) else sids
+        self._tags, self._paths = tags, paths
         self._dangling, self._known = dangling or None, known or None  # (nothing kept alive for nothing)
         self._map: dict[bytes, Inherited] | None = None
 
@@ -357,6 +359,7 @@ def _remembered(sids, tags, paths, dangling, known) -> dict[bytes, Inherited]:
     billed calls below it learns it (if it arrives later and is a model call, it repeats their usage)."""
     remember: dict[bytes, Inherited] = {}
     contexts: dict[tuple, Inherited] = {}
+    joined = type(sids) is bytes
     ctx_t = ctx_path = ctx = None
     for i, t in enumerate(tags):
         path = paths[i]
@@ -367,7 +370,7 @@ def _remembered(sids, tags, paths, dangling, known) -> dict[bytes, Inherited]:
                 ctx = contexts.get(key)
                 if ctx is None:
                     ctx = contexts[key] = _inherited(t, path)
-            remember[sids[i]] = ctx
+            remember[sids[i * 8:i * 8 + 8] if joined else sids[i]] = ctx
     for pid in dangling:
         ctx = remember.get(pid) or known.get(pid)
         remember[pid] = _inherited(ctx.tags, ctx.path, True) if ctx is not None else _CALLS_BELOW
