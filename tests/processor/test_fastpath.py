@@ -167,6 +167,35 @@ def test_appended_bytes_are_the_encoded_additions():
         assert any(result.appended)
 
 
+def test_late_span_context_is_what_each_span_passes_down():
+    """assemble_trace's `remember` (built lazily) against contexts written out by hand: each span with
+    tags or an agent path, and a parent outside the flush that has a billed call below it."""
+    from costline.processor.assembly.rollup import Inherited
+    from costline.processor.config import PricingConfig
+    from costline.processor.pricing import Pricer
+
+    t = new_trace_id()
+    root = span(t, "POST /chat", costline__feature="search")
+    agent = span(t, "invoke_agent planner", root, gen_ai__operation__name="invoke_agent", gen_ai__agent__name="planner")
+    call = llm(t, agent, input_tokens=10)
+    elsewhere = span(t, "not in this flush")
+    orphan = llm(t, elsewhere, input_tokens=20)
+    plain = span(t, "plain")
+    pairs, _, _ = Intake(TagReader(TaggingConfig())).spans(request([root, agent, call, orphan, plain]))
+    a = assemble_trace(t, [b for _, b in pairs], {}, TaggingConfig(), Pricer(PricingConfig()).price)
+    cfg = TaggingConfig()
+    untagged = {r: cfg.default for r in cfg.required}  # spans with billed calls at or below them get the defaults
+    tags = {**untagged, "feature": "search"}
+    assert dict(a.remember) == {
+        root.span_id: Inherited(tags, ()),
+        agent.span_id: Inherited(tags, ("planner",)),
+        call.span_id: Inherited(tags, ("planner",)),
+        orphan.span_id: Inherited(untagged, ()),
+        elsewhere.span_id: Inherited({}, (), True),
+    }
+    assert a.remember.get(plain.span_id) is None and plain.span_id not in a.remember
+
+
 def test_intake_groups_by_trace_and_rejects_bad_ids():
     t1, t2 = new_trace_id(), new_trace_id()
     spans = [span(t1, "a"), span(t2, "b"), span(t1, "c"), span(b"\0" * 16, "bad"), span(t2, "d", span_id=b"\0" * 8)]
