@@ -213,6 +213,7 @@ _SELF_COUNTERS = (
     ("requests_throttled", "target", "Requests answered with retry-later, by the full queue"),
     ("export_retries", "target", "Export attempts retried"),
     ("broken_parent_links", None, "Parent links cut: cycles, duplicate span ids, self-parents"),
+    ("calls_billed_in_parent", None, "Model calls that arrived after a parent call priced with their usage: not billed again"),
     ("tags_untrusted", "service", "Tags a service may not set (tagging.trust), ignored"),
     ("spans_replayed", None, "Spans read back from --queue-dir at start"),
     ("spans_kept_for_restart", "target", "Spans left in --queue-dir at a stop, sent after the next start"),

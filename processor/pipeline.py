@@ -244,11 +244,12 @@ class Pipeline:
         rows = []
         reasons: dict[str, int] = {}
         statuses: dict[str, int] = {}
-        broken = 0
+        broken = covered = 0
         for f in flushes:
             a = assemble_trace(f.trace_id, f.spans, f.known, tagging, price, write, reader)
             remember(f.trace_id, a.remember)
             broken += a.broken_links
+            covered += a.billed_in_parent
             reasons[f.reason] = reasons.get(f.reason, 0) + 1
             for _, _, _, result in a.calls:
                 if type(result) is Cost:
@@ -280,6 +281,7 @@ class Pipeline:
             traces.append((spans, appended, f.runs))
         stats = self.stats
         stats.add("broken_parent_links", broken)
+        stats.add("calls_billed_in_parent", covered)
         for reason, n in reasons.items():
             stats.add("traces_flushed", n, reason)
         for status, n in statuses.items():

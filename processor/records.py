@@ -19,6 +19,7 @@ NO_USAGE = "no_usage"
 INVALID_USAGE = "invalid_usage"
 NO_MODEL = "no_model"
 AGGREGATE = "aggregate_usage"  # usage repeated on an agent/parent span: not billed twice
+BILLED_IN_PARENT = "billed_in_parent"  # a call arriving after its parent call was billed with its usage
 
 
 @dataclass(slots=True, frozen=True)

@@ -9,7 +9,8 @@ make things faster must leave the digest identical:
 
 The corpus: the benchmark payloads (IDs from a seeded generator, so runs agree), every
 dialect case of tests/processor/test_serve_costs.py under a tagged root, spans carrying
-costline's own output attributes (rewrites), late spans after their trace was flushed,
+costline's own output attributes (rewrites), late spans after their trace was flushed
+(calls under a call priced earlier included),
 cycles / self-parents / duplicate IDs, invalid IDs, non-canonical field order and
 unusual KeyValue layouts, mapped tags (aliases, prefixes), a tag policy (trust, hash,
 drop), several resources and scopes with schema URLs, 3 000-span traces, and export
@@ -138,6 +139,14 @@ def assembly_requests() -> list[list[bytes]]:
     # late spans for the same trace, and a late span whose parent was never seen
     rounds[1].append(_request_of([h.llm(t, step, input_tokens=5), h.llm(t, tool, input_tokens=6),
                                   h.span(t, "orphan", h.span(t, "ghost"))]).SerializeToString())
+    # the reverse: a call priced first (nothing below it yet), its calls late (billed_in_parent), and deeper
+    t6 = h.new_trace_id()
+    framework_call = h.llm(t6, None, input_tokens=7_000, costline__feature="late")
+    http = h.span(t6, "POST /v1/chat/completions", framework_call)
+    late_calls = [h.llm(t6, framework_call, input_tokens=3_000), h.llm(t6, http, input_tokens=4_000)]
+    rounds[0].append(_request_of([framework_call, http]).SerializeToString())
+    rounds[1].append(_request_of(late_calls).SerializeToString())
+    rounds[2].append(_request_of([h.llm(t6, late_calls[0], input_tokens=1_000)]).SerializeToString())
     # rewrites: spans arriving with costline's output attributes
     t2 = h.new_trace_id()
     r2 = h.span(t2, "r2", costline__feature="x", costline__cost__usd=1.5, costline__rollup__llm_calls=3)

@@ -26,7 +26,7 @@ from decimal import Decimal
 from costline.processor.assembly.steps import extend_path
 from costline.processor.config import TaggingConfig
 from costline.processor.export import encode
-from costline.processor.records import AGGREGATE, Cost, LedgerRow, ModelCall, Unpriced
+from costline.processor.records import AGGREGATE, BILLED_IN_PARENT, Cost, LedgerRow, ModelCall, Unpriced
 
 PriceFn = Callable[[ModelCall, int, int], "Cost | Unpriced"]
 _EMPTY: dict[str, str] = {}
@@ -41,23 +41,29 @@ _PARENT_HEAD = b"\x22\x08"
 class Inherited:
     """What a flushed span passes to descendants that arrive late, and what a span that
     arrives late learns about itself: `calls_below` when model calls under it were
-    billed in an earlier flush (so if it is a model call too, it is an aggregate)."""
+    billed in an earlier flush (so if it is a model call too, it is an aggregate);
+    `billed_above` when it is, or is below, a model call priced in an earlier flush (so
+    a late call under it repeats usage already billed: `billed_in_parent`)."""
 
     tags: Mapping[str, str]
     path: tuple[str, ...]
     calls_below: bool = False
+    billed_above: bool = False
 
 
 _set_tags, _set_path, _set_below = Inherited.tags.__set__, Inherited.path.__set__, Inherited.calls_below.__set__
+_set_above = Inherited.billed_above.__set__
 
 
-def _inherited(tags: Mapping[str, str], path: tuple[str, ...], calls_below: bool = False) -> Inherited:
-    """Inherited(tags, path, calls_below), the same object: its frozen __init__ goes through
-    object.__setattr__ per field."""
+def _inherited(tags: Mapping[str, str], path: tuple[str, ...], calls_below: bool = False,
+               billed_above: bool = False) -> Inherited:
+    """Inherited(tags, path, calls_below, billed_above), the same object: its frozen __init__ goes
+    through object.__setattr__ per field."""
     ctx = object.__new__(Inherited)
     _set_tags(ctx, tags)
     _set_path(ctx, path)
     _set_below(ctx, calls_below)
+    _set_above(ctx, billed_above)
     return ctx
 
 
@@ -74,10 +80,10 @@ class Assembled:
     span already carried costline's output attributes (then it is re-encoded, not appended to)."""
 
     __slots__ = ("trace_id", "_spans", "_infos", "_sids", "_pids", "_tags", "_paths", "_results", "_sums",
-                 "appended", "rewrite", "calls", "remember", "broken_links", "write_gen_ai_cost")
+                 "appended", "rewrite", "calls", "remember", "broken_links", "write_gen_ai_cost", "billed_in_parent")
 
     def __init__(self, trace_id, spans, infos, sids, pids, tags, paths, results, sums, appended, rewrite, calls,
-                 remember, broken, write):
+                 remember, broken, write, billed_in_parent=0):
         self.trace_id: bytes = trace_id
         self._spans = spans
         self._infos = infos
@@ -93,6 +99,7 @@ class Assembled:
         self.remember: Mapping[bytes, Inherited] = remember  # span_id -> context, for late spans (lazy)
         self.broken_links: int = broken  # cycles / self-parents / duplicate span ids
         self.write_gen_ai_cost: bool = write
+        self.billed_in_parent: int = billed_in_parent  # late calls under a call priced in an earlier flush
 
     @property
     def priced(self) -> list[Cost]:
@@ -228,6 +235,9 @@ def assemble_trace(
                 tags[i] = {**ptags, **info.tags} if info.tags else ptags
                 paths[i] = extend_path(ppath, info.step)
 
+    # Late calls under a call priced in an earlier flush (it repeated their usage): covered by it.
+    covered = _covered(order, parent, pids, known) if known else None
+
     # Bottom-up, one visit per span: which calls have calls below them, the sums, what each call gets, and
     # (everything below a span being done when it is reached) what the span gets, encoded.
     sums: list[_Sums | None] = [None] * n
@@ -238,6 +248,8 @@ def assemble_trace(
     dangling: list[bytes] = []  # parents not in this flush with billed calls below them
     late = bool(known)
     call_below = [False] * n if has_calls or late else None
+    billed: list[int] = []  # calls priced here: they and what is below them cover calls arriving later
+    billed_in_parent = 0
     write = write_gen_ai_cost
     appended: list[bytes] = [b""] * n
     rewrite: list[int] = []
@@ -260,12 +272,16 @@ def assemble_trace(
                     dangling.append(pids[i])
                 if below:
                     result = results[i] = AGGREGATE
+                elif covered is not None and covered[i]:
+                    result = results[i] = BILLED_IN_PARENT
+                    billed_in_parent += 1
                 else:
                     call = info.call
                     result = results[i] = price(call, info.start, max(0, info.end - info.start))
                     effective = tags[i] = _defaulted(tags[i], required, default, defaults)
                     calls.append((i, effective, paths[i], result))
                     if type(result) is Cost:
+                        billed.append(i)
                         u = call.usage
                         if own is None:  # (zero + the cost: the same Decimal a running sum from zero gives)
                             own = sums[i] = [_ZERO_USD + result.total_usd, 1, u.input_tokens if u else 0,
@@ -314,28 +330,65 @@ def assemble_trace(
             appended[i] = block + _encoded(result, paths[i] if result is not None else (), own, write)
     if len(rewrite) > 1:
         rewrite.sort()  # in span order
-    remember = _Remembered(sids, tags, paths, dangling, known)
+    if billed:
+        billed = _below(billed, children)
+    if covered is not None:
+        billed.extend(i for i in range(n) if covered[i])
+    remember = _Remembered(sids, tags, paths, dangling, known, billed)
     return Assembled(trace_id, spans, infos, sids, pids, tags, paths, results, sums, appended, rewrite, calls,
-                     remember, broken, write)
+                     remember, broken, write, billed_in_parent)
+
+
+def _covered(order: list[int], parent: list[int], pids: list[bytes], known: Mapping[bytes, Inherited]):
+    """Per span, whether it is below a call priced in an earlier flush (None when no span is)."""
+    covered = None
+    for i in order:
+        p = parent[i]
+        if p >= 0:
+            if covered is not None and covered[p]:
+                covered[i] = True
+        elif pids[i]:
+            ctx = known.get(pids[i])
+            if ctx is not None and ctx.billed_above:
+                if covered is None:
+                    covered = [False] * len(order)
+                covered[i] = True
+    return covered
+
+
+def _below(roots: list[int], children: list) -> list[int]:
+    """`roots` and every span below them (priced calls rarely have spans below: usually just `roots`)."""
+    if all(children[i] is None for i in roots):
+        return roots
+    out = list(roots)
+    k = 0
+    while k < len(out):
+        c = children[out[k]]
+        if c:
+            out.extend(c)
+        k += 1
+    return out
 
 
 class _Remembered(Mapping):
     """span_id -> Inherited: the context a trace's late spans inherit (Assembled.remember), worked out
     from the trace's final tags and paths only when a late span asks (most traces never get one)."""
 
-    __slots__ = ("_sids", "_tags", "_paths", "_dangling", "_known", "_map")
+    __slots__ = ("_sids", "_tags", "_paths", "_dangling", "_known", "_billed", "_map")
 
-    def __init__(self, sids, tags, paths, dangling, known):
+    def __init__(self, sids, tags, paths, dangling, known, billed=()):
         joined = b"".join(sids)  # one bytes object kept, not one per span (span IDs are 8 bytes, checked at intake)
         self._sids = joined if len(joined) == 8 * len(sids) else sids
         self._tags, self._paths = tags, paths
         self._dangling, self._known = dangling or None, known or None  # (nothing kept alive for nothing)
+        self._billed = billed or None  # spans at or below a priced call: late calls under them are covered
         self._map: dict[bytes, Inherited] | None = None
 
     def _built(self) -> dict[bytes, Inherited]:
         if self._map is None:
-            self._map = _remembered(self._sids, self._tags, self._paths, self._dangling or (), self._known or _EMPTY)
-            self._sids = self._tags = self._paths = self._dangling = self._known = None
+            self._map = _remembered(self._sids, self._tags, self._paths, self._dangling or (), self._known or _EMPTY,
+                                    self._billed or ())
+            self._sids = self._tags = self._paths = self._dangling = self._known = self._billed = None
         return self._map
 
     def __getitem__(self, sid):
@@ -354,9 +407,10 @@ class _Remembered(Mapping):
         return len(self._built())
 
 
-def _remembered(sids, tags, paths, dangling, known) -> dict[bytes, Inherited]:
+def _remembered(sids, tags, paths, dangling, known, billed=()) -> dict[bytes, Inherited]:
     """What each span with tags or a path passes to late descendants; a parent not in the flush with
-    billed calls below it learns it (if it arrives later and is a model call, it repeats their usage)."""
+    billed calls below it learns it (if it arrives later and is a model call, it repeats their usage);
+    the spans at or below a priced call (`billed`) pass on that calls arriving under them are covered."""
     remember: dict[bytes, Inherited] = {}
     contexts: dict[tuple, Inherited] = {}
     joined = type(sids) is bytes
@@ -371,9 +425,11 @@ def _remembered(sids, tags, paths, dangling, known) -> dict[bytes, Inherited]:
                 if ctx is None:
                     ctx = contexts[key] = _inherited(t, path)
             remember[sids[i * 8:i * 8 + 8] if joined else sids[i]] = ctx
+    for i in billed:
+        remember[sids[i * 8:i * 8 + 8] if joined else sids[i]] = _inherited(tags[i], paths[i], False, True)
     for pid in dangling:
         ctx = remember.get(pid) or known.get(pid)
-        remember[pid] = _inherited(ctx.tags, ctx.path, True) if ctx is not None else _CALLS_BELOW
+        remember[pid] = _inherited(ctx.tags, ctx.path, True, ctx.billed_above) if ctx is not None else _CALLS_BELOW
     return remember
 
 
@@ -415,8 +471,8 @@ _ROLLUP_KEYS = ("costline.rollup.cost_usd", "costline.rollup.llm_calls", "costli
 def _pairs(t, own_names, result, path, own, write_gen_ai_cost: bool) -> list[tuple[str, object]]:
     add: list[tuple[str, object]] = [(f"costline.{k}", v) for k, v in t.items() if k not in own_names]
     if result is not None:
-        if result is AGGREGATE:
-            add.append(("costline.cost.status", AGGREGATE))
+        if type(result) is str:  # AGGREGATE, BILLED_IN_PARENT
+            add.append(("costline.cost.status", result))
         elif isinstance(result, Cost):
             _cost_attributes(add, result, write_gen_ai_cost)
         else:
@@ -517,7 +573,7 @@ def _encoded(result, path: tuple[str, ...], own: _Sums | None, write_gen_ai_cost
             pack = _packers[key] = _cost_packer(*key)
         return pack(float(result.total_usd), float(result.input_usd), float(result.output_usd),
                     float(result.cache_read_usd), float(result.cache_write_usd), float(own[COST])) + _rollup_counts(own)
-    status = _string("costline.cost.status", AGGREGATE if result is AGGREGATE else result.reason)
+    status = _string("costline.cost.status", result if type(result) is str else result.reason)
     if own is None:
         return status + _path_attribute(path)
     return status + _path_attribute(path) + _ROLLUP_COST + _pack(float(own[COST])) + _rollup_counts(own)

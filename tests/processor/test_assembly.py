@@ -103,6 +103,53 @@ def test_usage_repeated_on_a_parent_that_arrives_after_its_calls_is_billed_once(
     assert parent["costline.cost.status"] == "aggregate_usage" and "costline.cost.usd" not in parent
 
 
+@pytest.mark.parametrize("between", [0, 1, 2])  # plain spans between the billed parent and the late calls
+@pytest.mark.parametrize("plain_first", [True, False])  # the plain spans flushed with the parent, or late too
+def test_calls_that_arrive_after_their_billed_parent_are_not_billed_again(between, plain_first):
+    """The reverse of the case above: a parent repeating its calls' usage is flushed first
+    (nothing below it yet, so it is billed as a call), then its calls come. Billing them too
+    would count the same tokens twice: they are marked `billed_in_parent`, not priced, and
+    add nothing to the rollups; they still get their tags and agent path."""
+    t = new_trace_id()
+    parent_call = llm(t, None, input_tokens=5000, costline__feature="search")
+    chain = [parent_call]
+    for k in range(between):
+        chain.append(span(t, f"step {k}", chain[-1], costline__step__name=f"s{k}"))
+    leaves = [llm(t, chain[-1], input_tokens=2000), llm(t, chain[-1], input_tokens=3000)]
+    pricer = FlatPricer()
+    first_spans = chain if plain_first else chain[:1]
+    first, a1 = assemble(first_spans, pricer=pricer)
+    assert [r.input_tokens for r in first.rows] == [5000]  # billed: nothing below it was seen
+    late_spans = ([] if plain_first else chain[1:]) + leaves
+    late, a = assemble(late_spans, known=dict(first.remember), pricer=pricer)
+    assert pricer.calls == 1 and late.rows == [] and late.priced == []
+    for leaf in leaves:
+        got = [dict(x) for s, x in zip(late_spans, late.additions) if s is leaf][0]
+        assert got["costline.cost.status"] == "billed_in_parent" and "costline.cost.usd" not in got
+        assert got["costline.feature"] == "search"
+        assert "costline.rollup.cost_usd" not in got
+        if between:
+            assert got["costline.agent.path"] == "/".join(f"s{k}" for k in range(between))
+    for s, x in zip(late_spans, late.additions):  # late plain spans get no rollup of calls not billed
+        assert "costline.rollup.cost_usd" not in dict(x)
+    # a call arriving later still, under one of those late calls, is covered the same way
+    deeper = llm(t, leaves[0], input_tokens=700)
+    third, a3 = assemble([deeper], known={**first.remember, **late.remember}, pricer=pricer)
+    assert pricer.calls == 1 and third.rows == []
+    assert a3["chat gpt-4o"]["costline.cost.status"] == "billed_in_parent"
+
+
+def test_a_late_call_beside_a_billed_call_is_billed():
+    """Only calls below a billed call are covered by it: a sibling arriving late is billed."""
+    t = new_trace_id()
+    root = span(t, "root")
+    c1 = llm(t, root, input_tokens=100)
+    first, _ = assemble([root, c1])
+    assert len(first.rows) == 1
+    late, a = assemble([llm(t, root, input_tokens=300)], known=dict(first.remember))
+    assert len(late.rows) == 1 and a["chat gpt-4o"]["costline.cost.usd"] == float(RATE * 300)
+
+
 def test_a_late_call_whose_parent_was_flushed_is_still_billed():
     t = new_trace_id()
     root = span(t, "root")

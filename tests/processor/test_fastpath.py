@@ -169,7 +169,8 @@ def test_appended_bytes_are_the_encoded_additions():
 
 def test_late_span_context_is_what_each_span_passes_down():
     """assemble_trace's `remember` (built lazily) against contexts written out by hand: each span with
-    tags or an agent path, and a parent outside the flush that has a billed call below it."""
+    tags or an agent path, a parent outside the flush that has a billed call below it, and the priced
+    calls, which pass on that a call arriving under them later repeats usage they billed."""
     from costline.processor.assembly.rollup import Inherited
     from costline.processor.config import PricingConfig
     from costline.processor.pricing import Pricer
@@ -189,8 +190,8 @@ def test_late_span_context_is_what_each_span_passes_down():
     assert dict(a.remember) == {
         root.span_id: Inherited(tags, ()),
         agent.span_id: Inherited(tags, ("planner",)),
-        call.span_id: Inherited(tags, ("planner",)),
-        orphan.span_id: Inherited(untagged, ()),
+        call.span_id: Inherited(tags, ("planner",), billed_above=True),
+        orphan.span_id: Inherited(untagged, (), billed_above=True),
         elsewhere.span_id: Inherited({}, (), True),
     }
     assert a.remember.get(plain.span_id) is None and plain.span_id not in a.remember
@@ -291,8 +292,9 @@ def test_direct_constructors_make_the_dataclass_objects():
     from costline.processor.assembly import rollup
 
     ctx = rollup._inherited({"feature": "x"}, ("planner",))
-    assert ctx == rollup.Inherited({"feature": "x"}, ("planner",)) and len(fields(rollup.Inherited)) == 3
+    assert ctx == rollup.Inherited({"feature": "x"}, ("planner",)) and len(fields(rollup.Inherited)) == 4
     assert rollup._inherited({}, (), True) == rollup.Inherited({}, (), True)
+    assert rollup._inherited({}, (), False, True) == rollup.Inherited({}, (), False, True)
 
 
 @settings(max_examples=200, deadline=None)

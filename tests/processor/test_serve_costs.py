@@ -183,6 +183,44 @@ def test_late_span_after_flush_is_priced_and_tagged():
     assert math.isclose(a["costline.cost.usd"], float((2_000 * GPT_4O["in"] + 100 * GPT_4O["out"]) / M), abs_tol=1e-12)
 
 
+def test_calls_arriving_after_their_billed_parent_are_billed_once(tmp_path):
+    """A framework span repeating its calls' usage ends and is exported first, its calls come
+    after the trace was flushed: the parent was billed (nothing below it was seen), so the
+    calls are marked `billed_in_parent`, not billed again, in the ledger or in the spans."""
+    import sqlite3
+
+    from costline.processor.commands.serve import open_sinks
+    from tests.processor.spans import llm, new_trace_id, request
+    from tests.processor.test_receive import raw_grpc
+
+    with OtlpSink() as sink:
+        cfg = loopback_config(sink, trace_wait=0.2)
+        cfg.ledger = str(tmp_path / "ledger.db")
+        with RunningServer(cfg, sinks=open_sinks(cfg)) as srv:
+            t = new_trace_id()
+            parent = llm(t, None, model="gpt-4o-mini", input_tokens=10_000, output_tokens=1_000,
+                         costline__feature="search")
+            raw_grpc(srv.grpc_endpoint, request([parent]).SerializeToString())
+            sink.wait_for_spans(1)
+            calls = [llm(t, parent, model="gpt-4o-mini", input_tokens=n, output_tokens=500) for n in (4_000, 6_000)]
+            raw_grpc(srv.grpc_endpoint, request(calls).SerializeToString())
+            got = {s.span_id: s.attributes for s in sink.wait_for_spans(3)}
+            counted = srv.run(lambda: (srv.stats.get("calls_billed_in_parent"), srv.stats.get("llm_calls", "priced")))
+    expected = (10_000 * GPT_4O_MINI["in"] + 1_000 * GPT_4O_MINI["out"]) / M
+    assert math.isclose(got[parent.span_id.hex()]["costline.cost.usd"], float(expected), abs_tol=1e-12)
+    for c in calls:
+        a = got[c.span_id.hex()]
+        assert a["costline.cost.status"] == "billed_in_parent" and "costline.cost.usd" not in a
+        assert a["costline.feature"] == "search"
+    assert counted == (2, 1)
+    db = sqlite3.connect(cfg.ledger)
+    try:
+        rows = db.execute("SELECT span_id, cost_usd FROM costline_calls").fetchall()
+    finally:
+        db.close()
+    assert [(sid, Decimal(str(usd))) for sid, usd in rows] == [(parent.span_id.hex(), expected)]
+
+
 def test_memory_bound_flushes_early_and_loses_nothing():
     from tests.processor.spans import new_trace_id, request, span
     from tests.processor.test_receive import raw_grpc
