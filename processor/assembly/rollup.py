@@ -330,8 +330,8 @@ def assemble_trace(
             appended[i] = block + _encoded(result, paths[i] if result is not None else (), own, write)
     if len(rewrite) > 1:
         rewrite.sort()  # in span order
-    if billed:
-        billed = _below(billed, children)
+    if billed and any(children[i] is not None for i in billed):  # (priced calls rarely have spans below)
+        billed = _topological(parent, children, billed)  # they and every span below them
     if covered is not None:
         billed.extend(i for i in range(n) if covered[i])
     remember = _Remembered(sids, tags, paths, dangling, known, billed)
@@ -354,20 +354,6 @@ def _covered(order: list[int], parent: list[int], pids: list[bytes], known: Mapp
                     covered = [False] * len(order)
                 covered[i] = True
     return covered
-
-
-def _below(roots: list[int], children: list) -> list[int]:
-    """`roots` and every span below them (priced calls rarely have spans below: usually just `roots`)."""
-    if all(children[i] is None for i in roots):
-        return roots
-    out = list(roots)
-    k = 0
-    while k < len(out):
-        c = children[out[k]]
-        if c:
-            out.extend(c)
-        k += 1
-    return out
 
 
 class _Remembered(Mapping):
