@@ -214,6 +214,7 @@ _SELF_COUNTERS = (
     ("export_retries", "target", "Export attempts retried"),
     ("broken_parent_links", None, "Parent links cut: cycles, duplicate span ids, self-parents"),
     ("calls_billed_in_parent", None, "Model calls that arrived after a parent call priced with their usage: not billed again"),
+    ("duplicate_calls", None, "Second copies of a model call's span (same span id, a sender's retry): not billed again"),
     ("tags_untrusted", "service", "Tags a service may not set (tagging.trust), ignored"),
     ("spans_replayed", None, "Spans read back from --queue-dir at start"),
     ("spans_kept_for_restart", "target", "Spans left in --queue-dir at a stop, sent after the next start"),

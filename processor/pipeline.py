@@ -244,12 +244,13 @@ class Pipeline:
         rows = []
         reasons: dict[str, int] = {}
         statuses: dict[str, int] = {}
-        broken = covered = 0
+        broken = covered = duplicates = 0
         for f in flushes:
             a = assemble_trace(f.trace_id, f.spans, f.known, tagging, price, write, reader)
             remember(f.trace_id, a.remember)
             broken += a.broken_links
             covered += a.billed_in_parent
+            duplicates += a.duplicate_calls
             reasons[f.reason] = reasons.get(f.reason, 0) + 1
             for _, _, _, result in a.calls:
                 if type(result) is Cost:
@@ -282,6 +283,7 @@ class Pipeline:
         stats = self.stats
         stats.add("broken_parent_links", broken)
         stats.add("calls_billed_in_parent", covered)
+        stats.add("duplicate_calls", duplicates)
         for reason, n in reasons.items():
             stats.add("traces_flushed", n, reason)
         for status, n in statuses.items():

@@ -20,6 +20,7 @@ INVALID_USAGE = "invalid_usage"
 NO_MODEL = "no_model"
 AGGREGATE = "aggregate_usage"  # usage repeated on an agent/parent span: not billed twice
 BILLED_IN_PARENT = "billed_in_parent"  # a call arriving after its parent call was billed with its usage
+DUPLICATE = "duplicate_span"  # a second copy of a call (same span id: a sender's retry): billed once
 
 
 @dataclass(slots=True, frozen=True)

@@ -26,7 +26,7 @@ from decimal import Decimal
 from costline.processor.assembly.steps import extend_path
 from costline.processor.config import TaggingConfig
 from costline.processor.export import encode
-from costline.processor.records import AGGREGATE, BILLED_IN_PARENT, Cost, LedgerRow, ModelCall, Unpriced
+from costline.processor.records import AGGREGATE, BILLED_IN_PARENT, DUPLICATE, Cost, LedgerRow, ModelCall, Unpriced
 
 PriceFn = Callable[[ModelCall, int, int], "Cost | Unpriced"]
 _EMPTY: dict[str, str] = {}
@@ -80,10 +80,11 @@ class Assembled:
     span already carried costline's output attributes (then it is re-encoded, not appended to)."""
 
     __slots__ = ("trace_id", "_spans", "_infos", "_sids", "_pids", "_tags", "_paths", "_results", "_sums",
-                 "appended", "rewrite", "calls", "remember", "broken_links", "write_gen_ai_cost", "billed_in_parent")
+                 "appended", "rewrite", "calls", "remember", "broken_links", "write_gen_ai_cost", "billed_in_parent",
+                 "duplicate_calls")
 
     def __init__(self, trace_id, spans, infos, sids, pids, tags, paths, results, sums, appended, rewrite, calls,
-                 remember, broken, write, billed_in_parent=0):
+                 remember, broken, write, billed_in_parent=0, duplicate_calls=0):
         self.trace_id: bytes = trace_id
         self._spans = spans
         self._infos = infos
@@ -100,6 +101,7 @@ class Assembled:
         self.broken_links: int = broken  # cycles / self-parents / duplicate span ids
         self.write_gen_ai_cost: bool = write
         self.billed_in_parent: int = billed_in_parent  # late calls under a call priced in an earlier flush
+        self.duplicate_calls: int = duplicate_calls  # second copies of a call's span (same span id): not billed
 
     @property
     def priced(self) -> list[Cost]:
@@ -249,7 +251,7 @@ def assemble_trace(
     late = bool(known)
     call_below = [False] * n if has_calls or late else None
     billed: list[int] = []  # calls priced here: they and what is below them cover calls arriving later
-    billed_in_parent = 0
+    billed_in_parent = duplicates = 0
     write = write_gen_ai_cost
     appended: list[bytes] = [b""] * n
     rewrite: list[int] = []
@@ -275,6 +277,9 @@ def assemble_trace(
                 elif covered is not None and covered[i]:
                     result = results[i] = BILLED_IN_PARENT
                     billed_in_parent += 1
+                elif get(sids[i]) != i or (late and _priced_before(known, sids[i])):
+                    result = results[i] = DUPLICATE  # (the first copy, in this flush or an earlier one, is billed)
+                    duplicates += 1
                 else:
                     call = info.call
                     result = results[i] = price(call, info.start, max(0, info.end - info.start))
@@ -336,7 +341,13 @@ def assemble_trace(
         billed.extend(i for i in range(n) if covered[i])
     remember = _Remembered(sids, tags, paths, dangling, known, billed)
     return Assembled(trace_id, spans, infos, sids, pids, tags, paths, results, sums, appended, rewrite, calls,
-                     remember, broken, write, billed_in_parent)
+                     remember, broken, write, billed_in_parent, duplicates)
+
+
+def _priced_before(known: Mapping[bytes, Inherited], sid: bytes) -> bool:
+    """Whether this span id is a call priced in an earlier flush of the trace (then this is a copy)."""
+    ctx = known.get(sid)
+    return ctx is not None and ctx.billed_above
 
 
 def _covered(order: list[int], parent: list[int], pids: list[bytes], known: Mapping[bytes, Inherited]):

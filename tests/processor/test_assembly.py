@@ -150,6 +150,30 @@ def test_a_late_call_beside_a_billed_call_is_billed():
     assert len(late.rows) == 1 and a["chat gpt-4o"]["costline.cost.usd"] == float(RATE * 300)
 
 
+def test_a_call_sent_twice_is_billed_once():
+    """OTLP senders retry a request whose answer they missed: the same span (same span id)
+    arrives again, in the same flush or after its trace was flushed. The first copy is billed;
+    a later one is exported marked `duplicate_span`, not priced, adding nothing to rollups."""
+    import copy
+
+    t = new_trace_id()
+    root = span(t, "root", costline__feature="search")
+    call = llm(t, root, input_tokens=1000)
+    again = copy.deepcopy(call)
+    pricer = FlatPricer()
+    result, _ = assemble([root, call, again], pricer=pricer)
+    assert pricer.calls == 1 and len(result.rows) == 1 and result.duplicate_calls == 1
+    adds = [dict(x) for x in result.additions]
+    assert adds[1]["costline.cost.usd"] == float(RATE * 1000) and "costline.cost.status" not in adds[1]
+    assert adds[2]["costline.cost.status"] == "duplicate_span" and "costline.cost.usd" not in adds[2]
+    assert adds[0]["costline.rollup.cost_usd"] == float(RATE * 1000) and adds[0]["costline.rollup.llm_calls"] == 1
+    # after the trace was flushed: the copy learns from the remembered context that it was priced
+    late, a = assemble([copy.deepcopy(call)], known=dict(result.remember), pricer=pricer)
+    assert pricer.calls == 1 and late.rows == [] and late.duplicate_calls == 1
+    assert a["chat gpt-4o"]["costline.cost.status"] == "duplicate_span"
+    assert a["chat gpt-4o"]["costline.feature"] == "search"
+
+
 def test_a_late_call_whose_parent_was_flushed_is_still_billed():
     t = new_trace_id()
     root = span(t, "root")
