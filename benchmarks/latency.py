@@ -35,17 +35,9 @@ def max_rate(bodies_path: str, seconds: float) -> float:
         port = procs.free_port()
         proc = procs.start_costline(port, sink.endpoint, "--http", "off", "--ledger", "off", "--trace-wait", "1")
         try:
-            with procs.LoadGen(f"127.0.0.1:{port}", bodies_path, duration=seconds + 30) as lg:
-                while sink.count() == 0:
-                    time.sleep(0.05)
-                time.sleep(1.5)
-                c0, t0 = sink.count(), time.monotonic()
-                time.sleep(seconds)
-                rate = (sink.count() - c0) / (time.monotonic() - t0)
-                lg.stop()
+            return procs.steady_rate(sink, port, bodies_path, seconds, settle=1.5)
         finally:
             procs.stop_process(proc)
-    return rate
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

@@ -466,3 +466,18 @@ def _hop_main(port, sink_endpoint, ready, stop) -> None:
         await channel.close()
 
     _run_loop(main())
+
+
+def steady_rate(sink: "Sink", port: int, bodies_path: str, seconds: float, settle: float = 0.0) -> float:
+    """Spans/s reaching `sink` while a closed-loop load generator drives the target on `port`:
+    counted over `seconds`, after the first export and `settle` more seconds."""
+    with LoadGen(f"127.0.0.1:{port}", bodies_path, duration=seconds + settle + 30) as lg:
+        while sink.count() == 0:
+            time.sleep(0.05)
+        time.sleep(settle)
+        c0, t0 = sink.count(), time.monotonic()
+        time.sleep(seconds)
+        rate = (sink.count() - c0) / (time.monotonic() - t0)
+        lg.stop()
+    return rate
+

@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -40,13 +39,7 @@ def main() -> None:
         proc = subprocess.Popen(cmd, cwd=str(procs.ROOT), stdout=subprocess.DEVNULL)
         try:
             procs.wait_port(port, proc=proc)
-            with procs.LoadGen(f"127.0.0.1:{port}", path, duration=seconds + 30) as lg:
-                while sink.count() == 0:
-                    time.sleep(0.1)
-                c0, t0 = sink.count(), time.monotonic()
-                time.sleep(seconds)
-                rate = (sink.count() - c0) / (time.monotonic() - t0)
-                lg.stop()
+            rate = procs.steady_rate(sink, port, path, seconds)
         finally:
             procs.stop_process(proc, timeout=60)
     print(f"under the profiler: {rate:,.0f} spans/s\n")
