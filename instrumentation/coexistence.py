@@ -23,9 +23,12 @@ import importlib
 import inspect
 from collections.abc import Callable
 from functools import partial
+from types import FunctionType
 
 from opentelemetry import trace
-from opentelemetry.trace import SpanKind
+from opentelemetry.context import Context
+from opentelemetry.trace import NonRecordingSpan, SpanKind
+from opentelemetry.trace.propagation import _SPAN_KEY  # where `get_current_span` looks
 import wrapt
 
 from costline.instrumentation.genai_attributes import INFERENCE_OPERATIONS, OPERATION_NAME
@@ -52,9 +55,14 @@ def any_wrapped(owners: tuple[type, ...], attribute: str) -> bool:
 
 
 def _any_wrapped_in(namespaces: tuple, attribute: str) -> bool:
-    """`any_wrapped` on the classes' namespaces, taken once (a class's `__dict__` is a live view)."""
+    """`any_wrapped` on the classes' namespaces, taken once (a class's `__dict__` is a live view).
+
+    Runs on every call: an absent attribute or a plain function (what an unwrapped SDK
+    has) is told apart by identity and exact type, before the costlier `isinstance`.
+    """
     for namespace in namespaces:
-        if isinstance(namespace.get(attribute), _WRAPPER_TYPES):
+        value = namespace.get(attribute)
+        if value is not None and type(value) is not FunctionType and isinstance(value, _WRAPPER_TYPES):
             return True
     return False
 
@@ -68,9 +76,15 @@ def request_wrapped_check(package: str, *clients: str) -> Callable[[], bool]:
     return partial(_any_wrapped_in, namespaces, "request")
 
 
-def model_span_active() -> bool:
-    """Whether the current span is a model-call span made by some GenAI instrumentation."""
-    span = trace.get_current_span()
+def model_span_active(ctx: Context | None = None) -> bool:
+    """Whether the current span (of `ctx`, if given) is a model-call span made by some GenAI instrumentation."""
+    if ctx is not None:  # the caller's context: the cheap cases first, without the API's `isinstance(_, Span)`
+        found = ctx.get(_SPAN_KEY)
+        if found is None or type(found) is NonRecordingSpan:  # no span, or a sampled-out one
+            return False
+    span = trace.get_current_span(ctx)
+    if type(span) is NonRecordingSpan:  # no span, or a sampled-out one: no attributes to look at
+        return False
     attributes = getattr(span, "attributes", None)
     if not attributes:
         return False

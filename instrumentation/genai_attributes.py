@@ -93,9 +93,12 @@ def as_int(value: object) -> int | None:
     return value if type(value) is int else None
 
 
+_NUMBERS = (int, float)
+
+
 def as_float(value: object) -> float | None:
     """`value` as a float if it is a number (bool excluded), else None."""
-    if type(value) in (int, float):
+    if type(value) in _NUMBERS:
         return float(value)  # type: ignore[arg-type]
     return None
 
@@ -120,17 +123,18 @@ def request_attributes(kwargs: Mapping[str, Any], stream: bool, max_tokens_param
     `max_tokens_params`: the provider's names for the output cap, the first one set wins.
     """
     out: dict[str, Any] = {REQUEST_STREAM: stream}
+    get = kwargs.get
     for name in max_tokens_params:
-        value = as_int(kwargs.get(name))
-        if value is not None:
+        value = get(name)
+        if type(value) is int:  # `as_int`, inline: this runs on every call
             out[REQUEST_MAX_TOKENS] = value
             break
-    temperature = as_float(kwargs.get("temperature"))
-    if temperature is not None:
-        out[REQUEST_TEMPERATURE] = temperature
-    top_p = as_float(kwargs.get("top_p"))
-    if top_p is not None:
-        out[REQUEST_TOP_P] = top_p
+    value = get("temperature")
+    if type(value) in _NUMBERS:  # `as_float`, inline
+        out[REQUEST_TEMPERATURE] = float(value)
+    value = get("top_p")
+    if type(value) in _NUMBERS:
+        out[REQUEST_TOP_P] = float(value)
     return out
 
 

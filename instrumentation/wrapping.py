@@ -29,14 +29,19 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry.context import Context, detach as _detach, get_current as _current_context
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
+from opentelemetry.instrumentation.utils import (  # what `is_instrumentation_enabled()` reads
+    _SUPPRESS_INSTRUMENTATION_KEY as _SUPPRESS_KEY,
+    _SUPPRESS_INSTRUMENTATION_KEY_PLAIN as _SUPPRESS_KEY_PLAIN,
+    unwrap,
+)
 from opentelemetry.trace import Span, get_tracer
 from wrapt import wrap_function_wrapper
 
 from costline.instrumentation import coexistence, settings
-from costline.instrumentation.llm_spans import LLMSpans, detach, fail
-from costline.instrumentation.trust_boundary import enter_provider_call, exit_provider_call
+from costline.instrumentation.llm_spans import LLMSpans, fail
+from costline.instrumentation.trust_boundary import _provider_call
 from costline.instrumentation.version import __version__
 
 log = logging.getLogger(__name__)
@@ -69,28 +74,28 @@ class CallPlan:
     marker: ContextVar[bool] | None = None  # set to True while the traced SDK call runs
 
 
-def _begin(plan: CallPlan, instance: Any, kwargs: dict[str, Any]) -> tuple[Span, object, object, dict, Any] | None:
-    """Start the call's span (and set the marker); None when costline leaves the call untraced."""
+def _begin(plan: CallPlan, instance: Any, kwargs: dict[str, Any], ctx: Context):
+    """Start the call's span (and set the marker); None when costline leaves the call untraced.
+
+    `ctx` is the current context, read once per call by the wrapper: the coexistence
+    check, the SDK's parent lookup, sampler and span processors and making the span
+    current all use it instead of each fetching it again.
+    """
     spans = plan.spans
     site = plan.site
     # `spans.covered_elsewhere`, with the checks made only as far as needed, cheapest first.
-    if spans.defer_to_others and (site.wrapper_below or site.request_wrapped() or coexistence.model_span_active()):
+    if spans.defer_to_others and (
+        site.wrapper_below or site.request_wrapped() or coexistence.model_span_active(ctx)
+    ):
         return None
     try:
         operation, model, attributes, call_kwargs, note = plan.start(instance, kwargs)
-        span, token = spans.start(operation, model, attributes)
+        span, token = spans.start(operation, model, attributes, ctx)
     except Exception:
         log.debug("costline: could not start a span (%s)", spans.provider, exc_info=True)
         return None
-    mark = plan.marker.set(True) if plan.marker is not None else None
-    return span, token, mark, call_kwargs, note
-
-
-def _release(plan: CallPlan, token: object, mark: Any) -> None:
-    """Undo `_begin`'s marker and current span, once the SDK call has returned or raised."""
-    if plan.marker is not None:
-        plan.marker.reset(mark)
-    detach(token)
+    marker = plan.marker
+    return span, token, marker.set(True) if marker is not None else None, call_kwargs, note
 
 
 def _record(plan: CallPlan, span: Span, result: Any, note: Any) -> Any:
@@ -105,13 +110,15 @@ def _record(plan: CallPlan, span: Span, result: Any, note: Any) -> Any:
 
 def sync_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
     """The call template for a sync method (`check_enabled=False`: the caller has checked)."""
+    marker = plan.marker
 
     def traced(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-        if check_enabled and not is_instrumentation_enabled():
+        ctx = _current_context()
+        if check_enabled and (ctx.get(_SUPPRESS_KEY) or ctx.get(_SUPPRESS_KEY_PLAIN)):
             return wrapped(*args, **kwargs)
-        guard = enter_provider_call()
+        guard = _provider_call.set(True)  # `enter_provider_call()`, inline: this runs on every call
         try:
-            begun = _begin(plan, instance, kwargs)
+            begun = _begin(plan, instance, kwargs, ctx)
             if begun is None:
                 return wrapped(*args, **kwargs)
             span, token, mark, call_kwargs, note = begun
@@ -121,23 +128,27 @@ def sync_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
                 fail(span, error)
                 raise
             finally:
-                _release(plan, token, mark)
+                if marker is not None:
+                    marker.reset(mark)
+                _detach(token)
             return _record(plan, span, result, note)
         finally:
-            exit_provider_call(guard)
+            _provider_call.reset(guard)
 
     return traced
 
 
 def async_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
     """The call template for an async method: `sync_wrapper` with the SDK call awaited."""
+    marker = plan.marker
 
     async def traced(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
-        if check_enabled and not is_instrumentation_enabled():
+        ctx = _current_context()
+        if check_enabled and (ctx.get(_SUPPRESS_KEY) or ctx.get(_SUPPRESS_KEY_PLAIN)):
             return await wrapped(*args, **kwargs)
-        guard = enter_provider_call()
+        guard = _provider_call.set(True)
         try:
-            begun = _begin(plan, instance, kwargs)
+            begun = _begin(plan, instance, kwargs, ctx)
             if begun is None:
                 return await wrapped(*args, **kwargs)
             span, token, mark, call_kwargs, note = begun
@@ -147,10 +158,12 @@ def async_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
                 fail(span, error)
                 raise
             finally:
-                _release(plan, token, mark)
+                if marker is not None:
+                    marker.reset(mark)
+                _detach(token)
             return _record(plan, span, result, note)
         finally:
-            exit_provider_call(guard)
+            _provider_call.reset(guard)
 
     return traced
 

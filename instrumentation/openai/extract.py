@@ -17,14 +17,22 @@ from typing import Any
 
 from costline.instrumentation import genai_attributes
 from costline.instrumentation.genai_attributes import (
+    CACHE_CREATION_TOKENS,
+    CACHE_READ_TOKENS,
+    CACHE_WRITE_TOKENS,
     INPUT_MESSAGES,
+    INPUT_TOKENS,
     OPENAI_SERVICE_TIER,
     OUTPUT_MESSAGES,
+    OUTPUT_TOKENS,
+    REASONING_TOKENS,
+    REPORTED_COST_USD,
     RESPONSE_FINISH_REASONS,
+    RESPONSE_ID,
+    RESPONSE_MODEL,
     Usage,
     as_int,
     extra_number,
-    response_model_and_id,
 )
 
 # OpenAI-compatible hosts whose provider has a well-known semconv name.
@@ -109,15 +117,74 @@ def responses_usage(usage: Any) -> Usage | None:
     )
 
 
+def _usage_into(usage: Any, out: dict[str, Any], names: tuple[str, str, str, str, str]) -> bool:
+    """`chat_usage(usage).attributes()` (or `responses_usage`'s, by the field `names`) written into `out`.
+
+    The same attributes in the same order as going through `Usage`, without making one:
+    this runs once per non-streamed call. False (and nothing written) when there is no usage.
+    """
+    if usage is None:
+        return False
+    input_name, output_name, input_details_name, output_details_name, cached_name = names
+    input_tokens = getattr(usage, input_name, None)
+    if type(input_tokens) is not int:
+        return False
+    out[INPUT_TOKENS] = input_tokens
+    value = getattr(usage, output_name, None)
+    if type(value) is int:
+        out[OUTPUT_TOKENS] = value
+    details = getattr(usage, input_details_name, None)
+    value = getattr(details, cached_name, None)
+    if type(value) is int:
+        out[CACHE_READ_TOKENS] = value
+    value = getattr(details, "cache_write_tokens", None)
+    if type(value) is int:
+        out[CACHE_CREATION_TOKENS] = value
+        out[CACHE_WRITE_TOKENS] = value
+    value = getattr(getattr(usage, output_details_name, None), "reasoning_tokens", None)
+    if type(value) is int:
+        out[REASONING_TOKENS] = value
+    cost = _cost(usage)
+    if cost is not None:
+        out[REPORTED_COST_USD] = cost
+    return True
+
+
+_CHAT_USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details",
+                      "cached_tokens")
+_RESPONSES_USAGE_FIELDS = ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details",
+                           "cached_tokens")
+
+
+def chat_usage_into(usage: Any, out: dict[str, Any]) -> bool:
+    """`chat_usage(usage).attributes()` written into `out`; False when there is no usage."""
+    return _usage_into(usage, out, _CHAT_USAGE_FIELDS)
+
+
+def responses_usage_into(usage: Any, out: dict[str, Any]) -> bool:
+    """`responses_usage(usage).attributes()` written into `out`; False when there is no usage."""
+    return _usage_into(usage, out, _RESPONSES_USAGE_FIELDS)
+
+
 def response_attributes(response: Any) -> dict[str, Any]:
     """Model, id, service tier and finish reasons of a chat/completion/embedding/Responses result."""
-    out = response_model_and_id(response)
+    out: dict[str, Any] = {}  # `response_model_and_id`, inline (this runs on every call)
+    model = getattr(response, "model", None)
+    if isinstance(model, str):
+        out[RESPONSE_MODEL] = model
+    response_id = getattr(response, "id", None)
+    if isinstance(response_id, str):
+        out[RESPONSE_ID] = response_id
     tier = getattr(response, "service_tier", None)
     if isinstance(tier, str):
         out[OPENAI_SERVICE_TIER] = tier
     choices = getattr(response, "choices", None)
     if choices:
-        reasons = [c.finish_reason for c in choices if isinstance(getattr(c, "finish_reason", None), str)]
+        reasons = []
+        for choice in choices:
+            reason = getattr(choice, "finish_reason", None)
+            if isinstance(reason, str):
+                reasons.append(reason)
         if reasons:
             out[RESPONSE_FINISH_REASONS] = reasons
     return out

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from costline.instrumentation.genai_attributes import PROVIDER_NAME, SERVER_ADDRESS, Usage
-from costline.instrumentation.llm_spans import LLMSpans, finish, server_attributes
+from costline.instrumentation.genai_attributes import PROVIDER_NAME, SERVER_ADDRESS, USAGE_MISSING, Usage
+from costline.instrumentation.llm_spans import LLMSpans, finish, finish_with, server_attributes
 from costline.instrumentation.openai import extract
 from costline.instrumentation.openai.streams import ChatChunks, ResponseEvents
 from costline.instrumentation.stream_proxies import Collector, TracedAsyncStream, TracedStream
@@ -32,14 +32,16 @@ class Endpoint:
 
     operation: str
     usage: Callable[[Any], Usage | None]
+    usage_into: Callable[[Any, dict[str, Any]], bool]  # `usage(...).attributes()` into a dict; False: none
     collector: Callable[[bool, bool], Collector] | None  # (hide usage chunk, capture content)
     accepts_stream_options: bool
 
 
-CHAT = Endpoint("chat", extract.chat_usage, ChatChunks, True)
-COMPLETIONS = Endpoint("text_completion", extract.chat_usage, ChatChunks, True)
-RESPONSES = Endpoint("chat", extract.responses_usage, lambda _hide, capture: ResponseEvents(capture), False)
-EMBEDDINGS = Endpoint("embeddings", extract.chat_usage, None, False)
+CHAT = Endpoint("chat", extract.chat_usage, extract.chat_usage_into, ChatChunks, True)
+COMPLETIONS = Endpoint("text_completion", extract.chat_usage, extract.chat_usage_into, ChatChunks, True)
+RESPONSES = Endpoint("chat", extract.responses_usage, extract.responses_usage_into,
+                     lambda _hide, capture: ResponseEvents(capture), False)
+EMBEDDINGS = Endpoint("embeddings", extract.chat_usage, extract.chat_usage_into, None, False)
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,23 @@ class CallSettings:
     include_stream_usage: bool
 
 
+_with_provider: dict[int, tuple[dict[str, Any], dict[str, Any]]] = {}  # id(server attributes) -> (them, + provider)
+
+
+def _server_and_provider(instance: Any) -> dict[str, Any]:
+    """`server_attributes` of the resource's client plus `gen_ai.provider.name` for its host (cached per URL)."""
+    server = server_attributes(getattr(instance, "_client", None))
+    cached = _with_provider.get(id(server))
+    if cached is not None and cached[0] is server:
+        return cached[1]
+    attributes = {**server, PROVIDER_NAME: extract.provider_for_host(server.get(SERVER_ADDRESS))}
+    if server:  # `server_attributes` keeps these per URL; an empty one is new on every call
+        if len(_with_provider) > 256:
+            _with_provider.clear()
+        _with_provider[id(server)] = (server, attributes)
+    return attributes
+
+
 def _start(spans: LLMSpans, settings: CallSettings, instance: Any, kwargs: dict[str, Any]):
     """The span's start from the request; the note says (streamed?, costline added the usage option?)."""
     stream = kwargs.get("stream") is True
@@ -57,10 +76,7 @@ def _start(spans: LLMSpans, settings: CallSettings, instance: Any, kwargs: dict[
     if stream and settings.include_stream_usage and settings.endpoint.accepts_stream_options:
         kwargs, injected = extract.with_stream_usage(kwargs)
     attributes = extract.request_attributes(kwargs, stream)
-    client = getattr(instance, "_client", None)
-    server = server_attributes(client)
-    attributes.update(server)
-    attributes[PROVIDER_NAME] = extract.provider_for_host(server.get(SERVER_ADDRESS))
+    attributes.update(_server_and_provider(instance))
     if spans.capture_content:
         attributes.update(extract.input_messages(kwargs))
     return settings.endpoint.operation, kwargs.get("model"), attributes, kwargs, (stream, injected)
@@ -73,21 +89,24 @@ def _finish_response(spans: LLMSpans, settings: CallSettings, span: Any, result:
     attributes = extract.response_attributes(response)
     if spans.capture_content:
         attributes.update(extract.output_messages(response))
-    finish(span, attributes, settings.endpoint.usage(getattr(response, "usage", None)))
+    # What `finish(span, attributes, endpoint.usage(...))` records, without making a `Usage`.
+    if not settings.endpoint.usage_into(getattr(response, "usage", None), attributes):
+        attributes[USAGE_MISSING] = True
+    finish_with(span, attributes)
 
 
 def _record(spans: LLMSpans, settings: CallSettings, span: Any, result: Any, note: tuple[bool, bool]) -> Any:
     """The value to give the app: the result, or a proxy that ends the span when the stream ends."""
     stream, injected = note
+    if not stream:
+        _finish_response(spans, settings, span, result)
+        return result
     collector_factory = settings.endpoint.collector
     if stream and collector_factory is not None and hasattr(result, "__next__"):
         return TracedStream(result, span, collector_factory(injected, spans.capture_content))
     if stream and collector_factory is not None and hasattr(result, "__anext__"):
         return TracedAsyncStream(result, span, collector_factory(injected, spans.capture_content))
-    if stream:
-        finish(span, None, None)  # a raw streaming response: costline cannot read it without consuming it
-    else:
-        _finish_response(spans, settings, span, result)
+    finish(span, None, None)  # a raw streaming response: costline cannot read it without consuming it
     return result
 
 

@@ -15,9 +15,11 @@ from costline.instrumentation.anthropic.streams import MessageEvents
 from costline.instrumentation.genai_attributes import Usage
 from costline.instrumentation.openai.extract import (
     chat_usage,
+    chat_usage_into,
     provider_for_host,
     request_attributes,
     responses_usage,
+    responses_usage_into,
     with_stream_usage,
 )
 from costline.instrumentation.openai.streams import ChatChunks
@@ -45,6 +47,45 @@ def test_responses_usage():
         "output_tokens_details": {"reasoning_tokens": 4},
     })
     assert responses_usage(usage) == Usage(50, 9, 30, 5, None, 4, None)
+
+
+_CHAT_USAGES = [
+    None,
+    CompletionUsage(prompt_tokens=7, completion_tokens=3, total_tokens=10),
+    CompletionUsage.model_validate({
+        "prompt_tokens": 100, "completion_tokens": 40, "total_tokens": 140, "cost": 0.0021,
+        "prompt_tokens_details": {"cached_tokens": 60, "cache_write_tokens": 20},
+        "completion_tokens_details": {"reasoning_tokens": 25},
+    }),
+    CompletionUsage.model_validate({
+        "prompt_tokens": 5, "completion_tokens": 0, "total_tokens": 5, "cost": 1,
+        "prompt_tokens_details": {"cached_tokens": None}, "completion_tokens_details": {"reasoning_tokens": 0},
+    }),
+    CompletionUsage.model_construct(prompt_tokens=None, completion_tokens=3),  # no usable input count
+    CompletionUsage.model_construct(prompt_tokens=True, completion_tokens=3),  # bool is not a count
+    CompletionUsage.model_construct(prompt_tokens=4, completion_tokens=2.0),  # nor a float
+]
+_RESPONSES_USAGES = [
+    None,
+    ResponseUsage.model_validate({
+        "input_tokens": 50, "output_tokens": 9, "total_tokens": 59,
+        "input_tokens_details": {"cached_tokens": 30, "cache_write_tokens": 5},
+        "output_tokens_details": {"reasoning_tokens": 4},
+    }),
+    ResponseUsage.model_construct(input_tokens=3),
+]
+
+
+@pytest.mark.parametrize(("read", "into", "usage"),
+                         [(chat_usage, chat_usage_into, u) for u in _CHAT_USAGES]
+                         + [(responses_usage, responses_usage_into, u) for u in _RESPONSES_USAGES])
+def test_usage_into_writes_what_usage_attributes_gives(read, into, usage):
+    """The non-streamed path's shortcut: the same attributes, in the same order, as `Usage.attributes()`."""
+    out = {"before": 1}
+    found = into(usage, out)
+    expected = read(usage)
+    assert found is (expected is not None)
+    assert list(out.items()) == [("before", 1), *(expected.attributes().items() if expected else ())]
 
 
 @pytest.mark.parametrize(("kwargs", "sent", "added"), [
