@@ -5,9 +5,9 @@ global tracer provider (`configurator.py`). Only costline's own entries are copi
 other baggage may hold things that were never meant to become span attributes.
 
 `on_start` runs for every span the app makes, so it does contrib's work in fewer
-steps: nothing at all when the context has no baggage, and otherwise one
-`set_attributes` call (the SDK takes its lock per call) with the `costline.*`
-entries, which are picked once per baggage: the API never changes a baggage mapping
+steps: nothing at all when the context has no baggage, and otherwise the `costline.*`
+entries set one by one (up to three; a single `set_attributes` call for more, see
+`_ONE_BY_ONE`), which are picked once per baggage: the API never changes a baggage mapping
 in place (`set_baggage` makes a new one), so the last one seen is remembered.
 """
 
@@ -20,6 +20,10 @@ from opentelemetry.trace import Span
 
 from costline.instrumentation.attribution import PREFIX
 
+# Up to this many tags are set one `set_attribute` each: in the SDK a `set_attributes` call
+# costs about two attributes more than the same attributes one by one (it cleans the mapping
+# as a whole first); beyond three, the one call is cheaper. Same attributes either way.
+_ONE_BY_ONE = 3
 # The context key the baggage API keeps its mapping under (private: fall back to the API without it).
 _BAGGAGE_KEY: str | None = getattr(_baggage, "_BAGGAGE_KEY", None)
 
@@ -39,7 +43,7 @@ class CostlineBaggageSpanProcessor(BaggageSpanProcessor):
 
     def __init__(self) -> None:
         super().__init__(is_costline_key)
-        self._last: tuple[object, dict[str, object]] = (None, {})  # (baggage mapping, its costline entries)
+        self._last: tuple[object, tuple[tuple[str, object], ...]] = (None, ())  # (baggage, its costline entries)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         entries = _entries(parent_context)
@@ -47,7 +51,10 @@ class CostlineBaggageSpanProcessor(BaggageSpanProcessor):
             return
         seen, tags = self._last  # one tuple: read and replaced atomically, whichever thread runs here
         if entries is not seen:
-            tags = {key: value for key, value in entries.items() if key.startswith(PREFIX)}
+            tags = tuple((key, value) for key, value in entries.items() if key.startswith(PREFIX))
             self._last = (entries, tags)
-        if tags:
-            span.set_attributes(tags)  # type: ignore[arg-type]
+        if len(tags) > _ONE_BY_ONE:
+            span.set_attributes(dict(tags))  # type: ignore[arg-type]
+        else:
+            for key, value in tags:
+                span.set_attribute(key, value)

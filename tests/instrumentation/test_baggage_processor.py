@@ -55,3 +55,13 @@ def test_changed_baggage_is_read_again():
     assert _span_attributes(ours, second)[1] == {"costline.feature": "b", "costline.team": "t"}
     assert _span_attributes(ours, first)[1] == {"costline.feature": "a"}
     assert _span_attributes(ours, context.Context()) == [{"own": 1}, {}]
+
+
+def test_few_and_many_tags_in_baggage_order():
+    """Up to three tags are set one by one, more in one call: the same attributes, in baggage order."""
+    for n in (1, 3, 4, 6):
+        entries = {f"costline.t{i}": f"v{i}" for i in range(n)}
+        ctx = _with_baggage({"other": "x", **entries}, context.Context())
+        ours = [list(a.items()) for a in _span_attributes(CostlineBaggageSpanProcessor(), ctx)]
+        contrib = [list(a.items()) for a in _span_attributes(BaggageSpanProcessor(is_costline_key), ctx)]
+        assert ours == contrib == [[("own", 1), *entries.items()], list(entries.items())]
