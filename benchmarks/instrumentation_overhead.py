@@ -118,6 +118,9 @@ class SpanShape:
 
     def __init__(self, name: str, attributes: dict) -> None:
         self.name = name
+        # The SDK exports sequences as tuples; costline hands it lists (finish reasons), which the
+        # SDK cleans for fewer instructions than tuples, so the hand-made span gets lists too.
+        attributes = {k: list(v) if isinstance(v, tuple) else v for k, v in attributes.items()}
         self.start = {k: v for k, v in attributes.items() if k.startswith(_START_PREFIXES)}
         self.end = {k: v for k, v in attributes.items() if k not in self.start}
 
