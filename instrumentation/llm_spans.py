@@ -15,6 +15,7 @@ from typing import Any
 from opentelemetry import context, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace.propagation import _SPAN_KEY  # where `set_span_in_context` puts the span
 
 from costline.instrumentation import coexistence
 from costline.instrumentation.genai_attributes import (
@@ -63,7 +64,7 @@ class LLMSpans:
             attributes[REQUEST_MODEL] = model
             name = f"{operation} {model}"
         span = self.tracer.start_span(name, context=ctx, kind=SpanKind.CLIENT, attributes=attributes)  # type: ignore[arg-type]
-        token = context.attach(trace.set_span_in_context(span, ctx))
+        token = context.attach(context.set_value(_SPAN_KEY, span, ctx))  # `trace.set_span_in_context`
         return span, token
 
 

@@ -18,9 +18,16 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from costline.instrumentation.genai_attributes import PROVIDER_NAME, SERVER_ADDRESS, USAGE_MISSING, Usage
+from costline.instrumentation.genai_attributes import (
+    PROVIDER_NAME,
+    SERVER_ADDRESS,
+    USAGE_MISSING,
+    Usage,
+    request_attributes,
+)
 from costline.instrumentation.llm_spans import LLMSpans, finish, finish_with, server_attributes
 from costline.instrumentation.openai import extract
+from costline.instrumentation.openai.extract import _MAX_TOKENS_PARAMS
 from costline.instrumentation.openai.streams import ChatChunks, ResponseEvents
 from costline.instrumentation.stream_proxies import Collector, TracedAsyncStream, TracedStream
 from costline.instrumentation.wrapping import CallPlan, Site, Wrapper, async_wrapper, sync_wrapper
@@ -75,31 +82,27 @@ def _start(spans: LLMSpans, settings: CallSettings, instance: Any, kwargs: dict[
     injected = False
     if stream and settings.include_stream_usage and settings.endpoint.accepts_stream_options:
         kwargs, injected = extract.with_stream_usage(kwargs)
-    attributes = extract.request_attributes(kwargs, stream)
+    attributes = request_attributes(kwargs, stream, _MAX_TOKENS_PARAMS)  # `extract.request_attributes`
     attributes.update(_server_and_provider(instance))
     if spans.capture_content:
         attributes.update(extract.input_messages(kwargs))
     return settings.endpoint.operation, kwargs.get("model"), attributes, kwargs, (stream, injected)
 
 
-def _finish_response(spans: LLMSpans, settings: CallSettings, span: Any, result: Any) -> None:
-    response = result
-    if type(result).__name__ == "LegacyAPIResponse":  # `with_raw_response`: the body is already read
-        response = result.parse()
-    attributes = extract.response_attributes(response)
-    if spans.capture_content:
-        attributes.update(extract.output_messages(response))
-    # What `finish(span, attributes, endpoint.usage(...))` records, without making a `Usage`.
-    if not settings.endpoint.usage_into(getattr(response, "usage", None), attributes):
-        attributes[USAGE_MISSING] = True
-    finish_with(span, attributes)
-
-
 def _record(spans: LLMSpans, settings: CallSettings, span: Any, result: Any, note: tuple[bool, bool]) -> Any:
     """The value to give the app: the result, or a proxy that ends the span when the stream ends."""
     stream, injected = note
-    if not stream:
-        _finish_response(spans, settings, span, result)
+    if not stream:  # the response: its attributes and usage on the span, which ends
+        response = result
+        if type(result).__name__ == "LegacyAPIResponse":  # `with_raw_response`: the body is already read
+            response = result.parse()
+        attributes = extract.response_attributes(response)
+        if spans.capture_content:
+            attributes.update(extract.output_messages(response))
+        # What `finish(span, attributes, endpoint.usage(...))` records, without making a `Usage`.
+        if not settings.endpoint.usage_into(getattr(response, "usage", None), attributes):
+            attributes[USAGE_MISSING] = True
+        finish_with(span, attributes)
         return result
     collector_factory = settings.endpoint.collector
     if stream and collector_factory is not None and hasattr(result, "__next__"):
