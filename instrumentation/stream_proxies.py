@@ -15,6 +15,7 @@ used only for the usage chunk costline itself asked for), `attributes()` and `us
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import Any, Protocol
 
 from opentelemetry.trace import Span
@@ -71,8 +72,30 @@ class _SpanEnding(ObjectProxy):
 class TracedStream(_SpanEnding):
     """A sync SDK stream whose items feed a collector; ends the span when reading ends."""
 
-    def __iter__(self) -> TracedStream:
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        # A generator over the same stream (as the SDK's own `Stream.__iter__` is): a `for` loop
+        # then resumes it per item instead of calling the proxy's Python `__next__`. Both read
+        # the wrapped stream, so `next()` and loops can be mixed as before. Leaving a loop early
+        # closes only the generator; the span ends as before (end of stream, close, or the proxy
+        # going away).
+        stream = self.__wrapped__
+        observe = self._self_collector.observe
+        while True:
+            try:
+                item = stream.__next__()
+            except StopIteration:
+                self._self_end()
+                return
+            except BaseException as error:
+                self._self_end(error)
+                raise
+            try:
+                hide = observe(item)
+            except Exception:  # a surprising item must not break the app's stream
+                _unread()
+                hide = False
+            if not hide:
+                yield item
 
     def __next__(self) -> Any:
         # Per item: one lookup of the stream and of the collector, the collector called inline.

@@ -60,3 +60,38 @@ def test_async_stream_items_and_the_span():
     assert asyncio.run(read()) == ["a", "bad", "b"]
     (done,) = exporter.get_finished_spans()
     assert done.attributes["read"] == 3 and done.attributes["gen_ai.usage.input_tokens"] == 1
+
+
+def test_sync_stream_by_next_and_loop_mixed():
+    """`next()` (the proxy's `__next__`) and loops (its generator) read the one stream; the span ends once."""
+    span, exporter = _span()
+    stream = TracedStream(iter(["x", *ITEMS, "y"]), span, Collector())
+    assert next(stream) == "x"
+    seen = []
+    for item in stream:
+        seen.append(item)
+        if item == "bad":
+            break  # leaving the loop early does not end the span
+    assert seen == ["a", "bad"] and exporter.get_finished_spans() == ()
+    assert next(stream) == "b"
+    assert list(stream) == ["y"]  # "usage" hidden
+    (done,) = exporter.get_finished_spans()
+    assert done.attributes["read"] == 5
+    assert list(stream) == [] and len(exporter.get_finished_spans()) == 1
+
+
+def test_sync_stream_error_mid_loop_ends_the_span_with_it():
+    def items():
+        yield "a"
+        raise ConnectionError("dropped")
+
+    span, exporter = _span()
+    read = []
+    try:
+        for item in TracedStream(items(), span, Collector()):
+            read.append(item)
+    except ConnectionError:
+        pass
+    (done,) = exporter.get_finished_spans()
+    assert read == ["a"] and done.attributes["error.type"] == "ConnectionError"
+    assert done.attributes["read"] == 1 and done.status.description == "dropped"
