@@ -21,7 +21,6 @@ leaves out what only time shows (cache misses, the exporter thread waking). Need
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -29,6 +28,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from support import callgrind  # noqa: E402
 
 WARMUP = 20
 WORKLOADS = ("sync chat", "async chat", "sync chat, streamed")
@@ -65,13 +66,7 @@ def child(variant: str, workload: str, calls: int) -> float:
 
 def counted(variant: str, workload: str, calls: int) -> int:
     """Instructions of a whole child process under callgrind."""
-    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
-           "--child", variant, workload, str(calls)]
-    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
-    found = re.search(r"Collected : (\d+)", out.stderr)
-    if out.returncode != 0 or found is None:
-        raise SystemExit(f"callgrind run failed ({variant}, {workload}):\n{out.stderr[-2000:]}")
-    return int(found.group(1))
+    return callgrind.instructions(__file__, "--child", variant, workload, str(calls))
 
 
 def main() -> None:

@@ -19,14 +19,13 @@ quote. Needs valgrind (Debian package `valgrind`); ~2-4 minutes. Prints figures,
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from support import callgrind  # noqa: E402
 
 
 def child(what: str, payload: str, requests: int, runs: int) -> None:
@@ -53,13 +52,7 @@ def child(what: str, payload: str, requests: int, runs: int) -> None:
 
 def counted(what: str, payload: str, requests: int, runs: int) -> int:
     """Instructions of a whole child process under callgrind."""
-    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, __file__,
-           "--child", what, payload, str(requests), str(runs)]
-    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"})
-    found = re.search(r"Collected : (\d+)", out.stderr)
-    if out.returncode != 0 or found is None:
-        raise SystemExit(f"callgrind run failed ({what}):\n{out.stderr[-2000:]}")
-    return int(found.group(1))
+    return callgrind.instructions(__file__, "--child", what, payload, str(requests), str(runs))
 
 
 def main() -> None:
