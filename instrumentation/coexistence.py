@@ -28,9 +28,9 @@ from types import FunctionType
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanKind
-from opentelemetry.trace.propagation import _SPAN_KEY  # where `get_current_span` looks
 import wrapt
 
+from costline.instrumentation.context_keys import SPAN_KEY
 from costline.instrumentation.genai_attributes import INFERENCE_OPERATIONS, OPERATION_NAME
 
 _OPENINFERENCE_MODEL_KINDS = frozenset({"LLM", "EMBEDDING"})
@@ -79,7 +79,7 @@ def request_wrapped_check(package: str, *clients: str) -> Callable[[], bool]:
 def model_span_active(ctx: Context | None = None) -> bool:
     """Whether the current span (of `ctx`, if given) is a model-call span made by some GenAI instrumentation."""
     if ctx is not None:  # the caller's context: the cheap cases first, without the API's `isinstance(_, Span)`
-        found = ctx.get(_SPAN_KEY)
+        found = ctx.get(SPAN_KEY) if SPAN_KEY is not None else trace.get_current_span(ctx)
         if found is None or type(found) is NonRecordingSpan:  # no span, or a sampled-out one
             return False
     span = trace.get_current_span(ctx)

@@ -12,12 +12,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry import context
+from opentelemetry import context, trace
 from opentelemetry.context import Context
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
-from opentelemetry.trace.propagation import _SPAN_KEY  # where `set_span_in_context` puts the span
 
 from costline.instrumentation import coexistence
+from costline.instrumentation.context_keys import SPAN_KEY
 from costline.instrumentation.genai_attributes import (
     ERROR_TYPE,
     OPERATION_NAME,
@@ -64,7 +64,10 @@ class LLMSpans:
             attributes[REQUEST_MODEL] = model
             name = f"{operation} {model}"
         span = self.tracer.start_span(name, context=ctx, kind=SpanKind.CLIENT, attributes=attributes)  # type: ignore[arg-type]
-        token = context.attach(context.set_value(_SPAN_KEY, span, ctx))  # `trace.set_span_in_context`
+        if SPAN_KEY is not None:  # `trace.set_span_in_context`, one lookup fewer
+            token = context.attach(context.set_value(SPAN_KEY, span, ctx))
+        else:
+            token = context.attach(trace.set_span_in_context(span, ctx))
         return span, token
 
 

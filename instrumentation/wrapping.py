@@ -31,15 +31,12 @@ from typing import Any
 
 from opentelemetry.context import Context, detach as _detach, get_current as _current_context
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import (  # what `is_instrumentation_enabled()` reads
-    _SUPPRESS_INSTRUMENTATION_KEY as _SUPPRESS_KEY,
-    _SUPPRESS_INSTRUMENTATION_KEY_PLAIN as _SUPPRESS_KEY_PLAIN,
-    unwrap,
-)
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
 from opentelemetry.trace import Span, get_tracer
 from wrapt import wrap_function_wrapper
 
 from costline.instrumentation import coexistence, settings
+from costline.instrumentation.context_keys import SUPPRESS_KEY, SUPPRESS_KEY_PLAIN
 from costline.instrumentation.llm_spans import LLMSpans, fail
 from costline.instrumentation.trust_boundary import _provider_call
 from costline.instrumentation.version import __version__
@@ -114,7 +111,10 @@ def sync_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
 
     def traced(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         ctx = _current_context()
-        if check_enabled and (ctx.get(_SUPPRESS_KEY) or ctx.get(_SUPPRESS_KEY_PLAIN)):
+        if check_enabled and (
+            (ctx.get(SUPPRESS_KEY) or ctx.get(SUPPRESS_KEY_PLAIN)) if SUPPRESS_KEY is not None
+            else not is_instrumentation_enabled()
+        ):
             return wrapped(*args, **kwargs)
         guard = _provider_call.set(True)  # `enter_provider_call()`, inline: this runs on every call
         try:
@@ -144,7 +144,10 @@ def async_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
 
     async def traced(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         ctx = _current_context()
-        if check_enabled and (ctx.get(_SUPPRESS_KEY) or ctx.get(_SUPPRESS_KEY_PLAIN)):
+        if check_enabled and (
+            (ctx.get(SUPPRESS_KEY) or ctx.get(SUPPRESS_KEY_PLAIN)) if SUPPRESS_KEY is not None
+            else not is_instrumentation_enabled()
+        ):
             return await wrapped(*args, **kwargs)
         guard = _provider_call.set(True)
         try:

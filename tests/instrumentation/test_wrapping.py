@@ -122,3 +122,24 @@ def test_async_traced_call(tracer_provider, exporter):
     assert seen == [{"kwargs": {"model": "m", "added": True}, "marked": True, "span": True, "provider_call": True}]
     [span] = exporter.get_finished_spans()
     assert span.name == "chat m"
+
+
+def test_without_the_private_context_keys_the_public_functions_do_the_same(tracer_provider, exporter, monkeypatch):
+    """Should an OTel release move the keys costline reads directly (context_keys), calls still nest and
+    suppression still holds."""
+    from costline.instrumentation import coexistence, llm_spans, wrapping
+
+    monkeypatch.setattr(wrapping, "SUPPRESS_KEY", None)
+    monkeypatch.setattr(llm_spans, "SPAN_KEY", None)
+    monkeypatch.setattr(coexistence, "SPAN_KEY", None)
+    with suppress_instrumentation():
+        result = sync_wrapper(plan(tracer_provider))(sdk, None, (), {"model": "m"})
+    assert result == {"kwargs": {"model": "m"}, "marked": False, "span": False, "provider_call": False}
+    seen: list = []
+    parent = tracer_provider.get_tracer("app").start_span("request")
+    with trace.use_span(parent, end_on_exit=True):
+        assert sync_wrapper(plan(tracer_provider, record=recorder(seen)))(sdk, None, (), {"model": "m"}) == "recorded"
+    assert seen[0]["span"] and seen[0]["marked"]
+    call, request = exporter.get_finished_spans()
+    assert call.name == "chat m" and call.parent.span_id == request.context.span_id
+    assert not trace.get_current_span().is_recording()
