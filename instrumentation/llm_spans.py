@@ -99,10 +99,6 @@ def server_attributes(client: Any) -> dict[str, Any]:
     return attributes
 
 
-def detach(token: object) -> None:
-    context.detach(token)  # type: ignore[arg-type]
-
-
 def finish(span: Span, attributes: Mapping[str, object] | None, usage: Usage | None) -> None:
     """Record the response attributes and usage (or that usage is missing), then end the span."""
     try:

@@ -94,13 +94,9 @@ def provider_call() -> Iterator[None]:
         _provider_call.reset(token)
 
 
-def enter_provider_call() -> object:
-    """`provider_call()` without the context-manager overhead, for the instrumentors' hot path."""
-    return _provider_call.set(True)
-
-
-def exit_provider_call(token: object) -> None:
-    _provider_call.reset(token)  # type: ignore[arg-type]
+# `provider_call()` without the context-manager overhead, for the instrumentors' per-call path:
+# they `set(True)` it before the SDK call and `reset` the token after.
+PROVIDER_CALL = _provider_call
 
 
 def without_costline_baggage(ctx: Context) -> Context:

@@ -38,7 +38,7 @@ from wrapt import wrap_function_wrapper
 from costline.instrumentation import coexistence, settings
 from costline.instrumentation.context_keys import SUPPRESS_KEY, SUPPRESS_KEY_PLAIN
 from costline.instrumentation.llm_spans import LLMSpans, fail
-from costline.instrumentation.trust_boundary import _provider_call
+from costline.instrumentation.trust_boundary import PROVIDER_CALL
 from costline.instrumentation.version import __version__
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def sync_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
             else not is_instrumentation_enabled()
         ):
             return wrapped(*args, **kwargs)
-        guard = _provider_call.set(True)  # `enter_provider_call()`, inline: this runs on every call
+        guard = PROVIDER_CALL.set(True)  # `trust_boundary.provider_call()`, inline: this runs on every call
         try:
             begun = _begin(plan, instance, kwargs, ctx)
             if begun is None:
@@ -133,7 +133,7 @@ def sync_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
                 _detach(token)
             return _record(plan, span, result, note)
         finally:
-            _provider_call.reset(guard)
+            PROVIDER_CALL.reset(guard)
 
     return traced
 
@@ -149,7 +149,7 @@ def async_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
             else not is_instrumentation_enabled()
         ):
             return await wrapped(*args, **kwargs)
-        guard = _provider_call.set(True)
+        guard = PROVIDER_CALL.set(True)
         try:
             begun = _begin(plan, instance, kwargs, ctx)
             if begun is None:
@@ -166,7 +166,7 @@ def async_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
                 _detach(token)
             return _record(plan, span, result, note)
         finally:
-            _provider_call.reset(guard)
+            PROVIDER_CALL.reset(guard)
 
     return traced
 
