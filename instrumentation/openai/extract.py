@@ -28,12 +28,11 @@ from costline.instrumentation.genai_attributes import (
     REASONING_TOKENS,
     REPORTED_COST_USD,
     RESPONSE_FINISH_REASONS,
-    RESPONSE_ID,
-    RESPONSE_MODEL,
     Usage,
     _NUMBERS,
     as_int,
     extra_number,
+    response_model_and_id,
 )
 
 # OpenAI-compatible hosts whose provider has a well-known semconv name.
@@ -171,13 +170,7 @@ responses_usage_into = functools.partial(_usage_into, _RESPONSES_USAGE_FIELDS)
 
 def response_attributes(response: Any) -> dict[str, Any]:
     """Model, id, service tier and finish reasons of a chat/completion/embedding/Responses result."""
-    out: dict[str, Any] = {}  # `response_model_and_id`, inline (this runs on every call)
-    model = getattr(response, "model", None)
-    if isinstance(model, str):
-        out[RESPONSE_MODEL] = model
-    response_id = getattr(response, "id", None)
-    if isinstance(response_id, str):
-        out[RESPONSE_ID] = response_id
+    out = response_model_and_id(response)
     tier = getattr(response, "service_tier", None)
     if isinstance(tier, str):
         out[OPENAI_SERVICE_TIER] = tier
