@@ -8,9 +8,11 @@
 
 Endpoints: `POST /v1/chat/completions`, `/v1/responses`, `/v1/embeddings`,
 `/v1/completions` (OpenAI) and `/v1/messages` (Anthropic), each with `"stream": true`
-as SSE the way the real APIs send it. Any other path answers `{"ok": true}`, handy as
-an "internal service" in baggage tests. Every request's method, path, headers and
-JSON body is recorded (`.requests`).
+as SSE the way the real APIs send it. Response ids are `<kind>fake-<random per server>-<n>`
+(`chatcmpl-`, `cmpl-`, `resp_`, `msg_`): unique across servers and processes, as real
+providers' are. Any other path answers `{"ok": true}`, handy as an "internal service" in
+baggage tests. Every request's method, path, headers and JSON body is recorded
+(`.requests`).
 
 Usage is derived from the request so tests can compute it. With W = the number of
 whitespace-separated words in all prompt text (messages, system, instructions, input,
@@ -46,8 +48,9 @@ This module is the server; the bodies are built beside it, by `openai_wire` and
 from __future__ import annotations
 
 import argparse
-import sys
 import json
+import secrets
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -113,7 +116,7 @@ class _Handler(BaseHTTPRequestHandler):
         model = str(body.get("model", ""))
         if model.startswith("error-") and model[6:].isdigit():
             return self._json(int(model[6:]), error_body(path, int(model[6:])), {"x-should-retry": "false"})
-        rid = f"fake-{self.server.next_id()}"
+        rid = self.server.next_id()
         answer_model = model + "-20260101"
         stream, cut = body.get("stream") is True, model in ("cut-stream", "error-stream")
         fail = error_body(path, 500) if model == "error-stream" else None
@@ -185,6 +188,7 @@ class _Server(ThreadingHTTPServer):
         self.recorded: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._ids = 0
+        self.id_prefix = secrets.token_hex(6)  # a random prefix per server: ids never repeat across instances
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
@@ -195,10 +199,11 @@ class _Server(ThreadingHTTPServer):
         with self._lock:
             self.recorded.append(request)
 
-    def next_id(self) -> int:
+    def next_id(self) -> str:
+        """`fake-<server prefix>-<n>`: unique across servers and processes, as real providers' ids are."""
         with self._lock:
             self._ids += 1
-            return self._ids
+            return f"fake-{self.id_prefix}-{self._ids}"
 
 
 @dataclass
