@@ -16,8 +16,8 @@ baggage tests. Every request's method, path, headers and JSON body is recorded
 
 Usage is derived from the request so tests can compute it. With W = the number of
 whitespace-separated words in all prompt text (messages, system, instructions, input,
-prompt), the response model = request model + "-20260101" (embeddings echo the request
-model, as OpenAI does), and:
+prompt), the response model = request model + "-20260101", or the one `response_models`
+maps it to (embeddings echo the request model, as OpenAI does), and:
 
     OpenAI chat / completions / responses
         input (prompt_tokens, input_tokens)   10 + W           (inclusive, as OpenAI reports)
@@ -117,7 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
         if model.startswith("error-") and model[6:].isdigit():
             return self._json(int(model[6:]), error_body(path, int(model[6:])), {"x-should-retry": "false"})
         rid = self.server.next_id()
-        answer_model = model + "-20260101"
+        answer_model = self.server.response_models.get(model, model + "-20260101")
         stream, cut = body.get("stream") is True, model in ("cut-stream", "error-stream")
         fail = error_body(path, 500) if model == "error-stream" else None
         if path == "/v1/chat/completions":
@@ -182,9 +182,10 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], chunk_delay: float) -> None:
+    def __init__(self, address: tuple[str, int], chunk_delay: float, response_models: dict[str, str]) -> None:
         super().__init__(address, _Handler)
         self.chunk_delay = chunk_delay
+        self.response_models = response_models
         self.recorded: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._ids = 0
@@ -213,10 +214,14 @@ class FakeProvider:
     host: str = "127.0.0.1"
     port: int = 0
     chunk_delay: float = 0.0  # seconds between SSE frames
+    # request model -> the model the answers name, e.g. {"gpt-4o-mini": "gpt-4o-mini-2024-07-18"}:
+    # a real dated snapshot, which price tables know (for instrumentations that report only the
+    # response model); other models answer as `<model>-20260101`
+    response_models: dict[str, str] = field(default_factory=dict)
     _server: _Server | None = field(default=None, repr=False)
 
     def start(self) -> FakeProvider:
-        self._server = _Server((self.host, self.port), self.chunk_delay)
+        self._server = _Server((self.host, self.port), self.chunk_delay, dict(self.response_models))
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, name="fake-provider", daemon=True).start()
         return self
