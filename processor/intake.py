@@ -23,7 +23,13 @@ from typing import NamedTuple
 
 from costline.processor.assembly.steps import STEP_KEYS, step_name
 from costline.processor.assembly.tags import OUTPUT_KEYS, OUTPUT_PREFIXES, TAG_PREFIX, TagReader
-from costline.processor.normalize import INTERESTING_KEYS, INTERESTING_PREFIXES, MARKER_KEYS, normalize_span
+from costline.processor.normalize import (
+    INTERESTING_KEYS,
+    INTERESTING_PREFIXES,
+    MARKER_KEYS,
+    UNIQUE_KEYS,
+    normalize_span,
+)
 from costline.processor.receive.lazy import LazyTraceRequest, SpanView
 from costline.processor.records import ModelCall
 
@@ -342,7 +348,8 @@ class SpanReader:
             m = KeyValue.FromString(kv)
             bits = self._classify(m.key.encode())[1]
             hit = (m.key, decode_value(m.value), bits) if bits else None
-        if hit is None or (type(hit[1]) is not int and type(hit[1]) is not list):  # counts rarely repeat
+        # counts rarely repeat, response ids never do: not cached
+        if hit is None or (type(hit[1]) is not int and type(hit[1]) is not list and hit[0] not in UNIQUE_KEYS):
             if len(self._kv) >= self._CACHE_MAX:
                 self._kv.clear()
             self._kv[kv] = hit

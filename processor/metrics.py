@@ -215,6 +215,9 @@ _SELF_COUNTERS = (
     ("broken_parent_links", None, "Parent links cut: cycles, duplicate span ids, self-parents"),
     ("calls_billed_in_parent", None, "Model calls that arrived after a parent call priced with their usage: not billed again"),
     ("duplicate_calls", None, "Second copies of a model call's span (same span id, a sender's retry): not billed again"),
+    ("call_twins", "reason", "Other libraries' spans of a model call billed on another span (duplicate_call), "
+     "by whether their usage agreed"),
+    ("spans_tags_from_root", None, "Spans whose parent never arrived that took the trace root's tags"),
     ("tags_untrusted", "service", "Tags a service may not set (tagging.trust), ignored"),
     ("spans_replayed", None, "Spans read back from --queue-dir at start"),
     ("spans_kept_for_restart", "target", "Spans left in --queue-dir at a stop, sent after the next start"),

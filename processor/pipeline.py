@@ -244,13 +244,17 @@ class Pipeline:
         rows = []
         reasons: dict[str, int] = {}
         statuses: dict[str, int] = {}
-        broken = covered = duplicates = 0
+        broken = covered = duplicates = twins = conflicting = from_root = 0
         for f in flushes:
             a = assemble_trace(f.trace_id, f.spans, f.known, tagging, price, write, reader)
             remember(f.trace_id, a.remember)
             broken += a.broken_links
             covered += a.billed_in_parent
             duplicates += a.duplicate_calls
+            if a.twin_calls:
+                twins += a.twin_calls
+                conflicting += a.conflicting_usage
+            from_root += a.tags_from_root
             reasons[f.reason] = reasons.get(f.reason, 0) + 1
             for _, _, _, result in a.calls:
                 if type(result) is Cost:
@@ -284,6 +288,15 @@ class Pipeline:
         stats.add("broken_parent_links", broken)
         stats.add("calls_billed_in_parent", covered)
         stats.add("duplicate_calls", duplicates)
+        if twins:
+            stats.add("call_twins", twins - conflicting, "agreeing_usage")
+            stats.add("call_twins", conflicting, "conflicting_usage")
+            if conflicting:
+                self._first_seen(("conflicting_usage",),
+                                 "two spans of one model call (same response id) report different usage: billed "
+                                 "once, on the larger (or on the first one billed, when the other came in a later "
+                                 "flush); counted as call_twins{conflicting_usage}")
+        stats.add("spans_tags_from_root", from_root)
         for reason, n in reasons.items():
             stats.add("traces_flushed", n, reason)
         for status, n in statuses.items():

@@ -21,6 +21,7 @@ NO_MODEL = "no_model"
 AGGREGATE = "aggregate_usage"  # usage repeated on an agent/parent span: not billed twice
 BILLED_IN_PARENT = "billed_in_parent"  # a call arriving after its parent call was billed with its usage
 DUPLICATE = "duplicate_span"  # a second copy of a call (same span id: a sender's retry): billed once
+DUPLICATE_CALL = "duplicate_call"  # another span of the same provider request (a second library's): billed once
 
 
 @dataclass(slots=True, frozen=True)
@@ -59,6 +60,7 @@ class ModelCall:
     service_tier: str | None = None
     batch: bool = False
     operation: str | None = None  # chat, embeddings, text_completion...
+    response_id: str | None = None  # the provider's id of the response, when the span records it
 
 
 @dataclass(slots=True, frozen=True)

@@ -23,10 +23,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
+from costline.processor.assembly import twins as twins_of
 from costline.processor.assembly.steps import extend_path
 from costline.processor.config import TaggingConfig
 from costline.processor.export import encode
 from costline.processor.records import AGGREGATE, BILLED_IN_PARENT, DUPLICATE, Cost, LedgerRow, ModelCall, Unpriced
+from costline.processor.assembly.twins import Twin
 
 PriceFn = Callable[[ModelCall, int, int], "Cost | Unpriced"]
 _EMPTY: dict[str, str] = {}
@@ -81,10 +83,11 @@ class Assembled:
 
     __slots__ = ("trace_id", "_spans", "_infos", "_sids", "_pids", "_tags", "_paths", "_results", "_sums",
                  "appended", "rewrite", "calls", "remember", "broken_links", "write_gen_ai_cost", "billed_in_parent",
-                 "duplicate_calls")
+                 "duplicate_calls", "twin_calls", "conflicting_usage", "tags_from_root", "_from_root")
 
     def __init__(self, trace_id, spans, infos, sids, pids, tags, paths, results, sums, appended, rewrite, calls,
-                 remember, broken, write, billed_in_parent=0, duplicate_calls=0):
+                 remember, broken, write, billed_in_parent=0, duplicate_calls=0, twin_calls=0, conflicting_usage=0,
+                 tags_from_root=0, from_root=None):
         self.trace_id: bytes = trace_id
         self._spans = spans
         self._infos = infos
@@ -102,6 +105,10 @@ class Assembled:
         self.write_gen_ai_cost: bool = write
         self.billed_in_parent: int = billed_in_parent  # late calls under a call priced in an earlier flush
         self.duplicate_calls: int = duplicate_calls  # second copies of a call's span (same span id): not billed
+        self.twin_calls: int = twin_calls  # other libraries' spans of a call billed on another span (twins.py)
+        self.conflicting_usage: int = conflicting_usage  # of those, twins whose usage differs from the billed one's
+        self.tags_from_root: int = tags_from_root  # spans whose parent is missing that took the trace root's tags
+        self._from_root = from_root
 
     @property
     def priced(self) -> list[Cost]:
@@ -119,7 +126,10 @@ class Assembled:
         info, result = self._infos[i], self._results[i]
         names = info.own_tags if info is not None else _NO_NAMES
         path = self._paths[i] if result is not None else ()
-        return _pairs(self._tags[i], names, result, path, self._sums[i], self.write_gen_ai_cost)
+        pairs = _pairs(self._tags[i], names, result, path, self._sums[i], self.write_gen_ai_cost)
+        if self._from_root and i in self._from_root:
+            pairs.append((TAGS_SOURCE, ROOT_SOURCE))
+        return pairs
 
     @property
     def additions(self) -> list[list[tuple[str, object]]]:
@@ -162,6 +172,7 @@ def assemble_trace(
     broken = 0
     inherit = bool(known)  # anything to pass down: tags, steps, or context from earlier flushes
     has_calls = False
+    call_spans: list[int] = []
     i = 0
     head = _TRACE_ID_HEAD + trace_id + _SPAN_ID_HEAD  # one startswith for the trace and span ID heads
     for d, origin in spans:
@@ -179,6 +190,7 @@ def assemble_trace(
                 infos[i] = info
                 if info.call is not None:
                     has_calls = True
+                    call_spans.append(i)
                 if info.tags or info.step is not None:
                     inherit = True
         i += 1
@@ -214,19 +226,34 @@ def assemble_trace(
                 order.extend(added)
                 seen.update(added)
 
-    # Top-down: tags and agent path.
+    # Top-down: tags and agent path. A span whose parent is missing (sampled out, dropped, never exported)
+    # takes the trace root's tags, and says so (costline.tags.source); so do the spans below it.
     tags: list[Mapping[str, str]] = [_EMPTY] * n
     paths: list[tuple[str, ...]] = [()] * n
+    from_root: set[int] | None = None
+    root_tags: Mapping[str, str] | None = None
+    own_root = None
     if inherit:
+        own_root = _own_root_tags(pids, infos)
         for i in order:
             p = parent[i]
             if p >= 0:
                 ptags, ppath = tags[p], paths[p]
+                if from_root is not None and p in from_root:
+                    from_root.add(i)
             else:
                 pid = pids[i]
                 ctx = known.get(pid) if pid else None
                 if ctx is not None:
                     ptags, ppath = ctx.tags, ctx.path
+                elif pid:
+                    if root_tags is None:
+                        root_tags = _root_tags(own_root, known)
+                    ptags, ppath = root_tags, ()
+                    if root_tags:
+                        if from_root is None:
+                            from_root = set()
+                        from_root.add(i)
                 else:
                     ptags, ppath = _EMPTY, ()
             info = infos[i]
@@ -239,6 +266,11 @@ def assemble_trace(
 
     # Late calls under a call priced in an earlier flush (it repeated their usage): covered by it.
     covered = _covered(order, parent, pids, known) if known else None
+    # Leaf calls that another library's span of the same provider request bills (twins.py).
+    candidates = twins = None
+    if len(call_spans) > 1 or (known and call_spans):
+        candidates = _candidates(call_spans, parent, infos, sids, pids, spans, known, covered, get)
+        twins = twins_of.find(candidates, known) or None
 
     # Bottom-up, one visit per span: which calls have calls below them, the sums, what each call gets, and
     # (everything below a span being done when it is reached) what the span gets, encoded.
@@ -251,7 +283,7 @@ def assemble_trace(
     late = bool(known)
     call_below = [False] * n if has_calls or late else None
     billed: list[int] = []  # calls priced here: they and what is below them cover calls arriving later
-    billed_in_parent = duplicates = 0
+    billed_in_parent = duplicates = twin_calls = conflicting = 0
     write = write_gen_ai_cost
     appended: list[bytes] = [b""] * n
     rewrite: list[int] = []
@@ -280,6 +312,10 @@ def assemble_trace(
                 elif get(sids[i]) != i or (late and _priced_before(known, sids[i])):
                     result = results[i] = DUPLICATE  # (the first copy, in this flush or an earlier one, is billed)
                     duplicates += 1
+                elif twins is not None and i in twins:
+                    result = results[i] = twins[i]
+                    twin_calls += 1
+                    conflicting += result.conflicting
                 else:
                     call = info.call
                     result = results[i] = price(call, info.start, max(0, info.end - info.start))
@@ -339,9 +375,61 @@ def assemble_trace(
         billed = _topological(parent, children, billed)  # they and every span below them
     if covered is not None:
         billed.extend(i for i in range(n) if covered[i])
-    remember = _Remembered(sids, tags, paths, dangling, known, billed)
+    if from_root:
+        for i in from_root:
+            appended[i] += _FROM_ROOT
+    if candidates is None and calls:  # what a late twin of these calls must find (twins.remembered, lazily)
+        candidates = [(sids[i], pids[i], spans[i][1][5], infos[i].start, infos[i].end, infos[i].call)
+                      for i, _, _, _ in calls]
+    remember = _Remembered(sids, tags, paths, dangling, known, billed, (candidates, twins) if calls else None,
+                           own_root)
     return Assembled(trace_id, spans, infos, sids, pids, tags, paths, results, sums, appended, rewrite, calls,
-                     remember, broken, write, billed_in_parent, duplicates)
+                     remember, broken, write, billed_in_parent, duplicates, twin_calls, conflicting,
+                     len(from_root) if from_root else 0, from_root)
+
+
+ROOT_KEY = b"root"  # in a trace's remembered context: the root span's tags (not a span id: those are 8 bytes)
+TAGS_SOURCE, ROOT_SOURCE = "costline.tags.source", "trace_root"
+
+
+def _own_root_tags(pids: list[bytes], infos: list) -> Mapping[str, str] | None:
+    """The own tags of the trace's root span (the first with no parent) in this flush, if it has any."""
+    try:
+        info = infos[pids.index(b"")]
+    except ValueError:
+        return None
+    return info.tags if info is not None and info.tags else None
+
+
+def _root_tags(root: Mapping[str, str] | None, known: Mapping) -> Mapping[str, str]:
+    """What a span whose parent is missing inherits: the root's tags, from this flush or an earlier one."""
+    if root:
+        return root
+    ctx = known.get(ROOT_KEY) if known else None
+    return ctx.tags if ctx is not None else _EMPTY
+
+
+def _candidates(call_spans: list[int], parent: list[int], infos: list, sids: list[bytes], pids: list[bytes],
+                spans: list, known: Mapping, covered, get) -> list:
+    """The call spans that would be billed: leaves (no call below them, here or in an earlier flush),
+    neither covered by a call billed earlier nor a second copy of a span."""
+    below: set[int] = set()
+    for c in call_spans:
+        p = parent[c]
+        while p >= 0 and p not in below:
+            below.add(p)
+            p = parent[p]
+    out = []
+    for i in call_spans:
+        if i in below or get(sids[i]) != i or (covered is not None and covered[i]):
+            continue
+        if known:
+            ctx = known.get(sids[i])
+            if ctx is not None and (ctx.calls_below or ctx.billed_above):
+                continue
+        info = infos[i]
+        out.append(twins_of.Candidate(i, sids[i], pids[i], spans[i][1][5], info.start, info.end, info.call))
+    return out
 
 
 def _priced_before(known: Mapping[bytes, Inherited], sid: bytes) -> bool:
@@ -371,21 +459,24 @@ class _Remembered(Mapping):
     """span_id -> Inherited: the context a trace's late spans inherit (Assembled.remember), worked out
     from the trace's final tags and paths only when a late span asks (most traces never get one)."""
 
-    __slots__ = ("_sids", "_tags", "_paths", "_dangling", "_known", "_billed", "_map")
+    __slots__ = ("_sids", "_tags", "_paths", "_dangling", "_known", "_billed", "_calls", "_root", "_map")
 
-    def __init__(self, sids, tags, paths, dangling, known, billed=()):
+    def __init__(self, sids, tags, paths, dangling, known, billed=(), calls=None, root_tags=None):
         joined = b"".join(sids)  # one bytes object kept, not one per span (span IDs are 8 bytes, checked at intake)
         self._sids = joined if len(joined) == 8 * len(sids) else sids
         self._tags, self._paths = tags, paths
         self._dangling, self._known = dangling or None, known or None  # (nothing kept alive for nothing)
         self._billed = billed or None  # spans at or below a priced call: late calls under them are covered
+        self._calls = calls  # (candidates or their fields, twins): what late twins of the billed calls match
+        self._root = root_tags  # the trace root's own tags
         self._map: dict[bytes, Inherited] | None = None
 
     def _built(self) -> dict[bytes, Inherited]:
         if self._map is None:
             self._map = _remembered(self._sids, self._tags, self._paths, self._dangling or (), self._known or _EMPTY,
-                                    self._billed or ())
-            self._sids = self._tags = self._paths = self._dangling = self._known = self._billed = None
+                                    self._billed or (), self._calls, self._root)
+            self._sids = self._tags = self._paths = self._dangling = self._known = self._billed = self._calls = None
+            self._root = None
         return self._map
 
     def __getitem__(self, sid):
@@ -404,7 +495,7 @@ class _Remembered(Mapping):
         return len(self._built())
 
 
-def _remembered(sids, tags, paths, dangling, known, billed=()) -> dict[bytes, Inherited]:
+def _remembered(sids, tags, paths, dangling, known, billed=(), calls=None, root_tags=None) -> dict:
     """What each span with tags or a path passes to late descendants; a parent not in the flush with
     billed calls below it learns it (if it arrives later and is a model call, it repeats their usage);
     the spans at or below a priced call (`billed`) pass on that calls arriving under them are covered."""
@@ -427,6 +518,13 @@ def _remembered(sids, tags, paths, dangling, known, billed=()) -> dict[bytes, In
     for pid in dangling:
         ctx = remember.get(pid) or known.get(pid)
         remember[pid] = _inherited(ctx.tags, ctx.path, True, ctx.billed_above) if ctx is not None else _CALLS_BELOW
+    if root_tags:  # for spans whose parent never arrives (_root_tags)
+        remember[ROOT_KEY] = _inherited(root_tags, ())
+    if calls is not None:
+        candidates, twins = calls
+        if candidates and type(candidates[0]) is tuple:
+            candidates = [twins_of.Candidate(k, *c) for k, c in enumerate(candidates)]
+        remember.update(twins_of.remembered(candidates, twins or {}, known))
     return remember
 
 
@@ -474,6 +572,8 @@ def _pairs(t, own_names, result, path, own, write_gen_ai_cost: bool) -> list[tup
             _cost_attributes(add, result, write_gen_ai_cost)
         else:
             add.append(("costline.cost.status", result.reason))
+            if type(result) is Twin:
+                add.append((BILLED_SPAN_ID, result.billed_span_id.hex()))
         if path:
             add.append(("costline.agent.path", "/".join(path)))
     if own is not None:
@@ -513,6 +613,8 @@ _GEN_AI_COST = encode.double_prefix("gen_ai.usage.cost")
 _ROLLUP_COST = encode.double_prefix(_ROLLUP_KEYS[0])
 _ROLLUP_CALLS, _ROLLUP_IN, _ROLLUP_OUT = (encode.int_prefixes(k) for k in _ROLLUP_KEYS[1:])
 _U64 = (1 << 64) - 1
+BILLED_SPAN_ID = "costline.billed_span_id"
+_FROM_ROOT = _string(TAGS_SOURCE, ROOT_SOURCE)
 _packers: dict[tuple, Callable] = {}  # (model, provider, source, write gen_ai cost, path) -> _cost_packer
 _paths: dict[tuple, bytes] = {}  # agent path -> its attribute
 _SMALL = encode.SMALL_VARINTS  # varint(n) for 0 <= n < len(_SMALL)
@@ -571,6 +673,8 @@ def _encoded(result, path: tuple[str, ...], own: _Sums | None, write_gen_ai_cost
         return pack(float(result.total_usd), float(result.input_usd), float(result.output_usd),
                     float(result.cache_read_usd), float(result.cache_write_usd), float(own[COST])) + _rollup_counts(own)
     status = _string("costline.cost.status", result if type(result) is str else result.reason)
+    if type(result) is Twin:
+        status += _string(BILLED_SPAN_ID, result.billed_span_id.hex())
     if own is None:
         return status + _path_attribute(path)
     return status + _path_attribute(path) + _ROLLUP_COST + _pack(float(own[COST])) + _rollup_counts(own)

@@ -39,10 +39,14 @@ SERVICE_TIER = (
 )
 BATCH = "costline.batch"
 REPORTED_COST = "costline.reported_cost.usd"
+# The provider's response id: two spans that carry the same one record one call (assembly/twins.py).
+# Its values never repeat, so intake does not cache them (UNIQUE_KEYS).
+RESPONSE_ID = ("gen_ai.response.id", "ai.response.id")
+UNIQUE_KEYS: frozenset[str] = frozenset(RESPONSE_ID)
 
 INTERESTING_PREFIXES: tuple[str, ...] = ("gen_ai.usage.", "llm.token_count.", "llm.usage.", "ai.usage.")
 INTERESTING_KEYS: frozenset[str] = frozenset(
-    {SERVER_ADDRESS, *SERVICE_TIER, BATCH, REPORTED_COST}
+    {SERVER_ADDRESS, *SERVICE_TIER, BATCH, REPORTED_COST, *RESPONSE_ID}
     | semconv.KEYS
     | openllmetry.KEYS
     | openinference.KEYS
@@ -51,7 +55,7 @@ INTERESTING_KEYS: frozenset[str] = frozenset(
     | langsmith.KEYS
 )
 # Keys that make a span worth a closer look; the rest only qualify a model call.
-_MARKERS = INTERESTING_KEYS - {SERVER_ADDRESS, *SERVICE_TIER, BATCH, openlit.SDK_NAME}
+_MARKERS = INTERESTING_KEYS - {SERVER_ADDRESS, *SERVICE_TIER, BATCH, openlit.SDK_NAME, *RESPONSE_ID}
 MARKER_KEYS = _MARKERS  # a span with none of these (and no INTERESTING_PREFIXES key) is no model call
 
 
@@ -89,8 +93,11 @@ def normalize_span(
     if shape is not None:  # the semconv dialect (or costline's): from per-shape memos (_semconv_call)
         call = _semconv_call(attrs, shape)
         if call is not _SLOW:
-            if call is None and memo is not None:
-                _remember(_NOT_CALLS, memo, None)
+            if call is None:
+                if memo is not None:
+                    _remember(_NOT_CALLS, memo, None)
+            else:
+                call.response_id = _response_id(attrs)
             return call
     reading = _DIALECTS[best][1](attrs, scope_name, scope_version if isinstance(scope_version, str) else "",
                                  span_name or "")
@@ -106,6 +113,7 @@ def normalize_span(
         provider=reading.provider,
         server_address=first_str(attrs, SERVER_ADDRESS),
         operation=reading.operation,
+        response_id=_response_id(attrs),
     )
     reported = attrs.get(REPORTED_COST)
     call.reported_cost_usd = as_usd(reported) if reported is not None else reading.reported_cost_usd
@@ -313,6 +321,14 @@ def _semconv_call(attrs: dict, shape: tuple):
                      operation)
 
 
+def _response_id(attrs: dict) -> str | None:
+    rid = attrs.get("gen_ai.response.id")
+    if type(rid) is str and rid:
+        return rid
+    rid = attrs.get("ai.response.id")
+    return rid if type(rid) is str and rid else None
+
+
 def _set_tier(call: ModelCall, attrs: dict) -> None:
     tier = first_str(attrs, *SERVICE_TIER)
     tier = tier.lower() if tier else None
@@ -320,4 +336,4 @@ def _set_tier(call: ModelCall, attrs: dict) -> None:
     call.service_tier = None if tier in (None, "auto", "batch") else tier
 
 
-__all__ = ["INTERESTING_KEYS", "INTERESTING_PREFIXES", "MARKER_KEYS", "normalize_span"]
+__all__ = ["INTERESTING_KEYS", "INTERESTING_PREFIXES", "MARKER_KEYS", "UNIQUE_KEYS", "normalize_span"]

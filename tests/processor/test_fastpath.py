@@ -171,7 +171,7 @@ def test_late_span_context_is_what_each_span_passes_down():
     """assemble_trace's `remember` (built lazily) against contexts written out by hand: each span with
     tags or an agent path, a parent outside the flush that has a billed call below it, and the priced
     calls, which pass on that a call arriving under them later repeats usage they billed."""
-    from costline.processor.assembly.rollup import Inherited
+    from costline.processor.assembly.rollup import ROOT_KEY, Inherited
     from costline.processor.config import PricingConfig
     from costline.processor.pricing import Pricer
 
@@ -187,14 +187,20 @@ def test_late_span_context_is_what_each_span_passes_down():
     cfg = TaggingConfig()
     untagged = {r: cfg.default for r in cfg.required}  # spans with billed calls at or below them get the defaults
     tags = {**untagged, "feature": "search"}
-    assert dict(a.remember) == {
+    by_span = {k: v for k, v in a.remember.items() if type(k) is bytes and len(k) == 8}
+    assert by_span == {
         root.span_id: Inherited(tags, ()),
         agent.span_id: Inherited(tags, ("planner",)),
         call.span_id: Inherited(tags, ("planner",), billed_above=True),
-        orphan.span_id: Inherited(untagged, (), billed_above=True),
+        orphan.span_id: Inherited(tags, (), billed_above=True),  # its parent is missing: the root's tags
         elsewhere.span_id: Inherited({}, (), True),
     }
     assert a.remember.get(plain.span_id) is None and plain.span_id not in a.remember
+    # the trace's root tags, for a later orphan; each billed call's identity, for a later twin (twins.py)
+    assert a.remember[ROOT_KEY] == Inherited({"feature": "search"}, ())
+    billed = {k: v for k, v in a.remember.items() if type(k) is tuple}
+    assert set(billed) == {("usage", agent.span_id, 10, 100), ("usage", elsewhere.span_id, 20, 100)}
+    assert [b.span_id for b in billed[("usage", agent.span_id, 10, 100)]] == [call.span_id]
 
 
 def test_intake_groups_by_trace_and_rejects_bad_ids():
