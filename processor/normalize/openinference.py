@@ -5,6 +5,11 @@ With OPENINFERENCE_ENABLE_GENAI_SEMCONV the same counts are copied to
 Input includes the cache counts except in the Anthropic instrumentation before
 0.1.14 and in Bedrock Converse spans. `llm.cost.total` is taken as a reported cost
 (OpenInference defines it for costs the caller already knows).
+
+Embedding spans name their model in `embedding.model_name`, not `llm.model_name`,
+and count `llm.token_count.prompt` = `llm.token_count.total` (no completion; seen in
+openinference-instrumentation-openai 0.1.66). An embedding span with `total` alone
+is billed that as input: an embedding has no output tokens.
 """
 
 from __future__ import annotations
@@ -23,7 +28,9 @@ LLM_RESPONSE_MODEL = "llm.response.model_name"
 LLM_PROVIDER = "llm.provider"
 LLM_SYSTEM = "llm.system"
 COST_TOTAL = "llm.cost.total"
-KEYS = frozenset({SPAN_KIND, MODEL, LLM_REQUEST_MODEL, LLM_RESPONSE_MODEL, LLM_PROVIDER, LLM_SYSTEM, COST_TOTAL})
+EMBEDDING_MODEL = "embedding.model_name"
+KEYS = frozenset({SPAN_KIND, MODEL, LLM_REQUEST_MODEL, LLM_RESPONSE_MODEL, LLM_PROVIDER, LLM_SYSTEM, COST_TOTAL,
+                  EMBEDDING_MODEL})
 
 _KINDS = {
     "LLM": "chat",
@@ -47,7 +54,8 @@ def read(attrs: dict, scope_name: str, scope_version: str) -> Reading:
     provider = normalize_provider(first_str(attrs, LLM_PROVIDER, LLM_SYSTEM, *PROVIDER))
     kind = first_str(attrs, SPAN_KIND)
     kind = kind.upper() if kind else None
-    model = first_str(attrs, LLM_RESPONSE_MODEL, MODEL, RESPONSE_MODEL, LLM_REQUEST_MODEL, REQUEST_MODEL)
+    model = first_str(attrs, LLM_RESPONSE_MODEL, MODEL, EMBEDDING_MODEL, RESPONSE_MODEL, LLM_REQUEST_MODEL,
+                      REQUEST_MODEL)
     reading = Reading(
         dialect="openinference",
         input=counts.first("llm.token_count.prompt"),
@@ -57,12 +65,14 @@ def read(attrs: dict, scope_name: str, scope_version: str) -> Reading:
         reasoning=counts.first("llm.token_count.completion_details.reasoning"),
         input_excludes_cache=_excludes_cache(provider, scope_name, scope_version),
         model=model,
-        request_model=first_str(attrs, LLM_REQUEST_MODEL, MODEL, REQUEST_MODEL),
+        request_model=first_str(attrs, LLM_REQUEST_MODEL, MODEL, EMBEDDING_MODEL, REQUEST_MODEL),
         provider=provider,
         operation=first_str(attrs, OPERATION) or (_KINDS.get(kind, kind.lower()) if kind else None),
         is_model_call=kind in ("LLM", "EMBEDDING") or (kind is None and model is not None),
         reported_cost_usd=as_usd(attrs.get(COST_TOTAL)),
     )
+    if kind == "EMBEDDING" and reading.input is None and reading.output is None:
+        reading.input = counts.first("llm.token_count.total")
     reading.error = counts.error
     if not reading.has_counts():  # only the semconv copies were written
         copy = semconv.read(attrs)

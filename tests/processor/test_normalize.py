@@ -7,6 +7,7 @@ cache reads and writes, output includes reasoning).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from decimal import Decimal
 
 import pytest
@@ -339,10 +340,10 @@ CASES = [
         "openinference", Usage(8000, 400, 3000), "claude-3-5-haiku-20241022", "anthropic", "chat",
     ),
     (
-        "openinference embedding",
+        "openinference embedding (the model in embedding.model_name, as 0.1.66 writes it)",
         {
             "openinference.span.kind": "EMBEDDING",
-            "llm.model_name": "text-embedding-3-small",
+            "embedding.model_name": "text-embedding-3-small",
             "llm.system": "openai",
             "llm.token_count.prompt": 8,
             "llm.token_count.total": 8,
@@ -601,6 +602,32 @@ def test_request_model_and_server_address():
     call = normalize_span(dict(CASES[0][1]))
     assert call.request_model == "gpt-4o-mini"
     assert call.server_address == "api.openai.com"
+
+
+OPENINFERENCE_EMBEDDINGS = json.loads(
+    (Path(__file__).parents[1] / "testdata" / "spans" / "openinference-openai-0.1.66-embeddings.json").read_text()
+)
+
+
+@pytest.mark.parametrize("scenario, tokens", [("openai_embeddings", 12), ("openai_embeddings_batch", 14)])
+def test_openinference_embeddings_as_emitted_are_priced(scenario, tokens):
+    """openinference-instrumentation-openai 0.1.66 against the fake provider (tests/testdata/spans)."""
+    [span] = OPENINFERENCE_EMBEDDINGS["scenarios"][scenario]
+    attrs = {k: v for k, v in span["attributes"].items() if k in INTERESTING_KEYS or k.startswith(INTERESTING_PREFIXES)}
+    assert "llm.model_name" not in span["attributes"]
+    call = normalize_span(attrs, scope_name=span["scope"], scope_version=span["scope_version"], span_name=span["name"])
+    assert (call.dialect, call.status, call.usage) == ("openinference", None, Usage(tokens, 0))
+    assert (call.model, call.request_model, call.provider, call.operation) == (
+        "text-embedding-3-small", "text-embedding-3-small", "openai", "embeddings")
+
+
+def test_openinference_embedding_with_only_a_total_bills_it_as_input():
+    call = normalize_span({"openinference.span.kind": "EMBEDDING", "embedding.model_name": "text-embedding-3-small",
+                           "llm.token_count.total": 9}, scope_name="openinference.instrumentation.openai")
+    assert (call.status, call.usage) == (None, Usage(9, 0))
+    # an LLM span's total is never read as input: it would bill output as input
+    call = normalize_span({"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o", "llm.token_count.total": 9})
+    assert call.status == NO_USAGE
 
 
 def test_openinference_request_model_prefers_its_own_names():
