@@ -206,6 +206,23 @@ def assembly_requests() -> list[list[bytes]]:
     rounds[0].append(_request_of([r8], scope="s1").SerializeToString())
     rounds[0].append(_request_of([h.llm(t8, r8)], scope="s2", version="9").SerializeToString())
     rounds[2].append(_request_of([h.llm(t8, r8, input_tokens=77)], scope="s2", version="9").SerializeToString())
+    # twins: one provider call traced by three libraries side by side (same response id; no id), a fan-out of
+    # look-alike calls of one scope, a twin arriving a round later, an orphan call under the tagged root
+    t9 = h.new_trace_id()
+    r9 = h.span(t9, "r9", costline__feature="twins", costline__customer_id="acme")
+    sdk = h.llm(t9, r9, model="claude-sonnet-4-5", provider="anthropic", input_tokens=1_500,
+                gen_ai__response__id="msg_t9", gen_ai__usage__cache_read__input_tokens=1_000)
+    same_id = h.llm(t9, r9, model="claude-sonnet-4-5", provider="anthropic", input_tokens=1_500,
+                    gen_ai__response__id="msg_t9")
+    no_id = h.llm(t9, r9, model="claude-sonnet-4-5", provider="anthropic", input_tokens=1_500)
+    fan = [h.llm(t9, r9, input_tokens=42) for _ in range(3)]
+    rounds[0].append(_request_of([r9, *fan], scope="app").SerializeToString())
+    rounds[0].append(_request_of([sdk], scope="com.anthropic.sdk.python").SerializeToString())
+    rounds[0].append(_request_of([same_id], scope="opentelemetry.instrumentation.anthropic").SerializeToString())
+    rounds[0].append(_request_of([no_id, h.llm(t9, h.span(t9, "sampled out", r9), input_tokens=9)],
+                                 scope="openinference.instrumentation.anthropic").SerializeToString())
+    rounds[1].append(_request_of([h.llm(t9, r9, model="claude-sonnet-4-5", provider="anthropic", input_tokens=1_500,
+                                        gen_ai__response__id="msg_t9")], scope="late.lib").SerializeToString())
     return rounds
 
 
