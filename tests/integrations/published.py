@@ -1,0 +1,56 @@
+"""The cost the provider bills for the calls the fake provider really answered, worked out
+without costline: its documented usage rules (processor/demo/fake_provider.py) applied to
+each recorded request, times published list prices.
+
+Prices, USD per million tokens, as published on the providers' pricing pages
+(anthropic.com/pricing, "Claude Sonnet 4.5", prompts up to 200K tokens: input $3, 5-minute
+cache write $3.75, cache hit $0.30, output $15; openai.com/api/pricing, "gpt-4o-mini": input
+$0.15, cached input $0.075, output $0.60; "text-embedding-3-small": $0.02).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+M = Decimal(1_000_000)
+SONNET_45 = {"in": Decimal("3"), "read": Decimal("0.30"), "write5m": Decimal("3.75"), "out": Decimal("15")}
+GPT_4O_MINI = {"in": Decimal("0.15"), "cached": Decimal("0.075"), "out": Decimal("0.60")}
+EMBED_3_SMALL = Decimal("0.02")
+PRICED_MODELS = {"claude-sonnet-4-5", "gpt-4o-mini", "text-embedding-3-small"}
+
+
+def _text_words(value) -> int:
+    if isinstance(value, str):
+        return len(value.split())
+    if isinstance(value, list):
+        return sum(_text_words(v.get("text", "") if isinstance(v, dict) else v) for v in value)
+    return 0
+
+
+def prompt_words(body: dict) -> int:
+    """W: the words of the prompt text of a request (system, messages, input)."""
+    words = _text_words(body.get("system")) + _text_words(body.get("input"))
+    for message in body.get("messages") or []:
+        words += _text_words(message.get("content"))
+    return words
+
+
+def call_cost(path: str, body: dict) -> Decimal:
+    """What one answered request costs at list price."""
+    model, w = body["model"], prompt_words(body)
+    assert model in PRICED_MODELS, f"no published price written out for {model}"
+    if path == "/v1/messages":  # Anthropic: uncached 10+W, cache read W, cache write 2W (5-minute), output 6
+        p = SONNET_45
+        return ((10 + w) * p["in"] + w * p["read"] + 2 * w * p["write5m"] + 6 * p["out"]) / M
+    if path == "/v1/chat/completions":  # OpenAI: prompt 10+W of which W cached, completion 6
+        p = GPT_4O_MINI
+        return (10 * p["in"] + w * p["cached"] + 6 * p["out"]) / M
+    if path == "/v1/embeddings":  # prompt 10+W
+        return (10 + w) * EMBED_3_SMALL / M
+    raise AssertionError(f"no rule for {path}")
+
+
+def calls(requests) -> list[tuple[str, dict]]:
+    """The model calls among the fake provider's recorded requests: (path, body)."""
+    return [(r.path.split("?")[0], r.body) for r in requests
+            if r.method == "POST" and isinstance(r.body, dict) and "model" in r.body]
