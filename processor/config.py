@@ -77,6 +77,10 @@ class TaggingConfig:
             "ai.telemetry.metadata.",
         ]
     )
+    # Glob patterns (fnmatch: * ? [seq]) on the tag name a prefix gives; a match is not a tag. Added to
+    # the built-in framework metadata patterns (assembly/tags.py FRAMEWORK_KEYS: ls_*, lc_*, langgraph_*,
+    # checkpoint_ns, checkpoint_id). Aliases and a span's own `costline.*` tags are never ignored.
+    ignore: list[str] = field(default_factory=list)
     # Tag trust and privacy (processor/assembly/policy.py). trust: resource service.name -> the tag
     # names that service may set ("*": all); the service "*" covers every service not listed. A tag a
     # service may not set is ignored (inherited or defaulted instead) and counted as tags_untrusted.
@@ -202,6 +206,8 @@ def _validate_tag_policy(t: TaggingConfig) -> None:
     for key in ("hash", "drop"):
         if not names(getattr(t, key)):
             raise ConfigError(f"tagging.{key} must be a list of tag names")
+    if not names(t.ignore):
+        raise ConfigError('tagging.ignore must be a list of tag-name patterns, e.g. ["langgraph_*", "ls_*"]')
     if both := sorted(set(t.hash) & set(t.drop)):
         raise ConfigError(f"tag {both[0]!r} cannot be both hashed and dropped (tagging.hash, tagging.drop)")
     if required := sorted(set(t.required) & set(t.drop)):

@@ -5,9 +5,28 @@ The tagging contract (config.TaggingConfig) maps what other libraries carry
 onto costline tag names. A span's own `costline.*` tags win over mapped ones.
 Which services may set which tags, and which tags are hashed or dropped, is the
 tag policy's business (policy.py; `TagReader.policy` is None when none is configured).
+
+Not every key under a mapped prefix is an attribution tag. OpenLLMetry copies a
+LangChain/LangGraph run's whole metadata into `traceloop.association.properties.*`
+(Langfuse's LangChain handler does the same into `langfuse.observation.metadata.*`):
+LangSmith's hints about the call (`ls_provider`, `ls_model_name`, `ls_temperature`...),
+LangGraph's execution coordinates (`langgraph_step`, `langgraph_node`,
+`langgraph_triggers`, `langgraph_path`, `langgraph_checkpoint_ns`, `checkpoint_ns`, a
+new id per step), LangChain's `lc_*`. As tags they would become ledger dimensions and
+split every report by step. A name a prefix gives is no tag when it matches
+FRAMEWORK_KEYS or a `tagging.ignore` glob. `thread_id` (LangGraph's conversation,
+like `session_id`) and `run_id` stay tags: they are what a user groups a
+conversation's or a run's cost by. The patterns apply to prefixed names only: a
+span's own `costline.<name>` is set on purpose, and an exact `tagging.aliases` key
+adopts one attribute whatever its name. Matching happens once per attribute key
+(`TagReader._kind`, cached), never per span.
 """
 
 from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from fnmatch import translate
 
 from costline.processor.assembly.policy import policy_for
 from costline.processor.config import TaggingConfig
@@ -18,6 +37,8 @@ RESERVED = frozenset({"cost", "rollup", "price", "agent", "usage", "step", "repo
 # Attributes costline writes on output; a span arriving with them is re-encoded, not appended to.
 OUTPUT_PREFIXES = ("costline.cost.", "costline.rollup.", "costline.price.", "costline.agent.")
 OUTPUT_KEYS = frozenset({"gen_ai.usage.cost"})
+# Framework metadata that mapped prefixes carry but that attributes no cost (see the docstring).
+FRAMEWORK_KEYS = ("ls_*", "lc_*", "langgraph_*", "checkpoint_ns", "checkpoint_id")
 
 
 _OWN, _MAPPED = "own", "mapped"
@@ -38,8 +59,9 @@ class TagReader:
         self.aliases = dict(config.aliases)
         self.prefixes = tuple(config.prefixes)
         self.keys = frozenset(self.aliases)
-        self.policy = policy_for(config, self.name_of)
+        self._ignored = ignore_matcher((*FRAMEWORK_KEYS, *config.ignore))
         self._kinds: dict[str, tuple] = {}  # attribute key -> (_OWN | _MAPPED | None, tag name)
+        self.policy = policy_for(config, self.name_of)
 
     def _kind(self, key: str) -> tuple:
         """Whether `key` carries a span's own tag (`costline.<name>`), a mapped one, or none; and its name."""
@@ -52,7 +74,8 @@ class TagReader:
         elif self.prefixes and key.startswith(self.prefixes):
             for p in self.prefixes:
                 if key.startswith(p) and len(key) > len(p):
-                    kind = (_MAPPED, key[len(p):])
+                    if not self._ignored(name := key[len(p):]):
+                        kind = (_MAPPED, name)
                     break
         if len(self._kinds) >= 4096:  # spans can carry any key
             self._kinds.clear()
@@ -61,14 +84,10 @@ class TagReader:
 
     def name_of(self, key: str) -> str | None:
         """The tag name attribute `key` carries (the same mapping as read()), or None."""
-        if key.startswith(TAG_PREFIX):
-            return tag_name(key)
-        name = self.aliases.get(key)
-        if name is None:
-            for p in self.prefixes:
-                if key.startswith(p) and len(key) > len(p):
-                    return key[len(p):]
-        return name
+        kind = self._kinds.get(key)
+        if kind is None:
+            kind = self._kind(key)
+        return kind[1]
 
     def read(self, attrs: dict) -> tuple[dict[str, str] | None, frozenset[str]]:
         """(all tags of this span, the names it carries as `costline.*` itself)."""
@@ -91,6 +110,12 @@ class TagReader:
             mapped.update(own)
             return mapped, frozenset(own)
         return own, frozenset(own)
+
+
+def ignore_matcher(patterns: Iterable[str]) -> Callable[[str], bool]:
+    """f(tag name) -> whether a glob among `patterns` matches it (fnmatch rules, case-sensitive)."""
+    match = re.compile("|".join(f"(?:{translate(p)})" for p in patterns) or r"(?!)").match
+    return lambda name: match(name) is not None
 
 
 def _text(value) -> str:

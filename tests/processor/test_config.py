@@ -88,6 +88,10 @@ def test_tag_policy_from_yaml(tmp_path):
     ({"trust": {"gateway": "*"}}, r'tagging.trust.gateway must be a list of tag names, or \["\*"\] for all'),
     ({"trust": {"gateway": [1]}}, "tagging.trust.gateway must be a list of tag names"),
     ({"trust": ["gateway"]}, "must be a mapping"),
+    ({"ignore": "langgraph_*"}, "tagging.ignore must be a list"),
+    ({"ignore": ["ls_*", ""]}, r'tagging.ignore must be a list of tag-name patterns, e.g. \["langgraph_\*", "ls_\*"\]'),
+    ({"ignore": [3]}, "tagging.ignore must be a list of tag-name patterns"),
+    ({"ignores": ["ls_*"]}, "unknown setting config.tagging.ignores"),
 ])
 def test_tag_policy_validation(tmp_path, tagging, message):
     (tmp_path / "SHORT").write_text("too short\n")
@@ -98,6 +102,13 @@ def test_tag_policy_validation(tmp_path, tagging, message):
     with pytest.raises(ConfigError, match=message):
         merge_yaml(cfg, {"tagging": tagging})
         cfg.validate()
+
+
+def test_tagging_ignore_from_yaml(tmp_path):
+    f = tmp_path / "c.yaml"
+    f.write_text("tagging:\n  ignore: [run_attempt, 'graph_*']\n")
+    assert build_config(args(config=str(f)), env={}).tagging.ignore == ["run_attempt", "graph_*"]
+    assert Config().tagging.ignore == []  # the built-in framework patterns apply without it
 
 
 def test_a_missing_hash_key_stops_the_pipeline_even_without_validate(tmp_path):

@@ -6,6 +6,8 @@ In a scratch venv (never costline's own), with the fake provider on port 8099:
     .venv/bin/python -m costline.processor.demo.fake_provider --port 8099 &
     /tmp/lf/bin/python tests/testdata/spans/capture.py logfire > tests/testdata/spans/logfire-<version>.json
     /tmp/lf/bin/python tests/testdata/spans/capture.py openinference > tests/testdata/spans/openinference-openai-<version>-embeddings.json
+    /tmp/lf/bin/pip install langgraph langchain-openai opentelemetry-instrumentation-langchain
+    /tmp/lf/bin/python tests/testdata/spans/capture.py langgraph > tests/testdata/spans/openllmetry-langchain-<version>-langgraph.json
 
 Each call runs inside an "outer" span (left out) so `parent` shows which spans are its children;
 `code.*` attributes (the caller's file and line) are left out.
@@ -97,5 +99,33 @@ def openinference_shapes():
             "scenarios": {"openai_embeddings": one, "openai_embeddings_batch": two}}
 
 
+def langgraph_shapes():
+    """A one-node LangGraph graph with a checkpointer, traced by OpenLLMetry: only the association properties."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.instrumentation.langchain import LangchainInstrumentor
+    from langchain_openai import ChatOpenAI
+    from langgraph.graph import StateGraph, MessagesState, START, END
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    exp = InMemorySpanExporter()
+    tp = TracerProvider(); tp.add_span_processor(SimpleSpanProcessor(exp))
+    LangchainInstrumentor().instrument(tracer_provider=tp)
+    llm = ChatOpenAI(model="gpt-4o-mini", base_url=BASE + "/v1", api_key="x")
+    g = StateGraph(MessagesState)
+    g.add_node("agent", lambda state: {"messages": [llm.invoke(state["messages"])]})
+    g.add_edge(START, "agent"); g.add_edge("agent", END)
+    g.compile(checkpointer=InMemorySaver()).invoke(
+        {"messages": [("user", "hi there")]},
+        config={"configurable": {"thread_id": "conv-42"}, "metadata": {"customer_id": "acme", "feature": "support-chat"}})
+    out = [{"scope": s.instrumentation_scope.name, "scope_version": s.instrumentation_scope.version, "name": s.name,
+            "attributes": {k: (list(v) if isinstance(v, tuple) else v) for k, v in s.attributes.items()
+                           if k.startswith("traceloop.association.properties.")}}
+           for s in exp.get_finished_spans()]
+    packages = ("opentelemetry-instrumentation-langchain", "langgraph", "langchain-core", "langchain-openai")
+    return {"library": "opentelemetry-instrumentation-langchain", "versions": {p: version(p) for p in packages},
+            "spans": out}
+
+
 which = sys.argv[1]
-print(json.dumps(logfire_shapes() if which == "logfire" else openinference_shapes(), indent=1))
+shapes = {"logfire": logfire_shapes, "openinference": openinference_shapes, "langgraph": langgraph_shapes}[which]
+print(json.dumps(shapes(), indent=1))
