@@ -5,7 +5,9 @@ bold are the provider's own (a `CallPlan` names them):
 
 1. if OpenTelemetry instrumentation is suppressed, just call the SDK;
 2. mark the call as a provider call, so no attribution baggage reaches the provider;
-3. step aside (call the SDK untraced) when another GenAI instrumentation traces it;
+3. step aside (call the SDK untraced) when another GenAI instrumentation traces it,
+   completing that library's span with the usage details it drops (`span_completion`,
+   where the plan has a `Completer`);
 4. **start**: read the request (operation, model, attributes, maybe amended kwargs);
    costline starts `{operation} {model}` as the current span, or, if that fails,
    calls the SDK untraced;
@@ -35,7 +37,7 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwr
 from opentelemetry.trace import Span, get_tracer
 from wrapt import wrap_function_wrapper
 
-from costline.instrumentation import coexistence, settings
+from costline.instrumentation import coexistence, settings, span_completion
 from costline.instrumentation.context_keys import SUPPRESS_KEY, SUPPRESS_KEY_PLAIN
 from costline.instrumentation.llm_spans import LLMSpans, fail
 from costline.instrumentation.trust_boundary import PROVIDER_CALL
@@ -69,10 +71,11 @@ class CallPlan:
     start: Start
     record: Record
     marker: ContextVar[bool] | None = None  # set to True while the traced SDK call runs
+    completer: span_completion.Completer | None = None  # completes another library's span when costline defers
 
 
 def _begin(plan: CallPlan, instance: Any, kwargs: dict[str, Any], ctx: Context):
-    """Start the call's span (and set the marker); None when costline leaves the call untraced.
+    """Start the call's span (and set the marker); False when costline defers, None if starting failed.
 
     `ctx` is the current context, read once per call by the wrapper: the coexistence
     check, the SDK's parent lookup, sampler and span processors and making the span
@@ -84,7 +87,7 @@ def _begin(plan: CallPlan, instance: Any, kwargs: dict[str, Any], ctx: Context):
     if spans.defer_to_others and (
         site.wrapper_below or site.request_wrapped() or coexistence.model_span_active(ctx)
     ):
-        return None
+        return False
     try:
         operation, model, attributes, call_kwargs, note = plan.start(instance, kwargs)
         span, token = spans.start(operation, model, attributes, ctx)
@@ -119,7 +122,9 @@ def sync_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
         guard = PROVIDER_CALL.set(True)  # `trust_boundary.provider_call()`, inline: this runs on every call
         try:
             begun = _begin(plan, instance, kwargs, ctx)
-            if begun is None:
+            if not begun:  # untraced: another library traces the call (False), or starting failed
+                if begun is False and plan.completer is not None:
+                    return span_completion.call(plan.completer, wrapped, args, kwargs, ctx)
                 return wrapped(*args, **kwargs)
             span, token, mark, call_kwargs, note = begun
             try:
@@ -152,7 +157,9 @@ def async_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
         guard = PROVIDER_CALL.set(True)
         try:
             begun = _begin(plan, instance, kwargs, ctx)
-            if begun is None:
+            if not begun:
+                if begun is False and plan.completer is not None:
+                    return await span_completion.async_call(plan.completer, wrapped, args, kwargs, ctx)
                 return await wrapped(*args, **kwargs)
             span, token, mark, call_kwargs, note = begun
             try:

@@ -25,7 +25,8 @@ the usage-only final chunk is then kept from the app, which reads the same strea
 
 Prompts and completions are recorded only when
 `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true` (or `capture_content=True`).
-See `costline.instrumentation.coexistence` for running beside other GenAI instrumentations.
+See `costline.instrumentation.coexistence` for running beside other GenAI instrumentations
+(and `span_completion` for the usage details costline adds to their spans).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from collections.abc import Collection
 from functools import partial
 from typing import Any
 
-from costline.instrumentation import coexistence, settings
+from costline.instrumentation import coexistence, parse_hook, settings
 from costline.instrumentation.openai import patch
 from costline.instrumentation.openai.package import _instruments
 from costline.instrumentation.wrapping import SDKInstrumentor
@@ -76,3 +77,7 @@ class OpenAIInstrumentor(SDKInstrumentor):
             ),
             coexistence.request_wrapped_check("openai", "OpenAI", "AsyncOpenAI"),
         )
+
+    def _uninstrument(self, **kwargs: Any) -> None:
+        super()._uninstrument(**kwargs)
+        parse_hook.uninstall("openai")  # put in place by the first deferred call that needed it

@@ -6,7 +6,9 @@ of `costline.instrumentation.wrapping`: it marks the call as a provider call, st
 aside when another GenAI instrumentation already traces it, and otherwise starts
 `{operation} {model}`, calls the SDK, and either ends the span with the response's
 usage or hands it to a stream proxy that ends it when reading ends. What is OpenAI's
-own is here: reading the request (and asking for stream usage on opt-in) and the result.
+own is here: reading the request (and asking for stream usage on opt-in) and the result,
+and, per endpoint, how a deferred call's usage is read to complete the other library's
+span (`span_completion.Completer`).
 
 The SDK's result or exception always reaches the app unchanged.
 """
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from costline.instrumentation import parse_hook
 from costline.instrumentation.genai_attributes import (
     PROVIDER_NAME,
     SERVER_ADDRESS,
@@ -28,7 +31,8 @@ from costline.instrumentation.genai_attributes import (
 from costline.instrumentation.llm_spans import LLMSpans, finish, finish_with, server_attributes
 from costline.instrumentation.openai import extract
 from costline.instrumentation.openai.extract import _MAX_TOKENS_PARAMS
-from costline.instrumentation.openai.streams import ChatChunks, ResponseEvents
+from costline.instrumentation.openai.streams import ChatChunks, ResponseEvents, chat_item_usage, responses_item_usage
+from costline.instrumentation.span_completion import Completer
 from costline.instrumentation.stream_proxies import Collector, TracedAsyncStream, TracedStream
 from costline.instrumentation.wrapping import CallPlan, Site, Wrapper, async_wrapper, sync_wrapper
 
@@ -42,13 +46,18 @@ class Endpoint:
     usage_into: Callable[[Any, dict[str, Any]], bool]  # `usage(...).attributes()` into a dict; False: none
     collector: Callable[[bool, bool], Collector] | None  # (hide usage chunk, capture content)
     accepts_stream_options: bool
+    completer: Completer  # completes another library's span when costline defers
 
 
-CHAT = Endpoint("chat", extract.chat_usage, extract.chat_usage_into, ChatChunks, True)
-COMPLETIONS = Endpoint("text_completion", extract.chat_usage, extract.chat_usage_into, ChatChunks, True)
+_install_parse_hook = partial(parse_hook.install, "openai")
+_CHAT_COMPLETER = Completer(extract.chat_usage_into, chat_item_usage, _install_parse_hook)
+CHAT = Endpoint("chat", extract.chat_usage, extract.chat_usage_into, ChatChunks, True, _CHAT_COMPLETER)
+COMPLETIONS = Endpoint("text_completion", extract.chat_usage, extract.chat_usage_into, ChatChunks, True,
+                       _CHAT_COMPLETER)
 RESPONSES = Endpoint("chat", extract.responses_usage, extract.responses_usage_into,
-                     lambda _hide, capture: ResponseEvents(capture), False)
-EMBEDDINGS = Endpoint("embeddings", extract.chat_usage, extract.chat_usage_into, None, False)
+                     lambda _hide, capture: ResponseEvents(capture), False,
+                     Completer(extract.responses_usage_into, responses_item_usage, _install_parse_hook))
+EMBEDDINGS = Endpoint("embeddings", extract.chat_usage, extract.chat_usage_into, None, False, _CHAT_COMPLETER)
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,8 @@ def _record(spans: LLMSpans, settings: CallSettings, span: Any, result: Any, not
 
 
 def _plan(spans: LLMSpans, settings: CallSettings, site: Site) -> CallPlan:
-    return CallPlan(spans, site, partial(_start, spans, settings), partial(_record, spans, settings))
+    return CallPlan(spans, site, partial(_start, spans, settings), partial(_record, spans, settings),
+                    completer=settings.endpoint.completer)
 
 
 def create(spans: LLMSpans, settings: CallSettings, site: Site) -> Wrapper:

@@ -107,3 +107,15 @@ class ResponseEvents:
 
     def usage(self) -> Usage | None:
         return self._usage
+
+
+def chat_item_usage(chunk: Any) -> Any:
+    """The usage block a chat or legacy completion chunk carries (the final one, on request), or None."""
+    return getattr(chunk, "usage", None)
+
+
+def responses_item_usage(event: Any) -> Any:
+    """The usage block of a Responses stream's final event, or None."""
+    if getattr(event, "type", None) in _FINAL_RESPONSE_EVENTS:
+        return getattr(getattr(event, "response", None), "usage", None)
+    return None

@@ -80,6 +80,27 @@ def instrument_anthropic(tracer_provider: TracerProvider, exporter: InMemorySpan
 
 
 @pytest.fixture
+def both(tracer_provider: TracerProvider):
+    """Instrument the official openai-v2 and costline in the order asked; undo in reverse (wrapt stacks)."""
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as OfficialOpenAIInstrumentor
+
+    done: list = []
+
+    def instrument(order: tuple[str, ...], **costline_kwargs: object) -> None:
+        for name in order:
+            if name == "official":
+                OfficialOpenAIInstrumentor().instrument(tracer_provider=tracer_provider)
+                done.append(OfficialOpenAIInstrumentor())
+            else:
+                OpenAIInstrumentor().instrument(tracer_provider=tracer_provider, **costline_kwargs)
+                done.append(OpenAIInstrumentor())
+
+    yield instrument
+    for instrumentor in reversed(done):
+        instrumentor.uninstrument()
+
+
+@pytest.fixture
 def boundary():
     """Install the trust boundary with given settings; restore the plain propagator afterwards."""
     original = propagate.get_global_textmap()

@@ -10,14 +10,13 @@ from __future__ import annotations
 import pytest
 import wrapt
 try:
-    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as OfficialOpenAIInstrumentor
+    import opentelemetry.instrumentation.openai_v2  # noqa: F401  (the `both` fixture instruments it)
 except ImportError as error:  # openai-v2 2.4b0 imports a module util-genai dropped in 1.2b0
     pytest.fail(f"the official openai-v2 instrumentation does not import ({error}); "
                 "install `opentelemetry-util-genai<1.2` beside `opentelemetry-instrumentation-openai-v2`",
                 pytrace=False)
 from opentelemetry.trace import SpanKind
 
-from costline.instrumentation.openai import OpenAIInstrumentor
 from tests.instrumentation import expected_usage as expect
 from tests.instrumentation.sdk_calls import MODES, call, model_spans, openai_client
 
@@ -36,25 +35,6 @@ def run_calls(fake, mode: str) -> None:
 
 def scopes(exporter) -> list[tuple[str, str]]:
     return [(s.name, s.instrumentation_scope.name) for s in model_spans(exporter)]
-
-
-@pytest.fixture
-def both(tracer_provider, exporter):
-    """Instrument both libraries in the order asked; undo in reverse (wrapt stacks)."""
-    done: list = []
-
-    def instrument(order: tuple[str, ...], **costline_kwargs: object) -> None:
-        for name in order:
-            if name == "official":
-                OfficialOpenAIInstrumentor().instrument(tracer_provider=tracer_provider)
-                done.append(OfficialOpenAIInstrumentor())
-            else:
-                OpenAIInstrumentor().instrument(tracer_provider=tracer_provider, **costline_kwargs)
-                done.append(OpenAIInstrumentor())
-
-    yield instrument
-    for instrumentor in reversed(done):
-        instrumentor.uninstrument()
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -12,6 +12,7 @@ except ImportError as error:
                 "install `opentelemetry-util-genai<1.2` beside it", pytrace=False)
 
 from tests.fakes.otlp_sink import OtlpSink
+from tests.instrumentation import expected_usage as expect
 from tests.instrumentation.launcher import app_env, run_app
 
 MODEL_SCOPES = {
@@ -43,6 +44,15 @@ def test_one_model_span_per_call(launched):
         assert span.attributes["costline.customer_id"] == "acme", span.name
     costline_span = next(s for s in spans if s.scope == "costline.instrumentation.openai")
     assert costline_span.attributes["gen_ai.usage.input_tokens"] == 13
+
+
+def test_the_official_chat_span_carries_the_cache_tokens(launched):
+    """openai-v2 writes only input and output tokens; costline, deferring, adds what it drops."""
+    spans, _, _ = launched
+    chat = next(s for s in spans if s.name == "chat gpt-4o")
+    assert chat.scope == "opentelemetry.util.genai.handler"
+    assert chat.attributes["gen_ai.usage.cache_read.input_tokens"] == 3  # the fake provider's cached_tokens
+    assert expect.usage_of(chat.attributes) == expect.openai_chat(3)
 
 
 def test_provider_gets_no_tags_even_when_costline_defers(launched):
