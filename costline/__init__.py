@@ -1,7 +1,9 @@
 """costline: OpenTelemetry-native LLM cost attribution.
 
 App code needs two things from here: `attribution(**tags)` to tag a request once at
-its entry, and `step(name)` to mark an agent step. Both live in
+its entry, and `step(name)` to mark an agent step; an app that builds its own
+OpenTelemetry `TracerProvider` (instead of running under `opentelemetry-instrument`)
+also calls `install(tracer_provider)` once, so spans carry the tags. All three live in
 `costline.instrumentation`; the server lives in `costline.processor`.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["attribution", "step", "__version__"]
+__all__ = ["attribution", "install", "step", "__version__"]
 
 
 def __getattr__(name: str):  # lazy, so `import costline` stays cheap
@@ -18,4 +20,8 @@ def __getattr__(name: str):  # lazy, so `import costline` stays cheap
         from costline.instrumentation import steps as _steps
 
         return {"attribution": _attribution.attribution, "step": _steps.step}[name]
+    if name == "install":  # `install(tracer_provider)`: the span processor and trust boundary on a hand-built SDK
+        from costline.instrumentation.configurator import install
+
+        return install
     raise AttributeError(f"module 'costline' has no attribute {name!r}")

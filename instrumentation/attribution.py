@@ -9,8 +9,11 @@
 Each tag is stored as the W3C baggage entry `costline.<name>`, so it lives in the
 OpenTelemetry context: it follows the code into nested calls and asyncio tasks
 (tasks copy the context when created), and the baggage span processor copies it onto
-every span started there (`costline.instrumentation.baggage`). It crosses to other
-services only through the trust boundary (`costline.instrumentation.trust_boundary`).
+every span started there (`costline.instrumentation.baggage`): `opentelemetry-instrument`
+adds that processor; an app that builds its own `TracerProvider` calls
+`costline.install(provider)` (without it, the first tagged request logs a warning
+saying so: `install_check`). It crosses to other services only through the trust
+boundary (`costline.instrumentation.trust_boundary`).
 
 Plain `threading.Thread` and executor workers do not inherit the context. Use
 `with_current_context(fn)` (or `contextvars.copy_context().run`) when handing work
@@ -28,6 +31,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from opentelemetry import baggage, context
+
+from costline.instrumentation.install_check import warn_if_not_installed
 
 PREFIX = "costline."
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
@@ -56,7 +61,11 @@ def tag_entries(tags: dict[str, object]) -> dict[str, str]:
 
 
 def context_with_tags(tags: dict[str, str], parent: context.Context | None = None) -> context.Context:
-    """A context whose baggage has `tags` (already `costline.`-prefixed) added to `parent`'s."""
+    """A context whose baggage has `tags` (already `costline.`-prefixed) added to `parent`'s.
+
+    Warns once if no span processor will copy them onto spans (`install_check`).
+    """
+    warn_if_not_installed()
     ctx = parent if parent is not None else context.get_current()
     for key, value in tags.items():
         ctx = baggage.set_baggage(key, value, context=ctx)
