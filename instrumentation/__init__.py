@@ -5,10 +5,21 @@ Zero-code setup::
     pip install costline
     COSTLINE_BAGGAGE_ALLOWED_HOSTS="svc-b,*.internal" opentelemetry-instrument python app.py
 
+or, in an app that sets OpenTelemetry up in code, once after building the SDK::
+
+    provider = TracerProvider(resource=...)
+    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    trace.set_tracer_provider(provider)
+    costline.install(provider)          # tags onto spans, trust boundary on the propagator
+    OpenAIInstrumentor().instrument()   # costline.instrumentation.openai (and .anthropic)
+
 and, once, where a request enters (or with the ASGI/WSGI middleware)::
 
     with costline.attribution(customer_id=tenant, feature="search"):
         handle(request)
+
+Without one of the two, no span carries the tags; the first tagged request then logs
+one warning saying so (`install_check`).
 
 What the launcher then does (entry points in pyproject.toml):
 
@@ -35,9 +46,12 @@ Choosing between costline and another GenAI instrumentation (official openai-v2,
 OpenLLMetry, OpenInference, which all register the entry-point name `openai`):
 
 - both installed, defaults: each call gets one model span. Where the other library
-  traces a call, costline makes none (`coexistence`); costline still traces what the
-  other leaves alone (e.g. the Responses API beside openai-v2) and still tags every
-  span and guards the provider request.
+  traces a call, costline makes none (`coexistence`) but adds to the other span the
+  OpenAI usage details it drops (openai-v2 writes no cache or reasoning counts on chat
+  spans), in either wrapping order, never overwriting a value it set
+  (`span_completion`); costline still traces what the other leaves alone (e.g. the
+  Responses API beside openai-v2) and still tags every span and guards the provider
+  request. (Anthropic spans of other libraries are left as they are.)
 - costline's spans only (its usage normalisation, 1-hour cache split, missing-usage
   flag, reported cost): `OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=openai` (that name
   disables all three others at once; costline's are `costline_openai`,
