@@ -41,7 +41,8 @@ tells deferring from the rare start failure). Deferring calls pay a context-vari
 set/reset, one attribute dict, and per streamed item one `getattr`. The parse hook
 is installed only the first time costline defers to a span below it (in an app
 without another GenAI instrumentation, never); from then on every SDK response parse
-costs a wrapt call and one context-variable read (~0.3 µs).
+costs a wrapt call and one context-variable read (~0.6 µs measured on a busy machine,
+against ~700 µs for the SDK call itself in-process).
 """
 
 from __future__ import annotations
