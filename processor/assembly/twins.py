@@ -22,10 +22,12 @@ Two leaf call spans are twins when
 A group of twins never holds two id-less matches from one scope, so N identical
 concurrent calls traced by two libraries are N bills, not one.
 
-The billed span is the one with usage, then the larger input + output (spans that
-disagree on the totals of one response id are billed on the larger and counted as
-`conflicting_usage`), then the most cache/reasoning detail, then the earliest in
-the trace. Across flushes of a trace (as far as the recent-traces cache reaches),
+The billed span is the one with usage; then, where the spans disagree on the
+totals, the provider SDK's own span (it reports what the API returned: OpenLLMetry
+0.62's streamed anthropic spans add `message_start`'s output count to the final,
+already cumulative one), else the larger input + output (counted as
+`conflicting_usage` either way); then the most cache/reasoning detail; then the
+earliest in the trace. Across flushes of a trace (as far as the recent-traces cache reaches),
 a late twin of a call billed earlier is a `duplicate_call` of it; the earlier bill
 stands even when the late span's usage is larger (counted as `conflicting_usage`:
 the ledger row was already written).
@@ -39,6 +41,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from costline.processor.records import DUPLICATE_CALL, ModelCall
+
+# Spans the provider's own SDK makes: their usage is the API's, parsed by the provider's code.
+FIRST_PARTY_SCOPES = frozenset({"com.anthropic.sdk.python"})
 
 ID_KEY = "id"  # ("id", response id) -> Billed, in a trace's remembered context
 USAGE_KEY = "usage"  # ("usage", parent span id, input, output) -> tuple[Billed, ...]
@@ -151,6 +156,11 @@ def _alike(a: Candidate, b: Candidate) -> bool:
 def _settle(group: list[Candidate], verdicts: dict[int, Twin]) -> None:
     best = max(group, key=_completeness)
     totals = _totals(best.call)
+    if any(_totals(c.call) != totals for c in group if c.call.usage is not None):
+        first_party = [c for c in group if c.scope in FIRST_PARTY_SCOPES and c.call.usage is not None]
+        if first_party:
+            best = max(first_party, key=_completeness)
+            totals = _totals(best.call)
     for c in group:
         if c is not best:
             verdicts[c.index] = Twin(best.span_id, _totals(c.call) != totals)

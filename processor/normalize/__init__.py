@@ -53,9 +53,10 @@ INTERESTING_KEYS: frozenset[str] = frozenset(
     | openlit.KEYS
     | vercel.KEYS
     | langsmith.KEYS
+    | logfire.KEYS
 )
 # Keys that make a span worth a closer look; the rest only qualify a model call.
-_MARKERS = INTERESTING_KEYS - {SERVER_ADDRESS, *SERVICE_TIER, BATCH, openlit.SDK_NAME, *RESPONSE_ID}
+_MARKERS = INTERESTING_KEYS - {SERVER_ADDRESS, *SERVICE_TIER, BATCH, openlit.SDK_NAME, *RESPONSE_ID, *logfire.KEYS}
 MARKER_KEYS = _MARKERS  # a span with none of these (and no INTERESTING_PREFIXES key) is no model call
 
 

@@ -221,3 +221,17 @@ def test_a_trace_without_a_root_leaves_orphans_untagged():
     a, by_id = assemble(t, buffered(("test", [orphan])))
     assert a.rows[0].tags == {"feature": "untagged", "customer_id": "untagged"}
     assert "costline.tags.source" not in by_id[orphan.span_id]
+
+
+def test_when_twins_disagree_the_provider_sdks_own_span_is_billed():
+    """OpenLLMetry 0.62's streamed anthropic span over-counts output (message_start's count added to the
+    final cumulative one): the SDK's own span says what the API returned."""
+    t = new_trace_id()
+    root = span(t, "POST /ask")
+    sdk = call(t, root, "msg_k", output_tokens=6)
+    openllmetry = call(t, root, "msg_k", output_tokens=7)
+    a, by_id = assemble(t, buffered(("test", [root]), ("com.anthropic.sdk.python", [sdk]),
+                                    ("opentelemetry.instrumentation.anthropic", [openllmetry])))
+    assert [r.span_id for r in a.rows] == [sdk.span_id.hex()] and a.rows[0].cost_usd == expected(1200, 6)
+    assert by_id[openllmetry.span_id]["costline.billed_span_id"] == sdk.span_id.hex()
+    assert (a.twin_calls, a.conflicting_usage) == (1, 1)
