@@ -268,7 +268,7 @@ def assemble_trace(
     covered = _covered(order, parent, pids, known) if known else None
     # Leaf calls that another library's span of the same provider request bills (twins.py).
     candidates = twins = None
-    if len(call_spans) > 1 or (known and call_spans):
+    if (known and call_spans) or (len(call_spans) > 1 and _twins_possible(call_spans, infos, pids)):
         candidates = _candidates(call_spans, parent, infos, sids, pids, spans, known, covered, get)
         twins = twins_of.find(candidates, known) or None
 
@@ -407,6 +407,27 @@ def _root_tags(root: Mapping[str, str] | None, known: Mapping) -> Mapping[str, s
         return root
     ctx = known.get(ROOT_KEY) if known else None
     return ctx.tags if ctx is not None else _EMPTY
+
+
+def _twins_possible(call_spans: list[int], infos: list, pids: list[bytes]) -> bool:
+    """Whether two calls share a response id, or a parent and input/output totals: the cheap test that
+    spares almost every trace the twin search (its calls' ids and usage all differ)."""
+    seen = set()
+    add = seen.add
+    for i in call_spans:
+        call = infos[i].call
+        rid = call.response_id
+        if rid is not None:
+            if rid in seen:
+                return True
+            add(rid)
+        u = call.usage
+        if u is not None:
+            key = (pids[i], u.input_tokens, u.output_tokens)
+            if key in seen:
+                return True
+            add(key)
+    return False
 
 
 def _candidates(call_spans: list[int], parent: list[int], infos: list, sids: list[bytes], pids: list[bytes],
