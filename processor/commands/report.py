@@ -8,6 +8,7 @@ from costline.processor.config import ConfigError
 from costline.processor.ledger import options, reports
 from costline.processor.ledger.dimensions import parse_dimensions
 from costline.processor.ledger.render import render, render_object
+from costline.processor.ledger.safe_cells import terminal_text
 
 
 def register(subparsers) -> None:
@@ -33,7 +34,7 @@ def run(args) -> int:
         if args.untagged:
             summary = reports.untagged_summary(ledger.rows(since, until), tagging.required, tagging.default, tagging.owner)
             if args.format == "table":
-                print(untagged_line(summary))
+                print(terminal_text(untagged_line(summary)))
             elif args.format == "json":
                 render_object(summary, sys.stdout)
             else:

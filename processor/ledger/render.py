@@ -1,7 +1,10 @@
 """Print report rows as a table (people), CSV (spreadsheets) or JSON (scripts).
 
 CSV keeps exact decimals; JSON writes numbers (doubles: exact to far below a cent);
-the table rounds for reading. Column names are the row keys in every format.
+the table rounds for reading. Column names are the row keys in every format. Text
+cells (tag values, models: what senders chose) pass through `safe_cells` on the way
+out: no formula reaches a spreadsheet, no control character a terminal; numbers are
+written as they are.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import csv
 import json
 from decimal import Decimal
 from typing import IO, Any
+
+from costline.processor.ledger.safe_cells import csv_text, terminal_text
 
 FORMATS = ("table", "csv", "json")
 _MONEY_SUFFIXES = ("_usd",)
@@ -24,11 +29,11 @@ def render(rows: list[dict], fmt: str, out: IO[str], columns: list[str] | None =
         w = csv.writer(out, lineterminator="\n")
         w.writerow(columns)
         for r in rows:
-            w.writerow([exact(r.get(c)) for c in columns])
+            w.writerow([csv_text(v) if isinstance(v := r.get(c), str) else exact(v) for c in columns])
     else:
         table(rows, columns, out)
         for line in footer:
-            out.write(line + "\n")
+            out.write(terminal_text(line) + "\n")
 
 
 def render_object(obj: dict, out: IO[str]) -> None:
@@ -67,7 +72,7 @@ def cell(column: str, v: Any) -> str:
         return f"${d:,.4f}" if abs(d) >= Decimal("0.01") or d == 0 else f"${d:.6f}"
     if isinstance(v, int):
         return f"{v:,}"
-    return str(v)
+    return terminal_text(str(v))
 
 
 def table(rows: list[dict], columns: list[str], out: IO[str]) -> None:
@@ -78,7 +83,7 @@ def table(rows: list[dict], columns: list[str], out: IO[str]) -> None:
     def line(values: list[str]) -> str:
         return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)).rstrip()
 
-    out.write(line(columns) + "\n")
+    out.write(line([terminal_text(c) for c in columns]) + "\n")
     for row in cells:
         out.write(line(row) + "\n")
     if not rows:
