@@ -11,11 +11,19 @@ Token types keep the GenAI meaning: `input` includes cache_read and cache_write,
 `output` includes reasoning, so total tokens are `type=~"input|output"`.
 
 `dims` are the configured dimensions (default: feature, customer_id, model, provider,
-environment, team, agent). Cardinality is bounded per dimension: the values in
-`allowed` (e.g. the top-N customers from the ledger) and then the first values seen,
-up to `max_label_values`; every later value is reported as `other`. A missing tag is
+environment, team, agent). Cardinality is costline's bound, in two steps: each dimension
+keeps the values in `allowed` (e.g. the top-N customers from the ledger) and then the
+first values seen, up to `max_label_values`, every later value reported as `other`; and
+each metric keeps the first `max_series` combinations of dimension values, every later
+combination counted in one series whose every dimension is `other`. A missing tag is
 `untagged`. Instruments are created with the OTel metrics SDK; the OTel Prometheus
 exporter turns `costline.cost_usd` (unit `{USD}`) into `costline_cost_usd_total`.
+
+The SDK has its own cardinality limit (2 000 attribute sets per metric stream): past it,
+points go to one series labelled only `otel.metric.overflow`, with no attribution at all.
+A view raises it for costline's instruments to `_SDK_SERIES_PER_COMBINATION` times
+costline's bound (the `type` and `reason` labels multiply the combinations by at most
+that), so costline's bound always acts first.
 
 `write` runs on the event loop: it only updates in-memory aggregates (no I/O).
 
@@ -48,6 +56,7 @@ from typing import Iterable, Mapping, Sequence
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry, start_http_server
 
@@ -56,6 +65,8 @@ from costline.processor.records import LedgerRow
 
 DEFAULT_DIMENSIONS = ("feature", "customer_id", "model", "provider", "environment", "team", "agent")
 DEFAULT_MAX_LABEL_VALUES = 50
+DEFAULT_MAX_SERIES = 2000  # label combinations per metric
+_SDK_SERIES_PER_COMBINATION = 16  # >= the values of the extra label: 5 token types, 8 unpriced reasons
 OTHER = "other"
 TOKEN_TYPES = (
     ("input", "input_tokens"),
@@ -73,10 +84,14 @@ _FIELDS = {
 
 
 class LabelBudget:
-    """Caps the distinct values of each label: allowed ones, then first come, then `other`."""
+    """Caps the distinct values of each label (allowed ones, then first come, then `other`)
+    and the distinct combinations of them (first come)."""
 
-    def __init__(self, max_values: int, allowed: Mapping[str, Iterable[str]] | None = None, untagged: str = DEFAULT_UNTAGGED):
+    def __init__(self, max_values: int, allowed: Mapping[str, Iterable[str]] | None = None, untagged: str = DEFAULT_UNTAGGED,
+                 max_series: int = DEFAULT_MAX_SERIES):
         self.max_values = max_values
+        self.max_series = max_series
+        self._series: set[tuple[str, ...]] = set()
         self._always = {untagged, OTHER, ""}
         self._known: dict[str, set[str]] = {d: set(v) for d, v in (allowed or {}).items()}
         self._lock = threading.Lock()
@@ -95,6 +110,16 @@ class LabelBudget:
                 return value
         return OTHER
 
+    def admit_series(self, values: tuple[str, ...]) -> bool:
+        """True if this combination has its own series (seen before, or room for one more)."""
+        if values in self._series:
+            return True
+        with self._lock:
+            if len(self._series) < self.max_series:
+                self._series.add(values)
+                return True
+        return False
+
 
 class MetricsSink:
     def __init__(
@@ -108,23 +133,26 @@ class MetricsSink:
         otlp_protocol: str = "grpc",
         otlp_interval_s: float = 60.0,
         readers: Sequence[MetricReader] = (),
+        max_series: int = DEFAULT_MAX_SERIES,
     ):
-        if max_label_values < 1:
-            raise ConfigError("max_label_values must be at least 1")
+        if max_label_values < 1 or max_series < 1:
+            raise ConfigError("max_label_values and max_series must be at least 1")
         reserved = {"type", "reason"} & set(dimensions)
         if reserved:
             raise ConfigError(f"metric dimension {sorted(reserved)[0]!r} clashes with a costline label")
         self.dimensions = list(dimensions)
         self.untagged = untagged
-        self.budget = LabelBudget(max_label_values, allowed, untagged)
+        self.budget = LabelBudget(max_label_values, allowed, untagged, max_series)
         self.registry = CollectorRegistry(auto_describe=True)
         all_readers = [PrometheusMetricReader(scope_info_enabled=False, registry=self.registry), *readers]
         if otlp_endpoint:
             all_readers.append(_otlp_reader(otlp_endpoint, otlp_protocol, otlp_interval_s))
         # One instance id per process, so OTLP pushes from `--workers` processes (or replicas) stay separate series
         instance = f"{socket.gethostname()}:{os.getpid()}"
+        sdk_limit = (max_series + 1) * _SDK_SERIES_PER_COMBINATION  # + 1: the all-`other` series
         self._provider = MeterProvider(metric_readers=all_readers, resource=Resource.create(
-            {"service.name": "costline", "service.instance.id": instance}))
+            {"service.name": "costline", "service.instance.id": instance}),
+            views=[View(instrument_name="costline.*", aggregation_cardinality_limit=sdk_limit)])
         meter = self._provider.get_meter("costline.processor.metrics")
         self._cost = meter.create_counter("costline.cost_usd", unit="{USD}", description="Cost of priced LLM calls in US dollars")
         self._tokens = meter.create_counter("costline.tokens", unit="{token}", description="Tokens used by LLM calls, by type")
@@ -139,6 +167,8 @@ class MetricsSink:
             getter = _FIELDS.get(d)
             raw = getter(row) if getter else (row.tags.get(d) or self.untagged)
             out[d] = self.budget.admit(d, raw)
+        if not self.budget.admit_series(tuple(out.values())):
+            return dict.fromkeys(self.dimensions, OTHER)
         return out
 
     def write(self, rows: list[LedgerRow]) -> None:
