@@ -379,8 +379,7 @@ def assemble_trace(
         for i in from_root:
             appended[i] += _FROM_ROOT
     if candidates is None and calls:  # what a late twin of these calls must find (twins.remembered, lazily)
-        candidates = [(sids[i], pids[i], spans[i][1][5], infos[i].start, infos[i].end, infos[i].call)
-                      for i, _, _, _ in calls]
+        candidates = [(i, pids[i], spans[i][1], infos[i]) for i, _, _, _ in calls]
     remember = _Remembered(sids, tags, paths, dangling, known, billed, (candidates, twins) if calls else None,
                            own_root)
     return Assembled(trace_id, spans, infos, sids, pids, tags, paths, results, sums, appended, rewrite, calls,
@@ -412,22 +411,15 @@ def _root_tags(root: Mapping[str, str] | None, known: Mapping) -> Mapping[str, s
 def _twins_possible(call_spans: list[int], infos: list, pids: list[bytes]) -> bool:
     """Whether two calls share a response id, or a parent and input/output totals: the cheap test that
     spares almost every trace the twin search (its calls' ids and usage all differ)."""
-    seen = set()
-    add = seen.add
-    for i in call_spans:
-        call = infos[i].call
-        rid = call.response_id
-        if rid is not None:
-            if rid in seen:
-                return True
-            add(rid)
-        u = call.usage
-        if u is not None:
-            key = (pids[i], u.input_tokens, u.output_tokens)
-            if key in seen:
-                return True
-            add(key)
-    return False
+    calls = [infos[i].call for i in call_spans]
+    ids = [c.response_id for c in calls]
+    if None not in ids:  # (every call has an id: only equal ids make twins)
+        return len(set(ids)) < len(ids)
+    if len(set(ids)) < len(ids) - ids.count(None) + (1 if None in ids else 0):
+        return True
+    keys = [(pids[i], c.usage.input_tokens, c.usage.output_tokens) for i, c in zip(call_spans, calls)
+            if c.usage is not None]
+    return len(set(keys)) < len(keys)
 
 
 def _candidates(call_spans: list[int], parent: list[int], infos: list, sids: list[bytes], pids: list[bytes],
@@ -542,9 +534,13 @@ def _remembered(sids, tags, paths, dangling, known, billed=(), calls=None, root_
     if root_tags:  # for spans whose parent never arrives (_root_tags)
         remember[ROOT_KEY] = _inherited(root_tags, ())
     if calls is not None:
+        def sid_at(i):
+            return sids[i * 8:i * 8 + 8] if joined else sids[i]
+
         candidates, twins = calls
-        if candidates and type(candidates[0]) is tuple:
-            candidates = [twins_of.Candidate(k, *c) for k, c in enumerate(candidates)]
+        if candidates and type(candidates[0]) is tuple:  # (index, parent id, Origin, SpanInfo)
+            candidates = [twins_of.Candidate(i, sid_at(i), pid, origin[5], info.start, info.end, info.call)
+                          for i, pid, origin, info in candidates]
         remember.update(twins_of.remembered(candidates, twins or {}, known))
     return remember
 
