@@ -204,7 +204,7 @@ class _Unusual(Exception):
     """A span whose bytes the fast walk does not handle: read it with the protobuf runtime."""
 
 
-_PICK, _MARKER, _TAG, _STEP, _OUTPUT = 1, 2, 4, 8, 16
+_PICK, _MARKER, _TAG, _STEP, _OUTPUT, _UNIQUE = 1, 2, 4, 8, 16, 32
 _MISS = object()
 _NOTHING = ()  # a remembered span that reads as None
 _SPAN_MEMO_ATTRIBUTES = 4  # spans with at most this many attributes are remembered whole (SpanReader._spans)
@@ -338,6 +338,10 @@ class SpanReader:
                         return (cls[0], (v & 0x7F) | w << 7, cls[1])
                     if n == ke + 6 and v >= 0x80 and w >= 0x80 and kv[ke + 5] < 0x80:
                         return (cls[0], (v & 0x7F) | (w & 0x7F) << 7 | kv[ke + 5] << 14, cls[1])
+                # a response id: a short string_value filling the value, decoded inline (never cached)
+                elif cls[1] & _UNIQUE and n - ke < 0x80 and kv[ke] == 0x12 and kv[ke + 2] == 0x0A \
+                        and kv[ke + 1] == n - ke - 2 and kv[ke + 3] == n - ke - 4:
+                    return (cls[0], kv[ke + 4:].decode(), cls[1])
                 hit = (cls[0], _value(kv, ke, n), cls[1])
             else:
                 _check_value_field(kv, ke)  # nothing after it can change the key
@@ -349,7 +353,7 @@ class SpanReader:
             bits = self._classify(m.key.encode())[1]
             hit = (m.key, decode_value(m.value), bits) if bits else None
         # counts rarely repeat, response ids never do: not cached
-        if hit is None or (type(hit[1]) is not int and type(hit[1]) is not list and hit[0] not in UNIQUE_KEYS):
+        if hit is None or (type(hit[1]) is not int and type(hit[1]) is not list and not hit[2] & _UNIQUE):
             if len(self._kv) >= self._CACHE_MAX:
                 self._kv.clear()
             self._kv[kv] = hit
@@ -369,6 +373,8 @@ class SpanReader:
                 bits |= _STEP
             if key in OUTPUT_KEYS or key.startswith(OUTPUT_PREFIXES):
                 bits |= _OUTPUT
+            if key in UNIQUE_KEYS:
+                bits |= _UNIQUE
         if len(self._classes) >= self._CACHE_MAX:
             self._classes.clear()
         found = self._classes[kb] = (key, bits)
