@@ -5,6 +5,8 @@ retryable sets follow the OTLP spec's failure sections: gRPC CANCELLED,
 DEADLINE_EXCEEDED, ABORTED, OUT_OF_RANGE, UNAVAILABLE, DATA_LOSS (and
 RESOURCE_EXHAUSTED only with a RetryInfo hint); HTTP 429, 502, 503, 504 and
 connection failures. Server retry hints (RetryInfo, Retry-After) are honoured.
+RESOURCE_EXHAUSTED without a hint, and HTTP 413, say the request is too large
+(`too_large`): the queue splits it and sends the halves (split.py) instead of dropping.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Outcome:
     retry_after_s: float | None = None
     detail: str = ""
     rejected: int = 0  # spans the backend reported in partial_success
+    too_large: bool = False  # refused for its size (gRPC RESOURCE_EXHAUSTED without RetryInfo, HTTP 413)
 
 
 def _retry_info_delay(trailers) -> float | None:
@@ -99,8 +102,9 @@ class GrpcClient:
         except grpc.aio.AioRpcError as e:
             code = e.code()
             delay = _retry_info_delay(e.trailing_metadata())
-            retryable = code in _RETRYABLE_GRPC or (code == grpc.StatusCode.RESOURCE_EXHAUSTED and delay is not None)
-            return Outcome(False, retryable, delay, f"{code.name}: {e.details()}")
+            exhausted = code == grpc.StatusCode.RESOURCE_EXHAUSTED
+            retryable = code in _RETRYABLE_GRPC or (exhausted and delay is not None)
+            return Outcome(False, retryable, delay, f"{code.name}: {e.details()}", too_large=exhausted and delay is None)
         return Outcome(True, rejected=_rejected(signal, response))
 
     async def close(self) -> None:
@@ -142,7 +146,8 @@ class HttpClient:
                 if 200 <= resp.status < 300:
                     return Outcome(True, rejected=_rejected(signal, payload))
                 after = _retry_after(resp.headers.get("Retry-After"))
-                return Outcome(False, resp.status in _RETRYABLE_HTTP, after, f"HTTP {resp.status}")
+                return Outcome(False, resp.status in _RETRYABLE_HTTP, after, f"HTTP {resp.status}",
+                               too_large=resp.status == 413)
         except (aiohttp.ClientError, TimeoutError, OSError) as e:
             return Outcome(False, True, None, f"{type(e).__name__}: {e}")
 

@@ -2,7 +2,9 @@
 
 Real gRPC (TraceService/Export) and real HTTP (POST /v1/traces, protobuf or gzip)
 on 127.0.0.1, recording every request. It can answer with failures for a while
-(`fail_next`), so export retries are tested against a real peer.
+(`fail_next`), so export retries are tested against a real peer, refuse what is too
+large as real backends do (gRPC's receive limit, 4 MiB by default: RESOURCE_EXHAUSTED;
+HTTP: 413 over `http_max_bytes`), and hold requests unanswered (`hang`).
 """
 
 from __future__ import annotations
@@ -48,7 +50,13 @@ class SinkSpan:
 class OtlpSink:
     """Context manager; `.grpc_endpoint`, `.http_endpoint`, `.wait_for_spans(n)`."""
 
-    def __init__(self, grpc_port: int = 0, http_port: int = 0):
+    def __init__(self, grpc_port: int = 0, http_port: int = 0, grpc_max_receive_bytes: int = 4 << 20,
+                 http_max_bytes: int | None = None):
+        self.grpc_max_receive_bytes = grpc_max_receive_bytes  # gRPC's own default is 4 MiB too
+        self.http_max_bytes = http_max_bytes  # a larger body is answered 413 (None: no limit)
+        self.too_large = 0  # HTTP requests answered 413
+        self._answering = threading.Event()  # cleared by hang(): requests wait, unanswered
+        self._answering.set()
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._spans: list[SinkSpan] = []
@@ -73,13 +81,15 @@ class OtlpSink:
 
         class Servicer(trace_service_pb2_grpc.TraceServiceServicer):
             def Export(self, request, context):
+                sink._answering.wait()
                 failure = sink._take_failure()
                 if failure:
                     context.abort(failure[0], "sink told to fail")
                 sink._record(request)
                 return trace_service_pb2.ExportTraceServiceResponse()
 
-        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
+                                 options=[("grpc.max_receive_message_length", self.grpc_max_receive_bytes)])
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Servicer(), self._grpc)
         self._grpc_port = self._grpc.add_insecure_port(f"127.0.0.1:{self._grpc_port}")
         self._grpc.start()
@@ -92,6 +102,14 @@ class OtlpSink:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with sink._lock:
                     sink.http_headers.append(dict(self.headers))
+                sink._answering.wait()
+                if sink.http_max_bytes is not None and len(body) > sink.http_max_bytes:
+                    with sink._lock:
+                        sink.too_large += 1
+                    self.send_response(413)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 failure = sink._take_failure()
                 if failure:
                     self.send_response(failure[1])
@@ -115,6 +133,7 @@ class OtlpSink:
         threading.Thread(target=self._http.serve_forever, daemon=True).start()
 
     def stop(self) -> None:
+        self._answering.set()  # let held requests go, so the servers can stop
         if self._grpc is not None:
             self._grpc.stop(0).wait()
             self._grpc = None
@@ -136,6 +155,14 @@ class OtlpSink:
         """Answer the next `n` export requests (either protocol) with a failure."""
         with self._lock:
             self._failures.extend([(code, http_status)] * n)
+
+    def hang(self) -> None:
+        """Hold every request from now on unanswered (a backend that stopped answering),
+        until `answer()` or `stop()`."""
+        self._answering.clear()
+
+    def answer(self) -> None:
+        self._answering.set()
 
     def _take_failure(self):
         with self._lock:
