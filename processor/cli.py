@@ -15,7 +15,10 @@ COMMANDS = ["serve", "report", "top", "trace", "alerts", "reconcile", "reprice",
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from costline import __version__
+
     parser = argparse.ArgumentParser(prog="costline", description="OpenTelemetry-native LLM cost attribution.")
+    parser.add_argument("--version", action="version", version=f"costline {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:

@@ -60,6 +60,7 @@ from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry, start_http_server
 
+from costline.processor import listen
 from costline.processor.config import DEFAULT_UNTAGGED, ConfigError
 from costline.processor.records import LedgerRow
 
@@ -158,7 +159,8 @@ class MetricsSink:
         self._tokens = meter.create_counter("costline.tokens", unit="{token}", description="Tokens used by LLM calls, by type")
         self._calls = meter.create_counter("costline.llm_calls", unit="{call}", description="LLM calls recorded, priced or not")
         self._unpriced = meter.create_counter("costline.unpriced_calls", unit="{call}", description="LLM calls that could not be priced, by reason")
-        self._server = None
+        self._servers: list = []  # one per address: `localhost` is 127.0.0.1 and ::1 (processor/listen.py)
+        self.addresses: list[str] = []
         self._closed = False
 
     def labels(self, row: LedgerRow) -> dict[str, str]:
@@ -214,14 +216,18 @@ class MetricsSink:
               "Bytes of --queue-dir segments on disk")
 
     def serve(self, host: str, port: int) -> tuple[str, int]:
-        """Start the /metrics HTTP endpoint; returns the bound address (port 0 picks one)."""
-        if self._server is not None:
+        """Start the /metrics HTTP endpoint on every address `host` means; returns (host, port bound)."""
+        if self._servers:
             raise RuntimeError("metrics endpoint already started")
-        try:
-            self._server, _ = start_http_server(port, addr=host, registry=self.registry)
-        except OSError as e:
-            raise ConfigError(f"cannot serve metrics on {host}:{port}: {e.strerror or e}") from None
-        return host, self._server.server_port
+        for h in listen.hosts(host):
+            try:
+                server, _ = start_http_server(port, addr=h, registry=self.registry)
+            except OSError as e:
+                raise listen.bind_error("--metrics", f"{host}:{port}", listen.hostport(h, port), e) from None
+            self._servers.append(server)
+            port = server.server_port
+            self.addresses.append(listen.hostport(h, port))
+        return host, port
 
     def close(self, timeout_s: float = 5.0) -> None:
         """Push a last OTLP export, stop the endpoint. Idempotent."""
@@ -229,9 +235,9 @@ class MetricsSink:
             return
         self._closed = True
         self._provider.shutdown(timeout_millis=timeout_s * 1000)
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
 
 
 _SELF_COUNTERS = (

@@ -15,6 +15,7 @@ from costline.processor.config import (
     parse_hostport,
     targets_from_env,
 )
+from costline.processor.listen import hostport, preflight
 
 
 def register(sub) -> None:
@@ -38,7 +39,7 @@ def register(sub) -> None:
     p.add_argument("--queue-dir", metavar="DIR",
                    help="keep acknowledged spans on disk here until exported and recorded; replayed after a "
                         "restart or crash (default: memory only)")
-    p.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO)")
     p.set_defaults(func=run)
 
 
@@ -104,9 +105,28 @@ def open_sinks(config: Config) -> list:
         if m.listen:
             host, port = parse_hostport(m.listen, "--metrics")
             sink.serve(host, port)
-            logging.getLogger("costline").info("Prometheus metrics on http://%s:%d/metrics", host, port)
+            logging.getLogger("costline").info("Prometheus metrics on %s", ", ".join(f"http://{a}/metrics" for a in sink.addresses))
         sinks.append(sink)
     return sinks
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level(value: str) -> str:
+    if value.upper() not in LOG_LEVELS:
+        raise ConfigError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
+    return value.upper()
+
+
+def listeners(config: Config, workers: int) -> list[tuple[str, str]]:
+    """(flag, HOST:PORT) of every socket serve will listen on; worker i serves /metrics on PORT+i."""
+    out = [(flag, addr) for flag, addr in (("--grpc", config.receive.grpc), ("--http", config.receive.http)) if addr]
+    if config.metrics.listen:
+        host, port = parse_hostport(config.metrics.listen, "--metrics")
+        ports = [port + i for i in range(workers)] if workers > 1 else [port]
+        out += [("--metrics", hostport(host, p)) for p in ports]
+    return out
 
 
 def check_workers(config: Config, workers: int) -> None:
@@ -123,9 +143,10 @@ def check_workers(config: Config, workers: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=log_level(args.log_level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = build_config(args)
     check_workers(config, args.workers)
+    preflight(listeners(config, args.workers))  # a port in use: one line, before the ledger or any file exists
     if args.workers > 1:
         from costline.processor.server import run_workers
 
