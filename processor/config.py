@@ -19,6 +19,7 @@ DEFAULT_MAX_TRACES = 100_000
 DEFAULT_MAX_SPANS = 1_000_000
 DEFAULT_MAX_BUFFER_BYTES = 512 * 1024 * 1024  # span bytes + bookkeeping; 0 disables
 DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024  # after decompression, as the OTLP spec suggests
+DEFAULT_MAX_CONCURRENT_REQUESTS = 32
 DEFAULT_RECENT_TRACES = 50_000
 DEFAULT_QUEUE_BATCHES = 2_000
 DEFAULT_BATCH_SPANS = 2_048
@@ -35,6 +36,9 @@ class ReceiveConfig:
     http: str | None = DEFAULT_HTTP  # HOST:PORT; None disables the HTTP receiver
     max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES  # after decompression; over it: 413 / RESOURCE_EXHAUSTED
     retry_after_s: float = 5.0  # the hint sent with throttling answers (gRPC: exact; HTTP Retry-After: rounded up)
+    # requests being read or handled at once, both receivers together; more are throttled before
+    # their body is read (so bodies held <= this x max_request_bytes); 0: no cap
+    max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS
     bearer_token_file: str | None = None  # require `Authorization: Bearer <file content>` on both receivers
     tls_cert_file: str | None = None  # serve TLS on both receivers (PEM certificate chain)
     tls_key_file: str | None = None  # its PEM private key
@@ -166,6 +170,8 @@ class Config:
             raise ConfigError("receive.retry_after_s must be more than zero")
         if self.receive.max_request_bytes < 1024:
             raise ConfigError("max_request_bytes must be at least 1024")
+        if self.receive.max_concurrent_requests < 0:
+            raise ConfigError("receive.max_concurrent_requests must be zero (no cap) or more")
         for t in self.export.targets:
             if t.protocol not in ("grpc", "http"):
                 raise ConfigError(f"export protocol must be grpc or http, not {t.protocol!r}")

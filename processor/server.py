@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from costline.processor.config import Config, parse_hostport
 from costline.processor.pipeline import Pipeline
+from costline.processor.receive.admission import Admission
 from costline.processor.receive.grpc import GrpcReceiver
 from costline.processor.receive.http import HttpReceiver
 from costline.processor.receive.security import load_security
@@ -44,13 +45,14 @@ class Server:
             if hasattr(sink, "watch"):
                 sink.watch(self.pipeline)  # costline's own counters and levels on /metrics
         stats = self.pipeline.stats
-        security = load_security(cfg.receive)
+        r = cfg.receive  # one Admission (token, in-flight cap) for both receivers
+        gate = Admission(load_security(r), r.max_concurrent_requests, r.retry_after_s, stats)
         if cfg.receive.grpc:
-            self.grpc = GrpcReceiver(self.pipeline, cfg.receive.max_request_bytes, stats, security)
+            self.grpc = GrpcReceiver(self.pipeline, cfg.receive.max_request_bytes, stats, gate)
             port = await self.grpc.start(*parse_hostport(cfg.receive.grpc, "--grpc"))
             log.info("OTLP/gRPC receiver on %s", _with_port(cfg.receive.grpc, port))
         if cfg.receive.http:
-            self.http = HttpReceiver(self.pipeline, cfg.receive.max_request_bytes, stats, security)
+            self.http = HttpReceiver(self.pipeline, cfg.receive.max_request_bytes, stats, gate)
             port = await self.http.start(*parse_hostport(cfg.receive.http, "--http"), reuse_port=self.reuse_port)
             log.info("OTLP/HTTP receiver on %s", _with_port(cfg.receive.http, port))
         for q in self.pipeline.queues:

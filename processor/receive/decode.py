@@ -2,6 +2,12 @@
 
 Pure functions; the receivers call them. The size cap applies to the body after
 decompression, read in bounded chunks so a gzip bomb never inflates in memory.
+
+Every signal is checked, not only traces: a body costline takes is forwarded, and one
+the backend cannot parse is refused there with every span or point batched beside it.
+OTLP/JSON is held to protobuf's limits by parsing what it converts to (`from_json`):
+JSON has no nesting limit, protobuf parsers do (upb, C++ and Java: 100 levels), and a
+request only the JSON path let in would poison the batch it is exported in.
 """
 
 from __future__ import annotations
@@ -10,6 +16,9 @@ import json
 import zlib
 
 from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from costline.processor.receive import otlp_json
 from costline.processor.receive.errors import TooLarge, Undecodable, UnsupportedMediaType
@@ -17,6 +26,11 @@ from costline.processor.receive.errors import TooLarge, Undecodable, Unsupported
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _CHUNK = 1 << 20
+REQUESTS = {  # what each signal's body must parse as
+    "traces": ExportTraceServiceRequest,
+    "metrics": ExportMetricsServiceRequest,
+    "logs": ExportLogsServiceRequest,
+}
 
 
 def media_type(content_type: str | None) -> str:
@@ -75,6 +89,20 @@ def parse_json(message_type, data: bytes):
         return otlp_json.to_message(message_type, doc)
     except otlp_json.OtlpJsonError as e:
         raise Undecodable(f"body is not valid OTLP/JSON: {e}") from None
+
+
+def from_json(message_type, data: bytes, limit: int) -> bytes:
+    """OTLP/JSON to the protobuf bytes costline keeps, refused (Undecodable, TooLarge) unless
+    they parse as `message_type` within `limit` bytes, as a protobuf body must."""
+    out = parse_json(message_type, data).SerializeToString()
+    if len(out) > limit:
+        raise TooLarge(f"request is {len(out)} bytes as protobuf, over the {limit}-byte limit")
+    try:
+        parse_protobuf(message_type, out)
+    except Undecodable:  # what protobuf refuses in a converted body: nesting deeper than 100 levels
+        raise Undecodable(f"body is not a valid {message_type.DESCRIPTOR.name} once converted to "
+                          "protobuf (values nested deeper than protobuf's 100 levels?)") from None
+    return out
 
 
 def decode(message_type, body: bytes, content_type: str | None, encoding: str | None, limit: int):

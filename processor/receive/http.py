@@ -4,6 +4,10 @@ Answers as the OTLP spec asks: the response in the request's encoding, a
 google.rpc.Status body on errors, 400 undecodable, 413 too large (checked after
 decompression, in bounded chunks), 415 unknown content type or encoding, 503 with
 Retry-After when throttling. GET /healthz reports liveness and buffer levels.
+
+Every export request passes the Admission (token, in-flight cap) on its headers before
+its body is read, and its body must parse as the signal's request message: protobuf as
+sent, JSON as the protobuf it converts to (decode.from_json), which is what is kept.
 """
 
 from __future__ import annotations
@@ -14,21 +18,19 @@ import math
 
 from aiohttp import web
 from google.rpc import status_pb2
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from costline.processor.receive import decode
+from costline.processor.receive.admission import Admission
 from costline.processor.receive.errors import RequestError, Throttled, TooLarge, Unauthenticated
 
 log = logging.getLogger("costline.receive")
 
 
 class HttpReceiver:
-    def __init__(self, pipeline, max_request_bytes: int, stats, security=None):
+    def __init__(self, pipeline, max_request_bytes: int, stats, gate: Admission):
         self.pipeline = pipeline
-        self.security = security
+        self.gate = gate
         self.max_bytes = max_request_bytes
         self.stats = stats
         self.runner: web.AppRunner | None = None
@@ -46,7 +48,7 @@ class HttpReceiver:
         # Bodies are decompressed by decode.decompress, which enforces the size cap.
         self.runner = web.AppRunner(self.app(), auto_decompress=False, access_log=None)
         await self.runner.setup()
-        ssl_context = self.security.ssl_context() if self.security else None
+        ssl_context = self.gate.security.ssl_context() if self.gate.security else None
         site = web.TCPSite(self.runner, host, port, reuse_port=reuse_port or None, ssl_context=ssl_context)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
@@ -56,9 +58,16 @@ class HttpReceiver:
         if self.runner is not None:
             await self.runner.cleanup()
 
+    async def _checked(self, request: web.Request, signal: str) -> tuple[str, bytes]:
+        """(media type, the body as protobuf bytes that parse as the signal's request)."""
+        kind, data = await self._body(request)
+        message = decode.REQUESTS[signal]
+        if kind == decode.PROTOBUF:
+            decode.parse_protobuf(message, data)  # undecodable -> 400
+            return kind, data
+        return kind, decode.from_json(message, data, self.max_bytes)
+
     async def _body(self, request: web.Request) -> tuple[str, bytes]:
-        if self.security is not None:
-            self.security.check(request.headers.get("Authorization"))
         kind = decode.media_type(request.headers.get("Content-Type"))
         if request.content_length is not None and request.content_length > self.max_bytes:
             raise TooLarge(f"request body of {request.content_length} bytes exceeds the {self.max_bytes}-byte limit")
@@ -71,14 +80,16 @@ class HttpReceiver:
     async def _traces(self, request: web.Request) -> web.Response:
         kind = decode.JSON if "json" in (request.headers.get("Content-Type") or "") else decode.PROTOBUF
         try:
-            kind, data = await self._body(request)
-            if kind == decode.PROTOBUF:
-                decode.parse_protobuf(ExportTraceServiceRequest, data)  # undecodable -> 400
-            else:
-                data = decode.parse_json(ExportTraceServiceRequest, data).SerializeToString()
+            self.gate.enter(request.headers.get("Authorization"))  # before the body is read
+        except RequestError as e:
+            return self._error(kind, e)
+        try:
+            kind, data = await self._checked(request, "traces")
             rejected, error = await self.pipeline.take_traces(data)  # the checked bytes
         except RequestError as e:
             return self._error(kind, e)
+        finally:
+            self.gate.leave()
         response = ExportTraceServiceResponse()
         if rejected:
             response.partial_success.rejected_spans = rejected
@@ -92,18 +103,16 @@ class HttpReceiver:
         async def handler(request: web.Request) -> web.Response:
             kind = decode.JSON if "json" in (request.headers.get("Content-Type") or "") else decode.PROTOBUF
             try:
-                kind, data = await self._body(request)
-                if kind == decode.JSON:  # forwarded as protobuf: decode once to convert
-                    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
-                    from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-                        ExportMetricsServiceRequest,
-                    )
-
-                    mtype = ExportMetricsServiceRequest if signal == "metrics" else ExportLogsServiceRequest
-                    data = decode.parse_json(mtype, data).SerializeToString()
+                self.gate.enter(request.headers.get("Authorization"))  # before the body is read
+            except RequestError as e:
+                return self._error(kind, e)
+            try:
+                kind, data = await self._checked(request, signal)  # forwarded as protobuf
                 self.pipeline.accept_passthrough(signal, data)
             except RequestError as e:
                 return self._error(kind, e)
+            finally:
+                self.gate.leave()
             body = b"{}" if kind == decode.JSON else b""
             return web.Response(body=body, content_type=kind)
 

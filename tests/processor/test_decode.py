@@ -118,3 +118,33 @@ def test_oversized_plain_body_and_truncated_gzip():
         decode.decompress(gzip.compress(b"y" * 10000)[:-12], "gzip", 100_000)
     with pytest.raises(Undecodable):
         decode.decompress(b"not gzip at all", "gzip", 100_000)
+
+
+def _nested(depth: int) -> dict:
+    value: dict = {"stringValue": "leaf"}
+    for _ in range(depth):
+        value = {"kvlistValue": {"values": [{"key": "k", "value": value}]}}
+    return value
+
+
+@pytest.mark.parametrize("signal", ["traces", "logs"])
+def test_json_is_held_to_protobufs_nesting_limit(signal):
+    def doc(depth):
+        if signal == "traces":
+            d = otlp_json_doc()
+            d["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"].append({"key": "deep", "value": _nested(depth)})
+            return d
+        return {"resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": _nested(depth)}]}]}]}
+
+    message = decode.REQUESTS[signal]
+    ok = decode.from_json(message, json.dumps(doc(20)).encode(), 1 << 20)
+    message.FromString(ok)  # what is kept is the protobuf bytes, and they parse
+    with pytest.raises(Undecodable, match="nested" if signal == "traces" else None):  # 31 kvlist levels: 100 message levels, upb's limit
+        decode.from_json(message, json.dumps(doc(40)).encode(), 1 << 20)
+
+
+def test_json_is_held_to_the_size_limit_once_converted():
+    body = json.dumps(otlp_json_doc()).encode()
+    size = len(decode.from_json(ExportTraceServiceRequest, body, 1 << 20))
+    with pytest.raises(TooLarge):
+        decode.from_json(ExportTraceServiceRequest, body, size - 1)
