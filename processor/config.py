@@ -145,6 +145,14 @@ class MetricsConfig:
 
 
 @dataclass
+class MemoryConfig:
+    # MiB of telemetry costline may hold: trace buffer, recent traces, export queues, forwarded
+    # metrics and logs, ledger backlog (processor/memory.py). Senders are throttled from 80% of it.
+    # None: half the machine's memory, or of the cgroup limit when lower, shared by --workers; 0: none.
+    limit_mib: int | None = None
+
+
+@dataclass
 class Config:
     receive: ReceiveConfig = field(default_factory=ReceiveConfig)
     pricing: PricingConfig = field(default_factory=PricingConfig)
@@ -153,6 +161,7 @@ class Config:
     export: ExportConfig = field(default_factory=ExportConfig)
     ledger: str | None = None  # path or postgresql:// URL (the ledger issue)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
 
     def validate(self) -> None:
         for addr, name in ((self.receive.grpc, "--grpc"), (self.receive.http, "--http")):
@@ -189,6 +198,9 @@ class Config:
                 raise ConfigError(f"--queue-dir {qd} exists and is not a directory")
             if self.export.queue_max_bytes < 0 or self.export.queue_segment_bytes < 1024:
                 raise ConfigError("queue_max_bytes must be zero (no bound) or more, queue_segment_bytes at least 1024")
+        limit = self.memory.limit_mib
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ConfigError("memory.limit_mib must be a whole number of MiB (0: no bound)")
         if self.pricing.prices_file and not Path(self.pricing.prices_file).is_file():
             raise ConfigError(f"price file not found: {self.pricing.prices_file}")
         if self.metrics.listen:

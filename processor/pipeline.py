@@ -32,6 +32,7 @@ from costline.processor.export.client import make_client
 from costline.processor.export.queue import Batch, ExportQueue
 from costline.processor.intake import SERVICE, Intake
 from costline.processor.journal import Journal
+from costline.processor.memory import MiB, MemoryBudget, default_limit_mib
 from costline.processor.receive.errors import Throttled
 from costline.processor.records import Cost
 from costline.processor.stats import FirstSeen, Sometimes, Stats
@@ -62,6 +63,8 @@ class Pipeline:
         self._acking = [s for s in self.sinks if getattr(s, "acknowledges", False)]  # the ledger
         self._parties = 0  # who must finish a span before its journal segment can go
         self._replay: asyncio.Task | None = None
+        limit_mib = config.memory.limit_mib
+        self.memory = MemoryBudget((default_limit_mib() if limit_mib is None else limit_mib) * MiB, self)
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -128,8 +131,14 @@ class Pipeline:
         return sum(len(f.spans) for f in flushes)
 
     # -- receive side ----------------------------------------------------------------
-    def check_capacity(self) -> None:
-        """Raise Throttled while any export queue is full (the sender retries later)."""
+    def check_capacity(self, size: int = 0) -> None:
+        """Raise Throttled while any export queue is full, or the memory budget has no room for
+        `size` more bytes (the sender retries later)."""
+        refusal = self.memory.refusal(size)
+        if refusal:
+            self.stats.add("requests_throttled", 1, "memory")
+            self._first_seen(("memory",), "%s: throttling senders until it drains (memory.limit_mib)", refusal)
+            raise Throttled(f"{refusal}; retry later", self.config.receive.retry_after_s)
         for q in self.queues:
             if q.saturated:
                 self.stats.add("requests_throttled", 1, q.client.name)
@@ -145,9 +154,11 @@ class Pipeline:
         valid) or the decoded message. Returns (rejected spans, message)."""
         if self._closed:
             raise Throttled("costline is shutting down", self.config.receive.retry_after_s)
-        self.check_capacity()
         body = request if isinstance(request, bytes) else request.SerializeToString()
+        self.check_capacity(len(body))
         by_trace, accepted, rejected, message = self.intake.group(body)
+        if accepted:
+            self.memory.span_bytes = len(body) // accepted
         segment = None
         if self.journal and accepted:
             try:  # on disk before the sender hears OK
@@ -182,7 +193,8 @@ class Pipeline:
         spans = 0
         for seg in journal.left_over:
             for body in journal.records(seg):
-                while any(q.saturated for q in self.queues) or self.buffer.span_count >= self.config.assembly.max_spans:
+                while (any(q.saturated for q in self.queues) or self.buffer.span_count >= self.config.assembly.max_spans
+                       or self.memory.over_soft):
                     await asyncio.sleep(0.05)
                 try:
                     by_trace, accepted, rejected, _ = self.intake.group(body)
@@ -224,7 +236,7 @@ class Pipeline:
 
     def accept_passthrough(self, signal: str, body: bytes) -> None:
         """Metrics and logs: forwarded unchanged to every target."""
-        self.check_capacity()
+        self.check_capacity(len(body))
         for q in self.queues:
             q.put(Batch(signal, body, 0))
         self.stats.add(f"{signal}_requests_received")
@@ -247,7 +259,7 @@ class Pipeline:
         broken = covered = duplicates = twins = conflicting = from_root = 0
         for f in flushes:
             a = assemble_trace(f.trace_id, f.spans, f.known, tagging, price, write, reader)
-            remember(f.trace_id, a.remember)
+            remember(f.trace_id, a.remember, len(f.spans))
             broken += a.broken_links
             covered += a.billed_in_parent
             duplicates += a.duplicate_calls

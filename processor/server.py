@@ -59,6 +59,10 @@ class Server:
             log.info("exporting to %s", q.client.name)
         if not self.pipeline.queues:
             log.info("no exporter configured: spans are priced and recorded only")
+        memory = self.pipeline.memory
+        if memory.limit:
+            log.info("memory bound: %d MiB held at most, senders throttled from %d MiB (memory.limit_mib)",
+                     memory.limit >> 20, memory.soft >> 20)
 
     async def stop(self) -> None:
         if self.grpc:
@@ -69,6 +73,9 @@ class Server:
         close = getattr(self.pipeline.pricer, "close", None)
         if close:
             close()  # stops genai-prices' updater thread when network updates are on
+        memory = self.pipeline.memory
+        log.info("memory: at most %.1f MiB counted at an admission, of a %.0f MiB limit (memory.limit_mib)",
+                 memory.peak / (1 << 20), memory.limit / (1 << 20))
         log.info("stopped: %s", self.pipeline.stats.snapshot())
 
 
@@ -147,6 +154,10 @@ def run_workers(config: Config, workers: int, log_level: str = "INFO") -> int:
     from multiprocessing.connection import wait
 
     ctx = mp.get_context("spawn")
+    if config.memory.limit_mib is None:  # the default share of the machine's memory, split among the workers
+        from costline.processor.memory import default_limit_mib
+
+        config.memory.limit_mib = default_limit_mib(workers)
     procs = [ctx.Process(target=_worker, args=(config, log_level, i), name=f"costline-worker-{i}") for i in range(workers)]
     stopping = False
 

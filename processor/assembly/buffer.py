@@ -5,7 +5,9 @@ so expiry and the memory bound both pop from the front. At the bound (max traces
 max spans or max bytes) the oldest traces flush early: nothing is dropped. Bytes
 are each span's wire size plus SPAN_OVERHEAD, what buffering one costs besides
 (measured by benchmarks/memory.py), so the bound is close to the memory it takes. Flushed traces are
-remembered (bounded) so a late span still inherits its ancestors' tags and path.
+remembered (bounded by count, and by bytes: RECENT_SPAN_BYTES per span, at most
+`recent_max_bytes`, which the memory budget sets) so a late span still inherits its
+ancestors' tags and path.
 Single-threaded: it is only touched from the event loop.
 """
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass
 from costline.processor.assembly.rollup import Inherited
 from costline.processor.config import AssemblyConfig
 from costline.processor.intake import BufferedSpan
+from costline.processor.memory import RECENT_SPAN_BYTES
 
 SPAN_OVERHEAD = 160  # bytes per buffered span beyond its wire size (tuple, bytes header, list slot, its trace's share)
 
@@ -43,6 +46,9 @@ class TraceBuffer:
         self.config = config
         self._traces: OrderedDict[bytes, _Trace] = OrderedDict()
         self._recent: OrderedDict[bytes, dict[bytes, Inherited]] = OrderedDict()
+        self._recent_sizes: dict[bytes, int] = {}  # trace -> bytes counted in recent_bytes
+        self.recent_bytes = 0  # RECENT_SPAN_BYTES per remembered span
+        self.recent_max_bytes = 0  # 0: bounded by recent_traces only
         self.span_count = 0
         self.byte_count = 0  # wire bytes of buffered spans + SPAN_OVERHEAD each
         self.late_spans = 0  # spans of a trace that had already been flushed
@@ -125,9 +131,14 @@ class TraceBuffer:
     def drain(self) -> list[Flush]:
         return [self._pop_oldest("drain") for _ in range(len(self._traces))]
 
-    def remember(self, trace_id: bytes, context: dict[bytes, Inherited]) -> None:
+    def remember(self, trace_id: bytes, context: dict[bytes, Inherited], spans: int = 0) -> None:
+        """Keep a flushed trace's context (`spans`: how many spans it had, for the byte count)."""
         if self.config.recent_traces <= 0:
             return
+        size = spans * RECENT_SPAN_BYTES
+        self.recent_bytes += size
+        sizes = self._recent_sizes
+        sizes[trace_id] = sizes.get(trace_id, 0) + size
         known = self._recent.get(trace_id)
         if known is None:
             self._recent[trace_id] = context
@@ -136,8 +147,10 @@ class TraceBuffer:
                 known = self._recent[trace_id] = dict(known)
             known.update(context)
             self._recent.move_to_end(trace_id)
-        while len(self._recent) > self.config.recent_traces:
-            self._recent.popitem(last=False)
+        cap = self.recent_max_bytes
+        while len(self._recent) > self.config.recent_traces or (cap and self.recent_bytes > cap and len(self._recent) > 1):
+            old, _ = self._recent.popitem(last=False)
+            self.recent_bytes -= sizes.pop(old, 0)
 
     def _pop_oldest(self, reason: str) -> Flush:
         trace_id, entry = self._traces.popitem(last=False)

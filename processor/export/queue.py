@@ -47,6 +47,7 @@ class ExportQueue:
         self._idle = asyncio.Event()
         self._idle.set()
         self._inflight = 0
+        self.bytes = 0  # bodies queued or in flight, for the memory budget (processor/memory.py)
         self._closing = False
         self._deadline: float | None = None
         self._workers = [asyncio.ensure_future(self._work()) for _ in range(workers)]
@@ -60,6 +61,7 @@ class ExportQueue:
 
     def put(self, batch: Batch) -> None:
         self._items.append(batch)
+        self.bytes += len(batch.body)
         self._idle.clear()
         self._wakeup.set()
 
@@ -80,6 +82,7 @@ class ExportQueue:
                 self.stats.add(f"{_unit(batch)}_dropped", batch.spans or 1, "export_error")
             finally:
                 self._inflight -= 1
+                self.bytes -= len(batch.body)
                 if not self._items and not self._inflight:
                     self._idle.set()
 

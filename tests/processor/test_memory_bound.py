@@ -44,3 +44,57 @@ def test_config_sets_and_checks_the_byte_bound():
     cfg.assembly.max_buffer_bytes = -1
     with pytest.raises(ConfigError, match="max_buffer_bytes"):
         cfg.validate()
+
+
+def test_memory_limit_mib_is_read_and_checked():
+    cfg = Config()
+    assert cfg.memory.limit_mib is None  # a share of the machine's memory (memory.default_limit_mib)
+    merge_yaml(cfg, {"memory": {"limit_mib": 64}})
+    cfg.validate()
+    assert cfg.memory.limit_mib == 64
+    cfg.memory.limit_mib = -1
+    with pytest.raises(ConfigError, match="memory.limit_mib"):
+        cfg.validate()
+    with pytest.raises(ConfigError, match="unknown setting"):
+        merge_yaml(Config(), {"memory": {"limit": 64}})
+
+
+def test_the_default_limit_is_half_the_memory_shared_by_workers():
+    from costline.processor.memory import DEFAULT_FRACTION, _cgroup_bytes, _machine_bytes, default_limit_mib
+
+    total = min(x for x in (_machine_bytes(), _cgroup_bytes()) if x)
+    assert default_limit_mib() == int(total * DEFAULT_FRACTION) >> 20
+    assert abs(default_limit_mib(4) - default_limit_mib() / 4) <= 1
+
+
+def test_the_budget_throttles_at_the_soft_limit_and_never_admits_past_the_hard_one():
+    from costline.processor.memory import MiB, SOFT_FRACTION, MemoryBudget
+
+    class Queue:
+        bytes = 0
+
+    class Pipe:
+        buffer = TraceBuffer(AssemblyConfig(trace_wait_s=60))
+        queues = [Queue(), Queue()]
+        _pending_spans = 0
+        _acking = []
+
+    p = Pipe()
+    budget = MemoryBudget(10 * MiB, p)
+    assert budget.refusal(1 * MiB) is None
+    p.queues[0].bytes = int(10 * MiB * SOFT_FRACTION)  # the slowest queue holds what all hold
+    assert "soft memory limit" in budget.refusal(0)
+    p.queues[0].bytes = int(4.5 * MiB)  # under soft; a request that would cross the hard limit waits
+    assert "past its memory limit" in budget.refusal(6 * MiB) and budget.refusal(1 * MiB) is None
+    p.queues[0].bytes = 0  # a near-empty budget takes a request larger than its headroom
+    assert budget.refusal(9 * MiB) is None
+
+
+def test_recent_traces_give_way_at_their_share_of_the_limit():
+    from costline.processor.memory import RECENT_SPAN_BYTES
+
+    buf = TraceBuffer(AssemblyConfig(trace_wait_s=60, recent_traces=1000))
+    buf.recent_max_bytes = 10 * 6 * RECENT_SPAN_BYTES
+    for _ in range(25):
+        buf.remember(new_trace_id(), {}, 6)
+    assert buf.recent_bytes == 10 * 6 * RECENT_SPAN_BYTES and len(buf._recent) == 10

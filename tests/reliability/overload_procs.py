@@ -4,11 +4,14 @@
 sink    A slow OTLP/gRPC backend: it takes at most `--rate` spans/s (one lock, a sleep
         per request in proportion to its spans), answers every `--fail-every`-th request
         UNAVAILABLE without keeping it (so costline's export retries run too), and keeps
-        the span ID of every span it takes. On SIGTERM it writes them to `--out`.
+        the span ID of every span it takes. On SIGTERM it writes them to `--out`. With
+        `--down` it answers every request UNAVAILABLE until it gets SIGUSR1 (a backend
+        that is down, then back).
 senders Push unique spans as fast as costline takes them for `--duration` seconds; a
         throttling answer (UNAVAILABLE with RetryInfo, HTTP 503 with Retry-After) is
         honoured and the same request sent again until it is accepted. Every span ID
-        acknowledged goes to `--out`, the counts to `--out`.json.
+        acknowledged goes to `--out`, the counts to `--out`.json. `--span-bytes N` pads
+        each span with an N-byte attribute, `--traces N` sets the traces per request.
 
 Span IDs are `sender index (2 bytes) | counter (6 bytes)`, so every process makes its
 own and a span seen at the sink tells which sender made it.
@@ -43,7 +46,7 @@ class Template:
     fresh IDs in at the markers' offsets (same lengths, so nothing is re-encoded): a sender
     spends ~1 µs per span instead of building messages, and costline stays the one busy."""
 
-    def __init__(self, index: int):
+    def __init__(self, index: int, traces: int = TRACES_PER_REQUEST, span_bytes: int = 0):
         from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
         from tests.processor.spans import set_value
@@ -58,7 +61,7 @@ class Template:
         self.trace_markers: list[bytes] = []
         self.span_markers: list[bytes] = []
         start = 1_763_900_000_000_000_000
-        for t in range(TRACES_PER_REQUEST):
+        for t in range(traces):
             tid = rnd.randbytes(16)
             self.trace_markers.append(tid)
             ids = [rnd.randbytes(8) for _ in range(SPANS_PER_TRACE)]
@@ -79,12 +82,15 @@ class Template:
                     s.parent_span_id = parent
                 for k, v in attrs.items():
                     set_value(s.attributes.add(key=k), v)
+                if span_bytes:
+                    set_value(s.attributes.add(key="payload"), "x" * span_bytes)
         self.body = bytearray(req.SerializeToString())
         # (offset, index into fresh span IDs) for every span_id and parent_span_id occurrence
         self.span_at = [(o, i) for i, m in enumerate(self.span_markers) for o in _find_all(self.body, m)]
         self.trace_at = [(o, i) for i, m in enumerate(self.trace_markers) for o in _find_all(self.body, m)]
-        assert len(self.trace_at) == TRACES_PER_REQUEST * SPANS_PER_TRACE, "a trace marker is not unique"
-        assert len(self.span_at) == TRACES_PER_REQUEST * (2 * SPANS_PER_TRACE - 1), "a span marker is not unique"
+        assert len(self.trace_at) == traces * SPANS_PER_TRACE, "a trace marker is not unique"
+        assert len(self.span_at) == traces * (2 * SPANS_PER_TRACE - 1), "a span marker is not unique"
+        self.traces = traces
         self.prefix = index << 48
         self.counter = 1
         self.spans = len(self.span_markers)
@@ -94,7 +100,7 @@ class Template:
         first = self.prefix | self.counter
         self.counter += self.spans
         ids = [struct.pack(">Q", first + i) for i in range(self.spans)]
-        traces = os.urandom(16 * TRACES_PER_REQUEST)
+        traces = os.urandom(16 * self.traces)
         body = self.body
         for o, i in self.span_at:
             body[o:o + 8] = ids[i]
@@ -157,7 +163,7 @@ def grpc_sender(args) -> None:
     import grpc
     from google.rpc import error_details_pb2
 
-    tpl = Template(args.index)
+    tpl = Template(args.index, args.traces, args.span_bytes)
     channel = grpc.insecure_channel(args.target, options=[("grpc.max_send_message_length", 64 << 20)])
     export = channel.unary_unary(EXPORT)  # bytes in, bytes out
     tally = Tally()
@@ -199,7 +205,7 @@ def _grpc_retry_hint(trailers, error_details_pb2) -> float | None:
 
 
 def http_sender(args) -> None:
-    tpl = Template(args.index)
+    tpl = Template(args.index, args.traces, args.span_bytes)
     host, port = args.target.rsplit(":", 1)
     tally = Tally()
     conn: list[http.client.HTTPConnection | None] = [None]
@@ -255,11 +261,19 @@ def sink(args) -> None:
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
     received = bytearray()
-    counts = {"requests": 0, "failed_on_purpose": 0, "priced": 0}
+    counts = {"requests": 0, "failed_on_purpose": 0, "priced": 0, "refused_while_down": 0}
+    up = threading.Event()
+    if not args.down:
+        up.set()
+    signal.signal(signal.SIGUSR1, lambda *_: up.set())
     lock = threading.Lock()
     count_lock = threading.Lock()
 
     def export(body: bytes, context) -> bytes:
+        if not up.is_set():
+            with count_lock:
+                counts["refused_while_down"] += 1
+            context.abort(grpc.StatusCode.UNAVAILABLE, "the backend is down")
         with count_lock:
             counts["requests"] += 1
             fail = args.fail_every and counts["requests"] % args.fail_every == 0
@@ -305,6 +319,7 @@ def main(argv=None) -> None:
     s.add_argument("--out", required=True)
     s.add_argument("--rate", type=float, default=0, help="spans/s the sink takes at most (0: no limit)")
     s.add_argument("--fail-every", type=int, default=0)
+    s.add_argument("--down", action="store_true", help="answer UNAVAILABLE until SIGUSR1")
     for name in ("grpc-sender", "http-sender"):
         s = sub.add_parser(name)
         s.add_argument("--target", required=True, help="HOST:PORT")
@@ -312,6 +327,8 @@ def main(argv=None) -> None:
         s.add_argument("--duration", type=float, required=True)
         s.add_argument("--finish-s", type=float, default=60)
         s.add_argument("--out", required=True)
+        s.add_argument("--traces", type=int, default=TRACES_PER_REQUEST, help="traces per request")
+        s.add_argument("--span-bytes", type=int, default=0, help="pad each span with an attribute this long")
     args = p.parse_args(argv)
     {"sink": sink, "grpc-sender": grpc_sender, "http-sender": http_sender}[args.cmd](args)
 
