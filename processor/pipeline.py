@@ -62,6 +62,7 @@ class Pipeline:
         self.journal: Journal | None = None  # --queue-dir: acknowledged spans kept on disk until done
         self._acking = [s for s in self.sinks if getattr(s, "acknowledges", False)]  # the ledger
         self._parties = 0  # who must finish a span before its journal segment can go
+        self._party = {sink: "ledger" if i == 0 else f"ledger{i}" for i, sink in enumerate(self._acking)}
         self._replay: asyncio.Task | None = None
         limit_mib = config.memory.limit_mib
         self.memory = MemoryBudget((default_limit_mib() if limit_mib is None else limit_mib) * MiB, self)
@@ -75,10 +76,12 @@ class Pipeline:
             for t in cfg.targets
         ]
         if persistent:
+            parties = (("export",) if self.queues else ()) + tuple(self._party.values())
             self.journal = Journal(
-                cfg.queue_dir, fsync=cfg.queue_fsync, max_bytes=cfg.queue_max_bytes, segment_bytes=cfg.queue_segment_bytes
+                cfg.queue_dir, fsync=cfg.queue_fsync, max_bytes=cfg.queue_max_bytes, segment_bytes=cfg.queue_segment_bytes,
+                parties=parties,
             )
-            self._parties = (1 if self.queues else 0) + len(self._acking)
+            self._parties = len(parties)
             if self.journal.left_over:
                 self._replay = asyncio.ensure_future(self._replay_left_over())
         self._ticker = asyncio.ensure_future(self._tick_forever())
@@ -162,7 +165,7 @@ class Pipeline:
         segment = None
         if self.journal and accepted:
             try:  # on disk before the sender hears OK
-                segment = self.journal.append(body, accepted * self._parties)
+                segment = self.journal.append(body, accepted)
             except OSError as e:
                 log.error("cannot write to the queue directory: %s", e)
                 self.stats.add("requests_throttled", 1, "queue_dir_error")
@@ -192,6 +195,9 @@ class Pipeline:
         journal = self.journal
         spans = 0
         for seg in journal.left_over:
+            if not journal.todo(seg):  # every party had finished it (a crash before its deletion)
+                journal.replayed(seg)
+                continue
             for body in journal.records(seg):
                 while (any(q.saturated for q in self.queues) or self.buffer.span_count >= self.config.assembly.max_spans
                        or self.memory.over_soft):
@@ -203,7 +209,7 @@ class Pipeline:
                     self.stats.add("queue_dir_records_unreadable")
                     continue
                 if accepted:
-                    journal.hold(seg, accepted * self._parties)
+                    journal.hold(seg, accepted)
                     self._buffer(by_trace, seg)
                     spans += accepted
                     self.stats.add("spans_replayed", accepted)
@@ -249,11 +255,14 @@ class Pipeline:
             if final:
                 self._emit(final)
             return
-        cfg = self.config
+        cfg, stats = self.config, self.stats
         price, write, reader = self.pricer.price, cfg.pricing.write_gen_ai_usage_cost, self.intake.reader
         tagging, remember = cfg.tagging, self.buffer.remember
         traces: list[tuple[list, list[bytes], list | None]] = []  # (spans, what each gets appended, segments)
         rows = []
+        # Replaying a queue dir: segments the export or the ledger finished before the restart
+        skip_export, skip_ledger = self._finished_before()
+        ledger_rows = [] if skip_ledger else rows
         reasons: dict[str, int] = {}
         statuses: dict[str, int] = {}
         broken = covered = duplicates = twins = conflicting = from_root = 0
@@ -283,6 +292,8 @@ class Pipeline:
                                  f.trace_id.hex(), a.broken_links)
             if self.sinks and a.calls:
                 rows.extend(a.rows)
+                if skip_ledger and not (f.runs and all(r[0] in skip_ledger for r in f.runs)):
+                    ledger_rows.extend(a.rows)
             spans, appended = f.spans, a.appended
             if a.rewrite:  # slow path: spans that already carry attributes costline writes, or tags
                 spans, appended = list(spans), list(appended)  # the tag policy rejects or hides
@@ -295,7 +306,11 @@ class Pipeline:
                         # appended[i] already encodes `added` (cached tag blocks): only its keys are needed here
                         spans[i] = (_rewrite(d, added, hide) + appended[i], origin)
                         appended[i] = b""
-            traces.append((spans, appended, f.runs))
+            runs = f.runs
+            if skip_export and runs and any(r[0] in skip_export for r in runs):
+                spans, appended, runs = _without(spans, appended, runs, skip_export)
+                stats.add("spans_replayed_not_exported", len(f.spans) - len(spans))
+            traces.append((spans, appended, runs))
         stats = self.stats
         stats.add("broken_parent_links", broken)
         stats.add("calls_billed_in_parent", covered)
@@ -318,19 +333,18 @@ class Pipeline:
             for sink in self.sinks:
                 try:
                     if done is not None and sink in self._acking:
-                        sink.write(rows, on_commit=lambda: self.journal.release(done))
+                        party = self._party[sink]
+                        sink.write(ledger_rows, on_commit=lambda party=party: self.journal.release(done, party))
                     else:
                         sink.write(rows)
                 except Exception:
                     log.exception("sink %r failed to take %d rows", sink, len(rows))
                     stats.add("ledger_rows_dropped", len(rows), "sink_error")
         elif done:
-            for _ in self._acking:  # nothing to record for these spans
-                self.journal.release(done)
+            for sink in self._acking:  # nothing to record for these spans
+                self.journal.release(done, self._party[sink])
         if not self.queues:
             stats.add("spans_processed_no_exporter", sum(len(t[0]) for t in traces))
-            if done and not self._parties:
-                self.journal.release({seg: 0 for seg in done})  # nobody holds them: deletable
             return
         self._pending.extend(traces)
         self._pending_spans += sum(len(t[0]) for t in traces)
@@ -350,7 +364,30 @@ class Pipeline:
         """An export queue is finished with `batch` (taken, or refused for good)."""
         batch.holders -= 1
         if batch.holders == 0 and batch.segments and self.journal:
-            self.journal.release(batch.segments)
+            self.journal.release(batch.segments, "export")
+
+    def _finished_before(self) -> tuple[set, set]:
+        """(segments the export, the ledger finished before this start): replayed to the other party only."""
+        if not self.journal:
+            return _NONE, _NONE
+        before = self.journal.done_before
+        return before.get("export", _NONE), (before.get("ledger", _NONE) if len(self._acking) == 1 else _NONE)
+
+
+_NONE: frozenset = frozenset()
+
+
+def _without(spans: list, appended: list, runs: list, skip) -> tuple[list, list, list]:
+    """A trace's spans, appended attributes and journal runs without the spans of segments in `skip`."""
+    keep_spans, keep_appended, keep_runs = [], [], []
+    at = 0
+    for seg, n in runs:
+        if seg not in skip:
+            keep_spans += spans[at : at + n]
+            keep_appended += appended[at : at + n]
+            keep_runs.append([seg, n])
+        at += n
+    return keep_spans, keep_appended, keep_runs
 
 
 def _rewrite(data: bytes, added: list, hide=None) -> bytes:

@@ -183,3 +183,36 @@ def test_a_torn_record_left_by_a_crash_is_counted_and_the_rest_replayed(tmp_path
     assert len(spans) == 4
     assert stats.get("spans_replayed") == 4 and stats.get("queue_dir_records_torn") == 1
     assert list((tmp_path / "q").glob("*.otlp")) == []  # exported, so deleted at the stop
+
+
+def test_each_party_finishes_a_segment_on_its_own_and_a_restart_replays_it_only_to_the_other(tmp_path):
+    """Issue #14 item 9: the export finished a segment, the ledger did not (locked, down):
+    a marker records the export's finish, so the next start replays it to the ledger only."""
+    clock = Clock()
+    j = Journal(tmp_path, clock=clock, segment_age_s=1.0, parties=("export", "ledger"))
+    seg = j.append(b"r1", 3)
+    clock.t = 1.5
+    j.tick()  # closed
+    j.release({seg: 3}, "export")
+    assert (tmp_path / f"{seg:012d}.export.done").exists() and files(tmp_path)
+    j.close()
+    again = Journal(tmp_path, parties=("export", "ledger"))
+    assert again.left_over == [seg] and again.todo(seg) == ("ledger",) and again.done_before["export"] == {seg}
+    again.hold(seg, 3)  # replayed: held for the ledger only
+    again.replayed(seg)
+    again.release({seg: 3}, "export")  # the pipeline does not export it; a stray release is ignored
+    assert files(tmp_path)
+    again.release({seg: 3}, "ledger")
+    assert files(tmp_path) == [] and not list(tmp_path.glob("*.done")) and again.done_before["export"] == set()
+
+
+def test_a_segment_both_parties_finish_leaves_no_marker(tmp_path):
+    clock = Clock()
+    j = Journal(tmp_path, clock=clock, segment_age_s=1.0, parties=("export", "ledger"))
+    seg = j.append(b"r1", 2)
+    j.release({seg: 2}, "export")
+    j.release({seg: 2}, "ledger")  # both done while it was still open: nothing to mark
+    assert not list(tmp_path.glob("*.done"))
+    clock.t = 2.0
+    j.tick()
+    assert files(tmp_path) == [] and not list(tmp_path.glob("*.done"))
