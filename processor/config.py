@@ -23,6 +23,7 @@ DEFAULT_MAX_CONCURRENT_REQUESTS = 32
 DEFAULT_RECENT_TRACES = 50_000
 DEFAULT_QUEUE_BATCHES = 2_000
 DEFAULT_BATCH_SPANS = 2_048
+DEFAULT_EXPORT_REQUEST_BYTES = 4 * 1024 * 1024  # gRPC's default receive limit, which most backends keep
 DEFAULT_UNTAGGED = "untagged"
 
 
@@ -49,6 +50,9 @@ class PricingConfig:
     prices_file: str | None = None  # user YAML that overrides or adds models
     allow_network_updates: bool = False  # let genai-prices fetch fresh price data (off: never touch the network)
     write_gen_ai_usage_cost: bool = True  # also write the cost as `gen_ai.usage.cost`
+    # deployment name -> model name (Azure deployments, gateway aliases), e.g. {prod-4o: gpt-4o-2024-08-06};
+    # matched exactly, case-insensitive; default none
+    deployments: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -112,6 +116,7 @@ class ExportTarget:
     compression: str | None = None  # "gzip" or None
     timeout_s: float = 10.0
     ca_file: str | None = None  # PEM roots to verify the backend's TLS certificate (default: system roots)
+    max_request_bytes: int | None = None  # this target's request bound; None: export.max_request_bytes
 
 
 @dataclass
@@ -119,6 +124,10 @@ class ExportConfig:
     targets: list[ExportTarget] = field(default_factory=list)
     queue_batches: int = DEFAULT_QUEUE_BATCHES  # per target; full -> receivers throttle senders
     batch_spans: int = DEFAULT_BATCH_SPANS  # spans per export request
+    # encoded bytes per export request (a lone span larger than this goes alone); with several
+    # targets, requests are framed at the smallest target's bound. A backend's "too large"
+    # answer (RESOURCE_EXHAUSTED, 413) splits the request in halves, sent again.
+    max_request_bytes: int = DEFAULT_EXPORT_REQUEST_BYTES
     batch_timeout_s: float = 0.2  # a partial batch is sent after this long
     retry_initial_s: float = 0.5
     retry_max_s: float = 30.0
@@ -131,6 +140,10 @@ class ExportConfig:
     queue_max_bytes: int = 2 * 1024 * 1024 * 1024  # on disk; over it the receivers throttle senders; 0: none
     queue_segment_bytes: int = 8 * 1024 * 1024  # one file per segment; a finished segment is deleted
 
+    def request_bytes(self) -> int:
+        """The byte bound export requests are framed to: the smallest of the targets' bounds."""
+        return min([t.max_request_bytes or self.max_request_bytes for t in self.targets] or [self.max_request_bytes])
+
 
 @dataclass
 class MetricsConfig:
@@ -140,6 +153,7 @@ class MetricsConfig:
         default_factory=lambda: ["feature", "customer_id", "model", "provider", "environment", "team", "agent"]
     )
     max_label_values: int = 50  # per dimension; later values are reported as `other`
+    max_series: int = 2000  # label combinations per metric; later ones are counted with every dimension `other`
     otlp_endpoint: str | None = None  # also push OTLP metrics here (HOST:PORT gRPC)
     otlp_interval_s: float = 60.0
 
@@ -192,6 +206,10 @@ class Config:
                 raise ConfigError(f"export compression must be gzip or none, not {t.compression!r}")
         if self.export.queue_batches < 1 or self.export.batch_spans < 1:
             raise ConfigError("queue_batches and batch_spans must be at least 1")
+        for where, n in [("export.max_request_bytes", self.export.max_request_bytes)] + [
+                (f"max_request_bytes of {t.endpoint}", t.max_request_bytes) for t in self.export.targets]:
+            if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1024):
+                raise ConfigError(f"{where} must be a whole number of bytes, at least 1024")
         if self.export.queue_dir is not None:
             qd = Path(self.export.queue_dir)
             if qd.exists() and not qd.is_dir():
@@ -203,10 +221,16 @@ class Config:
             raise ConfigError("memory.limit_mib must be a whole number of MiB (0: no bound)")
         if self.pricing.prices_file and not Path(self.pricing.prices_file).is_file():
             raise ConfigError(f"price file not found: {self.pricing.prices_file}")
+        for name, model in self.pricing.deployments.items():
+            if not (isinstance(name, str) and name.strip() and isinstance(model, str) and model.strip()):
+                raise ConfigError(f"pricing.deployments: {name!r}: {model!r} must map a deployment name to a model "
+                                  f"name, e.g. {{prod-4o: gpt-4o}}")
         if self.metrics.listen:
             parse_hostport(self.metrics.listen, "--metrics")
         if self.metrics.max_label_values < 1:
             raise ConfigError("metrics.max_label_values must be at least 1")
+        if self.metrics.max_series < 1:
+            raise ConfigError("metrics.max_series must be at least 1")
         if not self.tagging.default:
             raise ConfigError("tagging.default must be a non-empty string")
         _validate_tag_policy(self.tagging)

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 
 from costline.processor.assembly.buffer import Flush, TraceBuffer
 from costline.processor.assembly.rollup import assemble_trace
 from costline.processor.assembly.tags import TagReader
-from costline.processor.config import Config
+from costline.processor.config import DEFAULT_EXPORT_REQUEST_BYTES, Config
 from costline.processor.export import encode
 from costline.processor.export.client import make_client
 from costline.processor.export.queue import Batch, ExportQueue
@@ -64,6 +65,7 @@ class Pipeline:
         self._parties = 0  # who must finish a span before its journal segment can go
         self._party = {sink: "ledger" if i == 0 else f"ledger{i}" for i, sink in enumerate(self._acking)}
         self._replay: asyncio.Task | None = None
+        self._request_bytes = config.export.request_bytes()  # each export request's bound (encoded)
         limit_mib = config.memory.limit_mib
         self.memory = MemoryBudget((default_limit_mib() if limit_mib is None else limit_mib) * MiB, self)
 
@@ -86,23 +88,29 @@ class Pipeline:
                 self._replay = asyncio.ensure_future(self._replay_left_over())
         self._ticker = asyncio.ensure_future(self._tick_forever())
 
-    async def shutdown(self) -> None:
-        """Flush every buffered trace, drain the export queues and sinks. Safe to call twice."""
+    async def shutdown(self, deadline: float | None = None) -> None:
+        """Flush every buffered trace, then drain the export queues and close the sinks
+        together, all by one deadline: `deadline` (event-loop time; Server.stop takes it when
+        the signal comes), else export.drain_timeout_s from now. Safe to call twice."""
         if self._closed:
             return
         self._closed = True
+        loop = asyncio.get_running_loop()
+        if deadline is None:
+            deadline = loop.time() + self.config.export.drain_timeout_s
         if self._ticker:
             self._ticker.cancel()
         if self._replay:
             self._replay.cancel()  # what it has not read stays on disk for the next start
         self._flush(self.buffer.drain())
-        timeout = self.config.export.drain_timeout_s
-        await asyncio.gather(*(q.close(timeout) for q in self.queues))
-        for sink in self.sinks:
-            try:
-                await asyncio.to_thread(sink.close, timeout)
-            except Exception:
-                log.exception("closing sink %r failed", sink)
+        left = max(0.0, deadline - loop.time())
+        closing = [asyncio.ensure_future(q.close(left)) for q in self.queues]
+        closing += [_close_in_thread(sink, left) for sink in self.sinks]
+        late = ()
+        if closing:
+            _, late = await asyncio.wait(closing, timeout=max(0.0, deadline - loop.time()) + 0.05)
+        if late:  # a sink overran its own timeout: its thread is a daemon, the process exits anyway
+            log.error("%d export queue(s) or sink(s) did not close by the drain deadline", len(late))
         if self.journal:
             self.journal.close()
 
@@ -311,7 +319,6 @@ class Pipeline:
                 spans, appended, runs = _without(spans, appended, runs, skip_export)
                 stats.add("spans_replayed_not_exported", len(f.spans) - len(spans))
             traces.append((spans, appended, runs))
-        stats = self.stats
         stats.add("broken_parent_links", broken)
         stats.add("calls_billed_in_parent", covered)
         stats.add("duplicate_calls", duplicates)
@@ -354,7 +361,7 @@ class Pipeline:
         size = self.config.export.batch_spans
         if not self._pending or (not final and self._pending_spans < size):
             return
-        for body, n, segments in _encode_requests(self._pending, size, final):
+        for body, n, segments in _encode_requests(self._pending, size, final, self._request_bytes):
             batch = Batch("traces", body, n, segments, len(self.queues))
             for q in self.queues:
                 q.put(batch)
@@ -390,6 +397,31 @@ def _without(spans: list, appended: list, runs: list, skip) -> tuple[list, list,
     return keep_spans, keep_appended, keep_runs
 
 
+def _close_in_thread(sink, timeout_s: float) -> asyncio.Future:
+    """sink.close(timeout_s) on a daemon thread: its future is done when close returns. Not
+    asyncio.to_thread: the loop's executor is joined at exit without a bound, so a close that
+    overran (a database lock, a stuck push) would hold the process past the drain deadline."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+
+    def finished() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    def run() -> None:
+        try:
+            sink.close(timeout_s)
+        except Exception:
+            log.exception("closing sink %r failed", sink)
+        try:
+            loop.call_soon_threadsafe(finished)
+        except RuntimeError:  # the loop is gone: nobody waits any more
+            pass
+
+    threading.Thread(target=run, name=f"costline-close-{type(sink).__name__}", daemon=True).start()
+    return done
+
+
 def _rewrite(data: bytes, added: list, hide=None) -> bytes:
     """Slow path: the span already carries attributes costline writes; remove those `added`
     replaces (the caller appends `added`, encoded), and those `hide` (the tag policy's,
@@ -406,8 +438,10 @@ def _rewrite(data: bytes, added: list, hide=None) -> bytes:
     return span.SerializeToString()
 
 
-def _encode_requests(traces: list[tuple[list, list[bytes], list | None]], batch_spans: int, final: bool = True):
-    """(request bytes, spans, journal segments) per batch of at most `batch_spans` spans, in flush order.
+def _encode_requests(traces: list[tuple[list, list[bytes], list | None]], batch_spans: int, final: bool = True,
+                     max_bytes: int = DEFAULT_EXPORT_REQUEST_BYTES):
+    """(request bytes, spans, journal segments) per batch of at most `batch_spans` spans and
+    `max_bytes` encoded bytes, in flush order.
 
     Takes the traces out of `traces`; with final=False the spans of a last partial batch
     are put back at its front instead of being encoded.
@@ -417,11 +451,15 @@ def _encode_requests(traces: list[tuple[list, list[bytes], list | None]], batch_
     bytes inside its frame, so nothing is copied until the one join per request. With a
     journal, each batch also says how many of its spans came from which segment
     ({segment: spans}), so the segment can go once every batch holding its spans is done.
+
+    The byte count is the spans' frames plus, per (resource, scope) in the batch, an upper
+    bound of its framing (_framing), so a request never passes `max_bytes`; a batch ends
+    before the span that would pass it. A span larger than `max_bytes` goes alone.
     """
     prefix = encode.span_field_prefix
     groups: dict = {}  # Origin -> [parts, size]
     origin = group = None
-    count = 0
+    count = size = 0
     owed: list = []  # (runs, spans) of the batch being built, counted into segments when it is yielded
     todo = list(traces)
     traces.clear()
@@ -429,27 +467,40 @@ def _encode_requests(traces: list[tuple[list, list[bytes], list | None]], batch_
     for t, (spans, appended, runs) in enumerate(todo):
         first = 0  # this trace's first span in the batch being built
         for i, (d, o) in enumerate(spans):
+            a = appended[i]
+            n = len(d) + len(a)
+            p = prefix(n)
+            m = len(p) + n
+            size += m
             if o is not origin:
                 origin = o
                 group = groups.get(o)
                 if group is None:
                     group = groups[o] = [[], 0]
-            a = appended[i]
-            n = len(d) + len(a)
-            p = prefix(n)
+                    size += _framing(o)
+            if size > max_bytes and count:  # the batch ends before this span
+                if not group[0]:
+                    del groups[o]  # opened for this span: not in the batch
+                if runs is not None and i > first:
+                    owed.append((runs, i - first))
+                    first = i
+                yield encode.request(groups), count, _take_runs(owed)
+                group = [[], 0]
+                groups, count, size = {o: group}, 0, m + _framing(o)
+                batch_start = (t, i)
             parts = group[0]
             parts.append(p)
             parts.append(d)
             if a:
                 parts.append(a)
-            group[1] += len(p) + n
+            group[1] += m
             count += 1
             if count == batch_spans:
                 if runs is not None:
                     owed.append((runs, i + 1 - first))
                     first = i + 1
                 yield encode.request(groups), count, _take_runs(owed)
-                groups, origin, count = {}, None, 0
+                groups, origin, count, size = {}, None, 0, 0
                 batch_start = (t, i + 1)
         if runs is not None and len(spans) > first:
             owed.append((runs, len(spans) - first))
@@ -461,6 +512,13 @@ def _encode_requests(traces: list[tuple[list, list[bytes], list | None]], batch_
             t, i = batch_start
             spans, appended, runs = todo[t]
             traces.extend(x for x in [(spans[i:], appended[i:], runs)] + todo[t + 1 :] if x[0])
+
+
+def _framing(origin) -> int:
+    """At most the bytes encode.request adds around one (resource, scope)'s spans: the
+    ResourceSpans and ScopeSpans tags and lengths, the resource, the scope, their schema
+    URLs (each length a varint of at most 5 bytes); counted for every scope of a resource."""
+    return 36 + len(origin[0]) + len(origin[2]) + 4 * (len(origin[1]) + len(origin[3]))
 
 
 def _take_runs(owed: list) -> dict | None:

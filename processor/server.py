@@ -1,8 +1,9 @@
 """Runs `costline serve`: builds the pipeline, starts the receivers, stops on SIGTERM.
 
 Stop order is the reverse of the data flow: receivers stop taking requests, the
-trace buffer is flushed, export queues and sinks drain (bounded by
-`export.drain_timeout_s`), then the process exits 0.
+trace buffer is flushed, export queues and sinks drain together, then the process exits
+0. One deadline, `export.drain_timeout_s` from the signal, bounds all of it: what is not
+delivered by then stays in the queue dir (or is dropped and counted, without one).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import signal
 from collections.abc import Callable
 
 from costline.processor.config import Config, parse_hostport
+from costline.processor.listen import bind_error
 from costline.processor.pipeline import Pipeline
 from costline.processor.receive.admission import Admission
 from costline.processor.receive.grpc import GrpcReceiver
@@ -49,12 +51,13 @@ class Server:
         gate = Admission(load_security(r), r.max_concurrent_requests, r.retry_after_s, stats)
         if cfg.receive.grpc:
             self.grpc = GrpcReceiver(self.pipeline, cfg.receive.max_request_bytes, stats, gate)
-            port = await self.grpc.start(*parse_hostport(cfg.receive.grpc, "--grpc"))
-            log.info("OTLP/gRPC receiver on %s", _with_port(cfg.receive.grpc, port))
+            await _bind(self.grpc.start(*parse_hostport(cfg.receive.grpc, "--grpc")), "--grpc", cfg.receive.grpc)
+            log.info("OTLP/gRPC receiver on %s", ", ".join(self.grpc.addresses))
         if cfg.receive.http:
             self.http = HttpReceiver(self.pipeline, cfg.receive.max_request_bytes, stats, gate)
-            port = await self.http.start(*parse_hostport(cfg.receive.http, "--http"), reuse_port=self.reuse_port)
-            log.info("OTLP/HTTP receiver on %s", _with_port(cfg.receive.http, port))
+            await _bind(self.http.start(*parse_hostport(cfg.receive.http, "--http"), reuse_port=self.reuse_port),
+                        "--http", cfg.receive.http)
+            log.info("OTLP/HTTP receiver on %s", ", ".join(self.http.addresses))
         for q in self.pipeline.queues:
             log.info("exporting to %s", q.client.name)
         if not self.pipeline.queues:
@@ -65,11 +68,18 @@ class Server:
                      memory.limit >> 20, memory.soft >> 20)
 
     async def stop(self) -> None:
+        """Stop within export.drain_timeout_s of the call: one deadline, taken now, covers the
+        receivers' goodbyes, the export queues and the sinks (ledger, metrics) together."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.export.drain_timeout_s
         if self.grpc:
-            await self.grpc.stop(0.5)
+            await self.grpc.stop(min(0.5, self.config.export.drain_timeout_s / 4))
         if self.http:
-            await self.http.stop()
-        await self.pipeline.shutdown()
+            try:  # requests still being answered get until the deadline (aiohttp would wait 60 s)
+                await asyncio.wait_for(self.http.stop(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                log.warning("the HTTP receiver was still answering at the drain deadline")
+        await self.pipeline.shutdown(deadline)
         close = getattr(self.pipeline.pricer, "close", None)
         if close:
             close()  # stops genai-prices' updater thread when network updates are on
@@ -105,8 +115,12 @@ async def _collect_garbage(young_s: float = 1.0, full_s: float = 60.0) -> None:
         gc.enable()
 
 
-def _with_port(addr: str, port: int) -> str:
-    return f"{addr.rpartition(':')[0]}:{port}"
+async def _bind(starting, flag: str, value: str) -> None:
+    """A receiver's start; a port taken since the preflight (processor/listen.py) is one line."""
+    try:
+        await starting
+    except (OSError, RuntimeError) as e:  # grpc raises RuntimeError("Failed to bind to address ...")
+        raise bind_error(flag, value, value, e) from None
 
 
 async def serve_forever(config: Config, sinks=(), ready: Callable[[Server], None] | None = None,
@@ -116,7 +130,12 @@ async def serve_forever(config: Config, sinks=(), ready: Callable[[Server], None
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:
+        if server.grpc or server.http:  # a port taken since the preflight: drain what a receiver may have taken
+            await server.stop()
+        raise
     collector = asyncio.ensure_future(_collect_garbage())
     if ready:
         ready(server)
@@ -170,17 +189,23 @@ def run_workers(config: Config, workers: int, log_level: str = "INFO") -> int:
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
+        started = []
         for p in procs:
+            if stopping:
+                break  # stopped while the workers start: start no more
             p.start()
-        log.info("serving from %d worker processes: %s", workers, ", ".join(str(p.pid) for p in procs))
-        alive = list(procs)
+            started.append(p)
+        if stopping:
+            stop(None, None)  # reaches those started since the signal too
+        log.info("serving from %d worker processes: %s", workers, ", ".join(str(p.pid) for p in started))
+        alive = list(started)
         code = 0
         while alive:
             for sentinel in wait([p.sentinel for p in alive]):
                 p = next(q for q in alive if q.sentinel == sentinel)
                 p.join()
                 alive.remove(p)
-                if p.exitcode != 0:
+                if p.exitcode != 0 and not (stopping and p.exitcode in _ENDED_BY_STOP):
                     code = code or 1
                 if not stopping:
                     log.error("worker %s exited with %s: stopping the others", p.pid, p.exitcode)
@@ -189,6 +214,11 @@ def run_workers(config: Config, workers: int, log_level: str = "INFO") -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+# A worker ended by the stop signal itself was still starting: its handler, which drains,
+# is installed before its receivers bind, so it had taken nothing. A stop, not a failure.
+_ENDED_BY_STOP = (-signal.SIGTERM, -signal.SIGINT)
 
 
 def _worker(config: Config, log_level: str, index: int) -> None:

@@ -101,7 +101,7 @@ def open_sinks(config: Config) -> list:
         from costline.processor.metrics import MetricsSink
 
         sink = MetricsSink(m.dimensions, m.max_label_values, untagged=config.tagging.default,
-                           otlp_endpoint=m.otlp_endpoint, otlp_interval_s=m.otlp_interval_s)
+                           otlp_endpoint=m.otlp_endpoint, otlp_interval_s=m.otlp_interval_s, max_series=m.max_series)
         if m.listen:
             host, port = parse_hostport(m.listen, "--metrics")
             sink.serve(host, port)

@@ -26,6 +26,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
+from costline.processor import listen
 from costline.processor.receive.admission import Admission
 from costline.processor.receive.decode import REQUESTS, parse_protobuf
 from costline.processor.receive.errors import RequestError, Throttled, TooLarge, Undecodable
@@ -58,6 +59,7 @@ class GrpcReceiver:
         self.stats = stats
         self.server: grpc.aio.Server | None = None
         self.port = 0
+        self.addresses: list[str] = []  # as bound, e.g. 127.0.0.1:4317, [::1]:4317
 
     async def start(self, host: str, port: int) -> int:
         self.server = grpc.aio.server(
@@ -74,12 +76,15 @@ class GrpcReceiver:
         self.server.add_generic_rpc_handlers(handlers)
         security = self.gate.security
         credentials = security.grpc_credentials() if security else None
-        if credentials is not None:
-            self.port = self.server.add_secure_port(f"{host}:{port}", credentials)
-        else:
-            self.port = self.server.add_insecure_port(f"{host}:{port}")
-        if not self.port:
-            raise OSError(f"cannot listen for gRPC on {host}:{port}")
+        for h in listen.hosts(host):  # each address itself, all or fail: processor/listen.py
+            addr = listen.hostport(h, self.port or port)
+            if credentials is not None:
+                self.port = self.server.add_secure_port(addr, credentials)
+            else:
+                self.port = self.server.add_insecure_port(addr)
+            if not self.port:
+                raise OSError(f"cannot listen for gRPC on {addr}")
+            self.addresses.append(listen.hostport(h, self.port))
         await self.server.start()
         return self.port
 

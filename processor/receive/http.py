@@ -20,6 +20,7 @@ from aiohttp import web
 from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from costline.processor import listen
 from costline.processor.receive import decode
 from costline.processor.receive.admission import Admission
 from costline.processor.receive.errors import RequestError, Throttled, TooLarge, Unauthenticated
@@ -35,6 +36,7 @@ class HttpReceiver:
         self.stats = stats
         self.runner: web.AppRunner | None = None
         self.port = 0
+        self.addresses: list[str] = []  # as bound, e.g. 127.0.0.1:4318, [::1]:4318
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.max_bytes)
@@ -49,9 +51,11 @@ class HttpReceiver:
         self.runner = web.AppRunner(self.app(), auto_decompress=False, access_log=None)
         await self.runner.setup()
         ssl_context = self.gate.security.ssl_context() if self.gate.security else None
-        site = web.TCPSite(self.runner, host, port, reuse_port=reuse_port or None, ssl_context=ssl_context)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]
+        for h in listen.hosts(host):  # each address itself, all or fail: processor/listen.py
+            site = web.TCPSite(self.runner, h, self.port or port, reuse_port=reuse_port or None, ssl_context=ssl_context)
+            await site.start()
+            self.port = site._server.sockets[0].getsockname()[1]
+            self.addresses.append(listen.hostport(h, self.port))
         return self.port
 
     async def stop(self) -> None:
