@@ -253,6 +253,9 @@ _SELF_COUNTERS = (
     ("duplicate_calls", None, "Second copies of a model call's span (same span id, a sender's retry): not billed again"),
     ("call_twins", "reason", "Other libraries' spans of a model call billed on another span (duplicate_call), "
      "by whether their usage agreed"),
+    ("spans_rejected_by_backend", "target", "Spans a target refused in a partial-success answer"),
+    ("export_requests_split", "target", "Export requests a target refused as too large, split in halves and sent again"),
+    ("spans_replayed_not_exported", None, "Spans replayed from --queue-dir to the ledger only (the export had finished them)"),
     ("spans_tags_from_root", None, "Spans whose parent never arrived that took the trace root's tags"),
     ("tags_untrusted", "service", "Tags a service may not set (tagging.trust), ignored"),
     ("spans_replayed", None, "Spans read back from --queue-dir at start"),
