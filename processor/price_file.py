@@ -20,18 +20,39 @@ Entries here win over genai-prices. The file is YAML with two optional lists:
         model: claude-sonnet-4-5  # optional (or match:); a model discount beats a provider one
         discount: 0.15            # fraction off, 0 <= discount < 1
 
-Rates absent from a model entry cost nothing, so an entry must name at least one.
+Every model entry may also say when it applies and how long prompts are billed:
+
+        from: 2025-09-05T16:00:00Z    # effective from (a date is UTC midnight); absent: always
+        until: 2025-09-29             # effective until, exclusive; absent: no end
+        tiers:                        # rates for a whole call once its input passes `above` tokens
+          - {above: 200000, input: 6, output: 22.5, cache_read: 0.6}
+        source: https://...           # where the price is published (required in corrections)
+    discounts:
+      - provider: anthropic
+        discount: 0.15
+        via: [aws, google]            # also on Anthropic's models billed by Bedrock and Vertex
+
+Partial entries (pricing.py checks them against genai-prices when the file is
+loaded): a component an entry leaves out comes from the list price of the model it
+names (for `match:` entries, of the model each span resolves to); for a model
+genai-prices does not know, an entry that prices input but not output (or output but
+not input), or gives cache_write without cache_write_1h, is refused; cache reads and
+writes it leaves out are billed at its input rate.
 A file price applies whatever the call's service tier or batch flag; a discount
-applies to genai-prices' price for that tier, never to a file price.
-Every problem is a ConfigError naming the file and the entry. Numbers become
+applies to genai-prices' price (and to corrections) for that tier, never to a file price.
+Every problem is a ConfigError naming the file, the entry and the key. Numbers become
 Decimal through their text, so 0.1 stays 0.1 (numeric strings such as "4e-4",
 which PyYAML does not read as numbers, are accepted).
+
+The shipped corrections file (processor/prices/corrections.yaml) has the same format,
+`kind="corrections file"`: every entry needs provider, model, from and source; no discounts.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -39,8 +60,10 @@ from .config import ConfigError
 
 TOKEN_RATES = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 OTHER_RATES = ("per_call", "per_second", "gpu_hour")
-_MODEL_KEYS = frozenset({"provider", "model", "match", "gpus", *TOKEN_RATES, *OTHER_RATES})
-_DISCOUNT_KEYS = frozenset({"provider", "model", "match", "discount"})
+_MODEL_KEYS = frozenset({"provider", "model", "match", "gpus", "from", "until", "tiers", "source",
+                         *TOKEN_RATES, *OTHER_RATES})
+_TIER_KEYS = frozenset({"above", *TOKEN_RATES})
+_DISCOUNT_KEYS = frozenset({"provider", "model", "match", "discount", "via"})
 _MATCH_KINDS = ("equals", "starts_with", "contains")
 
 
@@ -77,6 +100,17 @@ class PriceEntry:
     per_second: Decimal | None = None
     gpu_hour: Decimal | None = None
     gpus: Decimal = Decimal(1)
+    start_ns: int | None = None  # `from`, ns since the epoch; None: always
+    end_ns: int | None = None  # `until` (exclusive)
+    tiers: tuple[tuple[int, dict], ...] = ()  # (above, {rate key: Decimal}), highest first
+    source: str | None = None
+    where: str = ""  # "price file F: models[i] (name)", for errors found later
+
+    def active(self, t_ns: int) -> bool:
+        return (self.start_ns is None or t_ns >= self.start_ns) and (self.end_ns is None or t_ns < self.end_ns)
+
+    def has(self, key: str) -> bool:
+        return getattr(self, key) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +119,8 @@ class Discount:
     provider: str
     match: ModelMatch | None  # None: every model of the provider
     fraction: Decimal
+    via: tuple[str, ...] = ()  # resellers whose bills for this provider's models it also covers
+    where: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +131,8 @@ class PriceFile:
     discounts: tuple[Discount, ...]
 
 
-def load_price_file(path: str) -> PriceFile:
-    """Read and validate the price file at `path`."""
+def load_price_file(path: str, kind: str = "price file") -> PriceFile:
+    """Read and validate the price file at `path` (kind "corrections file": the shipped corrections)."""
     import yaml
 
     try:
@@ -114,9 +150,21 @@ def load_price_file(path: str) -> PriceFile:
     unknown = sorted(str(k) for k in set(data) - {"models", "discounts"})
     if unknown:
         raise ConfigError(f"price file {path} has an unknown top-level key {unknown[0]!r} (use models or discounts)")
-    models = tuple(_model(path, i, raw) for i, raw in enumerate(_list(path, data, "models")))
-    discounts = tuple(_discount(path, i, raw) for i, raw in enumerate(_list(path, data, "discounts")))
+    label = f"{kind} {path}"
+    models = tuple(_model(label, i, raw) for i, raw in enumerate(_list(path, data, "models")))
+    discounts = tuple(_discount(label, i, raw) for i, raw in enumerate(_list(path, data, "discounts")))
+    if kind == "corrections file":
+        _check_corrections(path, models, discounts)
     return PriceFile(path, os.path.basename(path), models, discounts)
+
+
+def _check_corrections(path: str, models: tuple[PriceEntry, ...], discounts: tuple) -> None:
+    if discounts:
+        raise ConfigError(f"corrections file {path}: discounts belong in your price file, not in corrections")
+    for e in models:
+        for key, value in (("provider", e.provider), ("model", e.model), ("from", e.start_ns), ("source", e.source)):
+            if value is None:
+                raise ConfigError(f"{e.where} has no `{key}` (every correction names provider, model, from and source)")
 
 
 def _list(path: str, data: dict, key: str) -> list:
@@ -142,7 +190,59 @@ def _model(path: str, index: int, raw: Any) -> PriceEntry:
         gpus = _number(where, "gpus", fields["gpus"])
         if gpus == 0:
             raise ConfigError(f"{where}: gpus must be more than zero")
-    return PriceEntry(index, _provider(where, fields, required=False), match, model, gpus=gpus, **rates)
+    start, end = _when(where, fields, "from"), _when(where, fields, "until")
+    if start is not None and end is not None and end <= start:
+        raise ConfigError(f"{where}: until must be later than from")
+    tiers = _tiers(where, fields.get("tiers"), rates)
+    source = fields.get("source")
+    if source is not None and (not isinstance(source, str) or not source.strip()):
+        raise ConfigError(f"{where}: source must be a non-empty string (the page the price is published on)")
+    return PriceEntry(index, _provider(where, fields, required=False), match, model, gpus=gpus, start_ns=start,
+                      end_ns=end, tiers=tiers, source=source, where=where, **rates)
+
+
+def _when(where: str, fields: dict, key: str) -> int | None:
+    """`from`/`until` as ns since the epoch: a date is UTC midnight, a naive time is UTC."""
+    value = fields.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            value = None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    if not isinstance(value, datetime):
+        raise ConfigError(f"{where}: {key} must be a date (2025-09-05) or a time (2025-09-05T16:00:00Z), "
+                          f"not {fields[key]!r}")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return int(value.timestamp()) * 1_000_000_000 + value.microsecond * 1000
+
+
+def _tiers(where: str, raw: Any, rates: dict) -> tuple[tuple[int, dict], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(f"{where}: tiers must be a list such as [{{above: 200000, input: 6, output: 22.5}}]")
+    tiers = []
+    for i, tier in enumerate(raw):
+        at = f"{where}: tiers[{i}]"
+        fields = _fields(at, tier, _TIER_KEYS)
+        above = fields.get("above")
+        if isinstance(above, bool) or not isinstance(above, int) or above < 1:
+            raise ConfigError(f"{at}: above must be a whole number of input tokens")
+        prices = {key: _number(at, key, fields[key]) for key in TOKEN_RATES if key in fields}
+        if not prices:
+            raise ConfigError(f"{at} names no price (give input, output, cache_read...)")
+        missing = sorted(set(prices) - set(rates))
+        if missing:
+            raise ConfigError(f"{at} prices {missing[0]} above {above} tokens but the entry has no base {missing[0]}")
+        tiers.append((above, prices))
+    if len({a for a, _ in tiers}) != len(tiers):
+        raise ConfigError(f"{where}: two tiers start at the same `above`")
+    return tuple(sorted(tiers, key=lambda t: -t[0]))
 
 
 def _discount(path: str, index: int, raw: Any) -> Discount:
@@ -154,7 +254,13 @@ def _discount(path: str, index: int, raw: Any) -> Discount:
     fraction = _number(where, "discount", fields["discount"])
     if fraction >= 1:
         raise ConfigError(f"{where}: discount must be a fraction below 1, not {fields['discount']!r}")
-    return Discount(index, _provider(where, fields, required=True), match, fraction)
+    via = fields.get("via", [])
+    if isinstance(via, str):
+        via = [via]
+    if not isinstance(via, list) or not all(isinstance(v, str) and v.strip() for v in via):
+        raise ConfigError(f"{where}: via must be a list of providers, e.g. [aws, google]")
+    return Discount(index, _provider(where, fields, required=True), match, fraction,
+                    tuple(v.strip().lower() for v in via), where)
 
 
 def _where(path: str, section: str, index: int, raw: Any) -> str:
@@ -162,7 +268,7 @@ def _where(path: str, section: str, index: int, raw: Any) -> str:
     if isinstance(raw, dict):
         name = raw.get("model") or raw.get("provider")
         label = f" ({name})" if isinstance(name, str) else ""
-    return f"price file {path}: {section}[{index}]{label}"
+    return f"{path}: {section}[{index}]{label}"
 
 
 def _fields(where: str, raw: Any, allowed: frozenset[str]) -> dict:
