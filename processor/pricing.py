@@ -1,8 +1,11 @@
 """price: turn a ModelCall into a Cost, or an Unpriced reason (never a silent $0).
 
 Prices come from genai-prices' bundled snapshot (no network unless
-`allow_network_updates`, which starts its `UpdatePrices` explicitly) and from the
-user price file, whose entries win. genai-prices' `calc_price` costs ~80 µs, so a
+`allow_network_updates`, which starts its `UpdatePrices` explicitly), from the
+shipped corrections (prices/corrections.yaml: dated fixes of stale bundled data) and
+from the user price file, whose entries win over both (price_rules.py). Span model
+names are resolved by model_names.py (routes, vendor prefixes, Bedrock ids, Google
+resource names, `pricing.deployments`). genai-prices' `calc_price` costs ~80 µs, so a
 model's prices are resolved once per (provider, model, UTC day, tier, batch) into
 a RateCard and spans are priced with plain Decimal arithmetic. Dated prices
 change only at UTC midnight; the few models with time-of-day prices (DeepSeek
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_right
+from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -32,8 +36,9 @@ import genai_prices
 from genai_prices import data_snapshot
 from genai_prices import types as gp
 
-from .config import PricingConfig
-from .price_file import PriceEntry, PriceFile, load_price_file
+from . import model_names, price_rules
+from .config import ConfigError, PricingConfig
+from .price_file import PriceFile, load_price_file
 from .records import INVALID_USAGE, NO_MODEL, NO_USAGE, UNKNOWN_MODEL, Cost, ModelCall, Unpriced, Usage
 
 _ZERO = Decimal(0)
@@ -42,6 +47,7 @@ _NS_PER_DAY = 86_400 * 10**9
 _US_PER_DAY = 86_400 * 10**6
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MAX_CACHED = 10_000  # distinct (provider, server, model) names; spans can carry any name
+CORRECTIONS = str(Path(__file__).parent / "prices" / "corrections.yaml")
 
 
 _new = object.__new__
@@ -146,11 +152,23 @@ class _Library:
     cards: dict
 
 
+@dataclass(slots=True)
+class _Chain:
+    """Price-file and corrections rules for one call name, then genai-prices (or why not)."""
+
+    rules: tuple[price_rules.Rule, ...]
+    library: _Library | None
+    unpriced: Unpriced | None
+    ref: str
+
+
 class Pricer:
     """Prices model calls; build once per process and share."""
 
-    def __init__(self, config: PricingConfig, *, clock=time.time_ns) -> None:
+    def __init__(self, config: PricingConfig, *, clock=time.time_ns, corrections: str | None = CORRECTIONS) -> None:
         self._file: PriceFile | None = load_price_file(config.prices_file) if config.prices_file else None
+        self._corrections = load_price_file(corrections, "corrections file") if corrections else None
+        self._deployments = {k.strip().lower(): v for k, v in (getattr(config, "deployments", None) or {}).items()}
         self._library_source = f"genai-prices {genai_prices.__version__}"
         self.source = self._library_source + (f" + {self._file.name}" if self._file else "")
         self._clock = clock
@@ -161,10 +179,12 @@ class Pricer:
         self._snapshot = data_snapshot.get_snapshot()
         self._resolved: dict[tuple, _Library | RateCard | Unpriced] = {}
         self._file_providers = {}
-        if self._file:
-            for item in (*self._file.models, *self._file.discounts):
-                if item.provider:
-                    self._file_providers[item.provider] = self._canonical(item.provider)
+        for f in (self._file, self._corrections):
+            for item in (*f.models, *f.discounts) if f else ():
+                for name in (item.provider, *getattr(item, "via", ())):
+                    if name:
+                        self._file_providers[name] = self._canonical(name)
+        self._check_file()
 
     def close(self) -> None:
         if self._updater is not None:
@@ -191,60 +211,135 @@ class Pricer:
             if len(self._resolved) >= _MAX_CACHED:
                 self._resolved.clear()
             found = self._resolved[key] = self._resolve(call)
+        if isinstance(found, _Chain):
+            found = self._chosen(found, call, start_unix_nano)
         if isinstance(found, _Library):
             found = self._library_card(found, call, start_unix_nano)
         if isinstance(found, Unpriced):
             return found
         return found.cost(call.usage, duration_ns)
 
+    def explain(self, call: ModelCall, start_unix_nano: int) -> tuple[RateCard | Unpriced, object | None]:
+        """The card `price` would use for `call` at that moment, and the price-file or corrections entry behind
+        it (None: genai-prices alone). For `costline prices show`; not cached."""
+        if not (call.model or call.request_model):
+            return Unpriced(NO_MODEL, "no model name"), None
+        found, entry = self._resolve(call), None
+        if isinstance(found, _Chain):
+            entry = next((e for r in found.rules if (e := r.active(start_unix_nano)) is not None), None)
+            found = self._chosen(found, call, start_unix_nano)
+        if isinstance(found, _Library):
+            found = self._library_card(found, call, start_unix_nano)
+        return found, entry
+
     # --- resolution: which price sheet names this call ------------------------------------
 
-    def _resolve(self, call: ModelCall) -> _Library | RateCard | Unpriced:
+    def _resolve(self, call: ModelCall) -> _Library | _Chain | Unpriced:
         refs = [r for r in dict.fromkeys((call.model, call.request_model)) if r]
+        looks = model_names.lookups(refs, call.provider, call.server_address, self._deployments)
+        lib = self._find(looks, refs)
+        own = model_names.names_of(looks)
+        family = [lib.model.id] if lib else []
+        rules = []
         if self._file:
-            for entry in self._file.models:
-                for ref in refs:
-                    if entry.match.matches(ref) and self._provider_matches(entry.provider, call):
-                        return self._file_card(entry, ref, call)
-        attempts = []
+            have = self._providers(call, looks, lib)
+            entries = price_rules.matching(self._file, own, family, have, self._file_providers)
+            if entries:
+                rules.append(price_rules.Rule(entries, self._file.name, None))
+        if self._corrections:
+            have = {lib.provider.id} if lib else self._providers(call, looks, None)
+            entries = price_rules.matching(self._corrections, own, family, have, self._file_providers)
+            if entries:
+                factor = lib.factor if lib else None
+                rules.append(price_rules.Rule(entries, self._corrections.name, factor))
+        unpriced = None if lib else self._unknown(refs, call, looks)
+        if not rules:
+            return lib or unpriced
+        return _Chain(tuple(rules), lib, unpriced, own[0])
+
+    def _find(self, looks: list[model_names.Lookup], refs: list[str]) -> _Library | None:
+        for lk in looks:
+            try:
+                provider, model = self._snapshot.find_provider_model(lk.ref, None, lk.provider, lk.url)
+            except LookupError:
+                continue
+            return self._library(provider, model, [*refs, lk.ref])
+        return None
+
+    def _unknown(self, refs: list[str], call: ModelCall, looks: list[model_names.Lookup]) -> Unpriced:
+        routes = sorted({lk.provider for lk in looks if lk.route})
+        where = f"on {', '.join(routes)} (named by the model name)" if routes else f"provider {call.provider or 'unknown'}"
+        server = f", server {call.server_address}" if call.server_address else ""
+        return Unpriced(UNKNOWN_MODEL, f"no price for model {refs[0]!r} ({where}{server}) in {self.source}")
+
+    def _providers(self, call: ModelCall, looks: list[model_names.Lookup], lib: _Library | None) -> set[str]:
+        """Provider ids a price-file entry's `provider` may name for this call."""
+        have = {lk.provider for lk in looks if lk.provider and (lk.route or lk.provider == call.provider)}
         if call.provider:
-            attempts.append((call.provider, None))
+            have |= {call.provider, self._canonical(call.provider)}
         if call.server_address:
-            address = call.server_address
-            attempts.append((None, address if "://" in address else f"https://{address}"))
-        attempts.append((None, None))
-        for ref in refs:
-            for provider_id, url in attempts:
-                try:
-                    provider, model = self._snapshot.find_provider_model(ref, None, provider_id, url)
-                except LookupError:
-                    continue
-                return self._library(provider, model, refs)
-        return Unpriced(
-            UNKNOWN_MODEL,
-            f"no price for model {refs[0]!r} (provider {call.provider or 'unknown'}"
-            f"{', server ' + call.server_address if call.server_address else ''}) in {self.source}",
-        )
+            have.add(self._canonical_by_address(call.server_address))
+        if lib:
+            have.add(lib.provider.id)
+        have.discard(None)
+        return have
+
+    def _chosen(self, chain: _Chain, call: ModelCall, start_unix_nano: int, first: int = 0
+                ) -> RateCard | _Library | Unpriced:
+        """The card of the first rule (from `first`) with an entry active at the span's start, else the library."""
+        t = start_unix_nano if start_unix_nano > 0 else self._clock()
+        for i in range(first, len(chain.rules)):
+            rule = chain.rules[i]
+            entry = rule.active(t)
+            if entry is None:
+                continue
+            listed = None
+            if price_rules.prices_tokens(entry):  # what the entry leaves out comes from the price below it
+                listed = self._chosen(chain, call, t, i + 1)
+                if isinstance(listed, _Library):
+                    listed = self._library_card(listed, call, t)
+                listed = listed if isinstance(listed, RateCard) else None
+            key = (entry.where, id(listed))
+            card = rule.cards.get(key)
+            if card is None:
+                if len(rule.cards) >= _MAX_CACHED:
+                    rule.cards.clear()
+                provider = chain.library.provider.id if chain.library else (call.provider or "")
+                card = rule.cards[key] = price_rules.entry_card(entry, rule, provider, chain.ref, listed)
+            return card
+        return chain.library or chain.unpriced
 
     def _library(self, provider: gp.Provider, model: gp.ModelInfo, refs: list[str]) -> _Library:
-        discount = self._discount(provider.id, [*refs, model.id])
+        own_model = any(model is m for m in provider.models)
+        discount = self._discount(provider.id, [*refs, model.id], self._vendor(provider, model, own_model))
         source = self._library_source if discount is None else f"{self._library_source} + {self._file.name}"
         return _Library(
             provider=provider,
             model=model,
-            own_model=any(model is m for m in provider.models),
+            own_model=own_model,
             boundaries=_time_of_day_boundaries(model),
             factor=None if discount is None else 1 - discount,
             source=source,
             cards={},
         )
 
-    def _discount(self, provider_id: str, names: list[str]) -> Decimal | None:
+    def _vendor(self, provider: gp.Provider, model: gp.ModelInfo, own_model: bool) -> str | None:
+        """Whose model this is (for discounts `via` a reseller): the owner of a fallback model, else by name."""
+        if not own_model:
+            for p in self._snapshot.providers:
+                if any(model is m for m in p.models):
+                    return p.id
+        return model_names.vendor_of(model.id)
+
+    def _discount(self, provider_id: str, names: list[str], vendor: str | None = None) -> Decimal | None:
         if not self._file:
             return None
         general = None
         for d in self._file.discounts:
-            if d.provider != provider_id and self._file_providers.get(d.provider) != provider_id:
+            billed = d.provider == provider_id or self._file_providers.get(d.provider) == provider_id
+            resold = vendor is not None and (d.provider == vendor or self._file_providers.get(d.provider) == vendor) \
+                and any(v == provider_id or self._file_providers.get(v) == provider_id for v in d.via)
+            if not (billed or resold):
                 continue
             if d.match is None:
                 general = d.fraction if general is None else general
@@ -252,13 +347,26 @@ class Pricer:
                 return d.fraction
         return general
 
-    def _provider_matches(self, wanted: str | None, call: ModelCall) -> bool:
-        if wanted is None:
-            return True
-        have = {call.provider, self._canonical(call.provider) if call.provider else None}
-        if call.server_address:
-            have.add(self._canonical_by_address(call.server_address))
-        return wanted in have or self._file_providers.get(wanted) in have - {None}
+    def _check_file(self) -> None:
+        """Refuse at load what would misbill silently: unknown providers, partial entries without a list price."""
+        f = self._file
+        if not f:
+            return
+        for d in f.discounts:
+            for name in (d.provider, *d.via):
+                if self._file_providers.get(name) is None:
+                    raise ConfigError(f"{d.where}: provider {name!r} is not one "
+                                      f"genai-prices knows (e.g. openai, anthropic, aws, google, azure)")
+        for e in f.models:
+            problem = price_rules.partial_problem(e)
+            if problem is None or (e.model and self._listed(e)):
+                continue
+            why = "genai-prices has no list price for it" if e.model else "a `match:` entry has no one list price"
+            raise ConfigError(f"{e.where}: {problem} ({why} to fill it from)")
+
+    def _listed(self, e) -> bool:
+        looks = model_names.lookups([e.model], e.provider, None, self._deployments)
+        return self._find(looks, [e.model]) is not None
 
     def _canonical(self, name: str) -> str | None:
         provider = data_snapshot.find_provider_by_id(self._snapshot.providers, name)
@@ -272,19 +380,6 @@ class Pricer:
             return None
 
     # --- rate cards ---------------------------------------------------------------------------
-
-    def _file_card(self, entry: PriceEntry, ref: str, call: ModelCall) -> RateCard:
-        per_second = entry.per_second or _ZERO
-        if entry.gpu_hour is not None:
-            per_second = entry.gpu_hour * entry.gpus / 3600
-        return RateCard(
-            provider=entry.provider or call.provider or "",
-            model=entry.model or ref,
-            source=self._file.name,
-            rates=(entry.input, entry.output, entry.cache_read, entry.cache_write, entry.cache_write_1h, None),
-            per_call=entry.per_call or _ZERO,
-            per_second=per_second,
-        )
 
     def _library_card(self, lib: _Library, call: ModelCall, start_unix_nano: int) -> RateCard | Unpriced:
         if start_unix_nano <= 0:

@@ -86,10 +86,11 @@ PUBLISHED = [
      datetime(2025, 6, 9, 23, 59, 59, tzinfo=UTC), mtok("10", 10000) + mtok("40", 2000)),
     ("o3 from 2025-06-10", "openai", "o3", Usage(10000, 2000), None, False,
      datetime(2025, 6, 10, 0, 0, 0, tzinfo=UTC), mtok("2", 10000) + mtok("8", 2000)),
+    # before DeepSeek's 2025-09-05 list (corrections.yaml), when the off-peak discount still ran
     ("deepseek-chat peak", "deepseek", "deepseek-chat", Usage(10000, 1000, 4000), None, False,
-     datetime(2026, 11, 1, 1, 0, tzinfo=UTC), mtok("0.27", 6000) + mtok("0.07", 4000) + mtok("1.10", 1000)),
+     datetime(2025, 8, 1, 1, 0, tzinfo=UTC), mtok("0.27", 6000) + mtok("0.07", 4000) + mtok("1.10", 1000)),
     ("deepseek-chat off-peak", "deepseek", "deepseek-chat", Usage(10000, 1000, 4000), None, False,
-     datetime(2026, 11, 1, 17, 0, tzinfo=UTC), mtok("0.135", 6000) + mtok("0.035", 4000) + mtok("0.55", 1000)),
+     datetime(2025, 8, 1, 17, 0, tzinfo=UTC), mtok("0.135", 6000) + mtok("0.035", 4000) + mtok("0.55", 1000)),
     ("sonar-deep-research prices reasoning apart", "perplexity", "sonar-deep-research",
      Usage(1000, 5000, 0, 0, 0, 4000), None, False, NOV, mtok("2", 1000) + mtok("8", 1000) + mtok("3", 4000)),
     ("sonar per-request fee", "perplexity", "sonar", Usage(1000, 500), None, False, NOV,
@@ -174,8 +175,8 @@ def test_dated_prices_follow_each_span_through_the_cache(pricer):
 
 def test_time_of_day_segments_share_a_day(pricer):
     c = call("deepseek-chat", "deepseek", Usage(1_000_000, 0))
-    at = lambda h, m: pricer.price(c, ns(datetime(2026, 11, 2, h, m, tzinfo=UTC)), 0).total_usd  # noqa: E731
-    # peak 00:30-16:30 UTC at $0.27, off-peak at $0.135
+    at = lambda h, m: pricer.price(c, ns(datetime(2025, 8, 2, h, m, tzinfo=UTC)), 0).total_usd  # noqa: E731
+    # peak 00:30-16:30 UTC at $0.27, off-peak at $0.135 (until DeepSeek's 2025-09-05 list)
     assert [at(0, 29), at(0, 30), at(16, 29), at(16, 30), at(23, 0)] == [
         Decimal("0.135"), Decimal("0.27"), Decimal("0.27"), Decimal("0.135"), Decimal("0.135")]
 
