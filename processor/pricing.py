@@ -19,8 +19,14 @@ its own rate when the sheet has one (else at the input rate, as genai-prices doe
 for charges that are not tokens: per-request fees, per_call and duration prices
 are booked under input_usd so the components still add up to the total.
 
+Audio counts are priced at the card's audio rates (audio_cost.py; only calls with audio
+tokens take that path). A call in a service tier or batch that genai-prices does not list
+for the model at the call's date is priced by the provider's documented rule for the tier,
+or at the standard rate when there is none, and its card carries a caveat that every Cost
+it makes repeats (price_caveats.py): never silently at the standard rate.
+
 A cost the provider reported on the span wins; the card's components are scaled
-to it (source "reported").
+to it (source "reported", no caveat: it is the bill).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import genai_prices
 from genai_prices import data_snapshot
 from genai_prices import types as gp
 
-from . import model_names, price_rules
+from . import audio_cost, model_names, price_caveats, price_rules
 from .config import ConfigError, PricingConfig
 from .price_file import PriceFile, load_price_file
 from .records import INVALID_USAGE, NO_MODEL, NO_USAGE, UNKNOWN_MODEL, Cost, ModelCall, Unpriced, Usage
@@ -53,14 +59,14 @@ CORRECTIONS = str(Path(__file__).parent / "prices" / "corrections.yaml")
 _new = object.__new__
 _COST_SLOTS = tuple(getattr(Cost, name).__set__ for name in
                     ("total_usd", "input_usd", "output_usd", "cache_read_usd", "cache_write_usd", "model", "provider",
-                     "source"))
+                     "source", "caveat"))
 
 
-def _cost(total, input_usd, output_usd, read_usd, write_usd, model, provider, source) -> Cost:
+def _cost(total, input_usd, output_usd, read_usd, write_usd, model, provider, source, caveat) -> Cost:
     """Cost(...), the same object: a frozen dataclass' __init__ sets each field through object.__setattr__
     (1.1 us per Cost here); setting its slots directly takes a third of that."""
     c = _new(Cost)
-    s_total, s_in, s_out, s_read, s_write, s_model, s_provider, s_source = _COST_SLOTS
+    s_total, s_in, s_out, s_read, s_write, s_model, s_provider, s_source, s_caveat = _COST_SLOTS
     s_total(c, total)
     s_in(c, input_usd)
     s_out(c, output_usd)
@@ -69,6 +75,7 @@ def _cost(total, input_usd, output_usd, read_usd, write_usd, model, provider, so
     s_model(c, model)
     s_provider(c, provider)
     s_source(c, source)
+    s_caveat(c, caveat)
     return c
 
 
@@ -85,6 +92,9 @@ class Tiered:
                 return price
         return self.base
 
+    def scaled(self, factor: Decimal) -> "Tiered":
+        return Tiered(self.base * factor, tuple((start, price * factor) for start, price in self.tiers))
+
 
 Rate = Decimal | Tiered | None
 
@@ -94,28 +104,37 @@ class RateCard:
     """One model's prices at one moment, USD per million tokens, ready to multiply.
 
     `cost` runs once per priced span. Most cards have flat rates only; whether a card
-    has a tiered one is decided once, when it is made (`tiered`), not per span.
+    has a tiered one is decided once, when it is made (`tiered`), not per span. Calls
+    with audio tokens take `_audio_cost` (audio_cost.py); the rest never look at the
+    audio rates. `caveat` (price_caveats.py) is copied onto every Cost the card makes.
     """
 
     provider: str
     model: str
     source: str
-    rates: tuple[Rate, ...]  # input, output, cache_read, cache_write, cache_write_1h, reasoning
+    # input, output, cache_read, cache_write, cache_write_1h, reasoning, input_audio, output_audio,
+    # cache_audio_read (six are padded with three None: no audio rates)
+    rates: tuple[Rate, ...]
     per_call: Decimal = _ZERO
     per_second: Decimal = _ZERO
     factor: Decimal | None = None  # 1 - discount
+    caveat: str | None = None
     tiered: bool = field(init=False, default=False, repr=False, compare=False)  # any rate a `Tiered`?
 
     def __post_init__(self) -> None:
+        if len(self.rates) < 9:
+            object.__setattr__(self, "rates", (*self.rates, *(None,) * (9 - len(self.rates))))
         object.__setattr__(self, "tiered", any(isinstance(r, Tiered) for r in self.rates))
 
     def cost(self, u: Usage, duration_ns: int) -> Cost | Unpriced:
+        if u.audio_input_tokens or u.audio_output_tokens:
+            return audio_cost.cost(self, u, duration_ns)
         if self.tiered:
-            r_in, r_out, r_read, r_write, r_1h, r_reason = (
+            r_in, r_out, r_read, r_write, r_1h, r_reason, _, _, _ = (
                 r.at(u.input_tokens) if isinstance(r, Tiered) else r for r in self.rates
             )
         else:
-            r_in, r_out, r_read, r_write, r_1h, r_reason = self.rates
+            r_in, r_out, r_read, r_write, r_1h, r_reason, _, _, _ = self.rates
         read = u.cache_read_tokens if r_read is not None else 0
         write_1h = u.cache_write_1h_tokens if r_1h is not None else 0
         write = u.cache_write_tokens - write_1h if r_write is not None else 0
@@ -136,7 +155,8 @@ class RateCard:
             f = self.factor
             input_usd, read_usd, write_usd, output_usd = input_usd * f, read_usd * f, write_usd * f, output_usd * f
         total = input_usd + read_usd + write_usd + output_usd
-        return _cost(total, input_usd, output_usd, read_usd, write_usd, self.model, self.provider, self.source)
+        return _cost(total, input_usd, output_usd, read_usd, write_usd, self.model, self.provider, self.source,
+                     self.caveat)
 
 
 @dataclass(slots=True)
@@ -402,11 +422,14 @@ class Pricer:
         if call.batch:
             context["processing"] = "batch"
         prices = lib.model.get_prices(when, context if lib.own_model else None)
-        rates = tuple(
-            _rate(getattr(prices, key))
-            for key in ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "cache_write_1h_mtok",
-                        "output_reasoning_mtok")
-        )
+        scale, caveat = None, None
+        tier = price_caveats.tier_of(call.service_tier, call.batch)
+        if tier is not None and not (lib.own_model and _lists_tier(lib.model, when, tier)):
+            prices, scale, caveat = self._tier_by_rule(lib, when, tier)
+        rates = tuple(_rate(getattr(prices, key)) for key in _PRICE_KEYS)
+        if scale is not None:
+            rates = tuple(r.scaled(scale) if isinstance(r, Tiered) else r * scale if r is not None else None
+                          for r in rates)
         per_request = _rate(getattr(prices, "requests_kcount"))
         if rates[0] is None and rates[1] is None and per_request is None:
             return Unpriced(UNKNOWN_MODEL, f"{self._library_source} has no token prices for {lib.provider.id} {lib.model.id}")
@@ -417,7 +440,35 @@ class Pricer:
             rates=rates,
             per_call=per_request / 1000 if isinstance(per_request, Decimal) else _ZERO,
             factor=lib.factor,
+            caveat=caveat,
         )
+
+    def _tier_by_rule(self, lib: _Library, when: datetime, tier: str) -> tuple[gp.ModelPrice, Decimal | None, str]:
+        """The prices of a call in `tier` where the data lists none for it at `when` (price_caveats.py):
+        (prices, factor on their token rates or None, caveat). Per-request fees (web searches) are left
+        at the standard price: no rule here says they are discounted."""
+        standard = lib.model.get_prices(when)
+        rule = price_caveats.TIER_RULES.get((lib.provider.id, tier))
+        if rule is None:
+            return standard, None, price_caveats.UNPRICED + tier
+        if rule.like is not None and lib.own_model and _lists_tier(lib.model, when, rule.like):
+            key, value = price_caveats.context_of(rule.like)
+            return lib.model.get_prices(when, {key: value}), None, price_caveats.BY_RULE + tier
+        return standard, rule.factor, price_caveats.BY_RULE + tier
+
+
+_PRICE_KEYS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "cache_write_1h_mtok",
+               "output_reasoning_mtok", "input_audio_mtok", "output_audio_mtok", "cache_audio_read_mtok")
+
+
+def _lists_tier(model: gp.ModelInfo, when: datetime, tier: str) -> bool:
+    """Whether the price data has a price for `tier` active at `when` (a variant that prices something)."""
+    key, value = price_caveats.context_of(tier)
+    for v in model.price_variants or ():
+        if v.when == {key: value} and (v.constraint is None or v.constraint.active(when)) \
+                and any(p is not None for p in v.prices.__dict__.values()):
+            return True
+    return False
 
 
 def _rate(value: object) -> Rate:

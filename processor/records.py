@@ -29,8 +29,10 @@ class Usage:
     """Token counts of one model call, normalised to the GenAI semconv meaning.
 
     input_tokens includes cache reads and writes; output_tokens includes reasoning.
-    The cache and reasoning counts are subsets, as in genai-prices' unit tree, so
-    nothing is billed twice.
+    The cache, reasoning and audio counts are subsets, as in genai-prices' unit tree, so
+    nothing is billed twice: audio_input_tokens is part of input_tokens,
+    audio_cache_read_tokens part of both cache_read_tokens and audio_input_tokens,
+    audio_output_tokens part of output_tokens.
     """
 
     input_tokens: int = 0
@@ -39,6 +41,9 @@ class Usage:
     cache_write_tokens: int = 0
     cache_write_1h_tokens: int = 0  # subset of cache_write_tokens (Anthropic 1-hour TTL)
     reasoning_tokens: int = 0
+    audio_input_tokens: int = 0
+    audio_output_tokens: int = 0
+    audio_cache_read_tokens: int = 0  # subset of cache_read_tokens and of audio_input_tokens
 
 
 @dataclass(slots=True)
@@ -75,6 +80,7 @@ class Cost:
     model: str  # the price sheet's model id
     provider: str  # the price sheet's provider id
     source: str  # e.g. "genai-prices 0.2.3", "prices.yaml", "reported"
+    caveat: str | None = None  # why this price may not be the bill (price_caveats.py), None for most calls
 
 
 @dataclass(slots=True, frozen=True)
@@ -118,3 +124,7 @@ class LedgerRow:
     cache_write_usd: Decimal | None
     price_source: str | None
     status: str | None  # None when priced, else the unpriced reason
+    audio_input_tokens: int = 0
+    audio_output_tokens: int = 0
+    audio_cache_read_tokens: int = 0
+    price_caveat: str | None = None  # Cost.caveat

@@ -619,6 +619,8 @@ def _cost_attributes(add: list, c: Cost, write_gen_ai_cost: bool) -> None:
             ("costline.price.source", c.source),
         )
     )
+    if c.caveat is not None:
+        add.append(("costline.price.caveat", c.caveat))
     if write_gen_ai_cost:
         add.append(("gen_ai.usage.cost", total))
 
@@ -632,7 +634,7 @@ _ROLLUP_CALLS, _ROLLUP_IN, _ROLLUP_OUT = (encode.int_prefixes(k) for k in _ROLLU
 _U64 = (1 << 64) - 1
 BILLED_SPAN_ID = "costline.billed_span_id"
 _FROM_ROOT = _string(TAGS_SOURCE, ROOT_SOURCE)
-_packers: dict[tuple, Callable] = {}  # (model, provider, source, write gen_ai cost, path) -> _cost_packer
+_packers: dict[tuple, Callable] = {}  # (model, provider, source, caveat, write gen_ai cost, path) -> _cost_packer
 _paths: dict[tuple, bytes] = {}  # agent path -> its attribute
 _SMALL = encode.SMALL_VARINTS  # varint(n) for 0 <= n < len(_SMALL)
 _ONE_CALL = _ROLLUP_CALLS[1] + _SMALL[1]
@@ -650,12 +652,16 @@ def _path_attribute(path: tuple[str, ...]) -> bytes:
     return attr
 
 
-def _cost_packer(model: str, provider: str, source: str, write_gen_ai_cost: bool, path: tuple[str, ...]):
+def _cost_packer(model: str, provider: str, source: str, caveat: str | None, write_gen_ai_cost: bool,
+                 path: tuple[str, ...]):
     """f(total, input, output, cache read, cache write USD, rollup USD) -> a Cost's attributes, the agent path
-    and the rollup's cost, in one struct.pack call: the five doubles, the three price names,
+    and the rollup's cost, in one struct.pack call: the five doubles, the three price names (and the caveat,
+    when the Cost has one: it is part of the packer's key, so a call without one pays nothing for it),
     (write_gen_ai_cost) gen_ai.usage.cost, the path, the rollup cost double."""
     names = (_string("costline.price.model", model) + _string("costline.price.provider", provider)
              + _string("costline.price.source", source))
+    if caveat is not None:
+        names += _string("costline.price.caveat", caveat)
     p0, p1, p2, p3, p4 = (encode.double_prefix(k) for k in _COST_KEYS)
     head = "".join(f"{len(p)}sd" for p in (p0, p1, p2, p3, p4))
     tail = _path_attribute(path) + _ROLLUP_COST
@@ -681,7 +687,7 @@ def _encoded(result, path: tuple[str, ...], own: _Sums | None, write_gen_ai_cost
     if result is None:  # a span with calls below it
         return _ROLLUP_COST + _pack(float(own[COST])) + _rollup_counts(own)
     if type(result) is Cost:  # (a priced call has its own sums)
-        key = (result.model, result.provider, result.source, write_gen_ai_cost, path)
+        key = (result.model, result.provider, result.source, result.caveat, write_gen_ai_cost, path)
         pack = _packers.get(key)
         if pack is None:
             if len(_packers) >= 4096:
@@ -721,6 +727,9 @@ def _row(trace_id: bytes, span_id: bytes, parent_id: bytes, origin, info, tags: 
         cache_read_tokens=u.cache_read_tokens if u else 0,
         cache_write_tokens=u.cache_write_tokens if u else 0,
         reasoning_tokens=u.reasoning_tokens if u else 0,
+        audio_input_tokens=u.audio_input_tokens if u else 0,
+        audio_output_tokens=u.audio_output_tokens if u else 0,
+        audio_cache_read_tokens=u.audio_cache_read_tokens if u else 0,
         cost_usd=result.total_usd if priced else None,
         input_usd=result.input_usd if priced else None,
         output_usd=result.output_usd if priced else None,
@@ -728,4 +737,5 @@ def _row(trace_id: bytes, span_id: bytes, parent_id: bytes, origin, info, tags: 
         cache_write_usd=result.cache_write_usd if priced else None,
         price_source=result.source if priced else None,
         status=None if priced else result.reason,
+        price_caveat=result.caveat if priced else None,
     )

@@ -21,9 +21,12 @@ from costline.processor.ledger import options
 from costline.processor.ledger.periods import parse_time
 from costline.processor.ledger.render import render
 
-_RATES = ("input", "output", "cache_read", "cache_write", "cache_write_1h", "reasoning")
+_RATES = ("input", "output", "cache_read", "cache_write", "cache_write_1h", "reasoning", "input_audio", "output_audio",
+          "cache_audio_read")
 _ABSENT = {"input": "not billed", "output": "not billed", "cache_read": "billed as input",
-           "cache_write": "billed as input", "cache_write_1h": "billed as cache_write", "reasoning": "billed as output"}
+           "cache_write": "billed as input", "cache_write_1h": "billed as cache_write", "reasoning": "billed as output",
+           "input_audio": "billed as input (caveat audio_at_text_rate)",
+           "output_audio": "billed as output (caveat audio_at_text_rate)", "cache_audio_read": "billed as cache_read"}
 
 
 def register(subparsers) -> None:

@@ -194,32 +194,39 @@ def _remember(memo: dict, key, value):
 
 _USAGE_SLOTS = tuple(getattr(Usage, name).__set__ for name in
                      ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-                      "cache_write_1h_tokens", "reasoning_tokens"))
+                      "cache_write_1h_tokens", "reasoning_tokens", "audio_input_tokens", "audio_output_tokens",
+                      "audio_cache_read_tokens"))
 
 
-def _new_usage(input_tokens, output_tokens, cache_read, cache_write, one_hour, reasoning) -> Usage:
+def _new_usage(input_tokens, output_tokens, cache_read, cache_write, one_hour, reasoning, audio_in, audio_out,
+               audio_read) -> Usage:
     """Usage(...), the same object: a frozen dataclass' __init__ sets each field through object.__setattr__;
     setting its slots directly takes half the time."""
     u = object.__new__(Usage)
-    s_in, s_out, s_read, s_write, s_1h, s_reasoning = _USAGE_SLOTS
+    s_in, s_out, s_read, s_write, s_1h, s_reasoning, s_ain, s_aout, s_aread = _USAGE_SLOTS
     s_in(u, input_tokens)
     s_out(u, output_tokens)
     s_read(u, cache_read)
     s_write(u, cache_write)
     s_1h(u, one_hour)
     s_reasoning(u, reasoning)
+    s_ain(u, audio_in)
+    s_aout(u, audio_out)
+    s_aread(u, audio_read)
     return u
 
 
 def _usage(r: Reading) -> tuple[Usage | None, str | None]:
     """Counts in the semconv meaning, or the reason they contradict each other."""
     return _usage_of(r.input, r.output, r.cache_read, r.cache_write, r.cache_write_1h, r.reasoning,
-                     r.input_excludes_cache, r.output_excludes_reasoning)
+                     r.audio_input, r.audio_output, r.audio_cache_read, r.input_excludes_cache,
+                     r.output_excludes_reasoning)
 
 
-def _usage_of(input_tokens, output_tokens, cache_read, cache_write, one_hour, reasoning, input_excludes_cache,
-              output_excludes_reasoning) -> tuple[Usage | None, str | None]:
-    """_usage of a Reading with these counts (None: absent)."""
+def _usage_of(input_tokens, output_tokens, cache_read, cache_write, one_hour, reasoning, audio_in, audio_out,
+              audio_read, input_excludes_cache, output_excludes_reasoning) -> tuple[Usage | None, str | None]:
+    """_usage of a Reading with these counts (None: absent). Audio counts are taken as the subsets they are
+    (an emitter that reports audio beside text rather than inside it is not known)."""
     write_given = cache_write is not None
     input_tokens, output_tokens = input_tokens or 0, output_tokens or 0
     cache_read, cache_write, reasoning = cache_read or 0, cache_write or 0, reasoning or 0
@@ -232,7 +239,8 @@ def _usage_of(input_tokens, output_tokens, cache_read, cache_write, one_hour, re
         input_tokens += cache_read + cache_write
     if output_excludes_reasoning or reasoning > output_tokens:
         output_tokens += reasoning
-    return _new_usage(input_tokens, output_tokens, cache_read, cache_write, one_hour, reasoning), None
+    return _new_usage(input_tokens, output_tokens, cache_read, cache_write, one_hour, reasoning, audio_in or 0,
+                      audio_out or 0, audio_read or 0), None
 
 
 # -- the semconv dialect (and costline's, read the same way) from per-shape memos -------------------
@@ -263,7 +271,7 @@ def _plan(keys: tuple, scope_name: str, openlit_marked: bool) -> tuple:
 
 
 def _shape(keys: tuple, dialect: str) -> tuple:
-    """(dialect, keys, getter of the values _SEMCONV_READS, getter of the counts present, getter of all six
+    """(dialect, keys, getter of the values _SEMCONV_READS, getter of the counts present, getter of all nine
     counts from the values + (None,))."""
     reads = [i for i, k in enumerate(keys) if k in _SEMCONV_READS]
     counts, slots = [], [len(keys)] * len(semconv._COUNTS)  # absent: the None after the values

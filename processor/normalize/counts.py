@@ -32,6 +32,9 @@ class Reading:
     cache_write: int | None = None
     cache_write_1h: int | None = None
     reasoning: int | None = None
+    audio_input: int | None = None  # subsets, as in records.Usage
+    audio_output: int | None = None
+    audio_cache_read: int | None = None
     input_excludes_cache: bool | None = None
     output_excludes_reasoning: bool = False
     model: str | None = None
@@ -51,6 +54,8 @@ class Reading:
             and self.cache_write is None
             and self.cache_write_1h is None
             and self.reasoning is None
+            and self.audio_input is None
+            and self.audio_output is None
         )
 
 

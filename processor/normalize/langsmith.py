@@ -1,7 +1,8 @@
 """LangSmith's OTel exporter (`langsmith.span.kind`).
 
-Input/output follow LangChain's `usage_metadata` (input includes the cache). Cache
-and reasoning counts exist only inside `gen_ai.usage.input_token_details` /
+Input/output follow LangChain's `usage_metadata` (input includes the cache). Cache,
+reasoning and audio counts (LangChain's `InputTokenDetails` / `OutputTokenDetails` keys
+cache_read, cache_creation, reasoning, audio: subsets of their totals) exist only inside `gen_ai.usage.input_token_details` /
 `output_token_details`, written as a Python `str(dict)` (sometimes JSON), so they
 are parsed with `ast.literal_eval`, never `eval`. `gen_ai.system` is guessed from
 the model name and may be "langchain": it is treated as absent.
@@ -41,6 +42,8 @@ def read(attrs: dict) -> Reading:
         cache_read=_detail(counts, input_details, "cache_read"),
         cache_write=_detail(counts, input_details, "cache_creation"),
         reasoning=_detail(counts, output_details, "reasoning"),
+        audio_input=_detail(counts, input_details, "audio"),
+        audio_output=_detail(counts, output_details, "audio"),
         input_excludes_cache=False,
         model=model,
         request_model=first_str(attrs, REQUEST_MODEL),

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from .counts import CountReader, Reading, first_str
 from .providers import normalize_provider
-from .semconv import MODEL_OPERATIONS, OPERATION, PROVIDER, REQUEST_MODEL, RESPONSE_MODEL
+from .semconv import AUDIO_CACHE_READ, AUDIO_INPUT, AUDIO_OUTPUT, MODEL_OPERATIONS, OPERATION, PROVIDER, REQUEST_MODEL, RESPONSE_MODEL
 
 _DETAILS = "gen_ai.usage.details."
 LEVEL = "logfire.level_num"  # Logfire's log level: 17 error, 21 fatal
@@ -75,6 +75,9 @@ def read(attrs: dict, scope_name: str, span_name: str) -> Reading:
         reasoning=counts.first(
             "gen_ai.usage.reasoning.output_tokens", _DETAILS + "reasoning_tokens", _DETAILS + "thinking_tokens"
         ),
+        audio_input=counts.first(*AUDIO_INPUT),  # the semconv subsets, where a release writes them
+        audio_output=counts.first(*AUDIO_OUTPUT),
+        audio_cache_read=counts.first(*AUDIO_CACHE_READ),
         input_excludes_cache=False,
         model=model,
         request_model=first_str(attrs, REQUEST_MODEL),

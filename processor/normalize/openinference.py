@@ -6,6 +6,9 @@ Input includes the cache counts except in the Anthropic instrumentation before
 0.1.14 and in Bedrock Converse spans. `llm.cost.total` is taken as a reported cost
 (OpenInference defines it for costs the caller already knows).
 
+Audio subsets: `llm.token_count.prompt_details.audio` and
+`llm.token_count.completion_details.audio` (openinference-semantic-conventions).
+
 Embedding spans name their model in `embedding.model_name`, not `llm.model_name`,
 and count `llm.token_count.prompt` = `llm.token_count.total` (no completion; seen in
 openinference-instrumentation-openai 0.1.66). An embedding span with `total` alone
@@ -63,6 +66,8 @@ def read(attrs: dict, scope_name: str, scope_version: str) -> Reading:
         cache_read=counts.first("llm.token_count.prompt_details.cache_read", "llm.token_count.prompt_details.cache_input"),
         cache_write=counts.first("llm.token_count.prompt_details.cache_write"),
         reasoning=counts.first("llm.token_count.completion_details.reasoning"),
+        audio_input=counts.first("llm.token_count.prompt_details.audio"),
+        audio_output=counts.first("llm.token_count.completion_details.audio"),
         input_excludes_cache=_excludes_cache(provider, scope_name, scope_version),
         model=model,
         request_model=first_str(attrs, LLM_REQUEST_MODEL, MODEL, EMBEDDING_MODEL, REQUEST_MODEL),
@@ -78,6 +83,8 @@ def read(attrs: dict, scope_name: str, scope_version: str) -> Reading:
         copy = semconv.read(attrs)
         reading.input, reading.output, reading.error = copy.input, copy.output, copy.error
         reading.cache_read, reading.cache_write, reading.reasoning = copy.cache_read, copy.cache_write, copy.reasoning
+        reading.audio_input, reading.audio_output = copy.audio_input, copy.audio_output
+        reading.audio_cache_read = copy.audio_cache_read
     return reading
 
 

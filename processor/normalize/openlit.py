@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .counts import CountReader, Reading, first_str
 from .providers import normalize_provider
-from .semconv import MODEL_OPERATIONS, OPERATION, PROVIDER, REQUEST_MODEL, RESPONSE_MODEL
+from .semconv import AUDIO_CACHE_READ, AUDIO_INPUT, AUDIO_OUTPUT, MODEL_OPERATIONS, OPERATION, PROVIDER, REQUEST_MODEL, RESPONSE_MODEL
 
 SDK_NAME = "telemetry.sdk.name"
 KEYS = frozenset({SDK_NAME})
@@ -39,6 +39,9 @@ def read(attrs: dict) -> Reading:
         ),
         cache_write=counts.first("gen_ai.usage.cache_creation.input_tokens"),
         reasoning=counts.first("gen_ai.usage.reasoning_tokens", "gen_ai.usage.completion_tokens_details.reasoning_tokens"),
+        audio_input=counts.first(*AUDIO_INPUT),  # the semconv subsets, where a release writes them
+        audio_output=counts.first(*AUDIO_OUTPUT),
+        audio_cache_read=counts.first(*AUDIO_CACHE_READ),
         input_excludes_cache=True if provider == "anthropic" else None,
         model=model,
         request_model=first_str(attrs, REQUEST_MODEL),

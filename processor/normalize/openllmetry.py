@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from .counts import CountReader, Reading, first_str
 from .providers import normalize_provider
-from .semconv import MODEL_OPERATIONS, OPERATION, PROVIDER, REQUEST_MODEL, RESPONSE_MODEL
+from .semconv import AUDIO_CACHE_READ, AUDIO_INPUT, AUDIO_OUTPUT, MODEL_OPERATIONS, OPERATION, PROVIDER, REQUEST_MODEL, RESPONSE_MODEL
 
 REQUEST_TYPE = "llm.request.type"
 SPAN_KIND = "traceloop.span.kind"
@@ -57,6 +57,9 @@ def read(attrs: dict) -> Reading:
         reasoning=counts.first(
             "gen_ai.usage.reasoning_tokens", "llm.usage.reasoning_tokens", "gen_ai.usage.reasoning.output_tokens"
         ),
+        audio_input=counts.first(*AUDIO_INPUT),  # the semconv subsets, where a release writes them
+        audio_output=counts.first(*AUDIO_OUTPUT),
+        audio_cache_read=counts.first(*AUDIO_CACHE_READ),
         input_excludes_cache=True if provider == "aws" else None,
         model=model,
         request_model=first_str(attrs, REQUEST_MODEL),

@@ -24,6 +24,10 @@ CACHE_WRITE = (
     "gen_ai.usage.input_tokens.cache_write",  # Sentry
 )
 REASONING = ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.output_tokens.reasoning")
+# Per-modality subsets (genai repo main, #440; util-genai 1.3b0 writes them): audio is billed apart.
+AUDIO_INPUT = ("gen_ai.usage.audio.input_tokens",)
+AUDIO_OUTPUT = ("gen_ai.usage.audio.output_tokens",)
+AUDIO_CACHE_READ = ("gen_ai.usage.audio.cache_read.input_tokens",)
 CACHE_WRITE_1H = "costline.usage.cache_write_1h_tokens"
 USAGE_MISSING = "costline.usage.missing"
 
@@ -45,11 +49,14 @@ COSTLINE_MARKER_KEYS = frozenset({CACHE_WRITE_1H, USAGE_MISSING})
 COSTLINE_SCOPE_PREFIXES = ("costline",)
 
 
-_COUNTS = (INPUT, OUTPUT, CACHE_READ, CACHE_WRITE, (CACHE_WRITE_1H,), REASONING)
+_COUNTS = (INPUT, OUTPUT, CACHE_READ, CACHE_WRITE, (CACHE_WRITE_1H,), REASONING, AUDIO_INPUT, AUDIO_OUTPUT,
+           AUDIO_CACHE_READ)
+AUDIO = (AUDIO_INPUT, AUDIO_OUTPUT, AUDIO_CACHE_READ)  # for the dialects that also write the semconv names
 
 
 def read(attrs: dict, dialect: str = "semconv") -> Reading:
-    (input_, output, cache_read, cache_write, cache_write_1h, reasoning), error = read_counts(attrs, _COUNTS)
+    counts, error = read_counts(attrs, _COUNTS)
+    input_, output, cache_read, cache_write, cache_write_1h, reasoning, audio_in, audio_out, audio_read = counts
     provider = normalize_provider(first_str(attrs, *PROVIDER))
     operation = first_str(attrs, OPERATION)
     request_model = first_str(attrs, REQUEST_MODEL)
@@ -62,6 +69,9 @@ def read(attrs: dict, dialect: str = "semconv") -> Reading:
         cache_write=cache_write,
         cache_write_1h=cache_write_1h,
         reasoning=reasoning,
+        audio_input=audio_in,
+        audio_output=audio_out,
+        audio_cache_read=audio_read,
         input_excludes_cache=True if provider == "aws" else None,
         model=model,
         request_model=request_model,

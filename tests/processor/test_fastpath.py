@@ -159,12 +159,15 @@ def test_appended_bytes_are_the_encoded_additions():
             if call.model == "no-such-model":
                 return Unpriced("unknown_model")
             c = Decimal(call.usage.input_tokens) / 3
-            return Cost(c, c / 2, c / 2, Decimal(0), Decimal(0), call.model, "openai", "test")
+            caveat = "tier_unpriced:priority" if call.usage.output_tokens == 2 else None  # one call of eleven
+            return Cost(c, c / 2, c / 2, Decimal(0), Decimal(0), call.model, "openai", "test", caveat)
 
     for write in (True, False):
         result = assemble_trace(t, buffered, {}, TaggingConfig(), Pricer().price, write)
         assert [encode.attributes(a) for a in result.additions] == result.appended
         assert any(result.appended)
+        caveats = [dict(a).get("costline.price.caveat") for a in result.additions]
+        assert caveats.count("tier_unpriced:priority") == 1 and sum(c is not None for c in caveats) == 1
 
 
 def test_late_span_context_is_what_each_span_passes_down():
@@ -288,12 +291,15 @@ def test_direct_constructors_make_the_dataclass_objects():
     from costline.processor import normalize, pricing
     from costline.processor.records import Cost, Usage
 
-    cost_args = (Decimal("0.3"), Decimal("0.1"), Decimal("0.2"), Decimal(0), Decimal(0), "gpt-4o", "openai", "test")
-    made = pricing._cost(*cost_args)
-    assert made == Cost(*cost_args) and repr(made) == repr(Cost(*cost_args)) and hash(made) == hash(Cost(*cost_args))
+    for caveat in (None, "tier_by_rule:batch"):
+        cost_args = (Decimal("0.3"), Decimal("0.1"), Decimal("0.2"), Decimal(0), Decimal(0), "gpt-4o", "openai",
+                     "test", caveat)
+        made = pricing._cost(*cost_args)
+        assert made == Cost(*cost_args) and repr(made) == repr(Cost(*cost_args))
+        assert hash(made) == hash(Cost(*cost_args))
     assert len(pricing._COST_SLOTS) == len(fields(Cost))  # a field added to Cost must be set there too
-    usage = normalize._new_usage(1, 2, 3, 4, 5, 6)
-    assert usage == Usage(1, 2, 3, 4, 5, 6) and repr(usage) == repr(Usage(1, 2, 3, 4, 5, 6))
+    usage = normalize._new_usage(1, 2, 3, 4, 5, 6, 7, 8, 9)
+    assert usage == Usage(1, 2, 3, 4, 5, 6, 7, 8, 9) and repr(usage) == repr(Usage(1, 2, 3, 4, 5, 6, 7, 8, 9))
     assert len(normalize._USAGE_SLOTS) == len(fields(Usage))
     from costline.processor.assembly import rollup
 

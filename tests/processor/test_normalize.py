@@ -910,3 +910,56 @@ def test_never_crashes(attrs, scope, version):
     assert u.reasoning_tokens <= u.output_tokens
     assert call.reported_cost_usd is None or (call.reported_cost_usd.is_finite() and call.reported_cost_usd >= 0)
     assert call.model is None or isinstance(call.model, str)
+
+
+# Audio subsets (issue 15, item 2), one case per dialect that carries them: (id, attrs, scope, dialect, usage).
+AUDIO = Usage(input_tokens=1_000, output_tokens=500, cache_read_tokens=300, audio_input_tokens=600,
+              audio_output_tokens=400, audio_cache_read_tokens=200)
+_SEMCONV_AUDIO = {"gen_ai.usage.input_tokens": 1_000, "gen_ai.usage.output_tokens": 500,
+                  "gen_ai.usage.cache_read.input_tokens": 300, "gen_ai.usage.audio.input_tokens": 600,
+                  "gen_ai.usage.audio.output_tokens": 400, "gen_ai.usage.audio.cache_read.input_tokens": 200}
+_CHAT = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-realtime"}
+AUDIO_CASES = [
+    ("semconv (util-genai 1.3b0 names)", {**_CHAT, **_SEMCONV_AUDIO}, "opentelemetry.instrumentation.genai.openai",
+     "semconv", AUDIO),
+    ("costline's own spans", {**_CHAT, **_SEMCONV_AUDIO}, "costline.instrumentation.openai", "costline", AUDIO),
+    ("openinference prompt_details/completion_details.audio",
+     {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-audio-preview", "llm.provider": "openai",
+      "llm.token_count.prompt": 1_000, "llm.token_count.completion": 500,
+      "llm.token_count.prompt_details.cache_read": 300, "llm.token_count.prompt_details.audio": 600,
+      "llm.token_count.completion_details.audio": 400},
+     "openinference.instrumentation.openai", "openinference",
+     Usage(1_000, 500, 300, audio_input_tokens=600, audio_output_tokens=400)),
+    ("openlit with the semconv audio names", {**_CHAT, "telemetry.sdk.name": "openlit", **_SEMCONV_AUDIO},
+     "openlit.otel.tracing", "openlit", AUDIO),
+    ("openllmetry with the semconv audio names", {**_CHAT, "llm.request.type": "chat", **_SEMCONV_AUDIO},
+     "opentelemetry.instrumentation.openai.v1", "openllmetry", AUDIO),
+    ("pydantic-ai with the semconv audio names", {**_CHAT, **_SEMCONV_AUDIO}, "pydantic-ai", "pydantic-ai", AUDIO),
+    ("langsmith token details (LangChain `audio` keys)",
+     {"langsmith.span.kind": "llm", "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-audio-preview",
+      "gen_ai.usage.input_tokens": 1_000, "gen_ai.usage.output_tokens": 500,
+      "gen_ai.usage.input_token_details": "{'cache_read': 300, 'audio': 600}",
+      "gen_ai.usage.output_token_details": "{'audio': 400}"},
+     "", "langsmith", Usage(1_000, 500, 300, audio_input_tokens=600, audio_output_tokens=400)),
+]
+
+
+@pytest.mark.parametrize("attrs,scope,dialect,usage", [c[1:] for c in AUDIO_CASES], ids=[c[0] for c in AUDIO_CASES])
+def test_audio_counts_per_dialect(attrs, scope, dialect, usage):
+    call = normalize_span(attrs, scope_name=scope)
+    assert call is not None and call.status is None, call
+    assert call.dialect == dialect
+    assert call.usage == usage
+    again = normalize_span(dict(attrs), scope_name=scope)  # the memoised path gives the same answer
+    assert again.usage == usage
+
+
+def test_no_audio_is_zero_audio():
+    call = normalize_span({**_CHAT, "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 2})
+    u = call.usage
+    assert (u.audio_input_tokens, u.audio_output_tokens, u.audio_cache_read_tokens) == (0, 0, 0)
+
+
+def test_a_bad_audio_count_marks_the_call():
+    call = normalize_span({**_CHAT, "gen_ai.usage.input_tokens": 10, "gen_ai.usage.audio.input_tokens": -1})
+    assert call.status == INVALID_USAGE and "gen_ai.usage.audio.input_tokens" in call.detail

@@ -1,0 +1,84 @@
+"""Price caveats: when costline's price for a call may not be the provider's bill, and why.
+
+A caveat rides on the Cost (`Cost.caveat`), and from there onto the span
+(`costline.price.caveat`), into the ledger (`price_caveat`) and into `costline report`.
+Most calls have none. Values, comma-joined when several apply:
+
+    tier_by_rule:TIER    the call ran in a service tier (batch, flex) for which the price data
+                         lists no price for this model on the call's date; it is priced by the
+                         provider's documented rule for that tier (TIER_RULES, each citing its page)
+    tier_unpriced:TIER   the same, but the provider documents no rule (priority, scale, ...):
+                         priced at the standard rate, which the tier's bill is not
+    audio_at_text_rate   the call has audio tokens and the price data has no audio rate for the
+                         model: they are priced at its text rate (audio usually costs several times more)
+
+Why tiers need rules: genai-prices 0.2.3 lists batch prices from 2026-10-14 and OpenAI's
+flex and priority prices from 2026-10-12, the dates it collected them, not the dates the
+providers introduced them (OpenAI's Batch API dates from April 2024). Without a rule an
+earlier batch or flex call would silently cost the standard rate: twice its bill.
+
+Only rules a provider's own page states are here; a tier without one is marked, never
+guessed. Checked and left out: OpenAI priority (a per-model price list, no one rule:
+https://openai.com/api-priority-processing/, e.g. GPT-4.1 $3.50 in vs $2.00 standard),
+Anthropic priority (commitment-based), Azure, Bedrock and Vertex batch (no page confirmed here).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+AUDIO_AT_TEXT_RATE = "audio_at_text_rate"
+BY_RULE = "tier_by_rule:"
+UNPRICED = "tier_unpriced:"
+
+# Tier names that mean "the standard price" (absent and "auto" never reach pricing: normalize drops them).
+STANDARD_TIERS = frozenset({"default", "standard", "standard_only", "on_demand"})
+
+_OPENAI_BATCH = ("https://help.openai.com/en/articles/9197833-batch-api-faq (\"Each model will be offered "
+                 "at 50% cost discount vs. the synchronous APIs\")")
+
+
+@dataclass(frozen=True, slots=True)
+class TierRule:
+    """A provider's documented price for a tier: `factor` times the standard price, or the listed
+    price of tier `like` where the data has it (OpenAI flex is billed at batch rates)."""
+
+    factor: Decimal
+    like: str | None
+    source: str
+
+
+TIER_RULES: dict[tuple[str, str], TierRule] = {
+    ("openai", "batch"): TierRule(Decimal("0.5"), None, _OPENAI_BATCH),
+    ("openai", "flex"): TierRule(
+        Decimal("0.5"), "batch",
+        "https://developers.openai.com/api/docs/guides/flex-processing (\"Tokens are priced at Batch API rates\") "
+        "and " + _OPENAI_BATCH),
+    ("anthropic", "batch"): TierRule(
+        Decimal("0.5"), None,
+        "https://platform.claude.com/docs/en/build-with-claude/batch-processing (\"reducing costs by 50%\")"),
+    ("google", "batch"): TierRule(
+        Decimal("0.5"), None,
+        "https://developers.googleblog.com/scale-your-ai-workloads-batch-mode-gemini-api (\"Batch jobs are "
+        "priced at 50% less than the standard rate for a given model\")"),
+}
+
+
+def tier_of(service_tier: str | None, batch: bool) -> str | None:
+    """The non-standard tier a call ran in, or None (batch wins over a service tier)."""
+    if batch:
+        return "batch"
+    if service_tier is None or service_tier in STANDARD_TIERS:
+        return None
+    return service_tier
+
+
+def context_of(tier: str) -> tuple[str, str]:
+    """The genai-prices price-variant condition that names `tier`."""
+    return ("processing", "batch") if tier == "batch" else ("service_tier", tier)
+
+
+def joined(*caveats: str | None) -> str | None:
+    present = [c for c in caveats if c]
+    return ",".join(present) if present else None
