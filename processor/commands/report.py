@@ -60,6 +60,7 @@ def run(args) -> int:
     if args.format == "table" and rows:
         footer.append(f"total: ${total.cost_usd:,.4f} over {total.calls:,} calls ({total.unpriced_calls:,} unpriced)")
         footer.append(untagged_line(reports.untagged_summary(rows, tagging.required, tagging.default, tagging.owner)))
+        footer.extend(reports.caveat_lines(total))
     render(out, args.format, sys.stdout, footer=footer)
     return 0
 

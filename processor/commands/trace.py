@@ -36,5 +36,6 @@ def run(args) -> int:
     print(f"trace {trace_id}: ${total.cost_usd:,.6f} over {total.calls} calls ({total.unpriced_calls} unpriced)\n")
     render(steps, "table", sys.stdout, columns=["agent", "calls", "input_tokens", "output_tokens", "cost_usd", "share"])
     print()
-    render(calls, "table", sys.stdout, columns=["time", "span_id", "agent", "model", "input_tokens", "output_tokens", "cost_usd", "status"])
+    columns = ["time", "span_id", "agent", "model", "input_tokens", "output_tokens", "cost_usd", "status"]
+    render(calls, "table", sys.stdout, columns=columns + (["caveat"] if calls and "caveat" in calls[0] else []))
     return 0

@@ -57,7 +57,14 @@ class PostgresStore:
             if have is None:
                 raise ConfigError(f"{self.location} holds no costline ledger")
             (version,) = self._conn.execute("SELECT value FROM costline_meta WHERE key='schema_version'").fetchone()
-        if version != schema.SCHEMA_VERSION:
+            steps = schema.migrations(version, "postgresql")
+            if steps:  # an older ledger: add the columns it lacks (the lock keeps replicas from racing)
+                self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+                (version,) = self._conn.execute("SELECT value FROM costline_meta WHERE key='schema_version'").fetchone()
+                for stmt in schema.migrations(version, "postgresql") or ():
+                    self._conn.execute(stmt)
+                version = schema.SCHEMA_VERSION
+        if schema.migrations(version, "postgresql") != []:
             raise ConfigError(f"ledger {self.location} has schema version {version}; this costline reads {schema.SCHEMA_VERSION}")
 
     def insert(self, rows: list[LedgerRow], recorded_unix_nano: int) -> None:

@@ -6,6 +6,10 @@ Columns of a report row: the dimensions, calls, unpriced_calls, each token count
 cost_usd, share (of the window's total cost, 0..1), avg_cost_usd (per *priced* call),
 and on request active_users/cost_per_user, outcomes/cost_per_outcome and the previous
 period's cost with the change. Unpriced calls count as calls but never as $0 of cost.
+When any call of the window carries a price caveat (price_caveats.py: priced by a
+tier rule, without its tier, audio at the text rate), every row gets `caveat_calls`
+and `caveat_usd` (how many of its calls, and their cost), and `caveat_lines` says which
+caveats, so a report never shows such a figure without saying so.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ class Totals:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     cost_usd: Decimal = ZERO
+    caveats: dict[str, list] = field(default_factory=dict)  # caveat -> [calls, cost]
     users: set[str] = field(default_factory=set)
     outcome_traces: set[str] = field(default_factory=set)
 
@@ -48,6 +53,10 @@ class Totals:
             self.unpriced_calls += 1
         else:
             self.cost_usd += row.cost_usd
+            if row.price_caveat:
+                seen = self.caveats.setdefault(row.price_caveat, [0, ZERO])
+                seen[0] += 1
+                seen[1] += row.cost_usd
         if opts.user_tag:
             user = row.tags.get(opts.user_tag)
             if user and user != opts.untagged:
@@ -58,6 +67,14 @@ class Totals:
     @property
     def priced_calls(self) -> int:
         return self.calls - self.unpriced_calls
+
+    @property
+    def caveat_calls(self) -> int:
+        return sum(n for n, _ in self.caveats.values())
+
+    @property
+    def caveat_usd(self) -> Decimal:
+        return sum((usd for _, usd in self.caveats.values()), ZERO)
 
 
 @dataclass(frozen=True)
@@ -121,6 +138,8 @@ def report_rows(
             row["prev_cost_usd"] = prev
             row["change_usd"] = t.cost_usd - prev
             row["change_pct"] = ratio((t.cost_usd - prev) * 100, prev)
+        if total.caveats:
+            row["caveat_calls"], row["caveat_usd"] = t.caveat_calls, t.caveat_usd
         out.append(row)
     if dims and dims[0] in TIME_DIMENSIONS:
         out.sort(key=lambda r: tuple(r[d] for d in dims))
@@ -129,10 +148,34 @@ def report_rows(
     return out
 
 
+def caveat_lines(total: Totals) -> list[str]:
+    """One line per price caveat among the window's calls (none: no line), for a report's footer."""
+    lines = []
+    for caveat, (calls, usd) in sorted(total.caveats.items()):
+        meaning = "; ".join(_CAVEAT_MEANING.get(part.split(":")[0], part) for part in caveat.split(","))
+        lines.append(f"caveat {caveat}: {calls:,} calls, ${usd:,.4f} ({meaning})")
+    return lines
+
+
+_CAVEAT_MEANING = {
+    "tier_by_rule": "their tier has no listed price at their date: priced by the provider's documented rule",
+    "tier_unpriced": "their tier has no listed price and no documented rule: priced at the standard rate",
+    "audio_at_text_rate": "audio tokens priced at the text rate: the price data has no audio rate",
+}
+
+
 def top_calls(rows: Iterable[LedgerRow], n: int) -> list[dict]:
     """The n most expensive priced calls."""
     best = heapq.nlargest(n, (r for r in rows if r.cost_usd is not None), key=lambda r: (r.cost_usd, r.span_id))
-    return [call_row(r) for r in best]
+    return with_caveats([call_row(r) for r in best], best)
+
+
+def with_caveats(calls: list[dict], rows: list[LedgerRow]) -> list[dict]:
+    """`calls` (call_row dicts of `rows`) with a `caveat` column when any of them has one."""
+    if any(r.price_caveat for r in rows):
+        for c, r in zip(calls, rows):
+            c["caveat"] = r.price_caveat
+    return calls
 
 
 def call_row(r: LedgerRow) -> dict:
@@ -158,7 +201,7 @@ def trace_steps(rows: list[LedgerRow]) -> tuple[list[dict], list[dict], Totals]:
     groups, total = aggregate(rows, ["agent"])
     order = list(dict.fromkeys(dimensions.value(r, "agent") for r in rows))
     steps = [{"agent": a, **totals_row(groups[(a,)], total.cost_usd, Options())} for a in order]
-    return steps, [call_row(r) for r in rows], total
+    return steps, with_caveats([call_row(r) for r in rows], rows), total
 
 
 def untagged_summary(

@@ -5,7 +5,9 @@ the caller's `price` function (a `Pricer.price`). Calls that cannot be repriced 
 their stored cost: provider-reported costs (price_source "reported"), and unpriced
 calls whose reason is missing data (no usage, invalid usage, no model, aggregate).
 Limits: the ledger keeps no 1-hour cache-write count, service tier or batch flag, so
-those calls are repriced at the standard rates.
+those calls are repriced at the standard rates (a row whose caveat named its tier,
+`tier_by_rule:batch`, loses it with the tier). Audio counts are kept (schema version 2)
+and repriced at the audio rates; rows from version 1 ledgers have none.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ def as_call(row: LedgerRow) -> ModelCall:
         cache_read_tokens=row.cache_read_tokens,
         cache_write_tokens=row.cache_write_tokens,
         reasoning_tokens=row.reasoning_tokens,
+        audio_input_tokens=row.audio_input_tokens,
+        audio_output_tokens=row.audio_output_tokens,
+        audio_cache_read_tokens=row.audio_cache_read_tokens,
     )
     return ModelCall(dialect="ledger", model=row.model, request_model=row.request_model, provider=row.provider,
                      usage=usage, operation=row.operation)
@@ -58,10 +63,10 @@ def reprice_row(row: LedgerRow, price: PriceFn) -> LedgerRow:
     result = price(as_call(row), row.start_unix_nano, max(row.end_unix_nano - row.start_unix_nano, 0))
     if isinstance(result, Unpriced):
         return replace(row, cost_usd=None, input_usd=None, output_usd=None, cache_read_usd=None,
-                       cache_write_usd=None, price_source=None, status=result.reason)
+                       cache_write_usd=None, price_source=None, status=result.reason, price_caveat=None)
     return replace(row, cost_usd=result.total_usd, input_usd=result.input_usd, output_usd=result.output_usd,
                    cache_read_usd=result.cache_read_usd, cache_write_usd=result.cache_write_usd,
-                   price_source=result.source, status=None)
+                   price_source=result.source, status=None, price_caveat=result.caveat)
 
 
 def reprice(rows: Iterable[LedgerRow], price: PriceFn) -> list[Repriced]:

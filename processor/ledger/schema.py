@@ -4,6 +4,12 @@ Pure: column names, DDL and the conversions between `LedgerRow` and a database t
 Money is exact in both engines: NUMERIC in PostgreSQL, a decimal string in SQLite
 (declared TEXT so SQLite never turns it into a float; sums happen in Python with
 Decimal). The primary key (trace_id, span_id) makes a re-delivered span a no-op.
+
+Versions: `costline_meta.schema_version` names the columns a ledger has. A ledger of an
+older version is brought up to this one when it is opened (`migrations`: columns are
+only ever added, with defaults that say what the old rows knew: version 1 had no audio
+counts, so 0, and no price caveats, so NULL). A ledger of an unknown (newer) version is
+refused.
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ from typing import Any, Sequence
 
 from costline.processor.records import LedgerRow
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 TABLE = "costline_calls"
 
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+AUDIO_FIELDS = ("audio_input_tokens", "audio_output_tokens", "audio_cache_read_tokens")  # subsets, since version 2
 MONEY_FIELDS = ("cost_usd", "input_usd", "output_usd", "cache_read_usd", "cache_write_usd")
 
 # (column, SQLite type, PostgreSQL type); order is the tuple order everywhere.
@@ -41,10 +48,30 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("price_source", "TEXT", "TEXT"),
     ("status", "TEXT", "TEXT"),
     ("recorded_unix_nano", "INTEGER NOT NULL", "BIGINT NOT NULL"),
+    # version 2
+    *((f, "INTEGER NOT NULL DEFAULT 0", "BIGINT NOT NULL DEFAULT 0") for f in AUDIO_FIELDS),
+    ("price_caveat", "TEXT", "TEXT"),
 )
 COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
 # Columns `reprice --apply` rewrites.
-PRICE_COLUMNS = (*MONEY_FIELDS, "price_source", "status")
+PRICE_COLUMNS = (*MONEY_FIELDS, "price_source", "status", "price_caveat")
+# Columns each version added, in order: what `migrations` adds to a ledger of an older version.
+_ADDED_IN = {"2": (*AUDIO_FIELDS, "price_caveat")}
+
+
+def migrations(version: str, dialect: str) -> list[str] | None:
+    """Statements that bring a ledger of schema `version` to SCHEMA_VERSION (the last one records the new
+    version), or None when `version` is not one this costline can migrate."""
+    if version == SCHEMA_VERSION:
+        return []
+    if not version.isdigit() or not 1 <= int(version) < int(SCHEMA_VERSION):
+        return None
+    idx = 1 if dialect == "sqlite" else 2
+    types = {c[0]: c[idx] for c in COLUMNS}
+    guard = "" if dialect == "sqlite" else "IF NOT EXISTS "
+    stmts = [f"ALTER TABLE {TABLE} ADD COLUMN {guard}{name} {types[name]}"
+             for v in range(int(version) + 1, int(SCHEMA_VERSION) + 1) for name in _ADDED_IN[str(v)]]
+    return stmts + [f"UPDATE costline_meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version'"]
 
 
 def create_statements(dialect: str) -> list[str]:
@@ -87,6 +114,8 @@ def to_params(row: LedgerRow, recorded_unix_nano: int, dialect: str) -> tuple[An
         row.price_source,
         row.status,
         recorded_unix_nano,
+        *(int(getattr(row, f)) for f in AUDIO_FIELDS),
+        row.price_caveat,
     )
 
 
@@ -115,13 +144,15 @@ def from_record(record: Sequence[Any]) -> LedgerRow:
         **money,
         price_source=values["price_source"],
         status=values["status"],
+        **{f: int(values[f]) for f in AUDIO_FIELDS},
+        price_caveat=values["price_caveat"],
     )
 
 
 def price_params(row: LedgerRow, dialect: str) -> tuple[Any, ...]:
     """The PRICE_COLUMNS of `row`, then its key, for an UPDATE."""
     money = [_money_param(getattr(row, f), dialect) for f in MONEY_FIELDS]
-    return (*money, row.price_source, row.status, row.trace_id, row.span_id)
+    return (*money, row.price_source, row.status, row.price_caveat, row.trace_id, row.span_id)
 
 
 def _money_param(value: Decimal | None, dialect: str) -> Any:

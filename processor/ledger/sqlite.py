@@ -60,8 +60,19 @@ class SQLiteStore:
             )
             self._conn.execute("COMMIT")
         (version,) = self._conn.execute("SELECT value FROM costline_meta WHERE key='schema_version'").fetchone()
-        if version != schema.SCHEMA_VERSION:
+        steps = schema.migrations(version, "sqlite")
+        if steps is None:
             raise ConfigError(f"ledger {self.location} has schema version {version}; this costline reads {schema.SCHEMA_VERSION}")
+        if steps:  # an older ledger: add the columns it lacks, in one transaction
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                (now,) = self._conn.execute("SELECT value FROM costline_meta WHERE key='schema_version'").fetchone()
+                for stmt in schema.migrations(now, "sqlite") or ():
+                    self._conn.execute(stmt)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
 
     def insert(self, rows: list[LedgerRow], recorded_unix_nano: int) -> None:
         """One transaction; rows whose (trace_id, span_id) exists are ignored (first write wins)."""
