@@ -7,8 +7,10 @@ conventions do not have live under `costline.*`.
 
 `Usage` is normalised at the source: `input_tokens` is *total* input (cache reads and
 writes included, even for Anthropic, which reports them apart), `output_tokens`
-includes reasoning, and the cache/reasoning counts are subsets. A provider that did
-not report usage gives no `Usage` at all, and the span says `costline.usage.missing`.
+includes reasoning, and the cache/reasoning/audio counts are subsets. Audio counts are
+written only when there are some (OpenAI sends `audio_tokens: 0` on every chat call: zero
+is what their absence means). A provider that did not report usage gives no `Usage` at
+all, and the span says `costline.usage.missing`.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ CACHE_READ_TOKENS = "gen_ai.usage.cache_read.input_tokens"
 CACHE_CREATION_TOKENS = "gen_ai.usage.cache_creation.input_tokens"  # released name (v1.40)
 CACHE_WRITE_TOKENS = "gen_ai.usage.cache_write.input_tokens"  # genai-repo main (#440)
 REASONING_TOKENS = "gen_ai.usage.reasoning.output_tokens"
+# Per-modality subsets (genai-repo main, #440): audio is billed at its own rates.
+AUDIO_INPUT_TOKENS = "gen_ai.usage.audio.input_tokens"
+AUDIO_OUTPUT_TOKENS = "gen_ai.usage.audio.output_tokens"
 
 # -- content (opt-in only) ---------------------------------------------------------
 INPUT_MESSAGES = "gen_ai.input.messages"
@@ -68,6 +73,8 @@ class Usage:
     cache_write_1h_tokens: int | None = None
     reasoning_tokens: int | None = None
     reported_cost_usd: float | None = None
+    audio_input_tokens: int | None = None
+    audio_output_tokens: int | None = None
 
     def attributes(self) -> dict[str, int | float]:
         """The span attributes for these counts; fields the provider did not report are left out."""
@@ -85,6 +92,10 @@ class Usage:
             out[REASONING_TOKENS] = self.reasoning_tokens
         if self.reported_cost_usd is not None:
             out[REPORTED_COST_USD] = self.reported_cost_usd
+        if self.audio_input_tokens:
+            out[AUDIO_INPUT_TOKENS] = self.audio_input_tokens
+        if self.audio_output_tokens:
+            out[AUDIO_OUTPUT_TOKENS] = self.audio_output_tokens
         return out
 
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from costline.instrumentation import genai_attributes
 from costline.instrumentation.genai_attributes import (
+    AUDIO_INPUT_TOKENS,
+    AUDIO_OUTPUT_TOKENS,
     CACHE_CREATION_TOKENS,
     CACHE_READ_TOKENS,
     CACHE_WRITE_TOKENS,
@@ -95,11 +97,14 @@ def chat_usage(usage: Any) -> Usage | None:
         cache_write_tokens=as_int(getattr(prompt_details, "cache_write_tokens", None)),
         reasoning_tokens=as_int(getattr(completion_details, "reasoning_tokens", None)),
         reported_cost_usd=_cost(usage),
+        audio_input_tokens=as_int(getattr(prompt_details, "audio_tokens", None)),
+        audio_output_tokens=as_int(getattr(completion_details, "audio_tokens", None)),
     )
 
 
 def responses_usage(usage: Any) -> Usage | None:
-    """Usage of a Responses API response (`ResponseUsage`)."""
+    """Usage of a Responses API response (`ResponseUsage`: openai 3.60 has no audio counts in it; the Realtime
+    API's `RealtimeResponseUsage` has them, but costline does not instrument Realtime sessions)."""
     if usage is None:
         return None
     input_tokens = as_int(getattr(usage, "input_tokens", None))
@@ -141,7 +146,8 @@ def _usage_into(names: tuple[str, str, str, str, str], usage: Any, out: dict[str
     if type(value) is int:
         out[CACHE_CREATION_TOKENS] = value
         out[CACHE_WRITE_TOKENS] = value
-    value = getattr(getattr(usage, output_details_name, None), "reasoning_tokens", None)
+    output_details = getattr(usage, output_details_name, None)
+    value = getattr(output_details, "reasoning_tokens", None)
     if type(value) is int:
         out[REASONING_TOKENS] = value
     extra = getattr(usage, "__pydantic_extra__", None)  # `_cost(usage)`, its common case inline
@@ -153,6 +159,12 @@ def _usage_into(names: tuple[str, str, str, str, str], usage: Any, out: dict[str
         cost = _cost(usage)
         if cost is not None:
             out[REPORTED_COST_USD] = cost
+    value = getattr(details, "audio_tokens", None)  # chat only; written when there are some, as Usage does
+    if type(value) is int and value:
+        out[AUDIO_INPUT_TOKENS] = value
+    value = getattr(output_details, "audio_tokens", None)
+    if type(value) is int and value:
+        out[AUDIO_OUTPUT_TOKENS] = value
     return True
 
 

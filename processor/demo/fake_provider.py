@@ -26,6 +26,7 @@ maps it to (embeddings echo the request model, as OpenAI does), and:
                                               responses: else 0)
         reasoning_tokens                      3 if the request sets `reasoning_effort` / `reasoning`, else 0
         output (completion_tokens, output_tokens)  6 + reasoning
+        audio_tokens (chat/completions only)  input 5 and output 4 when the model name contains "audio", else 0
         chat streams send the usage chunk only with `stream_options.include_usage`
     OpenAI embeddings                         prompt_tokens = total_tokens = 10 + W
     Anthropic messages

@@ -28,9 +28,10 @@ def openai_usage(body: dict, api: str) -> dict:
                 "input_tokens_details": {"cached_tokens": 0 if keyed else w, "cache_write_tokens": w if keyed else 0},
                 "output_tokens_details": {"reasoning_tokens": reasoning}, **cost}
     details = {"cached_tokens": 0, "cache_write_tokens": w} if keyed else {"cached_tokens": w}
+    audio_in, audio_out = (5, 4) if "audio" in body.get("model", "") else (0, 0)  # of the 10 fixed input, 6 output
     return {"prompt_tokens": prompt, "completion_tokens": output, "total_tokens": prompt + output,
-            "prompt_tokens_details": {**details, "audio_tokens": 0},
-            "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0,
+            "prompt_tokens_details": {**details, "audio_tokens": audio_in},
+            "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": audio_out,
                                           "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}, **cost}
 
 

@@ -258,3 +258,24 @@ def test_uninstrument_restores_the_sdk(fake, exporter, instrument_openai):
     call(openai_client(fake, "sync"), "sync", "chat.completions.create", model="gpt-4o", messages=MESSAGES)
     assert not exporter.get_finished_spans()
     assert not isinstance(openai.resources.chat.completions.Completions.__dict__["create"], wrapt.BaseObjectProxy)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stream", [False, True])
+def test_audio_tokens_are_recorded_as_semconv_subsets(fake, exporter, instrument_openai, mode, stream):
+    """gpt-4o-audio-preview: the provider's `prompt_tokens_details.audio_tokens` / `completion_tokens_details.
+    audio_tokens` (the fake sends 5 and 4) become gen_ai.usage.audio.{input,output}_tokens, subsets of the totals."""
+    extra = {"stream": True, "stream_options": {"include_usage": True}} if stream else {}
+    call(openai_client(fake, mode), mode, "chat.completions.create", model="gpt-4o-audio-preview",
+         messages=MESSAGES, **extra)
+    a = only_model_span(exporter, SCOPE).attributes
+    assert a["gen_ai.usage.audio.input_tokens"] == 5 and type(a["gen_ai.usage.audio.input_tokens"]) is int
+    assert a["gen_ai.usage.audio.output_tokens"] == 4
+    assert a["gen_ai.usage.input_tokens"] == 10 + W and a["gen_ai.usage.output_tokens"] == 6
+
+
+def test_no_audio_attributes_without_audio(fake, exporter, instrument_openai):
+    """OpenAI sends `audio_tokens: 0` on every chat call: zero is not written (it is what absence means)."""
+    call(openai_client(fake, "sync"), "sync", "chat.completions.create", model="gpt-4o", messages=MESSAGES)
+    a = only_model_span(exporter, SCOPE).attributes
+    assert not any(k.startswith("gen_ai.usage.audio.") for k in a)
