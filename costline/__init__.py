@@ -11,7 +11,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["attribution", "install", "step", "__version__"]
+__all__ = ["UntaggedCallError", "attribution", "install", "step", "__version__"]
 
 
 def __getattr__(name: str):  # lazy, so `import costline` stays cheap
@@ -24,4 +24,8 @@ def __getattr__(name: str):  # lazy, so `import costline` stays cheap
         from costline.instrumentation.configurator import install
 
         return install
+    if name == "UntaggedCallError":  # raised before the request under COSTLINE_UNTAGGED=error
+        from costline.instrumentation.untagged import UntaggedCallError
+
+        return UntaggedCallError
     raise AttributeError(f"module 'costline' has no attribute {name!r}")

@@ -22,6 +22,13 @@ BAGGAGE_ALLOWED_HOSTS = "COSTLINE_BAGGAGE_ALLOWED_HOSTS"
 TRUST_INBOUND_BAGGAGE = "COSTLINE_TRUST_INBOUND_BAGGAGE"
 # Request headers that become tags in the middleware: `header=tag,header2=tag2`. Default: none.
 TAG_HEADERS = "COSTLINE_TAG_HEADERS"
+# Model calls without the required tags: `ignore`, `warn` (once per call site) or `error`. Default: ignore.
+UNTAGGED = "COSTLINE_UNTAGGED"
+UNTAGGED_MODES = ("ignore", "warn", "error")
+# The tags every model call must carry (`COSTLINE_UNTAGGED`, the pytest plugin). Default: the processor's
+# `tagging.required` default.
+REQUIRE_TAGS = "COSTLINE_REQUIRE_TAGS"
+DEFAULT_REQUIRED_TAGS = ("feature", "customer_id")
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -58,3 +65,23 @@ def header_map(name: str, override: Mapping[str, str] | None = None, env: Mappin
         if sep and header.strip() and tag.strip():
             out[header.strip().lower()] = tag.strip()
     return out
+
+
+def choice(name: str, choices: tuple[str, ...], default: str, env: Mapping[str, str] | None = None) -> str:
+    """One of `choices` (case-insensitive); an unknown value raises, naming the variable."""
+    raw = (env if env is not None else os.environ).get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw not in choices:
+        raise ValueError(f"{name}={raw!r}: expected one of {', '.join(choices)}")
+    return raw
+
+
+def name_list(name: str, default: tuple[str, ...], override: object = None,
+              env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """A comma-separated list of names (`override` if given), empties dropped; unset: `default`."""
+    if override is not None:
+        raw = override if isinstance(override, str) else ",".join(override)  # type: ignore[arg-type]
+    else:
+        raw = (env if env is not None else os.environ).get(name, "")
+    return tuple(n.strip() for n in raw.split(",") if n.strip()) or default

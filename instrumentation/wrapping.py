@@ -3,7 +3,8 @@
 Every model-call wrapper does the same around the SDK call; only the two steps in
 bold are the provider's own (a `CallPlan` names them):
 
-1. if OpenTelemetry instrumentation is suppressed, just call the SDK;
+1. if OpenTelemetry instrumentation is suppressed, just call the SDK; else, with
+   `COSTLINE_UNTAGGED=warn|error`, check the call's tags (`untagged`; may raise);
 2. mark the call as a provider call, so no attribution baggage reaches the provider;
 3. step aside (call the SDK untraced) when another GenAI instrumentation traces it,
    completing that library's span with the usage details it drops (`span_completion`,
@@ -37,7 +38,7 @@ from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwr
 from opentelemetry.trace import Span, get_tracer
 from wrapt import wrap_function_wrapper
 
-from costline.instrumentation import coexistence, settings, span_completion
+from costline.instrumentation import coexistence, settings, span_completion, untagged
 from costline.instrumentation.context_keys import SUPPRESS_KEY, SUPPRESS_KEY_PLAIN
 from costline.instrumentation.llm_spans import LLMSpans, fail
 from costline.instrumentation.trust_boundary import PROVIDER_CALL
@@ -111,6 +112,7 @@ def _record(plan: CallPlan, span: Span, result: Any, note: Any) -> Any:
 def sync_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
     """The call template for a sync method (`check_enabled=False`: the caller has checked)."""
     marker = plan.marker
+    check_tags = untagged.checker()  # None unless COSTLINE_UNTAGGED=warn|error: one test per call
 
     def traced(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         ctx = _current_context()
@@ -119,6 +121,8 @@ def sync_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
             else not is_instrumentation_enabled()
         ):
             return wrapped(*args, **kwargs)
+        if check_tags is not None:
+            check_tags(ctx)  # may raise `UntaggedCallError`: before the request is sent
         guard = PROVIDER_CALL.set(True)  # `trust_boundary.provider_call()`, inline: this runs on every call
         try:
             begun = _begin(plan, instance, kwargs, ctx)
@@ -146,6 +150,7 @@ def sync_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
 def async_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
     """The call template for an async method: `sync_wrapper` with the SDK call awaited."""
     marker = plan.marker
+    check_tags = untagged.checker()
 
     async def traced(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         ctx = _current_context()
@@ -154,6 +159,8 @@ def async_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
             else not is_instrumentation_enabled()
         ):
             return await wrapped(*args, **kwargs)
+        if check_tags is not None:
+            check_tags(ctx)
         guard = PROVIDER_CALL.set(True)
         try:
             begun = _begin(plan, instance, kwargs, ctx)
