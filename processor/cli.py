@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["serve", "report", "top", "trace", "alerts", "reconcile", "reprice", "prices", "export", "demo"]
+COMMANDS = ["serve", "report", "top", "trace", "alerts", "reconcile", "reprice", "prices", "export", "demo", "lint"]
 
 
 def build_parser() -> argparse.ArgumentParser:
