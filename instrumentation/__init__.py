@@ -40,6 +40,8 @@ Settings (environment, read once at start; instrument() keyword arguments win):
 | `COSTLINE_OPENAI_INCLUDE_STREAM_USAGE` | false | ask OpenAI chat/completion streams for usage (`include_stream_usage=`) |
 | `COSTLINE_DEFER_TO_OTHER_INSTRUMENTATION` | true | no costline span when another GenAI library traces the call |
 | `COSTLINE_TAG_HEADERS` | none | `header=tag,...` for the middleware |
+| `COSTLINE_UNTAGGED` | ignore | model calls lacking a required tag: `warn` (once per call site), `error` (`UntaggedCallError` before the request), `ignore`; counted in `costline.untagged_calls` (`untagged`) |
+| `COSTLINE_REQUIRE_TAGS` | `feature,customer_id` | the tags `COSTLINE_UNTAGGED` checks; set, it also turns the pytest plugin on (`pytest_plugin`) |
 | `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` | false | record prompts and completions |
 
 Choosing between costline and another GenAI instrumentation (official openai-v2,
