@@ -12,7 +12,7 @@ import sys
 from costline.processor.config import ConfigError
 from costline.processor.ledger import options
 from costline.processor.ledger.reconcile import compare, parse_invoice, totals, window
-from costline.processor.ledger.render import render, render_object
+from costline.processor.ledger.render import money, render, render_object
 
 
 def register(subparsers) -> None:
@@ -41,8 +41,8 @@ def run(args) -> int:
     if args.format == "json":
         render_object({"provider": provider, "total": total, "rows": rows}, sys.stdout)
     else:
-        footer = [f"total: invoice ${total['invoice_usd']:,.2f}, attributed ${total['attributed_usd']:,.2f}, "
-                  f"gap ${total['gap_usd']:+,.2f}" + (f" ({total['gap_pct']:+.2f}%)" if total["gap_pct"] is not None else "")
+        footer = [f"total: invoice {money(total['invoice_usd'], 2)}, attributed {money(total['attributed_usd'], 2)}, "
+                  f"gap {money(total['gap_usd'], 2, sign=True)}" + (f" ({total['gap_pct']:+.2f}%)" if total["gap_pct"] is not None else "")
                   + (f"; {total['unpriced_calls']:,} unpriced calls" if total["unpriced_calls"] else "")]
         render(rows, args.format, sys.stdout, footer=footer)
     if args.tolerance is not None and total["gap_pct"] is not None and abs(total["gap_pct"]) > args.tolerance:

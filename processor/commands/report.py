@@ -7,7 +7,7 @@ import sys
 from costline.processor.config import ConfigError
 from costline.processor.ledger import options, reports
 from costline.processor.ledger.dimensions import parse_dimensions
-from costline.processor.ledger.render import render, render_object
+from costline.processor.ledger.render import money, render, render_object
 from costline.processor.ledger.safe_cells import terminal_text
 
 
@@ -58,7 +58,7 @@ def run(args) -> int:
         out = out[: args.limit]
     footer = []
     if args.format == "table" and rows:
-        footer.append(f"total: ${total.cost_usd:,.4f} over {total.calls:,} calls ({total.unpriced_calls:,} unpriced)")
+        footer.append(f"total: {money(total.cost_usd)} over {total.calls:,} calls ({total.unpriced_calls:,} unpriced)")
         footer.append(untagged_line(reports.untagged_summary(rows, tagging.required, tagging.default, tagging.owner)))
         footer.extend(reports.caveat_lines(total))
     render(out, args.format, sys.stdout, footer=footer)
@@ -69,7 +69,7 @@ def untagged_line(s: dict) -> str:
     share = f"{s['share'] * 100:.1f}%" if s["share"] is not None else "-"
     missing = ", ".join(f"{k} on {v:,}" for k, v in s["missing"].items() if v) or "none"
     owner = s["owner"] or "nobody (set tagging.owner)"
-    return f"untagged: ${s['cost_usd']:,.4f} ({share}) over {s['calls']:,} calls missing {missing}; owner: {owner}"
+    return f"untagged: {money(s['cost_usd'])} ({share}) over {s['calls']:,} calls missing {missing}; owner: {owner}"
 
 
 def flatten(s: dict) -> dict:

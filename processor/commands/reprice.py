@@ -12,7 +12,7 @@ from decimal import Decimal
 from costline.processor.config import ConfigError
 from costline.processor.ledger import dimensions, options
 from costline.processor.ledger.dimensions import parse_dimensions
-from costline.processor.ledger.render import render
+from costline.processor.ledger.render import money, render
 from costline.processor.ledger.reprice import reprice
 
 _BATCH = 1000
@@ -57,7 +57,7 @@ def run(args) -> int:
         old = sum((r["old_cost_usd"] for r in rows), Decimal(0))
         new = sum((r["new_cost_usd"] for r in rows), Decimal(0))
         n = sum(r["changed_calls"] for r in rows)
-        footer.append(f"total: ${old:,.4f} -> ${new:,.4f} (delta ${new - old:+,.4f}) over {n:,} changed calls"
+        footer.append(f"total: {money(old)} -> {money(new)} (delta {money(new - old, sign=True)}) over {n:,} changed calls"
                       + (", applied" if args.apply else "; run with --apply to store"))
     render(rows, args.format, sys.stdout, footer=footer)
     return 0

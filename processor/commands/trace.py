@@ -6,7 +6,7 @@ import sys
 
 from costline.processor.config import ConfigError
 from costline.processor.ledger import options, reports
-from costline.processor.ledger.render import render, render_object
+from costline.processor.ledger.render import money, render, render_object
 
 
 def register(subparsers) -> None:
@@ -33,7 +33,7 @@ def run(args) -> int:
     if args.format == "csv":
         render(calls, "csv", sys.stdout)
         return 0
-    print(f"trace {trace_id}: ${total.cost_usd:,.6f} over {total.calls} calls ({total.unpriced_calls} unpriced)\n")
+    print(f"trace {trace_id}: {money(total.cost_usd, 6)} over {total.calls} calls ({total.unpriced_calls} unpriced)\n")
     render(steps, "table", sys.stdout, columns=["agent", "calls", "input_tokens", "output_tokens", "cost_usd", "share"])
     print()
     columns = ["time", "span_id", "agent", "model", "input_tokens", "output_tokens", "cost_usd", "status"]

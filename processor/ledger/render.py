@@ -1,7 +1,8 @@
 """Print report rows as a table (people), CSV (spreadsheets) or JSON (scripts).
 
 CSV keeps exact decimals; JSON writes numbers (doubles: exact to far below a cent);
-the table rounds for reading. Column names are the row keys in every format. Text
+the table rounds for reading, money with its sign in front (`-$0.0057`: `money`, which
+every command's footer uses too). Column names are the row keys in every format. Text
 cells (tag values, models: what senders chose) pass through `safe_cells` on the way
 out: no formula reaches a spreadsheet, no control character a terminal; numbers are
 written as they are.
@@ -69,10 +70,19 @@ def cell(column: str, v: Any) -> str:
         return f"{v:+.1f}%"
     if isinstance(v, Decimal) or column.endswith(_MONEY_SUFFIXES) or column.startswith("cost_per"):
         d = Decimal(v)
-        return f"${d:,.4f}" if abs(d) >= Decimal("0.01") or d == 0 else f"${d:.6f}"
+        return money(d, 4 if abs(d) >= Decimal("0.01") or d == 0 else 6)
     if isinstance(v, int):
         return f"{v:,}"
     return terminal_text(str(v))
+
+
+def money(v: Any, places: int = 4, *, sign: bool = False) -> str:
+    """USD for people: the sign before the dollar (`-$0.0057`, never `$-0.0057`); `sign` adds `+` to gains."""
+    d = Decimal(v)
+    text = f"${abs(d):,.{places}f}"
+    if d < 0 and text.strip("$0.,"):  # a negative amount that rounds to zero prints unsigned
+        return "-" + text
+    return "+" + text if sign and text.strip("$0.,") else text
 
 
 def table(rows: list[dict], columns: list[str], out: IO[str]) -> None:

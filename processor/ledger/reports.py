@@ -22,6 +22,7 @@ from typing import Iterable
 from costline.processor.config import DEFAULT_UNTAGGED
 from costline.processor.ledger import dimensions
 from costline.processor.ledger.periods import TIME_DIMENSIONS, iso
+from costline.processor.ledger.render import money
 from costline.processor.ledger.schema import TOKEN_FIELDS
 from costline.processor.records import LedgerRow
 
@@ -153,7 +154,7 @@ def caveat_lines(total: Totals) -> list[str]:
     lines = []
     for caveat, (calls, usd) in sorted(total.caveats.items()):
         meaning = "; ".join(_CAVEAT_MEANING.get(part.split(":")[0], part) for part in caveat.split(","))
-        lines.append(f"caveat {caveat}: {calls:,} calls, ${usd:,.4f} ({meaning})")
+        lines.append(f"caveat {caveat}: {calls:,} calls, {money(usd)} ({meaning})")
     return lines
 
 

@@ -1,0 +1,24 @@
+"""Money for people: the sign goes before the dollar, in table cells and in footers."""
+
+from __future__ import annotations
+
+import io
+from decimal import Decimal as D
+
+from costline.processor.ledger.render import cell, money, render
+
+
+def test_negative_money_has_its_sign_before_the_dollar():
+    assert money(D("-0.0057")) == "-$0.0057"
+    assert money(D("-1234.5"), 2) == "-$1,234.50"
+    assert money(D("0.10"), 2, sign=True) == "+$0.10" and money(D("-0.10"), 2, sign=True) == "-$0.10"
+    assert money(D("-0.00001")) == "$0.0000"  # rounds to nothing: no sign on a zero
+    assert cell("gap_usd", D("-0.0257")) == "-$0.0257"
+    assert cell("gap_usd", D("-0.0057")) == "-$0.005700"  # below a cent: six places, as before
+
+
+def test_tables_never_print_a_minus_after_the_dollar():
+    out = io.StringIO()
+    render([{"model": "gpt-4o", "gap_usd": D("-0.0500")}], "table", out, footer=[f"gap {money(D('-0.05'), 2)}"])
+    text = out.getvalue()
+    assert "-$0.0500" in text and "-$0.05" in text and "$-" not in text
