@@ -1,7 +1,8 @@
 """`costline reconcile --invoice FILE`: do the attributed numbers add up to the bill?
 
-Compares cost per UTC day and model with a provider's cost export (formats in
-processor/ledger/reconcile.py). Exits 1 when --tolerance is given and the total gap
+Compares cost per UTC day and model with one provider's cost export (formats in
+processor/ledger/reconcile.py), the provider read from the export's layout; an export
+that does not say which provider it bills is refused in one line (exit 2). Exits 1 when --tolerance is given and the total gap
 is larger, so a monthly CI job can flag drift.
 """
 
@@ -11,14 +12,14 @@ import sys
 
 from costline.processor.config import ConfigError
 from costline.processor.ledger import options
-from costline.processor.ledger.reconcile import compare, parse_invoice, totals, window
+from costline.processor.ledger.reconcile import compare, invoice_provider, parse_invoice, totals, window
 from costline.processor.ledger.render import money, render, render_object
 
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("reconcile", help="compare attributed cost per day and model with a provider's cost export")
     p.add_argument("--invoice", required=True, metavar="FILE", help="OpenAI or Anthropic cost export CSV, or date,model,cost_usd")
-    p.add_argument("--provider", help="only ledger calls of this provider (default: the export's provider)")
+    p.add_argument("--provider", help="the provider a plain date,model,cost_usd file bills (OpenAI's and Anthropic's exports name their own)")
     p.add_argument("--by", default="day,model", choices=["day,model", "day", "model"], help="comparison grain (default: day,model)")
     p.add_argument("--tolerance", type=float, metavar="PCT", help="exit 1 when the total gap exceeds PCT%% of the invoice")
     options.add_format(p)
@@ -33,7 +34,7 @@ def run(args) -> int:
     except OSError as e:
         raise ConfigError(f"cannot read invoice {args.invoice}: {e.strerror}") from None
     invoice = parse_invoice(text, args.invoice)
-    provider = (args.provider or invoice.provider or "").lower() or None
+    provider = invoice_provider(invoice, args.provider, args.invoice)
     start, end = window(invoice)
     with options.reader(args) as ledger:
         rows = compare(invoice, ledger.rows(start, end), args.by.split(","), provider)

@@ -15,6 +15,14 @@ Accepted CSV exports (detected by their header; extra columns are ignored):
   Any other provider, a plain file:
       date, model, cost_usd [, provider]
 
+Which provider the export bills is read from its format, never guessed: OpenAI's and
+Anthropic's layouts name theirs; a plain file names its provider in the `provider`
+column (one value) or on the command line (`--provider`). A file whose header fits
+more than one layout, or a plain file naming no provider or several, is refused with
+one line (`invoice_provider`): comparing it against every provider's calls would
+count other providers' spend as unbilled. A `--provider` that contradicts the layout
+is refused too.
+
 Models are compared by a key that ignores case, spaces, dots and a date suffix, so
 "Claude Sonnet 4.5" meets "claude-sonnet-4-5-20250929" and "gpt-4o-2024-08-06" meets
 "gpt-4o". Line items that are not model tokens (web search, storage) appear as
@@ -26,7 +34,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Iterable
@@ -48,8 +56,20 @@ class InvoiceLine:
 
 @dataclass(frozen=True)
 class Invoice:
-    provider: str | None  # "openai", "anthropic", or None for a plain file without provider
+    provider: str | None  # "openai", "anthropic", or None for a plain file without one provider
     lines: list[InvoiceLine]
+    named: list[str] = field(default_factory=list)  # a plain file's provider column values, when several
+
+
+def invoice_provider(invoice: Invoice, asked: str | None, where: str = "invoice") -> str:
+    """The one provider whose calls the invoice bills: the export's own, else `--provider`; or a one-line refusal."""
+    asked = (asked or "").strip().lower() or None
+    if invoice.provider and asked and asked != invoice.provider:
+        raise ConfigError(f"{where} is {invoice.provider}'s cost export; --provider {asked} contradicts it")
+    if invoice.provider or asked:
+        return invoice.provider or asked
+    several = f"names {len(invoice.named)} providers ({', '.join(invoice.named)})" if invoice.named else "names no provider"
+    raise ConfigError(f"{where} {several}: reconcile compares one provider's bill; pass --provider NAME")
 
 
 def model_key(name: str | None) -> str:
@@ -61,19 +81,36 @@ def model_key(name: str | None) -> str:
     return re.sub(r"-+", "-", key).strip("-") or "unknown"
 
 
+def _layouts(header: set[str]) -> list[str]:
+    """The export layouts `header` fits: "openai", "anthropic", "plain"."""
+    fits = []
+    if {"amount_value", "start_time"} <= header and header & {"line_item", "model"}:
+        fits.append("openai")
+    if {"usage_date_utc", "model", "cost_usd"} <= header:
+        fits.append("anthropic")
+    if {"date", "model", "cost_usd"} <= header:
+        fits.append("plain")
+    return fits
+
+
 def parse_invoice(text: str, where: str = "invoice") -> Invoice:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = {h.strip().lower() for h in (reader.fieldnames or []) if h}
     rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in r.items()} for r in reader]
     rows = [r for r in rows if any(r.values())]
-    if {"amount_value", "start_time"} <= header and header & {"line_item", "model"}:
+    layouts = _layouts(header)
+    if len(layouts) > 1:
+        raise ConfigError(f"{where}: ambiguous cost export: its header fits {' and '.join(layouts)} layouts; "
+                          f"remove the other layout's columns")
+    if layouts == ["openai"]:
         return Invoice("openai", [_openai_line(r, where, i) for i, r in enumerate(rows, 2)])
-    if {"usage_date_utc", "model", "cost_usd"} <= header:
+    if layouts == ["anthropic"]:
         return Invoice("anthropic", [_line(r["usage_date_utc"], r["model"], r["cost_usd"], where, i) for i, r in enumerate(rows, 2)])
-    if {"date", "model", "cost_usd"} <= header:
+    if layouts == ["plain"]:
         providers = {r.get("provider", "").lower() for r in rows} - {""}
         provider = providers.pop() if len(providers) == 1 else None
-        return Invoice(provider, [_line(r["date"], r["model"], r["cost_usd"], where, i) for i, r in enumerate(rows, 2)])
+        return Invoice(provider, [_line(r["date"], r["model"], r["cost_usd"], where, i) for i, r in enumerate(rows, 2)],
+                       sorted(providers))
     raise ConfigError(
         f"{where}: not a cost export I know; need OpenAI's start_time/amount_value/line_item, Anthropic's "
         f"usage_date_utc/model/cost_usd, or date/model/cost_usd (got: {', '.join(reader.fieldnames or []) or 'no header'})"

@@ -91,3 +91,43 @@ def test_bad_exports_are_named(tmp_path, capsys):
         parse_invoice("start_time,amount_value,amount_currency,line_item\n1772409600,1,eur,\"gpt-4o, input\"\n")
     assert main(["reconcile", "--invoice", str(tmp_path / "none.csv")]) == 2
     assert "cannot read invoice" in capsys.readouterr().err
+
+
+def test_an_openai_export_is_compared_with_openai_calls_alone(filled, capsys):
+    code, out = run(capsys, "--invoice", str(INVOICES / "openai-costs.csv"), "--ledger", filled)
+    assert code == 0 and out["provider"] == "openai"
+    assert not [r for r in out["rows"] if "claude" in r["model"]]  # the $1.50 Sonnet call that day is not OpenAI's
+    assert out["total"]["calls"] == 5  # the OpenAI calls of 2026-03-02 and 03 only
+
+
+def refused(capsys, tmp_path, text: str, *argv) -> str:
+    f = tmp_path / "invoice.csv"
+    f.write_text(text)
+    assert main(["reconcile", "--invoice", str(f), "--ledger", str(tmp_path / "none.db"), *argv]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    return captured.err
+
+
+def test_an_export_that_does_not_name_one_provider_is_refused_in_one_line(tmp_path, capsys):
+    err = refused(capsys, tmp_path, "date,model,cost_usd\n2026-03-02,gpt-4o,0.40\n")
+    assert "names no provider" in err and "--provider" in err
+    err = refused(capsys, tmp_path, "date,model,cost_usd,provider\n2026-03-02,a,1,openai\n2026-03-02,b,1,mistral\n")
+    assert "names 2 providers (mistral, openai)" in err
+    err = refused(capsys, tmp_path, "usage_date_utc,date,model,cost_usd\n2026-03-02,2026-03-02,m,1\n")
+    assert "ambiguous cost export" in err and "anthropic and plain" in err
+    err = refused(capsys, tmp_path, (INVOICES / "openai-costs.csv").read_text(), "--provider", "anthropic")
+    assert "openai's cost export; --provider anthropic contradicts it" in err
+
+
+def test_a_plain_export_takes_its_provider_from_the_command_line(filled, capsys, tmp_path):
+    f = tmp_path / "invoice.csv"
+    f.write_text("date,model,cost_usd\n2026-03-04,claude-haiku-4-5,0.20\n")
+    code, out = run(capsys, "--invoice", str(f), "--ledger", filled, "--provider", "anthropic")
+    assert code == 0 and out["provider"] == "anthropic" and out["total"]["gap_usd"] == D("-0.02")
+
+
+def test_the_gap_is_printed_with_its_sign_before_the_dollar(filled, capsys):
+    assert main(["reconcile", "--invoice", str(INVOICES / "openai-costs.csv"), "--ledger", filled]) == 0
+    out = capsys.readouterr().out
+    assert "gap -$0.10 (-20.00%)" in out and "-$0.0500" in out and "$-" not in out
