@@ -276,7 +276,7 @@ class Pipeline:
         broken = covered = duplicates = twins = conflicting = from_root = 0
         for f in flushes:
             a = assemble_trace(f.trace_id, f.spans, f.known, tagging, price, write, reader)
-            remember(f.trace_id, a.remember, len(f.spans))
+            remember(f.trace_id, a.remember, len(f.spans), len(a.calls))
             broken += a.broken_links
             covered += a.billed_in_parent
             duplicates += a.duplicate_calls

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from costline.processor.assembly.rollup import Inherited
 from costline.processor.config import AssemblyConfig
 from costline.processor.intake import BufferedSpan
-from costline.processor.memory import RECENT_SPAN_BYTES
+from costline.processor.memory import RECENT_CALL_BYTES, RECENT_SPAN_BYTES
 
 SPAN_OVERHEAD = 160  # bytes per buffered span beyond its wire size (tuple, bytes header, list slot, its trace's share)
 
@@ -131,11 +131,12 @@ class TraceBuffer:
     def drain(self) -> list[Flush]:
         return [self._pop_oldest("drain") for _ in range(len(self._traces))]
 
-    def remember(self, trace_id: bytes, context: dict[bytes, Inherited], spans: int = 0) -> None:
-        """Keep a flushed trace's context (`spans`: how many spans it had, for the byte count)."""
+    def remember(self, trace_id: bytes, context: dict[bytes, Inherited], spans: int = 0, calls: int = 0) -> None:
+        """Keep a flushed trace's context (`spans`, `calls`: how many spans and billed calls it had, for the
+        byte count)."""
         if self.config.recent_traces <= 0:
             return
-        size = spans * RECENT_SPAN_BYTES
+        size = spans * RECENT_SPAN_BYTES + calls * RECENT_CALL_BYTES
         self.recent_bytes += size
         sizes = self._recent_sizes
         sizes[trace_id] = sizes.get(trace_id, 0) + size
