@@ -14,6 +14,9 @@ reads in cache_read_usd, audio output in output_usd. A tiered card picks its tie
 call's whole input, audio included. Audio a card cannot price at an audio rate is billed
 at the text rate and the Cost says so (`audio_at_text_rate`, price_caveats.py).
 
+Every call with audio is split by SKU (sku_cost.py: audio input, audio cache reads and audio
+output are SKUs of their own), which also gives its list price.
+
 Only calls with audio tokens come here (RateCard.cost checks two counts), so the text
 path pays nothing for audio.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
+from . import sku_cost
 from .price_caveats import AUDIO_AT_TEXT_RATE, joined
 from .records import INVALID_USAGE, Cost, Unpriced, Usage
 
@@ -52,6 +56,7 @@ def cost(card, u: Usage, duration_ns: int) -> Cost | Unpriced:
     in_usd = r_ain * uncached / _MTOK * f if uncached else _ZERO
     read_usd = r_aread * read / _MTOK * f if read else _ZERO
     out_usd = r_aout * out / _MTOK * f if out else _ZERO
+    skus = sku_cost.breakdown(card, u, duration_ns)
     return Cost(base.total_usd + in_usd + read_usd + out_usd, base.input_usd + in_usd, base.output_usd + out_usd,
                 base.cache_read_usd + read_usd, base.cache_write_usd, base.model, base.provider, base.source,
-                base.caveat)
+                base.caveat, sum((s[3] for s in skus), _ZERO), skus)

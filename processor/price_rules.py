@@ -11,6 +11,10 @@ An entry that prices tokens takes the components it leaves out from the list pri
 of the model the call resolves to (same moment, tier and batch flag): a negotiated
 `input`/`output` keeps the list `cache_read`, 1-hour writes, reasoning and per-request
 fees. Entries that price whole calls only (per_call, per_second, gpu_hour) stand alone.
+
+The user's entries override the list price: such a card carries the card below it
+(`list_card`, the list price of the same call) so the ledger keeps both. Corrections are
+list prices themselves; whole-call entries have no list price below them (list = billed).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class Rule:
     source: str  # the file's name ("prices.yaml", "corrections.yaml")
     factor: Decimal | None  # 1 - discount (corrections only: discounts never touch file prices)
     cards: dict = field(default_factory=dict)
+    overrides: bool = False  # the user's price file: its prices are not list prices
 
     def active(self, t_ns: int) -> PriceEntry | None:
         for e in self.entries:
@@ -87,7 +92,8 @@ def entry_card(e: PriceEntry, rule: Rule, provider: str, model: str, listed=None
     library = listed.source.split(" + ")[0]  # "genai-prices X" (or "corrections.yaml"), without a discount's file
     source = f"{rule.source} + {library}" if borrowed or (e.per_call is None and listed.per_call) else rule.source
     return RateCard(provider=listed.provider, model=e.model or model, source=source, rates=rates,
-                    per_call=per_call, per_second=per_second, factor=rule.factor)
+                    per_call=per_call, per_second=per_second, factor=rule.factor,
+                    list_card=listed if rule.overrides else None)
 
 
 def partial_problem(e: PriceEntry) -> str | None:

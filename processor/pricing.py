@@ -27,6 +27,15 @@ it makes repeats (price_caveats.py): never silently at the standard rate.
 
 A cost the provider reported on the span wins; the card's components are scaled
 to it (source "reported", no caveat: it is the bill).
+
+List price beside the bill (Cost.list_usd): a call with no discount and no price-file
+override costs its list price, so the card copies the total (one slot more per span).
+A discounted card keeps its sum before the factor. A price-file entry's card carries the
+card it overrides (`list_card`: corrections or genai-prices below it, as `_chosen` finds
+it) and prices the call on both through sku_cost.py, like every call whose components
+are not each one token type at one rate (fees, separately priced reasoning, 1-hour
+writes, cache counts without a cache rate, audio); the span's attributes never change.
+A reported cost keeps the computed ratio of list to billed.
 """
 
 from __future__ import annotations
@@ -42,7 +51,7 @@ import genai_prices
 from genai_prices import data_snapshot
 from genai_prices import types as gp
 
-from . import audio_cost, model_names, price_caveats, price_rules
+from . import audio_cost, model_names, price_caveats, price_rules, sku_cost
 from .config import ConfigError, PricingConfig
 from .price_file import PriceFile, load_price_file
 from .records import INVALID_USAGE, NO_MODEL, NO_USAGE, UNKNOWN_MODEL, Cost, ModelCall, Unpriced, Usage
@@ -59,14 +68,14 @@ CORRECTIONS = str(Path(__file__).parent / "prices" / "corrections.yaml")
 _new = object.__new__
 _COST_SLOTS = tuple(getattr(Cost, name).__set__ for name in
                     ("total_usd", "input_usd", "output_usd", "cache_read_usd", "cache_write_usd", "model", "provider",
-                     "source", "caveat"))
+                     "source", "caveat", "list_usd", "skus"))
 
 
-def _cost(total, input_usd, output_usd, read_usd, write_usd, model, provider, source, caveat) -> Cost:
+def _cost(total, input_usd, output_usd, read_usd, write_usd, model, provider, source, caveat, list_usd, skus) -> Cost:
     """Cost(...), the same object: a frozen dataclass' __init__ sets each field through object.__setattr__
     (1.1 us per Cost here); setting its slots directly takes a third of that."""
     c = _new(Cost)
-    s_total, s_in, s_out, s_read, s_write, s_model, s_provider, s_source, s_caveat = _COST_SLOTS
+    s_total, s_in, s_out, s_read, s_write, s_model, s_provider, s_source, s_caveat, s_list, s_skus = _COST_SLOTS
     s_total(c, total)
     s_in(c, input_usd)
     s_out(c, output_usd)
@@ -76,6 +85,8 @@ def _cost(total, input_usd, output_usd, read_usd, write_usd, model, provider, so
     s_provider(c, provider)
     s_source(c, source)
     s_caveat(c, caveat)
+    s_list(c, list_usd)
+    s_skus(c, skus)
     return c
 
 
@@ -119,12 +130,16 @@ class RateCard:
     per_second: Decimal = _ZERO
     factor: Decimal | None = None  # 1 - discount
     caveat: str | None = None
+    list_card: "RateCard | None" = None  # the card a price-file entry overrides: the list price
     tiered: bool = field(init=False, default=False, repr=False, compare=False)  # any rate a `Tiered`?
+    mixed: bool = field(init=False, default=False, repr=False, compare=False)  # every call by SKU (sku_cost)?
 
     def __post_init__(self) -> None:
         if len(self.rates) < 9:
             object.__setattr__(self, "rates", (*self.rates, *(None,) * (9 - len(self.rates))))
         object.__setattr__(self, "tiered", any(isinstance(r, Tiered) for r in self.rates))
+        mixed = self.list_card is not None or bool(self.per_call) or bool(self.per_second)
+        object.__setattr__(self, "mixed", mixed)
 
     def cost(self, u: Usage, duration_ns: int) -> Cost | Unpriced:
         if u.audio_input_tokens or u.audio_output_tokens:
@@ -153,10 +168,17 @@ class RateCard:
         )
         if self.factor is not None:
             f = self.factor
+            listed = input_usd + read_usd + write_usd + output_usd
             input_usd, read_usd, write_usd, output_usd = input_usd * f, read_usd * f, write_usd * f, output_usd * f
-        total = input_usd + read_usd + write_usd + output_usd
+            total = input_usd + read_usd + write_usd + output_usd
+        else:
+            total = listed = input_usd + read_usd + write_usd + output_usd
+        skus = None
+        if self.mixed or reasoning or write_1h or read + write != u.cache_read_tokens + u.cache_write_tokens:
+            skus = sku_cost.breakdown(self, u, duration_ns)
+            listed = sum((s[3] for s in skus), _ZERO)
         return _cost(total, input_usd, output_usd, read_usd, write_usd, self.model, self.provider, self.source,
-                     self.caveat)
+                     self.caveat, listed, skus)
 
 
 @dataclass(slots=True)
@@ -265,7 +287,7 @@ class Pricer:
             have = self._providers(call, looks, lib)
             entries = price_rules.matching(self._file, own, family, have, self._file_providers)
             if entries:
-                rules.append(price_rules.Rule(entries, self._file.name, None))
+                rules.append(price_rules.Rule(entries, self._file.name, None, overrides=True))
         if self._corrections:
             have = {lib.provider.id} if lib else self._providers(call, looks, None)
             entries = price_rules.matching(self._corrections, own, family, have, self._file_providers)
@@ -504,7 +526,8 @@ def _reported(call: ModelCall, computed: Cost | Unpriced) -> Cost:
                  computed.cache_read_usd * ratio, computed.cache_write_usd * ratio]
         largest = max(range(4), key=lambda i: parts[i])
         parts[largest] += total - sum(parts)
-        return Cost(total, parts[0], parts[1], parts[2], parts[3], computed.model, computed.provider, "reported")
+        return Cost(total, parts[0], parts[1], parts[2], parts[3], computed.model, computed.provider, "reported",
+                    list_usd=computed.list_usd * ratio)
     model = computed.model if isinstance(computed, Cost) else (call.model or call.request_model or "")
     provider = computed.provider if isinstance(computed, Cost) else (call.provider or "")
     return Cost(total, _ZERO, _ZERO, _ZERO, _ZERO, model, provider, "reported")

@@ -68,9 +68,19 @@ class ModelCall:
     response_id: str | None = None  # the provider's id of the response, when the span records it
 
 
+# One SKU of a call (sku_cost.py): (sku name, quantity, billed USD, list USD).
+Sku = tuple[str, int, Decimal, Decimal]
+
+
 @dataclass(slots=True, frozen=True)
 class Cost:
-    """A priced model call. Components add up to total_usd."""
+    """A priced model call. Components add up to total_usd.
+
+    list_usd is what the call costs at list price (genai-prices and corrections, before the
+    user's discounts and price-file overrides; None given: total_usd). skus splits the call
+    by token type (sku_cost.py) when its four components are not each one token type at one
+    rate; None for most calls.
+    """
 
     total_usd: Decimal
     input_usd: Decimal
@@ -81,6 +91,12 @@ class Cost:
     provider: str  # the price sheet's provider id
     source: str  # e.g. "genai-prices 0.2.3", "prices.yaml", "reported"
     caveat: str | None = None  # why this price may not be the bill (price_caveats.py), None for most calls
+    list_usd: Decimal | None = None
+    skus: tuple[Sku, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.list_usd is None:
+            object.__setattr__(self, "list_usd", self.total_usd)
 
 
 @dataclass(slots=True, frozen=True)
@@ -128,3 +144,5 @@ class LedgerRow:
     audio_output_tokens: int = 0
     audio_cache_read_tokens: int = 0
     price_caveat: str | None = None  # Cost.caveat
+    list_usd: Decimal | None = None  # Cost.list_usd (None when unpriced)
+    skus: tuple[Sku, ...] | None = None  # Cost.skus

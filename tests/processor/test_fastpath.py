@@ -293,7 +293,7 @@ def test_direct_constructors_make_the_dataclass_objects():
 
     for caveat in (None, "tier_by_rule:batch"):
         cost_args = (Decimal("0.3"), Decimal("0.1"), Decimal("0.2"), Decimal(0), Decimal(0), "gpt-4o", "openai",
-                     "test", caveat)
+                     "test", caveat, Decimal("0.3"), None)
         made = pricing._cost(*cost_args)
         assert made == Cost(*cost_args) and repr(made) == repr(Cost(*cost_args))
         assert hash(made) == hash(Cost(*cost_args))
