@@ -768,4 +768,6 @@ def _row(trace_id: bytes, span_id: bytes, parent_id: bytes, origin, info, tags: 
         price_source=result.source if priced else None,
         status=None if priced else result.reason,
         price_caveat=result.caveat if priced else None,
+        list_usd=result.list_usd if priced else None,
+        skus=result.skus if priced else None,
     )

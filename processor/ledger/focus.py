@@ -1,12 +1,19 @@
-"""Attributed cost as FinOps FOCUS-style rows (https://focus.finops.org), for finance. Pure.
+"""Attributed cost as FinOps FOCUS rows (https://focus.finops.org, column names of FOCUS 1.1), for finance. Pure.
 
-One row per charge period (UTC day or month), provider, model and set of attribution
-tags. BilledCost is the attributed cost of the priced calls in it (equal to
-EffectiveCost, ListCost and ContractedCost: costline knows one price per call);
-ConsumedQuantity is tokens (input + output; input includes cache reads and writes).
-Tags is a JSON object of the attribution dimensions. Columns costline adds beyond
-FOCUS carry the `x_` prefix FOCUS reserves for them; x_UnpricedCalls counts calls
-whose cost is unknown and therefore missing from BilledCost.
+One row per charge period (UTC day or month), provider, model, set of attribution tags
+and SKU: each token type is its own SKU (ledger/skus.py: input, cached input, cache
+write, 1-hour cache write, output, reasoning priced on its own, audio input, audio cached
+input, audio output, per-request fees), SkuId `model/sku`, SkuMeter its name.
+ConsumedQuantity and PricingQuantity are its tokens (requests for fees).
+
+BilledCost = EffectiveCost = ContractedCost: what costline bills (after the price file's
+discounts and overrides; costline knows no commitments, so effective equals contracted).
+ListCost: the same usage at list price (genai-prices and corrections), so a negotiated
+discount shows as ListCost - BilledCost. ListUnitPrice and ContractedUnitPrice are USD per
+token (cost / PricingQuantity, rounded to 1e-12: a tiered or dated price makes it an
+average). Tags is a JSON object of the attribution dimensions. Columns beyond FOCUS carry
+its `x_` prefix: x_Calls (calls with that SKU), x_UnpricedCalls (calls whose cost is
+unknown, one `unpriced` row of their tokens: missing from BilledCost), x_PriceSource.
 """
 
 from __future__ import annotations
@@ -16,19 +23,24 @@ from decimal import Decimal
 from typing import Iterable
 
 from costline.processor.ledger.periods import DAY_NS, day_start, iso, month_start, next_month_start
-from costline.processor.ledger.schema import TOKEN_FIELDS
+from costline.processor.ledger.skus import ORDER, UNPRICED, row_skus
 from costline.processor.records import LedgerRow
 
 COLUMNS = [
     "BillingAccountId", "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd",
     "ChargeCategory", "ChargeFrequency", "ChargeDescription", "BilledCost", "EffectiveCost", "ListCost",
     "ContractedCost", "BillingCurrency", "ServiceCategory", "ServiceName", "ProviderName", "PublisherName",
-    "InvoiceIssuerName", "SkuId", "ConsumedQuantity", "ConsumedUnit", "PricingQuantity", "PricingUnit", "Tags",
-    "x_Calls", "x_UnpricedCalls", "x_InputTokens", "x_OutputTokens", "x_CacheReadTokens", "x_CacheWriteTokens",
-    "x_ReasoningTokens", "x_PriceSource",
+    "InvoiceIssuerName", "SkuId", "SkuPriceId", "SkuMeter", "ConsumedQuantity", "ConsumedUnit", "PricingQuantity",
+    "PricingUnit", "ListUnitPrice", "ContractedUnitPrice", "Tags", "x_Calls", "x_UnpricedCalls", "x_PriceSource",
 ]
 SERVICE_CATEGORY = "AI and Machine Learning"
 DEFAULT_EXCLUDED_TAGS = frozenset({"session_id", "outcome"})  # per-request values: one row per session is no summary
+METERS = {"input": "Input Tokens", "cached_input": "Cached Input Tokens", "cache_write": "Cache Write Tokens",
+          "cache_write_1h": "1-Hour Cache Write Tokens", "output": "Output Tokens", "reasoning": "Reasoning Tokens",
+          "audio_input": "Audio Input Tokens", "audio_cached_input": "Cached Audio Input Tokens",
+          "audio_output": "Audio Output Tokens", "requests": "Requests", "other": "Reported Cost",
+          UNPRICED: "Unpriced Tokens"}
+_UNIT_PRICE = Decimal("1e-12")
 
 
 def period_bounds(ns: int, period: str) -> tuple[int, int]:
@@ -47,30 +59,28 @@ def focus_rows(rows: Iterable[LedgerRow], period: str = "day", tags: list[str] |
         kept = {k: v for k, v in sorted(r.tags.items()) if (k in tags if tags is not None else k not in DEFAULT_EXCLUDED_TAGS)}
         tag_json = json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
         provider, model = r.provider or "unknown", r.model or r.request_model or "unknown"
-        k = (start, provider, model, tag_json)
-        g = groups.get(k)
-        if g is None:
-            g = groups[k] = {"start": start, "end": end, "provider": provider, "model": model, "tags": tag_json,
-                             "cost": Decimal(0), "calls": 0, "unpriced": 0, "sources": set(),
-                             **{f: 0 for f in TOKEN_FIELDS}}
-        g["calls"] += 1
-        for f in TOKEN_FIELDS:
-            g[f] += getattr(r, f)
-        if r.cost_usd is None:
-            g["unpriced"] += 1
-        else:
-            g["cost"] += r.cost_usd
-            g["sources"].add(r.price_source or "")
-    out = [_row(g, billing_account) for g in groups.values()]
-    out.sort(key=lambda x: (x["ChargePeriodStart"], x["ProviderName"], x["SkuId"], x["Tags"]))
-    return out
+        for sku, quantity, billed, listed in row_skus(r):
+            k = (start, provider, model, tag_json, ORDER[sku])
+            g = groups.get(k)
+            if g is None:
+                g = groups[k] = {"start": start, "end": end, "provider": provider, "model": model, "tags": tag_json,
+                                 "sku": sku, "quantity": 0, "billed": Decimal(0), "list": Decimal(0), "calls": 0,
+                                 "sources": set()}
+            g["calls"] += 1
+            g["quantity"] += quantity
+            g["billed"] += billed
+            g["list"] += listed
+            if r.price_source:
+                g["sources"].add(r.price_source)
+    return [_row(groups[k], billing_account) for k in sorted(groups)]
 
 
 def _row(g: dict, account: str) -> dict:
     bill_start = month_start(g["start"])
-    tokens = g["input_tokens"] + g["output_tokens"]
     tags = json.loads(g["tags"])
     what = ", ".join(f"{k}={v}" for k, v in tags.items()) or "untagged"
+    sku, quantity, unpriced = g["sku"], g["quantity"], g["sku"] == UNPRICED
+    unit = "Requests" if sku == "requests" else "Tokens"
     return {
         "BillingAccountId": account,
         "BillingPeriodStart": iso(bill_start),
@@ -79,29 +89,34 @@ def _row(g: dict, account: str) -> dict:
         "ChargePeriodEnd": iso(g["end"]),
         "ChargeCategory": "Usage",
         "ChargeFrequency": "Usage-Based",
-        "ChargeDescription": f"{g['model']} tokens for {what}",
-        "BilledCost": g["cost"],
-        "EffectiveCost": g["cost"],
-        "ListCost": g["cost"],
-        "ContractedCost": g["cost"],
+        "ChargeDescription": f"{g['model']} {METERS[sku].lower()} for {what}",
+        "BilledCost": g["billed"],
+        "EffectiveCost": g["billed"],
+        "ListCost": g["list"],
+        "ContractedCost": g["billed"],
         "BillingCurrency": "USD",
         "ServiceCategory": SERVICE_CATEGORY,
         "ServiceName": g["provider"],
         "ProviderName": g["provider"],
         "PublisherName": g["provider"],
         "InvoiceIssuerName": g["provider"],
-        "SkuId": g["model"],
-        "ConsumedQuantity": tokens,
-        "ConsumedUnit": "Tokens",
-        "PricingQuantity": tokens,
-        "PricingUnit": "Tokens",
+        "SkuId": f"{g['model']}/{sku}",
+        "SkuPriceId": f"{g['provider']}/{g['model']}/{sku}",
+        "SkuMeter": METERS[sku],
+        "ConsumedQuantity": quantity,
+        "ConsumedUnit": unit,
+        "PricingQuantity": quantity,
+        "PricingUnit": unit,
+        "ListUnitPrice": _unit_price(g["list"], quantity, unpriced),
+        "ContractedUnitPrice": _unit_price(g["billed"], quantity, unpriced),
         "Tags": g["tags"],
         "x_Calls": g["calls"],
-        "x_UnpricedCalls": g["unpriced"],
-        "x_InputTokens": g["input_tokens"],
-        "x_OutputTokens": g["output_tokens"],
-        "x_CacheReadTokens": g["cache_read_tokens"],
-        "x_CacheWriteTokens": g["cache_write_tokens"],
-        "x_ReasoningTokens": g["reasoning_tokens"],
-        "x_PriceSource": ";".join(sorted(s for s in g["sources"] if s)),
+        "x_UnpricedCalls": g["calls"] if unpriced else 0,
+        "x_PriceSource": ";".join(sorted(g["sources"])),
     }
+
+
+def _unit_price(cost: Decimal, quantity: int, unpriced: bool) -> Decimal | None:
+    if unpriced or not quantity:
+        return None
+    return (cost / quantity).quantize(_UNIT_PRICE).normalize()

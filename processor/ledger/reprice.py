@@ -63,10 +63,12 @@ def reprice_row(row: LedgerRow, price: PriceFn) -> LedgerRow:
     result = price(as_call(row), row.start_unix_nano, max(row.end_unix_nano - row.start_unix_nano, 0))
     if isinstance(result, Unpriced):
         return replace(row, cost_usd=None, input_usd=None, output_usd=None, cache_read_usd=None,
-                       cache_write_usd=None, price_source=None, status=result.reason, price_caveat=None)
+                       cache_write_usd=None, price_source=None, status=result.reason, price_caveat=None,
+                       list_usd=None, skus=None)
     return replace(row, cost_usd=result.total_usd, input_usd=result.input_usd, output_usd=result.output_usd,
                    cache_read_usd=result.cache_read_usd, cache_write_usd=result.cache_write_usd,
-                   price_source=result.source, status=None, price_caveat=result.caveat)
+                   price_source=result.source, status=None, price_caveat=result.caveat,
+                   list_usd=result.list_usd, skus=result.skus)
 
 
 def reprice(rows: Iterable[LedgerRow], price: PriceFn) -> list[Repriced]:

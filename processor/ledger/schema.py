@@ -8,8 +8,13 @@ Decimal). The primary key (trace_id, span_id) makes a re-delivered span a no-op.
 Versions: `costline_meta.schema_version` names the columns a ledger has. A ledger of an
 older version is brought up to this one when it is opened (`migrations`: columns are
 only ever added, with defaults that say what the old rows knew: version 1 had no audio
-counts, so 0, and no price caveats, so NULL). A ledger of an unknown (newer) version is
-refused.
+counts, so 0, and no price caveats, so NULL; version 3 adds list_usd and skus, and the
+old rows get list_usd = cost_usd: what they were billed is the only price they knew, so a
+discount applied before version 3 never shows in ListCost). A ledger of an unknown (newer)
+version is refused.
+
+skus is a call's cost by token type (sku_cost.py) as JSON text, [[sku, quantity, billed,
+list], ...] with money as decimal strings, or NULL where the four components are the SKUs.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from typing import Any, Sequence
 
 from costline.processor.records import LedgerRow
 
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 TABLE = "costline_calls"
 
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
@@ -51,12 +56,17 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     # version 2
     *((f, "INTEGER NOT NULL DEFAULT 0", "BIGINT NOT NULL DEFAULT 0") for f in AUDIO_FIELDS),
     ("price_caveat", "TEXT", "TEXT"),
+    # version 3
+    ("list_usd", "TEXT", "NUMERIC"),
+    ("skus", "TEXT", "TEXT"),
 )
 COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
 # Columns `reprice --apply` rewrites.
-PRICE_COLUMNS = (*MONEY_FIELDS, "price_source", "status", "price_caveat")
+PRICE_COLUMNS = (*MONEY_FIELDS, "price_source", "status", "price_caveat", "list_usd", "skus")
 # Columns each version added, in order: what `migrations` adds to a ledger of an older version.
-_ADDED_IN = {"2": (*AUDIO_FIELDS, "price_caveat")}
+_ADDED_IN = {"2": (*AUDIO_FIELDS, "price_caveat"), "3": ("list_usd", "skus")}
+# What each version's new columns hold for the rows already there, when NULL would not say it.
+_FILLED_IN = {"3": (f"UPDATE {TABLE} SET list_usd = cost_usd",)}
 
 
 def migrations(version: str, dialect: str) -> list[str] | None:
@@ -69,8 +79,10 @@ def migrations(version: str, dialect: str) -> list[str] | None:
     idx = 1 if dialect == "sqlite" else 2
     types = {c[0]: c[idx] for c in COLUMNS}
     guard = "" if dialect == "sqlite" else "IF NOT EXISTS "
-    stmts = [f"ALTER TABLE {TABLE} ADD COLUMN {guard}{name} {types[name]}"
-             for v in range(int(version) + 1, int(SCHEMA_VERSION) + 1) for name in _ADDED_IN[str(v)]]
+    stmts = []
+    for v in range(int(version) + 1, int(SCHEMA_VERSION) + 1):
+        stmts += [f"ALTER TABLE {TABLE} ADD COLUMN {guard}{name} {types[name]}" for name in _ADDED_IN[str(v)]]
+        stmts += _FILLED_IN.get(str(v), ())
     return stmts + [f"UPDATE costline_meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version'"]
 
 
@@ -116,6 +128,7 @@ def to_params(row: LedgerRow, recorded_unix_nano: int, dialect: str) -> tuple[An
         recorded_unix_nano,
         *(int(getattr(row, f)) for f in AUDIO_FIELDS),
         row.price_caveat,
+        *_list_params(row, dialect),
     )
 
 
@@ -146,13 +159,31 @@ def from_record(record: Sequence[Any]) -> LedgerRow:
         status=values["status"],
         **{f: int(values[f]) for f in AUDIO_FIELDS},
         price_caveat=values["price_caveat"],
+        list_usd=_money_value(values["list_usd"]) if values["list_usd"] is not None else money["cost_usd"],
+        skus=_skus_value(values["skus"]),
     )
 
 
 def price_params(row: LedgerRow, dialect: str) -> tuple[Any, ...]:
     """The PRICE_COLUMNS of `row`, then its key, for an UPDATE."""
     money = [_money_param(getattr(row, f), dialect) for f in MONEY_FIELDS]
-    return (*money, row.price_source, row.status, row.price_caveat, row.trace_id, row.span_id)
+    return (*money, row.price_source, row.status, row.price_caveat, *_list_params(row, dialect), row.trace_id,
+            row.span_id)
+
+
+def _list_params(row: LedgerRow, dialect: str) -> tuple[Any, Any]:
+    """list_usd and skus as stored: a priced row without a list price lists its cost."""
+    listed = row.list_usd if row.list_usd is not None else row.cost_usd
+    skus = None if row.skus is None else json.dumps([[s, int(n), str(b), str(lp)] for s, n, b, lp in row.skus],
+                                                    separators=(",", ":"))
+    return _money_param(listed, dialect), skus
+
+
+def _skus_value(value: Any) -> tuple | None:
+    if value is None:
+        return None
+    items = json.loads(value) if isinstance(value, (str, bytes)) else value
+    return tuple((str(s), int(n), Decimal(b), Decimal(lp)) for s, n, b, lp in items)
 
 
 def _money_param(value: Decimal | None, dialect: str) -> Any:

@@ -32,8 +32,10 @@ def make_row(
     tokens: tuple[int, int, int, int, int] = (100, 20, 0, 0, 0),
     status: str | None = None,
     split: tuple[str, str, str, str] | None = None,
+    list_cost: str | None = None,
 ) -> LedgerRow:
-    """A model call. `cost=None` makes it unpriced (status defaults to unknown_model)."""
+    """A model call. `cost=None` makes it unpriced (status defaults to unknown_model); its list cost is
+    `list_cost`, else its cost."""
     n = next(_ids)
     trace_id = trace if isinstance(trace, str) else f"{(trace if trace is not None else n):032x}"
     span_id = f"{(span if span is not None else n):016x}"
@@ -69,4 +71,5 @@ def make_row(
         cache_write_usd=parts[3],
         price_source=None if total is None else "test-prices",
         status=(status or "unknown_model") if total is None else None,
+        list_usd=None if total is None else Decimal(list_cost) if list_cost is not None else total,
     )

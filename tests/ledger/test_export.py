@@ -44,14 +44,19 @@ def test_daily_focus_rows(filled, capsys):
         k = (s[1][:10] + "T00:00:00Z", s[5], json.dumps(tags, separators=(",", ":")))
         want[k] = want.get(k, Decimal(0)) + (Decimal(s[0]) if s[0] else 0)
         tokens[k] = tokens.get(k, 0) + (1000 + i) + (100 + i)
-    got = {(r["ChargePeriodStart"], r["SkuId"], r["Tags"]): Decimal(r["BilledCost"]) for r in rows}
-    assert got == want
-    assert {(r["ChargePeriodStart"], r["SkuId"], r["Tags"]): int(r["ConsumedQuantity"]) for r in rows} == tokens
-    first = next(r for r in rows if r["ChargePeriodStart"] == "2026-03-02T00:00:00Z" and r["SkuId"] == "claude-sonnet-4-5")
+    got: dict[tuple, Decimal] = {}
+    quantities: dict[tuple, int] = {}
+    for r in rows:  # each token type is its own SKU row: summed back per call group
+        k = (r["ChargePeriodStart"], r["SkuId"].split("/")[0], r["Tags"])
+        got[k] = got.get(k, Decimal(0)) + Decimal(r["BilledCost"])
+        quantities[k] = quantities.get(k, 0) + int(r["ConsumedQuantity"])
+    assert got == want and quantities == tokens
+    first = next(r for r in rows if r["ChargePeriodStart"] == "2026-03-02T00:00:00Z" and r["SkuId"] == "claude-sonnet-4-5/input")
     assert first["ChargePeriodEnd"] == "2026-03-03T00:00:00Z" and first["ProviderName"] == "anthropic"
     assert first["BillingPeriodStart"] == "2026-03-01T00:00:00Z" and first["BillingPeriodEnd"] == "2026-04-01T00:00:00Z"
-    mystery = next(r for r in rows if r["SkuId"] == "mystery-model")
-    assert mystery["BilledCost"] == "0" and mystery["x_UnpricedCalls"] == "1"
+    assert first["SkuMeter"] == "Input Tokens" and first["ListCost"] == first["BilledCost"] == "1.5"
+    mystery = next(r for r in rows if r["SkuId"].startswith("mystery-model"))
+    assert mystery["SkuId"] == "mystery-model/unpriced" and mystery["BilledCost"] == "0" and mystery["x_UnpricedCalls"] == "1"
 
 
 def test_monthly_to_a_file_with_default_tags(filled, capsys, tmp_path):

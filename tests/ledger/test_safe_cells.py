@@ -113,13 +113,14 @@ def test_focus_export_to_a_file_and_its_tags_stay_json(hostile_ledger, tmp_path,
     out = tmp_path / "focus.csv"
     _run(capsys, "export", "--tags", "feature,customer_id", *WINDOW, "--ledger", hostile_ledger, "-o", str(out))
     rows = list(csv.DictReader(out.open(newline="", encoding="utf-8")))
-    assert sorted(Decimal(r["BilledCost"]) for r in rows) == [Decimal("-1.5"), Decimal("0.25"), Decimal("2")]
+    inputs = [r for r in rows if r["SkuId"].endswith("/input")]  # the factory bills all of a call as input
+    assert sorted(Decimal(r["BilledCost"]) for r in inputs) == [Decimal("-1.5"), Decimal("0.25"), Decimal("2")]
     for r in rows:
         for col, cell in r.items():
             assert not cell.startswith(FORMULA_STARTS) or _is_number(cell), (col, cell)
         json.loads(r["Tags"])
-    model_row = next(r for r in rows if "pwned" in r["SkuId"])
-    assert model_row["SkuId"] == "gpt\\u001b]0;pwned\\u0007-4o\\u009b31m"
+    model_row = next(r for r in inputs if "pwned" in r["SkuId"])
+    assert model_row["SkuId"] == "gpt\\u001b]0;pwned\\u0007-4o\\u009b31m/input"
     assert json.loads(model_row["Tags"])["feature"] == HOSTILE["feature"]  # inside JSON it starts with {, no quote
 
 
