@@ -5,7 +5,7 @@
 on exit (SIGTERM, then SIGKILL). `peak_rss()` samples VmRSS from /proc while a load runs.
 
 COSTLINE_SERVE_ROOT=/path/to/tree runs the server from another checkout of this repo
-(e.g. `git worktree add /tmp/pre14-recv pre-issue-14`): a test written after a fix is run
+(e.g. `git worktree add /tmp/pre14-recv 0c19959`): a test written after a fix is run
 against the code before it, to show that it fails there. The tests themselves, the
 senders and the fake backend stay this tree's.
 """
