@@ -121,9 +121,16 @@ class PeakRss(threading.Thread):
         return self
 
     def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop sampling, with one last sample if the process is still there."""
         self._done.set()
         self.join(5)
-        self.peak = max(self.peak, rss_bytes(self.pid))
+        try:
+            self.peak = max(self.peak, rss_bytes(self.pid))
+        except (FileNotFoundError, ProcessLookupError):
+            pass
 
     def run(self) -> None:
         while not self._done.wait(self.every):

@@ -18,11 +18,11 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
-from tests.reliability.test_overload import _helper, _ids, _listening, _stop, _wait_for, rss_bytes
+from tests.reliability.serve_proc import PeakRss, rss_bytes
+from tests.reliability.test_overload import _helper, _ids, _listening, _stop, _wait_for
 
 try:  # COSTLINE_SERVE_ROOT=/path/to/checkout: the server from another tree (serve_proc.py)
     from tests.reliability.serve_proc import serve_command
@@ -49,19 +49,6 @@ memory: {{limit_mib: {LIMIT_MIB}}}
 """
 
 
-class Rss(threading.Thread):
-    def __init__(self, pid: int):
-        super().__init__(daemon=True)
-        self.pid, self.peak, self.done = pid, 0, threading.Event()
-
-    def run(self) -> None:
-        while not self.done.wait(0.05):
-            try:
-                self.peak = max(self.peak, rss_bytes(self.pid))
-            except (FileNotFoundError, ProcessLookupError):
-                return
-
-
 def test_a_down_backend_throttles_senders_at_the_memory_limit_and_loses_nothing(tmp_path, figures):
     procs: list[subprocess.Popen] = []
     sink_out, port_file, costline_log = tmp_path / "sink.ids", tmp_path / "sink.port", tmp_path / "costline.log"
@@ -80,7 +67,7 @@ def test_a_down_backend_throttles_senders_at_the_memory_limit_and_loses_nothing(
         http_addr = _wait_for("HTTP", lambda: _listening(costline_log, "HTTP"), proc=costline, log=costline_log)
         time.sleep(0.5)
         baseline = rss_bytes(costline.pid)
-        rss = Rss(costline.pid)
+        rss = PeakRss(costline.pid, every=0.05)
         rss.start()
         senders = []
         for i in range(GRPC_SENDERS + HTTP_SENDERS):
@@ -96,8 +83,7 @@ def test_a_down_backend_throttles_senders_at_the_memory_limit_and_loses_nothing(
         for p, out in senders:
             p.wait(90)
             assert p.returncode == 0, (tmp_path / f"{out.stem}.log").read_text()[-3000:]
-        rss.done.set()
-        rss.join(5)
+        rss.stop()
         costline.terminate()
         costline.wait(90)
         log = costline_log.read_text(errors="replace")

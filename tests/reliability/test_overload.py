@@ -30,6 +30,7 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.overload_procs import LLM_PER_TRACE, SPANS_PER_TRACE
+from tests.reliability.serve_proc import rss_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 DURATION_S = float(os.environ.get("COSTLINE_SOAK_S", "8"))
@@ -79,14 +80,6 @@ def rss_bound(baseline: int) -> int:
     requests = (GRPC_SENDERS + HTTP_SENDERS) * REQUEST_BYTES * 4
     recent = RECENT_TRACES * SPANS_PER_TRACE * 100
     return baseline + MAX_BUFFER_BYTES + queue + requests + recent + 32 * MIB
-
-
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
 
 
 class Sampler(threading.Thread):
