@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from costline.processor.assembly import twins as twins_of
+from costline.processor.assembly.twins import Twin  # (the verdict type, tested on the encoding path)
 from costline.processor.assembly.steps import extend_path
 from costline.processor.config import TaggingConfig
 from costline.processor.export import encode
@@ -37,7 +38,6 @@ from costline.processor.records import (
     Unpriced,
     Usage,
 )
-from costline.processor.assembly.twins import Twin
 
 PriceFn = Callable[[ModelCall, int, int], "Cost | Unpriced"]
 _EMPTY: dict[str, str] = {}
@@ -445,7 +445,7 @@ def _twins_possible(call_spans: list[int], infos: list, pids: list[bytes]) -> bo
     ids = [c.response_id for c in calls]
     if None not in ids:  # (every call has an id: only equal ids make twins)
         return len(set(ids)) < len(ids)
-    if len(set(ids)) < len(ids) - ids.count(None) + (1 if None in ids else 0):
+    if len(set(ids)) - 1 < len(ids) - ids.count(None):  # two equal ids (the set holds None once)
         return True
     keys = [(pids[i], c.usage.input_tokens, c.usage.output_tokens) for i, c in zip(call_spans, calls)
             if c.usage is not None]
