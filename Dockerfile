@@ -26,10 +26,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /src
 # Only what the package build reads (pyproject.toml names README.md as the readme);
 # .dockerignore keeps everything else out of the build context.
-COPY pyproject.toml setup.py README.md ./
-COPY costline/ costline/
-COPY instrumentation/ instrumentation/
-COPY processor/ processor/
+COPY pyproject.toml README.md ./
+COPY instrumentation/src/ instrumentation/src/
+COPY processor/src/ processor/src/
 RUN useradd --system --uid 10001 --home-dir /var/lib/costline --no-create-home costline
 
 FROM source AS demo

@@ -50,7 +50,7 @@ from opentelemetry.trace import SpanKind
 import costline
 from costline.instrumentation import configurator
 from costline.instrumentation.openai import OpenAIInstrumentor
-from costline.processor.demo.fake_provider import chat_chunks, chat_json
+from costline_processor.demo.fake_provider import chat_chunks, chat_json
 
 MESSAGES = [{"role": "user", "content": "benchmark this prompt please"}]
 BARE, HAND, COSTLINE, OFFICIAL = "bare SDK", "SDK + span by hand", "costline", "official openai-v2"

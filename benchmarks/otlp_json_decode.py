@@ -27,7 +27,7 @@ from google.protobuf import json_format  # noqa: E402
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 
 import payloads  # noqa: E402
-from costline.processor.receive import decode, otlp_json  # noqa: E402
+from costline_processor.receive import decode, otlp_json  # noqa: E402
 
 
 def to_otlp_json(body: bytes) -> bytes:

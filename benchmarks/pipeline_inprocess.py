@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 
 import payloads  # noqa: E402
-from costline.processor.config import Config  # noqa: E402
-from costline.processor.pipeline import Pipeline  # noqa: E402
-from costline.processor.pricing import Pricer  # noqa: E402
+from costline_processor.config import Config  # noqa: E402
+from costline_processor.pipeline import Pipeline  # noqa: E402
+from costline_processor.pricing import Pricer  # noqa: E402
 
 
 def floor(bodies: list[bytes]) -> float:

@@ -33,8 +33,8 @@ def child(what: str, payload: str, requests: int, runs: int) -> None:
 
     import payloads
     import pipeline_inprocess as pi
-    from costline.processor.config import Config
-    from costline.processor.pricing import Pricer
+    from costline_processor.config import Config
+    from costline_processor.pricing import Pricer
 
     bodies = payloads.requests(requests, profile=payload)
     if what == "floor":

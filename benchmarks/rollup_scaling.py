@@ -24,11 +24,11 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span  # noqa: E402
 
 import payloads  # noqa: E402
-from costline.processor.assembly.rollup import assemble_trace  # noqa: E402
-from costline.processor.assembly.tags import TagReader  # noqa: E402
-from costline.processor.config import Config  # noqa: E402
-from costline.processor.intake import Intake  # noqa: E402
-from costline.processor.pricing import Pricer  # noqa: E402
+from costline_processor.assembly.rollup import assemble_trace  # noqa: E402
+from costline_processor.assembly.tags import TagReader  # noqa: E402
+from costline_processor.config import Config  # noqa: E402
+from costline_processor.intake import Intake  # noqa: E402
+from costline_processor.pricing import Pricer  # noqa: E402
 
 
 def chain(n: int) -> list[Span]:

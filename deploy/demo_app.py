@@ -2,7 +2,7 @@
 
     opentelemetry-instrument python deploy/demo_app.py [--requests 20] [--pause 10] [--rounds 0]
 
-Each round is `costline.processor.demo.workload` (three features, five customers on
+Each round is `costline_processor.demo.workload` (three features, five customers on
 three plans, an agent, some untagged traffic) with the round number as its seed, so
 the dashboards keep moving. The process is the one `opentelemetry-instrument`
 started, so the SDK, the OTLP exporter (OTEL_EXPORTER_OTLP_ENDPOINT) and costline's
@@ -21,7 +21,7 @@ import sys
 import time
 import urllib.parse
 
-from costline.processor.demo import workload
+from costline_processor.demo import workload
 
 
 def wait_for(url: str, timeout_s: float) -> None:

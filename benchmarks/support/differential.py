@@ -39,10 +39,10 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span  # noqa: E402
 
 import payloads  # noqa: E402
-from costline.processor.config import Config  # noqa: E402
-from costline.processor.export import encode  # noqa: E402
-from costline.processor.pipeline import Pipeline  # noqa: E402
-from costline.processor.pricing import Pricer  # noqa: E402
+from costline_processor.config import Config  # noqa: E402
+from costline_processor.export import encode  # noqa: E402
+from costline_processor.pipeline import Pipeline  # noqa: E402
+from costline_processor.pricing import Pricer  # noqa: E402
 
 
 def _tests():

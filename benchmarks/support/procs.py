@@ -388,7 +388,7 @@ def _loadgen_main(target, bodies_path, connections, inflight, rate, duration, ma
 
 
 def start_costline(port: int, sink_endpoint: str, *extra: str, env: dict | None = None) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "costline.processor.cli", "serve", "--grpc", f"127.0.0.1:{port}",
+    cmd = [sys.executable, "-m", "costline_processor.cli", "serve", "--grpc", f"127.0.0.1:{port}",
            "--export-grpc", sink_endpoint, "--log-level", "WARNING", *extra]
     proc = subprocess.Popen(cmd, cwd=str(ROOT), env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
     wait_port(port, proc=proc)

@@ -33,7 +33,7 @@ def main() -> None:
     flat, tree = os.path.join(tmp, "flat.txt"), os.path.join(tmp, "session.json")
     with procs.Sink() as sink:
         port = procs.free_port()
-        cmd = [sys.executable, "-m", "pyinstrument", "-r", "session", "-o", tree, "-m", "costline.processor.cli", "serve",
+        cmd = [sys.executable, "-m", "pyinstrument", "-r", "session", "-o", tree, "-m", "costline_processor.cli", "serve",
                "--grpc", f"127.0.0.1:{port}", "--export-grpc", sink.endpoint, "--log-level", "WARNING", "--http", "off",
                "--ledger", "off", "--trace-wait", "1", *extra]
         proc = subprocess.Popen(cmd, cwd=str(procs.ROOT), stdout=subprocess.DEVNULL)

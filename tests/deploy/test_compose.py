@@ -11,9 +11,9 @@ import subprocess
 
 import pytest
 
-from costline.processor import config as costline_config
-from costline.processor.cli import build_parser
-from costline.processor.commands.serve import build_config
+from costline_processor import config as costline_config
+from costline_processor.cli import build_parser
+from costline_processor.commands.serve import build_config
 from tests.deploy.support import (
     COMPOSE, DASHBOARD_PROVIDERS, DATASOURCES, DOCKERFILE, PROMETHEUS_YAML, ROOT, SCALE_OUT, command, compose, flag,
     host_port, load, merged_compose, mounted_file, mounts, pinned_versions_in_doc,
@@ -145,7 +145,7 @@ def test_costline_exports_back_to_the_collectors_enriched_receiver(merged):
 def test_demo_app_reaches_the_fake_provider():
     svcs = services()
     argv = command(svcs["fake-provider"])
-    assert argv[:3] == ["python", "-m", "costline.processor.demo.fake_provider"]
+    assert argv[:3] == ["python", "-m", "costline_processor.demo.fake_provider"]
     assert flag(argv, "--host") == "0.0.0.0"
     port = int(flag(argv, "--port"))
     env = svcs["app"]["environment"]

@@ -89,7 +89,7 @@ class Stack:
         _replace(argv, "--ledger", str(self.ledger))
         _replace(argv, "--queue-dir", str(self.tmp / "queue"))
         argv += ["--trace-wait", "0.3", "--export-grpc", self.sink.grpc_endpoint]
-        serve = self.start([sys.executable, "-m", "costline.processor.cli", *argv], "costline")
+        serve = self.start([sys.executable, "-m", "costline_processor.cli", *argv], "costline")
         # Prometheus: the shipped config's rules and job name, scraping loopback every second
         shipped = load(PROMETHEUS_YAML)
         self.prom_port = free_port()

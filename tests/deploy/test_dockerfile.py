@@ -3,8 +3,8 @@ context it gets (after .dockerignore) really builds a package whose `costline se
 
 Docker cannot run here. The build is reproduced instead: the context is assembled with
 .dockerignore's rules, the `source` stage's COPY lines are applied to a temporary
-folder, and setuptools builds the package from it (`setup.py build_py`, what pip's
-build does before it makes the wheel); the built package is then imported and run.
+folder, and pip builds the wheel from it with the project's build backend (hatchling);
+the wheel is then unpacked, imported and run.
 """
 
 from __future__ import annotations
@@ -15,12 +15,13 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from costline.processor.cli import build_parser
-from costline.processor.commands.serve import build_config
+from costline_processor.cli import build_parser
+from costline_processor.commands.serve import build_config
 from tests.deploy.support import DOCKERFILE, DOCKERIGNORE, ROOT, command, compose, host_port
 
 
@@ -93,7 +94,7 @@ def test_image_runs_costline_serve_with_explicit_wide_binds():
     ins = dict((op, args) for op, args in chain("costline"))
     argv = exec_form(ins["ENTRYPOINT"]) + exec_form(ins["CMD"])
     assert argv[:2] == ["costline", "serve"]
-    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["costline"] == "costline.processor.cli:main"
+    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["costline"] == "costline_processor.cli:main"
     args = build_parser().parse_args(argv[1:])
     cfg = build_config(args, env={})
     exposed = {int(p) for p in ins["EXPOSE"].split()}
@@ -114,7 +115,7 @@ def test_compose_builds_the_stages_it_runs():
     assert command(svcs["app"])[:2] == ["opentelemetry-instrument", "python"]
     assert copied.get(script) == "deploy/demo_app.py" and (ROOT / copied[script]).is_file()
     # the demo image installs what `costline demo` asks for
-    demo_hint = re.search(r"pip install '(costline\[[^\]]+\])'", (ROOT / "processor/commands/demo.py").read_text()).group(1)
+    demo_hint = re.search(r"pip install '(costline\[[^\]]+\])'", (ROOT / "processor/src/costline_processor/commands/demo.py").read_text()).group(1)
     assert extras(pip_installs("demo")[0]) == extras(demo_hint)
 
 
@@ -165,13 +166,13 @@ def build_context(dest: Path) -> Path:
 def test_dockerignore_rules_behave_like_docker():
     rules = dockerignore_rules()
     assert ignored(".venv/bin/python", rules) and ignored("tests/deploy/support.py", rules)
-    assert ignored("processor/__pycache__/cli.cpython-311.pyc", rules)
-    assert not ignored("processor/cli.py", rules) and not ignored("deploy/demo_app.py", rules)
+    assert ignored("processor/src/costline_processor/__pycache__/cli.cpython-311.pyc", rules)
+    assert not ignored("processor/src/costline_processor/cli.py", rules) and not ignored("deploy/demo_app.py", rules)
     assert ignored("deploy/costline.yaml", rules)
 
 
 def test_build_context_builds_a_package_that_runs_costline_serve(tmp_path):
-    pytest.importorskip("setuptools", reason="setuptools is not installed: pip install setuptools (pyproject's build backend)")
+    pytest.importorskip("hatchling", reason="hatchling is not installed: pip install hatchling (pyproject's build backend)")
     context = build_context(tmp_path / "context")
     assert not (context / "tests").exists() and not (context / ".venv").exists()
     workdir = tmp_path / "src"
@@ -191,13 +192,17 @@ def test_build_context_builds_a_package_that_runs_costline_serve(tmp_path):
     assert (context / "deploy" / "demo_app.py").is_file(), "the demo stage copies deploy/demo_app.py"
     project = tomllib.loads((workdir / "pyproject.toml").read_text())["project"]
     assert (workdir / project["readme"]).is_file(), "pyproject.toml's readme must be copied (package metadata)"
-    built = tmp_path / "lib"
-    r = subprocess.run([sys.executable, "setup.py", "-q", "build_py", "--build-lib", str(built)], cwd=workdir,
-                       capture_output=True, text=True, timeout=120)
+    wheels = tmp_path / "wheels"
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels),
+                        str(workdir)], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
+    (wheel,) = wheels.glob("costline-*.whl")
+    built = tmp_path / "lib"
+    zipfile.ZipFile(wheel).extractall(built)
+    assert (built / "costline_processor" / "prices" / "corrections.yaml").is_file(), "package data in the wheel"
     probe = (
         "import sys; sys.path.insert(0, sys.argv[1])\n"
-        "import costline.processor.cli as cli, costline.instrumentation, costline.processor.demo.fake_provider\n"
+        "import costline_processor.cli as cli, costline.instrumentation, costline_processor.demo.fake_provider\n"
         "assert cli.__file__.startswith(sys.argv[1]), cli.__file__\n"
         "sys.argv = ['costline', 'serve', '--help']\n"
         "cli.main()\n"

@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from costline.instrumentation import configurator
 from costline.instrumentation.anthropic import AnthropicInstrumentor
 from costline.instrumentation.openai import OpenAIInstrumentor
-from costline.processor.demo.fake_provider import FakeProvider
+from costline_processor.demo.fake_provider import FakeProvider
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from costline.processor.lint.tagging import comments
+from costline_processor.lint.tagging import comments
 
 APPS = Path(__file__).parent / "apps"
 

@@ -183,7 +183,7 @@ def test_stream_closed_early_ends_the_span(fake, exporter, instrument_openai):
 
 
 def test_async_stream_cancelled_while_waiting_ends_the_span(exporter, instrument_openai):
-    from costline.processor.demo.fake_provider import FakeProvider
+    from costline_processor.demo.fake_provider import FakeProvider
 
     async def main(slow: FakeProvider) -> None:
         client = openai_client(slow, "async")

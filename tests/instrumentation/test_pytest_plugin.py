@@ -11,7 +11,7 @@ import openai
 import pytest
 
 import costline
-from costline.processor.demo.fake_provider import FakeProvider
+from costline_processor.demo.fake_provider import FakeProvider
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 

@@ -6,7 +6,7 @@ import itertools
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from costline.processor.records import LedgerRow
+from costline_processor.records import LedgerRow
 
 _ids = itertools.count(1)
 NS = 1_000_000_000

@@ -38,7 +38,7 @@ def test_every_field_alert_has_a_rule():
 
 
 def test_costline_health_has_rules_on_the_metrics_it_exposes():
-    from costline.processor.metrics import _SELF_COUNTERS
+    from costline_processor.metrics import _SELF_COUNTERS
 
     text = (RULES_DIR / "costline-alerts.yml").read_text()
     exposed = {f"costline_{name}_total" for name, _, _ in _SELF_COUNTERS}

@@ -13,9 +13,9 @@ from decimal import Decimal
 
 import pytest
 
-from costline.processor.cli import main
-from costline.processor.ledger import open_ledger
-from costline.processor.ledger.alerts import Thresholds, evaluate
+from costline_processor.cli import main
+from costline_processor.ledger import open_ledger
+from costline_processor.ledger.alerts import Thresholds, evaluate
 from tests.ledger.factory import make_row, ts
 
 AT = ["--at", "2026-03-11"]  # midnight: checks March 10, trends Mar 4-11 against Feb 25-Mar 4

@@ -7,8 +7,8 @@ import sqlite3
 from dataclasses import replace
 from decimal import Decimal
 
-from costline.processor.cli import main
-from costline.processor.ledger import open_ledger, open_reader, schema
+from costline_processor.cli import main
+from costline_processor.ledger import open_ledger, open_reader, schema
 from tests.ledger.factory import make_row
 
 WINDOW = ["--since", "2026-03-01", "--until", "2026-03-10"]
@@ -94,8 +94,8 @@ def test_top_calls_and_trace_show_the_caveat(ledger_url, capsys):
 
 
 def test_reprice_keeps_audio_and_sets_the_caveat():
-    from costline.processor.ledger.reprice import as_call, reprice_row
-    from costline.processor.records import Cost
+    from costline_processor.ledger.reprice import as_call, reprice_row
+    from costline_processor.records import Cost
 
     voice = _rows()[2]
     assert as_call(voice).usage.audio_input_tokens == 600

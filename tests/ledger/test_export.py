@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from costline.processor.cli import main
-from costline.processor.ledger import open_ledger
+from costline_processor.cli import main
+from costline_processor.ledger import open_ledger
 from tests.ledger import dataset
 from tests.ledger.dataset import SPEC, TOTAL
 

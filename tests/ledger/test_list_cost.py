@@ -15,11 +15,11 @@ from decimal import Decimal
 
 import pytest
 
-from costline.processor.cli import main
-from costline.processor.config import PricingConfig
-from costline.processor.ledger import open_ledger, open_reader, schema
-from costline.processor.ledger.reprice import reprice_row
-from costline.processor.pricing import Pricer
+from costline_processor.cli import main
+from costline_processor.config import PricingConfig
+from costline_processor.ledger import open_ledger, open_reader, schema
+from costline_processor.ledger.reprice import reprice_row
+from costline_processor.pricing import Pricer
 from tests.ledger.factory import make_row
 
 WINDOW = ["--since", "2026-03-01", "--until", "2026-03-10"]

@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from costline.processor.ledger import open_ledger, open_reader, reports
-from costline.processor.metrics import MetricsSink
+from costline_processor.ledger import open_ledger, open_reader, reports
+from costline_processor.metrics import MetricsSink
 from tests.ledger import dataset
 from tests.ledger.dataset import SPEC, TOTAL, cost_where
 from tests.ledger.factory import make_row

@@ -12,7 +12,7 @@ import random
 from collections import Counter
 from decimal import Decimal
 
-from costline.processor.metrics import DEFAULT_DIMENSIONS, DEFAULT_MAX_SERIES, OTHER, MetricsSink
+from costline_processor.metrics import DEFAULT_DIMENSIONS, DEFAULT_MAX_SERIES, OTHER, MetricsSink
 from tests.ledger.factory import make_row
 from tests.ledger.metrics_scrape import samples, scrape
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from decimal import Decimal as D
 
-from costline.processor.ledger.render import cell, money, render
+from costline_processor.ledger.render import cell, money, render
 
 
 def test_negative_money_has_its_sign_before_the_dollar():

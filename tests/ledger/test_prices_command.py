@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from costline.processor.cli import main
-from costline.processor.ledger import open_ledger
+from costline_processor.cli import main
+from costline_processor.ledger import open_ledger
 from tests.ledger.factory import make_row
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from costline.processor.metrics import MetricsSink
+from costline_processor.metrics import MetricsSink
 from tests.ledger import dataset
 from tests.ledger.conftest import free_port
 from tests.ledger.dataset import cost_where

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from costline.processor.cli import main
-from costline.processor.config import ConfigError
-from costline.processor.ledger import open_ledger
-from costline.processor.ledger.reconcile import model_key, parse_invoice
+from costline_processor.cli import main
+from costline_processor.config import ConfigError
+from costline_processor.ledger import open_ledger
+from costline_processor.ledger.reconcile import model_key, parse_invoice
 from tests.ledger.factory import make_row
 
 INVOICES = Path(__file__).resolve().parents[1] / "testdata" / "invoices"

@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costline.processor.ledger import open_ledger, open_reader, reports
+from costline_processor.ledger import open_ledger, open_reader, reports
 from tests.ledger.factory import make_row
 
 

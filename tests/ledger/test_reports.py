@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from costline.processor.cli import main
-from costline.processor.ledger import open_ledger, reports
+from costline_processor.cli import main
+from costline_processor.ledger import open_ledger, reports
 from tests.ledger import dataset
 from tests.ledger.dataset import SPEC, TOTAL, cost_where
 from tests.ledger.factory import make_row
@@ -143,7 +143,7 @@ def test_table_renders_every_column():
     groups, total = reports.aggregate(rows, ["feature"])
     out = reports.report_rows(groups, ["feature"], total)
     buf = io.StringIO()
-    from costline.processor.ledger.render import render
+    from costline_processor.ledger.render import render
 
     render(out, "table", buf)
     text = buf.getvalue()

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from costline.processor.cli import main
-from costline.processor.ledger import open_ledger, open_reader
+from costline_processor.cli import main
+from costline_processor.ledger import open_ledger, open_reader
 from tests.ledger.factory import make_row
 
 PRICES = "models:\n  - model: house-1\n    input: 1.5\n    cache_read: 0.15\n    output: 6\n"

@@ -16,8 +16,8 @@ from decimal import Decimal, InvalidOperation
 
 import pytest
 
-from costline.processor.cli import main
-from costline.processor.ledger import open_ledger
+from costline_processor.cli import main
+from costline_processor.ledger import open_ledger
 from tests.ledger.factory import make_row
 
 WINDOW = ["--since", "2026-03-01", "--until", "2026-03-10"]

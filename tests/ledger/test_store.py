@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from costline.processor.config import ConfigError
-from costline.processor.ledger import DEFAULT_LEDGER, open_ledger, open_reader, resolve_location
+from costline_processor.config import ConfigError
+from costline_processor.ledger import DEFAULT_LEDGER, open_ledger, open_reader, resolve_location
 from tests.ledger.factory import make_row, ts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,7 +92,7 @@ def test_killed_process_keeps_rows_older_than_the_flush_interval(ledger_url, tmp
         f"""
         import sys, time
         sys.path.insert(0, {str(ROOT)!r})
-        from costline.processor.ledger import open_ledger
+        from costline_processor.ledger import open_ledger
         from tests.ledger.factory import make_row
         w = open_ledger({ledger_url!r}, flush_interval_s=0.2)
         w.write([make_row("0.10") for _ in range(50)])
@@ -145,7 +145,7 @@ class FlakyStore:
 
 
 def test_a_refused_batch_is_retried_not_dropped():
-    from costline.processor.ledger.writer import LedgerWriter
+    from costline_processor.ledger.writer import LedgerWriter
 
     store = FlakyStore(failures=3)
     w = LedgerWriter(store, flush_interval_s=0.01)
@@ -158,7 +158,7 @@ def test_a_refused_batch_is_retried_not_dropped():
 
 
 def test_backlog_bound_and_writes_after_close_are_counted():
-    from costline.processor.ledger.writer import LedgerWriter
+    from costline_processor.ledger.writer import LedgerWriter
 
     store = FlakyStore(failures=10**9)
     w = LedgerWriter(store, flush_interval_s=10, max_pending=4)

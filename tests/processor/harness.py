@@ -11,8 +11,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from costline.processor.config import Config, ExportTarget
-from costline.processor.server import Server
+from costline_processor.config import Config, ExportTarget
+from costline_processor.server import Server
 
 
 def loopback_config(sink=None, protocol: str = "grpc", trace_wait: float = 0.2, **assembly) -> Config:

@@ -4,12 +4,12 @@ from decimal import Decimal
 
 import pytest
 
-from costline.processor.assembly.buffer import TraceBuffer
-from costline.processor.assembly.rollup import assemble_trace
-from costline.processor.assembly.tags import TagReader
-from costline.processor.config import AssemblyConfig, TaggingConfig
-from costline.processor.intake import Intake
-from costline.processor.records import Cost, Unpriced
+from costline_processor.assembly.buffer import TraceBuffer
+from costline_processor.assembly.rollup import assemble_trace
+from costline_processor.assembly.tags import TagReader
+from costline_processor.config import AssemblyConfig, TaggingConfig
+from costline_processor.intake import Intake
+from costline_processor.records import Cost, Unpriced
 
 from tests.processor.spans import llm, new_trace_id, request, span
 

@@ -12,7 +12,7 @@ import pytest
 from tests.fakes.otlp_sink import OtlpSink
 from tests.processor.harness import sdk_tracer
 
-COSTLINE = [sys.executable, "-m", "costline.processor.cli"]
+COSTLINE = [sys.executable, "-m", "costline_processor.cli"]
 
 
 def run_cli(*args, env=None, timeout=30):

@@ -4,8 +4,8 @@ import argparse
 
 import pytest
 
-from costline.processor.commands.serve import build_config
-from costline.processor.config import Config, ConfigError, merge_yaml, targets_from_env
+from costline_processor.commands.serve import build_config
+from costline_processor.config import Config, ConfigError, merge_yaml, targets_from_env
 
 
 def args(**kw):
@@ -112,7 +112,7 @@ def test_tagging_ignore_from_yaml(tmp_path):
 
 
 def test_a_missing_hash_key_stops_the_pipeline_even_without_validate(tmp_path):
-    from costline.processor.pipeline import Pipeline
+    from costline_processor.pipeline import Pipeline
 
     cfg = Config()
     cfg.tagging.hash = ["user_id"]
@@ -128,7 +128,7 @@ def test_every_yaml_example_in_the_readme_names_real_settings():
 
     import yaml
 
-    from costline.processor.config import Config, merge_yaml
+    from costline_processor.config import Config, merge_yaml
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     blocks = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if re.match(r"\w+:", b)]

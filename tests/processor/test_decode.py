@@ -8,8 +8,8 @@ from google.protobuf import json_format
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from costline.processor.receive import decode
-from costline.processor.receive.errors import TooLarge, Undecodable, UnsupportedMediaType
+from costline_processor.receive import decode
+from costline_processor.receive.errors import TooLarge, Undecodable, UnsupportedMediaType
 
 TRACE_HEX = "5b8efff798038103d269b633813fc60c"
 SPAN_HEX = "eee19b7ec3c1b174"

@@ -7,14 +7,14 @@ import sys
 
 def test_demo_runs_end_to_end(tmp_path):
     ledger = tmp_path / "demo.db"
-    r = subprocess.run([sys.executable, "-m", "costline.processor.cli", "demo", "--requests", "8", "--ledger", str(ledger)],
+    r = subprocess.run([sys.executable, "-m", "costline_processor.cli", "demo", "--requests", "8", "--ledger", str(ledger)],
                        capture_output=True, text=True, timeout=240, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     # 8 requests cycle through 4 features: search makes 2 calls, support 1, summaries 1, the agent 4
     assert "16 LLM calls priced" in r.stderr, r.stderr[-2000:]
     for title in ("Spend by feature", "Top customers", "Agent steps", "Untagged bucket"):
         assert title in r.stdout
-    j = subprocess.run([sys.executable, "-m", "costline.processor.cli", "report", "--by", "agent", "--ledger", str(ledger),
+    j = subprocess.run([sys.executable, "-m", "costline_processor.cli", "report", "--by", "agent", "--ledger", str(ledger),
                         "--since", "1d", "--format", "json"], capture_output=True, text=True, timeout=60)
     assert j.returncode == 0, j.stderr
     rows = {row["agent"]: row for row in json.loads(j.stdout)}

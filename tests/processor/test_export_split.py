@@ -10,9 +10,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
-from costline.processor.config import Config, ConfigError, ExportTarget
-from costline.processor.export import split
-from costline.processor.pipeline import _encode_requests
+from costline_processor.config import Config, ConfigError, ExportTarget
+from costline_processor.export import split
+from costline_processor.pipeline import _encode_requests
 from tests.processor.spans import request, span
 
 

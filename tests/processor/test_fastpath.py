@@ -9,14 +9,14 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope, KeyVa
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from costline.processor.assembly.buffer import SPAN_OVERHEAD, TraceBuffer
-from costline.processor.assembly.rollup import assemble_trace
-from costline.processor.assembly.steps import step_name
-from costline.processor.assembly.tags import OUTPUT_KEYS, OUTPUT_PREFIXES, TagReader
-from costline.processor.config import AssemblyConfig, TaggingConfig
-from costline.processor.export import encode
-from costline.processor.intake import Intake, decode_value
-from costline.processor.normalize import normalize_span
+from costline_processor.assembly.buffer import SPAN_OVERHEAD, TraceBuffer
+from costline_processor.assembly.rollup import assemble_trace
+from costline_processor.assembly.steps import step_name
+from costline_processor.assembly.tags import OUTPUT_KEYS, OUTPUT_PREFIXES, TagReader
+from costline_processor.config import AssemblyConfig, TaggingConfig
+from costline_processor.export import encode
+from costline_processor.intake import Intake, decode_value
+from costline_processor.normalize import normalize_span
 from tests.processor.spans import llm, new_trace_id, request, set_value, span
 
 INTERESTING = [
@@ -154,7 +154,7 @@ def test_appended_bytes_are_the_encoded_additions():
         def price(self, call, start, duration):
             from decimal import Decimal
 
-            from costline.processor.records import Cost, Unpriced
+            from costline_processor.records import Cost, Unpriced
 
             if call.model == "no-such-model":
                 return Unpriced("unknown_model")
@@ -174,9 +174,9 @@ def test_late_span_context_is_what_each_span_passes_down():
     """assemble_trace's `remember` (built lazily) against contexts written out by hand: each span with
     tags or an agent path, a parent outside the flush that has a billed call below it, and the priced
     calls, which pass on that a call arriving under them later repeats usage they billed."""
-    from costline.processor.assembly.rollup import ROOT_KEY, Inherited
-    from costline.processor.config import PricingConfig
-    from costline.processor.pricing import Pricer
+    from costline_processor.assembly.rollup import ROOT_KEY, Inherited
+    from costline_processor.config import PricingConfig
+    from costline_processor.pricing import Pricer
 
     t = new_trace_id()
     root = span(t, "POST /chat", costline__feature="search")
@@ -255,7 +255,7 @@ semconv_values = st.one_of(
 @given(st.lists(st.tuples(st.sampled_from(_COUNT_KEYS + _READ_KEYS), semconv_values), max_size=12),
        st.sampled_from(["", "bench", "costline.openai"]))
 def test_semconv_memo_answers_what_the_plain_path_answers(pairs, scope):
-    import costline.processor.normalize as n
+    import costline_processor.normalize as n
 
     attrs = dict(pairs)
     memoised = [normalize_span(dict(attrs), scope_name=scope, span_name="s") for _ in range(2)]  # the 2nd: memo hits
@@ -288,8 +288,8 @@ def test_direct_constructors_make_the_dataclass_objects():
     from dataclasses import fields
     from decimal import Decimal
 
-    from costline.processor import normalize, pricing
-    from costline.processor.records import Cost, Usage
+    from costline_processor import normalize, pricing
+    from costline_processor.records import Cost, Usage
 
     for caveat in (None, "tier_by_rule:batch"):
         cost_args = (Decimal("0.3"), Decimal("0.1"), Decimal("0.2"), Decimal(0), Decimal(0), "gpt-4o", "openai",
@@ -301,7 +301,7 @@ def test_direct_constructors_make_the_dataclass_objects():
     usage = normalize._new_usage(1, 2, 3, 4, 5, 6, 7, 8, 9)
     assert usage == Usage(1, 2, 3, 4, 5, 6, 7, 8, 9) and repr(usage) == repr(Usage(1, 2, 3, 4, 5, 6, 7, 8, 9))
     assert len(normalize._USAGE_SLOTS) == len(fields(Usage))
-    from costline.processor.assembly import rollup
+    from costline_processor.assembly import rollup
 
     ctx = rollup._inherited({"feature": "x"}, ("planner",))
     assert ctx == rollup.Inherited({"feature": "x"}, ("planner",)) and len(fields(rollup.Inherited)) == 4
@@ -333,7 +333,7 @@ def test_intake_grouping_matches_the_runtime(specs):
 
 def _tags_plain(reader: TagReader, attrs: dict):
     """TagReader.read as a plain walk: every key looked at afresh (the reference for its per-key memo)."""
-    from costline.processor.assembly.tags import TAG_PREFIX, _text, tag_name
+    from costline_processor.assembly.tags import TAG_PREFIX, _text, tag_name
 
     own, mapped = {}, {}
     for key, value in attrs.items():

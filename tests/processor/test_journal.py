@@ -7,9 +7,9 @@ import random
 
 import pytest
 
-from costline.processor.config import ConfigError
-from costline.processor.journal import Journal
-from costline.processor.pipeline import _encode_requests
+from costline_processor.config import ConfigError
+from costline_processor.journal import Journal
+from costline_processor.pipeline import _encode_requests
 
 
 class Clock:

@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
-from costline.processor.cli import main
-from costline.processor.lint import check_source
+from costline_processor.cli import main
+from costline_processor.lint import check_source
 from tests.instrumentation.tagging_markers import APPS, marked, where
 
 APP = APPS / "tagging_app.py"

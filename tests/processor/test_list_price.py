@@ -13,9 +13,9 @@ from decimal import Decimal
 
 import pytest
 
-from costline.processor.config import PricingConfig
-from costline.processor.pricing import Pricer
-from costline.processor.records import Cost, ModelCall, Usage
+from costline_processor.config import PricingConfig
+from costline_processor.pricing import Pricer
+from costline_processor.records import Cost, ModelCall, Usage
 
 NOV = int(datetime(2026, 11, 1, 12, tzinfo=UTC).timestamp()) * 10**9
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from costline.processor.assembly.buffer import SPAN_OVERHEAD, TraceBuffer
-from costline.processor.config import AssemblyConfig, Config, ConfigError, merge_yaml
+from costline_processor.assembly.buffer import SPAN_OVERHEAD, TraceBuffer
+from costline_processor.config import AssemblyConfig, Config, ConfigError, merge_yaml
 from tests.processor.spans import new_trace_id
 
 
@@ -60,7 +60,7 @@ def test_memory_limit_mib_is_read_and_checked():
 
 
 def test_the_default_limit_is_half_the_memory_shared_by_workers():
-    from costline.processor.memory import DEFAULT_FRACTION, _cgroup_bytes, _machine_bytes, default_limit_mib
+    from costline_processor.memory import DEFAULT_FRACTION, _cgroup_bytes, _machine_bytes, default_limit_mib
 
     total = min(x for x in (_machine_bytes(), _cgroup_bytes()) if x)
     assert default_limit_mib() == int(total * DEFAULT_FRACTION) >> 20
@@ -68,7 +68,7 @@ def test_the_default_limit_is_half_the_memory_shared_by_workers():
 
 
 def test_the_budget_throttles_at_the_soft_limit_and_never_admits_past_the_hard_one():
-    from costline.processor.memory import MiB, SOFT_FRACTION, MemoryBudget
+    from costline_processor.memory import MiB, SOFT_FRACTION, MemoryBudget
 
     class Queue:
         bytes = 0
@@ -91,7 +91,7 @@ def test_the_budget_throttles_at_the_soft_limit_and_never_admits_past_the_hard_o
 
 
 def test_recent_traces_give_way_at_their_share_of_the_limit():
-    from costline.processor.memory import RECENT_SPAN_BYTES
+    from costline_processor.memory import RECENT_SPAN_BYTES
 
     buf = TraceBuffer(AssemblyConfig(trace_wait_s=60, recent_traces=1000))
     buf.recent_max_bytes = 10 * 6 * RECENT_SPAN_BYTES

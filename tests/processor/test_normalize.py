@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from costline.processor.normalize import INTERESTING_KEYS, INTERESTING_PREFIXES, normalize_span
-from costline.processor.normalize.providers import normalize_provider
-from costline.processor.records import INVALID_USAGE, NO_USAGE, ModelCall, Usage
+from costline_processor.normalize import INTERESTING_KEYS, INTERESTING_PREFIXES, normalize_span
+from costline_processor.normalize.providers import normalize_provider
+from costline_processor.records import INVALID_USAGE, NO_USAGE, ModelCall, Usage
 
 ANTHROPIC_META = json.dumps(
     {

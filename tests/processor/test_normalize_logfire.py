@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from costline.processor.normalize import INTERESTING_KEYS, INTERESTING_PREFIXES, normalize_span
-from costline.processor.normalize import logfire
-from costline.processor.records import NO_USAGE, Usage
+from costline_processor.normalize import INTERESTING_KEYS, INTERESTING_PREFIXES, normalize_span
+from costline_processor.normalize import logfire
+from costline_processor.records import NO_USAGE, Usage
 
 CAPTURED = json.loads((Path(__file__).parents[1] / "testdata" / "spans" / "logfire-5.4.0.json").read_text())
 SCENARIOS = CAPTURED["scenarios"]

@@ -93,7 +93,7 @@ def _phoenix_spans(base: str, trace_id: str, n: int) -> dict:
 
 @pytest.mark.parametrize("protocol", ["grpc", "http"])
 def test_costs_read_back_from_phoenix(phoenix, protocol):
-    from costline.processor.config import ExportTarget
+    from costline_processor.config import ExportTarget
 
     cfg = loopback_config(None, trace_wait=0.2)
     endpoint = phoenix["grpc"] if protocol == "grpc" else phoenix["http"]

@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 
-from costline.processor import pricing as pricing_module
-from costline.processor.config import ConfigError, PricingConfig
-from costline.processor.pricing import Pricer
-from costline.processor.records import ModelCall, Usage
+from costline_processor import pricing as pricing_module
+from costline_processor.config import ConfigError, PricingConfig
+from costline_processor.pricing import Pricer
+from costline_processor.records import ModelCall, Usage
 
 NOV = datetime(2026, 11, 1, 12, tzinfo=UTC)
 T = int(NOV.timestamp()) * 10**9
@@ -149,7 +149,7 @@ def test_the_corrections_schema(tmp_path, text, words):
 
 
 def test_the_shipped_corrections_load_and_cite_their_sources():
-    from costline.processor.price_file import load_price_file
+    from costline_processor.price_file import load_price_file
 
     shipped = load_price_file(pricing_module.CORRECTIONS, "corrections file")
     assert shipped.models and all(e.source and e.source.startswith("https://") for e in shipped.models)

@@ -17,9 +17,9 @@ from decimal import Decimal
 
 import pytest
 
-from costline.processor.config import PricingConfig
-from costline.processor.pricing import Pricer
-from costline.processor.records import Cost, ModelCall, Usage
+from costline_processor.config import PricingConfig
+from costline_processor.pricing import Pricer
+from costline_processor.records import Cost, ModelCall, Usage
 
 OPENAI_REALTIME = ("https://developers.openai.com/api/docs/models/gpt-realtime-1.5 (text $4 / cached $0.40 / out $16; "
                    "audio $32 / cached $0.40 / out $64)")
@@ -159,7 +159,7 @@ def test_audio_and_tier_caveats_join(pricer):
 
 
 def test_audio_counts_beyond_their_totals_are_invalid(pricer):
-    from costline.processor.records import INVALID_USAGE, Unpriced
+    from costline_processor.records import INVALID_USAGE, Unpriced
 
     bad = _price(pricer, "gpt-realtime", Usage(100, 10, 0, audio_input_tokens=50, audio_cache_read_tokens=20), None,
                  False, at(2026, 11, 1))

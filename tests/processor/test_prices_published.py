@@ -11,9 +11,9 @@ from decimal import Decimal
 
 import pytest
 
-from costline.processor.config import Config, ConfigError, PricingConfig
-from costline.processor.pricing import Pricer
-from costline.processor.records import UNKNOWN_MODEL, Cost, ModelCall, Unpriced, Usage
+from costline_processor.config import Config, ConfigError, PricingConfig
+from costline_processor.pricing import Pricer
+from costline_processor.records import UNKNOWN_MODEL, Cost, ModelCall, Unpriced, Usage
 
 NOV = datetime(2026, 11, 1, 12, tzinfo=UTC)
 OPENAI = "https://openai.com/api/pricing (gpt-4o: $2.50 in, $1.25 cached, $10 out)"
@@ -153,7 +153,7 @@ def test_deployments_are_validated(bad):
 
 
 def test_deployments_load_from_yaml(tmp_path):
-    from costline.processor.config import load_yaml_file, merge_yaml
+    from costline_processor.config import load_yaml_file, merge_yaml
 
     path = tmp_path / "c.yaml"
     path.write_text("pricing:\n  deployments: {prod-4o: gpt-4o}\n")

@@ -13,10 +13,10 @@ from pathlib import Path
 import genai_prices
 import pytest
 
-from costline.processor import pricing as pricing_module
-from costline.processor.config import ConfigError, PricingConfig
-from costline.processor.pricing import Pricer
-from costline.processor.records import (
+from costline_processor import pricing as pricing_module
+from costline_processor.config import ConfigError, PricingConfig
+from costline_processor.pricing import Pricer
+from costline_processor.records import (
     AGGREGATE, INVALID_USAGE, NO_MODEL, NO_USAGE, UNKNOWN_MODEL, Cost, ModelCall, Unpriced, Usage,
 )
 

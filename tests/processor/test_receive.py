@@ -151,7 +151,7 @@ def test_metrics_and_logs_are_forwarded_unchanged():
         server.start()
         try:
             cfg = loopback_config(None)
-            from costline.processor.config import ExportTarget
+            from costline_processor.config import ExportTarget
 
             cfg.export.targets = [ExportTarget("grpc", f"127.0.0.1:{port}")]
             with RunningServer(cfg, pricer=FlatPricer()) as srv:
@@ -181,7 +181,7 @@ def _free_port() -> int:
 def test_export_retries_while_backend_down_then_up(protocol):
     port = _free_port()
     cfg = loopback_config(None, trace_wait=0.1)
-    from costline.processor.config import ExportTarget
+    from costline_processor.config import ExportTarget
 
     endpoint = f"127.0.0.1:{port}" if protocol == "grpc" else f"http://127.0.0.1:{port}"
     cfg.export.targets = [ExportTarget(protocol, endpoint)]

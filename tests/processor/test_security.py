@@ -11,7 +11,7 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
-from costline.processor.config import ExportTarget
+from costline_processor.config import ExportTarget
 from tests.fakes.otlp_sink import OtlpSink
 from tests.processor.harness import RunningServer, loopback_config
 from tests.processor.spans import new_trace_id, request, span
@@ -87,9 +87,9 @@ def test_export_over_tls_with_token_to_a_secured_backend(tls, protocol):
 
 
 def test_tls_half_configured_is_one_clear_line(tls):
-    r = subprocess.run([sys.executable, "-m", "costline.processor.cli", "serve", "--tls-cert", str(tls / "cert.pem")],
+    r = subprocess.run([sys.executable, "-m", "costline_processor.cli", "serve", "--tls-cert", str(tls / "cert.pem")],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and r.stderr.strip() == "costline: TLS needs both --tls-cert and --tls-key"
-    r = subprocess.run([sys.executable, "-m", "costline.processor.cli", "serve", "--bearer-token-file", "/no/such/token"],
+    r = subprocess.run([sys.executable, "-m", "costline_processor.cli", "serve", "--bearer-token-file", "/no/such/token"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and "cannot read the bearer token file /no/such/token" in r.stderr

@@ -9,7 +9,7 @@ import urllib.request
 import grpc
 import pytest
 
-from costline.processor.metrics import MetricsSink
+from costline_processor.metrics import MetricsSink
 from tests.fakes.otlp_sink import OtlpSink
 from tests.processor.harness import RunningServer, loopback_config
 from tests.processor.spans import llm, new_trace_id, request, span

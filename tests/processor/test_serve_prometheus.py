@@ -63,7 +63,7 @@ def test_prometheus_scrapes_serve_and_agrees_with_ledger(tmp_path):
     grpc_port, metrics_port, prom_port = free_port(), free_port(), free_port()
     ledger = tmp_path / "ledger.db"
     serve = subprocess.Popen(
-        [sys.executable, "-m", "costline.processor.cli", "serve", "--grpc", f"127.0.0.1:{grpc_port}", "--http", "off",
+        [sys.executable, "-m", "costline_processor.cli", "serve", "--grpc", f"127.0.0.1:{grpc_port}", "--http", "off",
          "--trace-wait", "0.2", "--ledger", str(ledger), "--metrics", f"127.0.0.1:{metrics_port}"],
         stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "w"))
     (tmp_path / "prometheus.yml").write_text(
@@ -106,7 +106,7 @@ def test_prometheus_scrapes_serve_and_agrees_with_ledger(tmp_path):
         serve.terminate()
         serve.wait(20)
         prom.wait(20)
-    report = subprocess.run([sys.executable, "-m", "costline.processor.cli", "report", "--by", "feature", "--ledger",
+    report = subprocess.run([sys.executable, "-m", "costline_processor.cli", "report", "--by", "feature", "--ledger",
                              str(ledger), "--since", "1d", "--format", "json"], capture_output=True, text=True, timeout=60)
     assert report.returncode == 0, report.stderr
     ledger_costs = {row["feature"]: Decimal(str(row["cost_usd"])) for row in json.loads(report.stdout)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from costline.processor.stats import FirstSeen, Sometimes
+from costline_processor.stats import FirstSeen, Sometimes
 
 
 class Lines(logging.Handler):

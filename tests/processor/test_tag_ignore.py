@@ -12,8 +12,8 @@ from pathlib import Path
 
 from opentelemetry import trace
 
-from costline.processor.assembly.tags import TagReader
-from costline.processor.config import TaggingConfig
+from costline_processor.assembly.tags import TagReader
+from costline_processor.config import TaggingConfig
 from tests.processor.harness import sdk_tracer
 from tests.processor.test_tag_trust import GPT_4O_MINI, run
 

@@ -14,8 +14,8 @@ from decimal import Decimal
 
 from opentelemetry import trace
 
-from costline.processor.commands.serve import open_sinks
-from costline.processor.pipeline import Pipeline
+from costline_processor.commands.serve import open_sinks
+from costline_processor.pipeline import Pipeline
 from tests.fakes.otlp_sink import OtlpSink
 from tests.processor.harness import RunningServer, loopback_config, sdk_tracer
 
@@ -185,7 +185,7 @@ def test_hashed_and_dropped_tags_leave_no_clear_value(tmp_path):
 def test_hashing_applies_to_every_service_and_to_metric_labels(tmp_path):
     from prometheus_client import generate_latest
 
-    from costline.processor.metrics import MetricsSink
+    from costline_processor.metrics import MetricsSink
 
     key_file = tmp_path / "tag.key"
     key_file.write_bytes(KEY)
@@ -233,8 +233,8 @@ def test_default_config_has_no_policy_and_leaves_tags_alone(tmp_path):
 # -- the policy on its own (pure) --------------------------------------------------------------
 
 def _policy(**tagging):
-    from costline.processor.assembly.tags import TagReader
-    from costline.processor.config import TaggingConfig
+    from costline_processor.assembly.tags import TagReader
+    from costline_processor.config import TaggingConfig
 
     return TagReader(TaggingConfig(**tagging)).policy
 
@@ -262,7 +262,7 @@ def test_policy_hashes_consistently_and_once(tmp_path):
 
 
 def test_untrusted_counts_are_bounded_by_service_labels_and_logged_once(caplog):
-    from costline.processor.stats import Stats
+    from costline_processor.stats import Stats
 
     p = _policy(trust={"*": []})
     stats = Stats()

@@ -2,11 +2,11 @@
 
 from decimal import Decimal
 
-from costline.processor.assembly.rollup import ROOT_KEY, assemble_trace
-from costline.processor.assembly.tags import TagReader
-from costline.processor.config import TaggingConfig
-from costline.processor.intake import Intake
-from costline.processor.records import Cost, Unpriced
+from costline_processor.assembly.rollup import ROOT_KEY, assemble_trace
+from costline_processor.assembly.tags import TagReader
+from costline_processor.config import TaggingConfig
+from costline_processor.intake import Intake
+from costline_processor.records import Cost, Unpriced
 
 from tests.processor.spans import new_trace_id, request, span
 

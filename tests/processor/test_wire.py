@@ -8,7 +8,7 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope, KeyVa
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from costline.processor.export import encode
+from costline_processor.export import encode
 from tests.fakes.otlp_sink import any_value
 
 

@@ -1,6 +1,6 @@
 """A real `costline serve` process on loopback for the receive-side reliability tests.
 
-`ServeProcess(tmp_path, *flags)` starts `python -m costline.processor.cli serve` on
+`ServeProcess(tmp_path, *flags)` starts `python -m costline_processor.cli serve` on
 127.0.0.1 ports the OS picks, waits until both receivers log their address, and stops it
 on exit (SIGTERM, then SIGKILL). `peak_rss()` samples VmRSS from /proc while a load runs.
 
@@ -22,12 +22,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1 << 20
 
-# Maps the three top-level packages of `costline` to the tree in argv[1], ahead of the
-# editable install's finder, then runs the CLI with the rest of argv.
+# Runs the CLI of the tree in argv[1] with the rest of argv. A tree with the src/ layout
+# goes ahead on sys.path; an older tree (one import package `costline` mapped onto three
+# folders) is mapped by a finder ahead of the editable install's path entries.
 _BOOT = """\
-import sys, runpy
+import os, sys, runpy
 from importlib.util import spec_from_file_location
 root = sys.argv.pop(1)
+sys.argv[0] = "costline"
+if os.path.isdir(root + "/processor/src"):
+    sys.path[:0] = [root + "/instrumentation/src", root + "/processor/src"]
+    runpy.run_module("costline_processor.cli", run_name="__main__", alter_sys=True)
+    raise SystemExit(0)
 dirs = {"costline": root + "/costline", "costline.processor": root + "/processor",
         "costline.instrumentation": root + "/instrumentation"}
 class Tree:
@@ -38,7 +44,6 @@ class Tree:
                                            submodule_search_locations=[dirs[name]])
         return None
 sys.meta_path.insert(0, Tree)
-sys.argv[0] = "costline"
 runpy.run_module("costline.processor.cli", run_name="__main__", alter_sys=True)
 """
 
@@ -47,7 +52,7 @@ def serve_command(*flags: str) -> list[str]:
     root = os.environ.get("COSTLINE_SERVE_ROOT")
     if root:
         return [sys.executable, "-c", _BOOT, root, "serve", *flags]
-    return [sys.executable, "-m", "costline.processor.cli", "serve", *flags]
+    return [sys.executable, "-m", "costline_processor.cli", "serve", *flags]
 
 
 def rss_bytes(pid: int) -> int:

@@ -30,7 +30,7 @@ from tests.fakes.otlp_sink import OtlpSink
 from tests.processor.spans import llm, request, span
 from tests.processor.test_cli_serve import free_port
 
-COSTLINE = [sys.executable, "-m", "costline.processor.cli", "serve"]
+COSTLINE = [sys.executable, "-m", "costline_processor.cli", "serve"]
 # gpt-4o-mini, published at $0.15 per million input tokens and $0.60 per million output tokens
 PRICE_IN, PRICE_OUT = Decimal("0.15") / 1_000_000, Decimal("0.60") / 1_000_000
 

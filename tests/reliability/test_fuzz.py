@@ -11,11 +11,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from costline.processor.config import Config
-from costline.processor.pipeline import Pipeline
-from costline.processor.pricing import Pricer
-from costline.processor.receive import decode
-from costline.processor.receive.errors import RequestError
+from costline_processor.config import Config
+from costline_processor.pipeline import Pipeline
+from costline_processor.pricing import Pricer
+from costline_processor.receive import decode
+from costline_processor.receive.errors import RequestError
 from tests.processor.spans import set_value
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

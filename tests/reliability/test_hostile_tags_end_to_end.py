@@ -31,7 +31,7 @@ def _send(http: str, body: bytes) -> int:
 
 
 def _report(ledger, fmt: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "costline.processor.cli", "report", "--ledger", str(ledger),
+    done = subprocess.run([sys.executable, "-m", "costline_processor.cli", "report", "--ledger", str(ledger),
                            "--by", "feature,customer_id", "--since", "2000-01-01", "--format", fmt],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

@@ -33,7 +33,7 @@ try:  # COSTLINE_SERVE_ROOT=/path/to/checkout: the server from another tree (ser
     from tests.reliability.serve_proc import serve_command
 except ImportError:
     def serve_command(*flags: str) -> list[str]:
-        return [sys.executable, "-m", "costline.processor.cli", "serve", *flags]
+        return [sys.executable, "-m", "costline_processor.cli", "serve", *flags]
 
 LOCK_S = 10.0  # how long the ledger is locked while spans flow
 TRACE_WAIT_S = 0.3

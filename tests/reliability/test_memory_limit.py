@@ -28,7 +28,7 @@ try:  # COSTLINE_SERVE_ROOT=/path/to/checkout: the server from another tree (ser
     from tests.reliability.serve_proc import serve_command
 except ImportError:
     def serve_command(*flags: str) -> list[str]:
-        return [sys.executable, "-m", "costline.processor.cli", "serve", *flags]
+        return [sys.executable, "-m", "costline_processor.cli", "serve", *flags]
 
 MIB = 1 << 20
 LIMIT_MIB = 64  # memory.limit_mib

@@ -201,7 +201,7 @@ def test_a_burst_over_capacity_is_throttled_bounded_and_loses_nothing(tmp_path, 
         queue_dir = ["--queue-dir", str(journal_dir)] if journal else []  # acks after the journal write
         with open(costline_log, "wb") as out:
             costline = subprocess.Popen(
-                [sys.executable, "-m", "costline.processor.cli", "serve", "--grpc", "127.0.0.1:0", "--http",
+                [sys.executable, "-m", "costline_processor.cli", "serve", "--grpc", "127.0.0.1:0", "--http",
                  "127.0.0.1:0", "--export-grpc", f"127.0.0.1:{sink_port}", "--config", str(config), "--ledger", "off",
                  *queue_dir], cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
         procs.append(costline)

@@ -18,7 +18,7 @@ import urllib.request
 
 import pytest
 
-COSTLINE = [sys.executable, "-m", "costline.processor.cli"]
+COSTLINE = [sys.executable, "-m", "costline_processor.cli"]
 
 
 def _has_ipv6_loopback() -> bool:
@@ -191,8 +191,8 @@ def test_a_port_taken_after_the_check_is_still_one_error(tmp_path):
     receiver that did start is stopped, not left serving."""
     import asyncio
 
-    from costline.processor.config import Config, ConfigError
-    from costline.processor.server import serve_forever
+    from costline_processor.config import Config, ConfigError
+    from costline_processor.server import serve_forever
 
     gport, hport = _free_port(), _free_port()
     config = Config()

@@ -11,8 +11,8 @@ import atheris
 with atheris.instrument_imports(include=["costline"]):
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-    from costline.processor.receive import decode
-    from costline.processor.receive.errors import RequestError
+    from costline_processor.receive import decode
+    from costline_processor.receive.errors import RequestError
 
 
 def one_input(data: bytes) -> None:

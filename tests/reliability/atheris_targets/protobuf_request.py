@@ -16,11 +16,11 @@ import atheris
 with atheris.instrument_imports(include=["costline"]):
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-    from costline.processor.config import Config
-    from costline.processor.pipeline import Pipeline
-    from costline.processor.pricing import Pricer
-    from costline.processor.receive import decode
-    from costline.processor.receive.errors import RequestError
+    from costline_processor.config import Config
+    from costline_processor.pipeline import Pipeline
+    from costline_processor.pricing import Pricer
+    from costline_processor.receive import decode
+    from costline_processor.receive.errors import RequestError
 
 _CONFIG = Config()
 _CONFIG.assembly.trace_wait_s = 1e9

@@ -16,10 +16,10 @@ import sys
 import atheris
 
 with atheris.instrument_imports(include=["costline"]):
-    from costline.processor.config import Config
-    from costline.processor.normalize import INTERESTING_KEYS, INTERESTING_PREFIXES, normalize_span
-    from costline.processor.pricing import Pricer
-    from costline.processor.records import Cost
+    from costline_processor.config import Config
+    from costline_processor.normalize import INTERESTING_KEYS, INTERESTING_PREFIXES, normalize_span
+    from costline_processor.pricing import Pricer
+    from costline_processor.records import Cost
 
 _PRICER = Pricer(Config().pricing)
 KEYS = sorted(INTERESTING_KEYS) + [p + s for p in INTERESTING_PREFIXES for s in ("input_tokens", "total", "x")] + [

@@ -3,7 +3,7 @@
 In a scratch venv (never costline's own), with the fake provider on port 8099:
 
     python3 -m venv /tmp/lf && /tmp/lf/bin/pip install logfire openai anthropic openinference-instrumentation-openai
-    .venv/bin/python -m costline.processor.demo.fake_provider --port 8099 &
+    .venv/bin/python -m costline_processor.demo.fake_provider --port 8099 &
     /tmp/lf/bin/python tests/testdata/spans/capture.py logfire > tests/testdata/spans/logfire-<version>.json
     /tmp/lf/bin/python tests/testdata/spans/capture.py openinference > tests/testdata/spans/openinference-openai-<version>-embeddings.json
     /tmp/lf/bin/pip install langgraph langchain-openai opentelemetry-instrumentation-langchain

@@ -1,0 +1,31 @@
+"""costline: OpenTelemetry-native LLM cost attribution.
+
+App code needs two things from here: `attribution(**tags)` to tag a request once at
+its entry, and `step(name)` to mark an agent step; an app that builds its own
+OpenTelemetry `TracerProvider` (instead of running under `opentelemetry-instrument`)
+also calls `install(tracer_provider)` once, so spans carry the tags. All three live in
+`costline.instrumentation`; the server lives in `costline_processor`.
+"""
+
+from __future__ import annotations
+
+from costline.instrumentation.version import __version__
+
+__all__ = ["UntaggedCallError", "attribution", "install", "step", "__version__"]
+
+
+def __getattr__(name: str):  # lazy, so `import costline` stays cheap
+    if name in ("attribution", "step"):
+        from costline.instrumentation import attribution as _attribution
+        from costline.instrumentation import steps as _steps
+
+        return {"attribution": _attribution.attribution, "step": _steps.step}[name]
+    if name == "install":  # `install(tracer_provider)`: the span processor and trust boundary on a hand-built SDK
+        from costline.instrumentation.configurator import install
+
+        return install
+    if name == "UntaggedCallError":  # raised before the request under COSTLINE_UNTAGGED=error
+        from costline.instrumentation.untagged import UntaggedCallError
+
+        return UntaggedCallError
+    raise AttributeError(f"module 'costline' has no attribute {name!r}")

@@ -1,3 +1,0 @@
-"""The version costline's instrumentation scopes report."""
-
-__version__ = "0.1.0"

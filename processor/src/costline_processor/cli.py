@@ -1,0 +1,58 @@
+"""`costline` command line: argument parsing only.
+
+Each subcommand lives in `costline_processor.commands.<name>` and exposes
+`register(subparsers)`; the modules are imported lazily so `costline --help` stays
+fast and the app-side install (no processor extra) gets a clear message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = ["serve", "report", "top", "trace", "alerts", "reconcile", "reprice", "prices", "export", "demo", "lint"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from costline import __version__
+
+    parser = argparse.ArgumentParser(prog="costline", description="OpenTelemetry-native LLM cost attribution.")
+    parser.add_argument("--version", action="version", version=f"costline {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"costline_processor.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name and e.name.startswith("costline_processor.commands"):
+                continue  # command not built yet
+            sub.add_parser(name, help=f"(needs `pip install 'costline[processor]'`: {e.name} missing)")
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    from costline_processor.config import ConfigError
+
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as e:
+        print(f"costline: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `costline report ... | head`: the reader left, nothing is wrong
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

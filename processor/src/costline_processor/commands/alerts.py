@@ -1,0 +1,69 @@
+"""`costline alerts`: check cost alerts against the ledger, for cron or CI.
+
+Prints JSON; exits 0 when nothing fires, 1 when an alert fires, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from costline_processor.config import ConfigError, load_yaml_file
+from costline_processor.ledger import options
+from costline_processor.ledger.alerts import evaluate, thresholds_from
+from costline_processor.ledger.periods import DAY_NS, parse_duration, parse_time
+from costline_processor.ledger.render import render, render_object
+
+FLAGS = {
+    "daily_spend": "daily_spend_usd",
+    "customer_daily": "customer_daily_usd",
+    "user_daily": "user_daily_usd",
+    "cost_per_user_growth": "cost_per_user_growth_pct",
+    "feature_cost_vs_usage": "feature_cost_vs_usage_pct",
+    "untagged_share": "untagged_share_pct",
+    "min_feature_cost": "min_feature_cost_usd",
+    "period": "period",
+}
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("alerts", help="check spend alerts against the ledger (exit 1 when one fires)")
+    p.add_argument("--thresholds", metavar="FILE", help="YAML mapping of the thresholds below (flags override it)")
+    p.add_argument("--daily-spend", metavar="USD", help="total spend in one UTC day above USD")
+    p.add_argument("--customer-daily", metavar="USD", help="one customer_id above USD in one day")
+    p.add_argument("--user-daily", metavar="USD", help="one user_id above USD in one day")
+    p.add_argument("--cost-per-user-growth", metavar="PCT", help="cost per active user up more than PCT%% on the previous period")
+    p.add_argument("--feature-cost-vs-usage", metavar="PCT", help="a feature's cost growing PCT%% faster than its calls")
+    p.add_argument("--untagged-share", metavar="PCT", help="more than PCT%% of the day's spend untagged")
+    p.add_argument("--min-feature-cost", metavar="USD", help="skip features cheaper than USD last period (default: 1)")
+    p.add_argument("--period", metavar="DURATION", help="trend period (default: 7d)")
+    p.add_argument("--at", default="now", metavar="WHEN", help="check as of this time; a midnight such as 2026-03-05 checks the day that ended (default: now)")
+    options.add_format(p, default="json")
+    options.add_ledger(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    data = {}
+    if args.thresholds:
+        data = load_yaml_file(args.thresholds)
+    for flag, key in FLAGS.items():
+        if getattr(args, flag) is not None:
+            data[key] = getattr(args, flag)
+    t = thresholds_from(data, "thresholds")
+    if not t.any:
+        raise ConfigError("no alert threshold set: pass e.g. --daily-spend 100, or --thresholds FILE")
+    config = options.load_config(args)
+    now = options.now_ns()
+    at = parse_time(args.at, now)
+    since = min(at - 2 * parse_duration(t.period), (at - 1) - (at - 1) % DAY_NS)
+    with options.reader(args, config) as ledger:
+        fired = evaluate(ledger.rows(since, at), at, t, config.tagging.required, config.tagging.default)
+    alerts = [{"alert": a.alert, "subject": a.subject, "value": a.value, "threshold": a.threshold, "message": a.message} for a in fired]
+    if args.format == "json":
+        checked = [k for k in FLAGS.values() if k not in ("period", "min_feature_cost_usd") and getattr(t, k) is not None]
+        render_object({"ok": not alerts, "checked": checked, "alerts": alerts}, sys.stdout)
+    elif alerts:
+        render(alerts, args.format, sys.stdout)
+    elif args.format == "table":
+        print("ok: no alert fired")
+    return 1 if alerts else 0

@@ -1,0 +1,84 @@
+"""`costline reprice`: recompute stored calls with the current (or a given) price file.
+
+Reports old cost, new cost and the delta per model (or --by); `--apply` writes the new
+costs into the ledger (one transaction per 1,000 calls). Without --apply nothing changes.
+"""
+
+from __future__ import annotations
+
+import sys
+from decimal import Decimal
+
+from costline_processor.config import ConfigError
+from costline_processor.ledger import dimensions, options
+from costline_processor.ledger.dimensions import parse_dimensions
+from costline_processor.ledger.render import money, render
+from costline_processor.ledger.reprice import reprice
+
+_BATCH = 1000
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("reprice", help="recompute stored calls' cost with current or given prices; report the delta")
+    p.add_argument("--prices", metavar="FILE", help="price file (negotiated prices, discounts); default: the config's, else genai-prices alone")
+    p.add_argument("--by", default="model", metavar="DIM[,DIM]", help="group the delta by (default: model)")
+    p.add_argument("--apply", action="store_true", help="write the new costs into the ledger")
+    options.add_window(p, since=None)
+    options.add_format(p)
+    options.add_ledger(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    try:
+        from costline_processor.pricing import Pricer
+    except ImportError as e:
+        raise ConfigError(f"repricing needs the processor extra: {e}") from None
+    config = options.load_config(args)
+    if args.prices:
+        config.pricing.prices_file = args.prices
+    config.pricing.allow_network_updates = False
+    config.validate()
+    dims = parse_dimensions(args.by)
+    since, until = options.time_window(args, options.now_ns())
+    pricer = Pricer(config.pricing)
+    try:
+        with options.reader(args, config) as ledger:
+            results = reprice(ledger.rows(since, until), pricer.price)
+            if args.apply:
+                changed = [r.new for r in results if r.changed]
+                for i in range(0, len(changed), _BATCH):
+                    ledger.update_prices(changed[i : i + _BATCH])
+    finally:
+        pricer.close()
+    rows = summarize(results, dims, config.tagging.default)
+    footer = []
+    if args.format == "table":
+        old = sum((r["old_cost_usd"] for r in rows), Decimal(0))
+        new = sum((r["new_cost_usd"] for r in rows), Decimal(0))
+        n = sum(r["changed_calls"] for r in rows)
+        footer.append(f"total: {money(old)} -> {money(new)} (delta {money(new - old, sign=True)}) over {n:,} changed calls"
+                      + (", applied" if args.apply else "; run with --apply to store"))
+    render(rows, args.format, sys.stdout, footer=footer)
+    return 0
+
+
+def summarize(results, dims: list[str], untagged: str) -> list[dict]:
+    groups: dict[tuple, dict] = {}
+    for r in results:
+        k = dimensions.key(r.old, dims, untagged)
+        g = groups.setdefault(k, {**dict(zip(dims, k)), "calls": 0, "changed_calls": 0, "old_unpriced": 0, "new_unpriced": 0,
+                                  "old_cost_usd": Decimal(0), "new_cost_usd": Decimal(0)})
+        g["calls"] += 1
+        g["changed_calls"] += r.changed
+        g["old_unpriced"] += r.old.cost_usd is None
+        g["new_unpriced"] += r.new.cost_usd is None
+        g["old_cost_usd"] += r.old.cost_usd or 0
+        g["new_cost_usd"] += r.new.cost_usd or 0
+    out = []
+    for g in groups.values():
+        g["delta_usd"] = g["new_cost_usd"] - g["old_cost_usd"]
+        g["delta_pct"] = g["delta_usd"] * 100 / g["old_cost_usd"] if g["old_cost_usd"] else None
+        out.append(g)
+    out.sort(key=lambda g: (-abs(g["delta_usd"]), tuple(g[d] for d in dims)))
+    return out

@@ -1,0 +1,125 @@
+"""The fake provider's OpenAI wire format: usage and the chat, completion, embedding and
+Responses API bodies (JSON and stream chunks/events). See `fake_provider` for the rules.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+
+from costline_processor.demo.common_wire import CREATED, ERROR_TYPES, REPLY, prompt_words
+
+
+def _cost(model: str, total: int) -> dict:
+    return {"cost": total / 1_000_000} if model.startswith("openrouter/") else {}
+
+
+def openai_usage(body: dict, api: str) -> dict:
+    w = prompt_words(body)
+    prompt = 10 + w
+    keyed = "prompt_cache_key" in body
+    if api == "embeddings":
+        return {"prompt_tokens": prompt, "total_tokens": prompt, **_cost(body.get("model", ""), prompt)}
+    reasoning = 3 if ("reasoning_effort" in body or "reasoning" in body) else 0
+    output = 6 + reasoning
+    cost = _cost(body.get("model", ""), prompt + output)
+    if api == "responses":
+        return {"input_tokens": prompt, "output_tokens": output, "total_tokens": prompt + output,
+                "input_tokens_details": {"cached_tokens": 0 if keyed else w, "cache_write_tokens": w if keyed else 0},
+                "output_tokens_details": {"reasoning_tokens": reasoning}, **cost}
+    details = {"cached_tokens": 0, "cache_write_tokens": w} if keyed else {"cached_tokens": w}
+    audio_in, audio_out = (5, 4) if "audio" in body.get("model", "") else (0, 0)  # of the 10 fixed input, 6 output
+    return {"prompt_tokens": prompt, "completion_tokens": output, "total_tokens": prompt + output,
+            "prompt_tokens_details": {**details, "audio_tokens": audio_in},
+            "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": audio_out,
+                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}, **cost}
+
+
+def _tier(body: dict) -> str:
+    tier = body.get("service_tier")
+    return tier if isinstance(tier, str) and tier != "auto" else "default"
+
+
+def chat_chunks(body: dict, rid: str, model: str, api: str, cut: bool) -> list[dict]:
+    base = {"id": rid, "created": CREATED, "model": model, "system_fingerprint": "fp_fake"}
+    with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    extra = {"usage": None} if with_usage else {}
+    if api == "chat":
+        base.update(object="chat.completion.chunk", service_tier=_tier(body))
+        first = [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None, "logprobs": None}]
+        parts = [[{"index": 0, "delta": {"content": w + " "}, "finish_reason": None, "logprobs": None}] for w in REPLY]
+        last = [{"index": 0, "delta": {}, "finish_reason": "stop", "logprobs": None}]
+        choices = [first, *parts, last]
+    else:
+        base.update(object="text_completion")
+        parts = [[{"index": 0, "text": w + " ", "finish_reason": None, "logprobs": None}] for w in REPLY]
+        choices = [*parts, [{"index": 0, "text": "", "finish_reason": "stop", "logprobs": None}]]
+    chunks = [{**base, "choices": c, **extra} for c in choices]
+    if cut:
+        return chunks[:3]
+    if with_usage:
+        chunks.append({**base, "choices": [], "usage": openai_usage(body, api)})
+    return chunks
+
+
+def chat_json(body: dict, rid: str, model: str) -> dict:
+    message = {"role": "assistant", "content": " ".join(REPLY), "refusal": None}
+    return {"id": rid, "object": "chat.completion", "created": CREATED, "model": model, "service_tier": _tier(body),
+            "system_fingerprint": "fp_fake", "usage": openai_usage(body, "chat"),
+            "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}]}
+
+
+def completion_json(body: dict, rid: str, model: str) -> dict:
+    return {"id": rid, "object": "text_completion", "created": CREATED, "model": model,
+            "usage": openai_usage(body, "completions"),
+            "choices": [{"index": 0, "text": " ".join(REPLY), "finish_reason": "stop", "logprobs": None}]}
+
+
+def embeddings_json(body: dict, model: str) -> dict:
+    inputs = body.get("input")
+    count = len(inputs) if isinstance(inputs, list) and inputs and not isinstance(inputs[0], int) else 1
+    vector = [0.125 * (i + 1) for i in range(8)]
+    packed = base64.b64encode(struct.pack("<8f", *vector)).decode()
+    as_b64 = body.get("encoding_format") == "base64"
+    data = [{"object": "embedding", "index": i, "embedding": packed if as_b64 else vector} for i in range(count)]
+    return {"object": "list", "data": data, "model": model, "usage": openai_usage(body, "embeddings")}
+
+
+def response_json(body: dict, rid: str, model: str, status: str = "completed") -> dict:
+    text = " ".join(REPLY)
+    output = [{"type": "message", "id": "msg_" + rid, "status": "completed", "role": "assistant",
+               "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}]
+    done = status == "completed"
+    return {"id": rid, "object": "response", "created_at": CREATED, "status": status, "model": model,
+            "output": output if done else [], "usage": openai_usage(body, "responses") if done else None,
+            "service_tier": _tier(body), "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+            "temperature": 1.0, "top_p": 1.0, "error": None, "incomplete_details": None, "instructions": None,
+            "metadata": {}, "text": {"format": {"type": "text"}}, "reasoning": {"effort": None, "summary": None}}
+
+
+def response_events(body: dict, rid: str, model: str, cut: bool) -> list[dict]:
+    item_id = "msg_" + rid
+    text = " ".join(REPLY)
+    item = {"type": "message", "id": item_id, "status": "in_progress", "role": "assistant", "content": []}
+    part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+    done_part = {**part, "text": text}
+    pos = {"item_id": item_id, "output_index": 0, "content_index": 0}
+    events = [{"type": "response.created", "response": response_json(body, rid, model, "in_progress")},
+              {"type": "response.in_progress", "response": response_json(body, rid, model, "in_progress")},
+              {"type": "response.output_item.added", "output_index": 0, "item": item},
+              {"type": "response.content_part.added", **pos, "part": part}]
+    events += [{"type": "response.output_text.delta", **pos, "delta": w + " ", "logprobs": []} for w in REPLY]
+    if cut:
+        events = events[:6]
+    else:
+        events += [{"type": "response.output_text.done", **pos, "text": text, "logprobs": []},
+                   {"type": "response.content_part.done", **pos, "part": done_part},
+                   {"type": "response.output_item.done", "output_index": 0,
+                    "item": {**item, "status": "completed", "content": [done_part]}},
+                   {"type": "response.completed", "response": response_json(body, rid, model)}]
+    return [{**e, "sequence_number": i} for i, e in enumerate(events)]
+
+
+def error_json(status: int) -> dict:
+    kind = ERROR_TYPES.get(status, "api_error")
+    return {"error": {"message": f"fake provider error {status}", "type": kind, "param": None, "code": kind}}

@@ -1,0 +1,137 @@
+"""Cost alerts checked against the ledger: the four from the field plus untagged share.
+
+Pure: `evaluate(rows, now_ns, thresholds)` over calls in [now - 2*period, now). The
+per-day checks look at the UTC day up to `now` (at midnight: the day just ended); the trend checks compare
+the last `period` with the one before it. A threshold left at None is not checked.
+Prometheus carries the same alerts as rules (dashboards/prometheus/costline-alerts.yml).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterable
+
+from costline_processor.config import DEFAULT_UNTAGGED, ConfigError
+from costline_processor.ledger.periods import DAY_NS, bucket, day_start, parse_duration
+from costline_processor.ledger.reports import Options, Totals, aggregate, untagged_summary
+from costline_processor.records import LedgerRow
+
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    daily_spend_usd: Decimal | None = None  # total spend in one UTC day
+    customer_daily_usd: Decimal | None = None  # one customer_id in one day
+    user_daily_usd: Decimal | None = None  # one user_id in one day
+    cost_per_user_growth_pct: Decimal | None = None  # cost per active user, period over period
+    feature_cost_vs_usage_pct: Decimal | None = None  # a feature's cost per call, period over period
+    untagged_share_pct: Decimal | None = None  # share of the day's spend missing a required tag
+    min_feature_cost_usd: Decimal = Decimal(1)  # features cheaper than this last period are not trended
+    period: str = "7d"
+
+    @property
+    def any(self) -> bool:
+        return any(getattr(self, f.name) is not None for f in fields(self) if f.name.endswith(("_usd", "_pct")) and f.name != "min_feature_cost_usd")
+
+
+def thresholds_from(data: dict[str, Any], where: str) -> Thresholds:
+    """Thresholds from a YAML mapping or flags; unknown keys and non-numbers are errors."""
+    names = {f.name for f in fields(Thresholds)}
+    out = {}
+    for key, value in data.items():
+        if key not in names:
+            raise ConfigError(f"unknown alert threshold {where}.{key}")
+        if value is None:
+            continue
+        if key == "period":
+            parse_duration(str(value))
+            out[key] = str(value)
+            continue
+        try:
+            out[key] = Decimal(str(value))
+        except InvalidOperation:
+            raise ConfigError(f"{where}.{key} must be a number, not {value!r}") from None
+        if out[key] < 0:
+            raise ConfigError(f"{where}.{key} must not be negative")
+    return Thresholds(**out)
+
+
+@dataclass(frozen=True)
+class Alert:
+    alert: str
+    subject: str
+    value: Decimal
+    threshold: Decimal
+    message: str
+
+
+def evaluate(rows: Iterable[LedgerRow], now_ns: int, t: Thresholds, required: list[str] = ("feature", "customer_id"),
+             untagged: str = DEFAULT_UNTAGGED) -> list[Alert]:
+    period = parse_duration(t.period)
+    today = day_start(now_ns - 1)  # at midnight exactly: the day that just ended
+    day_rows, cur, prev = [], [], []
+    for r in rows:
+        if today <= r.start_unix_nano < today + DAY_NS and r.start_unix_nano < now_ns:
+            day_rows.append(r)
+        if now_ns - period <= r.start_unix_nano < now_ns:
+            cur.append(r)
+        elif now_ns - 2 * period <= r.start_unix_nano < now_ns - period:
+            prev.append(r)
+    day = bucket(today, "day")
+    out: list[Alert] = []
+    if t.daily_spend_usd is not None:
+        spend = sum((r.cost_usd for r in day_rows if r.cost_usd is not None), Decimal(0))
+        if spend > t.daily_spend_usd:
+            out.append(Alert("daily_spend", day, spend, t.daily_spend_usd, f"spend on {day} is ${spend:.2f}, above ${t.daily_spend_usd}"))
+    for name, tag, limit in (("customer_daily_spend", "customer_id", t.customer_daily_usd), ("user_daily_spend", "user_id", t.user_daily_usd)):
+        if limit is None:
+            continue
+        groups, _ = aggregate(day_rows, [tag], Options(untagged=untagged))
+        for (who,), tot in sorted(groups.items()):
+            if who != untagged and tot.cost_usd > limit:
+                out.append(Alert(name, who, tot.cost_usd, limit, f"{tag} {who} cost ${tot.cost_usd:.2f} on {day}, above ${limit}"))
+    if t.cost_per_user_growth_pct is not None:
+        out += _cost_per_user(cur, prev, t, untagged)
+    if t.feature_cost_vs_usage_pct is not None:
+        out += _feature_cost_vs_usage(cur, prev, t, untagged)
+    if t.untagged_share_pct is not None:
+        s = untagged_summary(day_rows, list(required), untagged)
+        share = (s["share"] or Decimal(0)) * HUNDRED
+        if share > t.untagged_share_pct:
+            out.append(Alert("untagged_share", day, share, t.untagged_share_pct, f"{share:.1f}% of spend on {day} is untagged (${s['cost_usd']:.2f})"))
+    return out
+
+
+def _cost_per_user(cur: list[LedgerRow], prev: list[LedgerRow], t: Thresholds, untagged: str) -> list[Alert]:
+    opts = Options(untagged=untagged, user_tag="user_id")
+    _, now_tot = aggregate(cur, [], opts)
+    _, prev_tot = aggregate(prev, [], opts)
+    if not now_tot.users or not prev_tot.users or not prev_tot.cost_usd:
+        return []
+    now_cpu = now_tot.cost_usd / len(now_tot.users)
+    prev_cpu = prev_tot.cost_usd / len(prev_tot.users)
+    growth = (now_cpu / prev_cpu - 1) * HUNDRED
+    if growth <= t.cost_per_user_growth_pct:
+        return []
+    return [Alert("cost_per_user_trend", "all", growth, t.cost_per_user_growth_pct,
+                  f"cost per active user rose {growth:.1f}% (${prev_cpu:.4f} -> ${now_cpu:.4f}) over the last {t.period}")]
+
+
+def _feature_cost_vs_usage(cur: list[LedgerRow], prev: list[LedgerRow], t: Thresholds, untagged: str) -> list[Alert]:
+    opts = Options(untagged=untagged)
+    now_g, _ = aggregate(cur, ["feature"], opts)
+    prev_g, _ = aggregate(prev, ["feature"], opts)
+    out = []
+    for (feature,), p in sorted(prev_g.items()):
+        n = now_g.get((feature,)) or Totals()
+        if p.cost_usd < t.min_feature_cost_usd or not p.calls or not n.calls:
+            continue
+        cost_growth = n.cost_usd / p.cost_usd
+        usage_growth = Decimal(n.calls) / p.calls
+        excess = (cost_growth / usage_growth - 1) * HUNDRED
+        if excess > t.feature_cost_vs_usage_pct:
+            out.append(Alert("feature_cost_vs_usage", feature, excess, t.feature_cost_vs_usage_pct,
+                             f"feature {feature}: cost x{cost_growth:.2f} but calls x{usage_growth:.2f} over the last {t.period}"))
+    return out

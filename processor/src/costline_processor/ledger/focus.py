@@ -1,0 +1,122 @@
+"""Attributed cost as FinOps FOCUS rows (https://focus.finops.org, column names of FOCUS 1.1), for finance. Pure.
+
+One row per charge period (UTC day or month), provider, model, set of attribution tags
+and SKU: each token type is its own SKU (ledger/skus.py: input, cached input, cache
+write, 1-hour cache write, output, reasoning priced on its own, audio input, audio cached
+input, audio output, per-request fees), SkuId `model/sku`, SkuMeter its name.
+ConsumedQuantity and PricingQuantity are its tokens (requests for fees).
+
+BilledCost = EffectiveCost = ContractedCost: what costline bills (after the price file's
+discounts and overrides; costline knows no commitments, so effective equals contracted).
+ListCost: the same usage at list price (genai-prices and corrections), so a negotiated
+discount shows as ListCost - BilledCost. ListUnitPrice and ContractedUnitPrice are USD per
+token (cost / PricingQuantity, rounded to 1e-12: a tiered or dated price makes it an
+average). Tags is a JSON object of the attribution dimensions. Columns beyond FOCUS carry
+its `x_` prefix: x_Calls (calls with that SKU), x_UnpricedCalls (calls whose cost is
+unknown, one `unpriced` row of their tokens: missing from BilledCost), x_PriceSource.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Iterable
+
+from costline_processor.ledger.periods import DAY_NS, day_start, iso, month_start, next_month_start
+from costline_processor.ledger.skus import ORDER, UNPRICED, row_skus
+from costline_processor.records import LedgerRow
+
+COLUMNS = [
+    "BillingAccountId", "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd",
+    "ChargeCategory", "ChargeFrequency", "ChargeDescription", "BilledCost", "EffectiveCost", "ListCost",
+    "ContractedCost", "BillingCurrency", "ServiceCategory", "ServiceName", "ProviderName", "PublisherName",
+    "InvoiceIssuerName", "SkuId", "SkuPriceId", "SkuMeter", "ConsumedQuantity", "ConsumedUnit", "PricingQuantity",
+    "PricingUnit", "ListUnitPrice", "ContractedUnitPrice", "Tags", "x_Calls", "x_UnpricedCalls", "x_PriceSource",
+]
+SERVICE_CATEGORY = "AI and Machine Learning"
+DEFAULT_EXCLUDED_TAGS = frozenset({"session_id", "outcome"})  # per-request values: one row per session is no summary
+METERS = {"input": "Input Tokens", "cached_input": "Cached Input Tokens", "cache_write": "Cache Write Tokens",
+          "cache_write_1h": "1-Hour Cache Write Tokens", "output": "Output Tokens", "reasoning": "Reasoning Tokens",
+          "audio_input": "Audio Input Tokens", "audio_cached_input": "Cached Audio Input Tokens",
+          "audio_output": "Audio Output Tokens", "requests": "Requests", "other": "Reported Cost",
+          UNPRICED: "Unpriced Tokens"}
+_UNIT_PRICE = Decimal("1e-12")
+
+
+def period_bounds(ns: int, period: str) -> tuple[int, int]:
+    if period == "month":
+        return month_start(ns), next_month_start(ns)
+    start = day_start(ns)
+    return start, start + DAY_NS
+
+
+def focus_rows(rows: Iterable[LedgerRow], period: str = "day", tags: list[str] | None = None,
+               billing_account: str = "") -> list[dict]:
+    """Group calls into FOCUS rows. `tags` names the tags kept in Tags (None: all but per-request ones)."""
+    groups: dict[tuple, dict] = {}
+    for r in rows:
+        start, end = period_bounds(r.start_unix_nano, period)
+        kept = {k: v for k, v in sorted(r.tags.items()) if (k in tags if tags is not None else k not in DEFAULT_EXCLUDED_TAGS)}
+        tag_json = json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
+        provider, model = r.provider or "unknown", r.model or r.request_model or "unknown"
+        for sku, quantity, billed, listed in row_skus(r):
+            k = (start, provider, model, tag_json, ORDER[sku])
+            g = groups.get(k)
+            if g is None:
+                g = groups[k] = {"start": start, "end": end, "provider": provider, "model": model, "tags": tag_json,
+                                 "sku": sku, "quantity": 0, "billed": Decimal(0), "list": Decimal(0), "calls": 0,
+                                 "sources": set()}
+            g["calls"] += 1
+            g["quantity"] += quantity
+            g["billed"] += billed
+            g["list"] += listed
+            if r.price_source:
+                g["sources"].add(r.price_source)
+    return [_row(groups[k], billing_account) for k in sorted(groups)]
+
+
+def _row(g: dict, account: str) -> dict:
+    bill_start = month_start(g["start"])
+    tags = json.loads(g["tags"])
+    what = ", ".join(f"{k}={v}" for k, v in tags.items()) or "untagged"
+    sku, quantity, unpriced = g["sku"], g["quantity"], g["sku"] == UNPRICED
+    unit = "Requests" if sku == "requests" else "Tokens"
+    return {
+        "BillingAccountId": account,
+        "BillingPeriodStart": iso(bill_start),
+        "BillingPeriodEnd": iso(next_month_start(bill_start)),
+        "ChargePeriodStart": iso(g["start"]),
+        "ChargePeriodEnd": iso(g["end"]),
+        "ChargeCategory": "Usage",
+        "ChargeFrequency": "Usage-Based",
+        "ChargeDescription": f"{g['model']} {METERS[sku].lower()} for {what}",
+        "BilledCost": g["billed"],
+        "EffectiveCost": g["billed"],
+        "ListCost": g["list"],
+        "ContractedCost": g["billed"],
+        "BillingCurrency": "USD",
+        "ServiceCategory": SERVICE_CATEGORY,
+        "ServiceName": g["provider"],
+        "ProviderName": g["provider"],
+        "PublisherName": g["provider"],
+        "InvoiceIssuerName": g["provider"],
+        "SkuId": f"{g['model']}/{sku}",
+        "SkuPriceId": f"{g['provider']}/{g['model']}/{sku}",
+        "SkuMeter": METERS[sku],
+        "ConsumedQuantity": quantity,
+        "ConsumedUnit": unit,
+        "PricingQuantity": quantity,
+        "PricingUnit": unit,
+        "ListUnitPrice": _unit_price(g["list"], quantity, unpriced),
+        "ContractedUnitPrice": _unit_price(g["billed"], quantity, unpriced),
+        "Tags": g["tags"],
+        "x_Calls": g["calls"],
+        "x_UnpricedCalls": g["calls"] if unpriced else 0,
+        "x_PriceSource": ";".join(sorted(g["sources"])),
+    }
+
+
+def _unit_price(cost: Decimal, quantity: int, unpriced: bool) -> Decimal | None:
+    if unpriced or not quantity:
+        return None
+    return (cost / quantity).quantize(_UNIT_PRICE).normalize()

@@ -1,0 +1,239 @@
+"""Report arithmetic over ledger rows: pure, exact (Decimal), testable without a database.
+
+    rows --aggregate--> {group key: Totals} --report_rows--> list of dicts (one per group)
+
+Columns of a report row: the dimensions, calls, unpriced_calls, each token count,
+cost_usd, share (of the window's total cost, 0..1), avg_cost_usd (per *priced* call),
+and on request active_users/cost_per_user, outcomes/cost_per_outcome and the previous
+period's cost with the change. Unpriced calls count as calls but never as $0 of cost.
+When any call of the window carries a price caveat (price_caveats.py: priced by a
+tier rule, without its tier, audio at the text rate), every row gets `caveat_calls`
+and `caveat_usd` (how many of its calls, and their cost), and `caveat_lines` says which
+caveats, so a report never shows such a figure without saying so.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Iterable
+
+from costline_processor.config import DEFAULT_UNTAGGED
+from costline_processor.ledger import dimensions
+from costline_processor.ledger.periods import TIME_DIMENSIONS, iso
+from costline_processor.ledger.render import money
+from costline_processor.ledger.schema import TOKEN_FIELDS
+from costline_processor.records import LedgerRow
+
+ZERO = Decimal(0)
+OUTCOME_TAG = "outcome"
+
+
+@dataclass
+class Totals:
+    """Running sums for one group of calls."""
+
+    calls: int = 0
+    unpriced_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: Decimal = ZERO
+    caveats: dict[str, list] = field(default_factory=dict)  # caveat -> [calls, cost]
+    users: set[str] = field(default_factory=set)
+    outcome_traces: set[str] = field(default_factory=set)
+
+    def add(self, row: LedgerRow, opts: "Options") -> None:
+        self.calls += 1
+        for f in TOKEN_FIELDS:
+            setattr(self, f, getattr(self, f) + getattr(row, f))
+        if row.cost_usd is None:
+            self.unpriced_calls += 1
+        else:
+            self.cost_usd += row.cost_usd
+            if row.price_caveat:
+                seen = self.caveats.setdefault(row.price_caveat, [0, ZERO])
+                seen[0] += 1
+                seen[1] += row.cost_usd
+        if opts.user_tag:
+            user = row.tags.get(opts.user_tag)
+            if user and user != opts.untagged:
+                self.users.add(user)
+        if opts.outcomes and row.tags.get(OUTCOME_TAG) in opts.outcomes:
+            self.outcome_traces.add(row.trace_id)
+
+    @property
+    def priced_calls(self) -> int:
+        return self.calls - self.unpriced_calls
+
+    @property
+    def caveat_calls(self) -> int:
+        return sum(n for n, _ in self.caveats.values())
+
+    @property
+    def caveat_usd(self) -> Decimal:
+        return sum((usd for _, usd in self.caveats.values()), ZERO)
+
+
+@dataclass(frozen=True)
+class Options:
+    untagged: str = DEFAULT_UNTAGGED
+    user_tag: str | None = None  # count distinct values of this tag as active users
+    outcomes: frozenset[str] = frozenset()  # `costline.outcome` values that are a unit of value
+
+
+def aggregate(rows: Iterable[LedgerRow], dims: list[str], opts: Options = Options()) -> tuple[dict[tuple, Totals], Totals]:
+    """Group calls by `dims`; also return the totals of all of them."""
+    groups: dict[tuple, Totals] = {}
+    total = Totals()
+    for row in rows:
+        k = dimensions.key(row, dims, opts.untagged)
+        t = groups.get(k)
+        if t is None:
+            t = groups[k] = Totals()
+        t.add(row, opts)
+        total.add(row, opts)
+    return groups, total
+
+
+def ratio(num: Decimal, den: int | Decimal) -> Decimal | None:
+    return num / den if den else None
+
+
+def totals_row(t: Totals, grand_total: Decimal, opts: Options) -> dict:
+    out = {
+        "calls": t.calls,
+        "unpriced_calls": t.unpriced_calls,
+        **{f: getattr(t, f) for f in TOKEN_FIELDS},
+        "cost_usd": t.cost_usd,
+        "share": ratio(t.cost_usd, grand_total) or (ZERO if grand_total else None),
+        "avg_cost_usd": ratio(t.cost_usd, t.priced_calls),
+    }
+    if opts.user_tag:
+        out["active_users"] = len(t.users)
+        out["cost_per_user"] = ratio(t.cost_usd, len(t.users))
+    if opts.outcomes:
+        out["outcomes"] = len(t.outcome_traces)
+        out["cost_per_outcome"] = ratio(t.cost_usd, len(t.outcome_traces))
+    return out
+
+
+def report_rows(
+    groups: dict[tuple, Totals],
+    dims: list[str],
+    total: Totals,
+    opts: Options = Options(),
+    previous: dict[tuple, Totals] | None = None,
+) -> list[dict]:
+    """One dict per group; with `previous`, adds prev_cost_usd, change_usd and change_pct."""
+    keys = set(groups) | set(previous or {})
+    out = []
+    for k in keys:
+        t = groups.get(k) or Totals()
+        row = {**dict(zip(dims, k)), **totals_row(t, total.cost_usd, opts)}
+        if previous is not None:
+            prev = (previous.get(k) or Totals()).cost_usd
+            row["prev_cost_usd"] = prev
+            row["change_usd"] = t.cost_usd - prev
+            row["change_pct"] = ratio((t.cost_usd - prev) * 100, prev)
+        if total.caveats:
+            row["caveat_calls"], row["caveat_usd"] = t.caveat_calls, t.caveat_usd
+        out.append(row)
+    if dims and dims[0] in TIME_DIMENSIONS:
+        out.sort(key=lambda r: tuple(r[d] for d in dims))
+    else:
+        out.sort(key=lambda r: (-r["cost_usd"], tuple(r[d] for d in dims)))
+    return out
+
+
+def caveat_lines(total: Totals) -> list[str]:
+    """One line per price caveat among the window's calls (none: no line), for a report's footer."""
+    lines = []
+    for caveat, (calls, usd) in sorted(total.caveats.items()):
+        meaning = "; ".join(_CAVEAT_MEANING.get(part.split(":")[0], part) for part in caveat.split(","))
+        lines.append(f"caveat {caveat}: {calls:,} calls, {money(usd)} ({meaning})")
+    return lines
+
+
+_CAVEAT_MEANING = {
+    "tier_by_rule": "their tier has no listed price at their date: priced by the provider's documented rule",
+    "tier_unpriced": "their tier has no listed price and no documented rule: priced at the standard rate",
+    "audio_at_text_rate": "audio tokens priced at the text rate: the price data has no audio rate",
+}
+
+
+def top_calls(rows: Iterable[LedgerRow], n: int) -> list[dict]:
+    """The n most expensive priced calls."""
+    best = heapq.nlargest(n, (r for r in rows if r.cost_usd is not None), key=lambda r: (r.cost_usd, r.span_id))
+    return with_caveats([call_row(r) for r in best], best)
+
+
+def with_caveats(calls: list[dict], rows: list[LedgerRow]) -> list[dict]:
+    """`calls` (call_row dicts of `rows`) with a `caveat` column when any of them has one."""
+    if any(r.price_caveat for r in rows):
+        for c, r in zip(calls, rows):
+            c["caveat"] = r.price_caveat
+    return calls
+
+
+def call_row(r: LedgerRow) -> dict:
+    return {
+        "call_id": f"{r.trace_id}-{r.span_id}",
+        "time": iso(r.start_unix_nano),
+        "trace_id": r.trace_id,
+        "span_id": r.span_id,
+        "agent": r.agent_path,
+        "model": r.model,
+        "provider": r.provider,
+        "feature": r.tags.get("feature"),
+        "customer_id": r.tags.get("customer_id"),
+        **{f: getattr(r, f) for f in TOKEN_FIELDS},
+        "cost_usd": r.cost_usd,
+        "status": r.status or "priced",
+    }
+
+
+def trace_steps(rows: list[LedgerRow]) -> tuple[list[dict], list[dict], Totals]:
+    """One trace's cost by agent step (in order of first call), its calls, and its total."""
+    rows = sorted(rows, key=lambda r: (r.start_unix_nano, r.span_id))
+    groups, total = aggregate(rows, ["agent"])
+    order = list(dict.fromkeys(dimensions.value(r, "agent") for r in rows))
+    steps = [{"agent": a, **totals_row(groups[(a,)], total.cost_usd, Options())} for a in order]
+    return steps, with_caveats([call_row(r) for r in rows], rows), total
+
+
+def untagged_summary(
+    rows: Iterable[LedgerRow], required: list[str], untagged: str = DEFAULT_UNTAGGED, owner: str | None = None
+) -> dict:
+    """Spend on calls missing any required tag: the bucket someone has to drive to zero."""
+    bucket, total = Totals(), Totals()
+    missing = {t: 0 for t in required}
+    opts = Options(untagged=untagged)
+    for row in rows:
+        total.add(row, opts)
+        lacking = [t for t in required if row.tags.get(t, untagged) in ("", untagged)]
+        if lacking:
+            bucket.add(row, opts)
+            for t in lacking:
+                missing[t] += 1
+    return {
+        "calls": bucket.calls,
+        "cost_usd": bucket.cost_usd,
+        "share": ratio(bucket.cost_usd, total.cost_usd) or (ZERO if total.cost_usd else None),
+        "total_cost_usd": total.cost_usd,
+        "owner": owner,
+        "missing": missing,
+    }
+
+
+def top_label_values(rows: Iterable[LedgerRow], dims: list[str], n: int, untagged: str = DEFAULT_UNTAGGED) -> dict[str, list[str]]:
+    """The n costliest values of each dimension: seeds MetricsSink's label budget."""
+    costs: dict[str, dict[str, Decimal]] = {d: {} for d in dims}
+    for row in rows:
+        for d in dims:
+            v = dimensions.value(row, d, untagged)
+            costs[d][v] = costs[d].get(v, ZERO) + (row.cost_usd or ZERO)
+    return {d: [v for v, _ in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[:n]] for d, c in costs.items()}

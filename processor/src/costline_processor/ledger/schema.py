@@ -1,0 +1,201 @@
+"""The ledger table: one row per model call, the same columns in SQLite and PostgreSQL.
+
+Pure: column names, DDL and the conversions between `LedgerRow` and a database tuple.
+Money is exact in both engines: NUMERIC in PostgreSQL, a decimal string in SQLite
+(declared TEXT so SQLite never turns it into a float; sums happen in Python with
+Decimal). The primary key (trace_id, span_id) makes a re-delivered span a no-op.
+
+Versions: `costline_meta.schema_version` names the columns a ledger has. A ledger of an
+older version is brought up to this one when it is opened (`migrations`: columns are
+only ever added, with defaults that say what the old rows knew: version 1 had no audio
+counts, so 0, and no price caveats, so NULL; version 3 adds list_usd and skus, and the
+old rows get list_usd = cost_usd: what they were billed is the only price they knew, so a
+discount applied before version 3 never shows in ListCost). A ledger of an unknown (newer)
+version is refused.
+
+skus is a call's cost by token type (sku_cost.py) as JSON text, [[sku, quantity, billed,
+list], ...] with money as decimal strings, or NULL where the four components are the SKUs.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any, Sequence
+
+from costline_processor.records import LedgerRow
+
+SCHEMA_VERSION = "3"
+TABLE = "costline_calls"
+
+TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+AUDIO_FIELDS = ("audio_input_tokens", "audio_output_tokens", "audio_cache_read_tokens")  # subsets, since version 2
+MONEY_FIELDS = ("cost_usd", "input_usd", "output_usd", "cache_read_usd", "cache_write_usd")
+
+# (column, SQLite type, PostgreSQL type); order is the tuple order everywhere.
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("trace_id", "TEXT NOT NULL", "TEXT NOT NULL"),
+    ("span_id", "TEXT NOT NULL", "TEXT NOT NULL"),
+    ("call_id", "TEXT NOT NULL", "TEXT NOT NULL"),
+    ("parent_span_id", "TEXT NOT NULL", "TEXT NOT NULL"),
+    ("start_unix_nano", "INTEGER NOT NULL", "BIGINT NOT NULL"),
+    ("end_unix_nano", "INTEGER NOT NULL", "BIGINT NOT NULL"),
+    ("service", "TEXT NOT NULL", "TEXT NOT NULL"),
+    ("span_name", "TEXT NOT NULL", "TEXT NOT NULL"),
+    ("tags", "TEXT NOT NULL", "JSONB NOT NULL"),
+    ("agent_path", "TEXT NOT NULL", "TEXT NOT NULL"),
+    ("operation", "TEXT", "TEXT"),
+    ("provider", "TEXT", "TEXT"),
+    ("model", "TEXT", "TEXT"),
+    ("request_model", "TEXT", "TEXT"),
+    *((f, "INTEGER NOT NULL", "BIGINT NOT NULL") for f in TOKEN_FIELDS),
+    *((f, "TEXT", "NUMERIC") for f in MONEY_FIELDS),
+    ("price_source", "TEXT", "TEXT"),
+    ("status", "TEXT", "TEXT"),
+    ("recorded_unix_nano", "INTEGER NOT NULL", "BIGINT NOT NULL"),
+    # version 2
+    *((f, "INTEGER NOT NULL DEFAULT 0", "BIGINT NOT NULL DEFAULT 0") for f in AUDIO_FIELDS),
+    ("price_caveat", "TEXT", "TEXT"),
+    # version 3
+    ("list_usd", "TEXT", "NUMERIC"),
+    ("skus", "TEXT", "TEXT"),
+)
+COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
+# Columns `reprice --apply` rewrites.
+PRICE_COLUMNS = (*MONEY_FIELDS, "price_source", "status", "price_caveat", "list_usd", "skus")
+# Columns each version added, in order: what `migrations` adds to a ledger of an older version.
+_ADDED_IN = {"2": (*AUDIO_FIELDS, "price_caveat"), "3": ("list_usd", "skus")}
+# What each version's new columns hold for the rows already there, when NULL would not say it.
+_FILLED_IN = {"3": (f"UPDATE {TABLE} SET list_usd = cost_usd",)}
+
+
+def migrations(version: str, dialect: str) -> list[str] | None:
+    """Statements that bring a ledger of schema `version` to SCHEMA_VERSION (the last one records the new
+    version), or None when `version` is not one this costline can migrate."""
+    if version == SCHEMA_VERSION:
+        return []
+    if not version.isdigit() or not 1 <= int(version) < int(SCHEMA_VERSION):
+        return None
+    idx = 1 if dialect == "sqlite" else 2
+    types = {c[0]: c[idx] for c in COLUMNS}
+    guard = "" if dialect == "sqlite" else "IF NOT EXISTS "
+    stmts = []
+    for v in range(int(version) + 1, int(SCHEMA_VERSION) + 1):
+        stmts += [f"ALTER TABLE {TABLE} ADD COLUMN {guard}{name} {types[name]}" for name in _ADDED_IN[str(v)]]
+        stmts += _FILLED_IN.get(str(v), ())
+    return stmts + [f"UPDATE costline_meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version'"]
+
+
+def create_statements(dialect: str) -> list[str]:
+    """DDL for `dialect` ("sqlite" or "postgresql"); every statement is idempotent."""
+    idx = 1 if dialect == "sqlite" else 2
+    cols = ",\n  ".join(f"{c[0]} {c[idx]}" for c in COLUMNS)
+    return [
+        f"CREATE TABLE IF NOT EXISTS {TABLE} (\n  {cols},\n  PRIMARY KEY (trace_id, span_id)\n)",
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_start ON {TABLE} (start_unix_nano)",
+        "CREATE TABLE IF NOT EXISTS costline_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ]
+
+
+def call_id(trace_id: str, span_id: str) -> str:
+    """A call's id: stable across replays, so it can never name two rows."""
+    return f"{trace_id}-{span_id}"
+
+
+def to_params(row: LedgerRow, recorded_unix_nano: int, dialect: str) -> tuple[Any, ...]:
+    """A LedgerRow as a tuple in COLUMNS order, ready for an INSERT."""
+    tags = json.dumps(dict(sorted(row.tags.items())), separators=(",", ":"))
+    money = [_money_param(getattr(row, f), dialect) for f in MONEY_FIELDS]
+    return (
+        row.trace_id,
+        row.span_id,
+        call_id(row.trace_id, row.span_id),
+        row.parent_span_id or "",
+        int(row.start_unix_nano),
+        int(row.end_unix_nano),
+        row.service,
+        row.span_name,
+        tags,
+        row.agent_path,
+        row.operation,
+        row.provider,
+        row.model,
+        row.request_model,
+        *(int(getattr(row, f)) for f in TOKEN_FIELDS),
+        *money,
+        row.price_source,
+        row.status,
+        recorded_unix_nano,
+        *(int(getattr(row, f)) for f in AUDIO_FIELDS),
+        row.price_caveat,
+        *_list_params(row, dialect),
+    )
+
+
+def from_record(record: Sequence[Any]) -> LedgerRow:
+    """A database tuple in COLUMNS order back into a LedgerRow (exact Decimals, dict tags)."""
+    values = dict(zip(COLUMN_NAMES, record))
+    tags = values["tags"]
+    if isinstance(tags, (str, bytes)):
+        tags = json.loads(tags)
+    money = {f: _money_value(values[f]) for f in MONEY_FIELDS}
+    return LedgerRow(
+        trace_id=values["trace_id"],
+        span_id=values["span_id"],
+        parent_span_id=values["parent_span_id"],
+        start_unix_nano=int(values["start_unix_nano"]),
+        end_unix_nano=int(values["end_unix_nano"]),
+        service=values["service"],
+        span_name=values["span_name"],
+        tags={str(k): str(v) for k, v in tags.items()},
+        agent_path=values["agent_path"],
+        operation=values["operation"],
+        provider=values["provider"],
+        model=values["model"],
+        request_model=values["request_model"],
+        **{f: int(values[f]) for f in TOKEN_FIELDS},
+        **money,
+        price_source=values["price_source"],
+        status=values["status"],
+        **{f: int(values[f]) for f in AUDIO_FIELDS},
+        price_caveat=values["price_caveat"],
+        list_usd=_money_value(values["list_usd"]) if values["list_usd"] is not None else money["cost_usd"],
+        skus=_skus_value(values["skus"]),
+    )
+
+
+def price_params(row: LedgerRow, dialect: str) -> tuple[Any, ...]:
+    """The PRICE_COLUMNS of `row`, then its key, for an UPDATE."""
+    money = [_money_param(getattr(row, f), dialect) for f in MONEY_FIELDS]
+    return (*money, row.price_source, row.status, row.price_caveat, *_list_params(row, dialect), row.trace_id,
+            row.span_id)
+
+
+def _list_params(row: LedgerRow, dialect: str) -> tuple[Any, Any]:
+    """list_usd and skus as stored: a priced row without a list price lists its cost."""
+    listed = row.list_usd if row.list_usd is not None else row.cost_usd
+    skus = None if row.skus is None else json.dumps([[s, int(n), str(b), str(lp)] for s, n, b, lp in row.skus],
+                                                    separators=(",", ":"))
+    return _money_param(listed, dialect), skus
+
+
+def _skus_value(value: Any) -> tuple | None:
+    if value is None:
+        return None
+    items = json.loads(value) if isinstance(value, (str, bytes)) else value
+    return tuple((str(s), int(n), Decimal(b), Decimal(lp)) for s, n, b, lp in items)
+
+
+def _money_param(value: Decimal | None, dialect: str) -> Any:
+    if value is None:
+        return None
+    if not isinstance(value, Decimal):
+        value = Decimal(str(value))
+    # SQLite keeps the exact decimal string; psycopg sends Decimal as NUMERIC.
+    return str(value) if dialect == "sqlite" else value
+
+
+def _money_value(value: Any) -> Decimal | None:
+    if value is None:
+        return None
+    return value if isinstance(value, Decimal) else Decimal(str(value))

@@ -1,0 +1,118 @@
+"""The ledger in a local SQLite file: the embedded default.
+
+WAL mode lets `costline report` read while `costline serve` writes; synchronous=FULL
+makes every commit survive a power cut, not only a process crash (one fsync per
+batch, so about once per flush interval). Money is stored as exact decimal strings.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Iterator
+
+from costline_processor.config import ConfigError
+from costline_processor.ledger import schema
+from costline_processor.records import LedgerRow
+
+_PLACEHOLDERS = ", ".join("?" for _ in schema.COLUMN_NAMES)
+_INSERT = f"INSERT OR IGNORE INTO {schema.TABLE} ({', '.join(schema.COLUMN_NAMES)}) VALUES ({_PLACEHOLDERS})"
+_SELECT = f"SELECT {', '.join(schema.COLUMN_NAMES)} FROM {schema.TABLE}"
+_UPDATE = (
+    f"UPDATE {schema.TABLE} SET {', '.join(f'{c} = ?' for c in schema.PRICE_COLUMNS)} "
+    "WHERE trace_id = ? AND span_id = ?"
+)
+
+
+class SQLiteStore:
+    dialect = "sqlite"
+
+    def __init__(self, path: str, *, create: bool):
+        self.location = path
+        if not create and not Path(path).is_file():
+            raise ConfigError(f"no ledger at {path}: start `costline serve --ledger {path}` first, or pass --ledger")
+        if create and Path(path).parent and not Path(path).parent.exists():
+            raise ConfigError(f"ledger directory does not exist: {Path(path).parent}")
+        try:
+            # The writer thread owns the connection once open_ledger returns.
+            self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA busy_timeout = 30000")
+            if create:
+                self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = FULL")
+            self._ensure_schema(create)
+        except sqlite3.DatabaseError as e:
+            raise ConfigError(f"cannot open ledger {path}: {e}") from None
+
+    def _ensure_schema(self, create: bool) -> None:
+        have = self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name='costline_meta'"
+        ).fetchone()
+        if not have and not create:
+            raise ConfigError(f"{self.location} is not a costline ledger")
+        if create:
+            self._conn.execute("BEGIN IMMEDIATE")
+            for stmt in schema.create_statements("sqlite"):
+                self._conn.execute(stmt)
+            self._conn.execute(
+                "INSERT OR IGNORE INTO costline_meta (key, value) VALUES ('schema_version', ?)",
+                (schema.SCHEMA_VERSION,),
+            )
+            self._conn.execute("COMMIT")
+        (version,) = self._conn.execute("SELECT value FROM costline_meta WHERE key='schema_version'").fetchone()
+        steps = schema.migrations(version, "sqlite")
+        if steps is None:
+            raise ConfigError(f"ledger {self.location} has schema version {version}; this costline reads {schema.SCHEMA_VERSION}")
+        if steps:  # an older ledger: add the columns it lacks, in one transaction
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                (now,) = self._conn.execute("SELECT value FROM costline_meta WHERE key='schema_version'").fetchone()
+                for stmt in schema.migrations(now, "sqlite") or ():
+                    self._conn.execute(stmt)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def insert(self, rows: list[LedgerRow], recorded_unix_nano: int) -> None:
+        """One transaction; rows whose (trace_id, span_id) exists are ignored (first write wins)."""
+        params = [schema.to_params(r, recorded_unix_nano, "sqlite") for r in rows]
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.executemany(_INSERT, params)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def select(self, since_ns: int | None = None, until_ns: int | None = None, trace_id: str | None = None) -> Iterator[LedgerRow]:
+        where, params = _where(since_ns, until_ns, trace_id)
+        cur = self._conn.execute(f"{_SELECT}{where} ORDER BY start_unix_nano, trace_id, span_id", params)
+        for record in cur:
+            yield schema.from_record(record)
+
+    def update_prices(self, rows: list[LedgerRow]) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.executemany(_UPDATE, [schema.price_params(r, "sqlite") for r in rows])
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _where(since_ns: int | None, until_ns: int | None, trace_id: str | None) -> tuple[str, list]:
+    clauses, params = [], []
+    if since_ns is not None:
+        clauses.append("start_unix_nano >= ?")
+        params.append(since_ns)
+    if until_ns is not None:
+        clauses.append("start_unix_nano < ?")
+        params.append(until_ns)
+    if trace_id is not None:
+        clauses.append("trace_id = ?")
+        params.append(trace_id)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

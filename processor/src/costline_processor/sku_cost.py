@@ -1,0 +1,83 @@
+"""A call's cost by SKU: each token type at its own rate, billed and at list price.
+
+FOCUS bills usage per SKU with a quantity and a unit price. A call's SKUs are the leaves
+of genai-prices' unit tree, as pricing bills them (records.Usage: counts are subsets):
+
+    input               uncached text input          cached_input       text cache reads
+    cache_write         cache writes (5-minute)      cache_write_1h     1-hour cache writes
+    output              text output                  reasoning          reasoning (own rate only)
+    audio_input         uncached audio input         audio_cached_input audio cache reads
+    audio_output        audio output                 requests           per-call and per-second fees
+
+A count the card has no rate for is billed where pricing bills it (cache reads without a
+cache rate are input, reasoning without a reasoning rate is output), so each SKU has one
+rate and billed amounts add up to the call's total exactly (the same Decimal products).
+
+Most calls never come here: when a call's four components (input, output, cache read, cache
+write) are each one SKU at one rate and the list price differs by the card's discount alone,
+`Cost.skus` stays None and the ledger's components are the SKUs (ledger/focus.py).
+RateCard.cost calls `breakdown` for the rest: price-file overrides (list from the card of
+genai-prices or corrections below them, `RateCard.list_card`), fees, separately priced
+reasoning, 1-hour writes, cache counts without a cache rate, audio.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from costline_processor.records import Sku, Usage
+
+SKUS = ("input", "cached_input", "cache_write", "cache_write_1h", "output", "reasoning", "audio_input",
+        "audio_cached_input", "audio_output", "requests")
+# The ledger component each SKU's money is part of (input_usd, output_usd, cache_read_usd, cache_write_usd).
+COMPONENT = {"input": "input", "cached_input": "cache_read", "cache_write": "cache_write", "cache_write_1h": "cache_write",
+             "output": "output", "reasoning": "output", "audio_input": "input", "audio_cached_input": "cache_read",
+             "audio_output": "output", "requests": "input"}
+_MTOK = Decimal(1_000_000)
+_ZERO = Decimal(0)
+
+
+def priced(card, u: Usage, duration_ns: int) -> dict[str, tuple[int, Decimal]]:
+    """SKU -> (quantity, USD at the card's rates before its discount) for usage `u` (card: a pricing.RateCard)."""
+    r_in, r_out, r_read, r_write, r_1h, r_reason, r_ain, r_aout, r_aread = (
+        r.at(u.input_tokens) if hasattr(r, "at") else r for r in card.rates)
+    a_read = u.audio_cache_read_tokens if r_aread is not None else 0
+    a_in = u.audio_input_tokens - u.audio_cache_read_tokens if r_ain is not None else 0
+    a_out = u.audio_output_tokens if r_aout is not None else 0
+    read = u.cache_read_tokens - a_read if r_read is not None else 0
+    write_1h = u.cache_write_1h_tokens if r_1h is not None else 0
+    write = u.cache_write_tokens - write_1h if r_write is not None else 0
+    reasoning = u.reasoning_tokens if r_reason is not None else 0
+    counts = {
+        "input": (u.input_tokens - a_read - a_in - read - write - write_1h, r_in),
+        "cached_input": (read, r_read), "cache_write": (write, r_write), "cache_write_1h": (write_1h, r_1h),
+        "output": (u.output_tokens - a_out - reasoning, r_out), "reasoning": (reasoning, r_reason),
+        "audio_input": (a_in, r_ain), "audio_cached_input": (a_read, r_aread), "audio_output": (a_out, r_aout),
+    }
+    out = {sku: (n, rate * n / _MTOK if rate is not None and n else _ZERO) for sku, (n, rate) in counts.items() if n}
+    fees = card.per_call + (card.per_second * int(duration_ns) / 1_000_000_000 if card.per_second and duration_ns > 0
+                            else _ZERO)
+    if fees:
+        out["requests"] = (1, fees)
+    return out
+
+
+def breakdown(card, u: Usage, duration_ns: int) -> tuple[Sku, ...]:
+    """The call's SKUs: (sku, quantity, billed USD, list USD), in SKUS order, those with a quantity or money.
+
+    Billed is the card's price times its discount factor; list is the card's price before the
+    discount, or the price of `card.list_card` (the card a price-file entry overrides) for the
+    same usage. Where the two cards split a count differently (an override without a reasoning
+    rate over a list price with one), each side keeps its own split: every row's quantity is the
+    billed side's, and both columns still add up to the call."""
+    own = priced(card, u, duration_ns)
+    below = card.list_card
+    listed = own if below is None else priced(below, u, duration_ns)
+    f = card.factor
+    rows = []
+    for sku in SKUS:
+        n, usd = own.get(sku, (0, _ZERO))
+        ln, lusd = listed.get(sku, (0, _ZERO))
+        if n or ln or usd or lusd:
+            rows.append((sku, n, usd * f if f is not None else usd, lusd))
+    return tuple(rows)
