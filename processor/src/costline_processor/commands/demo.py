@@ -15,6 +15,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from costline_processor.demo.fake_provider import FakeProvider
+    from costline_processor.stats import Stats
 
 
 def register(sub) -> None:
@@ -30,18 +35,9 @@ def _say(step: int, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import asyncio
-    import threading
-
-    from costline_processor.cli import main as cli
-    from costline_processor.config import Config, ConfigError, ExportTarget, load_yaml_file, merge_yaml
     from costline_processor.demo.fake_provider import FakeProvider
-    from costline_processor.ledger import open_ledger
-    from costline_processor.server import Server
 
-    launcher = shutil.which("opentelemetry-instrument") or str(Path(sys.executable).with_name("opentelemetry-instrument"))
-    if not os.path.exists(launcher):
-        raise ConfigError("the demo needs opentelemetry-distro, openai and anthropic: pip install 'costline[processor,test]'")
+    launcher = _launcher()
     workdir = Path(tempfile.mkdtemp(prefix="costline-demo-"))
     ledger_path = args.ledger or str(workdir / "ledger.db")
     config_path = workdir / "costline.yaml"  # what a team would pass to serve and the reports alike
@@ -49,50 +45,98 @@ def run(args: argparse.Namespace) -> int:
 
     with FakeProvider() as provider:
         _say(1, f"fake LLM provider (OpenAI + Anthropic wire formats) on {provider.base_url}")
-        config = Config()
+        serving = _Serving(config_path, ledger_path, args.export_grpc)
+        endpoint = serving.start()
+        _say(2, f"costline serve: OTLP/gRPC on {endpoint}, ledger {ledger_path}")
+        cmd = [launcher, sys.executable, "-m", "costline_processor.demo.workload", "--requests", str(args.requests)]
+        _say(3, "instrumented app: opentelemetry-instrument python -m costline_processor.demo.workload")
+        started = time.monotonic()
+        result = subprocess.run(cmd, env=_app_env(endpoint, provider))
+        if result.returncode != 0:
+            print(f"costline demo: the app exited with {result.returncode}", file=sys.stderr)
+            return 1
+        stats = serving.drain()
+        print(f"  costline: {stats.get('spans_received')} spans received, {stats.get('llm_calls', 'priced')} LLM calls "
+              f"priced in {time.monotonic() - started:.1f}s", file=sys.stderr)
+
+    _say(4, "reports (the same commands work on any ledger: costline report --help)")
+    _print_reports(ledger_path, config_path)
+    print(f"\nledger kept at {ledger_path}" if args.ledger else f"\n(ledger in {ledger_path}; pass --ledger to keep one)")
+    return 0
+
+
+def _launcher() -> str:
+    """The `opentelemetry-instrument` beside this Python, or a one-line refusal naming the install."""
+    from costline_processor.config import ConfigError
+
+    launcher = shutil.which("opentelemetry-instrument") or str(Path(sys.executable).with_name("opentelemetry-instrument"))
+    if not os.path.exists(launcher):
+        raise ConfigError("the demo needs opentelemetry-distro, openai and anthropic: pip install 'costline[processor,test]'")
+    return launcher
+
+
+class _Serving:
+    """`costline serve` in this process, on its own event-loop thread: loopback gRPC, the demo ledger."""
+
+    def __init__(self, config_path: Path, ledger_path: str, export_grpc: list[str]) -> None:
+        import asyncio
+
+        from costline_processor.config import Config, ExportTarget, load_yaml_file, merge_yaml
+        from costline_processor.ledger import open_ledger
+        from costline_processor.server import Server
+
+        self.config = config = Config()
         merge_yaml(config, load_yaml_file(str(config_path)))
         config.receive.grpc = "127.0.0.1:0"
         config.receive.http = None
         config.assembly.trace_wait_s = 1.0
-        config.export.targets = [ExportTarget("grpc", e) for e in args.export_grpc]
+        config.export.targets = [ExportTarget("grpc", e) for e in export_grpc]
         ledger = open_ledger(ledger_path, flush_interval_s=0.2)
-        server = Server(config, sinks=[ledger])
-        loop = asyncio.new_event_loop()
-        thread = threading.Thread(target=loop.run_forever, daemon=True)
-        thread.start()
-        asyncio.run_coroutine_threadsafe(server.start(), loop).result(30)
-        endpoint = f"127.0.0.1:{server.grpc.port}"
-        _say(2, f"costline serve: OTLP/gRPC on {endpoint}, ledger {ledger_path}")
-        env = {
-            **os.environ,
-            "OTEL_SERVICE_NAME": "demo-assistant",
-            "OTEL_TRACES_EXPORTER": "otlp",
-            "OTEL_METRICS_EXPORTER": "none",
-            "OTEL_LOGS_EXPORTER": "none",
-            "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{endpoint}",
-            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
-            "OTEL_BSP_SCHEDULE_DELAY": "200",
-            "OPENAI_BASE_URL": provider.openai_base_url,
-            "OPENAI_API_KEY": "demo-key",
-            "ANTHROPIC_BASE_URL": provider.base_url,
-            "ANTHROPIC_API_KEY": "demo-key",
-        }
-        cmd = [launcher, sys.executable, "-m", "costline_processor.demo.workload", "--requests", str(args.requests)]
-        _say(3, "instrumented app: opentelemetry-instrument python -m costline_processor.demo.workload")
-        started = time.monotonic()
-        result = subprocess.run(cmd, env=env)
-        if result.returncode != 0:
-            print(f"costline demo: the app exited with {result.returncode}", file=sys.stderr)
-            return 1
-        # let the last traces go quiet, then drain everything into the ledger
-        time.sleep(config.assembly.trace_wait_s + 0.5)
-        asyncio.run_coroutine_threadsafe(server.stop(), loop).result(60)
-        loop.call_soon_threadsafe(loop.stop)
-        stats = server.pipeline.stats
-        print(f"  costline: {stats.get('spans_received')} spans received, {stats.get('llm_calls', 'priced')} LLM calls priced "
-              f"in {time.monotonic() - started:.1f}s", file=sys.stderr)
+        self.server = Server(config, sinks=[ledger])
+        self.loop = asyncio.new_event_loop()
 
-    _say(4, "reports (the same commands work on any ledger: costline report --help)")
+    def start(self) -> str:
+        """Start serving; the OTLP/gRPC endpoint it listens on."""
+        import asyncio
+        import threading
+
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+        asyncio.run_coroutine_threadsafe(self.server.start(), self.loop).result(30)
+        assert self.server.grpc is not None  # the config above always asks for gRPC
+        return f"127.0.0.1:{self.server.grpc.port}"
+
+    def drain(self) -> Stats:
+        """Let the last traces go quiet, drain everything into the ledger, stop; the pipeline's stats."""
+        import asyncio
+
+        time.sleep(self.config.assembly.trace_wait_s + 0.5)
+        asyncio.run_coroutine_threadsafe(self.server.stop(), self.loop).result(60)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        return self.server.pipeline.stats
+
+
+def _app_env(endpoint: str, provider: FakeProvider) -> dict[str, str]:
+    """The instrumented app's environment: OTLP/gRPC to costline, both SDKs at the fake provider."""
+    return {
+        **os.environ,
+        "OTEL_SERVICE_NAME": "demo-assistant",
+        "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://{endpoint}",
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "OPENAI_BASE_URL": provider.openai_base_url,
+        "OPENAI_API_KEY": "demo-key",
+        "ANTHROPIC_BASE_URL": provider.base_url,
+        "ANTHROPIC_API_KEY": "demo-key",
+    }
+
+
+def _print_reports(ledger_path: str, config_path: Path) -> None:
+    """The reports finance asks for, each through the CLI as a user would type it."""
+    from costline_processor.cli import main as cli
+
     for title, argv in (
         ("Spend by feature", ["report", "--by", "feature"]),
         ("Top customers", ["top", "customers", "-n", "5"]),
@@ -104,5 +148,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n## {title}  (costline {' '.join(argv)})")
         sys.stdout.flush()
         cli([*argv, "--ledger", ledger_path, "--since", "1d", "--config", str(config_path)])
-    print(f"\nledger kept at {ledger_path}" if args.ledger else f"\n(ledger in {ledger_path}; pass --ledger to keep one)")
-    return 0

@@ -30,7 +30,7 @@ def run(args) -> int:
     except ValueError as error:
         print(f"costline lint: {error}", file=sys.stderr)
         return 2
-    for error in errors:
-        print(f"costline lint: skipped {error}", file=sys.stderr)
+    for skipped in errors:
+        print(f"costline lint: skipped {skipped}", file=sys.stderr)
     write(findings, args.format, sys.stdout)
     return 1 if findings else 0

@@ -11,7 +11,7 @@ else DEFAULT_LEDGER in the working directory.
 from __future__ import annotations
 
 import os
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 from costline_processor.ledger.writer import DEFAULT_FLUSH_INTERVAL_S, LedgerWriter
 from costline_processor.records import LedgerRow
@@ -49,7 +49,7 @@ def open_ledger(url_or_path: str, flush_interval_s: float = DEFAULT_FLUSH_INTERV
     return LedgerWriter(_open_store(url_or_path, create=True), flush_interval_s, **kwargs)
 
 
-def open_reader(url_or_path: str, *, create: bool = False) -> "LedgerReader":
+def open_reader(url_or_path: str, *, create: bool = False) -> LedgerReader:
     """Open an existing ledger for reading (ConfigError if there is none)."""
     return LedgerReader(_open_store(url_or_path, create=create))
 
@@ -76,7 +76,7 @@ class LedgerReader:
     def close(self) -> None:
         self._store.close()
 
-    def __enter__(self) -> "LedgerReader":
+    def __enter__(self) -> LedgerReader:
         return self
 
     def __exit__(self, *exc) -> None:

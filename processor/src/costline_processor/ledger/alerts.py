@@ -8,9 +8,10 @@ Prometheus carries the same alerts as rules (dashboards/prometheus/costline-aler
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable
+from typing import Any
 
 from costline_processor.config import DEFAULT_UNTAGGED, ConfigError
 from costline_processor.ledger.periods import DAY_NS, bucket, day_start, parse_duration
@@ -39,7 +40,7 @@ class Thresholds:
 def thresholds_from(data: dict[str, Any], where: str) -> Thresholds:
     """Thresholds from a YAML mapping or flags; unknown keys and non-numbers are errors."""
     names = {f.name for f in fields(Thresholds)}
-    out = {}
+    out: dict[str, Any] = {}
     for key, value in data.items():
         if key not in names:
             raise ConfigError(f"unknown alert threshold {where}.{key}")
@@ -50,11 +51,12 @@ def thresholds_from(data: dict[str, Any], where: str) -> Thresholds:
             out[key] = str(value)
             continue
         try:
-            out[key] = Decimal(str(value))
+            number = Decimal(str(value))
         except InvalidOperation:
             raise ConfigError(f"{where}.{key} must be a number, not {value!r}") from None
-        if out[key] < 0:
+        if number < 0:
             raise ConfigError(f"{where}.{key} must not be negative")
+        out[key] = number
     return Thresholds(**out)
 
 
@@ -67,7 +69,7 @@ class Alert:
     message: str
 
 
-def evaluate(rows: Iterable[LedgerRow], now_ns: int, t: Thresholds, required: list[str] = ("feature", "customer_id"),
+def evaluate(rows: Iterable[LedgerRow], now_ns: int, t: Thresholds, required: Sequence[str] = ("feature", "customer_id"),
              untagged: str = DEFAULT_UNTAGGED) -> list[Alert]:
     period = parse_duration(t.period)
     today = day_start(now_ns - 1)  # at midnight exactly: the day that just ended
@@ -108,14 +110,15 @@ def _cost_per_user(cur: list[LedgerRow], prev: list[LedgerRow], t: Thresholds, u
     opts = Options(untagged=untagged, user_tag="user_id")
     _, now_tot = aggregate(cur, [], opts)
     _, prev_tot = aggregate(prev, [], opts)
-    if not now_tot.users or not prev_tot.users or not prev_tot.cost_usd:
+    limit = t.cost_per_user_growth_pct
+    if limit is None or not now_tot.users or not prev_tot.users or not prev_tot.cost_usd:
         return []
     now_cpu = now_tot.cost_usd / len(now_tot.users)
     prev_cpu = prev_tot.cost_usd / len(prev_tot.users)
     growth = (now_cpu / prev_cpu - 1) * HUNDRED
-    if growth <= t.cost_per_user_growth_pct:
+    if growth <= limit:
         return []
-    return [Alert("cost_per_user_trend", "all", growth, t.cost_per_user_growth_pct,
+    return [Alert("cost_per_user_trend", "all", growth, limit,
                   f"cost per active user rose {growth:.1f}% (${prev_cpu:.4f} -> ${now_cpu:.4f}) over the last {t.period}")]
 
 
@@ -123,7 +126,10 @@ def _feature_cost_vs_usage(cur: list[LedgerRow], prev: list[LedgerRow], t: Thres
     opts = Options(untagged=untagged)
     now_g, _ = aggregate(cur, ["feature"], opts)
     prev_g, _ = aggregate(prev, ["feature"], opts)
-    out = []
+    limit = t.feature_cost_vs_usage_pct
+    out: list[Alert] = []
+    if limit is None:
+        return out
     for (feature,), p in sorted(prev_g.items()):
         n = now_g.get((feature,)) or Totals()
         if p.cost_usd < t.min_feature_cost_usd or not p.calls or not n.calls:
@@ -131,7 +137,7 @@ def _feature_cost_vs_usage(cur: list[LedgerRow], prev: list[LedgerRow], t: Thres
         cost_growth = n.cost_usd / p.cost_usd
         usage_growth = Decimal(n.calls) / p.calls
         excess = (cost_growth / usage_growth - 1) * HUNDRED
-        if excess > t.feature_cost_vs_usage_pct:
-            out.append(Alert("feature_cost_vs_usage", feature, excess, t.feature_cost_vs_usage_pct,
+        if excess > limit:
+            out.append(Alert("feature_cost_vs_usage", feature, excess, limit,
                              f"feature {feature}: cost x{cost_growth:.2f} but calls x{usage_growth:.2f} over the last {t.period}"))
     return out

@@ -19,8 +19,8 @@ unknown, one `unpriced` row of their tokens: missing from BilledCost), x_PriceSo
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from decimal import Decimal
-from typing import Iterable
 
 from costline_processor.ledger.periods import DAY_NS, day_start, iso, month_start, next_month_start
 from costline_processor.ledger.skus import ORDER, UNPRICED, row_skus

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from costline_processor.config import ConfigError
 
@@ -34,7 +34,7 @@ def parse_time(text: str, now_ns: int) -> int:
     except ValueError:
         raise ConfigError(f"a time looks like 7d, 2026-03-01 or 2026-03-01T12:00, not {text!r}") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp()) * NS + dt.microsecond * 1000
 
 
@@ -48,7 +48,7 @@ def window(since: str | None, until: str | None, now_ns: int) -> tuple[int | Non
 
 
 def utc(ns: int) -> datetime:
-    return datetime.fromtimestamp(ns // NS, tz=timezone.utc)
+    return datetime.fromtimestamp(ns // NS, tz=UTC)
 
 
 def bucket(ns: int, unit: str) -> str:

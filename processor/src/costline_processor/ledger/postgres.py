@@ -7,7 +7,9 @@ Schema creation takes an advisory lock so replicas starting together do not race
 
 from __future__ import annotations
 
-from typing import Iterator
+import contextlib
+from collections.abc import Iterator
+from typing import Any
 
 from costline_processor.config import ConfigError
 from costline_processor.ledger import schema
@@ -23,6 +25,7 @@ _UPDATE = (
     f"UPDATE {schema.TABLE} SET {', '.join(f'{c} = %s' for c in schema.PRICE_COLUMNS)} "
     "WHERE trace_id = %s AND span_id = %s"
 )
+_VERSION = "SELECT value FROM costline_meta WHERE key='schema_version'"
 _SCHEMA_LOCK = 0x636F73746C696E65  # "costline"
 
 
@@ -53,19 +56,26 @@ class PostgresStore:
                     "INSERT INTO costline_meta (key, value) VALUES ('schema_version', %s) ON CONFLICT DO NOTHING",
                     (schema.SCHEMA_VERSION,),
                 )
-            have = self._conn.execute("SELECT to_regclass('costline_meta')").fetchone()[0]
+            have = self._scalar("SELECT to_regclass('costline_meta')")
             if have is None:
                 raise ConfigError(f"{self.location} holds no costline ledger")
-            (version,) = self._conn.execute("SELECT value FROM costline_meta WHERE key='schema_version'").fetchone()
+            version = self._scalar(_VERSION)
             steps = schema.migrations(version, "postgresql")
             if steps:  # an older ledger: add the columns it lacks (the lock keeps replicas from racing)
                 self._conn.execute("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
-                (version,) = self._conn.execute("SELECT value FROM costline_meta WHERE key='schema_version'").fetchone()
+                version = self._scalar(_VERSION)
                 for stmt in schema.migrations(version, "postgresql") or ():
                     self._conn.execute(stmt)
                 version = schema.SCHEMA_VERSION
         if schema.migrations(version, "postgresql") != []:
             raise ConfigError(f"ledger {self.location} has schema version {version}; this costline reads {schema.SCHEMA_VERSION}")
+
+    def _scalar(self, query: str) -> Any:
+        """The one value a one-row query returns (each query here returns exactly one row)."""
+        row = self._conn.execute(query).fetchone()
+        if row is None:
+            raise ConfigError(f"ledger {self.location}: no row for {query!r}")
+        return row[0]
 
     def insert(self, rows: list[LedgerRow], recorded_unix_nano: int) -> None:
         params = [schema.to_params(r, recorded_unix_nano, "postgresql") for r in rows]
@@ -90,17 +100,16 @@ class PostgresStore:
 
     def _reconnect_if_broken(self) -> None:
         if self._conn.closed or self._conn.broken:
-            try:
+            with contextlib.suppress(self._psycopg.Error):  # the writer retries the batch later
                 self._conn = self._psycopg.connect(self._url, autocommit=False, connect_timeout=10)
-            except self._psycopg.Error:
-                pass  # the writer retries the batch later
 
     def close(self) -> None:
         self._conn.close()
 
 
 def _where(since_ns: int | None, until_ns: int | None, trace_id: str | None) -> tuple[str, list]:
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[int | str] = []
     if since_ns is not None:
         clauses.append("start_unix_nano >= %s")
         params.append(since_ns)

@@ -34,10 +34,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Iterable
 
 from costline_processor.config import ConfigError
 from costline_processor.ledger.periods import DAY_NS, NS, bucket
@@ -66,8 +66,10 @@ def invoice_provider(invoice: Invoice, asked: str | None, where: str = "invoice"
     asked = (asked or "").strip().lower() or None
     if invoice.provider and asked and asked != invoice.provider:
         raise ConfigError(f"{where} is {invoice.provider}'s cost export; --provider {asked} contradicts it")
-    if invoice.provider or asked:
-        return invoice.provider or asked
+    if invoice.provider:
+        return invoice.provider
+    if asked:
+        return asked
     several = f"names {len(invoice.named)} providers ({', '.join(invoice.named)})" if invoice.named else "names no provider"
     raise ConfigError(f"{where} {several}: reconcile compares one provider's bill; pass --provider NAME")
 
@@ -141,7 +143,7 @@ def _day(when: str, where: str, lineno: int) -> str:
     except (ValueError, InvalidOperation):
         raise ConfigError(f"{where} line {lineno}: {when!r} is not a date") from None
     if dt.tzinfo is not None:
-        dt = dt.astimezone(timezone.utc)
+        dt = dt.astimezone(UTC)
     return dt.strftime("%Y-%m-%d")
 
 
@@ -150,8 +152,8 @@ def window(invoice: Invoice) -> tuple[int, int]:
     if not invoice.lines:
         raise ConfigError("the invoice has no rows")
     days = sorted({line.day for line in invoice.lines})
-    start = int(datetime.fromisoformat(days[0]).replace(tzinfo=timezone.utc).timestamp()) * NS
-    end = int(datetime.fromisoformat(days[-1]).replace(tzinfo=timezone.utc).timestamp()) * NS + DAY_NS
+    start = int(datetime.fromisoformat(days[0]).replace(tzinfo=UTC).timestamp()) * NS
+    end = int(datetime.fromisoformat(days[-1]).replace(tzinfo=UTC).timestamp()) * NS + DAY_NS
     return start, end
 
 

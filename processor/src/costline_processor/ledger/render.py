@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import IO, Any
 
@@ -21,7 +22,7 @@ FORMATS = ("table", "csv", "json")
 _MONEY_SUFFIXES = ("_usd",)
 
 
-def render(rows: list[dict], fmt: str, out: IO[str], columns: list[str] | None = None, footer: list[str] = ()) -> None:
+def render(rows: list[dict], fmt: str, out: IO[str], columns: list[str] | None = None, footer: Sequence[str] = ()) -> None:
     columns = columns or (list(rows[0]) if rows else [])
     if fmt == "json":
         json.dump([{c: plain(r.get(c)) for c in columns} for r in rows], out, indent=2)

@@ -15,9 +15,9 @@ caveats, so a report never shows such a figure without saying so.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Iterable
 
 from costline_processor.config import DEFAULT_UNTAGGED
 from costline_processor.ledger import dimensions
@@ -46,7 +46,7 @@ class Totals:
     users: set[str] = field(default_factory=set)
     outcome_traces: set[str] = field(default_factory=set)
 
-    def add(self, row: LedgerRow, opts: "Options") -> None:
+    def add(self, row: LedgerRow, opts: Options) -> None:
         self.calls += 1
         for f in TOKEN_FIELDS:
             setattr(self, f, getattr(self, f) + getattr(row, f))

@@ -12,9 +12,9 @@ and repriced at the audio rates; rows from version 1 ledgers have none.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Callable, Iterable
 
 from costline_processor.records import UNKNOWN_MODEL, Cost, LedgerRow, ModelCall, Unpriced, Usage
 

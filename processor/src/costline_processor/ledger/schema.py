@@ -20,8 +20,9 @@ list], ...] with money as decimal strings, or NULL where the four components are
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, Sequence
+from typing import Any
 
 from costline_processor.records import LedgerRow
 
@@ -83,7 +84,7 @@ def migrations(version: str, dialect: str) -> list[str] | None:
     for v in range(int(version) + 1, int(SCHEMA_VERSION) + 1):
         stmts += [f"ALTER TABLE {TABLE} ADD COLUMN {guard}{name} {types[name]}" for name in _ADDED_IN[str(v)]]
         stmts += _FILLED_IN.get(str(v), ())
-    return stmts + [f"UPDATE costline_meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version'"]
+    return [*stmts, f"UPDATE costline_meta SET value = '{SCHEMA_VERSION}' WHERE key = 'schema_version'"]
 
 
 def create_statements(dialect: str) -> list[str]:
@@ -138,7 +139,9 @@ def from_record(record: Sequence[Any]) -> LedgerRow:
     tags = values["tags"]
     if isinstance(tags, (str, bytes)):
         tags = json.loads(tags)
-    money = {f: _money_value(values[f]) for f in MONEY_FIELDS}
+    # One mapping of the typed columns: LedgerRow takes them by name, whatever their type.
+    counts: dict[str, Any] = {f: int(values[f]) for f in (*TOKEN_FIELDS, *AUDIO_FIELDS)}
+    money: dict[str, Any] = {f: _money_value(values[f]) for f in MONEY_FIELDS}
     return LedgerRow(
         trace_id=values["trace_id"],
         span_id=values["span_id"],
@@ -153,11 +156,10 @@ def from_record(record: Sequence[Any]) -> LedgerRow:
         provider=values["provider"],
         model=values["model"],
         request_model=values["request_model"],
-        **{f: int(values[f]) for f in TOKEN_FIELDS},
+        **counts,
         **money,
         price_source=values["price_source"],
         status=values["status"],
-        **{f: int(values[f]) for f in AUDIO_FIELDS},
         price_caveat=values["price_caveat"],
         list_usd=_money_value(values["list_usd"]) if values["list_usd"] is not None else money["cost_usd"],
         skus=_skus_value(values["skus"]),

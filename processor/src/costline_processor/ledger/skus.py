@@ -30,13 +30,13 @@ def row_skus(r: LedgerRow) -> tuple[Sku, ...]:
         return ((UNPRICED, r.input_tokens + r.output_tokens, ZERO, ZERO),)
     if r.skus is not None:
         return r.skus
-    parts = (
+    split = (
         ("input", r.input_tokens - r.cache_read_tokens - r.cache_write_tokens, r.input_usd or ZERO),
         ("cached_input", r.cache_read_tokens, r.cache_read_usd or ZERO),
         ("cache_write", r.cache_write_tokens, r.cache_write_usd or ZERO),
         ("output", r.output_tokens, r.output_usd or ZERO),
     )
-    parts = [p for p in parts if p[1] or p[2]]
+    parts = [p for p in split if p[1] or p[2]]
     gap = r.cost_usd - sum((p[2] for p in parts), ZERO)
     if gap:  # a provider-reported cost with no computed split: money no token type holds
         parts.append((OTHER, 0, gap))

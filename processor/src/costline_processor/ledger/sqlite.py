@@ -8,8 +8,8 @@ batch, so about once per flush interval). Money is stored as exact decimal strin
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from costline_processor.config import ConfigError
 from costline_processor.ledger import schema
@@ -105,7 +105,8 @@ class SQLiteStore:
 
 
 def _where(since_ns: int | None, until_ns: int | None, trace_id: str | None) -> tuple[str, list]:
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[int | str] = []
     if since_ns is not None:
         clauses.append("start_unix_nano >= ?")
         params.append(since_ns)
