@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from costline.instrumentation.version import __version__
 
-__all__ = ["UntaggedCallError", "attribution", "install", "step", "__version__"]
+__all__ = ["UntaggedCallError", "__version__", "attribution", "install", "step"]
 
 
 def __getattr__(name: str):  # lazy, so `import costline` stays cheap

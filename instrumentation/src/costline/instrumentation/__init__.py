@@ -37,12 +37,17 @@ Settings (environment, read once at start; instrument() keyword arguments win):
 | --- | --- | --- |
 | `COSTLINE_BAGGAGE_ALLOWED_HOSTS` | none | hosts (`name`, `*.suffix`) that may receive `costline.*` baggage |
 | `COSTLINE_TRUST_INBOUND_BAGGAGE` | false | keep `costline.*` baggage that callers send |
-| `COSTLINE_OPENAI_INCLUDE_STREAM_USAGE` | false | ask OpenAI chat/completion streams for usage (`include_stream_usage=`) |
+| `COSTLINE_OPENAI_INCLUDE_STREAM_USAGE` | false | ask OpenAI chat/completion streams for usage |
 | `COSTLINE_DEFER_TO_OTHER_INSTRUMENTATION` | true | no costline span when another GenAI library traces the call |
 | `COSTLINE_TAG_HEADERS` | none | `header=tag,...` for the middleware |
-| `COSTLINE_UNTAGGED` | ignore | model calls lacking a required tag: `warn` (once per call site), `error` (`UntaggedCallError` before the request), `ignore`; counted in `costline.untagged_calls` (`untagged`) |
-| `COSTLINE_REQUIRE_TAGS` | `feature,customer_id` | the tags `COSTLINE_UNTAGGED` checks; set, it also turns the pytest plugin on (`pytest_plugin`) |
+| `COSTLINE_UNTAGGED` | ignore | model calls lacking a required tag: `warn`, `error` or `ignore` (below) |
+| `COSTLINE_REQUIRE_TAGS` | `feature,customer_id` | the tags `COSTLINE_UNTAGGED` checks (and the pytest plugin) |
 | `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT` | false | record prompts and completions |
+
+`COSTLINE_OPENAI_INCLUDE_STREAM_USAGE` is the `include_stream_usage=` keyword. Under
+`COSTLINE_UNTAGGED`, `warn` logs once per call site and `error` raises `UntaggedCallError`
+before the request; either way the call is counted in `costline.untagged_calls`
+(`untagged`). Setting `COSTLINE_REQUIRE_TAGS` also turns the pytest plugin on (`pytest_plugin`).
 
 Choosing between costline and another GenAI instrumentation (official openai-v2,
 OpenLLMetry, OpenInference, which all register the entry-point name `openai`):

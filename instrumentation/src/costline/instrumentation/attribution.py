@@ -28,9 +28,12 @@ import functools
 import inspect
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from opentelemetry import baggage, context
+
+if TYPE_CHECKING:
+    from opentelemetry.context import Context
 
 from costline.instrumentation.install_check import warn_if_not_installed
 
@@ -79,7 +82,7 @@ def current_tags(ctx: context.Context | None = None) -> dict[str, str]:
     }
 
 
-class attribution:  # noqa: N801 - reads as a function at call sites
+class attribution:
     """Context manager and decorator (sync and async) that adds `costline.*` tags.
 
     Nested blocks add to the outer tags; a repeated name takes the inner value.
@@ -91,7 +94,7 @@ class attribution:  # noqa: N801 - reads as a function at call sites
 
     def __init__(self, **tags: object) -> None:
         self._tags = tag_entries(tags)
-        self._tokens: list[object] = []
+        self._tokens: list[contextvars.Token[Context]] = []
 
     @property
     def tags(self) -> dict[str, str]:

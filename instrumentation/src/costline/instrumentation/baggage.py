@@ -17,6 +17,7 @@ from opentelemetry import baggage as _baggage
 from opentelemetry.context import Context, get_value
 from opentelemetry.processor.baggage import BaggageSpanProcessor
 from opentelemetry.trace import Span
+from opentelemetry.util.types import AttributeValue
 
 from costline.instrumentation.attribution import PREFIX
 
@@ -43,7 +44,7 @@ class CostlineBaggageSpanProcessor(BaggageSpanProcessor):
 
     def __init__(self) -> None:
         super().__init__(is_costline_key)
-        self._last: tuple[object, tuple[tuple[str, object], ...]] = (None, ())  # (baggage, its costline entries)
+        self._last: tuple[object, tuple[tuple[str, AttributeValue], ...]] = (None, ())  # (baggage, its costline entries)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         entries = _entries(parent_context)
@@ -54,7 +55,7 @@ class CostlineBaggageSpanProcessor(BaggageSpanProcessor):
             tags = tuple((key, value) for key, value in entries.items() if key.startswith(PREFIX))
             self._last = (entries, tags)
         if len(tags) > _ONE_BY_ONE:
-            span.set_attributes(dict(tags))  # type: ignore[arg-type]
+            span.set_attributes(dict(tags))
         else:
             for key, value in tags:
                 span.set_attribute(key, value)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass
+from types import FrameType
 
 SKIPPED = frozenset({"openai", "anthropic", "costline", "wrapt", "opentelemetry", "httpx", "httpx2", "httpcore"})
 
@@ -47,7 +48,7 @@ def _show(filename: str) -> str:
 
 def call_site(skip: int = 1) -> CallSite:
     """The app's frame that made the current model call (`skip`: frames of the caller to pass first)."""
-    frame = sys._getframe(skip)
+    frame: FrameType | None = sys._getframe(skip)
     while frame is not None:
         module = frame.f_globals.get("__name__") or ""
         if module.partition(".")[0] not in SKIPPED:

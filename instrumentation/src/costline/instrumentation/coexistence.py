@@ -25,10 +25,10 @@ from collections.abc import Callable
 from functools import partial
 from types import FunctionType
 
+import wrapt
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanKind
-import wrapt
 
 from costline.instrumentation.context_keys import SPAN_KEY
 from costline.instrumentation.genai_attributes import INFERENCE_OPERATIONS, OPERATION_NAME
@@ -38,7 +38,7 @@ _OPENINFERENCE_MODEL_KINDS = frozenset({"LLM", "EMBEDDING"})
 _WRAPPER_TYPES = (getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy), wrapt.FunctionWrapper)
 
 
-def wrapped_by_other(owner: type, attribute: str) -> bool:
+def wrapped_by_other(owner: object, attribute: str) -> bool:
     """Whether `owner.attribute` is already a wrapt wrapper (call before wrapping it yourself)."""
     try:
         return isinstance(inspect.getattr_static(owner, attribute), _WRAPPER_TYPES)
@@ -48,7 +48,7 @@ def wrapped_by_other(owner: type, attribute: str) -> bool:
 
 def any_wrapped(owners: tuple[type, ...], attribute: str) -> bool:
     """Whether `attribute` is wrapped on any of `owners` (looked up in their own `__dict__`, fast)."""
-    for owner in owners:
+    for owner in owners:  # noqa: SIM110 - runs per model call: a plain loop is faster than any() over a generator
         if isinstance(owner.__dict__.get(attribute), _WRAPPER_TYPES):
             return True
     return False

@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - the SDK is a dependency
     _OTelSDKConfigurator = object  # type: ignore[assignment,misc]
 
 
-class CostlineConfigurator(_OTelSDKConfigurator):  # type: ignore[misc,valid-type]
+class CostlineConfigurator(_OTelSDKConfigurator):
     """The standard SDK setup, exporting traces over OTLP unless `OTEL_TRACES_EXPORTER` says otherwise."""
 
     def _configure(self, **kwargs: object) -> None:
@@ -63,7 +63,7 @@ def install(
     """
     provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
     if id(provider) not in _processor_added and hasattr(provider, "add_span_processor"):
-        provider.add_span_processor(CostlineBaggageSpanProcessor())  # type: ignore[attr-defined]
+        provider.add_span_processor(CostlineBaggageSpanProcessor())
         _processor_added.add(id(provider))
     rules = HostRules(settings.host_list(settings.BAGGAGE_ALLOWED_HOSTS, allowed_hosts))
     trusted = settings.flag(settings.TRUST_INBOUND_BAGGAGE, False, trust_inbound)

@@ -9,15 +9,14 @@ use the public functions instead: slower, never wrong.
 
 from __future__ import annotations
 
-try:
-    from opentelemetry.trace.propagation import _SPAN_KEY as SPAN_KEY  # `set_span_in_context` / `get_current_span`
-except ImportError:  # pragma: no cover - depends on the installed API
-    SPAN_KEY = None
+from opentelemetry.instrumentation import utils as _instrumentation_utils
+from opentelemetry.trace import propagation as _propagation
 
-try:  # what `is_instrumentation_enabled()` reads
-    from opentelemetry.instrumentation.utils import (
-        _SUPPRESS_INSTRUMENTATION_KEY as SUPPRESS_KEY,
-        _SUPPRESS_INSTRUMENTATION_KEY_PLAIN as SUPPRESS_KEY_PLAIN,
-    )
-except ImportError:  # pragma: no cover - depends on the installed package
-    SUPPRESS_KEY = SUPPRESS_KEY_PLAIN = None
+# `set_span_in_context` / `get_current_span`
+SPAN_KEY: str | None = getattr(_propagation, "_SPAN_KEY", None)
+# what `is_instrumentation_enabled()` reads: SUPPRESS_KEY is None unless the package has both
+# keys, and callers read SUPPRESS_KEY_PLAIN only when it is not
+SUPPRESS_KEY_PLAIN: str = getattr(_instrumentation_utils, "_SUPPRESS_INSTRUMENTATION_KEY_PLAIN", "")
+SUPPRESS_KEY: str | None = (
+    getattr(_instrumentation_utils, "_SUPPRESS_INSTRUMENTATION_KEY", None) if SUPPRESS_KEY_PLAIN else None
+)

@@ -135,6 +135,7 @@ def request_attributes(kwargs: Mapping[str, Any], stream: bool, max_tokens_param
     """
     out: dict[str, Any] = {REQUEST_STREAM: stream}
     get = kwargs.get
+    value: Any  # what the app passed: the checks below keep the types the attributes take
     for name in max_tokens_params:
         value = get(name)
         if type(value) is int:  # `as_int`, inline: this runs on every call

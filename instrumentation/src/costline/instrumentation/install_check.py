@@ -38,7 +38,7 @@ WARNING = (
 
 def warn_if_not_installed() -> None:
     """Log `WARNING` once per tracer provider that lacks costline's baggage span processor."""
-    provider = trace._TRACER_PROVIDER if _DIRECT else trace.get_tracer_provider()  # type: ignore[attr-defined]
+    provider = trace._TRACER_PROVIDER if _DIRECT else trace.get_tracer_provider()
     if provider is not _last:
         _look_at(provider)
 

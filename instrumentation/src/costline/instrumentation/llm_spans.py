@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 class LLMSpans:
     """Span lifecycle for one provider's instrumentor; settings are fixed at instrument time."""
 
-    __slots__ = ("tracer", "provider", "capture_content", "defer_to_others")
+    __slots__ = ("capture_content", "defer_to_others", "provider", "tracer")
 
     def __init__(self, tracer: Tracer, provider: str, *, capture_content: bool, defer_to_others: bool) -> None:
         self.tracer = tracer
@@ -108,7 +108,7 @@ def finish(span: Span, attributes: Mapping[str, object] | None, usage: Usage | N
                 found.update(usage.attributes())
             else:
                 found[USAGE_MISSING] = True
-            span.set_attributes(found)  # type: ignore[arg-type]  # one call: the SDK locks per call
+            span.set_attributes(found)  # one call: the SDK locks per call
     except Exception:  # telemetry must not break the call
         log.debug("costline: could not record a response on its span", exc_info=True)
     span.end()

@@ -59,7 +59,7 @@ def _observed(original: Any, package: str, observer: Observer) -> Any:
 
 def install(observer: Observer, packages: tuple[str, ...] = ("openai", "anthropic")) -> Callable[[], None]:
     """Observe the SDKs among `packages` that are installed; returns the function that undoes it."""
-    patched: list[tuple[type, Any, Any]] = []
+    patched: list[tuple[Any, Any, Any]] = []  # (the SDK's client class, its `request`, ours)
     for package in packages:
         try:
             base = importlib.import_module(f"{package}._base_client")

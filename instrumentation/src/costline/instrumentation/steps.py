@@ -46,10 +46,10 @@ def _end(span: Span, token: object, error: BaseException | None) -> None:
     span.end()
 
 
-class step:  # noqa: N801 - reads as a function at call sites
+class step:
     """Context manager and decorator (sync and async) marking one named step."""
 
-    __slots__ = ("name", "_open")
+    __slots__ = ("_open", "name")
 
     def __init__(self, name: str) -> None:
         if not isinstance(name, str) or not name.strip():

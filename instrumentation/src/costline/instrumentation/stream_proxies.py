@@ -63,7 +63,7 @@ class _SpanEnding(ObjectProxy):
             fail(span, error, usage, after_response=True, attributes=attributes)
 
     def __del__(self) -> None:
-        try:
+        try:  # noqa: SIM105 - not contextlib.suppress: __del__ may run at exit, after module globals are gone
             self._self_end()
         except Exception:
             pass

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from functools import partial
+from typing import Any
 
 from opentelemetry import baggage, metrics
 from opentelemetry.context import Context
@@ -72,7 +73,8 @@ def checker(env: Mapping[str, str] | None = None) -> Check | None:
 
 
 def _check(raise_error: bool, keys: tuple[str, ...], ctx: Context) -> None:
-    entries = (ctx.get(_BAGGAGE_KEY) or {}) if _BAGGAGE_KEY is not None else baggage.get_all(ctx)
+    # The API's baggage mapping (a dict under its private key, when it has one).
+    entries: Any = (ctx.get(_BAGGAGE_KEY) or {}) if _BAGGAGE_KEY is not None else baggage.get_all(ctx)
     for key in keys:  # the common case, all there, without building anything
         if key not in entries:
             break

@@ -32,7 +32,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from opentelemetry.context import Context, detach as _detach, get_current as _current_context
+from opentelemetry.context import Context
+from opentelemetry.context import detach as _detach
+from opentelemetry.context import get_current as _current_context
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import is_instrumentation_enabled, unwrap
 from opentelemetry.trace import Span, get_tracer
@@ -188,7 +190,8 @@ def async_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
 class SDKInstrumentor(BaseInstrumentor):
     """Base of costline's SDK instrumentors: settings, wrapping the targets, unwrapping."""
 
-    _wrapped: list[tuple[Any, str]] = []  # set per instrument(); each instrumentor is a singleton
+    # Bound afresh on the instance by each instrument() (so never mutated here); each instrumentor is a singleton.
+    _wrapped: list[tuple[Any, str]] = []  # noqa: RUF012
 
     def _spans(self, provider: str, kwargs: dict[str, Any]) -> LLMSpans:
         """The span lifecycle for `provider`, from the `instrument()` kwargs and the environment."""

@@ -29,7 +29,7 @@ from typing import Any
 from costline.instrumentation import coexistence
 from costline.instrumentation.anthropic import patch
 from costline.instrumentation.anthropic.package import _instruments
-from costline.instrumentation.wrapping import SDKInstrumentor
+from costline.instrumentation.wrapping import SDKInstrumentor, Target
 
 _MODULE = "anthropic.resources.messages.messages"
 # ("Class.method", factory)
@@ -53,6 +53,6 @@ class AnthropicInstrumentor(SDKInstrumentor):
 
     def _instrument(self, **kwargs: Any) -> None:
         spans = self._spans("anthropic", kwargs)
-        targets = [(_MODULE, method, partial(factory, spans)) for method, factory in _METHODS]
+        targets: list[Target] = [(_MODULE, method, partial(factory, spans)) for method, factory in _METHODS]
         targets.append(_SDK_CALL_SPAN)
         self._wrap(targets, coexistence.request_wrapped_check("anthropic", "Anthropic", "AsyncAnthropic"))

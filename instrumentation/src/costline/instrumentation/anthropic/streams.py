@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 class MessageEvents:
     """Collector for `RawMessageStreamEvent`s."""
 
-    __slots__ = ("_capture", "_attributes", "_fields", "_texts")
+    __slots__ = ("_attributes", "_capture", "_fields", "_texts")
 
     def __init__(self, capture_content: bool = False) -> None:
         self._capture = capture_content

@@ -17,6 +17,7 @@ from typing import Any
 
 from costline.instrumentation import genai_attributes
 from costline.instrumentation.genai_attributes import (
+    _NUMBERS,
     AUDIO_INPUT_TOKENS,
     AUDIO_OUTPUT_TOKENS,
     CACHE_CREATION_TOKENS,
@@ -31,7 +32,6 @@ from costline.instrumentation.genai_attributes import (
     REPORTED_COST_USD,
     RESPONSE_FINISH_REASONS,
     Usage,
-    _NUMBERS,
     as_int,
     extra_number,
     response_model_and_id,
@@ -131,6 +131,7 @@ def _usage_into(names: tuple[str, str, str, str, str], usage: Any, out: dict[str
     if usage is None:
         return False
     input_name, output_name, input_details_name, output_details_name, cached_name = names
+    value: Any  # whatever the SDK object holds: each use checks its type first
     input_tokens = getattr(usage, input_name, None)
     if type(input_tokens) is not int:
         return False

@@ -27,7 +27,7 @@ _FINAL_RESPONSE_EVENTS = frozenset({"response.completed", "response.incomplete",
 class ChatChunks:
     """Reads `ChatCompletionChunk`s (and legacy `Completion` chunks)."""
 
-    __slots__ = ("_hide_usage_chunk", "_capture", "_attributes", "_usage", "_reasons", "_texts")
+    __slots__ = ("_attributes", "_capture", "_hide_usage_chunk", "_reasons", "_texts", "_usage")
 
     def __init__(self, hide_usage_chunk: bool, capture_content: bool = False) -> None:
         self._hide_usage_chunk = hide_usage_chunk
@@ -79,7 +79,7 @@ class ChatChunks:
 class ResponseEvents:
     """Reads Responses API stream events."""
 
-    __slots__ = ("_capture", "_attributes", "_usage", "_texts")
+    __slots__ = ("_attributes", "_capture", "_texts", "_usage")
 
     def __init__(self, capture_content: bool = False) -> None:
         self._capture = capture_content
