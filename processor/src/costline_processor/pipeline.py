@@ -62,7 +62,6 @@ class Pipeline:
         self._paying = 0  # requests assembling quiet traces before their answer
         self.journal: Journal | None = None  # --queue-dir: acknowledged spans kept on disk until done
         self._acking = [s for s in self.sinks if getattr(s, "acknowledges", False)]  # the ledger
-        self._parties = 0  # who must finish a span before its journal segment can go
         self._party = {sink: "ledger" if i == 0 else f"ledger{i}" for i, sink in enumerate(self._acking)}
         self._replay: asyncio.Task | None = None
         self._request_bytes = config.export.request_bytes()  # each export request's bound (encoded)
@@ -72,18 +71,13 @@ class Pipeline:
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         cfg = self.config.export
-        persistent = bool(cfg.queue_dir)
-        self.queues = [
-            ExportQueue(make_client(t), cfg, self.stats, on_done=self._batch_done, persistent=persistent)
-            for t in cfg.targets
-        ]
-        if persistent:
+        self.queues = [ExportQueue(make_client(t), cfg, self.stats) for t in cfg.targets]
+        if cfg.queue_dir:  # who must be done with a span before its segment goes (journal.py)
             parties = (("export",) if self.queues else ()) + tuple(self._party.values())
             self.journal = Journal(
                 cfg.queue_dir, fsync=cfg.queue_fsync, max_bytes=cfg.queue_max_bytes, segment_bytes=cfg.queue_segment_bytes,
                 parties=parties,
             )
-            self._parties = len(parties)
             if self.journal.left_over:
                 self._replay = asyncio.ensure_future(self._replay_left_over())
         self._ticker = asyncio.ensure_future(self._tick_forever())
@@ -170,10 +164,10 @@ class Pipeline:
         by_trace, accepted, rejected, message = self.intake.group(body)
         if accepted:
             self.memory.span_bytes = len(body) // accepted
-        segment = None
+        receipt = None
         if self.journal and accepted:
             try:  # on disk before the sender hears OK
-                segment = self.journal.append(body, accepted)
+                receipt = self.journal.append(body, accepted)
             except OSError as e:
                 log.error("cannot write to the queue directory: %s", e)
                 self.stats.add("requests_throttled", 1, "queue_dir_error")
@@ -181,15 +175,15 @@ class Pipeline:
                                 self.config.receive.retry_after_s) from None
         self.stats.add("spans_received", accepted)
         self.stats.add("spans_rejected", rejected, "invalid_id")
-        self._buffer(by_trace, segment)
+        self._buffer(by_trace, receipt)
         return rejected, message
 
-    def _buffer(self, by_trace: dict, segment: int | None) -> None:
+    def _buffer(self, by_trace: dict, receipt: int | None) -> None:
         now = self.clock()
         add = self.buffer.add
         early: list[Flush] = []
         for trace_id, group in by_trace.items():
-            flushed = add(trace_id, group, now, segment)
+            flushed = add(trace_id, group, now, receipt)
             if flushed:
                 early.extend(flushed)
         if early:
@@ -198,31 +192,26 @@ class Pipeline:
             self.tick()
 
     async def _replay_left_over(self) -> None:
-        """Feed the segments an earlier process left back through the pipeline, at the pace
-        the export queues take them; each segment is deleted once its spans are done again."""
+        """Feed the requests an earlier process left back through the pipeline, at the pace
+        the export queues take them (the journal gives each only to the parties not done with it)."""
         journal = self.journal
         spans = 0
-        for seg in journal.left_over:
-            if not journal.todo(seg):  # every party had finished it (a crash before its deletion)
-                journal.replayed(seg)
+        for receipt, body in journal.replay():
+            while (any(q.saturated for q in self.queues) or self.buffer.span_count >= self.config.assembly.max_spans
+                   or self.memory.over_soft):
+                await asyncio.sleep(0.05)
+            try:
+                by_trace, accepted, rejected, _ = self.intake.group(body)
+            except Exception:  # it parsed when it was accepted; a bug must not stop the rest
+                log.exception("queue dir: a record of segment %d could not be read back", receipt)
+                self.stats.add("queue_dir_records_unreadable")
                 continue
-            for body in journal.records(seg):
-                while (any(q.saturated for q in self.queues) or self.buffer.span_count >= self.config.assembly.max_spans
-                       or self.memory.over_soft):
-                    await asyncio.sleep(0.05)
-                try:
-                    by_trace, accepted, rejected, _ = self.intake.group(body)
-                except Exception:  # it parsed when it was accepted; a bug must not stop the rest
-                    log.exception("queue dir: a record of segment %d could not be read back", seg)
-                    self.stats.add("queue_dir_records_unreadable")
-                    continue
-                if accepted:
-                    journal.hold(seg, accepted)
-                    self._buffer(by_trace, seg)
-                    spans += accepted
-                    self.stats.add("spans_replayed", accepted)
-                await asyncio.sleep(0)
-            journal.replayed(seg)
+            if accepted:
+                journal.hold(receipt, accepted)
+                self._buffer(by_trace, receipt)
+                spans += accepted
+                self.stats.add("spans_replayed", accepted)
+            await asyncio.sleep(0)
         self.stats.add("queue_dir_records_torn", journal.torn_records)
         log.info("queue dir: replayed %d span(s) acknowledged before the last stop", spans)
 
@@ -340,8 +329,7 @@ class Pipeline:
             for sink in self.sinks:
                 try:
                     if done is not None and sink in self._acking:
-                        party = self._party[sink]
-                        sink.write(ledger_rows, on_commit=lambda party=party: self.journal.release(done, party))
+                        sink.write(ledger_rows, on_commit=self.journal.claim(self._party[sink], done).done)
                     else:
                         sink.write(rows)
                 except Exception:
@@ -362,16 +350,11 @@ class Pipeline:
         if not self._pending or (not final and self._pending_spans < size):
             return
         for body, n, segments in _encode_requests(self._pending, size, final, self._request_bytes):
-            batch = Batch("traces", body, n, segments, len(self.queues))
+            claim = None if segments is None else self.journal.claim("export", segments, len(self.queues))
+            batch = Batch("traces", body, n, claim)
             for q in self.queues:
                 q.put(batch)
             self._pending_spans -= n
-
-    def _batch_done(self, batch: Batch) -> None:
-        """An export queue is finished with `batch` (taken, or refused for good)."""
-        batch.holders -= 1
-        if batch.holders == 0 and batch.segments and self.journal:
-            self.journal.release(batch.segments, "export")
 
     def _finished_before(self) -> tuple[set, set]:
         """(segments the export, the ledger finished before this start): replayed to the other party only."""

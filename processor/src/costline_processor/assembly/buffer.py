@@ -29,7 +29,7 @@ class _Trace:
     spans: list[BufferedSpan]
     updated: float
     size: int  # bytes, as counted against max_buffer_bytes
-    runs: list | None  # with a journal: [[segment, spans], ...] in span order (see journal.py)
+    runs: list | None  # with a journal: [[receipt, spans], ...] in span order (see journal.py)
 
 
 @dataclass(slots=True)
@@ -38,7 +38,7 @@ class Flush:
     spans: list[BufferedSpan]
     known: dict[bytes, Inherited]  # context from earlier flushes of this trace
     reason: str  # "quiet", "bound", "drain"
-    runs: list | None = None  # journal segments of `spans`, in order: [[segment, count], ...]
+    runs: list | None = None  # journal receipts of `spans`, in order: [[receipt, count], ...]
 
 
 class TraceBuffer:
@@ -57,30 +57,30 @@ class TraceBuffer:
     def __len__(self) -> int:
         return len(self._traces)
 
-    def add(self, trace_id: bytes, spans: list[BufferedSpan], now: float, segment: int | None = None) -> list[Flush]:
+    def add(self, trace_id: bytes, spans: list[BufferedSpan], now: float, receipt: int | None = None) -> list[Flush]:
         """Buffer `spans` (each `(wire bytes, Origin)`) of one trace; returns traces flushed early.
-        `segment`: the journal segment they were written to, if any."""
+        `receipt`: the journal's token for the request they came in (opaque here), if any."""
         size = sum([len(s[0]) for s in spans]) + SPAN_OVERHEAD * len(spans)
         entry = self._traces.get(trace_id)
         if entry is None:
             if trace_id in self._recent:
                 self.late_spans += len(spans)
             self._traces[trace_id] = _Trace(
-                list(spans), now, size, None if segment is None else [[segment, len(spans)]]
+                list(spans), now, size, None if receipt is None else [[receipt, len(spans)]]
             )
         else:
             entry.spans.extend(spans)
             entry.updated = now
             entry.size += size
             self._traces.move_to_end(trace_id)
-            if segment is not None:
+            if receipt is not None:
                 runs = entry.runs
-                if runs and runs[-1][0] == segment:
+                if runs and runs[-1][0] == receipt:
                     runs[-1][1] += len(spans)
                 elif runs is not None:
-                    runs.append([segment, len(spans)])
+                    runs.append([receipt, len(spans)])
                 else:  # cannot happen with one journal per process; keep positions right anyway
-                    entry.runs = [[None, len(entry.spans) - len(spans)], [segment, len(spans)]]
+                    entry.runs = [[None, len(entry.spans) - len(spans)], [receipt, len(spans)]]
         self.span_count += len(spans)
         self.byte_count += size
         cfg = self.config

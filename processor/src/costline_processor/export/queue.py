@@ -5,16 +5,16 @@ saturated and the receivers answer senders with throttling (UNAVAILABLE / 503 an
 retry hint) until it drains, so the memory bound is the trace buffer's plus this.
 Retryable failures are retried with exponential backoff and jitter (server hints
 win) until they succeed, or until `retry_max_elapsed_s` when that is set; permanent
-failures are dropped and counted with their reason. Each finished batch (taken or
-refused for good) is reported to `on_done`; with a persistent queue (`--queue-dir`) a
-batch still unsent at the shutdown deadline is not reported, so its spans stay on disk
-and are sent after the next start instead of being dropped.
+failures are dropped and counted with their reason. With `--queue-dir` a traces batch
+carries the export's claim on its journaled spans (journal.py), done once the batch is
+finished (taken or refused for good); a batch still unsent at the shutdown deadline is
+not, so its spans stay on disk and are sent after the next start instead of being dropped.
 
 A request the backend refuses as too large (gRPC RESOURCE_EXHAUSTED without a retry
 hint, HTTP 413) is not a permanent error: it is split in halves (split.py), each sent
 (and split again) in order, so only a lone span the backend will not take is dropped.
-The halves live in the worker that splits them; the Batch, its segments and on_done
-stay whole, so `--queue-dir` accounting does not change with splits. `close` takes
+The halves live in the worker that splits them; the Batch and its claim stay whole,
+so `--queue-dir` accounting does not change with splits. `close` takes
 the deadline once: queued batches are retried until it, sends still in flight at it
 are cancelled.
 """
@@ -26,6 +26,7 @@ import logging
 import random
 from collections import deque
 from dataclasses import dataclass
+from typing import Protocol
 
 from costline_processor.config import ExportConfig
 from costline_processor.export import split
@@ -34,21 +35,23 @@ from costline_processor.stats import Stats
 log = logging.getLogger("costline.export")
 
 
+class Claim(Protocol):
+    """The export's claim on a batch's journaled spans (journal.Claim, opaque here)."""
+
+    def done(self) -> None: ...
+
+
 @dataclass(slots=True)
 class Batch:
     signal: str  # "traces", "metrics" or "logs"
     body: bytes
     spans: int  # spans in a traces batch (0 for the other signals)
-    segments: dict | None = None  # with --queue-dir: {journal segment: spans} (see journal.py)
-    holders: int = 1  # queues still to finish with this batch (one Batch is shared by all targets)
+    claim: Claim | None = None  # with --queue-dir: done() once this queue is finished with the batch
 
 
 class ExportQueue:
-    def __init__(self, client, config: ExportConfig, stats: Stats, workers: int = 2, on_done=None,
-                 persistent: bool = False):
+    def __init__(self, client, config: ExportConfig, stats: Stats, workers: int = 2):
         self.client = client
-        self.on_done = on_done
-        self.persistent = persistent
         self.config = config
         self.stats = stats
         self._items: deque[Batch] = deque()
@@ -85,8 +88,8 @@ class ExportQueue:
             batch = self._items.popleft()
             self._inflight += 1
             try:
-                if await self._deliver(batch) and self.on_done:
-                    self.on_done(batch)
+                if await self._deliver(batch) and batch.claim is not None:
+                    batch.claim.done()
             except Exception:  # never let one batch stop the worker
                 log.exception("export to %s failed unexpectedly", self.client.name)
                 self.stats.add(f"{_unit(batch)}_dropped", batch.spans or 1, "export_error")
@@ -100,7 +103,7 @@ class ExportQueue:
         """Send until every piece is taken or refused for good (True), or until the shutdown
         deadline (False). A piece the backend refuses as too large is split in halves, sent
         in order; a single span it refuses so is dropped (`too_large`), nothing else. The
-        batch is reported to on_done once, as a whole: journal accounting stays per batch."""
+        batch's claim is done once, as a whole: journal accounting stays per batch."""
         started = asyncio.get_running_loop().time()
         pieces = [(batch.body, batch.spans or 1)]  # a stack; the last one is being sent
         try:
@@ -169,7 +172,7 @@ class ExportQueue:
 
     def _left(self, batch: Batch, n: int, detail: str) -> None:
         """`n` spans of `batch` were not sent by the shutdown deadline."""
-        if self.persistent and batch.segments is not None:
+        if batch.claim is not None:  # on disk until the claim is done
             self.stats.add("spans_kept_for_restart", n, self.client.name)
             log.warning("%d spans for %s kept in the queue dir for the next start (%s)", n, self.client.name, detail)
         else:
@@ -194,7 +197,7 @@ class ExportQueue:
             w.cancel()
         await asyncio.gather(*late, return_exceptions=True)
         left = sum(b.spans for b in self._items)
-        kept = sum(b.spans for b in self._items if self.persistent and b.segments is not None)
+        kept = sum(b.spans for b in self._items if b.claim is not None)
         if kept:
             self.stats.add("spans_kept_for_restart", kept, self.client.name)
             log.warning("%d queued spans for %s kept in the queue dir for the next start", kept, self.client.name)
