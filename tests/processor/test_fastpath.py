@@ -288,16 +288,16 @@ def test_direct_constructors_make_the_dataclass_objects():
     from dataclasses import fields
     from decimal import Decimal
 
-    from costline_processor import normalize, pricing
+    from costline_processor import normalize, rate_card
     from costline_processor.records import Cost, Usage
 
     for caveat in (None, "tier_by_rule:batch"):
         cost_args = (Decimal("0.3"), Decimal("0.1"), Decimal("0.2"), Decimal(0), Decimal(0), "gpt-4o", "openai",
                      "test", caveat, Decimal("0.3"), None)
-        made = pricing._cost(*cost_args)
+        made = rate_card.new_cost(*cost_args)
         assert made == Cost(*cost_args) and repr(made) == repr(Cost(*cost_args))
         assert hash(made) == hash(Cost(*cost_args))
-    assert len(pricing._COST_SLOTS) == len(fields(Cost))  # a field added to Cost must be set there too
+    assert len(rate_card.COST_SLOTS) == len(fields(Cost))  # a field added to Cost must be set there too
     usage = normalize._new_usage(1, 2, 3, 4, 5, 6, 7, 8, 9)
     assert usage == Usage(1, 2, 3, 4, 5, 6, 7, 8, 9) and repr(usage) == repr(Usage(1, 2, 3, 4, 5, 6, 7, 8, 9))
     assert len(normalize._USAGE_SLOTS) == len(fields(Usage))

@@ -14,6 +14,7 @@ import genai_prices
 import pytest
 
 from costline_processor import pricing as pricing_module
+from costline_processor import rate_card
 from costline_processor.config import ConfigError, PricingConfig
 from costline_processor.pricing import Pricer
 from costline_processor.records import (
@@ -494,22 +495,22 @@ def test_prices_are_resolved_once_per_day_tier_and_batch(monkeypatch):
 # --- the flat fast path: cards without tiers skip the tier lookup ------------------------------
 
 _FLAT_RATES = (Decimal("3"), Decimal("15"), Decimal("0.30"), Decimal("3.75"), Decimal("6"), None)
-_TIERED_RATES = (pricing_module.Tiered(Decimal("3"), ((200_000, Decimal("6")),)),
-                 pricing_module.Tiered(Decimal("15"), ((200_000, Decimal("22.50")),)),
-                 pricing_module.Tiered(Decimal("0.30"), ((200_000, Decimal("0.60")),)),
+_TIERED_RATES = (rate_card.Tiered(Decimal("3"), ((200_000, Decimal("6")),)),
+                 rate_card.Tiered(Decimal("15"), ((200_000, Decimal("22.50")),)),
+                 rate_card.Tiered(Decimal("0.30"), ((200_000, Decimal("0.60")),)),
                  Decimal("3.75"), Decimal("6"), None)
 
 
 def _tiered_cost_by_the_general_path(card, u, duration_ns):
     """The card priced with every rate looked up for the usage (what a tiered card does), as a flat card."""
-    flat = tuple(r.at(u.input_tokens) if isinstance(r, pricing_module.Tiered) else r for r in card.rates)
+    flat = tuple(r.at(u.input_tokens) if isinstance(r, rate_card.Tiered) else r for r in card.rates)
     return replace(card, rates=flat).cost(u, duration_ns)
 
 
 @pytest.mark.parametrize("usage", [CACHED_ANTHROPIC, Usage(199_999, 10), Usage(200_000, 10, 5000, 100),
                                    Usage(1000, 0), Usage(0, 0), Usage(10, 10, 20)])
 def test_flat_and_tiered_cards_agree_below_the_tiers(usage):
-    flat = pricing_module.RateCard("anthropic", "m", "s", _FLAT_RATES, per_call=Decimal("0.001"),
+    flat = rate_card.RateCard("anthropic", "m", "s", _FLAT_RATES, per_call=Decimal("0.001"),
                                    factor=Decimal("0.9"))
     tiered = replace(flat, rates=_TIERED_RATES)
     assert (flat.tiered, tiered.tiered) == (False, True)
@@ -519,7 +520,7 @@ def test_flat_and_tiered_cards_agree_below_the_tiers(usage):
 
 
 def test_a_tiered_card_above_its_tier_uses_the_tier_rates():
-    tiered = pricing_module.RateCard("anthropic", "m", "s", _TIERED_RATES)
+    tiered = rate_card.RateCard("anthropic", "m", "s", _TIERED_RATES)
     cost = tiered.cost(LONG_ANTHROPIC, 0)
     assert cost.input_usd == mtok("6", 238500)
     assert cost.output_usd == mtok("22.50", 400)
@@ -543,5 +544,5 @@ def test_library_cards_know_whether_they_have_tiers():
 def test_usage_exceeding_its_totals_is_caught_on_either_path():
     bad = Usage(100, 10, 200)  # more cache reads than input
     for rates in (_FLAT_RATES, _TIERED_RATES):
-        result = pricing_module.RateCard("p", "m", "s", rates).cost(bad, 0)
+        result = rate_card.RateCard("p", "m", "s", rates).cost(bad, 0)
         assert isinstance(result, Unpriced) and result.reason == INVALID_USAGE

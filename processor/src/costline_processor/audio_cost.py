@@ -25,21 +25,25 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from costline_processor import sku_cost
 from costline_processor.price_caveats import AUDIO_AT_TEXT_RATE, joined
 from costline_processor.records import INVALID_USAGE, Cost, Unpriced, Usage
 
+if TYPE_CHECKING:  # rate_card imports this module: its cards call `cost` for audio
+    from costline_processor.rate_card import RateCard
+
 _MTOK = Decimal(1_000_000)
 _ZERO = Decimal(0)
 
 
-def cost(card, u: Usage, duration_ns: int) -> Cost | Unpriced:
-    """`card.cost(u, duration_ns)` for a usage with audio counts (card: a pricing.RateCard)."""
+def cost(card: RateCard, u: Usage, duration_ns: int) -> Cost | Unpriced:
+    """`card.cost(u, duration_ns)` for a usage with audio counts."""
     a_in, a_out, a_read = u.audio_input_tokens, u.audio_output_tokens, u.audio_cache_read_tokens
     if a_in > u.input_tokens or a_out > u.output_tokens or a_read > a_in or a_read > u.cache_read_tokens:
         return Unpriced(INVALID_USAGE, f"audio counts exceed their totals: {u}")
-    rates = tuple(r.at(u.input_tokens) if hasattr(r, "at") else r for r in card.rates)
+    rates = card.rates_at(u.input_tokens)
     r_ain, r_aout, r_aread = rates[6], rates[7], rates[8]
     read = a_read if r_aread is not None else 0  # audio cache reads at their own rate
     uncached = a_in - a_read if r_ain is not None else 0  # other audio input at the audio rate
@@ -53,9 +57,9 @@ def cost(card, u: Usage, duration_ns: int) -> Cost | Unpriced:
     if isinstance(base, Unpriced):
         return base
     f = card.factor if card.factor is not None else 1
-    in_usd = r_ain * uncached / _MTOK * f if uncached else _ZERO
-    read_usd = r_aread * read / _MTOK * f if read else _ZERO
-    out_usd = r_aout * out / _MTOK * f if out else _ZERO
+    in_usd = r_ain * uncached / _MTOK * f if uncached and r_ain is not None else _ZERO
+    read_usd = r_aread * read / _MTOK * f if read and r_aread is not None else _ZERO
+    out_usd = r_aout * out / _MTOK * f if out and r_aout is not None else _ZERO
     skus = sku_cost.breakdown(card, u, duration_ns)
     return Cost(base.total_usd + in_usd + read_usd + out_usd, base.input_usd + in_usd, base.output_usd + out_usd,
                 base.cache_read_usd + read_usd, base.cache_write_usd, base.model, base.provider, base.source,

@@ -178,6 +178,7 @@ def _model(path: str, index: int, raw: Any) -> PriceEntry:
     where = _where(path, "models", index, raw)
     fields = _fields(where, raw, _MODEL_KEYS)
     model, match = _model_name(where, fields, required=True)
+    assert match is not None  # required: no name raised above
     rates = {key: _number(where, key, fields[key]) for key in (*TOKEN_RATES, *OTHER_RATES) if key in fields}
     if not rates:
         raise ConfigError(f"{where} names no price (give input/output, per_call, per_second or gpu_hour)")
@@ -259,7 +260,9 @@ def _discount(path: str, index: int, raw: Any) -> Discount:
         via = [via]
     if not isinstance(via, list) or not all(isinstance(v, str) and v.strip() for v in via):
         raise ConfigError(f"{where}: via must be a list of providers, e.g. [aws, google]")
-    return Discount(index, _provider(where, fields, required=True), match, fraction,
+    provider = _provider(where, fields, required=True)
+    assert provider is not None  # required: no provider raised above
+    return Discount(index, provider, match, fraction,
                     tuple(v.strip().lower() for v in via), where)
 
 

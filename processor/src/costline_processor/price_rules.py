@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from costline_processor.price_file import TOKEN_RATES, PriceEntry, PriceFile
+from costline_processor.rate_card import RateCard, Tiered
 
 _ZERO = Decimal(0)
 
@@ -34,7 +35,7 @@ class Rule:
     entries: tuple[PriceEntry, ...]
     source: str  # the file's name ("prices.yaml", "corrections.yaml")
     factor: Decimal | None  # 1 - discount (corrections only: discounts never touch file prices)
-    cards: dict = field(default_factory=dict)
+    cards: dict[tuple[str, int], RateCard] = field(default_factory=dict)  # by (entry, id of the card below it)
     overrides: bool = False  # the user's price file: its prices are not list prices
 
     def active(self, t_ns: int) -> PriceEntry | None:
@@ -61,10 +62,8 @@ def prices_tokens(e: PriceEntry) -> bool:
     return any(e.has(k) for k in TOKEN_RATES)
 
 
-def entry_rates(e: PriceEntry) -> tuple:
+def entry_rates(e: PriceEntry) -> tuple[Decimal | Tiered | None, ...]:
     """The entry's five token rates (input, output, cache_read, cache_write, cache_write_1h), tiers applied."""
-    from costline_processor.pricing import Tiered
-
     rates = []
     for key in TOKEN_RATES:
         base = getattr(e, key)
@@ -73,10 +72,8 @@ def entry_rates(e: PriceEntry) -> tuple:
     return tuple(rates)
 
 
-def entry_card(e: PriceEntry, rule: Rule, provider: str, model: str, listed=None):
+def entry_card(e: PriceEntry, rule: Rule, provider: str, model: str, listed: RateCard | None = None) -> RateCard:
     """The RateCard of entry `e`; `listed` (a RateCard from genai-prices or None) fills what `e` leaves out."""
-    from costline_processor.pricing import RateCard
-
     own = entry_rates(e)
     per_second = e.per_second or _ZERO
     if e.gpu_hour is not None:

@@ -24,8 +24,12 @@ reasoning, 1-hour writes, cache counts without a cache rate, audio.
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from costline_processor.records import Sku, Usage
+
+if TYPE_CHECKING:  # rate_card imports this module: its cards call `breakdown`
+    from costline_processor.rate_card import RateCard
 
 SKUS = ("input", "cached_input", "cache_write", "cache_write_1h", "output", "reasoning", "audio_input",
         "audio_cached_input", "audio_output", "requests")
@@ -37,10 +41,9 @@ _MTOK = Decimal(1_000_000)
 _ZERO = Decimal(0)
 
 
-def priced(card, u: Usage, duration_ns: int) -> dict[str, tuple[int, Decimal]]:
-    """SKU -> (quantity, USD at the card's rates before its discount) for usage `u` (card: a pricing.RateCard)."""
-    r_in, r_out, r_read, r_write, r_1h, r_reason, r_ain, r_aout, r_aread = (
-        r.at(u.input_tokens) if hasattr(r, "at") else r for r in card.rates)
+def priced(card: RateCard, u: Usage, duration_ns: int) -> dict[str, tuple[int, Decimal]]:
+    """SKU -> (quantity, USD at the card's rates before its discount) for usage `u`."""
+    r_in, r_out, r_read, r_write, r_1h, r_reason, r_ain, r_aout, r_aread = card.rates_at(u.input_tokens)
     a_read = u.audio_cache_read_tokens if r_aread is not None else 0
     a_in = u.audio_input_tokens - u.audio_cache_read_tokens if r_ain is not None else 0
     a_out = u.audio_output_tokens if r_aout is not None else 0
@@ -62,7 +65,7 @@ def priced(card, u: Usage, duration_ns: int) -> dict[str, tuple[int, Decimal]]:
     return out
 
 
-def breakdown(card, u: Usage, duration_ns: int) -> tuple[Sku, ...]:
+def breakdown(card: RateCard, u: Usage, duration_ns: int) -> tuple[Sku, ...]:
     """The call's SKUs: (sku, quantity, billed USD, list USD), in SKUS order, those with a quantity or money.
 
     Billed is the card's price times its discount factor; list is the card's price before the
