@@ -24,11 +24,15 @@ estimates, not bills, and are ignored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from decimal import Decimal
+from enum import Enum
 from operator import itemgetter
+from typing import Any, Final, Literal, TypeVar, cast
 
-from costline_processor.records import INVALID_USAGE, NO_USAGE, AttrValue, ModelCall, Usage
-from costline_processor.normalize import langsmith, logfire, openinference, openllmetry, openlit, semconv, vercel
+from costline_processor.normalize import langsmith, logfire, openinference, openlit, openllmetry, semconv, vercel
 from costline_processor.normalize.counts import MAX_TOKENS, Reading, as_usd, first_str, is_true
+from costline_processor.records import INVALID_USAGE, NO_USAGE, AttrValue, ModelCall, Usage
 
 SERVER_ADDRESS = "server.address"
 SERVICE_TIER = (
@@ -102,10 +106,16 @@ def normalize_span(
             return call
     reading = _DIALECTS[best][1](attrs, scope_name, scope_version if isinstance(scope_version, str) else "",
                                  span_name or "")
+    call = _call_of(reading, attrs)
+    if call is None and memo is not None:
+        _remember(_NOT_CALLS, memo, None)
+    return call
+
+
+def _call_of(reading: Reading, attrs: dict[str, AttrValue]) -> ModelCall | None:
+    """The model call a dialect's reading of the span records (None: no model call)."""
     has_counts = reading.has_counts()
     if not has_counts and not reading.is_model_call:
-        if memo is not None:
-            _remember(_NOT_CALLS, memo, None)
         return None
     call = ModelCall(
         dialect=reading.dialect,
@@ -134,7 +144,9 @@ def normalize_span(
 
 # Dialects in precedence order: (name, reader, marker keys, marker key prefixes, scope prefixes).
 # A span belongs to the first dialect any of its keys or its scope name marks; semconv is the rest.
-_DIALECTS = (
+# A reader takes (attributes, scope name, scope version, span name).
+_Reader = Callable[[dict[str, AttrValue], str, str, str], Reading]
+_DIALECTS: tuple[tuple[str, _Reader, frozenset[str], tuple[str, ...], tuple[str, ...]], ...] = (
     ("costline", lambda a, s, v, n: semconv.read_costline(a), semconv.COSTLINE_MARKER_KEYS, (),
      semconv.COSTLINE_SCOPE_PREFIXES),
     ("openinference", lambda a, s, v, n: openinference.read(a, s, v), openinference.MARKER_KEYS,
@@ -159,12 +171,12 @@ _MARKER_PREFIXES = tuple(prefix for prefix, _ in _PREFIX_RANKS)
 _SCOPE_RANKS = tuple((d[4], rank) for rank, d in enumerate(_DIALECTS) if d[4])
 
 
-def _rank(keys: tuple, scope_name: str, openlit_marked: bool) -> int:
+def _rank(keys: tuple[str, ...], scope_name: str, openlit_marked: bool) -> int:
     """The dialect of a span with these keys and scope (one pass over the keys)."""
     best = _SEMCONV
-    for scopes, rank in _SCOPE_RANKS:
+    for scopes, scope_rank in _SCOPE_RANKS:
         if scope_name.startswith(scopes):
-            best = rank
+            best = scope_rank
             break
     for key in keys:
         rank = _RANK_OF_KEY.get(key)
@@ -178,14 +190,17 @@ def _rank(keys: tuple, scope_name: str, openlit_marked: bool) -> int:
 
 
 # Bounded memos: key shapes and scopes repeat across spans, but spans can carry any key.
-_MARKED: dict[tuple, bool] = {}  # attribute keys -> whether any marks a possible model call
-_PLANS: dict[tuple, tuple] = {}  # (keys, scope name, openlit-marked) -> (dialect index, _shape for semconv/costline)
-_NOT_CALLS: dict[tuple, None] = {}  # whole inputs that record no model call
+_MARKED: dict[tuple[str, ...], bool] = {}  # attribute keys -> whether any marks a possible model call
+# (keys, scope name, openlit-marked) -> (dialect index, _shape for semconv/costline)
+_PLANS: dict[tuple[tuple[str, ...], str, bool], tuple[int, _Shape | None]] = {}
+_NOT_CALLS: dict[tuple[Any, ...], None] = {}  # whole inputs that record no model call
 _MEMO_MAX = 1 << 14
+K = TypeVar("K")
+V = TypeVar("V")
 _MEMO_KEYS = 4
 
 
-def _remember(memo: dict, key, value):
+def _remember(memo: dict[K, V], key: K, value: V) -> V:
     if len(memo) >= _MEMO_MAX:
         memo.clear()
     memo[key] = value
@@ -223,8 +238,11 @@ def _usage(r: Reading) -> tuple[Usage | None, str | None]:
                      r.output_excludes_reasoning)
 
 
-def _usage_of(input_tokens, output_tokens, cache_read, cache_write, one_hour, reasoning, audio_in, audio_out,
-              audio_read, input_excludes_cache, output_excludes_reasoning) -> tuple[Usage | None, str | None]:
+def _usage_of(
+    input_tokens: int | None, output_tokens: int | None, cache_read: int | None, cache_write: int | None,
+    one_hour: int | None, reasoning: int | None, audio_in: int | None, audio_out: int | None, audio_read: int | None,
+    input_excludes_cache: bool | None, output_excludes_reasoning: bool,
+) -> tuple[Usage | None, str | None]:
     """_usage of a Reading with these counts (None: absent). Audio counts are taken as the subsets they are
     (an emitter that reports audio beside text rather than inside it is not known)."""
     write_given = cache_write is not None
@@ -248,14 +266,28 @@ def _usage_of(input_tokens, output_tokens, cache_read, cache_write, one_hour, re
 # what the other keys give (model, provider, tier...) repeats from span to span, so it is worked out once
 # per (key shape, their values) by the plain functions, and each span only adds its counts.
 
-_SLOW = object()  # "not a case for the memo: take the plain path"
+class _Slow(Enum):
+    SLOW = "not a case for the memo: take the plain path"
+
+
+_SLOW: Final = _Slow.SLOW
 _NONE = (None,)
+_Getter = Callable[[tuple[Any, ...]], tuple[Any, ...]]  # values -> the values at some positions
+_Count = int | None
+# values + (None,) -> the nine counts of semconv._COUNTS (None: absent), in _usage_of's order
+_NineCounts = Callable[[tuple[Any, ...]], tuple[_Count, _Count, _Count, _Count, _Count, _Count, _Count, _Count, _Count]]
+# (dialect, keys, getter of the values _SEMCONV_READS, getter of the counts present, getter of all nine counts)
+_Shape = tuple[str, tuple[str, ...], _Getter, _Getter, _NineCounts]
 _SEMCONV_READS = frozenset({*semconv.PROVIDER, semconv.OPERATION, semconv.REQUEST_MODEL, semconv.RESPONSE_MODEL,
                             semconv.USAGE_MISSING, SERVER_ADDRESS, REPORTED_COST, *SERVICE_TIER, BATCH})
-_TEMPLATES: dict[tuple, tuple | None] = {}  # (_shape, values read) -> the ModelCall fields but counts
+# The ModelCall fields but counts: model, request model, provider, server, reported cost, tier, batch, operation,
+# is_model_call, input_excludes_cache.
+_Template = tuple[str | None, str | None, str | None, str | None, Decimal | None, str | None, bool, str | None, bool,
+                  bool | None]
+_TEMPLATES: dict[tuple[_Shape, tuple[Any, ...]], _Template | None] = {}  # (_shape, values read) -> _Template
 
 
-def _getter(positions: list[int]):
+def _getter(positions: list[int]) -> _Getter:
     """f(values) -> the tuple of values at `positions` (one C call for two or more)."""
     if len(positions) > 1:
         return itemgetter(*positions)
@@ -265,26 +297,27 @@ def _getter(positions: list[int]):
     return lambda v: ()
 
 
-def _plan(keys: tuple, scope_name: str, openlit_marked: bool) -> tuple:
+def _plan(keys: tuple[str, ...], scope_name: str, openlit_marked: bool) -> tuple[int, _Shape | None]:
     rank = _rank(keys, scope_name, openlit_marked)
-    return rank, _shape(keys, _DIALECTS[rank][0]) if rank == _SEMCONV or rank == _COSTLINE else None
+    return rank, _shape(keys, _DIALECTS[rank][0]) if rank in (_SEMCONV, _COSTLINE) else None
 
 
-def _shape(keys: tuple, dialect: str) -> tuple:
+def _shape(keys: tuple[str, ...], dialect: str) -> _Shape:
     """(dialect, keys, getter of the values _SEMCONV_READS, getter of the counts present, getter of all nine
     counts from the values + (None,))."""
     reads = [i for i, k in enumerate(keys) if k in _SEMCONV_READS]
-    counts, slots = [], [len(keys)] * len(semconv._COUNTS)  # absent: the None after the values
+    counts: list[int] = []
+    slots = [len(keys)] * len(semconv._COUNTS)  # absent: the None after the values
     for slot, group in enumerate(semconv._COUNTS):
         for key in group:
             if key in keys:  # the first synonym present (its value must be a count, or the plain path decides)
                 counts.append(keys.index(key))
                 slots[slot] = keys.index(key)
                 break
-    return dialect, keys, _getter(reads), _getter(counts), _getter(slots)
+    return dialect, keys, _getter(reads), _getter(counts), cast(_NineCounts, _getter(slots))
 
 
-def _template(dialect: str, attrs: dict) -> tuple | None:
+def _template(dialect: str, attrs: dict[str, AttrValue]) -> _Template | None:
     """The ModelCall fields semconv.read and normalize_span derive from the non-count keys."""
     if any(v is not None and type(v) is not str for v in attrs.values()):
         return None  # numbers: 1, 1.0 and True are equal keys but not equal inputs
@@ -297,7 +330,7 @@ def _template(dialect: str, attrs: dict) -> tuple | None:
             reading.operation, reading.is_model_call, reading.input_excludes_cache)
 
 
-def _semconv_call(attrs: dict, shape: tuple):
+def _semconv_call(attrs: dict[str, AttrValue], shape: _Shape) -> ModelCall | Literal[_Slow.SLOW] | None:
     """normalize_span's answer for a span read as semconv (shape: _shape), or _SLOW."""
     dialect, keys, reads, present, all_counts = shape
     values = tuple(attrs.values())
@@ -330,7 +363,7 @@ def _semconv_call(attrs: dict, shape: tuple):
                      operation)
 
 
-def _response_id(attrs: dict) -> str | None:
+def _response_id(attrs: dict[str, AttrValue]) -> str | None:
     rid = attrs.get("gen_ai.response.id")
     if type(rid) is str and rid:
         return rid
@@ -338,7 +371,7 @@ def _response_id(attrs: dict) -> str | None:
     return rid if type(rid) is str and rid else None
 
 
-def _set_tier(call: ModelCall, attrs: dict) -> None:
+def _set_tier(call: ModelCall, attrs: dict[str, AttrValue]) -> None:
     tier = first_str(attrs, *SERVICE_TIER)
     tier = tier.lower() if tier else None
     call.batch = is_true(attrs.get(BATCH)) or tier == "batch"

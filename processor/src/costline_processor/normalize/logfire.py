@@ -34,7 +34,16 @@ from __future__ import annotations
 
 from costline_processor.normalize.counts import CountReader, Reading, first_str
 from costline_processor.normalize.providers import normalize_provider
-from costline_processor.normalize.semconv import AUDIO_CACHE_READ, AUDIO_INPUT, AUDIO_OUTPUT, MODEL_OPERATIONS, OPERATION, PROVIDER, REQUEST_MODEL, RESPONSE_MODEL
+from costline_processor.normalize.semconv import (
+    AUDIO_CACHE_READ,
+    AUDIO_INPUT,
+    AUDIO_OUTPUT,
+    MODEL_OPERATIONS,
+    OPERATION,
+    PROVIDER,
+    REQUEST_MODEL,
+    RESPONSE_MODEL,
+)
 
 _DETAILS = "gen_ai.usage.details."
 LEVEL = "logfire.level_num"  # Logfire's log level: 17 error, 21 fatal

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import re
 
+from costline_processor.normalize import semconv
 from costline_processor.normalize.counts import CountReader, Reading, as_usd, first_str
 from costline_processor.normalize.providers import normalize_provider
-from costline_processor.normalize import semconv
 from costline_processor.normalize.semconv import OPERATION, PROVIDER, REQUEST_MODEL, RESPONSE_MODEL
 
 SPAN_KIND = "openinference.span.kind"
