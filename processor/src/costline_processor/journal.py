@@ -82,8 +82,13 @@ class Journal:
         self._held: dict[int, list[int]] = {}  # segment -> spans not yet done, per party
         self._finished: dict[int, set[int]] = {}  # segment -> parties that finished it (marker files)
         self.files = QueueDir(
-            directory, fsync=fsync, segment_bytes=segment_bytes, segment_age_s=segment_age_s,
-            max_bytes=max_bytes, clock=clock, on_closed=self._closed,
+            directory,
+            fsync=fsync,
+            segment_bytes=segment_bytes,
+            segment_age_s=segment_age_s,
+            max_bytes=max_bytes,
+            clock=clock,
+            on_closed=self._closed,
         )
         self._left = list(self.files.found)  # left over, not yet read back in full
         self.done_before: dict[str, set[int]] = {p: set() for p in parties}  # left-over segments a party finished
@@ -96,11 +101,6 @@ class Journal:
     @property
     def full(self) -> bool:
         return self.files.full
-
-    @property
-    def bytes(self) -> int:
-        """On disk, all segments."""
-        return self.files.bytes
 
     def append(self, body: bytes, holds: int) -> int:
         """Write one accepted request (before its sender hears OK); returns its receipt,
@@ -217,13 +217,18 @@ class Journal:
             self._left.remove(seg)
             self._maybe_finish(seg)
 
+    @property
+    def bytes(self) -> int:  # (last: below it, `bytes` in this class body names this property)
+        """On disk, all segments."""
+        return self.files.bytes
+
 
 class Claim:
     """A party's claim on journaled spans, {receipt: spans}, handed to the stage that finishes
     them. That stage calls `done()` once it is: the last of `holders` calls (one export Batch
     is shared by every target's queue, all on the event loop) releases the spans."""
 
-    __slots__ = ("_journal", "_party", "_counts", "_holders")
+    __slots__ = ("_counts", "_holders", "_journal", "_party")
 
     def __init__(self, journal: Journal, party: str, counts: dict[int, int], holders: int = 1):
         self._journal = journal

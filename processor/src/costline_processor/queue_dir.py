@@ -87,7 +87,7 @@ class QueueDir:
         import fcntl
 
         try:
-            self._lockfile = open(self.dir / "lock", "w")
+            self._lockfile = open(self.dir / "lock", "w")  # noqa: SIM115 (held, and locked, until close)
         except OSError as e:
             raise ConfigError(f"cannot write to the queue directory {self.dir}: {e.strerror}") from None
         try:
@@ -105,18 +105,21 @@ class QueueDir:
         """Write one record (one `os.write`); returns its segment. On OSError the open
         segment is closed (it may now end torn) and the error raised."""
         now = self.clock()
-        if self._fd is not None and (
-            self._sizes[self.open_segment] >= self.segment_bytes or now - self._opened_at >= self.segment_age_s
+        fd, seg = self._fd, self.open_segment
+        if (
+            fd is not None
+            and seg is not None
+            and (self._sizes[seg] >= self.segment_bytes or now - self._opened_at >= self.segment_age_s)
         ):
             self._close_open()
-        if self._fd is None:
-            self._start_segment(now)
-        seg = self.open_segment
+            fd = seg = None
+        if fd is None or seg is None:
+            fd, seg = self._start_segment(now)
         record = _HEADER.pack(len(body), zlib.crc32(body)) + body
         try:
-            _write_all(self._fd, record)
+            _write_all(fd, record)
             if self.fsync:
-                os.fsync(self._fd)
+                os.fsync(fd)
         except OSError:
             self._close_open()  # a fresh segment starts next time
             raise
@@ -144,10 +147,7 @@ class QueueDir:
         return seg in self._sizes
 
     def delete(self, seg: int) -> None:
-        try:
-            self._path(seg).unlink()
-        except FileNotFoundError:
-            pass
+        self._path(seg).unlink(missing_ok=True)
         with self._lock:
             self.bytes -= self._sizes.pop(seg)
             self.deleted_segments += 1
@@ -155,20 +155,22 @@ class QueueDir:
     def _path(self, seg: int) -> Path:
         return self.dir / f"{seg:012d}{_SUFFIX}"
 
-    def _start_segment(self, now: float) -> None:
+    def _start_segment(self, now: float) -> tuple[int, int]:
+        """(fd, segment) of a new open segment."""
         seg = self._next
         self._next += 1
-        self._fd = os.open(self._path(seg), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
+        fd = self._fd = os.open(self._path(seg), os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_EXCL, 0o600)
         if self.fsync:
             _fsync_dir(self.dir)
         self.open_segment = seg
         self._opened_at = now
         self._sizes[seg] = 0
+        return fd, seg
 
     def _close_open(self) -> None:
-        if self._fd is None:
-            return
         fd, seg = self._fd, self.open_segment
+        if fd is None or seg is None:
+            return
         self._fd = self.open_segment = None
         if self.fsync:
             os.fsync(fd)
