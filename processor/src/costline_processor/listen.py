@@ -36,7 +36,7 @@ def hosts(host: str) -> list[str]:
         infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except socket.gaierror as e:
         raise ConfigError(f"cannot listen on {host}: the name does not resolve ({e.strerror})") from None
-    found = sorted({(fam, sa[0]) for fam, _, _, _, sa in infos}, key=lambda a: (a[0] != socket.AF_INET, a[1]))
+    found = sorted({(fam, str(sa[0])) for fam, _, _, _, sa in infos}, key=lambda a: (a[0] != socket.AF_INET, a[1]))
     return [addr for _, addr in found]
 
 

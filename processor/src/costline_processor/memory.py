@@ -104,7 +104,7 @@ def _machine_bytes() -> int:
 
 def _cgroup_bytes() -> int | None:
     """The memory limit of this process's cgroup (v2 memory.max, or v1 memory.limit_in_bytes), if any."""
-    candidates = []
+    candidates: list[Path] = []
     try:
         for line in Path("/proc/self/cgroup").read_text().splitlines():
             _, controllers, path = line.split(":", 2)
@@ -115,9 +115,9 @@ def _cgroup_bytes() -> int | None:
     except (OSError, ValueError):
         pass
     candidates += [Path("/sys/fs/cgroup/memory.max"), Path("/sys/fs/cgroup/memory/memory.limit_in_bytes")]
-    for path in candidates:
+    for candidate in candidates:
         try:
-            raw = path.read_text().strip()
+            raw = candidate.read_text().strip()
         except OSError:
             continue
         if raw.isdigit() and int(raw) < 1 << 60:  # "max", or v1's "no limit" (a huge number)

@@ -51,11 +51,11 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.metrics.view import View
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry, start_http_server
@@ -264,15 +264,16 @@ _SELF_COUNTERS = (
 
 
 def _otlp_reader(endpoint: str, protocol: str, interval_s: float) -> PeriodicExportingMetricReader:
+    exporter: MetricExporter
     if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter as GrpcExporter
 
-        exporter = OTLPMetricExporter(endpoint=endpoint, insecure=not endpoint.startswith("https"))
+        exporter = GrpcExporter(endpoint=endpoint, insecure=not endpoint.startswith("https"))
     elif protocol in ("http", "http/protobuf"):
-        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+        from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter as HttpExporter
 
         url = endpoint if endpoint.rstrip("/").endswith("/v1/metrics") else endpoint.rstrip("/") + "/v1/metrics"
-        exporter = OTLPMetricExporter(endpoint=url)
+        exporter = HttpExporter(endpoint=url)
     else:
         raise ConfigError(f"OTLP metrics protocol must be grpc or http, not {protocol!r}")
     return PeriodicExportingMetricReader(exporter, export_interval_millis=interval_s * 1000)

@@ -23,7 +23,7 @@ class Stats:
         return sum(v for (k, _), v in self.counts.items() if k == name)
 
     def snapshot(self) -> dict[str, int]:
-        return {f"{k}{{{l}}}" if l else k: v for (k, l), v in sorted(self.counts.items())}
+        return {f"{k}{{{label}}}" if label else k: v for (k, label), v in sorted(self.counts.items())}
 
 
 class FirstSeen:

@@ -44,14 +44,14 @@ def message_events(body: dict, rid: str, model: str, cut: bool) -> list[dict]:
     message = {**message_json(body, rid, model), "content": [], "stop_reason": None, "usage": start_usage}
     delta_usage = {k: usage[k] for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
                                          "output_tokens", "output_tokens_details") if k in usage}
-    events = [{"type": "message_start", "message": message},
+    events: list[dict[str, Any]] = [{"type": "message_start", "message": message},
               {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
               {"type": "ping"}]
     events += [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w + " "}}
                for w in REPLY]
     if cut:
         return events[:4]
-    return events + [{"type": "content_block_stop", "index": 0},
+    return [*events, {"type": "content_block_stop", "index": 0},
                      {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
                       "usage": delta_usage},
                      {"type": "message_stop"}]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import struct
+from typing import Any
 
 from costline_processor.demo.common_wire import CREATED, ERROR_TYPES, REPLY, prompt_words
 
@@ -41,13 +42,15 @@ def _tier(body: dict) -> str:
 
 
 def chat_chunks(body: dict, rid: str, model: str, api: str, cut: bool) -> list[dict]:
-    base = {"id": rid, "created": CREATED, "model": model, "system_fingerprint": "fp_fake"}
+    base: dict[str, Any] = {"id": rid, "created": CREATED, "model": model, "system_fingerprint": "fp_fake"}
     with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     extra = {"usage": None} if with_usage else {}
     if api == "chat":
         base.update(object="chat.completion.chunk", service_tier=_tier(body))
         first = [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None, "logprobs": None}]
-        parts = [[{"index": 0, "delta": {"content": w + " "}, "finish_reason": None, "logprobs": None}] for w in REPLY]
+        parts: list[list[dict[str, Any]]] = [
+            [{"index": 0, "delta": {"content": w + " "}, "finish_reason": None, "logprobs": None}] for w in REPLY
+        ]
         last = [{"index": 0, "delta": {}, "finish_reason": "stop", "logprobs": None}]
         choices = [first, *parts, last]
     else:
@@ -104,7 +107,7 @@ def response_events(body: dict, rid: str, model: str, cut: bool) -> list[dict]:
     part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
     done_part = {**part, "text": text}
     pos = {"item_id": item_id, "output_index": 0, "content_index": 0}
-    events = [{"type": "response.created", "response": response_json(body, rid, model, "in_progress")},
+    events: list[dict[str, Any]] = [{"type": "response.created", "response": response_json(body, rid, model, "in_progress")},
               {"type": "response.in_progress", "response": response_json(body, rid, model, "in_progress")},
               {"type": "response.output_item.added", "output_index": 0, "item": item},
               {"type": "response.content_part.added", **pos, "part": part}]

@@ -17,6 +17,7 @@ import sys
 
 import anthropic
 import openai
+from anthropic.types import TextBlockParam
 from opentelemetry import trace
 
 import costline
@@ -32,7 +33,7 @@ def search(oa: openai.OpenAI, query: str) -> None:
 
 
 def support(an: anthropic.Anthropic, question: str) -> None:
-    system = [{"type": "text", "text": "You are a support agent. " + "Policy text. " * 40, "cache_control": {"type": "ephemeral"}}]
+    system: list[TextBlockParam] = [{"type": "text", "text": "You are a support agent. " + "Policy text. " * 40, "cache_control": {"type": "ephemeral"}}]
     an.messages.create(model="claude-sonnet-4-5", max_tokens=300, system=system,
                        messages=[{"role": "user", "content": question}])
 
@@ -50,11 +51,10 @@ def research_agent(oa: openai.OpenAI, an: anthropic.Anthropic, topic: str) -> No
         for source in ("web", "wiki"):
             with costline.step(f"search_{source}"):
                 oa.embeddings.create(model="text-embedding-3-small", input=[f"{topic} {source}"])
-        with costline.step("write"):
-            with an.messages.stream(model="claude-haiku-4-5", max_tokens=500,
-                                    messages=[{"role": "user", "content": f"write a report on {topic}"}]) as s:
-                for _ in s.text_stream:
-                    pass
+        with costline.step("write"), an.messages.stream(model="claude-haiku-4-5", max_tokens=500,
+                                messages=[{"role": "user", "content": f"write a report on {topic}"}]) as s:
+            for _ in s.text_stream:
+                pass
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -138,7 +138,7 @@ class _Helpers:
 
 def _ignored(notes: dict[int, tuple[str, bool]], line: int) -> bool:
     match = _IGNORE.search(notes.get(line, ("", False))[0])
-    return bool(match) and (match.group(1) is None or CODE in match.group(1).replace(" ", "").split(","))
+    return match is not None and (match.group(1) is None or CODE in match.group(1).replace(" ", "").split(","))
 
 
 def check_source(source: str, path: str, required: tuple[str, ...] = ()) -> list[Finding]:

@@ -46,4 +46,4 @@ def changed_since(base: str, cwd: str = ".") -> Changed:
 
 def touches(changed: Changed, path: str, first: int, last: int) -> bool:
     lines = changed.get(os.path.realpath(path))
-    return bool(lines) and any(line in lines for line in range(first, last + 1))
+    return lines is not None and any(line in lines for line in range(first, last + 1))

@@ -118,7 +118,7 @@ class Costline:
         return isinstance(node, ast.Call) and self._is(node.func, self.step, "step")
 
 
-def marked(node: ast.AST, notes: dict[int, tuple[str, bool]]) -> bool:
+def marked(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, notes: dict[int, tuple[str, bool]]) -> bool:
     """Whether a def/class carries `# costline: tagged-by-caller` on its header or just above it."""
     first = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
     header_end = max(node.lineno, node.body[0].lineno - 1)

@@ -29,7 +29,7 @@ class Admission:
         self.stats = stats
         self.in_flight = 0
         self.needs_token = security is not None and security.token is not None
-        self._check = security.check if self.needs_token else None
+        self._check = security.check if security is not None and self.needs_token else None
 
     def enter(self, authorization: str | None) -> None:
         """Admit a request (the caller must `leave()` once it is answered), or raise

@@ -17,6 +17,7 @@ GB before, flat after), and always runs, so the slot it takes is always given ba
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
@@ -71,7 +72,8 @@ class GrpcReceiver:
         handlers = []
         for signal, service in _SERVICES.items():
             fn = self._traces if signal == "traces" else self._passthrough(signal)
-            method = grpc.stream_unary_rpc_method_handler(self._admitted(fn))  # see the module docstring
+            # see the module docstring
+            method: grpc.RpcMethodHandler[Any, Any] = grpc.stream_unary_rpc_method_handler(self._admitted(fn))
             handlers.append(grpc.method_handlers_generic_handler(service, {"Export": method}))
         self.server.add_generic_rpc_handlers(handlers)
         security = self.gate.security

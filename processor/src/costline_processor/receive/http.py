@@ -12,9 +12,11 @@ sent, JSON as the protobuf it converts to (decode.from_json), which is what is k
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
+from typing import cast
 
 from aiohttp import web
 from google.rpc import status_pb2
@@ -54,7 +56,8 @@ class HttpReceiver:
         for h in listen.hosts(host):  # each address itself, all or fail: processor/listen.py
             site = web.TCPSite(self.runner, h, self.port or port, reuse_port=reuse_port or None, ssl_context=ssl_context)
             await site.start()
-            self.port = site._server.sockets[0].getsockname()[1]
+            server = cast("asyncio.Server", site._server)  # started just above (asyncio's or uvloop's)
+            self.port = server.sockets[0].getsockname()[1]
             self.addresses.append(listen.hostport(h, self.port))
         return self.port
 
