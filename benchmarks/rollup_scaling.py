@@ -24,6 +24,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span  # noqa: E402
 
 import payloads  # noqa: E402
+from costline_processor.assembly.reader import SpanReader  # noqa: E402
 from costline_processor.assembly.rollup import assemble_trace  # noqa: E402
 from costline_processor.assembly.tags import TagReader  # noqa: E402
 from costline_processor.config import Config  # noqa: E402
@@ -77,7 +78,7 @@ def main() -> None:
     args = ap.parse_args()
     cfg = Config()
     pricer = Pricer(cfg.pricing)
-    intake = Intake(TagReader(cfg.tagging))
+    intake, reader = Intake(), SpanReader(TagReader(cfg.tagging))
     rng = random.Random(11)
     sizes = [int(x) for x in args.sizes.split(",")]
     shapes = {"fan-out": lambda n: payloads.trace(rng, n), "chain": chain}
@@ -88,8 +89,8 @@ def main() -> None:
         for name, make in shapes.items():
             traces = [buffered(make(n), intake) for _ in range(max(1, 2000 // n))]
             for t, g in traces[:2]:  # warm the caches
-                assemble_trace(t, g, {}, cfg.tagging, pricer.price, True, intake.reader)
-            us = min(per_span(t, g, cfg, pricer, intake.reader, args.repeats) for t, g in traces[:5])
+                assemble_trace(t, g, {}, cfg.tagging, pricer.price, True, reader)
+            us = min(per_span(t, g, cfg, pricer, reader, args.repeats) for t, g in traces[:5])
             base.setdefault(name, us)
             cells.append(f"{us:>8.2f} ({us / base[name]:4.2f}x)")
         print(f"{n:>11,}  " + "  ".join(f"{c:>16}" for c in cells), flush=True)

@@ -40,9 +40,9 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span  # noqa: E402
 
 import payloads  # noqa: E402
 from costline_processor.config import Config  # noqa: E402
-from costline_processor.export import encode  # noqa: E402
 from costline_processor.pipeline import Pipeline  # noqa: E402
 from costline_processor.pricing import Pricer  # noqa: E402
+from costline_processor.wire.varint import varint  # noqa: E402
 
 
 def _tests():
@@ -82,7 +82,7 @@ class Capture:
 
 
 def _field(tag: int, payload: bytes) -> bytes:
-    return bytes([tag]) + encode.varint(len(payload)) + payload
+    return bytes([tag]) + varint(len(payload)) + payload
 
 
 def _request_of(spans, service="checkout", scope="test", resource_schema="", scope_schema="", version=""):

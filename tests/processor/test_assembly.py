@@ -6,7 +6,6 @@ import pytest
 
 from costline_processor.assembly.buffer import TraceBuffer
 from costline_processor.assembly.rollup import assemble_trace
-from costline_processor.assembly.tags import TagReader
 from costline_processor.config import AssemblyConfig, TaggingConfig
 from costline_processor.intake import Intake
 from costline_processor.records import Cost, Unpriced
@@ -29,7 +28,7 @@ class FlatPricer:
 
 
 def intake(spans, service="checkout", tagging=None):
-    it = Intake(TagReader(tagging or TaggingConfig()))
+    it = Intake()
     pairs, rejected, _ = it.spans(request(spans, service))
     assert rejected == 0
     return [s for _, s in pairs]

@@ -10,13 +10,18 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from costline_processor.assembly.buffer import SPAN_OVERHEAD, TraceBuffer
+from costline_processor.assembly.reader import SpanReader
 from costline_processor.assembly.rollup import assemble_trace
 from costline_processor.assembly.steps import step_name
 from costline_processor.assembly.tags import OUTPUT_KEYS, OUTPUT_PREFIXES, TagReader
 from costline_processor.config import AssemblyConfig, TaggingConfig
-from costline_processor.export import encode
-from costline_processor.intake import Intake, decode_value
+from costline_processor.intake import Intake
 from costline_processor.normalize import normalize_span
+from costline_processor.wire import attributes as encode
+from costline_processor.wire import framing
+from costline_processor.wire.keyvalue import decode_value
+from costline_processor.wire.span import ids
+from costline_processor.wire.varint import uvarint, varint
 from tests.processor.spans import llm, new_trace_id, request, set_value, span
 
 INTERESTING = [
@@ -45,10 +50,10 @@ def _span_with(pairs, name="s"):
 
 def _oracle(span: Span, tags: TagReader, scope: str):
     """What the reader must answer, from the protobuf runtime's view of the span."""
-    it = Intake(tags)
+    reader = SpanReader(tags)
     picked = {}
     for kv in span.attributes:
-        if kv.key in it.reader.keys or kv.key.startswith(it.reader.prefixes):
+        if kv.key in reader.keys or kv.key.startswith(reader.prefixes):
             picked[kv.key] = decode_value(kv.value)
     if not picked:
         return None
@@ -65,25 +70,25 @@ def _oracle(span: Span, tags: TagReader, scope: str):
 @given(attrs)
 def test_reader_reads_what_the_runtime_reads(pairs):
     tags = TagReader(TaggingConfig())
-    it = Intake(tags)
+    reader = SpanReader(tags)
     s = _span_with(pairs)
     origin = (b"", "", b"", "", "svc", "bench", "")
     for _ in range(2):  # the second read comes from the attribute cache
-        info = it.reader.read(s.SerializeToString(), origin)
+        info = reader.read(s.SerializeToString(), origin)
         got = None if info is None else (info.name, info.start, info.end, info.tags, info.own_tags, info.step,
                                          info.call, info.rewrite)
         assert got == _oracle(s, tags, "bench")
 
 
-def _read(it, d, origin):
-    info = it.reader.read(d, origin)
+def _read(reader, d, origin):
+    info = reader.read(d, origin)
     return None if info is None else (info.name, info.start, info.end, info.tags, info.own_tags, info.step, info.call,
                                       info.rewrite)
 
 
 def test_reader_handles_unusual_keyvalue_layouts():
     tags = TagReader(TaggingConfig())
-    it = Intake(tags)
+    reader = SpanReader(tags)
     origin = (b"", "", b"", "", "svc", "bench", "")
     model = KeyValue(key="gen_ai.request.model")
     model.value.string_value = "gpt-4o"
@@ -95,9 +100,9 @@ def test_reader_handles_unusual_keyvalue_layouts():
     two_values = kv + b"\x12\x02\x18\x07"  # a second value: the last wins
     base = _span_with([("gen_ai.usage.input_tokens", 300), ("gen_ai.operation.name", "chat")], name="chat")
     for extra in (swapped, twice, long_key.SerializeToString(), two_values, b""):
-        d = base.SerializeToString() + b"\x4a" + encode.varint(len(extra)) + extra
-        assert _read(it, d, origin) == _oracle(Span.FromString(d), tags, "bench")
-        assert _read(it, d, origin) == _oracle(Span.FromString(d), tags, "bench")  # cached
+        d = base.SerializeToString() + b"\x4a" + varint(len(extra)) + extra
+        assert _read(reader, d, origin) == _oracle(Span.FromString(d), tags, "bench")
+        assert _read(reader, d, origin) == _oracle(Span.FromString(d), tags, "bench")  # cached
 
 
 @given(st.text(max_size=40), st.floats(allow_nan=False), st.integers(min_value=-(2**63), max_value=2**63 - 1))
@@ -105,7 +110,7 @@ def test_cached_encodings_equal_the_plain_ones(key, x, n):
     assert encode.double_attribute(key, x) == encode.attribute(key, x)
     assert encode.int_attribute(key, n) == encode.attribute(key, n)
     assert encode.string_attribute(key, key) == encode.attribute(key, key)
-    assert encode.uvarint(n & ((1 << 64) - 1)) == encode.varint(n & ((1 << 64) - 1))
+    assert uvarint(n & ((1 << 64) - 1)) == varint(n & ((1 << 64) - 1))
     keys = ("a", key, "costline.cost.usd", "b" * 200, "")
     pack = encode.doubles_packer(keys)
     assert pack(x, 1.5, -x, 0.0, 1e-300) == encode.attributes(zip(keys, (x, 1.5, -x, 0.0, 1e-300)))
@@ -125,17 +130,18 @@ def test_request_framing_matches_nested_framing():
     groups: dict = {}
     for d, o in spans:
         g = groups.setdefault(o, [[], 0])
-        g[0] += [encode.span_field_prefix(len(d)), d]
-        g[1] += len(encode.span_field_prefix(len(d))) + len(d)
+        g[0] += [framing.span_field_prefix(len(d)), d]
+        g[1] += len(framing.span_field_prefix(len(d))) + len(d)
     by_res: dict = {}
     for o in groups:
         by_res.setdefault((o[0], o[1]), []).append(o)
-    expected = encode.export_request([
-        encode.resource_spans(res, [encode.scope_spans(o[2], [d for d, oo in spans if oo == o], o[3]) for o in scopes],
-                              schema)
+    expected = framing.export_request([
+        framing.resource_spans(
+            res, [framing.scope_spans(o[2], [d for d, oo in spans if oo == o], o[3]) for o in scopes], schema
+        )
         for (res, schema), scopes in by_res.items()
     ])
-    assert encode.request(groups) == expected
+    assert framing.request(groups) == expected
 
 
 def test_appended_bytes_are_the_encoded_additions():
@@ -146,7 +152,7 @@ def test_appended_bytes_are_the_encoded_additions():
     tool = span(t, "execute_tool", agent, gen_ai__operation__name="execute_tool", gen_ai__tool__name="search")
     deep = llm(t, tool, model="no-such-model", input_tokens=5, costline__customer_id="acme")
     plain = span(t, "SELECT", agent, db__system__name="postgresql")
-    it = Intake(TagReader(TaggingConfig()))
+    it = Intake()
     pairs, _, _ = it.spans(request([root, agent, *calls, tool, deep, plain]))
     buffered = [b for _, b in pairs]
 
@@ -185,7 +191,7 @@ def test_late_span_context_is_what_each_span_passes_down():
     elsewhere = span(t, "not in this flush")
     orphan = llm(t, elsewhere, input_tokens=20)
     plain = span(t, "plain")
-    pairs, _, _ = Intake(TagReader(TaggingConfig())).spans(request([root, agent, call, orphan, plain]))
+    pairs, _, _ = Intake().spans(request([root, agent, call, orphan, plain]))
     a = assemble_trace(t, [b for _, b in pairs], {}, TaggingConfig(), Pricer(PricingConfig()).price)
     cfg = TaggingConfig()
     untagged = {r: cfg.default for r in cfg.required}  # spans with billed calls at or below them get the defaults
@@ -209,7 +215,7 @@ def test_late_span_context_is_what_each_span_passes_down():
 def test_intake_groups_by_trace_and_rejects_bad_ids():
     t1, t2 = new_trace_id(), new_trace_id()
     spans = [span(t1, "a"), span(t2, "b"), span(t1, "c"), span(b"\0" * 16, "bad"), span(t2, "d", span_id=b"\0" * 8)]
-    it = Intake(TagReader(TaggingConfig()))
+    it = Intake()
     by_trace, accepted, rejected, message = it.group(request(spans).SerializeToString())
     assert accepted == 3 and rejected == 2 and "invalid" in message
     assert {k: [Span.FromString(d).name for d, _ in v] for k, v in by_trace.items()} == {t1: ["a", "c"], t2: ["b"]}
@@ -220,18 +226,17 @@ def test_intake_groups_by_trace_and_rejects_bad_ids():
 
 
 def test_ids_read_at_their_offsets_or_wherever_they_are():
-    reader = Intake(TagReader(TaggingConfig())).reader
     t, s, p = b"\x01" * 16, b"\x02" * 8, b"\x03" * 8
 
     def field(tag, payload):
-        return bytes([tag]) + encode.varint(len(payload)) + payload
+        return bytes([tag]) + varint(len(payload)) + payload
 
-    assert reader.ids(Span(trace_id=t, span_id=s, name="root").SerializeToString()) == (s, b"")
-    assert reader.ids(Span(trace_id=t, span_id=s, parent_span_id=p, name="x").SerializeToString()) == (s, p)
-    assert reader.ids(Span(trace_id=t, span_id=s, trace_state="k=v", parent_span_id=p).SerializeToString()) == (s, p)
+    assert ids(Span(trace_id=t, span_id=s, name="root").SerializeToString()) == (s, b"")
+    assert ids(Span(trace_id=t, span_id=s, parent_span_id=p, name="x").SerializeToString()) == (s, p)
+    assert ids(Span(trace_id=t, span_id=s, trace_state="k=v", parent_span_id=p).SerializeToString()) == (s, p)
     # out of field order: parent after the name, span_id before the trace_id
-    assert reader.ids(field(0x0A, t) + field(0x12, s) + field(0x2A, b"x") + field(0x22, p)) == (s, p)
-    assert reader.ids(field(0x12, s) + field(0x0A, t) + field(0x22, p)) == (s, p)
+    assert ids(field(0x0A, t) + field(0x12, s) + field(0x2A, b"x") + field(0x22, p)) == (s, p)
+    assert ids(field(0x12, s) + field(0x0A, t) + field(0x22, p)) == (s, p)
 
 
 _COUNT_KEYS = ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "gen_ai.usage.output_tokens",
@@ -273,14 +278,14 @@ def test_semconv_memo_answers_what_the_plain_path_answers(pairs, scope):
        st.sampled_from(["s", "invoke_agent planner"]), st.sampled_from(["svc", "other"]))
 def test_remembered_spans_read_as_the_first_time(pairs, name, service):
     tags = TagReader(TaggingConfig(trust={"svc": ["feature"], "*": ["*"]}))
-    it = Intake(tags)
+    reader = SpanReader(tags)
     d = _span_with(pairs, name).SerializeToString()
     origin = (b"", "", b"", "", service, "bench", "")
-    reads = [_read(it, d, origin) for _ in range(4)]  # decoded, from the attribute cache, then remembered whole
+    reads = [_read(reader, d, origin) for _ in range(4)]  # decoded, from the attribute cache, then remembered whole
     assert reads == [reads[0]] * 4
-    assert reads[0] == _read(Intake(tags), d, origin)
+    assert reads[0] == _read(SpanReader(tags), d, origin)
     if reads[0] is not None and reads[0][6] is not None:
-        infos = [it.reader.read(d, origin) for _ in range(2)]
+        infos = [reader.read(d, origin) for _ in range(2)]
         assert infos[0].call is not infos[1].call  # each model call its own object
 
 
@@ -314,14 +319,14 @@ def test_direct_constructors_make_the_dataclass_objects():
                           st.sampled_from([b"\x05" * 8, b"\0" * 8, b"\x06" * 7]), st.booleans()), max_size=30))
 def test_intake_grouping_matches_the_runtime(specs):
     def field(tag, payload):
-        return bytes([tag]) + encode.varint(len(payload)) + payload
+        return bytes([tag]) + varint(len(payload)) + payload
 
     spans = []
     for i, (t, s, odd) in enumerate(specs):
         name = field(0x2A, f"s{i}".encode())
         spans.append(field(0x12, s) + field(0x0A, t) + name if odd else field(0x0A, t) + field(0x12, s) + name)
     body = field(0x0A, field(0x0A, b"") + field(0x12, field(0x0A, b"") + b"".join(field(0x12, d) for d in spans)))
-    by_trace, accepted, rejected, _ = Intake(TagReader(TaggingConfig())).group(body)
+    by_trace, accepted, rejected, _ = Intake().group(body)
     expected: dict = {}
     for d in spans:
         m = Span.FromString(d)

@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 from costline_processor.assembly.rollup import ROOT_KEY, assemble_trace
-from costline_processor.assembly.tags import TagReader
 from costline_processor.config import TaggingConfig
 from costline_processor.intake import Intake
 from costline_processor.records import Cost, Unpriced
@@ -40,7 +39,7 @@ def call(t, parent, scope_rid=None, model="claude-sonnet-4-5", input_tokens=1200
 
 def buffered(*groups, tagging=None):
     """Spans as intake buffers them, each group `(scope, [spans])` sent with its own instrumentation scope."""
-    it = Intake(TagReader(tagging or TaggingConfig()))
+    it = Intake()
     out = []
     for scope, spans in groups:
         pairs, rejected, _ = it.spans(request(spans, "chat-api", scope))

@@ -4,7 +4,7 @@
     -> intake (split into span bytes, check IDs, group by trace; nothing decoded)
     -> TraceBuffer (wait for quiet; bounded by traces, spans and bytes)
     -> assemble_trace (read the attributes stages need, normalize, tags, paths, price, rollup)
-    -> encode (append attributes to span bytes, frame requests, one join per batch) -> ExportQueue per target
+    -> wire (append attributes to span bytes, frame requests, one join per batch) -> ExportQueue per target
                                           \\-> sinks (ledger, metrics) get LedgerRows
 
 Everything runs on one asyncio event loop, so the buffer needs no locks (the
@@ -25,18 +25,20 @@ import threading
 import time
 
 from costline_processor.assembly.buffer import Flush, TraceBuffer
+from costline_processor.assembly.reader import SpanReader
 from costline_processor.assembly.rollup import assemble_trace
 from costline_processor.assembly.tags import TagReader
 from costline_processor.config import DEFAULT_EXPORT_REQUEST_BYTES, Config
-from costline_processor.export import encode
 from costline_processor.export.client import make_client
 from costline_processor.export.queue import Batch, ExportQueue
-from costline_processor.intake import SERVICE, Intake
+from costline_processor.intake import Intake
 from costline_processor.journal import Journal
 from costline_processor.memory import MiB, MemoryBudget, default_limit_mib
 from costline_processor.receive.errors import Throttled
-from costline_processor.records import Cost
+from costline_processor.records import SERVICE, Cost
 from costline_processor.stats import FirstSeen, Sometimes, Stats
+from costline_processor.wire import framing
+from costline_processor.wire.span import without_attributes
 
 log = logging.getLogger("costline")
 
@@ -52,7 +54,8 @@ class Pipeline:
         self.stats = Stats()
         self._first_seen = FirstSeen(log)
         self._broken_log = Sometimes(log)  # a sender's broken links can repeat in every trace
-        self.intake = Intake(TagReader(config.tagging))
+        self.intake = Intake()
+        self.reader = SpanReader(TagReader(config.tagging))  # what assembly reads of a span
         self.buffer = TraceBuffer(config.assembly)
         self.queues: list[ExportQueue] = []
         self._ticker: asyncio.Task | None = None
@@ -253,7 +256,7 @@ class Pipeline:
                 self._emit(final)
             return
         cfg, stats = self.config, self.stats
-        price, write, reader = self.pricer.price, cfg.pricing.write_gen_ai_usage_cost, self.intake.reader
+        price, write, reader = self.pricer.price, cfg.pricing.write_gen_ai_usage_cost, self.reader
         tagging, remember = cfg.tagging, self.buffer.remember
         traces: list[tuple[list, list[bytes], list | None]] = []  # (spans, what each gets appended, segments)
         rows = []
@@ -301,7 +304,7 @@ class Pipeline:
                         d, origin = spans[i]
                         hide = policy.hider(origin[SERVICE], self.stats) if policy is not None else None
                         # appended[i] already encodes `added` (cached tag blocks): only its keys are needed here
-                        spans[i] = (_rewrite(d, added, hide) + appended[i], origin)
+                        spans[i] = (without_attributes(d, [k for k, _ in added], hide) + appended[i], origin)
                         appended[i] = b""
             runs = f.runs
             if skip_export and runs and any(r[0] in skip_export for r in runs):
@@ -405,22 +408,6 @@ def _close_in_thread(sink, timeout_s: float) -> asyncio.Future:
     return done
 
 
-def _rewrite(data: bytes, added: list, hide=None) -> bytes:
-    """Slow path: the span already carries attributes costline writes; remove those `added`
-    replaces (the caller appends `added`, encoded), and those `hide` (the tag policy's,
-    given the span's keys) names."""
-    from opentelemetry.proto.trace.v1.trace_pb2 import Span
-
-    span = Span.FromString(data)
-    replaced = {k for k, _ in added}
-    if hide is not None:
-        replaced |= hide([kv.key for kv in span.attributes])
-    keep = [kv for kv in span.attributes if kv.key not in replaced]
-    del span.attributes[:]
-    span.attributes.extend(keep)
-    return span.SerializeToString()
-
-
 def _encode_requests(traces: list[tuple[list, list[bytes], list | None]], batch_spans: int, final: bool = True,
                      max_bytes: int = DEFAULT_EXPORT_REQUEST_BYTES):
     """(request bytes, spans, journal segments) per batch of at most `batch_spans` spans and
@@ -436,10 +423,10 @@ def _encode_requests(traces: list[tuple[list, list[bytes], list | None]], batch_
     ({segment: spans}), so the segment can go once every batch holding its spans is done.
 
     The byte count is the spans' frames plus, per (resource, scope) in the batch, an upper
-    bound of its framing (_framing), so a request never passes `max_bytes`; a batch ends
+    bound of its framing (framing.bound), so a request never passes `max_bytes`; a batch ends
     before the span that would pass it. A span larger than `max_bytes` goes alone.
     """
-    prefix = encode.span_field_prefix
+    prefix, bound = framing.span_field_prefix, framing.bound
     groups: dict = {}  # Origin -> [parts, size]
     origin = group = None
     count = size = 0
@@ -460,16 +447,16 @@ def _encode_requests(traces: list[tuple[list, list[bytes], list | None]], batch_
                 group = groups.get(o)
                 if group is None:
                     group = groups[o] = [[], 0]
-                    size += _framing(o)
+                    size += bound(o)
             if size > max_bytes and count:  # the batch ends before this span
                 if not group[0]:
                     del groups[o]  # opened for this span: not in the batch
                 if runs is not None and i > first:
                     owed.append((runs, i - first))
                     first = i
-                yield encode.request(groups), count, _take_runs(owed)
+                yield framing.request(groups), count, _take_runs(owed)
                 group = [[], 0]
-                groups, count, size = {o: group}, 0, m + _framing(o)
+                groups, count, size = {o: group}, 0, m + bound(o)
                 batch_start = (t, i)
             parts = group[0]
             parts.append(p)
@@ -482,26 +469,19 @@ def _encode_requests(traces: list[tuple[list, list[bytes], list | None]], batch_
                 if runs is not None:
                     owed.append((runs, i + 1 - first))
                     first = i + 1
-                yield encode.request(groups), count, _take_runs(owed)
+                yield framing.request(groups), count, _take_runs(owed)
                 groups, origin, count, size = {}, None, 0, 0
                 batch_start = (t, i + 1)
         if runs is not None and len(spans) > first:
             owed.append((runs, len(spans) - first))
     if count:
         if final:
-            yield encode.request(groups), count, _take_runs(owed)
+            yield framing.request(groups), count, _take_runs(owed)
         else:
             # Runs are consumed only for yielded batches, so trace t's runs start at span i.
             t, i = batch_start
             spans, appended, runs = todo[t]
             traces.extend(x for x in [(spans[i:], appended[i:], runs)] + todo[t + 1 :] if x[0])
-
-
-def _framing(origin) -> int:
-    """At most the bytes encode.request adds around one (resource, scope)'s spans: the
-    ResourceSpans and ScopeSpans tags and lengths, the resource, the scope, their schema
-    URLs (each length a varint of at most 5 bytes); counted for every scope of a resource."""
-    return 36 + len(origin[0]) + len(origin[2]) + 4 * (len(origin[1]) + len(origin[3]))
 
 
 def _take_runs(owed: list) -> dict | None:

@@ -1,14 +1,50 @@
 """The values that flow between the processor's stages.
 
-receive -> normalize -> price -> assemble -> export. Each stage depends only on
-these types and on `config`, never on another stage. Money stays `Decimal` until it
-becomes an OTLP attribute; "unpriced" is a reason string, never a zero.
+receive -> intake -> assemble (normalize, price) -> export. Each stage depends only on
+these types, on `config` and on `wire` (the OTLP bytes), never on another stage.
+Money stays `Decimal` until it becomes an OTLP attribute; "unpriced" is a reason
+string, never a zero.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from operator import itemgetter
+
+from costline_processor.wire.span import message as _span_message
+
+# Origin: the resource and instrumentation scope a span was sent with, shared by its
+# siblings. A plain tuple of str and bytes on purpose: the garbage collector stops
+# tracking such tuples, and so the (bytes, origin) tuples of buffered spans, so a
+# million buffered spans cost it nothing.
+#   (resource bytes, resource schema_url, scope bytes, scope schema_url, service.name, scope name, scope version)
+Origin = tuple
+SERVICE, SCOPE_NAME, SCOPE_VERSION = 4, 5, 6
+
+
+class BufferedSpan(tuple):
+    """One span waiting for its trace: `(wire bytes, Origin)`.
+
+    The pipeline buffers plain tuples of the same shape; this class only adds
+    read-only names for tests and tools.
+    """
+
+    __slots__ = ()
+    data = property(itemgetter(0))
+    origin = property(itemgetter(1))
+
+    def __new__(cls, data: bytes, origin: Origin):
+        return tuple.__new__(cls, (data, origin))
+
+    @property
+    def name(self) -> str:
+        return _span_message(self[0]).name
+
+    @property
+    def span_id(self) -> bytes:
+        return _span_message(self[0]).span_id
+
 
 # An OTLP attribute value once decoded from AnyValue.
 AttrValue = str | bool | int | float | bytes | list | None

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from costline_processor.assembly.rollup import Inherited
 from costline_processor.config import AssemblyConfig
-from costline_processor.intake import BufferedSpan
 from costline_processor.memory import RECENT_CALL_BYTES, RECENT_SPAN_BYTES
+from costline_processor.records import BufferedSpan
 
 SPAN_OVERHEAD = 160  # bytes per buffered span beyond its wire size (tuple, bytes header, list slot, its trace's share)
 

@@ -18,34 +18,42 @@ spells the same attributes out as (key, value) pairs, in the same order.
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from costline_processor.assembly import twins as twins_of
-from costline_processor.assembly.twins import Twin  # (the verdict type, tested on the encoding path)
+from costline_processor.assembly.reader import SpanReader
 from costline_processor.assembly.steps import extend_path
+from costline_processor.assembly.tags import TagReader
+from costline_processor.assembly.twins import Twin  # (the verdict type, tested on the encoding path)
 from costline_processor.config import TaggingConfig
-from costline_processor.export import encode
 from costline_processor.records import (
     AGGREGATE,
     BILLED_IN_PARENT,
     DUPLICATE,
+    SCOPE_NAME,
+    SERVICE,
     Cost,
     LedgerRow,
     ModelCall,
     Unpriced,
     Usage,
 )
+from costline_processor.wire.attributes import (
+    attribute,
+    cost_packer,
+    double_ints_encoder,
+    ints_encoder,
+    string_attribute,
+)
+from costline_processor.wire.span import PARENT_HEAD, PARENT_HEAD_AT, PARENT_ID, SPAN_ID, ids_head
+from costline_processor.wire.span import ids as span_ids
 
 PriceFn = Callable[[ModelCall, int, int], "Cost | Unpriced"]
 _EMPTY: dict[str, str] = {}
 _NO_NAMES: frozenset[str] = frozenset()
 _ZERO_USD = Decimal(0)
-_TRACE_ID_HEAD = b"\x0a\x10"
-_SPAN_ID_HEAD = b"\x12\x08"
-_PARENT_HEAD = b"\x22\x08"
 
 
 @dataclass(slots=True, frozen=True)
@@ -149,13 +157,10 @@ class Assembled:
 _READERS: dict[int, tuple] = {}
 
 
-def reader_for(tagging: TaggingConfig):
+def reader_for(tagging: TaggingConfig) -> SpanReader:
     """A SpanReader for this tagging contract (built once per config object)."""
     found = _READERS.get(id(tagging))
     if found is None or found[0] is not tagging:
-        from costline_processor.assembly.tags import TagReader
-        from costline_processor.intake import SpanReader
-
         found = _READERS[id(tagging)] = (tagging, SpanReader(TagReader(tagging)))
     return found[1]
 
@@ -169,9 +174,9 @@ def assemble_trace(
     write_gen_ai_cost: bool = True,
     reader=None,
 ) -> Assembled:
-    """`spans`: the trace's buffered spans, each `(wire bytes, Origin)` (intake.BufferedSpan)."""
+    """`spans`: the trace's buffered spans, each `(wire bytes, Origin)` (records.BufferedSpan)."""
     reader = reader or reader_for(tagging)
-    ids_of, marks, read = reader.ids, reader.marks, reader.read_marked
+    marks, read = reader.marks, reader.read_marked
     n = len(spans)
     sids: list[bytes] = [b""] * n
     pids: list[bytes] = [b""] * n
@@ -183,13 +188,13 @@ def assemble_trace(
     has_calls = False
     call_spans: list[int] = []
     i = 0
-    head = _TRACE_ID_HEAD + trace_id + _SPAN_ID_HEAD  # one startswith for the trace and span ID heads
+    head = ids_head(trace_id)  # one startswith for the trace and span ID heads
     for d, origin in spans:
-        if d.startswith(head) and d.startswith(_PARENT_HEAD, 28):
-            sid = d[20:28]  # IDs at their canonical offsets (intake.SpanReader.ids, which reads the rest alike)
-            pids[i] = d[30:38]
+        if d.startswith(head) and d.startswith(PARENT_HEAD, PARENT_HEAD_AT):
+            sid = d[SPAN_ID]  # IDs where a span laid out in field order has them (wire.span.ids reads any span)
+            pids[i] = d[PARENT_ID]
         else:
-            sid, pids[i] = ids_of(d)
+            sid, pids[i] = span_ids(d)
         sids[i] = sid
         if setdefault(sid, i) != i:
             broken += 1  # duplicate span id: the later one cannot be a parent
@@ -372,7 +377,7 @@ def assemble_trace(
             block = blocks.get(key)
             if block is None:
                 block = blocks[key] = b"".join(
-                    [encode.attribute(f"costline.{k}", v) for k, v in t.items() if k not in names]
+                    [attribute(f"costline.{k}", v) for k, v in t.items() if k not in names]
                 ) if t else b""
         if result is None and own is None:
             appended[i] = block
@@ -427,7 +432,7 @@ def _identities(calls: list[tuple], pids: list[bytes], spans: list, infos: list)
         info = infos[i]
         c = info.call
         u = c.usage
-        out.append((i, pids[i], spans[i][1][5], info.start, info.end, c.model, c.request_model, c.response_id,
+        out.append((i, pids[i], spans[i][1][SCOPE_NAME], info.start, info.end, c.model, c.request_model, c.response_id,
                     u.input_tokens if u is not None else -1, u.output_tokens if u is not None else -1))
     return out
 
@@ -471,7 +476,7 @@ def _candidates(call_spans: list[int], parent: list[int], infos: list, sids: lis
             if ctx is not None and (ctx.calls_below or ctx.billed_above):
                 continue
         info = infos[i]
-        out.append(twins_of.Candidate(i, sids[i], pids[i], spans[i][1][5], info.start, info.end, info.call))
+        out.append(twins_of.Candidate(i, sids[i], pids[i], spans[i][1][SCOPE_NAME], info.start, info.end, info.call))
     return out
 
 
@@ -655,19 +660,13 @@ def _cost_attributes(add: list, c: Cost, write_gen_ai_cost: bool) -> None:
         add.append(("gen_ai.usage.cost", total))
 
 
-_string = encode.string_attribute
-_pack = encode.pack_double
-_uvarint = encode.uvarint
-_GEN_AI_COST = encode.double_prefix("gen_ai.usage.cost")
-_ROLLUP_COST = encode.double_prefix(_ROLLUP_KEYS[0])
-_ROLLUP_CALLS, _ROLLUP_IN, _ROLLUP_OUT = (encode.int_prefixes(k) for k in _ROLLUP_KEYS[1:])
-_U64 = (1 << 64) - 1
+_string = string_attribute
 BILLED_SPAN_ID = "costline.billed_span_id"
 _FROM_ROOT = _string(TAGS_SOURCE, ROOT_SOURCE)
+_rollup = double_ints_encoder(*_ROLLUP_KEYS)  # f(cost USD, llm calls, input, output tokens)
+_rollup_counts = ints_encoder(*_ROLLUP_KEYS[1:])  # f(llm calls, input, output tokens)
 _packers: dict[tuple, Callable] = {}  # (model, provider, source, caveat, write gen_ai cost, path) -> _cost_packer
 _paths: dict[tuple, bytes] = {}  # agent path -> its attribute
-_SMALL = encode.SMALL_VARINTS  # varint(n) for 0 <= n < len(_SMALL)
-_ONE_CALL = _ROLLUP_CALLS[1] + _SMALL[1]
 
 
 def _path_attribute(path: tuple[str, ...]) -> bytes:
@@ -685,37 +684,21 @@ def _path_attribute(path: tuple[str, ...]) -> bytes:
 def _cost_packer(model: str, provider: str, source: str, caveat: str | None, write_gen_ai_cost: bool,
                  path: tuple[str, ...]):
     """f(total, input, output, cache read, cache write USD, rollup USD) -> a Cost's attributes, the agent path
-    and the rollup's cost, in one struct.pack call: the five doubles, the three price names (and the caveat,
-    when the Cost has one: it is part of the packer's key, so a call without one pays nothing for it),
-    (write_gen_ai_cost) gen_ai.usage.cost, the path, the rollup cost double."""
+    and the rollup's cost, in one struct.pack call (wire.attributes.cost_packer): the five doubles, the three
+    price names (and the caveat, when the Cost has one: it is part of the packer's key, so a call without one
+    pays nothing for it), (write_gen_ai_cost) gen_ai.usage.cost, the path, the rollup cost double."""
     names = (_string("costline.price.model", model) + _string("costline.price.provider", provider)
              + _string("costline.price.source", source))
     if caveat is not None:
         names += _string("costline.price.caveat", caveat)
-    p0, p1, p2, p3, p4 = (encode.double_prefix(k) for k in _COST_KEYS)
-    head = "".join(f"{len(p)}sd" for p in (p0, p1, p2, p3, p4))
-    tail = _path_attribute(path) + _ROLLUP_COST
-    if write_gen_ai_cost:
-        middle = names + _GEN_AI_COST
-        pack = struct.Struct(f"<{head}{len(middle)}sd{len(tail)}sd").pack
-        return lambda a, b, c, d, e, r: pack(p0, a, p1, b, p2, c, p3, d, p4, e, middle, a, tail, r)
-    pack = struct.Struct(f"<{head}{len(names)}s{len(tail)}sd").pack
-    return lambda a, b, c, d, e, r: pack(p0, a, p1, b, p2, c, p3, d, p4, e, names, tail, r)
-
-
-def _rollup_counts(own: _Sums) -> bytes:
-    """The rollup's llm_calls, input_tokens and output_tokens attributes."""
-    c, i, o = own[CALLS], own[INPUT], own[OUTPUT]
-    c = _SMALL[c] if 0 <= c < 16384 else _uvarint(c & _U64)
-    i = _SMALL[i] if 0 <= i < 16384 else _uvarint(i & _U64)
-    o = _SMALL[o] if 0 <= o < 16384 else _uvarint(o & _U64)
-    return b"".join((_ROLLUP_CALLS[len(c)], c, _ROLLUP_IN[len(i)], i, _ROLLUP_OUT[len(o)], o))
+    return cost_packer(_COST_KEYS, names, "gen_ai.usage.cost" if write_gen_ai_cost else None, _path_attribute(path),
+                       _ROLLUP_KEYS[0])
 
 
 def _encoded(result, path: tuple[str, ...], own: _Sums | None, write_gen_ai_cost: bool) -> bytes:
-    """encode.attributes of _pairs(...) without the tags, built from cached pieces."""
+    """wire.attributes.attributes of _pairs(...) without the tags, built from cached pieces."""
     if result is None:  # a span with calls below it
-        return _ROLLUP_COST + _pack(float(own[COST])) + _rollup_counts(own)
+        return _rollup(float(own[COST]), own[CALLS], own[INPUT], own[OUTPUT])
     if type(result) is Cost:  # (a priced call has its own sums)
         key = (result.model, result.provider, result.source, result.caveat, write_gen_ai_cost, path)
         pack = _packers.get(key)
@@ -724,13 +707,14 @@ def _encoded(result, path: tuple[str, ...], own: _Sums | None, write_gen_ai_cost
                 _packers.clear()
             pack = _packers[key] = _cost_packer(*key)
         return pack(float(result.total_usd), float(result.input_usd), float(result.output_usd),
-                    float(result.cache_read_usd), float(result.cache_write_usd), float(own[COST])) + _rollup_counts(own)
+                    float(result.cache_read_usd), float(result.cache_write_usd), float(own[COST])) \
+            + _rollup_counts(own[CALLS], own[INPUT], own[OUTPUT])
     status = _string("costline.cost.status", result if type(result) is str else result.reason)
     if type(result) is Twin:
         status += _string(BILLED_SPAN_ID, result.billed_span_id.hex())
     if own is None:
         return status + _path_attribute(path)
-    return status + _path_attribute(path) + _ROLLUP_COST + _pack(float(own[COST])) + _rollup_counts(own)
+    return status + _path_attribute(path) + _rollup(float(own[COST]), own[CALLS], own[INPUT], own[OUTPUT])
 
 
 def _row(trace_id: bytes, span_id: bytes, parent_id: bytes, origin, info, tags: Mapping[str, str],
@@ -744,7 +728,7 @@ def _row(trace_id: bytes, span_id: bytes, parent_id: bytes, origin, info, tags: 
         parent_span_id=parent_id.hex(),
         start_unix_nano=info.start,
         end_unix_nano=info.end,
-        service=origin[4],  # intake.SERVICE
+        service=origin[SERVICE],
         span_name=info.name,
         tags=dict(tags),
         agent_path="/".join(path),

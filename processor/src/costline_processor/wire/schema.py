@@ -1,8 +1,13 @@
-"""A lazy view of ExportTraceServiceRequest: resources, scopes and spans left as bytes.
+"""The lazy schema: OTLP trace messages with the parts costline does not read left as bytes.
 
-Same field numbers as OTLP, but `resource`, `scope` and each span are `bytes`, so upb
-splits a request into span byte strings in C without looking inside them. Only
-used on bodies that already parsed as a real ExportTraceServiceRequest.
+LazyTraceRequest has ExportTraceServiceRequest's field numbers, but `resource`, `scope`
+and each span are `bytes`, so upb splits a request into span byte strings in C without
+looking inside them. Only used on bodies that already parsed as a real
+ExportTraceServiceRequest (the receivers check them).
+
+SpanView reads a Span's name, kind, times and attributes, each attribute left as its
+KeyValue bytes (keyvalue.py decodes them); the other fields are skipped. Same values
+as Span for any valid Span bytes.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ _F = descriptor_pb2.FieldDescriptorProto
 
 
 def _build():
+    """The two message classes, from a descriptor built here (no generated module)."""
     fdp = descriptor_pb2.FileDescriptorProto(name="costline/lazy_trace.proto", package="costline.lazy", syntax="proto3")
     ss = fdp.message_type.add(name="ScopeSpans")
     ss.field.add(name="scope", number=1, type=_F.TYPE_BYTES, label=_F.LABEL_OPTIONAL)
@@ -20,12 +26,22 @@ def _build():
     ss.field.add(name="schema_url", number=3, type=_F.TYPE_STRING, label=_F.LABEL_OPTIONAL)
     rs = fdp.message_type.add(name="ResourceSpans")
     rs.field.add(name="resource", number=1, type=_F.TYPE_BYTES, label=_F.LABEL_OPTIONAL)
-    rs.field.add(name="scope_spans", number=2, type=_F.TYPE_MESSAGE, label=_F.LABEL_REPEATED,
-                 type_name=".costline.lazy.ScopeSpans")
+    rs.field.add(
+        name="scope_spans",
+        number=2,
+        type=_F.TYPE_MESSAGE,
+        label=_F.LABEL_REPEATED,
+        type_name=".costline.lazy.ScopeSpans",
+    )
     rs.field.add(name="schema_url", number=3, type=_F.TYPE_STRING, label=_F.LABEL_OPTIONAL)
     rq = fdp.message_type.add(name="ExportTraceServiceRequest")
-    rq.field.add(name="resource_spans", number=1, type=_F.TYPE_MESSAGE, label=_F.LABEL_REPEATED,
-                 type_name=".costline.lazy.ResourceSpans")
+    rq.field.add(
+        name="resource_spans",
+        number=1,
+        type=_F.TYPE_MESSAGE,
+        label=_F.LABEL_REPEATED,
+        type_name=".costline.lazy.ResourceSpans",
+    )
     sv = fdp.message_type.add(name="SpanView")
     sv.field.add(name="name", number=5, type=_F.TYPE_STRING, label=_F.LABEL_OPTIONAL)
     sv.field.add(name="kind", number=6, type=_F.TYPE_INT32, label=_F.LABEL_OPTIONAL)
@@ -41,5 +57,3 @@ def _build():
 
 
 LazyTraceRequest, SpanView = _build()
-# SpanView: a Span's name, kind, times and attributes, each attribute left as its KeyValue
-# bytes (other fields are skipped). Same values as Span for any valid Span bytes.
