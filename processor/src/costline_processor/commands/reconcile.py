@@ -1,9 +1,9 @@
 """`costline reconcile --invoice FILE`: do the attributed numbers add up to the bill?
 
 Compares cost per UTC day and model with one provider's cost export (formats in
-processor/ledger/reconcile.py), the provider read from the export's layout; an export
-that does not say which provider it bills is refused in one line (exit 2). Exits 1 when --tolerance is given and the total gap
-is larger, so a monthly CI job can flag drift.
+ledger/reconcile.py), the provider read from the export's layout; an export that does
+not say which provider it bills is refused in one line (exit 2). Exits 1 when
+--tolerance is given and the total gap is larger, so a monthly CI job can flag drift.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 Input/output follow LangChain's `usage_metadata` (input includes the cache). Cache,
 reasoning and audio counts (LangChain's `InputTokenDetails` / `OutputTokenDetails` keys
-cache_read, cache_creation, reasoning, audio: subsets of their totals) exist only inside `gen_ai.usage.input_token_details` /
-`output_token_details`, written as a Python `str(dict)` (sometimes JSON), so they
+cache_read, cache_creation, reasoning, audio: subsets of their totals) exist only inside
+`gen_ai.usage.input_token_details` / `output_token_details`, written as a Python `str(dict)` (sometimes JSON), so they
 are parsed with `ast.literal_eval`, never `eval`. `gen_ai.system` is guessed from
 the model name and may be "langchain": it is treated as absent.
 """
