@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from costline_processor.commands.serve import open_sinks
 from costline_processor.demo.fake_provider import FakeProvider, RecordedRequest
+from costline_processor.server import open_sinks
 from tests.fakes.otlp_sink import OtlpSink, SinkSpan
 from tests.processor.harness import RunningServer, loopback_config
 

@@ -189,7 +189,7 @@ def test_calls_arriving_after_their_billed_parent_are_billed_once(tmp_path):
     calls are marked `billed_in_parent`, not billed again, in the ledger or in the spans."""
     import sqlite3
 
-    from costline_processor.commands.serve import open_sinks
+    from costline_processor.server import open_sinks
     from tests.processor.spans import llm, new_trace_id, request
     from tests.processor.test_receive import raw_grpc
 

@@ -1,4 +1,4 @@
-"""Runs `costline serve`: builds the pipeline, starts the receivers, stops on SIGTERM.
+"""Runs `costline serve`: opens the sinks, builds the pipeline, starts the receivers, stops on SIGTERM.
 
 Stop order is the reverse of the data flow: receivers stop taking requests, the
 trace buffer is flushed, export queues and sinks drain together, then the process exits
@@ -89,6 +89,29 @@ class Server:
         log.info("stopped: %s", self.pipeline.stats.snapshot())
 
 
+def open_sinks(config: Config) -> list:
+    """The ledger (on by default: --ledger, config, $COSTLINE_LEDGER, ./costline-ledger.db) and metrics."""
+    from costline_processor.ledger import open_ledger, resolve_location
+
+    sinks: list = []
+    location = resolve_location(None, config.ledger)
+    if location != "off":
+        sinks.append(open_ledger(location))
+        log.info("ledger: %s", location)
+    m = config.metrics
+    if m.listen or m.otlp_endpoint:
+        from costline_processor.metrics import MetricsSink
+
+        sink = MetricsSink(m.dimensions, m.max_label_values, untagged=config.tagging.default,
+                           otlp_endpoint=m.otlp_endpoint, otlp_interval_s=m.otlp_interval_s, max_series=m.max_series)
+        if m.listen:
+            host, port = parse_hostport(m.listen, "--metrics")
+            sink.serve(host, port)
+            log.info("Prometheus metrics on %s", ", ".join(f"http://{a}/metrics" for a in sink.addresses))
+        sinks.append(sink)
+    return sinks
+
+
 async def _collect_garbage(young_s: float = 1.0, full_s: float = 60.0) -> None:
     """The cyclic garbage collector on a clock instead of on allocation counts.
 
@@ -177,7 +200,8 @@ def run_workers(config: Config, workers: int, log_level: str = "INFO") -> int:
         from costline_processor.memory import default_limit_mib
 
         config.memory.limit_mib = default_limit_mib(workers)
-    procs = [ctx.Process(target=_worker, args=(config, log_level, i), name=f"costline-worker-{i}") for i in range(workers)]
+    procs = [ctx.Process(target=_worker, args=(config, log_level, i), name=f"costline-worker-{i}")
+             for i in range(workers)]
     stopping = False
 
     def stop(signum, frame):
@@ -224,8 +248,6 @@ _ENDED_BY_STOP = (-signal.SIGTERM, -signal.SIGINT)
 def _worker(config: Config, log_level: str, index: int) -> None:
     logging.basicConfig(level=log_level.upper(), format=f"%(asctime)s %(levelname)s %(name)s[w{index}]: %(message)s")
     _stop_with_parent()
-    from costline_processor.commands.serve import open_sinks
-
     if config.export.queue_dir:  # one journal per process: each worker keeps (and replays) its own
         config.export.queue_dir = os.path.join(config.export.queue_dir, f"worker-{index}")
     if config.metrics.listen:  # one /metrics per process: worker i on PORT+i, a scrape target each
