@@ -5,7 +5,8 @@ import argparse
 import pytest
 
 from costline_processor.commands.serve import build_config
-from costline_processor.config import Config, ConfigError, merge_yaml, targets_from_env
+from costline_processor.config import Config, ConfigError
+from costline_processor.config_sources import merge_yaml, targets_from_env
 
 
 def args(**kw):
@@ -128,7 +129,8 @@ def test_every_yaml_example_in_the_readme_names_real_settings():
 
     import yaml
 
-    from costline_processor.config import Config, merge_yaml
+    from costline_processor.config import Config
+    from costline_processor.config_sources import merge_yaml
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     blocks = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.S) if re.match(r"\w+:", b)]

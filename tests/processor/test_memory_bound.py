@@ -3,7 +3,8 @@
 import pytest
 
 from costline_processor.assembly.buffer import SPAN_OVERHEAD, TraceBuffer
-from costline_processor.config import AssemblyConfig, Config, ConfigError, merge_yaml
+from costline_processor.config import AssemblyConfig, Config, ConfigError
+from costline_processor.config_sources import merge_yaml
 from tests.processor.spans import new_trace_id
 
 
@@ -68,7 +69,7 @@ def test_the_default_limit_is_half_the_memory_shared_by_workers():
 
 
 def test_the_budget_throttles_at_the_soft_limit_and_never_admits_past_the_hard_one():
-    from costline_processor.memory import MiB, SOFT_FRACTION, MemoryBudget
+    from costline_processor.memory import SOFT_FRACTION, MemoryBudget, MiB
 
     class Queue:
         bytes = 0

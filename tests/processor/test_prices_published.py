@@ -153,7 +153,7 @@ def test_deployments_are_validated(bad):
 
 
 def test_deployments_load_from_yaml(tmp_path):
-    from costline_processor.config import load_yaml_file, merge_yaml
+    from costline_processor.config_sources import load_yaml_file, merge_yaml
 
     path = tmp_path / "c.yaml"
     path.write_text("pricing:\n  deployments: {prod-4o: gpt-4o}\n")

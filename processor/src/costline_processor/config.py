@@ -1,16 +1,20 @@
-"""Settings for every stage of `costline serve`, one dataclass per stage.
+"""Settings for every stage of `costline serve`, one dataclass per stage, each declared once.
 
-Each field documents its default. Stages receive these objects and never read
-`os.environ` themselves; `load_config` merges defaults, the YAML file (`--config`)
-and command-line flags, in that order, and `validate` answers with plain sentences.
+A field holds its default, the docstring beneath it says what it means, and the flags that
+set it, if any, are in its metadata (`option(Flag(...))`, config_options.py). `costline
+serve`'s arguments, the copying of flags onto fields and docs/configuration.md are generated
+from these declarations (`python -m costline_processor.option_table` rewrites the page).
+Stages receive these objects and never read `os.environ` themselves; config_sources.py
+merges the defaults, the YAML file (`--config`) and the flags. Each stage's `validate`
+answers with plain sentences; `Config.validate` asks them all.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from costline_processor.config_options import Flag, option
 
 DEFAULT_GRPC = "localhost:4317"
 DEFAULT_HTTP = "localhost:4318"
@@ -25,44 +29,108 @@ DEFAULT_QUEUE_BATCHES = 2_000
 DEFAULT_BATCH_SPANS = 2_048
 DEFAULT_EXPORT_REQUEST_BYTES = 4 * 1024 * 1024  # gRPC's default receive limit, which most backends keep
 DEFAULT_UNTAGGED = "untagged"
+MIN_HASH_KEY_BYTES = 16
 
 
 class ConfigError(ValueError):
     """A setting is wrong; the message is one sentence a user can act on."""
 
 
+def _unless_off(value: str) -> str | None:
+    """A receiver flag's value: `off` disables the receiver."""
+    return None if value == "off" else value
+
+
 @dataclass
 class ReceiveConfig:
-    grpc: str | None = DEFAULT_GRPC  # HOST:PORT; None disables the gRPC receiver
-    http: str | None = DEFAULT_HTTP  # HOST:PORT; None disables the HTTP receiver
-    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES  # after decompression; over it: 413 / RESOURCE_EXHAUSTED
-    retry_after_s: float = 5.0  # the hint sent with throttling answers (gRPC: exact; HTTP Retry-After: rounded up)
-    # requests being read or handled at once, both receivers together; more are throttled before
-    # their body is read (so bodies held <= this x max_request_bytes); 0: no cap
+    """The OTLP receivers (gRPC and HTTP): addresses, request bounds, TLS and the bearer token."""
+
+    grpc: str | None = field(
+        default=DEFAULT_GRPC,
+        metadata=option(
+            Flag("--grpc HOST:PORT", "OTLP/gRPC listen address (default localhost:4317; 'off' disables)", _unless_off)
+        ),
+    )
+    """OTLP/gRPC listen address, HOST:PORT; null disables the gRPC receiver."""
+    http: str | None = field(
+        default=DEFAULT_HTTP,
+        metadata=option(
+            Flag("--http HOST:PORT", "OTLP/HTTP listen address (default localhost:4318; 'off' disables)", _unless_off)
+        ),
+    )
+    """OTLP/HTTP listen address, HOST:PORT; null disables the HTTP receiver."""
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    """Largest request body, after decompression; over it the answer is 413 (HTTP) or RESOURCE_EXHAUSTED (gRPC)."""
+    retry_after_s: float = 5.0
+    """The hint sent with throttling answers, in seconds (gRPC: exact; HTTP Retry-After: rounded up)."""
     max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS
-    bearer_token_file: str | None = None  # require `Authorization: Bearer <file content>` on both receivers
-    tls_cert_file: str | None = None  # serve TLS on both receivers (PEM certificate chain)
-    tls_key_file: str | None = None  # its PEM private key
+    """Requests being read or handled at once, both receivers together; more are throttled before their body is read (so
+    bodies held <= this x max_request_bytes); 0: no cap."""
+    bearer_token_file: str | None = field(
+        default=None,
+        metadata=option(
+            Flag("--bearer-token-file FILE", "require 'Authorization: Bearer <token in FILE>' on both receivers")
+        ),
+    )
+    """Require `Authorization: Bearer <file content>` on both receivers."""
+    tls_cert_file: str | None = field(
+        default=None, metadata=option(Flag("--tls-cert PEM", "serve TLS on both receivers with this certificate chain"))
+    )
+    """Serve TLS on both receivers with this PEM certificate chain."""
+    tls_key_file: str | None = field(default=None, metadata=option(Flag("--tls-key PEM", "the TLS private key")))
+    """The PEM private key of tls_cert_file."""
+
+    def validate(self) -> None:
+        for addr, name in ((self.grpc, "--grpc"), (self.http, "--http")):
+            if addr is not None:
+                parse_hostport(addr, name)
+        if self.grpc is None and self.http is None:
+            raise ConfigError("at least one receiver (--grpc or --http) must be enabled")
+        if not self.retry_after_s > 0:
+            raise ConfigError("receive.retry_after_s must be more than zero")
+        if self.max_request_bytes < 1024:
+            raise ConfigError("max_request_bytes must be at least 1024")
+        if self.max_concurrent_requests < 0:
+            raise ConfigError("receive.max_concurrent_requests must be zero (no cap) or more")
 
 
 @dataclass
 class PricingConfig:
-    prices_file: str | None = None  # user YAML that overrides or adds models
-    allow_network_updates: bool = False  # let genai-prices fetch fresh price data (off: never touch the network)
-    write_gen_ai_usage_cost: bool = True  # also write the cost as `gen_ai.usage.cost`
-    # deployment name -> model name (Azure deployments, gateway aliases), e.g. {prod-4o: gpt-4o-2024-08-06};
-    # matched exactly, case-insensitive; default none
+    """How calls are priced: genai-prices' data, a price file over it, deployment names."""
+
+    prices_file: str | None = field(
+        default=None, metadata=option(Flag("--prices FILE", "price file that overrides or adds models"))
+    )
+    """A YAML price file that overrides or adds models."""
+    allow_network_updates: bool = False
+    """Let genai-prices fetch fresh price data (false: never touch the network)."""
+    write_gen_ai_usage_cost: bool = True
+    """Also write each call's cost as `gen_ai.usage.cost`."""
     deployments: dict[str, str] = field(default_factory=dict)
+    """Deployment name -> model name (Azure deployments, gateway aliases), e.g. {prod-4o: gpt-4o-2024-08-06}; matched
+    exactly, case-insensitive."""
+
+    def validate(self) -> None:
+        if self.prices_file and not Path(self.prices_file).is_file():
+            raise ConfigError(f"price file not found: {self.prices_file}")
+        for name, model in self.deployments.items():
+            if not (isinstance(name, str) and name.strip() and isinstance(model, str) and model.strip()):
+                raise ConfigError(
+                    f"pricing.deployments: {name!r}: {model!r} must map a deployment name to a model "
+                    f"name, e.g. {{prod-4o: gpt-4o}}"
+                )
 
 
 @dataclass
 class TaggingConfig:
-    """The tagging contract: which tags matter, where other libraries keep them."""
+    """The tagging contract: which tags matter, where other libraries keep them, who may set them."""
 
     required: list[str] = field(default_factory=lambda: ["feature", "customer_id"])
-    default: str = DEFAULT_UNTAGGED  # value given to required tags still missing
-    owner: str | None = None  # who owns the untagged bucket (reported beside it)
-    # source attribute -> costline tag name (without the `costline.` prefix)
+    """Tags every call should carry; a call without one gets `default` for it."""
+    default: str = DEFAULT_UNTAGGED
+    """Value given to required tags still missing."""
+    owner: str | None = None
+    """Who owns the untagged bucket (reported beside it)."""
     aliases: dict[str, str] = field(
         default_factory=lambda: {
             "user.id": "user_id",
@@ -76,7 +144,7 @@ class TaggingConfig:
             "deployment.environment.name": "environment",
         }
     )
-    # attribute prefixes whose suffix is the tag name, e.g. traceloop's association properties
+    """Source attribute -> costline tag name (without the `costline.` prefix)."""
     prefixes: list[str] = field(
         default_factory=lambda: [
             "traceloop.association.properties.",
@@ -85,179 +153,281 @@ class TaggingConfig:
             "ai.telemetry.metadata.",
         ]
     )
-    # Glob patterns (fnmatch: * ? [seq]) on the tag name a prefix gives; a match is not a tag. Added to
-    # the built-in framework metadata patterns (assembly/tags.py FRAMEWORK_KEYS: ls_*, lc_*, langgraph_*,
-    # checkpoint_ns, checkpoint_id). Aliases and a span's own `costline.*` tags are never ignored.
+    """Attribute prefixes whose suffix is the tag name, e.g. traceloop's association properties."""
     ignore: list[str] = field(default_factory=list)
-    # Tag trust and privacy (processor/assembly/policy.py). trust: resource service.name -> the tag
-    # names that service may set ("*": all); the service "*" covers every service not listed. A tag a
-    # service may not set is ignored (inherited or defaulted instead) and counted as tags_untrusted.
+    """Glob patterns (fnmatch: * ? [seq]) on the tag name a prefix gives; a match is not a tag. Added to the built-in
+    framework metadata patterns (assembly/tags.py FRAMEWORK_KEYS: ls_*, lc_*, langgraph_*, checkpoint_ns,
+    checkpoint_id). Aliases and a span's own `costline.*` tags are never ignored."""
     trust: dict[str, list[str]] = field(default_factory=lambda: {"*": ["*"]})
-    hash: list[str] = field(default_factory=list)  # tags whose values become h:<HMAC-SHA256 hex[:16]>
-    drop: list[str] = field(default_factory=list)  # tags removed before export, ledger and metrics
-    hash_key_file: str | None = None  # the HMAC key for `hash` (at least 16 bytes), read from this file
+    """Resource service.name -> the tag names that service may set ("*": all); the service "*" covers every service not
+    listed. A tag a service may not set is ignored (inherited or defaulted instead) and counted as tags_untrusted
+    (assembly/policy.py)."""
+    hash: list[str] = field(default_factory=list)
+    """Tags whose values become `h:<HMAC-SHA256 hex[:16]>`."""
+    drop: list[str] = field(default_factory=list)
+    """Tags removed before export, ledger and metrics."""
+    hash_key_file: str | None = None
+    """The file holding the HMAC key for `hash` (at least 16 bytes: MIN_HASH_KEY_BYTES)."""
+
+    def validate(self) -> None:
+        if not self.default:
+            raise ConfigError("tagging.default must be a non-empty string")
+
+        def names(value) -> bool:
+            return isinstance(value, list) and all(isinstance(n, str) and n for n in value)
+
+        if not isinstance(self.trust, dict):
+            raise ConfigError('tagging.trust must map a service.name to a list of tag names ("*" for all)')
+        for service, allowed in self.trust.items():
+            if not isinstance(service, str) or not names(allowed):
+                raise ConfigError(f'tagging.trust.{service} must be a list of tag names, or ["*"] for all')
+        for key in ("hash", "drop"):
+            if not names(getattr(self, key)):
+                raise ConfigError(f"tagging.{key} must be a list of tag names")
+        if not names(self.ignore):
+            raise ConfigError('tagging.ignore must be a list of tag-name patterns, e.g. ["langgraph_*", "ls_*"]')
+        if both := sorted(set(self.hash) & set(self.drop)):
+            raise ConfigError(f"tag {both[0]!r} cannot be both hashed and dropped (tagging.hash, tagging.drop)")
+        if required := sorted(set(self.required) & set(self.drop)):
+            raise ConfigError(
+                f"tagging.drop cannot name the required tag {required[0]!r}: required tags are always filled"
+            )
+        if self.hash:
+            read_hash_key(self.hash_key_file)
+
+
+def read_hash_key(path: str | None) -> bytes:
+    """The HMAC key of tagging.hash held in `path`, or a ConfigError sentence."""
+    if not path:
+        raise ConfigError("tagging.hash needs tagging.hash_key_file: a file holding the secret HMAC key")
+    try:
+        key = Path(path).read_bytes().strip()
+    except FileNotFoundError:
+        raise ConfigError(f"tagging.hash_key_file not found: {path}") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read tagging.hash_key_file {path}: {e.strerror}") from None
+    if len(key) < MIN_HASH_KEY_BYTES:
+        raise ConfigError(f"tagging.hash_key_file {path} must hold a secret of at least {MIN_HASH_KEY_BYTES} bytes")
+    return key
 
 
 @dataclass
 class AssemblyConfig:
-    trace_wait_s: float = DEFAULT_TRACE_WAIT_S  # quiet time before a trace is flushed
-    max_traces: int = DEFAULT_MAX_TRACES  # at the bound the oldest trace flushes early
-    max_spans: int = DEFAULT_MAX_SPANS  # buffered spans across all traces; same policy
-    max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES  # buffered span bytes (+ 160 B each); same policy; 0: none
-    recent_traces: int = DEFAULT_RECENT_TRACES  # flushed traces remembered for late spans
+    """The trace buffer: how long a trace waits for its spans, and the bounds of what is held."""
+
+    trace_wait_s: float = field(
+        default=DEFAULT_TRACE_WAIT_S,
+        metadata=option(Flag("--trace-wait SECONDS", "quiet time before a trace is assembled (default 5)", type=float)),
+    )
+    """Quiet time, in seconds, before a trace is flushed."""
+    max_traces: int = DEFAULT_MAX_TRACES
+    """Buffered traces; at the bound the oldest trace flushes early."""
+    max_spans: int = DEFAULT_MAX_SPANS
+    """Buffered spans across all traces; same policy."""
+    max_buffer_bytes: int = DEFAULT_MAX_BUFFER_BYTES
+    """Buffered span bytes (+ 160 B each); same policy; 0: no byte bound."""
+    recent_traces: int = DEFAULT_RECENT_TRACES
+    """Flushed traces remembered for late spans."""
+
+    def validate(self) -> None:
+        if self.trace_wait_s < 0:
+            raise ConfigError("--trace-wait must be zero or more seconds")
+        if self.max_traces < 1 or self.max_spans < 1:
+            raise ConfigError("max_traces and max_spans must be at least 1")
+        if self.max_buffer_bytes < 0:
+            raise ConfigError("max_buffer_bytes must be zero (no byte bound) or more")
 
 
 @dataclass
 class ExportTarget:
-    protocol: str  # "grpc" or "http"
-    endpoint: str  # HOST:PORT for grpc, base URL or full /v1/traces URL for http
+    """One OTLP backend the enriched spans are sent to (an item of export.targets)."""
+
+    protocol: str
+    """grpc or http."""
+    endpoint: str
+    """HOST:PORT for grpc; a base URL or the full /v1/traces URL for http."""
     headers: dict[str, str] = field(default_factory=dict)
+    """Headers sent with every request (e.g. authorization)."""
     insecure: bool = True
-    compression: str | None = None  # "gzip" or None
+    """grpc: a plain-text channel (false: TLS); http follows its URL's scheme."""
+    compression: str | None = None
+    """gzip, or null for none."""
     timeout_s: float = 10.0
-    ca_file: str | None = None  # PEM roots to verify the backend's TLS certificate (default: system roots)
-    max_request_bytes: int | None = None  # this target's request bound; None: export.max_request_bytes
+    """Deadline of one export request, in seconds."""
+    ca_file: str | None = None
+    """PEM roots to verify the backend's TLS certificate (default: the system's roots)."""
+    max_request_bytes: int | None = None
+    """This target's request bound; null: export.max_request_bytes."""
+
+    def validate(self) -> None:
+        if self.protocol not in ("grpc", "http"):
+            raise ConfigError(f"export protocol must be grpc or http, not {self.protocol!r}")
+        if self.protocol == "grpc":
+            parse_hostport(self.endpoint, "--export-grpc")
+        elif not self.endpoint.startswith(("http://", "https://")):
+            raise ConfigError(f"--export-http needs an http:// or https:// URL, not {self.endpoint!r}")
+        if self.compression not in (None, "gzip", "none"):
+            raise ConfigError(f"export compression must be gzip or none, not {self.compression!r}")
+
+
+def _grpc_target(endpoint: str) -> ExportTarget:
+    return ExportTarget("grpc", endpoint)
+
+
+def _http_target(endpoint: str) -> ExportTarget:
+    return ExportTarget("http", endpoint)
 
 
 @dataclass
 class ExportConfig:
-    targets: list[ExportTarget] = field(default_factory=list)
-    queue_batches: int = DEFAULT_QUEUE_BATCHES  # per target; full -> receivers throttle senders
-    batch_spans: int = DEFAULT_BATCH_SPANS  # spans per export request
-    # encoded bytes per export request (a lone span larger than this goes alone); with several
-    # targets, requests are framed at the smallest target's bound. A backend's "too large"
-    # answer (RESOURCE_EXHAUSTED, 413) splits the request in halves, sent again.
+    """Re-export of the enriched spans: backends, batching, retries, and the on-disk queue."""
+
+    targets: list[ExportTarget] = field(
+        default_factory=list,
+        metadata=option(
+            Flag(
+                "--export-grpc HOST:PORT", "export to an OTLP/gRPC backend (repeatable)", _grpc_target, repeatable=True
+            ),
+            Flag("--export-http URL", "export to an OTLP/HTTP backend (repeatable)", _http_target, repeatable=True),
+            items=ExportTarget,
+        ),
+    )
+    """The backends (fields below). The flags replace the file's list; with neither, the standard OTEL_EXPORTER_OTLP_*
+    variables name one; with none, spans are priced and recorded only."""
+    queue_batches: int = DEFAULT_QUEUE_BATCHES
+    """Batches queued per target; when full, the receivers throttle senders."""
+    batch_spans: int = DEFAULT_BATCH_SPANS
+    """Spans per export request."""
     max_request_bytes: int = DEFAULT_EXPORT_REQUEST_BYTES
-    batch_timeout_s: float = 0.2  # a partial batch is sent after this long
+    """Encoded bytes per export request (a lone span larger than this goes alone); with several targets, requests are
+    framed at the smallest target's bound. A backend's "too large" answer (RESOURCE_EXHAUSTED, 413) splits the
+    request in halves, sent again."""
+    batch_timeout_s: float = 0.2
+    """A partial batch is sent after this many seconds."""
     retry_initial_s: float = 0.5
+    """First wait before retrying a failed export, in seconds; it doubles each attempt (with jitter)."""
     retry_max_s: float = 30.0
-    retry_max_elapsed_s: float = 0.0  # 0: retry retryable failures until they succeed
-    drain_timeout_s: float = 30.0  # how long SIGTERM waits for buffers and queues
-    # --queue-dir: acknowledged spans are written here before the sender hears OK and kept
-    # until exported (and in the ledger); left-over ones are replayed at start. None: memory only.
-    queue_dir: str | None = None
-    queue_fsync: bool = False  # fsync each write: survive power loss too, not just a process crash
-    queue_max_bytes: int = 2 * 1024 * 1024 * 1024  # on disk; over it the receivers throttle senders; 0: none
-    queue_segment_bytes: int = 8 * 1024 * 1024  # one file per segment; a finished segment is deleted
+    """Longest wait between two attempts, in seconds."""
+    retry_max_elapsed_s: float = 0.0
+    """Give up on a batch after this many seconds; 0: retry retryable failures until they succeed."""
+    drain_timeout_s: float = 30.0
+    """How long SIGTERM waits for buffers and queues, in seconds."""
+    queue_dir: str | None = field(
+        default=None,
+        metadata=option(
+            Flag(
+                "--queue-dir DIR",
+                "keep acknowledged spans on disk here until exported and recorded; replayed "
+                "after a restart or crash (default: memory only)",
+            )
+        ),
+    )
+    """Acknowledged spans are written here before the sender hears OK and kept until exported (and in the ledger);
+    left-over ones are replayed at start. null: memory only."""
+    queue_fsync: bool = False
+    """fsync each write: survive power loss too, not just a process crash."""
+    queue_max_bytes: int = 2 * 1024 * 1024 * 1024
+    """Bytes on disk; over it the receivers throttle senders; 0: no bound."""
+    queue_segment_bytes: int = 8 * 1024 * 1024
+    """Bytes per segment file; a finished segment is deleted."""
 
     def request_bytes(self) -> int:
         """The byte bound export requests are framed to: the smallest of the targets' bounds."""
         return min([t.max_request_bytes or self.max_request_bytes for t in self.targets] or [self.max_request_bytes])
 
+    def validate(self) -> None:
+        for t in self.targets:
+            t.validate()
+        if self.queue_batches < 1 or self.batch_spans < 1:
+            raise ConfigError("queue_batches and batch_spans must be at least 1")
+        for where, n in [("export.max_request_bytes", self.max_request_bytes)] + [
+            (f"max_request_bytes of {t.endpoint}", t.max_request_bytes) for t in self.targets
+        ]:
+            if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1024):
+                raise ConfigError(f"{where} must be a whole number of bytes, at least 1024")
+        if self.queue_dir is not None:
+            qd = Path(self.queue_dir)
+            if qd.exists() and not qd.is_dir():
+                raise ConfigError(f"--queue-dir {qd} exists and is not a directory")
+            if self.queue_max_bytes < 0 or self.queue_segment_bytes < 1024:
+                raise ConfigError("queue_max_bytes must be zero (no bound) or more, queue_segment_bytes at least 1024")
+
 
 @dataclass
 class MetricsConfig:
-    listen: str | None = None  # HOST:PORT for Prometheus /metrics (--metrics); None: no endpoint
-    # labels on every cost metric: tag names, or model / provider / agent / service
+    """Cost metrics: the Prometheus endpoint, an OTLP push, and the labels they carry."""
+
+    listen: str | None = field(
+        default=None,
+        metadata=option(
+            Flag(
+                "--metrics HOST:PORT",
+                "serve Prometheus /metrics on this address (with --workers N: worker i on PORT+i)",
+            )
+        ),
+    )
+    """HOST:PORT for Prometheus /metrics; null: no endpoint. With --workers N, worker i serves on PORT+i."""
     dimensions: list[str] = field(
         default_factory=lambda: ["feature", "customer_id", "model", "provider", "environment", "team", "agent"]
     )
-    max_label_values: int = 50  # per dimension; later values are reported as `other`
-    max_series: int = 2000  # label combinations per metric; later ones are counted with every dimension `other`
-    otlp_endpoint: str | None = None  # also push OTLP metrics here (HOST:PORT gRPC)
+    """Labels on every cost metric: tag names, or model / provider / agent / service."""
+    max_label_values: int = 50
+    """Values per dimension; later values are reported as `other`."""
+    max_series: int = 2000
+    """Label combinations per metric; later ones are counted with every dimension `other`."""
+    otlp_endpoint: str | None = None
+    """Also push OTLP metrics here (HOST:PORT, gRPC)."""
     otlp_interval_s: float = 60.0
+    """Seconds between two OTLP metric pushes."""
+
+    def validate(self) -> None:
+        if self.listen:
+            parse_hostport(self.listen, "--metrics")
+        if self.max_label_values < 1:
+            raise ConfigError("metrics.max_label_values must be at least 1")
+        if self.max_series < 1:
+            raise ConfigError("metrics.max_series must be at least 1")
 
 
 @dataclass
 class MemoryConfig:
-    # MiB of telemetry costline may hold: trace buffer, recent traces, export queues, forwarded
-    # metrics and logs, ledger backlog (processor/memory.py). Senders are throttled from 80% of it.
-    # None: half the machine's memory, or of the cgroup limit when lower, shared by --workers; 0: none.
+    """The bound on the telemetry costline holds in memory (processor/memory.py)."""
+
     limit_mib: int | None = None
+    """MiB of telemetry costline may hold: trace buffer, recent traces, export queues, forwarded metrics and logs,
+    ledger backlog. Senders are throttled from 80% of it. null: half the machine's memory, or of the cgroup limit
+    when lower, shared by --workers; 0: no bound."""
+
+    def validate(self) -> None:
+        limit = self.limit_mib
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ConfigError("memory.limit_mib must be a whole number of MiB (0: no bound)")
 
 
 @dataclass
 class Config:
+    """Every setting of `costline serve`, one block per stage; the ledger commands read the same file."""
+
     receive: ReceiveConfig = field(default_factory=ReceiveConfig)
     pricing: PricingConfig = field(default_factory=PricingConfig)
     tagging: TaggingConfig = field(default_factory=TaggingConfig)
     assembly: AssemblyConfig = field(default_factory=AssemblyConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
-    ledger: str | None = None  # path or postgresql:// URL (the ledger issue)
+    ledger: str | None = field(
+        default=None,
+        metadata=option(
+            Flag("--ledger PATH|URL", "SQLite path or postgresql:// URL for the cost ledger ('off' disables)")
+        ),
+    )
+    """SQLite path or postgresql:// URL of the cost ledger; "off" disables it (quoted in YAML, where a bare off is
+    false). Not set: $COSTLINE_LEDGER, else ./costline-ledger.db."""
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
 
     def validate(self) -> None:
-        for addr, name in ((self.receive.grpc, "--grpc"), (self.receive.http, "--http")):
-            if addr is not None:
-                parse_hostport(addr, name)
-        if self.receive.grpc is None and self.receive.http is None:
-            raise ConfigError("at least one receiver (--grpc or --http) must be enabled")
-        if self.assembly.trace_wait_s < 0:
-            raise ConfigError("--trace-wait must be zero or more seconds")
-        if self.assembly.max_traces < 1 or self.assembly.max_spans < 1:
-            raise ConfigError("max_traces and max_spans must be at least 1")
-        if self.assembly.max_buffer_bytes < 0:
-            raise ConfigError("max_buffer_bytes must be zero (no byte bound) or more")
-        if not self.receive.retry_after_s > 0:
-            raise ConfigError("receive.retry_after_s must be more than zero")
-        if self.receive.max_request_bytes < 1024:
-            raise ConfigError("max_request_bytes must be at least 1024")
-        if self.receive.max_concurrent_requests < 0:
-            raise ConfigError("receive.max_concurrent_requests must be zero (no cap) or more")
-        for t in self.export.targets:
-            if t.protocol not in ("grpc", "http"):
-                raise ConfigError(f"export protocol must be grpc or http, not {t.protocol!r}")
-            if t.protocol == "grpc":
-                parse_hostport(t.endpoint, "--export-grpc")
-            elif not t.endpoint.startswith(("http://", "https://")):
-                raise ConfigError(f"--export-http needs an http:// or https:// URL, not {t.endpoint!r}")
-            if t.compression not in (None, "gzip", "none"):
-                raise ConfigError(f"export compression must be gzip or none, not {t.compression!r}")
-        if self.export.queue_batches < 1 or self.export.batch_spans < 1:
-            raise ConfigError("queue_batches and batch_spans must be at least 1")
-        for where, n in [("export.max_request_bytes", self.export.max_request_bytes)] + [
-                (f"max_request_bytes of {t.endpoint}", t.max_request_bytes) for t in self.export.targets]:
-            if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1024):
-                raise ConfigError(f"{where} must be a whole number of bytes, at least 1024")
-        if self.export.queue_dir is not None:
-            qd = Path(self.export.queue_dir)
-            if qd.exists() and not qd.is_dir():
-                raise ConfigError(f"--queue-dir {qd} exists and is not a directory")
-            if self.export.queue_max_bytes < 0 or self.export.queue_segment_bytes < 1024:
-                raise ConfigError("queue_max_bytes must be zero (no bound) or more, queue_segment_bytes at least 1024")
-        limit = self.memory.limit_mib
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-            raise ConfigError("memory.limit_mib must be a whole number of MiB (0: no bound)")
-        if self.pricing.prices_file and not Path(self.pricing.prices_file).is_file():
-            raise ConfigError(f"price file not found: {self.pricing.prices_file}")
-        for name, model in self.pricing.deployments.items():
-            if not (isinstance(name, str) and name.strip() and isinstance(model, str) and model.strip()):
-                raise ConfigError(f"pricing.deployments: {name!r}: {model!r} must map a deployment name to a model "
-                                  f"name, e.g. {{prod-4o: gpt-4o}}")
-        if self.metrics.listen:
-            parse_hostport(self.metrics.listen, "--metrics")
-        if self.metrics.max_label_values < 1:
-            raise ConfigError("metrics.max_label_values must be at least 1")
-        if self.metrics.max_series < 1:
-            raise ConfigError("metrics.max_series must be at least 1")
-        if not self.tagging.default:
-            raise ConfigError("tagging.default must be a non-empty string")
-        _validate_tag_policy(self.tagging)
-
-
-def _validate_tag_policy(t: TaggingConfig) -> None:
-    def names(value) -> bool:
-        return isinstance(value, list) and all(isinstance(n, str) and n for n in value)
-
-    if not isinstance(t.trust, dict):
-        raise ConfigError('tagging.trust must map a service.name to a list of tag names ("*" for all)')
-    for service, allowed in t.trust.items():
-        if not isinstance(service, str) or not names(allowed):
-            raise ConfigError(f'tagging.trust.{service} must be a list of tag names, or ["*"] for all')
-    for key in ("hash", "drop"):
-        if not names(getattr(t, key)):
-            raise ConfigError(f"tagging.{key} must be a list of tag names")
-    if not names(t.ignore):
-        raise ConfigError('tagging.ignore must be a list of tag-name patterns, e.g. ["langgraph_*", "ls_*"]')
-    if both := sorted(set(t.hash) & set(t.drop)):
-        raise ConfigError(f"tag {both[0]!r} cannot be both hashed and dropped (tagging.hash, tagging.drop)")
-    if required := sorted(set(t.required) & set(t.drop)):
-        raise ConfigError(f"tagging.drop cannot name the required tag {required[0]!r}: required tags are always filled")
-    if t.hash:
-        from costline_processor.assembly.policy import read_hash_key
-
-        read_hash_key(t.hash_key_file)
+        """Each stage's own checks; the first wrong setting raises its sentence."""
+        for stage in (self.receive, self.assembly, self.export, self.memory, self.pricing, self.metrics, self.tagging):
+            stage.validate()
 
 
 def parse_hostport(value: str, name: str = "address") -> tuple[str, int]:
@@ -265,87 +435,3 @@ def parse_hostport(value: str, name: str = "address") -> tuple[str, int]:
     if not sep or not port.isdigit() or not (0 <= int(port) <= 65535):
         raise ConfigError(f"{name} must be HOST:PORT, not {value!r}")
     return (host.strip("[]") or "localhost"), int(port)
-
-
-def targets_from_env(env: os._Environ | dict[str, str]) -> list[ExportTarget]:
-    """The standard OTEL_EXPORTER_OTLP_* variables, used when no export flag is given."""
-    endpoint = env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
-    if not endpoint:
-        return []
-    protocol = env.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "grpc"
-    headers = _parse_headers(env.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or env.get("OTEL_EXPORTER_OTLP_HEADERS") or "")
-    compression = env.get("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION") or env.get("OTEL_EXPORTER_OTLP_COMPRESSION")
-    if protocol == "grpc":
-        hostport = endpoint.split("://", 1)[-1].rstrip("/")
-        return [ExportTarget("grpc", hostport, headers, insecure=not endpoint.startswith("https"), compression=compression)]
-    if protocol.startswith("http"):
-        return [ExportTarget("http", endpoint, headers, compression=compression)]
-    raise ConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL must be grpc, http/protobuf or http/json, not {protocol!r}")
-
-
-def _parse_headers(raw: str) -> dict[str, str]:
-    out = {}
-    for part in raw.split(","):
-        if "=" in part:
-            k, v = part.split("=", 1)
-            out[k.strip()] = v.strip()
-    return out
-
-
-def merge_yaml(config: Config, data: dict[str, Any], where: str = "config") -> None:
-    """Apply a YAML mapping onto `config`; unknown keys are an error, not ignored."""
-    for key, value in data.items():
-        if key == "export" and isinstance(value, dict) and "targets" in value:
-            value = dict(value)
-            targets = value.pop("targets") or []
-            config.export.targets = [_target(t, f"{where}.export.targets") for t in targets]
-        if not hasattr(config, key) or key.startswith("_"):
-            raise ConfigError(f"unknown setting {where}.{key}")
-        current = getattr(config, key)
-        if is_dataclass(current) and isinstance(value, dict):
-            merge_yaml(current, value, f"{where}.{key}")
-        else:
-            setattr(config, key, _coerce(current, value, f"{where}.{key}"))
-
-
-def _target(raw: Any, where: str) -> ExportTarget:
-    if not isinstance(raw, dict) or "endpoint" not in raw:
-        raise ConfigError(f"{where}: each target needs protocol and endpoint")
-    names = {f.name for f in fields(ExportTarget)}
-    unknown = set(raw) - names
-    if unknown:
-        raise ConfigError(f"unknown setting {where}.{sorted(unknown)[0]}")
-    return ExportTarget(**{"protocol": "grpc", **raw})
-
-
-def _coerce(current: Any, value: Any, where: str) -> Any:
-    if current is None or value is None:
-        return value
-    if isinstance(current, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false")
-        return value
-    if isinstance(current, (int, float)) and not isinstance(current, bool):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{where} must be a number")
-        return type(current)(value)
-    if isinstance(current, list) and not isinstance(value, list):
-        raise ConfigError(f"{where} must be a list")
-    if isinstance(current, dict) and not isinstance(value, dict):
-        raise ConfigError(f"{where} must be a mapping")
-    return value
-
-
-def load_yaml_file(path: str) -> dict[str, Any]:
-    import yaml
-
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at the top level")
-    return data

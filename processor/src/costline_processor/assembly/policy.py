@@ -29,35 +29,18 @@ import hmac
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path
 
-from costline_processor.config import ConfigError, TaggingConfig
+from costline_processor.config import TaggingConfig, read_hash_key
 
 log = logging.getLogger("costline")
 
 ANY = "*"
 HASH_PREFIX = "h:"
 HASH_HEX = 16
-MIN_KEY_BYTES = 16
 _HASHED = re.compile(r"h:[0-9a-f]{16}\Z").match  # a value already hashed (by costline upstream): kept
 _CACHE_MAX = 4096
 _LABELS_MAX = 256  # distinct service labels in Stats; service.name is the sender's word
 _WARNED_MAX = 1024
-
-
-def read_hash_key(path: str | None) -> bytes:
-    """The HMAC key held in `path`, or a ConfigError sentence."""
-    if not path:
-        raise ConfigError("tagging.hash needs tagging.hash_key_file: a file holding the secret HMAC key")
-    try:
-        key = Path(path).read_bytes().strip()
-    except FileNotFoundError:
-        raise ConfigError(f"tagging.hash_key_file not found: {path}") from None
-    except OSError as e:
-        raise ConfigError(f"cannot read tagging.hash_key_file {path}: {e.strerror}") from None
-    if len(key) < MIN_KEY_BYTES:
-        raise ConfigError(f"tagging.hash_key_file {path} must hold a secret of at least {MIN_KEY_BYTES} bytes")
-    return key
 
 
 def hash_value(key: bytes, value: str) -> str:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import sys
 
-from costline_processor.config import ConfigError, load_yaml_file
+from costline_processor.config import ConfigError
+from costline_processor.config_sources import load_yaml_file
 from costline_processor.ledger import options
 from costline_processor.ledger.alerts import evaluate, thresholds_from
 from costline_processor.ledger.periods import DAY_NS, parse_duration, parse_time

@@ -81,12 +81,12 @@ class _Serving:
     def __init__(self, config_path: Path, ledger_path: str, export_grpc: list[str]) -> None:
         import asyncio
 
-        from costline_processor.config import Config, ExportTarget, load_yaml_file, merge_yaml
+        from costline_processor.config import ExportTarget
+        from costline_processor.config_sources import load_config
         from costline_processor.ledger import open_ledger
         from costline_processor.server import Server
 
-        self.config = config = Config()
-        merge_yaml(config, load_yaml_file(str(config_path)))
+        self.config = config = load_config(str(config_path))
         config.receive.grpc = "127.0.0.1:0"
         config.receive.http = None
         config.assembly.trace_wait_s = 1.0
@@ -141,7 +141,7 @@ def _print_reports(ledger_path: str, config_path: Path) -> None:
         ("Spend by feature", ["report", "--by", "feature"]),
         ("Top customers", ["top", "customers", "-n", "5"]),
         ("Spend by model and provider", ["report", "--by", "provider,model"]),
-        ("Agent steps (research-agent)", ["report", "--by", "agent"]),
+        ("Agent steps (research-agent)", ["report", "--by", "agent", "--where", "feature=research-agent"]),
         ("Cost per active user, by plan", ["report", "--by", "plan", "--per-user"]),
         ("Untagged bucket", ["report", "--by", "feature", "--untagged"]),
     ):

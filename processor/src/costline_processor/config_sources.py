@@ -1,0 +1,128 @@
+"""Where settings come from: the defaults, the YAML file, the flags, the environment.
+
+`load_config` is the one loader, shared by `costline serve` and the ledger commands:
+
+    Config()  ->  YAML file (--config; unknown keys refused)  ->  flags (declared in config.py)
+              ->  OTEL_EXPORTER_OTLP_* (only when nothing named an export target)
+
+What each setting means, its default and its flag live in config.py; this module only merges.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import fields, is_dataclass
+from typing import Any
+
+from costline_processor.config import Config, ConfigError, ExportTarget
+from costline_processor.config_options import apply_flags
+
+
+def targets_from_env(env: Mapping[str, str]) -> list[ExportTarget]:
+    """The standard OTEL_EXPORTER_OTLP_* variables, used when no export flag is given."""
+    endpoint = _otlp_variable(env, "ENDPOINT")
+    if not endpoint:
+        return []
+    protocol = _otlp_variable(env, "PROTOCOL") or "grpc"
+    headers = _parse_headers(_otlp_variable(env, "HEADERS") or "")
+    compression = _otlp_variable(env, "COMPRESSION")
+    if protocol == "grpc":
+        hostport = endpoint.split("://", 1)[-1].rstrip("/")
+        insecure = not endpoint.startswith("https")
+        return [ExportTarget("grpc", hostport, headers, insecure=insecure, compression=compression)]
+    if protocol.startswith("http"):
+        return [ExportTarget("http", endpoint, headers, compression=compression)]
+    raise ConfigError(f"OTEL_EXPORTER_OTLP_PROTOCOL must be grpc, http/protobuf or http/json, not {protocol!r}")
+
+
+def _otlp_variable(env: Mapping[str, str], name: str) -> str | None:
+    """OTEL_EXPORTER_OTLP_TRACES_<name>, else OTEL_EXPORTER_OTLP_<name>."""
+    return env.get(f"OTEL_EXPORTER_OTLP_TRACES_{name}") or env.get(f"OTEL_EXPORTER_OTLP_{name}")
+
+
+def _parse_headers(raw: str) -> dict[str, str]:
+    out = {}
+    for part in raw.split(","):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+def merge_yaml(config: Any, data: dict[str, Any], where: str = "config") -> None:
+    """Apply a YAML mapping onto `config` (a Config, or one of its stages); unknown keys are an
+    error, not ignored."""
+    for key, value in data.items():
+        if key == "export" and isinstance(value, dict) and "targets" in value:
+            value = dict(value)
+            targets = value.pop("targets") or []
+            config.export.targets = [_target(t, f"{where}.export.targets") for t in targets]
+        if not hasattr(config, key) or key.startswith("_"):
+            raise ConfigError(f"unknown setting {where}.{key}")
+        current = getattr(config, key)
+        if is_dataclass(current) and isinstance(value, dict):
+            merge_yaml(current, value, f"{where}.{key}")
+        else:
+            setattr(config, key, _coerce(current, value, f"{where}.{key}"))
+
+
+def _target(raw: Any, where: str) -> ExportTarget:
+    if not isinstance(raw, dict) or "endpoint" not in raw:
+        raise ConfigError(f"{where}: each target needs protocol and endpoint")
+    names = {f.name for f in fields(ExportTarget)}
+    unknown = set(raw) - names
+    if unknown:
+        raise ConfigError(f"unknown setting {where}.{sorted(unknown)[0]}")
+    return ExportTarget(**{"protocol": "grpc", **raw})
+
+
+def _coerce(current: Any, value: Any, where: str) -> Any:
+    if current is None or value is None:
+        return value
+    if isinstance(current, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false")
+        return value
+    if isinstance(current, (int, float)) and not isinstance(current, bool):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number")
+        return type(current)(value)
+    if isinstance(current, list) and not isinstance(value, list):
+        raise ConfigError(f"{where} must be a list")
+    if isinstance(current, dict) and not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    return value
+
+
+def load_yaml_file(path: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def load_config(
+    path: str | None = None, args: argparse.Namespace | None = None, env: Mapping[str, str] | None = None
+) -> Config:
+    """The one loader of `costline serve` and the ledger commands: the defaults, then the YAML file
+    at `path`, then the flags declared in config.py that `args` gives, then (with `env`, when
+    neither gave an export target) the standard OTEL_EXPORTER_OTLP_* variables. Not validated:
+    the caller asks `validate()` when it will serve."""
+    config = Config()
+    if path:
+        merge_yaml(config, load_yaml_file(path), where=os.path.basename(path))
+    if args is not None:
+        apply_flags(config, args)
+    if env is not None and not config.export.targets:
+        config.export.targets = targets_from_env(env)
+    return config
