@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import MISSING, Field, dataclass, fields, is_dataclass
 from typing import Any
 
-_KEY = "costline.option"  # where a field's metadata keeps its Option
+OPTION_KEY = "costline.option"  # where a field's metadata keeps its Option
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class Option:
 
 def option(*flags: Flag, items: type | None = None) -> dict[str, Option]:
     """A field's metadata: `field(default=..., metadata=option(Flag("--name METAVAR", "help")))`."""
-    return {_KEY: Option(flags, items)}
+    return {OPTION_KEY: Option(flags, items)}
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def settings(cls: type, prefix: tuple[str, ...] = ()) -> Iterator[Setting]:
         if stage:
             yield from settings(stage, (*prefix, f.name))
         else:
-            yield Setting((*prefix, f.name), f, f.metadata.get(_KEY, Option()), cls)
+            yield Setting((*prefix, f.name), f, f.metadata.get(OPTION_KEY, Option()), cls)
 
 
 def stages(cls: type, prefix: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], type]]:

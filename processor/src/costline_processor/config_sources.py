@@ -17,7 +17,7 @@ from dataclasses import fields, is_dataclass
 from typing import Any
 
 from costline_processor.config import Config, ConfigError, ExportTarget
-from costline_processor.config_options import apply_flags
+from costline_processor.config_options import OPTION_KEY, apply_flags
 
 
 def targets_from_env(env: Mapping[str, str]) -> list[ExportTarget]:
@@ -65,7 +65,31 @@ def merge_yaml(config: Any, data: dict[str, Any], where: str = "config") -> None
         if is_dataclass(current) and isinstance(value, dict):
             merge_yaml(current, value, f"{where}.{key}")
         else:
-            setattr(config, key, _coerce(current, value, f"{where}.{key}"))
+            if isinstance(value, bool) and _is_text(config, key):
+                # YAML 1.1 reads a bare off/no/yes as a bool: `ledger: off` must not silently mean the default file.
+                raise ConfigError(f"{where}.{key} must be text, not {str(value).lower()}: quote it (\"off\")")
+            setattr(config, key, _coerce(current, _as_flag_would(config, key, value), f"{where}.{key}"))
+
+
+def _as_flag_would(config: Any, key: str, value: Any) -> Any:
+    """A text value the field's flag converts (`grpc: "off"` disables, as `--grpc off` does)."""
+    if not isinstance(value, str):
+        return value
+    for f in fields(config):
+        if f.name == key and (declared := f.metadata.get(OPTION_KEY)):
+            for flag in declared.flags:
+                if flag.to_field is not None and not flag.repeatable:
+                    return flag.to_field(value)
+    return value
+
+
+def _is_text(config: Any, key: str) -> bool:
+    """Whether the dataclass field `key` of `config` holds text (its annotation names str, not bool)."""
+    for f in fields(config):
+        if f.name == key:
+            kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+            return "str" in kind and "bool" not in kind
+    return False
 
 
 def _target(raw: Any, where: str) -> ExportTarget:
