@@ -14,8 +14,8 @@ from decimal import Decimal
 
 from opentelemetry import trace
 
-from costline_processor.commands.serve import open_sinks
 from costline_processor.pipeline import Pipeline
+from costline_processor.server import open_sinks
 from tests.fakes.otlp_sink import OtlpSink
 from tests.processor.harness import RunningServer, loopback_config, sdk_tracer
 
@@ -223,7 +223,7 @@ def test_default_config_has_no_policy_and_leaves_tags_alone(tmp_path):
         app.shutdown()
 
     policies = []
-    spans, stats, rows = run(tmp_path, lambda cfg: policies.append(Pipeline(cfg, None).intake.reader.policy), send, 1)
+    spans, stats, rows = run(tmp_path, lambda cfg: policies.append(Pipeline(cfg, None).reader.policy), send, 1)
     assert policies == [None]
     assert rows["llm"]["tags"] == {"customer_id": "acme", "user_id": "u1", "feature": "untagged"}
     a = spans["llm"].attributes
