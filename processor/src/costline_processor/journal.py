@@ -52,7 +52,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Set
 
 from costline_processor.queue_dir import (
     DEFAULT_MAX_BYTES,
@@ -62,6 +62,8 @@ from costline_processor.queue_dir import (
 )
 
 log = logging.getLogger("costline.journal")
+
+_NONE: frozenset[int] = frozenset()
 
 
 class Journal:
@@ -191,6 +193,10 @@ class Journal:
         """The parties that have not finished `seg` (a left-over segment is replayed to these)."""
         done = self._finished.get(seg, ())
         return tuple(p for i, p in enumerate(self.parties) if i not in done)
+
+    def finished_before(self, party: str) -> Set[int]:
+        """The left-over segments `party` had finished before this start (their spans are not held for it)."""
+        return self.done_before.get(party) or _NONE
 
     def records(self, seg: int) -> Iterator[bytes]:
         """The complete records of a left-over segment; a torn tail is logged, counted, skipped."""

@@ -23,6 +23,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Set
 
 from costline_processor.assembly.buffer import Flush, TraceBuffer
 from costline_processor.assembly.reader import SpanReader
@@ -77,12 +78,15 @@ class Pipeline:
         self.queues = [ExportQueue(make_client(t), cfg, self.stats) for t in cfg.targets]
         if cfg.queue_dir:  # who must be done with a span before its segment goes (journal.py)
             parties = (("export",) if self.queues else ()) + tuple(self._party.values())
-            self.journal = Journal(
-                cfg.queue_dir, fsync=cfg.queue_fsync, max_bytes=cfg.queue_max_bytes, segment_bytes=cfg.queue_segment_bytes,
+            journal = self.journal = Journal(
+                cfg.queue_dir,
+                fsync=cfg.queue_fsync,
+                max_bytes=cfg.queue_max_bytes,
+                segment_bytes=cfg.queue_segment_bytes,
                 parties=parties,
             )
-            if self.journal.left_over:
-                self._replay = asyncio.ensure_future(self._replay_left_over())
+            if journal.left_over:
+                self._replay = asyncio.ensure_future(self._replay_left_over(journal))
         self._ticker = asyncio.ensure_future(self._tick_forever())
 
     async def shutdown(self, deadline: float | None = None) -> None:
@@ -194,17 +198,16 @@ class Pipeline:
         if self.config.assembly.trace_wait_s == 0:
             self.tick()
 
-    async def _replay_left_over(self) -> None:
+    async def _replay_left_over(self, journal: Journal) -> None:
         """Feed the requests an earlier process left back through the pipeline, at the pace
         the export queues take them (the journal gives each only to the parties not done with it)."""
-        journal = self.journal
         spans = 0
         for receipt, body in journal.replay():
             while (any(q.saturated for q in self.queues) or self.buffer.span_count >= self.config.assembly.max_spans
                    or self.memory.over_soft):
                 await asyncio.sleep(0.05)
             try:
-                by_trace, accepted, rejected, _ = self.intake.group(body)
+                by_trace, accepted, _, _ = self.intake.group(body)
             except Exception:  # it parsed when it was accepted; a bug must not stop the rest
                 log.exception("queue dir: a record of segment %d could not be read back", receipt)
                 self.stats.add("queue_dir_records_unreadable")
@@ -327,20 +330,21 @@ class Pipeline:
             stats.add("traces_flushed", n, reason)
         for status, n in statuses.items():
             stats.add("llm_calls", n, status)
-        done = _segment_counts(flushes) if self.journal else None  # for the ledger's acknowledgement
+        journal = self.journal
+        done = _segment_counts(flushes) if journal else None  # for the ledger's acknowledgement
         if rows:
             for sink in self.sinks:
                 try:
-                    if done is not None and sink in self._acking:
-                        sink.write(ledger_rows, on_commit=self.journal.claim(self._party[sink], done).done)
+                    if journal is not None and done is not None and sink in self._acking:
+                        sink.write(ledger_rows, on_commit=journal.claim(self._party[sink], done).done)
                     else:
                         sink.write(rows)
                 except Exception:
                     log.exception("sink %r failed to take %d rows", sink, len(rows))
                     stats.add("ledger_rows_dropped", len(rows), "sink_error")
-        elif done:
+        elif journal is not None and done:
             for sink in self._acking:  # nothing to record for these spans
-                self.journal.release(done, self._party[sink])
+                journal.release(done, self._party[sink])
         if not self.queues:
             stats.add("spans_processed_no_exporter", sum(len(t[0]) for t in traces))
             return
@@ -352,22 +356,24 @@ class Pipeline:
         size = self.config.export.batch_spans
         if not self._pending or (not final and self._pending_spans < size):
             return
+        journal = self.journal
         for body, n, segments in _encode_requests(self._pending, size, final, self._request_bytes):
-            claim = None if segments is None else self.journal.claim("export", segments, len(self.queues))
+            claim = None if journal is None or segments is None else journal.claim("export", segments, len(self.queues))
             batch = Batch("traces", body, n, claim)
             for q in self.queues:
                 q.put(batch)
             self._pending_spans -= n
 
-    def _finished_before(self) -> tuple[set, set]:
+    def _finished_before(self) -> tuple[Set[int], Set[int]]:
         """(segments the export, the ledger finished before this start): replayed to the other party only."""
-        if not self.journal:
+        journal = self.journal
+        if journal is None:
             return _NONE, _NONE
-        before = self.journal.done_before
-        return before.get("export", _NONE), (before.get("ledger", _NONE) if len(self._acking) == 1 else _NONE)
+        ledger = journal.finished_before("ledger") if len(self._acking) == 1 else _NONE
+        return journal.finished_before("export"), ledger
 
 
-_NONE: frozenset = frozenset()
+_NONE: frozenset[int] = frozenset()
 
 
 def _without(spans: list, appended: list, runs: list, skip) -> tuple[list, list, list]:
