@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from costline_processor.wire.keyvalue import decode_value, key_search, read
+from costline_processor.wire.keyvalue import decode_value, decoder, key_search
 from costline_processor.wire.varint import varint
 from tests.processor.spans import set_value
 
@@ -24,6 +24,7 @@ keys = st.one_of(st.sampled_from(["gen_ai.usage.input_tokens", "picked", "other"
 
 
 def _classifier():
+    """(classes, classify, decode): keys starting gen_ai., picked or p are picked."""
     classes: dict = {}
 
     def classify(kb: bytes) -> tuple[str, int]:
@@ -31,7 +32,7 @@ def _classifier():
         found = classes[kb] = (key, 1 if key.startswith(("gen_ai.", "picked", "p")) else 0)
         return found
 
-    return classes, classify
+    return classes, classify, decoder(classes, classify)
 
 
 def _runtime(kv: bytes, classify):
@@ -48,16 +49,16 @@ def _kv(key: str, value) -> bytes:
 
 @settings(max_examples=300, deadline=None)
 @given(keys, values)
-def test_read_decodes_what_the_runtime_decodes(key, value):
-    classes, classify = _classifier()
+def test_decode_decodes_what_the_runtime_decodes(key, value):
+    classes, classify, decode = _classifier()
     kv = _kv(key, value)
-    first = read(kv, classes, classify)
+    first = decode(kv)
     assert first == _runtime(kv, classify)
-    assert read(kv, classes, classify) == first  # the key's class from `classes` this time
+    assert classes and decode(kv) == first  # the key's class from `classes` this time
 
 
-def test_read_of_unusual_layouts_is_the_runtimes():
-    classes, classify = _classifier()
+def test_decode_of_unusual_layouts_is_the_runtimes():
+    _, classify, decode = _classifier()
     kv = _kv("picked.model", "gpt-4o")
     value_at = kv.index(b"\x12")
     layouts = [
@@ -75,12 +76,12 @@ def test_read_of_unusual_layouts_is_the_runtimes():
         b"\x0a\x06picked\x12\x00",  # an empty AnyValue
     ]
     for layout in layouts:
-        assert read(layout, classes, classify) == _runtime(layout, classify), layout
+        assert decode(layout) == _runtime(layout, classify), layout
 
 
-def test_read_of_a_key_not_picked_is_none_without_decoding():
-    classes, classify = _classifier()
-    assert read(_kv("other", "anything"), classes, classify) is None
+def test_decode_of_a_key_not_picked_is_none_without_decoding():
+    classes, _, decode = _classifier()
+    assert decode(_kv("other", "anything")) is None
     assert classes[b"other"] == ("other", 0)
 
 

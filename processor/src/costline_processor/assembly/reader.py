@@ -6,7 +6,7 @@ bytes (wire.keyvalue.key_search) finds whether any attribute key some stage read
 (HTTP, database...) have none and are never decoded. For the others, the lazy schema
 (wire.schema.SpanView) splits the span into its name, times and attribute KeyValue
 bytes, and each attribute is looked up in a bounded cache of decoded ones
-(wire.keyvalue.read decodes a miss). What the attributes mean is normalize's (model
+(wire.keyvalue.decoder decodes a miss). What the attributes mean is normalize's (model
 calls), tags.py's and policy.py's (attribution) and steps.py's (agent steps).
 """
 
@@ -24,8 +24,7 @@ from costline_processor.normalize import (
     normalize_span,
 )
 from costline_processor.records import SCOPE_NAME, SCOPE_VERSION, SERVICE, ModelCall, Origin
-from costline_processor.wire.keyvalue import key_search
-from costline_processor.wire.keyvalue import read as read_keyvalue
+from costline_processor.wire.keyvalue import decoder, key_search
 from costline_processor.wire.schema import SpanView
 
 
@@ -71,6 +70,7 @@ class SpanReader:
         self._tag_prefixes = (TAG_PREFIX, *tag_reader.prefixes)
         self._kv: dict[bytes, tuple | None] = {}
         self._classes: dict[bytes, tuple[str, int]] = {}
+        self._decode = decoder(self._classes, self._classify)  # KeyValue bytes -> (key, value, bits) or None
         self._spans: dict[tuple, tuple] = {}  # (attributes, name, kind, origin) -> SpanInfo fields but times
         # Keys that can change what a stage decides. The rest of `keys` (server.address, service
         # tiers, telemetry.sdk.name) only qualify a model call that one of these marks.
@@ -105,7 +105,7 @@ class SpanReader:
         for kv in kvs:
             hit = get(kv, _MISS)
             if hit is _MISS:
-                hit = read_keyvalue(kv, self._classes, self._classify)
+                hit = self._decode(kv)
                 cached = False
                 # counts rarely repeat, response ids never do: not cached
                 if hit is None or (type(hit[1]) is not int and type(hit[1]) is not list and not hit[2] & _UNIQUE):

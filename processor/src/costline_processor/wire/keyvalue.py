@@ -3,7 +3,7 @@
 A KeyValue is laid out `0a <key length> key 12 <value length> AnyValue`, and an AnyValue
 holds one of string_value (`0a <length> UTF-8`), bool_value (`10 0|1`), int_value (`18
 <varint>`, int64 as two's complement) or double_value (`21 <8 bytes little-endian>`);
-arrays and maps are rarer. `read` decodes those usual layouts by hand; a KeyValue laid out
+arrays and maps are rarer. `decoder` makes a function that decodes those usual layouts by hand; a KeyValue laid out
 any other way (fields out of order or repeated, a long key, something after the value) is
 decoded by the protobuf runtime, so the result is the same either way (checked against the
 runtime by tests/processor/test_fastpath.py and tests/processor/wire/test_keyvalue.py).
@@ -39,51 +39,59 @@ def key_search(heads: Iterable[str]) -> Callable[[bytes], re.Match | None]:
     return re.compile(rb"\n[\x80-\xff]{0,9}[\x00-\x7f](?:" + alternatives + rb")").search
 
 
-def read(kv: bytes, classes: dict[bytes, tuple[str, int]], classify: Callable[[bytes], tuple[str, int]]):
-    """(key, value, bits) of an attribute's KeyValue bytes when its key is picked, else None.
+def decoder(
+    classes: dict[bytes, tuple[str, int]], classify: Callable[[bytes], tuple[str, int]]
+) -> Callable[[bytes], tuple | None]:
+    """decode(KeyValue bytes) -> (key, value, bits) when its key is picked, else None.
 
     `classify(key bytes)` says (key, bits) and stores it in `classes`, looked up first: a
     key is picked when its bits are not 0. The value of a key not picked is not decoded,
     only checked to be the KeyValue's one value field (nothing after it can change the key).
+    (A closure: the reader calls it once per attribute it has not cached, with no lookups.)
     """
-    try:
-        if kv[0] != _KEY or kv[1] & 0x80:
-            raise _Unusual
-        ke = 2 + kv[1]
-        kb = kv[2:ke]
-        cls = classes.get(kb)
-        if cls is None:
-            cls = classify(kb)
-        if not cls[1]:
-            _check_value_field(kv, ke)
-            return None
-        n = len(kv)
-        # int_value filling the value (a count, usually), its varint of 1..3 bytes decoded inline
-        if kv[ke] == _VALUE and kv[ke + 2] == _INT and kv[ke + 1] == n - ke - 2:
-            v = kv[ke + 3]
-            if n == ke + 4 and v < 0x80:
-                return (cls[0], v, cls[1])
-            w = kv[ke + 4]
-            if n == ke + 5 and v >= 0x80 and w < 0x80:
-                return (cls[0], (v & 0x7F) | w << 7, cls[1])
-            if n == ke + 6 and v >= 0x80 and w >= 0x80 and kv[ke + 5] < 0x80:
-                return (cls[0], (v & 0x7F) | (w & 0x7F) << 7 | kv[ke + 5] << 14, cls[1])
-        # a short string_value filling the value (a response id, a model name), decoded inline
-        elif (
-            n - ke < 0x80
-            and kv[ke] == _VALUE
-            and kv[ke + 2] == _STRING
-            and kv[ke + 1] == n - ke - 2
-            and kv[ke + 3] == n - ke - 4
-        ):
-            return (cls[0], kv[ke + 4 :].decode(), cls[1])
-        return (cls[0], _value(kv, ke, n), cls[1])
-    except (_Unusual, ValueError, IndexError, struct.error):  # (UnicodeDecodeError is a ValueError)
-        from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+    get = classes.get
 
-        m = KeyValue.FromString(kv)
-        bits = classify(m.key.encode())[1]
-        return (m.key, decode_value(m.value), bits) if bits else None
+    def decode(kv: bytes) -> tuple | None:
+        try:
+            if kv[0] != _KEY or kv[1] & 0x80:
+                raise _Unusual
+            ke = 2 + kv[1]
+            kb = kv[2:ke]
+            cls = get(kb)
+            if cls is None:
+                cls = classify(kb)
+            if not cls[1]:
+                _check_value_field(kv, ke)
+                return None
+            n = len(kv)
+            # int_value filling the value (a count, usually), its varint of 1..3 bytes decoded inline
+            if kv[ke] == _VALUE and kv[ke + 2] == _INT and kv[ke + 1] == n - ke - 2:
+                v = kv[ke + 3]
+                if n == ke + 4 and v < 0x80:
+                    return (cls[0], v, cls[1])
+                w = kv[ke + 4]
+                if n == ke + 5 and v >= 0x80 and w < 0x80:
+                    return (cls[0], (v & 0x7F) | w << 7, cls[1])
+                if n == ke + 6 and v >= 0x80 and w >= 0x80 and kv[ke + 5] < 0x80:
+                    return (cls[0], (v & 0x7F) | (w & 0x7F) << 7 | kv[ke + 5] << 14, cls[1])
+            # a short string_value filling the value (a response id, a model name), decoded inline
+            elif (
+                n - ke < 0x80
+                and kv[ke] == _VALUE
+                and kv[ke + 2] == _STRING
+                and kv[ke + 1] == n - ke - 2
+                and kv[ke + 3] == n - ke - 4
+            ):
+                return (cls[0], kv[ke + 4 :].decode(), cls[1])
+            return (cls[0], _value(kv, ke, n), cls[1])
+        except (_Unusual, ValueError, IndexError, struct.error):  # (UnicodeDecodeError is a ValueError)
+            from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+
+            m = KeyValue.FromString(kv)
+            bits = classify(m.key.encode())[1]
+            return (m.key, decode_value(m.value), bits) if bits else None
+
+    return decode
 
 
 def decode_value(v):
