@@ -1,9 +1,11 @@
 """The values that flow between the processor's stages.
 
 receive -> intake -> assemble (normalize, price) -> export. Each stage depends only on
-these types, on `config` and on `wire` (the OTLP bytes), never on another stage.
-Money stays `Decimal` until it becomes an OTLP attribute; "unpriced" is a reason
-string, never a zero.
+these types, on `config`, on `wire` (the OTLP bytes) and on the shared modules that
+import no stage (normalize, the price sheets' modules, stats, memory...), never on
+another stage: only pipeline.py and the entry points import stages
+(tests/processor/test_stage_imports.py). Money stays `Decimal` until it becomes an
+OTLP attribute; "unpriced" is a reason string, never a zero.
 """
 
 from __future__ import annotations
