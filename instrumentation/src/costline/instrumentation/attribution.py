@@ -36,18 +36,13 @@ if TYPE_CHECKING:
     from opentelemetry.context import Context
 
 from costline.instrumentation.install_check import warn_if_not_installed
+from costline.instrumentation.tag_keys import PREFIX, baggage_key
 
-PREFIX = "costline."
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 # costline's own span attributes live under these names; a tag may not shadow them.
 RESERVED = ("usage", "reported_cost", "step")
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def baggage_key(tag: str) -> str:
-    """The baggage entry name for a tag (`customer_id` -> `costline.customer_id`)."""
-    return tag if tag.startswith(PREFIX) else PREFIX + tag
 
 
 def tag_entries(tags: dict[str, object]) -> dict[str, str]:
@@ -77,9 +72,7 @@ def context_with_tags(tags: dict[str, str], parent: context.Context | None = Non
 
 def current_tags(ctx: context.Context | None = None) -> dict[str, str]:
     """The costline tags in the (current) context, without the prefix."""
-    return {
-        k[len(PREFIX) :]: str(v) for k, v in baggage.get_all(ctx).items() if k.startswith(PREFIX)
-    }
+    return {k[len(PREFIX) :]: str(v) for k, v in baggage.get_all(ctx).items() if k.startswith(PREFIX)}
 
 
 class attribution:

@@ -19,7 +19,7 @@ from opentelemetry.processor.baggage import BaggageSpanProcessor
 from opentelemetry.trace import Span
 from opentelemetry.util.types import AttributeValue
 
-from costline.instrumentation.attribution import PREFIX
+from costline.instrumentation.tag_keys import PREFIX
 
 # Up to this many tags are set one `set_attribute` each: in the SDK a `set_attributes` call
 # costs about two attributes more than the same attributes one by one (it cleans the mapping
@@ -44,7 +44,10 @@ class CostlineBaggageSpanProcessor(BaggageSpanProcessor):
 
     def __init__(self) -> None:
         super().__init__(is_costline_key)
-        self._last: tuple[object, tuple[tuple[str, AttributeValue], ...]] = (None, ())  # (baggage, its costline entries)
+        self._last: tuple[object, tuple[tuple[str, AttributeValue], ...]] = (
+            None,
+            (),
+        )  # (baggage, its costline entries)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         entries = _entries(parent_context)

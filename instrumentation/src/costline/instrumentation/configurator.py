@@ -22,13 +22,11 @@ import os
 
 from opentelemetry import propagate, trace
 
-from costline.instrumentation import destinations, settings
+from costline.instrumentation import destinations, install_check, settings
 from costline.instrumentation.baggage import CostlineBaggageSpanProcessor
 from costline.instrumentation.trust_boundary import BoundaryPropagator, HostRules
 
 log = logging.getLogger(__name__)
-
-_processor_added: set[int] = set()  # ids of tracer providers that already have the processor
 
 try:  # the SDK's standard setup, as opentelemetry-distro's configurator uses it
     from opentelemetry.sdk._configuration import _OTelSDKConfigurator
@@ -62,9 +60,9 @@ def install(
     `COSTLINE_BAGGAGE_ALLOWED_HOSTS` and `COSTLINE_TRUST_INBOUND_BAGGAGE`.
     """
     provider = tracer_provider if tracer_provider is not None else trace.get_tracer_provider()
-    if id(provider) not in _processor_added and hasattr(provider, "add_span_processor"):
+    if not install_check.has_been_installed(provider) and hasattr(provider, "add_span_processor"):
         provider.add_span_processor(CostlineBaggageSpanProcessor())
-        _processor_added.add(id(provider))
+        install_check.installed(provider)
     rules = HostRules(settings.host_list(settings.BAGGAGE_ALLOWED_HOSTS, allowed_hosts))
     trusted = settings.flag(settings.TRUST_INBOUND_BAGGAGE, False, trust_inbound)
     current = propagate.get_global_textmap()

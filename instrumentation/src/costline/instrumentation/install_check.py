@@ -25,6 +25,7 @@ from opentelemetry import trace
 
 log = logging.getLogger(__name__)
 
+_installed: set[int] = set()  # ids of tracer providers costline.install gave the processor (`installed`)
 _looked_at: set[int] = set()  # ids of tracer providers already inspected (warned about or not)
 _last: object = None  # the provider inspected last (None: no provider set, nothing to inspect)
 _DIRECT = hasattr(trace, "_TRACER_PROVIDER")  # where `set_tracer_provider` keeps the global provider
@@ -34,6 +35,15 @@ WARNING = (
     "so no span will carry them. Call costline.install(tracer_provider) once after building it, "
     "or run the app under opentelemetry-instrument."
 )
+
+
+def installed(provider: object) -> None:
+    """Note that `costline.install` added the processor to `provider` (configurator.install calls this)."""
+    _installed.add(id(provider))
+
+
+def has_been_installed(provider: object) -> bool:
+    return id(provider) in _installed
 
 
 def warn_if_not_installed() -> None:
@@ -58,10 +68,9 @@ def _look_at(provider: object) -> None:
 
 def _lacks_processor(provider: object) -> bool:
     """True only for an SDK tracer provider known not to have the processor."""
-    from costline.instrumentation import configurator
     from costline.instrumentation.baggage import CostlineBaggageSpanProcessor
 
-    if id(provider) in configurator._processor_added:
+    if id(provider) in _installed:
         return False
     from opentelemetry.sdk.trace import TracerProvider
 

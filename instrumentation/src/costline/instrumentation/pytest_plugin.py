@@ -36,9 +36,13 @@ _MAX_TESTS_SHOWN = 3
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("costline", "costline tagging discipline")
-    group.addoption("--costline-require-tags", metavar="TAGS", default=None,
-                    help="fail the run if a model call made through the openai or anthropic SDK lacks one of "
-                         f"these costline tags (comma-separated; default: ${ENV}, else off)")
+    group.addoption(
+        "--costline-require-tags",
+        metavar="TAGS",
+        default=None,
+        help="fail the run if a model call made through the openai or anthropic SDK lacks one of "
+        f"these costline tags (comma-separated; default: ${ENV}, else off)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -113,8 +117,10 @@ class TagAudit:
         if not self.findings:
             return
         terminalreporter.section("costline: untagged model calls", red=True)
-        terminalreporter.write_line(f"{len(self.findings)} call site(s) made model calls without the required "
-                                    f"costline tags ({', '.join(self.required)}):")
+        terminalreporter.write_line(
+            f"{len(self.findings)} call site(s) made model calls without the required "
+            f"costline tags ({', '.join(self.required)}):"
+        )
         for finding in self.findings.values():
             terminalreporter.write_line(finding.line())
 

@@ -55,7 +55,9 @@ def host_list(name: str, override: object = None, env: Mapping[str, str] | None 
     return tuple(h.strip().lower() for h in items if h and h.strip())
 
 
-def header_map(name: str, override: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None) -> dict[str, str]:
+def header_map(
+    name: str, override: Mapping[str, str] | None = None, env: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """`header=tag` pairs, header names lower-cased (HTTP headers are case-insensitive)."""
     if override is not None:
         return {h.lower(): t for h, t in override.items()}
@@ -77,8 +79,9 @@ def choice(name: str, choices: tuple[str, ...], default: str, env: Mapping[str, 
     return raw
 
 
-def name_list(name: str, default: tuple[str, ...], override: object = None,
-              env: Mapping[str, str] | None = None) -> tuple[str, ...]:
+def name_list(
+    name: str, default: tuple[str, ...], override: object = None, env: Mapping[str, str] | None = None
+) -> tuple[str, ...]:
     """A comma-separated list of names (`override` if given), empties dropped; unset: `default`."""
     if override is not None:
         raw = override if isinstance(override, str) else ",".join(override)  # type: ignore[arg-type]

@@ -77,14 +77,17 @@ _OPENINFERENCE_KIND = "openinference.span.kind"
 # processor's dialects). A span that has any of a group's names has that detail: left alone.
 _GROUPS: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     ((INPUT_TOKENS,), ("gen_ai.usage.prompt_tokens", "llm.usage.prompt_tokens", "llm.token_count.prompt")),
-    ((OUTPUT_TOKENS,), ("gen_ai.usage.completion_tokens", "llm.usage.completion_tokens",
-                        "llm.token_count.completion")),
+    ((OUTPUT_TOKENS,), ("gen_ai.usage.completion_tokens", "llm.usage.completion_tokens", "llm.token_count.completion")),
     ((CACHE_READ_TOKENS,), ("gen_ai.usage.cache_read_input_tokens", "llm.token_count.prompt_details.cache_read")),
-    ((CACHE_CREATION_TOKENS, CACHE_WRITE_TOKENS), ("gen_ai.usage.cache_creation_input_tokens",
-                                                   "llm.token_count.prompt_details.cache_write")),
+    (
+        (CACHE_CREATION_TOKENS, CACHE_WRITE_TOKENS),
+        ("gen_ai.usage.cache_creation_input_tokens", "llm.token_count.prompt_details.cache_write"),
+    ),
     ((CACHE_WRITE_1H_TOKENS,), ()),
-    ((REASONING_TOKENS,), ("gen_ai.usage.reasoning_tokens", "llm.usage.reasoning_tokens",
-                           "llm.token_count.completion_details.reasoning")),
+    (
+        (REASONING_TOKENS,),
+        ("gen_ai.usage.reasoning_tokens", "llm.usage.reasoning_tokens", "llm.token_count.completion_details.reasoning"),
+    ),
     ((REPORTED_COST_USD,), ("llm.cost.total",)),
 )
 # On an OpenInference span, the same details under its names (None: not written there).

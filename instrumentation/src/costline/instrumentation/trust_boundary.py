@@ -35,7 +35,7 @@ from opentelemetry.propagators.textmap import (
     default_setter,
 )
 
-from costline.instrumentation.attribution import PREFIX
+from costline.instrumentation.tag_keys import PREFIX
 
 _destination: ContextVar[str | None] = ContextVar("costline_destination_host", default=None)
 _provider_call: ContextVar[bool] = ContextVar("costline_provider_call", default=False)
@@ -128,7 +128,9 @@ class BoundaryPropagator(TextMapPropagator):
     def may_send_to(self, host: str | None) -> bool:
         return not _provider_call.get() and self.allowed_hosts.allows(host)
 
-    def inject(self, carrier: CarrierT, context: Context | None = None, setter: Setter[CarrierT] = default_setter) -> None:
+    def inject(
+        self, carrier: CarrierT, context: Context | None = None, setter: Setter[CarrierT] = default_setter
+    ) -> None:
         ctx = context if context is not None else get_current()
         if not self.may_send_to(_destination.get()):
             ctx = without_costline_baggage(ctx)

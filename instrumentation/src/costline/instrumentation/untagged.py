@@ -32,8 +32,8 @@ from opentelemetry import baggage, metrics
 from opentelemetry.context import Context
 
 from costline.instrumentation import settings
-from costline.instrumentation.attribution import PREFIX, baggage_key
 from costline.instrumentation.call_sites import CallSite, call_site
+from costline.instrumentation.tag_keys import PREFIX, baggage_key
 from costline.instrumentation.version import __version__
 
 log = logging.getLogger(__name__)
@@ -80,21 +80,30 @@ def _check(raise_error: bool, keys: tuple[str, ...], ctx: Context) -> None:
             break
     else:
         return
-    missing = tuple(key[len(PREFIX):] for key in keys if key not in entries)
+    missing = tuple(key[len(PREFIX) :] for key in keys if key not in entries)
     site = call_site(2)  # past this function and the wrapper
     _count(site, missing)
     if raise_error:
         raise UntaggedCallError(site, missing)
     if site not in _warned:
         _warned.add(site)
-        log.warning("costline: untagged model call at %s: missing tag(s) %s (COSTLINE_UNTAGGED=warn; "
-                    "later calls from this line are counted in %s)", site, ", ".join(missing), COUNTER)
+        log.warning(
+            "costline: untagged model call at %s: missing tag(s) %s (COSTLINE_UNTAGGED=warn; "
+            "later calls from this line are counted in %s)",
+            site,
+            ", ".join(missing),
+            COUNTER,
+        )
 
 
 def _count(site: CallSite, missing: tuple[str, ...]) -> None:
     if not _counter:
         meter = metrics.get_meter("costline.instrumentation.untagged", __version__)
-        _counter.append(meter.create_counter(COUNTER, unit="{call}",
-                                             description="Model calls made without the required costline tags"))
-    _counter[0].add(1, {"code.file.path": site.path, "code.line.number": site.line,
-                        "costline.tags.missing": ",".join(missing)})
+        _counter.append(
+            meter.create_counter(
+                COUNTER, unit="{call}", description="Model calls made without the required costline tags"
+            )
+        )
+    _counter[0].add(
+        1, {"code.file.path": site.path, "code.line.number": site.line, "costline.tags.missing": ",".join(missing)}
+    )

@@ -87,9 +87,7 @@ def _begin(plan: CallPlan, instance: Any, kwargs: dict[str, Any], ctx: Context):
     spans = plan.spans
     site = plan.site
     # `spans.covered_elsewhere`, with the checks made only as far as needed, cheapest first.
-    if spans.defer_to_others and (
-        site.wrapper_below or site.request_wrapped() or coexistence.model_span_active(ctx)
-    ):
+    if spans.defer_to_others and (site.wrapper_below or site.request_wrapped() or coexistence.model_span_active(ctx)):
         return False
     try:
         operation, model, attributes, call_kwargs, note = plan.start(instance, kwargs)
@@ -119,7 +117,8 @@ def sync_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
     def traced(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         ctx = _current_context()
         if check_enabled and (
-            (ctx.get(SUPPRESS_KEY) or ctx.get(SUPPRESS_KEY_PLAIN)) if SUPPRESS_KEY is not None
+            (ctx.get(SUPPRESS_KEY) or ctx.get(SUPPRESS_KEY_PLAIN))
+            if SUPPRESS_KEY is not None
             else not is_instrumentation_enabled()
         ):
             return wrapped(*args, **kwargs)
@@ -157,7 +156,8 @@ def async_wrapper(plan: CallPlan, *, check_enabled: bool = True) -> Wrapper:
     async def traced(wrapped: Any, instance: Any, args: tuple, kwargs: dict) -> Any:
         ctx = _current_context()
         if check_enabled and (
-            (ctx.get(SUPPRESS_KEY) or ctx.get(SUPPRESS_KEY_PLAIN)) if SUPPRESS_KEY is not None
+            (ctx.get(SUPPRESS_KEY) or ctx.get(SUPPRESS_KEY_PLAIN))
+            if SUPPRESS_KEY is not None
             else not is_instrumentation_enabled()
         ):
             return await wrapped(*args, **kwargs)

@@ -53,7 +53,10 @@ class MessageEvents:
     def attributes(self) -> dict[str, Any]:
         if self._texts:
             parts = [{"type": "text", "content": "".join(self._texts)}]
-            return {**self._attributes, OUTPUT_MESSAGES: json.dumps([{"role": "assistant", "parts": parts}], ensure_ascii=False)}
+            return {
+                **self._attributes,
+                OUTPUT_MESSAGES: json.dumps([{"role": "assistant", "parts": parts}], ensure_ascii=False),
+            }
         return self._attributes
 
     def usage(self) -> Usage | None:

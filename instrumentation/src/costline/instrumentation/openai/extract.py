@@ -169,10 +169,20 @@ def _usage_into(names: tuple[str, str, str, str, str], usage: Any, out: dict[str
     return True
 
 
-_CHAT_USAGE_FIELDS = ("prompt_tokens", "completion_tokens", "prompt_tokens_details", "completion_tokens_details",
-                      "cached_tokens")
-_RESPONSES_USAGE_FIELDS = ("input_tokens", "output_tokens", "input_tokens_details", "output_tokens_details",
-                           "cached_tokens")
+_CHAT_USAGE_FIELDS = (
+    "prompt_tokens",
+    "completion_tokens",
+    "prompt_tokens_details",
+    "completion_tokens_details",
+    "cached_tokens",
+)
+_RESPONSES_USAGE_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "input_tokens_details",
+    "output_tokens_details",
+    "cached_tokens",
+)
 
 
 # (usage, out) -> bool: `chat_usage(usage).attributes()` / `responses_usage`'s written into `out`;

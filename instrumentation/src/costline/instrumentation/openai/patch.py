@@ -52,11 +52,17 @@ class Endpoint:
 _install_parse_hook = partial(parse_hook.install, "openai")
 _CHAT_COMPLETER = Completer(extract.chat_usage_into, chat_item_usage, _install_parse_hook)
 CHAT = Endpoint("chat", extract.chat_usage, extract.chat_usage_into, ChatChunks, True, _CHAT_COMPLETER)
-COMPLETIONS = Endpoint("text_completion", extract.chat_usage, extract.chat_usage_into, ChatChunks, True,
-                       _CHAT_COMPLETER)
-RESPONSES = Endpoint("chat", extract.responses_usage, extract.responses_usage_into,
-                     lambda _hide, capture: ResponseEvents(capture), False,
-                     Completer(extract.responses_usage_into, responses_item_usage, _install_parse_hook))
+COMPLETIONS = Endpoint(
+    "text_completion", extract.chat_usage, extract.chat_usage_into, ChatChunks, True, _CHAT_COMPLETER
+)
+RESPONSES = Endpoint(
+    "chat",
+    extract.responses_usage,
+    extract.responses_usage_into,
+    lambda _hide, capture: ResponseEvents(capture),
+    False,
+    Completer(extract.responses_usage_into, responses_item_usage, _install_parse_hook),
+)
 EMBEDDINGS = Endpoint("embeddings", extract.chat_usage, extract.chat_usage_into, None, False, _CHAT_COMPLETER)
 
 
@@ -123,8 +129,13 @@ def _record(spans: LLMSpans, settings: CallSettings, span: Any, result: Any, not
 
 
 def _plan(spans: LLMSpans, settings: CallSettings, site: Site) -> CallPlan:
-    return CallPlan(spans, site, partial(_start, spans, settings), partial(_record, spans, settings),
-                    completer=settings.endpoint.completer)
+    return CallPlan(
+        spans,
+        site,
+        partial(_start, spans, settings),
+        partial(_record, spans, settings),
+        completer=settings.endpoint.completer,
+    )
 
 
 def create(spans: LLMSpans, settings: CallSettings, site: Site) -> Wrapper:
