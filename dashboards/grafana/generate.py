@@ -12,6 +12,19 @@ Every Prometheus query filters on the dashboard variables through `F`:
 environment, team and service are metric dimensions (deploy/costline.yaml adds
 `service` and `plan` to costline's defaults); with "All" selected they match any value,
 including series that lack the label.
+
+No panel names a datasource uid. Panels, targets and trace links go through two
+datasource variables, `prometheus_ds` and `tempo_ds`, so the one JSON works two ways:
+
+    provisioned  (docker-compose.yml)  `__inputs` is ignored; a variable's current value
+                 `${DS_PROMETHEUS}` matches no datasource, so Grafana takes the option whose
+                 name is the current text, "Prometheus" (then "Tempo"), as provisioned in
+                 dashboards/grafana/provisioning/datasources/datasources.yaml;
+    imported     (Dashboards > New > Import)  the dialog asks for one Prometheus and one Tempo
+                 datasource (`__inputs`) and writes their uids where `${DS_PROMETHEUS}` and
+                 `${DS_TEMPO}` stand, so the variables start on the chosen ones.
+
+Either way the variables stay on the dashboard, to switch datasource later.
 """
 
 from __future__ import annotations
@@ -23,8 +36,16 @@ import urllib.parse
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "dashboards" / "costline-spend.json"
-PROM = {"type": "prometheus", "uid": "prometheus"}
-TEMPO = {"type": "tempo", "uid": "tempo"}
+PROM = {"type": "prometheus", "uid": "${prometheus_ds}"}
+TEMPO = {"type": "tempo", "uid": "${tempo_ds}"}
+# The import dialog's questions (Grafana replaces "${NAME}" with the uid picked for input NAME), and
+# the datasource each variable selects when provisioned: (variable, label, plugin, input, provisioned name).
+DATASOURCES = [
+    ("prometheus_ds", "Prometheus", "prometheus", "DS_PROMETHEUS", "Prometheus"),
+    ("tempo_ds", "Tempo", "tempo", "DS_TEMPO", "Tempo"),
+]
+GRAFANA = "12.4.3"  # the image docker-compose.yml pins
+PANEL_NAMES = {"stat": "Stat", "bargauge": "Bar gauge", "timeseries": "Time series", "table": "Table"}
 
 F = 'environment=~"$environment", team=~"$team", service=~"$service"'
 COST = "costline_cost_usd_total"
@@ -260,8 +281,29 @@ def query_variable(name: str, label: str) -> dict:
             "current": {"selected": True, "text": ["All"], "value": ["$__all"]}, "sort": 1}
 
 
+def datasource_variable(name: str, label: str, plugin: str, input_name: str, provisioned: str) -> dict:
+    return {"name": name, "label": label, "type": "datasource", "query": plugin, "regex": "", "refresh": 1, "hide": 0,
+            "multi": False, "includeAll": False, "options": [],
+            "current": {"selected": True, "text": provisioned, "value": "${" + input_name + "}"}}
+
+
+def inputs() -> list[dict]:
+    return [{"name": input_name, "label": label, "description": f"the {label} datasource with costline's "
+             + ("metrics" if plugin == "prometheus" else "enriched traces"), "type": "datasource", "pluginId": plugin,
+             "pluginName": label} for _, label, plugin, input_name, _ in DATASOURCES]
+
+
+def requires() -> list[dict]:
+    plugins = [("grafana", "grafana", "Grafana", GRAFANA)]
+    plugins += [("datasource", plugin, label, "") for _, label, plugin, _, _ in DATASOURCES]
+    plugins += [("panel", kind, PANEL_NAMES[kind], "") for kind in sorted({p["type"] for p in panels()})]
+    return [{"type": t, "id": i, "name": n, "version": v} for t, i, n, v in plugins]
+
+
 def dashboard() -> dict:
     return {
+        "__inputs": inputs(),
+        "__requires": requires(),
         "uid": "costline-spend",
         "title": "costline: LLM spend",
         "description": "LLM spend from costline's Prometheus metrics, with links to the traces behind each number.",
@@ -278,6 +320,7 @@ def dashboard() -> dict:
             {"title": "Jaeger", "type": "link", "url": "http://localhost:16686/search", "targetBlank": True},
         ],
         "templating": {"list": [
+            *(datasource_variable(*ds) for ds in DATASOURCES),
             query_variable("environment", "Environment"),
             query_variable("team", "Team"),
             query_variable("service", "Service"),

@@ -1,6 +1,12 @@
 """Reads the provisioned Grafana dashboard the way Grafana would use it: its Prometheus
-queries (with Grafana's macros and variables), its variables, and the TraceQL behind
-every trace link."""
+queries (with Grafana's macros and variables), its variables, the TraceQL behind every
+trace link, and which datasource each panel ends up on, provisioned or imported.
+
+The datasource part follows Grafana's own rules: the import dialog replaces each
+`${NAME}` of a declared `__inputs` entry with the uid picked for it, everywhere in the
+JSON (pkg/services/dashboardimport/utils/dash_template_evaluator.go), and a datasource
+variable keeps its current value if an option has it as uid, else the option named
+by its current text, else the first option (@grafana/scenes MultiValueVariable)."""
 
 from __future__ import annotations
 
@@ -10,8 +16,8 @@ import urllib.parse
 
 from tests.deploy.support import DASHBOARD
 
-PROM_UID = "prometheus"
-TEMPO_UID = "tempo"
+PROM_VAR = "prometheus_ds"  # the datasource variables every panel, target and trace link goes through
+TEMPO_VAR = "tempo_ds"
 
 
 def dashboard() -> dict:
@@ -23,11 +29,11 @@ def panels(d: dict | None = None) -> list[dict]:
 
 
 def prometheus_targets(d: dict | None = None) -> list[tuple[dict, dict]]:
-    return [(p, t) for p in panels(d) for t in p.get("targets", []) if t.get("datasource", {}).get("uid") == PROM_UID]
+    return [(p, t) for p in panels(d) for t in p.get("targets", []) if t["datasource"]["type"] == "prometheus"]
 
 
 def tempo_targets(d: dict | None = None) -> list[tuple[dict, dict]]:
-    return [(p, t) for p in panels(d) for t in p.get("targets", []) if t.get("datasource", {}).get("uid") == TEMPO_UID]
+    return [(p, t) for p in panels(d) for t in p.get("targets", []) if t["datasource"]["type"] == "tempo"]
 
 
 def variables(d: dict | None = None) -> dict[str, dict]:
@@ -68,7 +74,7 @@ def names_in(expr: str) -> tuple[dict[str, set[str]], set[str]]:
 
 
 # -- trace links ----------------------------------------------------------------------------
-SAMPLE = {"__from": "1767225600000", "__to": "1767229200000", "min_cost": "0.01"}
+SAMPLE = {"__from": "1767225600000", "__to": "1767229200000", "min_cost": "0.01", TEMPO_VAR: "sample-tempo-uid"}
 
 
 def link_traceql(url: str, label_values: dict[str, str] | None = None) -> tuple[dict, list[str]]:
@@ -105,3 +111,67 @@ def all_traceql(d: dict | None = None) -> list[tuple[str, str]]:
     for panel, t in tempo_targets(d):
         out.append((panel["title"], t["query"].replace("${min_cost}", SAMPLE["min_cost"])))
     return out
+
+
+# -- datasources: provisioned or imported ------------------------------------------------------
+_PLACEHOLDER = re.compile(r"\$\{.+?\}")
+
+
+def grafana_import(d: dict, answers: dict[str, str]) -> dict:
+    """The dashboard as Grafana's import stores it: every `${INPUT}` of a declared input replaced
+    by the uid picked for it (an undeclared placeholder stays as it is), `__inputs` dropped."""
+    declared = {i["name"] for i in d.get("__inputs", [])}
+    missing = declared - set(answers)
+    assert not missing, f"the import dialog would ask for {sorted(missing)}"
+    table = {"${" + name + "}": uid for name, uid in answers.items() if name in declared}
+
+    def walk(value):
+        if isinstance(value, str):
+            return _PLACEHOLDER.sub(lambda m: table.get(m.group(0), m.group(0)), value)
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items() if k != "__inputs"}
+        return value
+
+    return walk(d)
+
+
+def choose(variable: dict, datasources: list[dict]) -> dict | None:
+    """The datasource a `datasource` variable settles on among `datasources` (name, uid, type)."""
+    options = [ds for ds in datasources if ds["type"] == variable["query"]]
+    current = variable.get("current") or {}
+    by_uid = [ds for ds in options if ds["uid"] == current.get("value")]
+    by_name = [ds for ds in options if ds["name"] == current.get("text")]
+    return (by_uid or by_name or options or [None])[0]
+
+
+def resolve(ref: dict, d: dict, datasources: list[dict]) -> dict | None:
+    """The datasource a panel's or target's `datasource` reference reaches (None: not found)."""
+    uid = ref.get("uid", "")
+    chosen = {name: choose(v, datasources) for name, v in variables(d).items() if v["type"] == "datasource"}
+    m = re.fullmatch(r"\$\{(\w+)\}|\$(\w+)", uid)
+    ds = chosen.get(m.group(1) or m.group(2)) if m else next((ds for ds in datasources if ds["uid"] == uid), None)
+    return ds if ds and ds["type"] == ref.get("type") else None
+
+
+def datasource_refs(d: dict | None = None) -> list[tuple[str, dict]]:
+    """(where, reference) for every datasource the dashboard names: panels, targets, variables,
+    and the Explore panes its trace links open (pane and queries)."""
+    d = d or dashboard()
+    out = []
+    for p in panels(d):
+        out += [(p["title"], p["datasource"])] + [(f"{p['title']} {t['refId']}", t["datasource"]) for t in p["targets"]]
+    out += [(f"variable {n}", v["datasource"]) for n, v in variables(d).items() if "datasource" in v]
+    for panel, link in links(d):
+        pane = link_pane(link["url"])
+        where = f"{panel.get('title', 'dashboard')}: {link['title']}"
+        out.append((where, {"type": "tempo", "uid": pane["datasource"]}))
+        out += [(where, q["datasource"]) for q in pane["queries"]]
+    return out
+
+
+def link_pane(url: str) -> dict:
+    """The Explore pane a data link opens, its placeholders left as they are."""
+    panes = json.loads(urllib.parse.parse_qs(urllib.parse.urlsplit(url).query)["panes"][0])
+    return next(iter(panes.values()))

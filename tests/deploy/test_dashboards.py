@@ -1,10 +1,12 @@
 """The provisioned Grafana dashboard, read as Grafana reads it: the panels the issue asks
-for, datasources that are provisioned, variables applied to every query, and trace
-links that open a valid TraceQL query using labels the panel really has.
+for, datasources reached through variables (provisioned, and imported into a Grafana with
+other datasources), variables applied to every query, and trace links that open a valid
+TraceQL query using labels the panel really has.
 (test_dashboards_prometheus.py runs every query against a real Prometheus.)"""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -53,16 +55,78 @@ def test_panels_do_not_overlap():
                 cells[(x, y)] = p["title"]
 
 
-def test_every_datasource_used_is_provisioned():
-    uids = {d["uid"]: d["type"] for d in load(DATASOURCES)["datasources"]}
+# An existing Grafana the dashboard is imported into: its own names and uids, two of each type.
+THEIR_GRAFANA = [
+    {"name": "Mimir (eu)", "uid": "mimir-eu", "type": "prometheus"},
+    {"name": "Prometheus ops", "uid": "prom-ops", "type": "prometheus"},
+    {"name": "Tempo staging", "uid": "tempo-stg", "type": "tempo"},
+    {"name": "Traces", "uid": "tempo-prod", "type": "tempo"},
+    {"name": "Loki", "uid": "loki", "type": "loki"},
+]
+
+
+def provisioned() -> list[dict]:
+    return [{"name": d["name"], "uid": d["uid"], "type": d["type"]} for d in load(DATASOURCES)["datasources"]]
+
+
+def test_no_panel_names_a_datasource_uid():
+    """Every datasource reference goes through a variable: a fixed uid breaks in any Grafana
+    whose datasources have other uids (every panel empty, "datasource not found")."""
+    variable = {"prometheus": "${" + dm.PROM_VAR + "}", "tempo": "${" + dm.TEMPO_VAR + "}"}
+    refs = dm.datasource_refs()
+    assert len(refs) >= 40
+    for where, ref in refs:
+        assert ref["uid"] == variable[ref["type"]], (where, ref)
+
+
+def test_the_datasource_variables_and_the_import_dialog_agree():
     d = dm.dashboard()
-    for p in dm.panels(d):
-        refs = [p["datasource"]] + [t["datasource"] for t in p.get("targets", [])]
-        for ref in refs:
-            assert uids.get(ref["uid"]) == ref["type"], (p["title"], ref)
-    for v in dm.variables(d).values():
-        if "datasource" in v:
-            assert uids.get(v["datasource"]["uid"]) == v["datasource"]["type"]
+    names = [v["name"] for v in d["templating"]["list"]]
+    inputs = {i["name"]: i for i in d["__inputs"]}
+    for name, plugin in ((dm.PROM_VAR, "prometheus"), (dm.TEMPO_VAR, "tempo")):
+        v = dm.variables(d)[name]
+        assert v["type"] == "datasource" and v["query"] == plugin and not v["multi"] and not v["includeAll"]
+        placeholder = v["current"]["value"]
+        asked = inputs[placeholder[2:-1]]
+        assert (asked["type"], asked["pluginId"]) == ("datasource", plugin)
+        users = [n for n, u in dm.variables(d).items() if u.get("datasource", {}).get("type") == plugin]
+        assert all(names.index(name) < names.index(u) for u in users), "a variable is read before its datasource"
+    text = json.dumps({k: v for k, v in d.items() if k != "__inputs"})
+    used = set(re.findall(r"\$\{(DS_[A-Z_]+)\}", text))
+    assert used == set(inputs), "every input the dialog asks for is used, and nothing else is left to fill"
+
+
+def test_provisioned_every_reference_reaches_the_provisioned_datasource():
+    """docker-compose.yml's path: the file is loaded as it is, `__inputs` unused."""
+    ours = provisioned()
+    uid = {"prometheus": "prometheus", "tempo": "tempo"}
+    d = dm.dashboard()
+    for where, ref in dm.datasource_refs(d):
+        ds = dm.resolve(ref, d, ours)
+        assert ds and ds["uid"] == uid[ref["type"]], (where, ref, ds)
+    # picked by the provisioned name, not by being first: another Prometheus listed before it changes nothing
+    crowded = [{"name": "Another", "uid": "another", "type": "prometheus"}, *ours]
+    assert dm.resolve({"type": "prometheus", "uid": "${" + dm.PROM_VAR + "}"}, d, crowded)["uid"] == "prometheus"
+
+
+def test_imported_into_another_grafana_every_reference_reaches_the_picked_datasources():
+    before = dm.dashboard()
+    assert dm.resolve({"type": "prometheus", "uid": "prometheus"}, before, THEIR_GRAFANA) is None  # a fixed uid: lost
+    d = dm.grafana_import(before, {"DS_PROMETHEUS": "prom-ops", "DS_TEMPO": "tempo-prod"})
+    assert "__inputs" not in d and "${DS_" not in json.dumps(d)
+    picked = {"prometheus": "prom-ops", "tempo": "tempo-prod"}
+    for where, ref in dm.datasource_refs(d):
+        ds = dm.resolve(ref, d, THEIR_GRAFANA)
+        assert ds and ds["uid"] == picked[ref["type"]], (where, ref, ds)
+
+
+def test_imported_without_the_dialog_every_panel_still_finds_a_datasource_of_its_type():
+    """Saved through the API as it is (no inputs answered): the variables fall back to the
+    first datasource of their type, and the user can switch them from the dashboard."""
+    d = dm.dashboard()
+    for where, ref in dm.datasource_refs(d):
+        ds = dm.resolve(ref, d, THEIR_GRAFANA)
+        assert ds and ds["type"] == ref["type"], (where, ref)
 
 
 def test_variables_filter_every_prometheus_query():
@@ -97,7 +161,7 @@ def test_every_cost_panel_links_to_the_traces_behind_it():
 def test_each_link_opens_tempo_with_labels_its_panel_has():
     for panel, link in dm.links():
         pane, needed = dm.link_traceql(link["url"])
-        assert pane["datasource"] == dm.TEMPO_UID
+        assert pane["datasource"] == dm.SAMPLE[dm.TEMPO_VAR]  # the tempo_ds variable's uid, filled by Grafana
         assert [q["queryType"] for q in pane["queries"]] == ["traceql"]
         assert pane["range"] == {"from": dm.SAMPLE["__from"], "to": dm.SAMPLE["__to"]}
         if needed:
