@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from decimal import Decimal as D
 
-from costline_processor.ledger.render import cell, money, render
+from costline_processor.ledger.render import cell, money, render, total_money
 
 
 def test_negative_money_has_its_sign_before_the_dollar():
@@ -14,7 +14,7 @@ def test_negative_money_has_its_sign_before_the_dollar():
     assert money(D("0.10"), 2, sign=True) == "+$0.10" and money(D("-0.10"), 2, sign=True) == "-$0.10"
     assert money(D("-0.00001")) == "$0.0000"  # rounds to nothing: no sign on a zero
     assert cell("gap_usd", D("-0.0257")) == "-$0.0257"
-    assert cell("gap_usd", D("-0.0057")) == "-$0.005700"  # below a cent: six places, as before
+    assert cell("gap_usd", D("-0.0057")) == "-$0.0057"  # below a cent: the places that show it (issue 17)
 
 
 def test_tables_never_print_a_minus_after_the_dollar():
@@ -22,3 +22,12 @@ def test_tables_never_print_a_minus_after_the_dollar():
     render([{"model": "gpt-4o", "gap_usd": D("-0.0500")}], "table", out, footer=[f"gap {money(D('-0.05'), 2)}"])
     text = out.getvalue()
     assert "-$0.0500" in text and "-$0.05" in text and "$-" not in text
+
+
+def test_totals_in_cents_and_small_amounts_never_read_as_zero():
+    assert total_money(D("1234.5678")) == "$1,234.57" and total_money(D("0.15")) == "$0.15"
+    assert total_money(D("0.0057")) == "$0.0057" and total_money(D("-0.0057")) == "-$0.0057"
+    assert total_money(D("0")) == "$0.00"
+    assert cell("cost_usd", D("0.00000012")) == "$0.00000012"  # six places would print $0.000000
+    assert cell("cost_usd", D("0.5")) == "$0.5000" and cell("avg_cost_usd", D("0.0123456")) == "$0.0123"
+    assert cell("cost_usd", D("12345.678912")) == "$12,345.6789"

@@ -1,10 +1,17 @@
-"""`costline top customers|users|features|models|agents|calls`: where to look first."""
+"""`costline top customers|users|features|models|agents|traces|sessions|calls`: where to look first.
+
+`top traces` lists the costliest requests (`costline trace ID` shows one step by step);
+`top sessions` the costliest sessions, where calls carry a session_id tag. The database
+ranks them (ledger/query.py): only the N rows shown come back.
+"""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
-from costline_processor.ledger import options, reports
+from costline_processor.ledger import options, query, reports
+from costline_processor.ledger.filters import parse_where
 from costline_processor.ledger.render import render
 
 KINDS = {
@@ -16,14 +23,18 @@ KINDS = {
     "providers": "provider",
     "agents": "agent",
     "environments": "environment",
+    "sessions": "session_id",
 }
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("top", help="the N costliest customers, users, features, models, agents or single calls")
-    p.add_argument("kind", metavar="KIND", help=f"{', '.join(KINDS)}, calls, or any tag name")
+    p = subparsers.add_parser(
+        "top", help="the N costliest customers, users, features, models, agents, traces, sessions or single calls"
+    )
+    p.add_argument("kind", metavar="KIND", help=f"{', '.join(KINDS)}, traces, calls, or any tag name")
     p.add_argument("-n", "--limit", type=int, default=10, help="how many (default: 10)")
     options.add_window(p)
+    options.add_filters(p)
     options.add_format(p)
     options.add_ledger(p)
     p.set_defaults(func=run)
@@ -32,13 +43,32 @@ def register(subparsers) -> None:
 def run(args) -> int:
     config = options.load_config(args)
     since, until = options.time_window(args, options.now_ns())
+    q = query.Question(
+        since_ns=since,
+        until_ns=until,
+        filters=parse_where(args.where),
+        untagged=config.tagging.default,
+        sort=args.sort,
+        limit=args.limit,
+    )
     with options.reader(args, config) as ledger:
         if args.kind == "calls":
-            render(reports.top_calls(ledger.rows(since, until), args.limit), args.format, sys.stdout)
+            rows = query.costliest_calls(ledger, q, args.limit)
+            render(reports.with_caveats([reports.call_row(r) for r in rows], rows), args.format, sys.stdout)
+            return 0
+        if args.kind == "traces":
+            answer = query.top_traces(ledger, q)
+            footer = ["costline trace TRACE_ID shows one request step by step"] if answer.rows else []
+            render(answer.rows, args.format, sys.stdout, columns=_trace_columns(answer), footer=footer)
             return 0
         dim = KINDS.get(args.kind, args.kind)
-        opts = reports.Options(untagged=config.tagging.default)
-        groups, total = reports.aggregate(ledger.rows(since, until), [dim], opts)
-    rows = reports.report_rows(groups, [dim], total, opts)[: args.limit]
-    render(rows, args.format, sys.stdout)
+        q = replace(q, dims=(dim,), traces=dim == "session_id")
+        answer = query.ask(ledger, q)
+    caveat = ["caveat_calls", "caveat_usd"] if answer.caveats else []
+    render(answer.rows, args.format, sys.stdout, columns=[*query.columns(q), *caveat])
     return 0
+
+
+def _trace_columns(answer: query.Answer) -> list[str]:
+    columns = ["trace_id", "started", "service", "agent", "first_call", "calls", "unpriced_calls", "cost_usd", "share"]
+    return [*columns, *(["caveat_calls", "caveat_usd"] if answer.caveats else []), "tags"]

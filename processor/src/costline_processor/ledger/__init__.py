@@ -11,7 +11,8 @@ else DEFAULT_LEDGER in the working directory.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from costline_processor.ledger.writer import DEFAULT_FLUSH_INTERVAL_S, LedgerWriter
 from costline_processor.records import LedgerRow
@@ -19,7 +20,15 @@ from costline_processor.records import LedgerRow
 DEFAULT_LEDGER = "costline-ledger.db"
 LEDGER_ENV = "COSTLINE_LEDGER"
 
-__all__ = ["DEFAULT_LEDGER", "LEDGER_ENV", "LedgerReader", "LedgerWriter", "open_ledger", "open_reader", "resolve_location"]
+__all__ = [
+    "DEFAULT_LEDGER",
+    "LEDGER_ENV",
+    "LedgerReader",
+    "LedgerWriter",
+    "open_ledger",
+    "open_reader",
+    "resolve_location",
+]
 
 
 def resolve_location(flag: str | None, configured: str | None = None, env: Mapping[str, str] = os.environ) -> str:
@@ -55,11 +64,17 @@ def open_reader(url_or_path: str, *, create: bool = False) -> LedgerReader:
 
 
 class LedgerReader:
-    """Read side of the ledger: rows in a time window, one trace, and price rewrites."""
+    """Read side of the ledger: rows in a time window, one trace, price rewrites, and the SELECTs
+    query.py writes in this ledger's `dialect` ("sqlite" or "postgresql")."""
 
     def __init__(self, store):
         self._store = store
         self.location = store.location
+        self.dialect: str = store.dialect
+
+    def fetch(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple]:
+        """The records of one SELECT, streamed (query.py's: parameterised, never formatted)."""
+        return self._store.fetch(sql, params)
 
     def rows(self, since_ns: int | None = None, until_ns: int | None = None) -> Iterator[LedgerRow]:
         """Calls that started in [since_ns, until_ns), oldest first, streamed."""

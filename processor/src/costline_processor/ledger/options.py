@@ -2,7 +2,8 @@
 
 --ledger (else the config file's `ledger:`, else $COSTLINE_LEDGER, else DEFAULT_LEDGER),
 --config (the same YAML `costline serve` reads: tagging.required/default/owner),
---since/--until (durations like 7d, dates, ISO times; UTC) and --format.
+--since/--until (durations like 7d, yesterday, dates, ISO times; UTC) or one calendar period
+(--month, --last-month, --mtd), --where filters and --sort (filters.py, query.py), and --format.
 """
 
 from __future__ import annotations
@@ -11,20 +12,47 @@ import argparse
 import os
 import time
 
-from costline_processor.config import Config, load_yaml_file, merge_yaml
+from costline_processor.config import Config, ConfigError
+from costline_processor.config_sources import load_config as load_config_file
 from costline_processor.ledger import LedgerReader, open_reader, resolve_location
-from costline_processor.ledger.periods import window
+from costline_processor.ledger.periods import last_month_window, month_to_date_window, month_window, window
 from costline_processor.ledger.render import FORMATS
 
 
 def add_ledger(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--ledger", metavar="PATH|URL", help="SQLite file or postgresql:// URL (default: $COSTLINE_LEDGER or ./costline-ledger.db)")
+    p.add_argument(
+        "--ledger",
+        metavar="PATH|URL",
+        help="SQLite file or postgresql:// URL (default: $COSTLINE_LEDGER or ./costline-ledger.db)",
+    )
     p.add_argument("--config", metavar="FILE", help="costline YAML config (tagging contract, ledger)")
 
 
 def add_window(p: argparse.ArgumentParser, since: str | None = "30d") -> None:
-    p.add_argument("--since", default=since, metavar="WHEN", help=f"start: 7d, 2026-03-01 or ISO time, UTC (default: {since or 'the beginning'})")
-    p.add_argument("--until", metavar="WHEN", help="end, exclusive (default: now)")
+    p.add_argument(
+        "--since",
+        metavar="WHEN",
+        help=f"start: 7d, yesterday, 2026-03-01 or ISO time, UTC (default: {since or 'the beginning'})",
+    )
+    p.add_argument("--until", metavar="WHEN", help="end, exclusive: as --since, or today (default: now)")
+    p.add_argument("--month", metavar="YYYY-MM", help="that calendar month (UTC) instead of --since/--until")
+    p.add_argument("--last-month", action="store_true", help="the previous calendar month (UTC)")
+    p.add_argument("--mtd", action="store_true", help="this calendar month to date (UTC)")
+    p.set_defaults(default_since=since)
+
+
+def add_filters(p: argparse.ArgumentParser, *, sort: bool = True) -> None:
+    p.add_argument(
+        "--where",
+        action="append",
+        metavar="DIM=VALUE",
+        help="only calls whose DIM (a tag, model, provider, agent, service, operation, status) is VALUE; "
+        "DIM!=VALUE: is not; repeatable (one DIM: any of its values; several: all must hold)",
+    )
+    if sort:
+        p.add_argument(
+            "--sort", metavar="COLUMN", help="order by this column: numbers largest first, names A to Z (default: cost)"
+        )
 
 
 def add_format(p: argparse.ArgumentParser, default: str = "table") -> None:
@@ -32,10 +60,8 @@ def add_format(p: argparse.ArgumentParser, default: str = "table") -> None:
 
 
 def load_config(args: argparse.Namespace) -> Config:
-    config = Config()
-    if getattr(args, "config", None):
-        merge_yaml(config, load_yaml_file(args.config))
-    return config
+    """The --config file through serve's loader (config_sources.py); the ledger flags are read apart."""
+    return load_config_file(getattr(args, "config", None))
 
 
 def reader(args: argparse.Namespace, config: Config | None = None, *, create: bool = False) -> LedgerReader:
@@ -48,4 +74,20 @@ def now_ns() -> int:
 
 
 def time_window(args: argparse.Namespace, now: int) -> tuple[int | None, int]:
-    return window(args.since, args.until, now)
+    """[start, end) from --since/--until or one calendar period (--month, --last-month, --mtd), in ns."""
+    given = {
+        "--since/--until": args.since or args.until,
+        "--month": getattr(args, "month", None),
+        "--last-month": getattr(args, "last_month", False),
+        "--mtd": getattr(args, "mtd", False),
+    }
+    chosen = [flag for flag, value in given.items() if value]
+    if len(chosen) > 1:
+        raise ConfigError(f"one period at a time: {' or '.join(chosen)}, not both")
+    if given["--month"]:
+        return month_window(args.month)
+    if given["--last-month"]:
+        return last_month_window(now)
+    if given["--mtd"]:
+        return month_to_date_window(now)
+    return window(args.since or getattr(args, "default_since", None), args.until, now)

@@ -23,16 +23,19 @@ def parse_duration(text: str) -> int:
 
 
 def parse_time(text: str, now_ns: int) -> int:
-    """A point in time: 'now', a duration ago ('7d'), a date ('2026-03-01') or ISO time (UTC if no zone)."""
+    """A point in time: 'now', 'today' or 'yesterday' (their UTC midnight), a duration ago ('7d'),
+    a date ('2026-03-01') or ISO time (UTC if no zone)."""
     text = text.strip()
     if text == "now":
         return now_ns
+    if text in ("today", "yesterday"):
+        return day_start(now_ns) - (DAY_NS if text == "yesterday" else 0)
     if _DURATION.match(text):
         return now_ns - parse_duration(text)
     try:
         dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigError(f"a time looks like 7d, 2026-03-01 or 2026-03-01T12:00, not {text!r}") from None
+        raise ConfigError(f"a time looks like 7d, yesterday, 2026-03-01 or 2026-03-01T12:00, not {text!r}") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp()) * NS + dt.microsecond * 1000
@@ -81,3 +84,29 @@ def next_month_start(ns: int) -> int:
 
 def month_start(ns: int) -> int:
     return int(utc(ns).replace(day=1, hour=0, minute=0, second=0).timestamp()) * NS
+
+
+def month_window(text: str) -> tuple[int, int]:
+    """--month YYYY-MM: that UTC calendar month."""
+    try:
+        start = datetime.strptime(text.strip(), "%Y-%m").replace(tzinfo=UTC)
+    except ValueError:
+        raise ConfigError(f"--month looks like 2026-03, not {text!r}") from None
+    begin = int(start.timestamp()) * NS
+    return begin, next_month_start(begin)
+
+
+def last_month_window(now_ns: int) -> tuple[int, int]:
+    """--last-month: the UTC calendar month before the current one."""
+    this = month_start(now_ns)
+    return month_start(this - 1), this
+
+
+def month_to_date_window(now_ns: int) -> tuple[int, int]:
+    """--mtd: from the first of this UTC month to now."""
+    return month_start(now_ns), now_ns
+
+
+def describe(start: int | None, end: int) -> str:
+    """A window for a message: 'from 2026-03-01T00:00:00Z to 2026-04-01T00:00:00Z'."""
+    return f"from {iso(start) if start is not None else 'the beginning'} to {iso(end)}"

@@ -8,7 +8,7 @@ Schema creation takes an advisory lock so replicas starting together do not race
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from costline_processor.config import ConfigError
@@ -67,8 +67,13 @@ class PostgresStore:
                 for stmt in schema.migrations(version, "postgresql") or ():
                     self._conn.execute(stmt)
                 version = schema.SCHEMA_VERSION
+            elif create and steps == []:
+                for stmt in schema.index_statements("postgresql"):
+                    self._conn.execute(stmt)
         if schema.migrations(version, "postgresql") != []:
-            raise ConfigError(f"ledger {self.location} has schema version {version}; this costline reads {schema.SCHEMA_VERSION}")
+            raise ConfigError(
+                f"ledger {self.location} has schema version {version}; this costline reads {schema.SCHEMA_VERSION}"
+            )
 
     def _scalar(self, query: str) -> Any:
         """The one value a one-row query returns (each query here returns exactly one row)."""
@@ -86,13 +91,22 @@ class PostgresStore:
             self._reconnect_if_broken()
             raise
 
-    def select(self, since_ns: int | None = None, until_ns: int | None = None, trace_id: str | None = None) -> Iterator[LedgerRow]:
+    def select(
+        self, since_ns: int | None = None, until_ns: int | None = None, trace_id: str | None = None
+    ) -> Iterator[LedgerRow]:
         where, params = _where(since_ns, until_ns, trace_id)
         with self._conn.transaction(), self._conn.cursor(name="costline_select") as cur:
             cur.itersize = 5000
             cur.execute(f"{_SELECT}{where} ORDER BY start_unix_nano, trace_id, span_id", params)
             for record in cur:
                 yield schema.from_record(record)
+
+    def fetch(self, sql: str, params: Sequence[Any]) -> Iterator[tuple]:
+        """Records of one SELECT (query.py's). A client-side cursor: the answers are groups, not calls,
+        and a plain query may run in parallel where a server-side cursor would not."""
+        with self._conn.transaction(), self._conn.cursor() as cur:
+            cur.execute(sql, params)
+            yield from cur
 
     def update_prices(self, rows: list[LedgerRow]) -> None:
         with self._conn.transaction(), self._conn.cursor() as cur:

@@ -2,10 +2,11 @@
 
 CSV keeps exact decimals; JSON writes numbers (doubles: exact to far below a cent);
 the table rounds for reading, money with its sign in front (`-$0.0057`: `money`, which
-every command's footer uses too). Column names are the row keys in every format. Text
-cells (tag values, models: what senders chose) pass through `safe_cells` on the way
-out: no formula reaches a spreadsheet, no control character a terminal; numbers are
-written as they are.
+every command's footer uses too): cells to four decimals, totals to cents, and either with
+more when an amount is smaller than that, so a nonzero cost never reads as $0.00
+(`amount`). Column names are the row keys in every format. Text cells (tag values,
+models: what senders chose) pass through `safe_cells` on the way out: no formula reaches
+a spreadsheet, no control character a terminal; numbers are written as they are.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ FORMATS = ("table", "csv", "json")
 _MONEY_SUFFIXES = ("_usd",)
 
 
-def render(rows: list[dict], fmt: str, out: IO[str], columns: list[str] | None = None, footer: Sequence[str] = ()) -> None:
+def render(
+    rows: list[dict], fmt: str, out: IO[str], columns: list[str] | None = None, footer: Sequence[str] = ()
+) -> None:
     columns = columns or (list(rows[0]) if rows else [])
     if fmt == "json":
         json.dump([{c: plain(r.get(c)) for c in columns} for r in rows], out, indent=2)
@@ -70,8 +73,7 @@ def cell(column: str, v: Any) -> str:
     if column.endswith("_pct"):
         return f"{v:+.1f}%"
     if isinstance(v, Decimal) or column.endswith(_MONEY_SUFFIXES) or column.startswith("cost_per"):
-        d = Decimal(v)
-        return money(d, 4 if abs(d) >= Decimal("0.01") or d == 0 else 6)
+        return amount(v, 4)
     if isinstance(v, int):
         return f"{v:,}"
     return terminal_text(str(v))
@@ -84,6 +86,20 @@ def money(v: Any, places: int = 4, *, sign: bool = False) -> str:
     if d < 0 and text.strip("$0.,"):  # a negative amount that rounds to zero prints unsigned
         return "-" + text
     return "+" + text if sign and text.strip("$0.,") else text
+
+
+def amount(v: Any, places: int) -> str:
+    """USD with `places` decimals, or more where that would hide a nonzero amount: then two significant
+    digits (`$0.0057`, `$0.00000012`), so no cost that is there ever reads as zero."""
+    d = Decimal(v)
+    if d and d.is_finite():
+        places = min(max(places, 1 - d.adjusted()), 18)
+    return money(d, places)
+
+
+def total_money(v: Any) -> str:
+    """A total for a footer: cents (`$1,234.57`), more decimals only when it is less than that."""
+    return amount(v, 2)
 
 
 def table(rows: list[dict], columns: list[str], out: IO[str]) -> None:

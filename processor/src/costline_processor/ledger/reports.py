@@ -1,6 +1,10 @@
-"""Report arithmetic over ledger rows: pure, exact (Decimal), testable without a database.
+"""Report arithmetic over ledger rows in memory: pure, exact (Decimal), testable without a database.
 
     rows --aggregate--> {group key: Totals} --report_rows--> list of dicts (one per group)
+
+The report commands ask the database instead (query.py: one GROUP BY, whatever the ledger's
+size); this module does the same arithmetic over the calls of one trace, for the alerts, and
+as the reference the tests hold the SQL to. `measures` and `change` shape a row for both.
 
 Columns of a report row: the dimensions, calls, unpriced_calls, each token count,
 cost_usd, share (of the window's total cost, 0..1), avg_cost_usd (per *priced* call),
@@ -14,7 +18,6 @@ caveats, so a report never shows such a figure without saying so.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -85,7 +88,9 @@ class Options:
     outcomes: frozenset[str] = frozenset()  # `costline.outcome` values that are a unit of value
 
 
-def aggregate(rows: Iterable[LedgerRow], dims: list[str], opts: Options = Options()) -> tuple[dict[tuple, Totals], Totals]:
+def aggregate(
+    rows: Iterable[LedgerRow], dims: list[str], opts: Options = Options()
+) -> tuple[dict[tuple, Totals], Totals]:
     """Group calls by `dims`; also return the totals of all of them."""
     groups: dict[tuple, Totals] = {}
     total = Totals()
@@ -104,21 +109,42 @@ def ratio(num: Decimal, den: int | Decimal) -> Decimal | None:
 
 
 def totals_row(t: Totals, grand_total: Decimal, opts: Options) -> dict:
+    tokens = {f: getattr(t, f) for f in TOKEN_FIELDS}
+    users = len(t.users) if opts.user_tag else None
+    outcomes = len(t.outcome_traces) if opts.outcomes else None
+    return measures(t.calls, t.unpriced_calls, tokens, t.cost_usd, grand_total, users, outcomes)
+
+
+def measures(
+    calls: int,
+    unpriced: int,
+    tokens: dict[str, int],
+    cost: Decimal,
+    grand_total: Decimal,
+    users: int | None = None,
+    outcomes: int | None = None,
+) -> dict:
+    """A report row's columns after its dimensions, from its sums (here or from query.py's SQL)."""
     out = {
-        "calls": t.calls,
-        "unpriced_calls": t.unpriced_calls,
-        **{f: getattr(t, f) for f in TOKEN_FIELDS},
-        "cost_usd": t.cost_usd,
-        "share": ratio(t.cost_usd, grand_total) or (ZERO if grand_total else None),
-        "avg_cost_usd": ratio(t.cost_usd, t.priced_calls),
+        "calls": calls,
+        "unpriced_calls": unpriced,
+        **tokens,
+        "cost_usd": cost,
+        "share": ratio(cost, grand_total) or (ZERO if grand_total else None),
+        "avg_cost_usd": ratio(cost, calls - unpriced),
     }
-    if opts.user_tag:
-        out["active_users"] = len(t.users)
-        out["cost_per_user"] = ratio(t.cost_usd, len(t.users))
-    if opts.outcomes:
-        out["outcomes"] = len(t.outcome_traces)
-        out["cost_per_outcome"] = ratio(t.cost_usd, len(t.outcome_traces))
+    if users is not None:
+        out["active_users"] = users
+        out["cost_per_user"] = ratio(cost, users)
+    if outcomes is not None:
+        out["outcomes"] = outcomes
+        out["cost_per_outcome"] = ratio(cost, outcomes)
     return out
+
+
+def change(cost: Decimal, prev: Decimal) -> dict:
+    """--compare's columns: the previous period's cost and the change."""
+    return {"prev_cost_usd": prev, "change_usd": cost - prev, "change_pct": ratio((cost - prev) * 100, prev)}
 
 
 def report_rows(
@@ -135,10 +161,7 @@ def report_rows(
         t = groups.get(k) or Totals()
         row = {**dict(zip(dims, k)), **totals_row(t, total.cost_usd, opts)}
         if previous is not None:
-            prev = (previous.get(k) or Totals()).cost_usd
-            row["prev_cost_usd"] = prev
-            row["change_usd"] = t.cost_usd - prev
-            row["change_pct"] = ratio((t.cost_usd - prev) * 100, prev)
+            row.update(change(t.cost_usd, (previous.get(k) or Totals()).cost_usd))
         if total.caveats:
             row["caveat_calls"], row["caveat_usd"] = t.caveat_calls, t.caveat_usd
         out.append(row)
@@ -149,12 +172,12 @@ def report_rows(
     return out
 
 
-def caveat_lines(total: Totals) -> list[str]:
-    """One line per price caveat among the window's calls (none: no line), for a report's footer."""
+def caveat_lines(caveats: list[dict]) -> list[str]:
+    """One line per price caveat (query.Answer.caveats: caveat, calls, cost_usd), for a report's footer."""
     lines = []
-    for caveat, (calls, usd) in sorted(total.caveats.items()):
-        meaning = "; ".join(_CAVEAT_MEANING.get(part.split(":")[0], part) for part in caveat.split(","))
-        lines.append(f"caveat {caveat}: {calls:,} calls, {money(usd)} ({meaning})")
+    for c in caveats:
+        meaning = "; ".join(_CAVEAT_MEANING.get(part.split(":")[0], part) for part in c["caveat"].split(","))
+        lines.append(f"caveat {c['caveat']}: {c['calls']:,} calls, {money(c['cost_usd'])} ({meaning})")
     return lines
 
 
@@ -163,12 +186,6 @@ _CAVEAT_MEANING = {
     "tier_unpriced": "their tier has no listed price and no documented rule: priced at the standard rate",
     "audio_at_text_rate": "audio tokens priced at the text rate: the price data has no audio rate",
 }
-
-
-def top_calls(rows: Iterable[LedgerRow], n: int) -> list[dict]:
-    """The n most expensive priced calls."""
-    best = heapq.nlargest(n, (r for r in rows if r.cost_usd is not None), key=lambda r: (r.cost_usd, r.span_id))
-    return with_caveats([call_row(r) for r in best], best)
 
 
 def with_caveats(calls: list[dict], rows: list[LedgerRow]) -> list[dict]:
@@ -229,7 +246,9 @@ def untagged_summary(
     }
 
 
-def top_label_values(rows: Iterable[LedgerRow], dims: list[str], n: int, untagged: str = DEFAULT_UNTAGGED) -> dict[str, list[str]]:
+def top_label_values(
+    rows: Iterable[LedgerRow], dims: list[str], n: int, untagged: str = DEFAULT_UNTAGGED
+) -> dict[str, list[str]]:
     """The n costliest values of each dimension: seeds MetricsSink's label budget."""
     costs: dict[str, dict[str, Decimal]] = {d: {} for d in dims}
     for row in rows:

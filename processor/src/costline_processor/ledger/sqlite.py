@@ -2,24 +2,26 @@
 
 WAL mode lets `costline report` read while `costline serve` writes; synchronous=FULL
 makes every commit survive a power cut, not only a process crash (one fsync per
-batch, so about once per flush interval). Money is stored as exact decimal strings.
+batch, so about once per flush interval). Money is stored as exact decimal strings,
+and each cost also as an integer count of femto-dollars that SQL can sum (schema.py).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from costline_processor.config import ConfigError
 from costline_processor.ledger import schema
 from costline_processor.records import LedgerRow
 
-_PLACEHOLDERS = ", ".join("?" for _ in schema.COLUMN_NAMES)
-_INSERT = f"INSERT OR IGNORE INTO {schema.TABLE} ({', '.join(schema.COLUMN_NAMES)}) VALUES ({_PLACEHOLDERS})"
+_COLUMNS = schema.insert_columns("sqlite")
+_INSERT = f"INSERT OR IGNORE INTO {schema.TABLE} ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 _SELECT = f"SELECT {', '.join(schema.COLUMN_NAMES)} FROM {schema.TABLE}"
 _UPDATE = (
-    f"UPDATE {schema.TABLE} SET {', '.join(f'{c} = ?' for c in schema.PRICE_COLUMNS)} "
+    f"UPDATE {schema.TABLE} SET {', '.join(f'{c} = ?' for c in (*schema.PRICE_COLUMNS, 'cost_femto'))} "
     "WHERE trace_id = ? AND span_id = ?"
 )
 
@@ -37,6 +39,7 @@ class SQLiteStore:
             # The writer thread owns the connection once open_ledger returns.
             self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA busy_timeout = 30000")
+            self._conn.create_function(schema.FEMTO_FUNCTION, 1, schema.femto, deterministic=True)
             if create:
                 self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = FULL")
@@ -62,7 +65,9 @@ class SQLiteStore:
         (version,) = self._conn.execute("SELECT value FROM costline_meta WHERE key='schema_version'").fetchone()
         steps = schema.migrations(version, "sqlite")
         if steps is None:
-            raise ConfigError(f"ledger {self.location} has schema version {version}; this costline reads {schema.SCHEMA_VERSION}")
+            raise ConfigError(
+                f"ledger {self.location} has schema version {version}; this costline reads {schema.SCHEMA_VERSION}"
+            )
         if steps:  # an older ledger: add the columns it lacks, in one transaction
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -73,6 +78,9 @@ class SQLiteStore:
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+        elif create:
+            for stmt in schema.index_statements("sqlite"):
+                self._conn.execute(stmt)
 
     def insert(self, rows: list[LedgerRow], recorded_unix_nano: int) -> None:
         """One transaction; rows whose (trace_id, span_id) exists are ignored (first write wins)."""
@@ -85,16 +93,23 @@ class SQLiteStore:
             self._conn.execute("ROLLBACK")
             raise
 
-    def select(self, since_ns: int | None = None, until_ns: int | None = None, trace_id: str | None = None) -> Iterator[LedgerRow]:
+    def select(
+        self, since_ns: int | None = None, until_ns: int | None = None, trace_id: str | None = None
+    ) -> Iterator[LedgerRow]:
         where, params = _where(since_ns, until_ns, trace_id)
         cur = self._conn.execute(f"{_SELECT}{where} ORDER BY start_unix_nano, trace_id, span_id", params)
         for record in cur:
             yield schema.from_record(record)
 
+    def fetch(self, sql: str, params: Sequence[Any]) -> Iterator[tuple]:
+        """Records of one SELECT (query.py's), streamed."""
+        yield from self._conn.execute(sql, params)
+
     def update_prices(self, rows: list[LedgerRow]) -> None:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
-            self._conn.executemany(_UPDATE, [schema.price_params(r, "sqlite") for r in rows])
+            params = [_price_params(r) for r in rows]
+            self._conn.executemany(_UPDATE, params)
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
@@ -102,6 +117,12 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _price_params(row: LedgerRow) -> tuple:
+    """The new prices of `row` and its femto count, then its key (the order of _UPDATE)."""
+    *prices, trace_id, span_id = schema.price_params(row, "sqlite")
+    return (*prices, schema.femto(row.cost_usd), trace_id, span_id)
 
 
 def _where(since_ns: int | None, until_ns: int | None, trace_id: str | None) -> tuple[str, list]:

@@ -1,0 +1,123 @@
+"""One GROUP BY run against the ledger and read back: {group labels: {measure: value}} and totals.
+
+    Scope (window, filters) + Plan (dimensions, measures, ORDER BY/LIMIT)
+      --statement.py--> SQL + parameters --LedgerReader.fetch--> records --> groups, totals
+
+Labels are what `dimensions.value` prints (calendar keys come back as day numbers and are
+named here). Money comes back exact (Dialect.money_value); in SQLite, a cost without an
+exact femto count is left out by the GROUP BY and counted, and when any is, one more query
+over those calls alone (a partial index finds them) adds them from their decimal strings.
+The totals add up every group, including those a LIMIT left out (window sums, then).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from costline_processor.ledger.dialect import DAY_NS, Dialect, dialect
+from costline_processor.ledger.filters import Filter
+from costline_processor.ledger.periods import bucket
+from costline_processor.ledger.statement import Measure, Statement
+
+_INEXACT = "cost_femto IS NULL AND cost_usd IS NOT NULL"
+WINDOWED = ("calls", "unpriced_calls", "cost_usd")  # the totals a report shows beside LIMITed groups
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which calls: those that started in [since_ns, until_ns) and pass every filter."""
+
+    since_ns: int | None
+    until_ns: int | None
+    filters: tuple[Filter, ...] = ()
+    untagged: str = "untagged"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to read: one group per value of `dims` (none: one group of every call), each measure
+    of it; `extra` narrows the calls (module constants only); with `limit`, the database sorts by
+    `sort` (a dimension, A to Z, or a measure, largest first) and returns the first `limit`."""
+
+    dims: tuple[str, ...]
+    measures: tuple[Measure, ...]
+    extra: tuple[str, ...] = ()
+    sort: str | None = None
+    limit: int | None = None
+
+
+def aggregate(reader, scope: Scope, plan: Plan) -> tuple[dict[tuple, dict[str, Any]], dict[str, Any]]:
+    """The groups (in the database's order) and the totals of their additive measures; with a LIMIT, the
+    totals (of WINDOWED only) count the groups left out too."""
+    st = Statement(dialect(reader.dialect), scope.untagged)
+    keys = [st.key(d) for d in plan.dims]
+    where = st.where(scope.since_ns, scope.until_ns, scope.filters, plan.extra)
+    sort = plan.dims.index(plan.sort) if plan.sort in plan.dims else plan.sort
+    windowed = [m for m in plan.measures if m.name in WINDOWED] if plan.limit is not None and keys else []
+    totals_sql = tuple(m.name for m in windowed)
+    sql = st.select(keys, list(plan.measures), where, totals=totals_sql, sort=sort, limit=plan.limit)
+    groups: dict[tuple, dict[str, Any]] = {}
+    totals: dict[str, Any] = {}
+    for record in reader.fetch(sql, st.params):
+        label = tuple(_label(d, v) for d, v in zip(plan.dims, record))
+        groups[label], rest = _decode(st.dialect, list(plan.measures), list(record[len(keys) :]))
+        totals = _decode(st.dialect, windowed, rest)[0] if windowed else totals
+    if not keys and groups and not next(iter(groups.values()))["calls"]:
+        groups = {}  # no GROUP BY: one row even for no call
+    if not windowed:
+        totals = _sum([m for m in plan.measures if m.kind != "distinct"], groups.values())
+    if totals.get("_inexact"):
+        _add_inexact(reader, scope, plan, groups, totals)
+    for values in (*groups.values(), totals):
+        values.pop("_inexact", None)
+    return groups, totals
+
+
+def _sum(measures: list[Measure], groups) -> dict[str, Any]:
+    out: dict[str, Any] = {m.name: (Decimal(0) if m.kind == "money" else 0) for m in measures}
+    out["_inexact"] = 0
+    for g in groups:
+        for name in out:
+            out[name] += g[name]
+    return out
+
+
+def _decode(d: Dialect, measures: list[Measure], values: list[Any]) -> tuple[dict[str, Any], list[Any]]:
+    """The measures' values from a record's columns, and the columns left over."""
+    out: dict[str, Any] = {"_inexact": 0}
+    for m in measures:
+        width = m.width(d)
+        cols, values = values[:width], values[width:]
+        if m.kind == "money":
+            out[m.name], inexact = d.money_value(cols)
+            out["_inexact"] += int(inexact)
+        else:
+            out[m.name] = int(cols[0] or 0)
+    return out, values
+
+
+def _label(dim: str, value: Any) -> str:
+    if dim in ("day", "week"):
+        return bucket(int(value) * DAY_NS, dim)
+    return "" if value is None else str(value)
+
+
+def _add_inexact(reader, scope: Scope, plan: Plan, groups: dict[tuple, dict], totals: dict) -> None:
+    """Add the costs SQLite could not sum exactly, from their decimal strings, to their groups and totals."""
+    st = Statement(dialect(reader.dialect), scope.untagged)
+    money = [m for m in plan.measures if m.kind == "money"]
+    cols = [st.key(d) for d in plan.dims] + ["cost_usd"]
+    cols += [f"CASE WHEN {m.text(st)} THEN 1 ELSE 0 END" if m.text(st) else "1" for m in money]
+    where = st.where(scope.since_ns, scope.until_ns, scope.filters, (*plan.extra, _INEXACT))
+    sql = f"SELECT {', '.join(cols)} FROM costline_calls{where}"
+    n = len(plan.dims)
+    for record in reader.fetch(sql, st.params):
+        label = tuple(_label(d, v) for d, v in zip(plan.dims, record))
+        cost = Decimal(str(record[n]))
+        for m, counted in zip(money, record[n + 1 :]):
+            if counted:
+                totals[m.name] += cost
+                if label in groups:
+                    groups[label][m.name] += cost

@@ -1,0 +1,108 @@
+"""How query.py spells one report question in each database: parameters, tags, money, calendar.
+
+Tags stay where the writer puts them, one JSON object per call (TEXT in SQLite, JSONB in
+PostgreSQL), and a report reads a tag with the engine's own JSON accessor: json_extract in
+SQLite, ->> in PostgreSQL. That is what makes `GROUP BY <any tag>` work without knowing the
+tags in advance, and it is fast enough: in SQLite the JSON read is about a third of a
+microsecond per call, less than the GROUP BY's sort (benchmarks/NOTES.md, "Reports at
+scale"). The alternatives cost more than they save: a tags table needs one join per
+dimension (and five rows per call), a column per tag needs a migration for each new tag, and
+a per-day rollup keyed by the tags barely shrinks the data once user or session ids are tags.
+
+Money must add up exactly. PostgreSQL sums its NUMERIC column. SQLite has no decimal type, so
+it sums the integer femto-dollar column (schema.py) as two sums, whole micro-dollars and the
+femto remainder, which no realistic ledger can overflow; the rare cost without a femto count
+is summed apart as a float, for ORDER BY and to say it is there, and aggregation.py adds it
+exactly from its decimal string.
+
+Every value a user typed (tag names, tag values, outcome values) goes in as a named
+parameter; only this module's own constants are written into the SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from costline_processor.ledger.schema import from_femto
+
+DAY_NS = 86_400_000_000_000
+_SPLIT = 10**9  # femto = micro * 10**9 + remainder
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str  # "sqlite" or "postgresql"
+
+    def param(self, key: str) -> str:
+        return f":{key}" if self.name == "sqlite" else f"%({key})s"
+
+    def tag(self, path: str) -> str:
+        """The raw value of a tag (NULL when the call lacks it); `path` is the placeholder of `tag_path`."""
+        return f"json_extract(tags, {path})" if self.name == "sqlite" else f"(tags ->> {path})"
+
+    def tag_path(self, name: str) -> str:
+        """The parameter value that names tag `name` for `tag` (a quoted JSON path in SQLite)."""
+        return '$."' + name.replace('"', "") + '"' if self.name == "sqlite" else name
+
+    def modulo(self, a: str, b: int) -> str:
+        return f"(({a}) % {b})" if self.name == "sqlite" else f"mod({a}, {b})"
+
+    def month(self) -> str:
+        """The UTC calendar month of a call's start, as YYYY-MM."""
+        if self.name == "sqlite":
+            return "strftime('%Y-%m', start_unix_nano / 1000000000, 'unixepoch')"
+        return "to_char(to_timestamp(start_unix_nano / 1000000000) AT TIME ZONE 'UTC', 'YYYY-MM')"
+
+    def money(self, where: str | None = None) -> list[str]:
+        """Aggregates that add up cost_usd (of the calls where `where` holds); `money_value` reads them.
+        SQLite's third is the costs without a femto count, as a float: NULL when there is none."""
+        if self.name == "postgresql":
+            return [f"SUM(cost_usd) FILTER (WHERE {where})" if where else "SUM(cost_usd)"]
+        femto = f"CASE WHEN {where} THEN cost_femto END" if where else "cost_femto"
+        when = f"{where} AND " if where else ""
+        return [
+            f"SUM({femto} / {_SPLIT})",
+            f"SUM({self.modulo(femto, _SPLIT)})",
+            f"SUM(CASE WHEN {when}cost_femto IS NULL THEN CAST(cost_usd AS REAL) END)",
+        ]
+
+    def money_order(self, aliases: list[str]) -> str:
+        """An ORDER BY expression over the `money` columns' aliases: exact up to $9,223 a group where
+        every cost has a femto count, close beyond (SQLite turns an overflowing product into a float)."""
+        if self.name == "postgresql":
+            return aliases[0]  # PostgreSQL reads an output name in ORDER BY only bare
+        micro, rest, floats = aliases
+        return f"(COALESCE({micro}, 0) * {_SPLIT} + COALESCE({rest}, 0) + COALESCE({floats}, 0) * 1e15)"
+
+    def money_value(self, values: list[Any]) -> tuple[Decimal, bool]:
+        """The exact sum the `money` columns hold, and whether they left costs out (to add apart)."""
+        if self.name == "postgresql":
+            return (Decimal(values[0]) if values[0] is not None else Decimal(0)), False
+        micro, rest, floats = values
+        return from_femto(int(micro or 0) * _SPLIT + int(rest or 0)), floats is not None
+
+    def call_cost(self) -> str:
+        """One call's cost, for ORDER BY (exact where the femto count is; else close)."""
+        if self.name == "postgresql":
+            return "cost_usd"
+        return "COALESCE(cost_femto, CAST(cost_usd AS REAL) * 1e15)"
+
+    def tag_keys(self, where: str) -> str:
+        """SELECT of the distinct tag names the calls matching `where` carry."""
+        if self.name == "postgresql":
+            return f"SELECT DISTINCT jsonb_object_keys(tags) FROM costline_calls{where}"
+        return f"SELECT DISTINCT j.key FROM costline_calls, json_each(costline_calls.tags) AS j{where}"
+
+    @property
+    def money_width(self) -> int:
+        return 1 if self.name == "postgresql" else 3
+
+
+SQLITE = Dialect("sqlite")
+POSTGRESQL = Dialect("postgresql")
+
+
+def dialect(name: str) -> Dialect:
+    return SQLITE if name == "sqlite" else POSTGRESQL

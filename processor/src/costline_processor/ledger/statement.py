@@ -1,0 +1,146 @@
+"""The SQL of one report question, in the ledger's dialect: text and parameters, nothing run.
+
+    SELECT <key per dimension>, <measures>, [SUM(<additive measure>) OVER () ...]
+    FROM costline_calls WHERE <window> AND <filters> [AND <extra>]
+    [GROUP BY 1, 2, ...] [ORDER BY <sort> LIMIT n]
+
+A dimension's key is what `dimensions.value` says for a call, computed by the database:
+the tag (or the untagged label), the field (or its stand-in), or for calendar buckets an
+integer (day number; the Thursday of an ISO week, which names the week) that query.py
+labels, and the month as YYYY-MM. When LIMIT returns only the first few groups, window sums
+(`OVER ()`) give the totals of all of them. Values a user chose (tag names, tag
+values, labels) are bound as named parameters, never written into the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from costline_processor.ledger import dimensions
+from costline_processor.ledger.dialect import DAY_NS, Dialect
+from costline_processor.ledger.filters import Filter
+from costline_processor.ledger.schema import TABLE
+
+
+@dataclass(frozen=True)
+class Measure:
+    """One aggregate of a group. kind "count": an integer that adds up across groups; "distinct":
+    an integer that does not (distinct users, traces); "money": the cost of the calls where
+    `sql` holds (empty: every call), over Dialect.money's columns. `sql` is text, or a function
+    that writes it for a Statement (to bind the values it needs)."""
+
+    name: str
+    kind: str
+    sql: str | Callable[[Statement], str] = ""
+
+    def width(self, dialect: Dialect) -> int:
+        return dialect.money_width if self.kind == "money" else 1
+
+    def text(self, st: Statement) -> str:
+        return self.sql(st) if callable(self.sql) else self.sql
+
+
+class Statement:
+    """Builds one SELECT; `params` holds what its placeholders stand for."""
+
+    def __init__(self, dialect: Dialect, untagged: str):
+        self.dialect = dialect
+        self.params: dict[str, Any] = {}
+        self._untagged = untagged
+        self._tags: dict[str, str] = {}
+
+    def bind(self, value: Any) -> str:
+        key = f"p{len(self.params)}"
+        self.params[key] = value
+        return self.dialect.param(key)
+
+    def tag(self, name: str) -> str:
+        """A tag's raw value (NULL when the call lacks it)."""
+        name = dimensions.tag_name(name)
+        if name not in self._tags:
+            self._tags[name] = self.dialect.tag(self.bind(self.dialect.tag_path(name)))
+        return self._tags[name]
+
+    def untagged(self) -> str:
+        if "untagged" not in self._tags:
+            self._tags["untagged"] = self.bind(self._untagged)
+        return self._tags["untagged"]
+
+    def key(self, dim: str) -> str:
+        """What a call shows for `dim`, as SQL (`lacks:TAG`: 1 when the call lacks TAG, else 0)."""
+        if dim.startswith("lacks:"):
+            return f"CASE WHEN {self.lacks(dim[6:])} THEN 1 ELSE 0 END"
+        if dim in ("day", "week"):
+            day = f"(start_unix_nano / {DAY_NS})"
+            return day if dim == "day" else f"({day} - {self.dialect.modulo(f'{day} + 3', 7)} + 3)"
+        if dim == "month":
+            return self.dialect.month()
+        if dim in dimensions.FIELDS:
+            column, empty = dimensions.FIELDS[dim]
+            return f"COALESCE(NULLIF({column}, ''), '{empty}')" if empty else column
+        return f"COALESCE(NULLIF({self.tag(dim)}, ''), {self.untagged()})"
+
+    def lacks(self, tag: str) -> str:
+        """True for a call without `tag`, or with it empty or set to the untagged label."""
+        return f"COALESCE(NULLIF({self.tag(tag)}, ''), {self.untagged()}) = {self.untagged()}"
+
+    def where(
+        self, since_ns: int | None, until_ns: int | None, filters: tuple[Filter, ...] = (), extra: tuple[str, ...] = ()
+    ) -> str:
+        clauses = []
+        if since_ns is not None:
+            clauses.append(f"start_unix_nano >= {self.bind(since_ns)}")
+        if until_ns is not None:
+            clauses.append(f"start_unix_nano < {self.bind(until_ns)}")
+        for f in filters:
+            values = ", ".join(self.bind(v) for v in f.values)
+            clauses.append(f"{self.key(f.dim)} {'NOT IN' if f.exclude else 'IN'} ({values})")
+        clauses += extra
+        return " WHERE " + " AND ".join(clauses) if clauses else ""
+
+    def select(
+        self,
+        keys: list[str],
+        measures: list[Measure],
+        where: str,
+        *,
+        totals: tuple[str, ...] = (),
+        sort: str | int | None = None,
+        limit: int | None = None,
+    ) -> str:
+        """The statement; columns are the keys, then each measure's, then the window sum of each measure
+        named in `totals` (additive ones: the totals of every group, also those LIMIT leaves out). With
+        `limit`, the database sorts by `sort` first: a key's index (A to Z) or a measure's name (largest
+        first); ties by the keys."""
+        cols = [f"{k} AS k{i}" for i, k in enumerate(keys)]
+        sums = []
+        for i, m in enumerate(measures):
+            for j, expr in enumerate(self._aggregates(m)):
+                cols.append(f"{expr} AS m{i}_{j}")
+                if m.name in totals:
+                    sums.append(f"SUM({expr}) OVER () AS t{i}_{j}")
+        sql = f"SELECT {', '.join(cols + sums)} FROM {TABLE}{where}"
+        if keys:
+            sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(keys)))
+        if limit is not None:
+            order = [f"k{i}" for i in range(len(keys))]
+            if isinstance(sort, int):
+                order.insert(0, f"k{sort}")
+            elif sort is not None:
+                i, m = next((i, m) for i, m in enumerate(measures) if m.name == sort)
+                order.insert(0, f"{self._order(i, m)} DESC NULLS LAST")
+            sql += (" ORDER BY " + ", ".join(order) if order else "") + f" LIMIT {int(limit)}"
+        return sql
+
+    def _aggregates(self, m: Measure) -> list[str]:
+        if m.kind == "money":
+            return self.dialect.money(m.text(self) or None)
+        return [m.text(self)]
+
+    def _order(self, i: int, m: Measure) -> str:
+        """ORDER BY expression of measure i's value (SQLite's money is two columns)."""
+        if m.kind == "money":
+            return self.dialect.money_order([f"m{i}_{j}" for j in range(m.width(self.dialect))])
+        return f"m{i}_0"
