@@ -11,6 +11,8 @@ from costline_processor.config import ConfigError
 from costline_processor.config_sources import load_yaml_file
 from costline_processor.ledger import options
 from costline_processor.ledger.alerts import evaluate, thresholds_from
+from costline_processor.ledger.dimensions import parse_dimensions
+from costline_processor.ledger.explanation import day_change
 from costline_processor.ledger.periods import DAY_NS, parse_duration, parse_time
 from costline_processor.ledger.render import render, render_object
 
@@ -38,6 +40,14 @@ def register(subparsers) -> None:
     p.add_argument("--min-feature-cost", metavar="USD", help="skip features cheaper than USD last period (default: 1)")
     p.add_argument("--period", metavar="DURATION", help="trend period (default: 7d)")
     p.add_argument("--at", default="now", metavar="WHEN", help="check as of this time; a midnight such as 2026-03-05 checks the day that ended (default: now)")
+    p.add_argument(
+        "--explain",
+        nargs="?",
+        const="feature",
+        metavar="DIM",
+        help="attach to a firing daily_spend alert why the day's spend changed against the same hours of the day "
+        "before, by DIM (default: feature; see costline explain)",
+    )
     options.add_format(p, default="json")
     options.add_ledger(p)
     p.set_defaults(func=run)
@@ -59,7 +69,11 @@ def run(args) -> int:
     since = min(at - 2 * parse_duration(t.period), (at - 1) - (at - 1) % DAY_NS)
     with options.reader(args, config) as ledger:
         fired = evaluate(ledger.rows(since, at), at, t, config.tagging.required, config.tagging.default)
+        daily = any(a.alert == "daily_spend" for a in fired)
+        why = _why(ledger, args, at, config.tagging.default) if daily else None
     alerts = [{"alert": a.alert, "subject": a.subject, "value": a.value, "threshold": a.threshold, "message": a.message} for a in fired]
+    for a in alerts if args.explain else ():
+        a["explanation"] = why if a["alert"] == "daily_spend" else None
     if args.format == "json":
         checked = [k for k in FLAGS.values() if k not in ("period", "min_feature_cost_usd") and getattr(t, k) is not None]
         render_object({"ok": not alerts, "checked": checked, "alerts": alerts}, sys.stdout)
@@ -68,3 +82,12 @@ def run(args) -> int:
     elif args.format == "table":
         print("ok: no alert fired")
     return 1 if alerts else 0
+
+
+def _why(ledger, args, at: int, untagged: str) -> dict | str | None:
+    """--explain: why the day's spend changed (costline explain), for a firing daily_spend alert; in a table
+    or CSV, its headline (or why there is none)."""
+    if not args.explain:
+        return None
+    why = day_change(ledger, at, tuple(parse_dimensions(args.explain, "--explain")), untagged)
+    return why if args.format == "json" else why.get("headline", why.get("error"))
