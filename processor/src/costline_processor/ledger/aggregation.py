@@ -7,7 +7,7 @@ Labels are what `dimensions.value` prints (calendar keys come back as day number
 named here). Money comes back exact (Dialect.money_value); in SQLite, a cost without an
 exact femto count is left out by the GROUP BY and counted, and when any is, one more query
 over those calls alone (a partial index finds them) adds them from their decimal strings.
-The totals add up every group, including those a LIMIT left out (window sums, then).
+The totals add up every group, including those a LIMIT left out (summed by the database, then).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from costline_processor.ledger.periods import bucket
 from costline_processor.ledger.statement import Measure, Statement
 
 _INEXACT = "cost_femto IS NULL AND cost_usd IS NOT NULL"
-WINDOWED = ("calls", "unpriced_calls", "cost_usd")  # the totals a report shows beside LIMITed groups
+LIMITED_TOTALS = ("calls", "unpriced_calls", "cost_usd")  # the totals a report shows beside LIMITed groups
 
 
 @dataclass(frozen=True)
@@ -50,23 +50,23 @@ class Plan:
 
 def aggregate(reader, scope: Scope, plan: Plan) -> tuple[dict[tuple, dict[str, Any]], dict[str, Any]]:
     """The groups (in the database's order) and the totals of their additive measures; with a LIMIT, the
-    totals (of WINDOWED only) count the groups left out too."""
+    totals (of LIMITED_TOTALS only) count the groups left out too."""
     st = Statement(dialect(reader.dialect), scope.untagged)
     keys = [st.key(d) for d in plan.dims]
     where = st.where(scope.since_ns, scope.until_ns, scope.filters, plan.extra)
     sort = plan.dims.index(plan.sort) if plan.sort in plan.dims else plan.sort
-    windowed = [m for m in plan.measures if m.name in WINDOWED] if plan.limit is not None and keys else []
-    totals_sql = tuple(m.name for m in windowed)
+    summed = [m for m in plan.measures if m.name in LIMITED_TOTALS] if plan.limit is not None and keys else []
+    totals_sql = tuple(m.name for m in summed)
     sql = st.select(keys, list(plan.measures), where, totals=totals_sql, sort=sort, limit=plan.limit)
     groups: dict[tuple, dict[str, Any]] = {}
     totals: dict[str, Any] = {}
     for record in reader.fetch(sql, st.params):
         label = tuple(_label(d, v) for d, v in zip(plan.dims, record))
         groups[label], rest = _decode(st.dialect, list(plan.measures), list(record[len(keys) :]))
-        totals = _decode(st.dialect, windowed, rest)[0] if windowed else totals
+        totals = _decode(st.dialect, summed, rest)[0] if summed else totals
     if not keys and groups and not next(iter(groups.values()))["calls"]:
         groups = {}  # no GROUP BY: one row even for no call
-    if not windowed:
+    if not summed:
         totals = _sum([m for m in plan.measures if m.kind != "distinct"], groups.values())
     if totals.get("_inexact"):
         _add_inexact(reader, scope, plan, groups, totals)

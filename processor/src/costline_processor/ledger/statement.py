@@ -7,8 +7,8 @@
 A dimension's key is what `dimensions.value` says for a call, computed by the database:
 the tag (or the untagged label), the field (or its stand-in), or for calendar buckets an
 integer (day number; the Thursday of an ISO week, which names the week) that query.py
-labels, and the month as YYYY-MM. When LIMIT returns only the first few groups, window sums
-(`OVER ()`) give the totals of all of them. Values a user chose (tag names, tag
+labels, and the month as YYYY-MM. When LIMIT returns only the first few groups, the totals of
+all of them come with each row. Values a user chose (tag names, tag
 values, labels) are bound as named parameters, never written into the text.
 """
 
@@ -110,29 +110,36 @@ class Statement:
         sort: str | int | None = None,
         limit: int | None = None,
     ) -> str:
-        """The statement; columns are the keys, then each measure's, then the window sum of each measure
-        named in `totals` (additive ones: the totals of every group, also those LIMIT leaves out). With
-        `limit`, the database sorts by `sort` first: a key's index (A to Z) or a measure's name (largest
-        first); ties by the keys."""
+        """The statement; columns are the keys, then each measure's. With `limit`, the database sorts by
+        `sort` first (a key's index: A to Z; a measure's name: largest first; ties by the keys), and then
+        come the sums over every group, also those LIMIT leaves out, of the measures named in `totals`
+        (additive ones): the groups are kept (MATERIALIZED) and read twice, which costs less than a window
+        sum over a million groups (`top traces`)."""
         cols = [f"{k} AS k{i}" for i, k in enumerate(keys)]
         sums = []
         for i, m in enumerate(measures):
             for j, expr in enumerate(self._aggregates(m)):
                 cols.append(f"{expr} AS m{i}_{j}")
                 if m.name in totals:
-                    sums.append(f"SUM({expr}) OVER () AS t{i}_{j}")
-        sql = f"SELECT {', '.join(cols + sums)} FROM {TABLE}{where}"
+                    sums.append(f"SUM(m{i}_{j}) AS t{i}_{j}")
+        sql = f"SELECT {', '.join(cols)} FROM {TABLE}{where}"
         if keys:
             sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(keys)))
-        if limit is not None:
-            order = [f"k{i}" for i in range(len(keys))]
-            if isinstance(sort, int):
-                order.insert(0, f"k{sort}")
-            elif sort is not None:
-                i, m = next((i, m) for i, m in enumerate(measures) if m.name == sort)
-                order.insert(0, f"{self._order(i, m)} DESC NULLS LAST")
-            sql += (" ORDER BY " + ", ".join(order) if order else "") + f" LIMIT {int(limit)}"
-        return sql
+        if limit is None:
+            return sql
+        order = [f"k{i}" for i in range(len(keys))]
+        if isinstance(sort, int):
+            order.insert(0, f"k{sort}")
+        elif sort is not None:
+            i, m = next((i, m) for i, m in enumerate(measures) if m.name == sort)
+            order.insert(0, f"{self._order(i, m)} DESC NULLS LAST")
+        first = (" ORDER BY " + ", ".join(order) if order else "") + f" LIMIT {int(limit)}"
+        if not sums:
+            return sql + first
+        return (
+            f"WITH g AS MATERIALIZED ({sql}) SELECT * FROM (SELECT * FROM g{first}) AS shown "
+            f"CROSS JOIN (SELECT {', '.join(sums)} FROM g) AS every"
+        )
 
     def _aggregates(self, m: Measure) -> list[str]:
         if m.kind == "money":
