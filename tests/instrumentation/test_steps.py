@@ -78,3 +78,44 @@ def test_steps_carry_attribution_tags(exporter):
 def test_step_needs_a_name():
     with pytest.raises(ValueError):
         costline.step(" ")
+
+
+class Agent:
+    @costline.step
+    def plan(self) -> str:
+        return "planned"
+
+    @costline.step()
+    async def act(self) -> str:
+        return "acted"
+
+
+def test_an_unnamed_step_is_named_after_the_function(exporter):
+    @costline.step
+    def retrieve(query: str) -> str:
+        return query
+
+    @costline.step()
+    def rerank() -> None:
+        pass
+
+    assert retrieve("q") == "q" and retrieve.__name__ == "retrieve"
+    rerank()
+    agent = Agent()
+    assert agent.plan() == "planned" and asyncio.run(agent.act()) == "acted"
+    names = [s.name for s in exporter.get_finished_spans()]
+    assert names == [
+        "test_an_unnamed_step_is_named_after_the_function.<locals>.retrieve",
+        "test_an_unnamed_step_is_named_after_the_function.<locals>.rerank",
+        "Agent.plan",
+        "Agent.act",
+    ]
+    assert all(s.attributes["costline.step.name"] == s.name for s in exporter.get_finished_spans())
+
+
+def test_a_step_used_with_with_still_needs_a_name():
+    with pytest.raises(ValueError, match="needs a name when used with `with`"):
+        with costline.step():
+            pass
+    with pytest.raises(ValueError, match="non-empty name"):
+        costline.step("  ")

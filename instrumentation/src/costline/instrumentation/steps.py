@@ -6,6 +6,9 @@
     @costline.step("summarise")
     async def summarise(docs): ...
 
+    @costline.step              # or @costline.step(): named after the function's
+    def rerank(docs): ...       # qualified name, `rerank` (a method: `Agent.rerank`)
+
 A step is an INTERNAL span named after the step, with `costline.step.name`. The model
 calls made inside it are its children, so the processor can roll their cost up by
 step and build the agent path from the chain of steps (nested steps make a path
@@ -47,17 +50,26 @@ def _end(span: Span, token: object, error: BaseException | None) -> None:
 
 
 class step:
-    """Context manager and decorator (sync and async) marking one named step."""
+    """Context manager and decorator (sync and async) marking one named step. As a decorator
+    the name may be left out (`@step` or `@step()`): the function's `__qualname__` names it."""
 
     __slots__ = ("_open", "name")
 
-    def __init__(self, name: str) -> None:
-        if not isinstance(name, str) or not name.strip():
+    def __new__(cls, name: str | Callable[..., Any] | None = None) -> Any:
+        if callable(name):  # `@step` bare: Python hands over the function itself
+            return cls(_qualified_name(name))(name)
+        return super().__new__(cls)
+
+    def __init__(self, name: str | Callable[..., Any] | None = None) -> None:
+        # (a function never arrives here: __new__ has made it a step; the annotation is for `@step` in type checkers)
+        if name is not None and (not isinstance(name, str) or not name.strip()):
             raise ValueError("costline.step needs a non-empty name.")
-        self.name = name
+        self.name: str | None = name
         self._open: list[tuple[Span, object]] = []
 
     def __enter__(self) -> Span:
+        if self.name is None:
+            raise ValueError('costline.step needs a name when used with `with`: costline.step("retrieve").')
         span, token = _begin(self.name)
         self._open.append((span, token))
         return span
@@ -73,7 +85,7 @@ class step:
         self.__exit__(exc_type, exc, tb)
 
     def __call__(self, fn: F) -> F:
-        name = self.name
+        name = self.name or _qualified_name(fn)
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
@@ -101,3 +113,8 @@ class step:
             return result
 
         return sync_step  # type: ignore[return-value]
+
+
+def _qualified_name(fn: Callable[..., Any]) -> str:
+    """What a step left unnamed is called: its function's qualified name (`Agent.plan`)."""
+    return getattr(fn, "__qualname__", None) or type(fn).__qualname__
