@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 def register(sub) -> None:
     p = sub.add_parser("demo", help="run a realistic workload through costline and print the reports", description=__doc__)
     p.add_argument("--requests", type=int, default=60, help="app requests to send (default 60)")
-    p.add_argument("--ledger", metavar="PATH", help="keep the demo ledger here (default: a temporary file)")
+    p.add_argument("--ledger", metavar="PATH", help="keep the demo ledger here (default: a temporary file, removed at the end)")
     p.add_argument("--export-grpc", metavar="HOST:PORT", action="append", default=[], help="also export enriched spans here")
     p.set_defaults(func=run)
 
@@ -35,10 +35,18 @@ def _say(step: int, text: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from costline_processor.demo.fake_provider import FakeProvider
-
+    """The demo in a temporary folder (its config, and its ledger unless --ledger names one), removed at the end."""
     launcher = _launcher()
     workdir = Path(tempfile.mkdtemp(prefix="costline-demo-"))
+    try:
+        return _run(args, launcher, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, launcher: str, workdir: Path) -> int:
+    from costline_processor.demo.fake_provider import FakeProvider
+
     ledger_path = args.ledger or str(workdir / "ledger.db")
     config_path = workdir / "costline.yaml"  # what a team would pass to serve and the reports alike
     config_path.write_text("tagging:\n  required: [feature, customer_id]\n  default: untagged\n  owner: platform-team\n")
@@ -61,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
     _say(4, "reports (the same commands work on any ledger: costline report --help)")
     _print_reports(ledger_path, config_path)
-    print(f"\nledger kept at {ledger_path}" if args.ledger else f"\n(ledger in {ledger_path}; pass --ledger to keep one)")
+    print(f"\nledger kept at {ledger_path}" if args.ledger else "\n(the demo's ledger was temporary: pass --ledger PATH to keep one)")
     return 0
 
 
