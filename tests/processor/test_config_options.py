@@ -27,6 +27,7 @@ SERVE_FLAGS = {
     "--bearer-token-file": "FILE",
     "--queue-dir": "DIR",
     "--log-level": None,
+    "--log-format": "text|json",  # added with its variable (issue 21)
 }
 
 

@@ -18,8 +18,13 @@ A field whose default is a config dataclass (`receive: ReceiveConfig`) is a stag
 fields are settings under its name. Docstrings of attributes are the convention IDEs show
 on hover and Sphinx reads; Python keeps no trace of them at run time, so `Setting.doc` reads
 them from the class's source, only when the table is written. This module knows no stage;
-config.py imports it, never the reverse. An environment variable per setting (issue 21)
-would be one more attribute of `Option`, applied by the loader between the file and the flags.
+config.py imports it, never the reverse.
+
+Each flag also has an environment variable (twelve-factor: the same image, configured by
+its environment): `--export-grpc` is `COSTLINE_EXPORT_GRPC` unless the flag names another
+(`Flag(..., env=...)`). A variable holds what the flag would be given, as text: a
+repeatable flag's values comma-separated, a switch's on/off. config_sources.py applies the
+variables between the file and the flags.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from dataclasses import MISSING, Field, dataclass, fields, is_dataclass
 from typing import Any
 
 OPTION_KEY = "costline.option"  # where a field's metadata keeps its Option
+ENV_PREFIX = "COSTLINE_"  # of the variables derived from flag names
 
 
 @dataclass(frozen=True)
@@ -46,14 +52,22 @@ class Flag:
     to_field: Callable[[Any], Any] | None = None  # the flag's value -> the field's, e.g. "off" -> None
     type: Callable[[str], Any] | None = None  # argparse's conversion (a bad value is argparse's usage error)
     repeatable: bool = False  # may be given again; the field is the list of all (repeatable flags of one field join)
+    env: str | None = None  # its environment variable, when not the one derived from its name
 
     @property
     def name(self) -> str:
         return self.spec.split()[0]
 
     @property
-    def metavar(self) -> str:
-        return self.spec.split()[1]
+    def metavar(self) -> str | None:
+        """The metavar the spec gives, or None (argparse then shows the dest in capitals)."""
+        words = self.spec.split()
+        return words[1] if len(words) > 1 else None
+
+    @property
+    def variable(self) -> str:
+        """Its environment variable: `--trace-wait` is COSTLINE_TRACE_WAIT unless `env` names another."""
+        return self.env or ENV_PREFIX + self.dest.upper()
 
     @property
     def dest(self) -> str:
@@ -152,34 +166,54 @@ def attribute_docs(cls: type) -> dict[str, str]:
     return docs
 
 
+_TRUE = frozenset({"on", "true", "yes", "1"})
+_FALSE = frozenset({"off", "false", "no", "0"})
+
+
+def switch(value: str) -> bool:
+    """A switch flag's conversion (`Flag(..., type=switch)`): on/off, true/false, yes/no, 1/0."""
+    word = value.strip().lower()
+    if word in _TRUE or word in _FALSE:
+        return word in _TRUE
+    raise argparse.ArgumentTypeError(f"expected on or off, not {value!r}")
+
+
 def add_flags(parser: argparse.ArgumentParser, cls: type) -> None:
-    """The flags declared in `cls`, as arguments of `parser`."""
+    """The flags declared in `cls`, as arguments of `parser`; each one's help names its variable."""
+    for flag in all_flags(cls):
+        kwargs: dict[str, Any] = {"metavar": flag.metavar, "help": f"{flag.help} [${flag.variable}]"}
+        if flag.type:
+            kwargs["type"] = flag.type
+        if flag.repeatable:
+            kwargs.update(action="append", default=[])
+        parser.add_argument(flag.name, **kwargs)
+
+
+def all_flags(cls: type) -> Iterator[Flag]:
+    """The flags declared in `cls`, in declaration order."""
     for setting in settings(cls):
-        for flag in setting.option.flags:
-            kwargs: dict[str, Any] = {"metavar": flag.metavar, "help": flag.help}
-            if flag.type:
-                kwargs["type"] = flag.type
-            if flag.repeatable:
-                kwargs.update(action="append", default=[])
-            parser.add_argument(flag.name, **kwargs)
+        yield from setting.option.flags
 
 
 def apply_flags(config: Any, args: argparse.Namespace) -> None:
     """Copy each flag given in `args` onto its field. A flag not given (None, "", no repetition)
-    leaves the field as the defaults and the file made it; `args` may lack flags altogether."""
+    leaves the field as the defaults, the file and the environment made it; `args` may lack flags."""
     for setting in settings(type(config)):
-        given, value = _flag_value(setting.option.flags, args)
+        given, value = flag_value(setting.option.flags, lambda flag: getattr(args, flag.dest, None))
         if given:
             setting.set(config, value)
 
 
-def _flag_value(flags: tuple[Flag, ...], args: argparse.Namespace) -> tuple[bool, Any]:
+def flag_value(flags: tuple[Flag, ...], raw: Callable[[Flag], Any]) -> tuple[bool, Any]:
+    """(given, the field's value) from what `raw(flag)` answers for each of a field's flags, as
+    argparse stores it (converted by its type; a list for a repeatable flag): the first
+    single flag given, else all the repeatable flags' values joined."""
     repeated: list[Any] = []
     for flag in flags:
-        raw = getattr(args, flag.dest, None)
-        convert = flag.to_field or (lambda value: value)
+        value = raw(flag)
+        convert = flag.to_field or (lambda given: given)
         if flag.repeatable:
-            repeated += [convert(value) for value in raw or ()]
-        elif raw is not None and raw != "":
-            return True, convert(raw)
+            repeated += [convert(one) for one in value or ()]
+        elif value is not None and value != "":
+            return True, convert(value)
     return bool(repeated), repeated

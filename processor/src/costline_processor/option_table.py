@@ -21,6 +21,7 @@ from typing import Any
 
 from costline_processor.config import Config
 from costline_processor.config_options import Setting, settings, stages
+from costline_processor.process_flags import PROCESS_FLAGS
 
 PAGE = "docs/configuration.md"
 COMMAND = "python -m costline_processor.option_table"
@@ -31,21 +32,30 @@ _INTRO = f"""\
 <!-- Generated from processor/src/costline_processor/config.py by `{COMMAND}`.
      Edit the fields there, not this page: a test fails when the two differ. -->
 
-`costline serve` takes each setting from the last of these that gives it: the default below,
-the YAML file named by `--config` (one block per stage, as the names below are dotted; unknown
-keys are refused), the flag. When neither the file nor a flag names an export target, the
-standard `OTEL_EXPORTER_OTLP_*` variables do. The ledger commands (`costline report`, `top`,
-`alerts`...) read the same file, for the tagging contract and the ledger. `costline serve`'s
-other flags are not settings: `--config FILE`, `--workers N` (processes sharing the receiver
-ports) and `--log-level`.
+`costline serve` takes each setting from the last of these that gives it:
+
+1. the default below;
+2. the YAML file named by `--config`, else by `$COSTLINE_CONFIG` (one block per stage, as the
+   names below are dotted; unknown keys are refused);
+3. the setting's environment variable (last column): a flag's value as text, a repeatable
+   flag's values comma-separated (`COSTLINE_EXPORT_GRPC=tempo:4317,jaeger:4317`), `off` where
+   the flag takes `off`; a blank variable is not given;
+4. the flag.
+
+When none of them names an export target, the standard `OTEL_EXPORTER_OTLP_*` variables do
+(endpoint, protocol, headers, compression). The ledger commands (`costline report`, `top`,
+`alerts`...) read the same file and variables, for the tagging contract and the ledger.
+`costline config check [FILE]` prints the settings a file and the environment give, secrets
+masked. A `COSTLINE_*` variable that names nothing costline reads (service links and the app
+side's variables aside) is logged once at start and otherwise ignored.
 """
 
-_HEADER = "| Setting | Flag | Default | Meaning |\n|---|---|---|---|"
+_HEADER = "| Setting | Flag | Default | Meaning | Variable |\n|---|---|---|---|---|"
 
 
 def render(config_class: type = Config) -> str:
     """The whole page, as docs/configuration.md holds it."""
-    parts = [_INTRO]
+    parts = [_INTRO, _process_section()]
     for path, cls in stages(config_class):
         own = [s for s in settings(config_class) if s.path[:-1] == path]
         if not own:
@@ -68,8 +78,22 @@ def _row(setting: Setting) -> str:
     flags = ", ".join(
         f"`{f.name} {f.metavar}`" + (" (repeatable)" if f.repeatable else "") for f in setting.option.flags
     )
-    cells = [f"`{setting.name}`", flags, _default(setting.default()), setting.doc]
+    variables = ", ".join(f"`{f.variable}`" for f in setting.option.flags)
+    return _cells([f"`{setting.name}`", flags, _default(setting.default()), setting.doc, variables])
+
+
+def _cells(cells: list[str]) -> str:
+    """A table row, the cells' own bars escaped."""
     return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+
+def _process_section() -> str:
+    """serve's flags that are not settings (process_flags.py), with their variables."""
+    rows = [_cells([f"`{' '.join(f.spec.split())}`", f"`{f.variable}`", f.help]) for f in PROCESS_FLAGS]
+    return (
+        "## Process\n\n`costline serve`'s flags that are not settings: they name the file and shape the process.\n\n"
+        "| Flag | Variable | Meaning |\n|---|---|---|\n" + "\n".join(rows) + "\n"
+    )
 
 
 def _default(value: Any) -> str:

@@ -15,8 +15,10 @@ import os
 import signal
 from collections.abc import Callable
 
+from costline_processor import redaction
 from costline_processor.config import Config, parse_hostport
 from costline_processor.listen import bind_error
+from costline_processor.log_lines import configure_logging
 from costline_processor.pipeline import Pipeline
 from costline_processor.receive.admission import Admission
 from costline_processor.receive.grpc import GrpcReceiver
@@ -97,7 +99,7 @@ def open_sinks(config: Config) -> list:
     location = resolve_location(None, config.ledger)
     if location != "off":
         sinks.append(open_ledger(location))
-        log.info("ledger: %s", location)
+        log.info("ledger: %s", redaction.url(location))  # a postgresql:// URL may hold a password
     m = config.metrics
     if m.listen or m.otlp_endpoint:
         from costline_processor.metrics import MetricsSink
@@ -191,7 +193,8 @@ def run(config: Config, sinks=(), reuse_port: bool = False) -> int:
 # dies stops the rest, and the supervisor exits non-zero for the orchestrator to restart.
 
 
-def run_workers(config: Config, workers: int, log_level: str = "INFO") -> int:
+def run_workers(config: Config, workers: int, logs: tuple[str, str] = ("INFO", "text")) -> int:
+    """Serve from `workers` processes; `logs` is their (level, format)."""
     import multiprocessing as mp
     from multiprocessing.connection import wait
 
@@ -200,7 +203,7 @@ def run_workers(config: Config, workers: int, log_level: str = "INFO") -> int:
         from costline_processor.memory import default_limit_mib
 
         config.memory.limit_mib = default_limit_mib(workers)
-    procs = [ctx.Process(target=_worker, args=(config, log_level, i), name=f"costline-worker-{i}")
+    procs = [ctx.Process(target=_worker, args=(config, logs, i), name=f"costline-worker-{i}")
              for i in range(workers)]
     stopping = False
 
@@ -245,8 +248,8 @@ def run_workers(config: Config, workers: int, log_level: str = "INFO") -> int:
 _ENDED_BY_STOP = (-signal.SIGTERM, -signal.SIGINT)
 
 
-def _worker(config: Config, log_level: str, index: int) -> None:
-    logging.basicConfig(level=log_level.upper(), format=f"%(asctime)s %(levelname)s %(name)s[w{index}]: %(message)s")
+def _worker(config: Config, logs: tuple[str, str], index: int) -> None:
+    configure_logging(*logs, worker=index)
     _stop_with_parent()
     if config.export.queue_dir:  # one journal per process: each worker keeps (and replays) its own
         config.export.queue_dir = os.path.join(config.export.queue_dir, f"worker-{index}")

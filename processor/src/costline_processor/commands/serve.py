@@ -9,37 +9,44 @@ from collections.abc import Mapping
 
 from costline_processor.config import Config, ConfigError, parse_hostport
 from costline_processor.config_options import add_flags
-from costline_processor.config_sources import load_config
+from costline_processor.config_sources import load_config, unknown_variables
 from costline_processor.listen import hostport, preflight
+from costline_processor.log_lines import configure_logging
+from costline_processor.process_flags import LOG_FORMATS, PROCESS_DEFAULTS, PROCESS_FLAGS
+
+log = logging.getLogger("costline.serve")
 
 
-def register(sub) -> None:
-    """The flags declared on config.py's fields, and the three that are not settings."""
+def register(sub, env: Mapping[str, str] = os.environ) -> None:
+    """The flags declared on config.py's fields, and those that are not settings (process_flags.py):
+    their variable, when set, is the default the flag overrides."""
     p = sub.add_parser("serve", help="run the OTLP cost processor", description=__doc__)
     add_flags(p, Config)
-    p.add_argument("--config", metavar="FILE", help="YAML file with these settings and the tagging contract")
-    p.add_argument(
-        "--workers",
-        metavar="N",
-        type=int,
-        default=1,
-        help="serve from N processes sharing the receiver ports (SO_REUSEPORT; default 1). Each process "
-        "assembles the traces its connections bring: use when whole traces arrive over one connection",
-    )
-    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR or CRITICAL (default INFO)")
+    for flag in PROCESS_FLAGS:
+        default = env.get(flag.variable, "").strip() or PROCESS_DEFAULTS[flag.name]
+        p.add_argument(
+            flag.name, metavar=flag.metavar, type=flag.type, default=default, help=f"{flag.help} [${flag.variable}]"
+        )
     p.set_defaults(func=run)
 
 
 def build_config(args: argparse.Namespace, env: Mapping[str, str] = os.environ) -> Config:
-    """The config `costline serve` runs with (defaults < --config file < flags; OTLP variables
-    when nothing names an export target), checked: a wrong setting is one ConfigError sentence."""
+    """The config `costline serve` runs with (defaults < --config file < COSTLINE_* variables <
+    flags; OTLP variables when nothing names an export target), checked: a wrong setting is one
+    ConfigError sentence."""
     config = load_config(args.config, args, env)
+    check(config)
+    return config
+
+
+def check(config: Config) -> None:
+    """What serve checks before it starts: each stage's settings, no export to itself, and the
+    token and certificate files readable (read to check, never printed)."""
     config.validate()
     _refuse_self_export(config)
     from costline_processor.receive.security import load_security
 
     load_security(config.receive)  # unreadable token or certificate files: one clear line now
-    return config
 
 
 def _refuse_self_export(config: Config) -> None:
@@ -58,6 +65,12 @@ def log_level(value: str) -> str:
     if value.upper() not in LOG_LEVELS:
         raise ConfigError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {value!r}")
     return value.upper()
+
+
+def log_format(value: str) -> str:
+    if value.lower() not in LOG_FORMATS:
+        raise ConfigError(f"--log-format must be {' or '.join(LOG_FORMATS)}, not {value!r}")
+    return value.lower()
 
 
 def listeners(config: Config, workers: int) -> list[tuple[str, str]]:
@@ -84,12 +97,15 @@ def check_workers(config: Config, workers: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=log_level(args.log_level), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs = (log_level(args.log_level), log_format(args.log_format))
+    configure_logging(*logs)
+    if unknown := unknown_variables(os.environ):
+        log.warning("ignoring %s: no setting of costline has that name (docs/configuration.md)", ", ".join(unknown))
     config = build_config(args)
     check_workers(config, args.workers)
     preflight(listeners(config, args.workers))  # a port in use: one line, before the ledger or any file exists
     from costline_processor import server  # the pipeline, grpc and aiohttp: only when serving
 
     if args.workers > 1:
-        return server.run_workers(config, args.workers, args.log_level)
+        return server.run_workers(config, args.workers, logs)
     return server.run(config, server.open_sinks(config))

@@ -4,8 +4,8 @@
     open_reader(location)  -> LedgerReader, what the report commands read
 
 `location` is a file path or a postgresql:// URL. `resolve_location` picks it the same
-way for every command: --ledger, else the config file's `ledger:`, else $COSTLINE_LEDGER,
-else DEFAULT_LEDGER in the working directory.
+way for every command: --ledger, else the loaded config's `ledger:` ($COSTLINE_LEDGER over the
+file's: config_sources.py), else $COSTLINE_LEDGER, else DEFAULT_LEDGER in the working directory.
 """
 
 from __future__ import annotations

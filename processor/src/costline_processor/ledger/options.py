@@ -1,7 +1,7 @@
 """Command-line options every ledger command shares, and their resolution.
 
---ledger (else the config file's `ledger:`, else $COSTLINE_LEDGER, else DEFAULT_LEDGER),
---config (the same YAML `costline serve` reads: tagging.required/default/owner),
+--ledger (else $COSTLINE_LEDGER, else the config file's `ledger:`, else DEFAULT_LEDGER),
+--config (else $COSTLINE_CONFIG: the same YAML `costline serve` reads: tagging.required/default/owner),
 --since/--until (durations like 7d, yesterday, dates, ISO times; UTC) or one calendar period
 (--month, --last-month, --mtd), --where filters and --sort (filters.py, query.py), and --format.
 """
@@ -60,8 +60,9 @@ def add_format(p: argparse.ArgumentParser, default: str = "table") -> None:
 
 
 def load_config(args: argparse.Namespace) -> Config:
-    """The --config file through serve's loader (config_sources.py); the ledger flags are read apart."""
-    return load_config_file(getattr(args, "config", None))
+    """The --config file (else $COSTLINE_CONFIG) and the COSTLINE_* variables through serve's loader
+    (config_sources.py); the ledger flags are read apart."""
+    return load_config_file(getattr(args, "config", None), env=os.environ)
 
 
 def reader(args: argparse.Namespace, config: Config | None = None, *, create: bool = False) -> LedgerReader:
