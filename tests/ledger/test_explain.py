@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import random
 from decimal import Decimal as D
-from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -273,7 +272,7 @@ def cells(draw) -> dict:
             "reasoning_tokens": reasoning,
         }
         money = st.decimals(0, 1000, places=draw(st.integers(0, 20)))
-        split = dict(zip(SPLIT_COLUMNS, (Fraction(draw(money)) for _ in SPLIT_COLUMNS)))
+        split = dict(zip(SPLIT_COLUMNS, (draw(money) for _ in SPLIT_COLUMNS)))
         cost = draw(money) + sum(draw(money) for _ in SPLIT_COLUMNS)
         out[model] = cell(draw(st.integers(1, 10**6)), cost, counts, split)
     return out

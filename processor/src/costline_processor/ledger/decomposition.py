@@ -30,26 +30,33 @@ asked to explain. The shift-share's price is order-dependent (a Paasche price on
 tokens; tokens valued at the old prices, like a Laspeyres quantity): the order above is stated
 in `costline explain --help` and the README.
 
-Arithmetic is rational (Fraction) throughout, then rounded once to 10**-18 USD (finer when the
-change itself has more digits) by the largest remainder, so the Decimal effects add up to the
-row's Decimal change exactly. Pure: no database, no clock.
+Per cell (model m, token type k; C cost, T tokens, n calls), the steps reduce to terms with an
+exact numerator over an integer, so an effect that is zero (the same price, the same tokens per
+call, the same shares) is exactly zero:
+
+    tokens_k = C0 * (T1 * n0 - n1 * T0) / (T0 * n0)        price_k = (C1 * T0 - C0 * T1) / T0
+    model mix_m = V0_m * (n1_m * N0 - N1 * n0_m) / (n0_m * N0)
+
+Arithmetic is Decimal to 60 significant digits (a sum of exact costs times token counts fits),
+then each effect is rounded once to 10**-18 USD (finer when the change itself has more digits)
+by the largest remainder, so the effects add up to the row's exact change. (Fractions would be
+exact all the way but cost a millisecond a row: their denominators grow with every model.)
+Pure: no database, no clock.
 """
 
 from __future__ import annotations
 
-import functools
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Context, Decimal
+from decimal import ROUND_FLOOR, Context, Decimal, localcontext
 from fractions import Fraction
 
 TYPES = ("input", "cached_input", "cache_write", "output", "reasoning")
 EFFECTS = ("volume", "model_mix", *(f"tokens_{k}" for k in TYPES), "price", "new", "gone")
 SPLIT_COLUMNS = ("input_usd", "cache_read_usd", "cache_write_usd")  # with output_usd, the ledger's cost split
 _FINEST = -18  # effects are rounded to 10**-18 USD, or to the change's own last digit if finer
-WIDE = Context(prec=80)  # room for every digit of a sum of exact costs
-ZERO = Fraction(0)
+FINE = Context(prec=60)  # every digit of a sum of exact costs, times a token count
+ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -59,23 +66,14 @@ class Cell:
     calls: int
     cost: Decimal
     tokens: Mapping[str, int]
-    parts: Mapping[str, Fraction]  # adds up to `cost` exactly
+    parts: Mapping[str, Decimal]  # adds up to `cost`
 
-    def cost_per_call(self) -> Fraction:
-        return Fraction(self.cost) / self.calls
-
-    def tokens_per_call(self, k: str) -> Fraction:
-        return Fraction(self.tokens[k], self.calls)
-
-    def part_per_call(self, k: str) -> Fraction:
-        return self.parts[k] / self.calls
-
-    def price(self, k: str) -> Fraction | None:
+    def price(self, k: str) -> Decimal | None:
         """The cost of one token of type k (None when the cell has none of them)."""
-        return self.parts[k] / self.tokens[k] if self.tokens[k] else None
+        return FINE.divide(self.parts[k], self.tokens[k]) if self.tokens[k] else None
 
 
-def cell(calls: int, cost: Decimal, counts: Mapping[str, int], split: Mapping[str, Fraction]) -> Cell:
+def cell(calls: int, cost: Decimal, counts: Mapping[str, int], split: Mapping[str, Decimal]) -> Cell:
     """A Cell from the ledger's sums. Token columns are inclusive (input_tokens holds the cache reads and
     writes, output_tokens the reasoning); the types are their leaves. `split` holds the sums of
     SPLIT_COLUMNS; output is the rest of the cost, as the ledger's four cost columns add up to
@@ -89,14 +87,14 @@ def cell(calls: int, cost: Decimal, counts: Mapping[str, int], split: Mapping[st
         "output": max(counts["output_tokens"] - reasoning, 0),
         "reasoning": reasoning,
     }
-    exact = Fraction(cost)
-    inputs = [Fraction(split.get(c) or 0) for c in SPLIT_COLUMNS]
-    output = exact - sum(inputs, ZERO)
-    if output < 0:
-        inputs, output = [p * exact / (exact - output) for p in inputs], ZERO
-    spoken = tokens["output"] + reasoning
-    thought = output * reasoning / spoken if spoken else ZERO
-    parts = (*inputs, output - thought, thought)
+    with localcontext(FINE):
+        inputs = [+(split.get(c) or ZERO) for c in SPLIT_COLUMNS]
+        output = cost - sum(inputs, ZERO)
+        if output < 0:
+            inputs, output = [p * cost / (cost - output) for p in inputs], ZERO
+        spoken = tokens["output"] + reasoning
+        thought = output * reasoning / spoken if spoken else ZERO
+        parts = (*inputs, output - thought, thought)
     return Cell(calls, cost, tokens, dict(zip(TYPES, parts)))
 
 
@@ -106,9 +104,9 @@ class PriceCell:
 
     model: str
     kind: str
-    effect: Fraction
-    before: Fraction | None
-    after: Fraction | None
+    effect: Decimal
+    before: Decimal | None
+    after: Decimal | None
 
 
 @dataclass(frozen=True)
@@ -126,7 +124,7 @@ class Change:
 
     @property
     def change(self) -> Decimal:
-        return WIDE.subtract(self.after, self.before)
+        return FINE.subtract(self.after, self.before)
 
     @property
     def change_pct(self) -> Decimal | None:
@@ -139,46 +137,48 @@ class Change:
 
 def decompose(key: tuple[str, ...], before: Mapping[str, Cell], after: Mapping[str, Cell]) -> Change:
     """The change of one row from `before` to `after` (cells by model), split into EFFECTS."""
-    v0, v1 = _cost(before), _cost(after)
     n0, n1 = sum(c.calls for c in before.values()), sum(c.calls for c in after.values())
-    exact = dict.fromkeys(EFFECTS, ZERO)
-    price_cell = None
-    if not n0:
-        exact["new"] = Fraction(v1)
-    elif not n1:
-        exact["gone"] = -Fraction(v0)
-    else:
-        price_cell = _shift_share(before, after, exact)
+    models = (*before, *(m for m in after if m not in before))
+    with localcontext(FINE):
+        v0, v1 = sum((c.cost for c in before.values()), ZERO), sum((c.cost for c in after.values()), ZERO)
+        exact = dict.fromkeys(EFFECTS, ZERO)
+        price_cell = None
+        if not n0:
+            exact["new"] = v1
+        elif not n1:
+            exact["gone"] = -v0
+        else:
+            price_cell = _shift_share(before, after, exact)
+        effects = apportion(exact, v1 - v0)
     shares = {
         m: (
-            Fraction(before[m].calls, n0) if m in before else ZERO,
-            Fraction(after[m].calls, n1) if m in after else ZERO,
+            Fraction(before[m].calls, n0) if m in before else Fraction(0),
+            Fraction(after[m].calls, n1) if m in after else Fraction(0),
         )
-        for m in (*before, *(m for m in after if m not in before))
+        for m in models
     }
     tokens = (_row_tokens(before), _row_tokens(after))
-    return Change(key, v0, v1, (n0, n1), tokens, shares, apportion(exact, WIDE.subtract(v1, v0)), price_cell)
+    return Change(key, v0, v1, (n0, n1), tokens, shares, effects, price_cell)
 
 
-def _shift_share(before: Mapping[str, Cell], after: Mapping[str, Cell], exact: dict[str, Fraction]) -> PriceCell | None:
-    """Fill volume, model mix, tokens per call and price of a row with calls in both periods (see the
-    module docstring); returns the cell with the largest price effect."""
+def _shift_share(before: Mapping[str, Cell], after: Mapping[str, Cell], exact: dict[str, Decimal]) -> PriceCell | None:
+    """Fill volume, model mix, tokens per call and price of a row with calls in both periods (the
+    module docstring's terms, in the caller's FINE context); returns the cell with the largest price
+    effect."""
     n0, n1 = sum(c.calls for c in before.values()), sum(c.calls for c in after.values())
-    exact["volume"] = (n1 - n0) * sum((Fraction(c.cost) for c in before.values()), ZERO) / n0
+    exact["volume"] = sum((c.cost for c in before.values()), ZERO) * (n1 - n0) / n0
     biggest: PriceCell | None = None
     for m in (*before, *(m for m in after if m not in before)):
         b, a = before.get(m), after.get(m)
-        old = b or a
-        assert old is not None
-        moved = (a.calls if a else 0) - (Fraction(n1 * b.calls, n0) if b else ZERO)
-        exact["model_mix"] += moved * old.cost_per_call()
-        if a is None or b is None:
+        if b is None:  # new to the row: its calls moved in, at their cost
+            exact["model_mix"] += a.cost if a else ZERO
+            continue
+        moved = (a.calls if a else 0) * n0 - n1 * b.calls
+        exact["model_mix"] += b.cost * moved / (b.calls * n0) if moved else ZERO
+        if a is None:
             continue
         for k in TYPES:
-            p = b.price(k)
-            p = (a.price(k) or ZERO) if p is None else p  # a type new to the model: at its new price
-            tokens = a.calls * (a.tokens_per_call(k) - b.tokens_per_call(k)) * p
-            price = a.calls * (a.part_per_call(k) - b.part_per_call(k)) - tokens
+            tokens, price = _cell_effects(b, a, k)
             exact[f"tokens_{k}"] += tokens
             exact["price"] += price
             if price and (biggest is None or abs(price) > abs(biggest.effect)):
@@ -186,23 +186,36 @@ def _shift_share(before: Mapping[str, Cell], after: Mapping[str, Cell], exact: d
     return biggest
 
 
-def _cost(cells: Mapping[str, Cell]) -> Decimal:
-    return functools.reduce(WIDE.add, (c.cost for c in cells.values()), Decimal(0))
+def _cell_effects(b: Cell, a: Cell, k: str) -> tuple[Decimal, Decimal]:
+    """Tokens per call and price of one model's token type k, from `b` (then) to `a` (now). A type the
+    model did not use before is valued at its new price; a cost without tokens (a fee) changes as price."""
+    t0, t1, c0, c1 = b.tokens[k], a.tokens[k], b.parts[k], a.parts[k]
+    if t0:
+        moved = t1 * b.calls - a.calls * t0
+        tokens = c0 * moved / (t0 * b.calls) if moved else ZERO
+        price = c1 * t0 - c0 * t1
+        return tokens, price / t0 if price else ZERO
+    tokens = c1 if t1 else ZERO
+    price = c1 - tokens - (c0 * a.calls / b.calls if c0 else ZERO)
+    return tokens, price
 
 
 def _row_tokens(cells: Mapping[str, Cell]) -> dict[str, int]:
     return {k: sum(c.tokens[k] for c in cells.values()) for k in TYPES}
 
 
-def apportion(exact: Mapping[str, Fraction], total: Decimal) -> dict[str, Decimal]:
-    """`exact` (rationals adding up to `total`) as Decimals adding up to `total` exactly: each rounded
-    down to the quantum (10**-18, or the last digit of `total` if finer), then one quantum more to
-    those with the largest remainders, as many as the rounding left short. An exact zero stays zero."""
+def apportion(exact: Mapping[str, Decimal], total: Decimal) -> dict[str, Decimal]:
+    """`exact` (adding up to `total`, to FINE's precision) as Decimals adding up to `total` exactly: each
+    rounded down to the quantum (10**-18, or the last digit of `total` if finer), then one quantum more
+    to those with the largest remainders, as many as the rounding left short. A zero stays zero."""
     exponent = min(_FINEST, int(total.as_tuple().exponent))
-    quantum = Fraction(10) ** exponent
-    units = {k: math.floor(v / quantum) for k, v in exact.items()}
-    short = int(Fraction(total) / quantum) - sum(units.values())
-    by_remainder = sorted(exact, key=lambda k: exact[k] / quantum - units[k], reverse=True)
-    for k in by_remainder[:short]:
-        units[k] += 1
-    return {k: Decimal(u).scaleb(exponent, WIDE).normalize(WIDE) if u else Decimal(0) for k, u in units.items()}
+    with localcontext(FINE):
+        scaled = {k: v.scaleb(-exponent) for k, v in exact.items()}
+        units = {k: int(v.to_integral_value(ROUND_FLOOR)) for k, v in scaled.items()}
+        short = int(total.scaleb(-exponent)) - sum(units.values())
+        if not 0 <= short <= len(units):  # the effects are off by a quantum or more: a bug, never rounding
+            raise ArithmeticError(f"effects add up to {sum(exact.values())}, not {total}")
+        by_remainder = sorted(exact, key=lambda k: scaled[k] - units[k], reverse=True)
+        for k in by_remainder[:short]:
+            units[k] += 1
+        return {k: Decimal(u).scaleb(exponent).normalize() if u else ZERO for k, u in units.items()}

@@ -12,7 +12,6 @@ tokens (price). Pure; money as render.money writes it.
 from __future__ import annotations
 
 from decimal import Decimal
-from fractions import Fraction
 
 from costline_processor.ledger.decomposition import Change
 from costline_processor.ledger.render import money
@@ -102,5 +101,5 @@ def _price(c: Change) -> str:
     return f"{words} {_per_million(cell.before)} -> {_per_million(cell.after)} per 1M tokens"
 
 
-def _per_million(price: Fraction) -> str:
+def _per_million(price: Decimal) -> str:
     return f"${float(price * 1_000_000):,.4g}"

@@ -24,12 +24,11 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from decimal import Decimal
-from fractions import Fraction
 
 from costline_processor.config import DEFAULT_UNTAGGED, ConfigError
 from costline_processor.ledger import filters as where_clause
 from costline_processor.ledger.aggregation import Plan, Scope, aggregate
-from costline_processor.ledger.decomposition import EFFECTS, SPLIT_COLUMNS, WIDE, Cell, Change, cell, decompose
+from costline_processor.ledger.decomposition import EFFECTS, FINE, SPLIT_COLUMNS, Cell, Change, cell, decompose
 from costline_processor.ledger.drivers import driver, headline, signed
 from costline_processor.ledger.filters import Filter
 from costline_processor.ledger.periods import (
@@ -188,7 +187,7 @@ def _cells(reader, ask: Ask, period: Period) -> dict[tuple, dict[str, Cell]]:
     n = len(ask.dims)
     for key, g in groups.items():
         if g["calls"]:
-            split = {c: Fraction(g[f"{c}:micro"] * 10**9 + g[f"{c}:femto"], 10**15) for c in SPLIT_COLUMNS}
+            split = {c: FINE.scaleb(g[f"{c}:micro"] * 10**9 + g[f"{c}:femto"], -15) for c in SPLIT_COLUMNS}
             out.setdefault(key[:n], {})[key[n]] = cell(g["calls"], g["cost_usd"], g, split)
     return out
 
@@ -207,7 +206,7 @@ def _check_tags(reader, ask: Ask, now: dict, then: dict) -> None:
 
 
 def _total(changes: list[Change]) -> dict:
-    add = functools.partial(functools.reduce, WIDE.add)
+    add = functools.partial(functools.reduce, FINE.add)
     total = {
         "prev_calls": sum(c.calls[0] for c in changes),
         "calls": sum(c.calls[1] for c in changes),
