@@ -10,7 +10,7 @@ def demo(tmp_path, *args):
     """`costline demo` with its own TMPDIR, which it must leave empty."""
     tmp = tmp_path / "tmp"
     tmp.mkdir(exist_ok=True)
-    r = subprocess.run([sys.executable, "-m", "costline_processor.cli", "demo", *args], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-m", "costline_processor.cli", "demo", "--no-ui", *args], capture_output=True, text=True,
                        timeout=240, cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp)})
     assert list(tmp.iterdir()) == [], "the demo left its temporary folder behind"
     return r

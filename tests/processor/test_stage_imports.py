@@ -3,7 +3,8 @@
 The stages of `costline serve` (receive -> intake -> assembly -> export, with pricing
 applied by assembly and the ledger, metrics and journal as sinks) hand each other
 records, never calls: only `pipeline.py` (the one place that knows the order) and the
-entry points (`server.py`, `cli.py`, `commands/`) import stages. A stage imports:
+entry points (`server.py`, `cli.py`, `commands/`, and `ui/`, the page `costline ui` serves
+over the ledger) import stages. A stage imports:
 
   - its own modules;
   - the foundation: `records` (the types that flow between stages), `config`, `wire`
@@ -25,7 +26,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "processor" / "src"
 PACKAGE = "costline_processor"
 STAGES = {"receive", "intake", "assembly", "export", "pricing", "ledger", "journal", "metrics"}
-ENTRY = {"pipeline", "server", "cli", "commands", "__main__"}  # may import any stage
+ENTRY = {"pipeline", "server", "cli", "commands", "ui", "__main__"}  # may import any stage
 FOUNDATION = {"records", "config", "wire"}
 
 

@@ -2,7 +2,8 @@
 
 A fake LLM provider (OpenAI and Anthropic wire formats), `costline serve` with a
 SQLite ledger, and an instrumented app run by `opentelemetry-instrument` with the
-real SDKs; then the reports finance asks for.
+real SDKs; then the reports finance asks for, and the cost explorer page (`costline ui`)
+on the demo's ledger until Ctrl-C (`--no-ui`: stop after the reports).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def register(sub) -> None:
     p.add_argument("--requests", type=int, default=60, help="app requests to send (default 60)")
     p.add_argument("--ledger", metavar="PATH", help="keep the demo ledger here (default: a temporary file, removed at the end)")
     p.add_argument("--export-grpc", metavar="HOST:PORT", action="append", default=[], help="also export enriched spans here")
+    p.add_argument("--no-ui", action="store_true", help="stop after the reports instead of serving the page")
     p.set_defaults(func=run)
 
 
@@ -70,7 +72,22 @@ def _run(args: argparse.Namespace, launcher: str, workdir: Path) -> int:
     _say(4, "reports (the same commands work on any ledger: costline report --help)")
     _print_reports(ledger_path, config_path)
     print(f"\nledger kept at {ledger_path}" if args.ledger else "\n(the demo's ledger was temporary: pass --ledger PATH to keep one)")
+    if not args.no_ui:
+        _serve_page(ledger_path, config_path)
     return 0
+
+
+def _serve_page(ledger_path: str, config_path: Path) -> None:
+    """The cost explorer over the demo's ledger until Ctrl-C (localhost:4390, or a free port when that is taken)."""
+    from costline_processor.commands.ui import open_page
+    from costline_processor.config import ConfigError
+    from costline_processor.config_sources import load_config
+
+    try:
+        page = open_page(load_config(str(config_path)), ledger_path, None, None)
+    except ConfigError:  # 4390 in use
+        page = open_page(load_config(str(config_path)), ledger_path, "localhost:0", None)
+    page.serve(lambda url: print(f"\ncost explorer: {url}  (Ctrl-C stops; --no-ui skips it)", flush=True))
 
 
 def _launcher() -> str:

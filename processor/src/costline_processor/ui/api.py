@@ -1,0 +1,201 @@
+"""The page's JSON API: each handler turns its query string into Questions and asks ledger/query.py.
+
+    GET /api/meta                    the tagging contract and the trace link template
+    GET /api/overview/<panel>        one Overview panel (overview.py), ?since..&unit=day&cohort=plan
+    GET /api/explore                 `costline report` with the same flags as parameters
+    GET /api/explore.csv             the same rows and columns as the table shows, as CSV
+    GET /api/traces                  the costliest traces (`costline top traces`)
+    GET /api/trace/<trace_id>        one trace's cost tree (trace_tree.py)
+
+An answer's rows come as `rows` (JSON values: `render.plain`, as `--format json` writes them)
+and `cells` (the text the CLI's table prints for them: `render.cell`), so the page neither
+adds nor formats money itself. A ConfigError (a bad period, an unknown tag) is a 400 with its
+sentence. Queries block, so they run in the executor's threads, each on a pooled reader.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from aiohttp import web
+
+from costline_processor.config import Config, ConfigError
+from costline_processor.ledger import query
+from costline_processor.ledger.render import cell, plain, render
+from costline_processor.ui import overview
+from costline_processor.ui.questions import Params, question, window_only
+from costline_processor.ui.readers import ReaderPool
+from costline_processor.ui.trace_tree import trace_tree
+
+SHOWN = ["cost_usd", "share", "calls", "avg_cost_usd", "unpriced_calls", "input_tokens", "output_tokens"]
+PER_USER = ["active_users", "cost_per_user"]
+CAVEATS = ["caveat_calls", "caveat_usd"]
+TRACE_COLUMNS = ["trace_id", "started", "service", "agent", "first_call", "calls", "unpriced_calls", "cost_usd"]
+_TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+POOL: web.AppKey[ReaderPool] = web.AppKey("pool", ReaderPool)
+CONFIG: web.AppKey[Config] = web.AppKey("config", Config)
+CLOCK: web.AppKey[Callable[[], int]] = web.AppKey("clock", Callable[[], int])  # type: ignore[arg-type]
+
+
+def routes() -> list[web.AbstractRouteDef]:
+    return [
+        web.get("/api/meta", meta),
+        web.get("/api/overview/{panel}", overview_panel),
+        web.get("/api/explore", explore),
+        web.get("/api/explore.csv", explore_csv),
+        web.get("/api/traces", traces),
+        web.get("/api/trace/{trace_id}", trace),
+    ]
+
+
+def shown_columns(q: query.Question, answer: query.Answer) -> list[str]:
+    """The columns the page's table shows for `q`: the dimensions, then the CLI's main measures."""
+    extra = PER_USER if q.user_tag else []
+    return [*q.dims, *(["traces"] if q.traces else []), *SHOWN, *extra, *(CAVEATS if answer.caveats else [])]
+
+
+def answer_object(answer: query.Answer, columns: list[str]) -> dict:
+    return {
+        "columns": columns,
+        "rows": [{c: plain(r.get(c)) for c in columns} for r in answer.rows],
+        "cells": [{c: cell(c, r.get(c)) for c in columns} for r in answer.rows],
+        "total": plain(with_cells(answer.total)),
+        "caveats": plain(answer.caveats),
+    }
+
+
+async def meta(request: web.Request) -> web.Response:
+    config = request.app[CONFIG]
+    tagging = config.tagging
+    body = {
+        "required": tagging.required,
+        "untagged": tagging.default,
+        "owner": tagging.owner,
+        "trace_url": config.ui.trace_url,
+    }
+    return web.json_response(body)
+
+
+async def overview_panel(request: web.Request) -> web.Response:
+    name = request.match_info["panel"]
+    panel = overview.PANELS.get(name)
+    if panel is None:
+        raise web.HTTPNotFound(text=f"no panel {name!r}")
+    params = _params(request)
+    config = request.app[CONFIG]
+
+    def work(reader) -> dict:
+        now = request.app[CLOCK]()
+        frame = overview.Frame(
+            window_only(question(params, config.tagging, now, by=None)),
+            now,
+            config.tagging,
+            unit=params.get("unit", "day") or "day",
+            cohort=params.tag("cohort", "plan"),
+        )
+        got = panel(reader, frame)
+        if isinstance(got, query.Answer):
+            q = replace(frame.q, dims=got.dims, user_tag=overview.USER_TAG if name in ("users", "cohorts") else None)
+            return answer_object(got, shown_columns(q, got))
+        return plain(with_cells(got))
+
+    return await _answer(request, work)
+
+
+async def explore(request: web.Request) -> web.Response:
+    params = _params(request)
+    tagging = request.app[CONFIG].tagging
+
+    def work(reader) -> dict:
+        q = question(params, tagging, request.app[CLOCK]())
+        answer = query.ask(reader, q)
+        return {**answer_object(answer, shown_columns(q, answer)), "dims": list(q.dims)}
+
+    return await _answer(request, work)
+
+
+async def explore_csv(request: web.Request) -> web.Response:
+    params = _params(request)
+    tagging = request.app[CONFIG].tagging
+
+    def work(reader) -> str:
+        q = question(params, tagging, request.app[CLOCK]())
+        answer = query.ask(reader, q)
+        out = io.StringIO()
+        render(answer.rows, "csv", out, columns=shown_columns(q, answer))
+        return out.getvalue()
+
+    try:
+        text = await _run(request, work)
+    except ConfigError as e:
+        return web.json_response({"error": str(e)}, status=400)
+    name = "costline-" + "-".join((params.get("by") or "feature").split(",")) + ".csv"
+    headers = {"Content-Disposition": f'attachment; filename="{re.sub(r"[^A-Za-z0-9_.-]", "_", name)}"'}
+    return web.Response(text=text, content_type="text/csv", charset="utf-8", headers=headers)
+
+
+async def traces(request: web.Request) -> web.Response:
+    params = _params(request)
+    tagging = request.app[CONFIG].tagging
+
+    def work(reader) -> dict:
+        q = replace(question(params, tagging, request.app[CLOCK](), by=None), required=(), sort=None)
+        q = replace(q, limit=params.number("limit", 25, 500))
+        answer = query.top_traces(reader, q)
+        columns = [*TRACE_COLUMNS, "share", *(CAVEATS if answer.caveats else []), "tags"]
+        return answer_object(answer, columns)
+
+    return await _answer(request, work)
+
+
+async def trace(request: web.Request) -> web.Response:
+    trace_id = request.match_info["trace_id"].strip().lower()
+    if not _TRACE_ID.match(trace_id):
+        return web.json_response({"error": "a trace id is 32 hex digits"}, status=400)
+
+    def work(reader) -> dict:
+        rows = reader.trace(trace_id)
+        if not rows:
+            raise ConfigError(f"no calls of trace {trace_id} in the ledger")
+        return plain(with_cells(trace_tree(trace_id, rows)))
+
+    return await _answer(request, work)
+
+
+def with_cells(obj: Any) -> Any:
+    """`obj` with, in each dict that has money or a share, `cells`: those values as the CLI's table prints them."""
+    if isinstance(obj, list):
+        return [with_cells(x) for x in obj]
+    if not isinstance(obj, dict):
+        return obj
+    out = {k: with_cells(v) for k, v in obj.items()}
+    texts = {k: cell(k, v) for k, v in obj.items() if k.endswith("_usd") or k == "share"}
+    return {**out, "cells": texts} if texts else out
+
+
+def _params(request: web.Request) -> Params:
+    q = request.rel_url.query
+    return Params({k: q.get(k, "") for k in q}, q.getall("where", []))
+
+
+async def _run(request: web.Request, work: Callable[[Any], Any]) -> Any:
+    pool = request.app[POOL]
+
+    def job() -> Any:
+        with pool.reader() as reader:
+            return work(reader)
+
+    return await asyncio.get_running_loop().run_in_executor(None, job)
+
+
+async def _answer(request: web.Request, work: Callable[[Any], Any]) -> web.Response:
+    try:
+        body = await _run(request, work)
+    except ConfigError as e:
+        return web.json_response({"error": str(e)}, status=400)
+    return web.json_response(body)

@@ -1,0 +1,104 @@
+"""The Overview's panels, each one or two Questions to ledger/query.py (no sums of its own).
+
+    months     this month so far, last month, last month to the same day, the month's forecast
+    series     spend per day|week|month stacked by feature       report --by day,feature
+    features   the 10 costliest features                         top features -n 10
+    customers  the 10 costliest customers                        top customers -n 10
+    users      cost per active user by week                      report --by week --per-user
+    cohorts    cost per active user of each value of a tag       report --by plan --per-user
+    untagged   calls missing a required tag, their share, owner  report --untagged
+
+Each panel answers on its own (a tag the period lacks is that panel's message, not the page's
+error). The forecast is the month-to-date run rate: this month's cost so far over the time
+elapsed, times the month's length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from costline_processor.config import ConfigError, TaggingConfig
+from costline_processor.ledger import query
+from costline_processor.ledger.periods import (
+    TIME_DIMENSIONS,
+    last_month_window,
+    month_start,
+    next_month_start,
+)
+from costline_processor.ledger.query import Question
+
+TOP = 10
+USER_TAG = "user_id"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What every panel shares: the period and filters (a Question without dimensions), the clock, the contract."""
+
+    q: Question
+    now_ns: int
+    tagging: TaggingConfig
+    unit: str = "day"
+    cohort: str = "plan"
+
+
+def months(reader, f: Frame) -> dict:
+    """This calendar month so far against last month, whole and to the same point, and a forecast."""
+    this = month_start(f.now_ns)
+    last_since, last_until = last_month_window(f.now_ns)
+    same_point = min(last_since + (f.now_ns - this), last_until)
+
+    def cost(since: int, until: int) -> dict:
+        a = query.ask(reader, replace(f.q, since_ns=since, until_ns=until))
+        return {"cost_usd": a.total["cost_usd"], "calls": a.total["calls"], "since": since, "until": until}
+
+    so_far = cost(this, f.now_ns)
+    elapsed, length = f.now_ns - this, next_month_start(this) - this
+    forecast = so_far["cost_usd"] * length / elapsed if elapsed > 0 else None
+    return {
+        "this_month": so_far,
+        "last_month": cost(last_since, last_until),
+        "last_month_to_date": cost(last_since, same_point),
+        "forecast_usd": Decimal(forecast) if forecast is not None else None,
+        "elapsed_share": Decimal(elapsed) / length,
+    }
+
+
+def series(reader, f: Frame) -> query.Answer:
+    if f.unit not in TIME_DIMENSIONS:
+        raise ConfigError(f"unit must be one of {', '.join(TIME_DIMENSIONS)}, not {f.unit!r}")
+    return query.ask(reader, replace(f.q, dims=(f.unit, "feature")))
+
+
+def features(reader, f: Frame) -> query.Answer:
+    return query.ask(reader, replace(f.q, dims=("feature",), limit=TOP))
+
+
+def customers(reader, f: Frame) -> query.Answer:
+    return query.ask(reader, replace(f.q, dims=("customer_id",), limit=TOP))
+
+
+def users(reader, f: Frame) -> query.Answer:
+    return query.ask(reader, replace(f.q, dims=("week",), user_tag=USER_TAG))
+
+
+def cohorts(reader, f: Frame) -> query.Answer:
+    return query.ask(reader, replace(f.q, dims=(f.cohort,), user_tag=USER_TAG))
+
+
+def untagged(reader, f: Frame) -> dict:
+    q = replace(f.q, required=tuple(f.tagging.required))
+    return query.untagged_summary(reader, q, f.tagging.owner)
+
+
+PANELS: dict[str, Callable] = {
+    "months": months,
+    "series": series,
+    "features": features,
+    "customers": customers,
+    "users": users,
+    "cohorts": cohorts,
+    "untagged": untagged,
+}

@@ -1,0 +1,107 @@
+// Overview: this month against last, spend over time by feature, the top features and customers,
+// cost per active user (by week and by cohort), the untagged bucket. Each panel asks the API on
+// its own and paints as soon as its answer comes.
+import { getJSON } from "./api.js";
+import { el, clear, errorBox, answerTable } from "./dom.js";
+import { stackedBars, bars } from "./charts.js";
+import { periodControl, periodParams } from "./controls.js";
+
+function hash(search) {
+  return "#overview?" + search.toString();
+}
+
+function card(title, wide = false) {
+  const body = el("div", { class: "body" }, el("p", { class: "muted" }, "…"));
+  const node = el("section", { class: wide ? "card wide" : "card" }, el("h2", {}, title), body);
+  return { node, body };
+}
+
+async function panel(name, params, box, paint) {
+  try {
+    const answer = await getJSON(`/api/overview/${name}`, params);
+    await paint(answer);
+  } catch (err) {
+    clear(box.body, errorBox(err));
+  }
+  box.node.dataset.loaded = name;
+}
+
+function figure(label, text, { id, value, cls } = {}) {
+  return el("div", { class: "figure", id }, el("div", { class: ["value", cls].filter(Boolean).join(" "), dataset: { value } }, text), el("div", { class: "label" }, label));
+}
+
+function paintMonths(box, a) {
+  const change = a.last_month_to_date.cost_usd ? (a.this_month.cost_usd / a.last_month_to_date.cost_usd - 1) * 100 : null;
+  const changeText = change === null ? "–" : `${change >= 0 ? "+" : ""}${change.toFixed(1)}%`;
+  clear(box.body, el("div", { class: "figures" },
+    figure("this month so far", a.this_month.cells.cost_usd, { id: "this-month", value: a.this_month.cost_usd }),
+    figure("last month, same days", a.last_month_to_date.cells.cost_usd, { id: "last-month-to-date", value: a.last_month_to_date.cost_usd }),
+    figure("change", changeText, { cls: change > 0 ? "up" : "down" }),
+    figure("forecast for this month", a.cells.forecast_usd, { id: "forecast", value: a.forecast_usd }),
+    figure("last month", a.last_month.cells.cost_usd, { id: "last-month", value: a.last_month.cost_usd }),
+  ));
+}
+
+function paintSeries(box, a, unit) {
+  const chart = el("div", { class: "chart", id: "series-chart" });
+  const total = a.total.cells.cost_usd;
+  clear(box.body, el("p", { class: "summary" }, `${total} over ${a.total.calls.toLocaleString("en-US")} calls, per ${unit}`), chart);
+  const rows = a.rows.map((r) => ({ x: r[unit], stack: r.feature, value: r.cost_usd }));
+  return stackedBars(chart, rows, { xs: [...new Set(a.rows.map((r) => r[unit]))].sort() });
+}
+
+function paintTop(box, a, dim, chartId) {
+  const chart = el("div", { class: "chart small", id: chartId });
+  const table = answerTable({ ...a, columns: [dim, "calls", "cost_usd", "share"] }, { dims: [dim] });
+  clear(box.body, chart, el("div", { class: "scroll" }, table));
+  return bars(chart, a.rows.map((r) => r[dim]), a.rows.map((r) => r.cost_usd));
+}
+
+function paintUntagged(box, a) {
+  const missing = Object.entries(a.missing).filter(([, n]) => n).map(([tag, n]) => `${tag} on ${n.toLocaleString("en-US")} calls`);
+  const share = a.share === null ? "–" : a.cells.share;
+  clear(box.body, el("div", { class: "figures" },
+    figure("untagged cost", a.cells.cost_usd, { id: "untagged-cost", value: a.cost_usd }),
+    figure("share of spend", share, { id: "untagged-share", value: a.share }),
+    figure("calls", a.calls.toLocaleString("en-US"), { id: "untagged-calls", value: a.calls }),
+    figure("owner", a.owner || "nobody (set tagging.owner)", { id: "untagged-owner" }),
+  ), el("p", { class: "muted" }, "missing: ", missing.join(", ") || "none"));
+}
+
+export async function render(main, search, { go }) {
+  const params = periodParams(search);
+  const unit = search.get("unit") || "day";
+  const cohort = search.get("cohort") || "plan";
+  const update = (changes) => {
+    const next = new URLSearchParams();
+    for (const [k, v] of Object.entries({ ...params, unit, cohort, ...changes })) if (v) next.set(k, v);
+    go(hash(next));
+  };
+  const unitSelect = el("select", { name: "unit", onchange: (e) => update({ unit: e.target.value }) },
+    ["day", "week", "month"].map((u) => el("option", { value: u, selected: u === unit ? "" : null }, u)));
+  const cohortInput = el("input", { name: "cohort", value: cohort, size: 12, onchange: (e) => update({ cohort: e.target.value }) });
+  const controls = el("div", { class: "controls" },
+    periodControl(params, (p) => { for (const k of ["since", "until", "month", "last_month", "mtd"]) delete params[k]; update(p); }),
+    el("label", {}, "spend per", unitSelect), el("label", {}, "cohort tag", cohortInput));
+
+  const months = card("This month against last");
+  const series = card("Spend over time, by feature", true);
+  const features = card("Top 10 features");
+  const customers = card("Top 10 customers");
+  const users = card("Cost per active user, by week");
+  const cohorts = card(`Cost per active user, by ${cohort}`);
+  const untagged = card("Untagged bucket");
+  clear(main, el("h1", {}, "Overview"), controls, el("div", { class: "grid" },
+    months.node, untagged.node, series.node, features.node, customers.node, users.node, cohorts.node));
+
+  const q = { ...params, unit, cohort };
+  await Promise.all([
+    panel("months", q, months, (a) => paintMonths(months, a)),
+    panel("untagged", q, untagged, (a) => paintUntagged(untagged, a)),
+    panel("series", q, series, (a) => paintSeries(series, a, unit)),
+    panel("features", q, features, (a) => paintTop(features, a, "feature", "features-chart")),
+    panel("customers", q, customers, (a) => paintTop(customers, a, "customer_id", "customers-chart")),
+    panel("users", q, users, (a) => clear(users.body, answerTable({ ...a, columns: ["week", "active_users", "cost_per_user", "cost_usd"] }, { dims: ["week"] }))),
+    panel("cohorts", q, cohorts, (a) => clear(cohorts.body, answerTable({ ...a, columns: [cohort, "active_users", "cost_per_user", "cost_usd", "share"] }, { dims: [cohort] }))),
+  ]);
+}

@@ -1,0 +1,162 @@
+"""Each view in Chromium: it loads without console errors and shows the numbers the CLI prints.
+
+The page's cells carry the API's JSON values (data-value), the API's rows come from the same
+query layer as `costline report`; here each is held to `costline ... --format json` run as a
+subprocess on the same ledger. Each view's screenshot is written under docs/.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from tests.ui.conftest import TRACE_URL
+from tests.ui.ledger_rows import AGENT_TRACE
+
+
+def table(page, selector: str, key: str) -> dict[str, dict[str, str]]:
+    """A table's rows keyed by the `key` column: column -> data-value."""
+    return page.page.eval_on_selector(
+        selector,
+        """(t, key) => Object.fromEntries([...t.querySelectorAll('tbody tr')].map(tr => {
+            const cells = [...tr.querySelectorAll('td')];
+            const row = Object.fromEntries(cells.map(td => [td.dataset.column, td.dataset.value]));
+            return [row[key], row];
+        }))""",
+        key,
+    )
+
+
+def value(page, selector: str) -> float:
+    return float(page.page.get_attribute(selector, "data-value"))
+
+
+def number(text: str) -> float | None:
+    return float(text) if text else None
+
+
+def by(rows: list[dict], *dims: str) -> dict:
+    return {"/".join(str(r[d]) for d in dims): r for r in rows}
+
+
+def test_overview_shows_the_reports_numbers(page, cli_json):
+    page.open("#overview", "overview")
+    for name in ("months", "untagged", "series", "features", "customers", "users", "cohorts"):
+        assert page.page.locator(f"section[data-loaded='{name}'] .error").count() == 0, name
+    (this_month,) = cli_json("report", "--by", "month", "--mtd") or [{"cost_usd": 0}]
+    assert value(page, "#this-month .value") == pytest.approx(this_month["cost_usd"], rel=1e-12)
+    (last_month,) = cli_json("report", "--by", "month", "--last-month")
+    assert value(page, "#last-month .value") == pytest.approx(last_month["cost_usd"], rel=1e-12)
+
+    features = table(page, "section[data-loaded='features'] table", "feature")
+    top = cli_json("top", "features", "-n", "10")
+    assert list(features) == [r["feature"] for r in top]
+    for r in top:
+        assert float(features[r["feature"]]["cost_usd"]) == r["cost_usd"]
+    customers = table(page, "section[data-loaded='customers'] table", "customer_id")
+    assert {k: float(v["cost_usd"]) for k, v in customers.items()} == {
+        r["customer_id"]: r["cost_usd"] for r in cli_json("top", "customers", "-n", "10")
+    }
+    untagged = cli_json("report", "--untagged")
+    assert value(page, "#untagged-cost .value") == untagged["cost_usd"]
+    assert value(page, "#untagged-share .value") == untagged["share"]
+    assert page.page.text_content("#untagged-owner .value") == "platform-team"
+
+    weeks = table(page, "section[data-loaded='users'] table", "week")
+    assert {k: (int(v["active_users"]), float(v["cost_per_user"])) for k, v in weeks.items()} == {
+        r["week"]: (r["active_users"], r["cost_per_user"]) for r in cli_json("report", "--by", "week", "--per-user")
+    }
+    plans = table(page, "section[data-loaded='cohorts'] table", "plan")
+    assert {k: number(v["cost_per_user"]) for k, v in plans.items()} == {
+        r["plan"]: r["cost_per_user"] for r in cli_json("report", "--by", "plan", "--per-user")
+    }
+    drawn = page.page.evaluate(
+        """() => document.getElementById('series-chart').data.flatMap(t => t.x.map((x, i) => [x, t.name, t.y[i]]))"""
+    )
+    series = by(cli_json("report", "--by", "day,feature"), "day", "feature")
+    plotted = {f"{x}/{name}": y for x, name, y in drawn if y}
+    assert plotted == {k.replace("&", "&amp;").replace("<", "&lt;"): r["cost_usd"] for k, r in series.items()}
+    page.screenshot("ui-overview.png")
+
+
+def explore_rows(page) -> list[dict[str, str]]:
+    return page.page.eval_on_selector(
+        "table.answer",
+        """t => [...t.querySelectorAll('tbody tr')].map(tr =>
+            Object.fromEntries([...tr.querySelectorAll('td')].map(td => [td.dataset.column, td.dataset.value])))""",
+    )
+
+
+def same_rows(shown: list[dict[str, str]], report: list[dict], dims: tuple[str, ...]) -> None:
+    """The page's rows are the report's, in its order, with its calls and cost."""
+    assert [tuple(r[d] for d in dims) for r in shown] == [tuple(r[d] for d in dims) for r in report]
+    for s, r in zip(shown, report):
+        assert (int(s["calls"]), float(s["cost_usd"])) == (r["calls"], r["cost_usd"])
+
+
+def test_explore_filters_and_sorts_as_the_cli_does(page, cli_json):
+    page.open("#explore?by=feature,model&since=30d", "explore")
+    same_rows(explore_rows(page), cli_json("report", "--by", "feature,model", "--since", "30d"), ("feature", "model"))
+    total = cli_json("report", "--by", "month", "--since", "30d")
+    assert float(page.page.get_attribute("#explore-total", "data-value")) == pytest.approx(
+        sum(r["cost_usd"] for r in total), rel=1e-12
+    )
+
+    page.page.fill("input[name=where]", "model!=gpt-4o")
+    page.act(lambda: page.page.press("input[name=where]", "Enter"), "explore")
+    assert page.page.text_content(".chip span") == "model!=gpt-4o"
+    filtered = cli_json("report", "--by", "feature,model", "--since", "30d", "--where", "model!=gpt-4o")
+    same_rows(explore_rows(page), filtered, ("feature", "model"))
+    assert all(r["model"] != "gpt-4o" for r in explore_rows(page))
+
+    page.act(lambda: page.page.click("th[data-column=calls]"), "explore")
+    assert page.page.locator("th.sorted[data-column=calls]").count() == 1
+    report = cli_json(
+        "report", "--by", "feature,model", "--since", "30d", "--where", "model!=gpt-4o", "--sort", "calls"
+    )
+    same_rows(explore_rows(page), report, ("feature", "model"))
+    page.page.wait_for_selector("#explore-chart[data-drawn='1']")
+    page.screenshot("ui-explore.png")
+
+
+def test_a_period_changes_the_numbers_as_the_cli_does(page, cli_json):
+    page.open("#explore?by=customer_id", "explore")
+    page.act(lambda: page.page.select_option("select[name=period]", "7d"), "explore")
+    same_rows(explore_rows(page), cli_json("report", "--by", "customer_id", "--since", "7d"), ("customer_id",))
+    page.act(lambda: page.page.select_option("select[name=period]", "last_month"), "explore")
+    assert "last_month=1" in page.page.url
+    same_rows(explore_rows(page), cli_json("report", "--by", "customer_id", "--last-month"), ("customer_id",))
+
+
+def test_traces_list_and_one_trace_adds_up_to_its_rollup(page, cli_json):
+    page.open("#traces", "traces")
+    top = cli_json("top", "traces", "-n", "50", "--since", "30d")
+    shown = page.page.eval_on_selector_all("td[data-column=trace_id]", "tds => tds.map(td => td.dataset.value)")
+    assert shown == [r["trace_id"] for r in top]
+    assert shown[0] == AGENT_TRACE
+    page.screenshot("ui-traces.png")
+
+    page.act(lambda: page.page.click(f"a[href='#trace/{AGENT_TRACE}']"), "trace")
+    nodes = page.page.eval_on_selector_all(
+        "#trace-tree tbody tr",
+        """trs => trs.map(tr => ({kind: tr.dataset.kind, cost: tr.dataset.cost,
+                                 calls: +tr.dataset.calls, depth: +tr.dataset.depth}))""",
+    )
+    rollup = cli_json("trace", AGENT_TRACE)
+    assert Decimal(page.page.get_attribute("#rollup", "data-value")) == Decimal(str(rollup["cost_usd"]))
+    assert nodes[0]["kind"] == "trace" and Decimal(nodes[0]["cost"]) == Decimal(str(rollup["cost_usd"]))
+    assert nodes[0]["calls"] == rollup["calls"] == sum(n["kind"] == "call" for n in nodes)
+    for i, node in enumerate(nodes):  # each step (and the trace) is the sum of its children
+        if node["kind"] == "call":
+            continue
+        children = []
+        for later in nodes[i + 1 :]:
+            if later["depth"] <= node["depth"]:
+                break
+            if later["depth"] == node["depth"] + 1:
+                children.append(later)
+        assert sum(Decimal(c["cost"]) for c in children) == Decimal(node["cost"])
+        assert sum(c["calls"] for c in children) == node["calls"]
+    assert page.page.get_attribute("#trace-link", "href") == TRACE_URL.format(trace_id=AGENT_TRACE)
+    page.screenshot("ui-trace.png")
