@@ -10,12 +10,12 @@
 An answer's rows come as `rows` (JSON values: `render.plain`, as `--format json` writes them)
 and `cells` (the text the CLI's table prints for them: `render.cell`), so the page neither
 adds nor formats money itself. A ConfigError (a bad period, an unknown tag) is a 400 with its
-sentence. Queries block, so they run in the executor's threads, each on a pooled reader.
+sentence. Queries block, so they run in the reader pool's threads (readers.py); an answer is
+kept for a while by its request (cache.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
 from collections.abc import Callable
@@ -28,6 +28,7 @@ from costline_processor.config import Config, ConfigError
 from costline_processor.ledger import query
 from costline_processor.ledger.render import cell, plain, render
 from costline_processor.ui import overview
+from costline_processor.ui.cache import AnswerCache
 from costline_processor.ui.questions import Params, question, window_only
 from costline_processor.ui.readers import ReaderPool
 from costline_processor.ui.trace_tree import trace_tree
@@ -38,6 +39,7 @@ CAVEATS = ["caveat_calls", "caveat_usd"]
 TRACE_COLUMNS = ["trace_id", "started", "service", "agent", "first_call", "calls", "unpriced_calls", "cost_usd"]
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 POOL: web.AppKey[ReaderPool] = web.AppKey("pool", ReaderPool)
+CACHE: web.AppKey[AnswerCache] = web.AppKey("cache", AnswerCache)
 CONFIG: web.AppKey[Config] = web.AppKey("config", Config)
 CLOCK: web.AppKey[Callable[[], int]] = web.AppKey("clock", Callable[[], int])  # type: ignore[arg-type]
 
@@ -184,13 +186,8 @@ def _params(request: web.Request) -> Params:
 
 
 async def _run(request: web.Request, work: Callable[[Any], Any]) -> Any:
-    pool = request.app[POOL]
-
-    def job() -> Any:
-        with pool.reader() as reader:
-            return work(reader)
-
-    return await asyncio.get_running_loop().run_in_executor(None, job)
+    """`work(reader)` on a pooled reader, or the answer the cache keeps for this request."""
+    return await request.app[CACHE].answer(request.path_qs, lambda: request.app[POOL].run(work))
 
 
 async def _answer(request: web.Request, work: Callable[[Any], Any]) -> web.Response:

@@ -26,6 +26,7 @@ from costline_processor.config import Config, parse_hostport
 from costline_processor.listen import bind_error, hostport, hosts
 from costline_processor.ui import api, assets
 from costline_processor.ui.access import COOKIE, Access
+from costline_processor.ui.cache import AnswerCache
 from costline_processor.ui.readers import ReaderPool
 
 CSP = (
@@ -49,11 +50,18 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def build_app(
-    pool: ReaderPool, config: Config, access: Access, *, loopback: bool = True, clock: Callable[[], int] = time.time_ns
+    pool: ReaderPool,
+    config: Config,
+    access: Access,
+    *,
+    loopback: bool = True,
+    clock: Callable[[], int] = time.time_ns,
+    cache: AnswerCache | None = None,
 ) -> web.Application:
     """The page over the ledger `pool` reads; `clock` gives now in ns (the Overview's months)."""
     app = web.Application(middlewares=[headers, host_check, access_check])
     app[api.POOL], app[api.CONFIG], app[api.CLOCK] = pool, config, clock
+    app[api.CACHE] = cache if cache is not None else AnswerCache()
     app[ACCESS], app[LOOPBACK_ONLY] = access, loopback
     app.add_routes([*api.routes(), *assets.routes(), web.get("/login", login_form), web.post("/login", login)])
     return app

@@ -1,23 +1,36 @@
-"""Ledger connections for the page's worker threads: one reader per request at a time, reused.
+"""Ledger connections and the threads that use them: one reader per request at a time, reused.
 
-A report query blocks (SQLite or psycopg), so handlers run it in a thread and the event loop
-keeps answering. A LedgerReader is one connection, used by one thread at a time: the pool hands
-one out per request and takes it back, opening another only when all are busy, up to `size`.
+A report query blocks (SQLite or psycopg), so handlers run it in one of the pool's `size`
+threads (`run`) and the event loop keeps answering. `size` defaults to the machine's cores (at
+most 4): the Overview asks for seven panels at once, and more threads than cores would make
+every panel as late as the last, where queued ones let the first come first. A LedgerReader is
+one connection, used by one thread at a time: the pool hands one out per request and takes it
+back, opening another only when all are busy.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from costline_processor.ledger import LedgerReader, open_reader
 
+T = TypeVar("T")
+
 
 class ReaderPool:
-    def __init__(self, location: str, size: int = 4, opener: Callable[[str], LedgerReader] = open_reader) -> None:
+    def __init__(
+        self, location: str, size: int | None = None, opener: Callable[[str], LedgerReader] = open_reader
+    ) -> None:
+        size = size or min(os.cpu_count() or 2, 4)
         self.location = location
+        self._threads = ThreadPoolExecutor(size, thread_name_prefix="costline-ui")
         self._open = opener
         self._idle: queue.LifoQueue[LedgerReader] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(size)
@@ -39,12 +52,22 @@ class ReaderPool:
             finally:
                 self._idle.put(r)
 
+    async def run(self, work: Callable[[LedgerReader], T]) -> T:
+        """`work(reader)` in one of the pool's threads."""
+
+        def job() -> Any:
+            with self.reader() as r:
+                return work(r)
+
+        return await asyncio.get_running_loop().run_in_executor(self._threads, job)
+
     def check(self) -> None:
         """Open one reader now: a missing or foreign ledger is a ConfigError at start, not on the first page."""
         with self.reader():
             pass
 
     def close(self) -> None:
+        self._threads.shutdown(wait=False)
         with self._lock:
             for r in self._all:
                 r.close()

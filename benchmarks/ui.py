@@ -1,0 +1,126 @@
+"""The cost explorer on a 1M-call ledger: each API request's time, and the page's first paint.
+
+The ledger is benchmarks/reports.py's synthetic one (90 days of calls ending 2026-04-01 UTC,
+cached under --cache and shared with that benchmark). The page runs in this process (the app
+`costline ui` serves, on a free loopback port) with its clock set just before the ledger's end,
+so "this month" is a full March, and its answer cache off: every request is answered from the
+ledger, as on a first visit. Each request is timed alone over HTTP, best and worst of
+--repeats; then, when Debian's chromium and Playwright are there, the Overview is opened in a
+headless browser: first contentful paint, and the time until every panel has its numbers
+(the browser asks for the seven panels at once, as a user's would). Prints figures; never fails
+a build. The issue's bar: first paint under 1 s, no request over 2 s.
+
+  python benchmarks/ui.py [--calls 1000000] [--repeats 3] [--cache /tmp/costline-reports-bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reports import END, sqlite_ledger
+
+from costline_processor.config import Config
+from costline_processor.ui.access import Access
+from costline_processor.ui.app import build_app, start
+from costline_processor.ui.cache import AnswerCache
+from costline_processor.ui.readers import ReaderPool
+
+NOW = END - 3600 * 10**9  # an hour before the ledger's last call: March is "this month"
+TRACE = "/api/traces?since=30d&limit=50"
+REQUESTS = [
+    "/",
+    "/static/main.js",
+    "/api/meta",
+    *(f"/api/overview/{p}?since=30d" for p in ("months", "untagged", "series", "features", "customers", "users")),
+    "/api/overview/cohorts?since=30d&cohort=feature",
+    "/api/overview/series?since=90d&unit=week",
+    "/api/explore?by=feature,model&since=30d",
+    "/api/explore?by=customer_id&since=30d",
+    "/api/explore?by=customer_id&since=90d&where=feature!%3Dchat&sort=calls",
+    "/api/explore.csv?by=feature,model&since=30d",
+    TRACE,
+]
+
+
+def serve(location: str) -> str:
+    """The page on a free loopback port, on its own event-loop thread; its URL."""
+    app = build_app(ReaderPool(location), Config(), Access(None), clock=lambda: NOW, cache=AnswerCache(ttl_s=0))
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, daemon=True).start()
+    _, url = asyncio.run_coroutine_threadsafe(start(app, "127.0.0.1:0"), loop).result(30)
+    return url.rstrip("/")
+
+
+def timed(url: str) -> tuple[float, int]:
+    started = time.perf_counter()
+    with urllib.request.urlopen(url, timeout=60) as r:
+        size = len(r.read())
+    return time.perf_counter() - started, size
+
+
+def first_trace(base: str) -> str:
+    import json
+
+    with urllib.request.urlopen(base + TRACE, timeout=60) as r:
+        return json.load(r)["rows"][0]["trace_id"]
+
+
+def browser_times(base: str) -> dict[str, float] | None:
+    """First contentful paint and all-panels time of the Overview in headless Chromium, in seconds."""
+    chromium = os.environ.get("COSTLINE_CHROMIUM", "/usr/bin/chromium")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    if not os.path.exists(chromium):
+        return None
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox", "--disable-gpu"])
+        page = b.new_page(viewport={"width": 1360, "height": 900})
+        started = time.perf_counter()
+        page.goto(base + "/#overview")
+        page.wait_for_selector("body[data-ready='overview']", timeout=60_000)
+        ready = time.perf_counter() - started
+        paint = page.evaluate("performance.getEntriesByName('first-contentful-paint')[0]?.startTime ?? null")
+        figures = page.evaluate(
+            "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/overview/months'))"
+            ".map(e => e.responseEnd)[0] ?? null"
+        )
+        b.close()
+    return {"first paint": paint / 1000, "this month's figures": figures / 1000, "every panel drawn": ready}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--calls", type=int, default=1_000_000)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--cache", default="/tmp/costline-reports-bench")
+    args = p.parse_args()
+    cache = Path(args.cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    location = sqlite_ledger(args.calls, cache)
+    base = serve(location)
+    print(f"{args.calls:,} calls, sqlite ({location}); best and worst of {args.repeats}, seconds")
+    print(f"  {'request':70} {'best':>7} {'worst':>7} {'bytes':>9}")
+    for path in [*REQUESTS, f"/api/trace/{first_trace(base)}"]:
+        runs = [timed(base + path) for _ in range(args.repeats)]
+        times = [t for t, _ in runs]
+        print(f"  {path:70} {min(times):7.3f} {max(times):7.3f} {runs[-1][1]:9,}", flush=True)
+    page = browser_times(base)
+    if page is None:
+        print("  (no chromium or playwright: the page's paint was not timed)")
+        return
+    for name, seconds in page.items():
+        print(f"  Overview in Chromium: {name:52} {seconds:7.3f}")
+
+
+if __name__ == "__main__":
+    main()
