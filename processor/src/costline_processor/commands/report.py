@@ -7,10 +7,13 @@ and the Answer into a table, CSV or JSON.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 
-from costline_processor.ledger import options, query
+from costline_processor.config import ConfigError
+from costline_processor.ledger import forecast, options, query
 from costline_processor.ledger.dimensions import parse_dimensions
 from costline_processor.ledger.filters import describe, parse_where
+from costline_processor.ledger.periods import iso
 from costline_processor.ledger.render import render, render_object, total_money
 from costline_processor.ledger.reports import caveat_lines
 from costline_processor.ledger.safe_cells import terminal_text
@@ -40,6 +43,14 @@ def register(subparsers) -> None:
         help="show only the untagged bucket (calls missing a required tag) and its owner",
     )
     p.add_argument("--limit", type=int, metavar="N", help="show only the first N rows")
+    p.add_argument(
+        "--forecast",
+        nargs="?",
+        const="auto",
+        metavar="PERIOD",
+        help="add forecast_usd: each row's projected total for the current UTC day, week or month (default: the "
+        f"--by calendar bucket, else month). {forecast.METHOD}",
+    )
     p.set_defaults(func=run)
 
 
@@ -63,7 +74,11 @@ def run(args) -> int:
     with options.reader(args, config) as ledger:
         if args.untagged:
             return _untagged(query.untagged_summary(ledger, q, tagging.owner), args.format)
-        answer = query.ask(ledger, q)
+        by_forecast = bool(args.forecast) and q.sort == "forecast_usd"
+        answer = query.ask(ledger, replace(q, sort=None, limit=None) if by_forecast else q)
+        projected = _forecast(ledger, q, answer, args.forecast) if args.forecast else None
+    if by_forecast:
+        answer.rows = query.sort_rows(answer.rows, q)[: q.limit]
     footer = []
     if args.format == "table" and answer.total["calls"]:
         total = answer.total
@@ -74,8 +89,25 @@ def run(args) -> int:
         )
         footer.append(untagged_line({**total["untagged"], "owner": tagging.owner}))
         footer.extend(caveat_lines(answer.caveats))
-    render(answer.rows, args.format, sys.stdout, columns=_columns(q, answer), footer=footer)
+    if args.format == "table" and projected:
+        footer.append(projected)
+    columns = _columns(replace(q, sort=None) if by_forecast else q, answer)  # --sort forecast_usd: a column of ours
+    if args.forecast:
+        columns.insert(columns.index("share") + 1, "forecast_usd")
+    render(answer.rows, args.format, sys.stdout, columns=columns, footer=footer)
     return 0
+
+
+def _forecast(ledger, q: query.Question, answer: query.Answer, period: str) -> str:
+    """--forecast: each row's forecast_usd, and the footer's line (the forecast of every call the filters pass)."""
+    calendar = [d for d in q.dims if d in forecast.PERIODS]
+    period = (calendar[0] if calendar else "month") if period == "auto" else period
+    if period not in forecast.PERIODS:
+        raise ConfigError(f"--forecast takes day, week or month, not {period!r}")
+    now = options.now_ns()
+    total = forecast.annotate(answer.rows, ledger, q.dims, q.filters, period, now, q.untagged)
+    end = iso(forecast.period_bounds(period, now)[1])
+    return f"forecast: {total_money(total)} for this {period} (to {end}), the sum of every group's; {forecast.METHOD}"
 
 
 def _columns(q: query.Question, answer: query.Answer) -> list[str]:
