@@ -42,7 +42,7 @@ def by(rows: list[dict], *dims: str) -> dict:
 
 def test_overview_shows_the_reports_numbers(page, cli_json):
     page.open("#overview", "overview")
-    for name in ("months", "untagged", "series", "features", "customers", "users", "cohorts"):
+    for name in ("months", "untagged", "series", "changes", "features", "customers", "users", "cohorts"):
         assert page.page.locator(f"section[data-loaded='{name}'] .error").count() == 0, name
     (this_month,) = cli_json("report", "--by", "month", "--mtd") or [{"cost_usd": 0}]
     assert value(page, "#this-month .value") == pytest.approx(this_month["cost_usd"], rel=1e-12)
@@ -77,6 +77,10 @@ def test_overview_shows_the_reports_numbers(page, cli_json):
     series = by(cli_json("report", "--by", "day,feature"), "day", "feature")
     plotted = {f"{x}/{name}": y for x, name, y in drawn if y}
     assert plotted == {k.replace("&", "&amp;").replace("<", "&lt;"): r["cost_usd"] for k, r in series.items()}
+    explained = cli_json("explain", "--by", "feature", "--since", "30d")
+    assert page.page.text_content("#changes-headline") == explained["headline"]
+    assert value(page, "#changes-headline") == explained["total"]["change_usd"]
+    page.page.wait_for_selector("#changes-chart[data-drawn='1']")
     page.screenshot("ui-overview.png")
 
 

@@ -99,6 +99,7 @@ async def overview_panel(request: web.Request) -> web.Response:
             config.tagging,
             unit=params.get("unit", "day") or "day",
             cohort=params.tag("cohort", "plan"),
+            calendar_month=bool(params.get("month") or params.flag("last_month")),
         )
         got = panel(reader, frame)
         if isinstance(got, query.Answer):
@@ -176,7 +177,7 @@ def with_cells(obj: Any) -> Any:
     if not isinstance(obj, dict):
         return obj
     out = {k: with_cells(v) for k, v in obj.items()}
-    texts = {k: cell(k, v) for k, v in obj.items() if k.endswith("_usd") or k == "share"}
+    texts = {k: cell(k, v) for k, v in obj.items() if k.endswith(("_usd", "_pct")) or k == "share"}
     return {**out, "cells": texts} if texts else out
 
 

@@ -7,6 +7,7 @@
     users      cost per active user by week                      report --by week --per-user
     cohorts    cost per active user of each value of a tag       report --by plan --per-user
     untagged   calls missing a required tag, their share, owner  report --untagged
+    changes    why spend changed against the period before       explain --by feature
 
 Each panel answers on its own (a tag the period lacks is that panel's message, not the page's
 error). The forecast is the month-to-date run rate: this month's cost so far over the time
@@ -21,6 +22,7 @@ from decimal import Decimal
 
 from costline_processor.config import ConfigError, TaggingConfig
 from costline_processor.ledger import query
+from costline_processor.ledger.explanation import Ask, Period, against_period, explain
 from costline_processor.ledger.periods import (
     TIME_DIMENSIONS,
     last_month_window,
@@ -30,6 +32,7 @@ from costline_processor.ledger.periods import (
 from costline_processor.ledger.query import Question
 
 TOP = 10
+CHANGED = 5
 USER_TAG = "user_id"
 
 
@@ -42,6 +45,7 @@ class Frame:
     tagging: TaggingConfig
     unit: str = "day"
     cohort: str = "plan"
+    calendar_month: bool = False  # the period is a calendar month (--month, --last-month): compare with the one before
 
 
 def months(reader, f: Frame) -> dict:
@@ -93,6 +97,19 @@ def untagged(reader, f: Frame) -> dict:
     return query.untagged_summary(reader, q, f.tagging.owner)
 
 
+def changes(reader, f: Frame) -> dict:
+    """The period's change in cost against the period as long just before it, by feature, split into effects
+    (ledger/explanation.py): the headline, the effects' totals and the five features that changed most."""
+    if f.q.since_ns is None or f.q.until_ns is None:
+        raise ConfigError("a change needs a period with a start, such as the last 30 days")
+    period = Period(f.q.since_ns, f.q.until_ns)
+    calendar = f.calendar_month
+    ask = Ask(
+        ("feature",), period, against_period(None, period, f.now_ns, calendar=calendar), f.q.filters, f.q.untagged
+    )
+    return explain(reader, ask).as_object(limit=CHANGED)
+
+
 PANELS: dict[str, Callable] = {
     "months": months,
     "series": series,
@@ -101,4 +118,5 @@ PANELS: dict[str, Callable] = {
     "users": users,
     "cohorts": cohorts,
     "untagged": untagged,
+    "changes": changes,
 }

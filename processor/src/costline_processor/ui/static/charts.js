@@ -59,7 +59,8 @@ export function stackedBars(node, rows, { xs = null, horizontalLegend = true } =
       hovertemplate: "%{x}<br>%{fullData.name}: $%{y:.4f}<extra></extra>",
     };
   });
-  return draw(node, traces, { barmode: "stack", showlegend: horizontalLegend });
+  const legend = { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" }; // above the plot: rotated dates need the room below
+  return draw(node, traces, { barmode: "stack", showlegend: horizontalLegend, legend, margin: { ...LAYOUT.margin, t: 36 } });
 }
 
 export function bars(node, labels, values) {

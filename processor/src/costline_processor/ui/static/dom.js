@@ -41,7 +41,7 @@ export function answerTable(answer, { dims = [], sort = null, onSort = null, lin
   }));
   const body = answer.rows.map((row, i) => el("tr", {}, answer.columns.map((c) => {
     const numeric = !dims.includes(c) && NUMERIC(c);
-    const text = answer.cells[i][c];
+    const text = answer.cells[i][c] ?? (row[c] === null || row[c] === undefined ? "" : String(row[c]));
     const content = link && link.column === c ? el("a", { href: link.href(row[c]) }, text) : text;
     return el("td", {
       class: numeric ? "num" : ({ tags: "tags", trace_id: "mono" })[c] || "text",

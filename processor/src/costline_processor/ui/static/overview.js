@@ -85,23 +85,44 @@ export async function render(main, search, { go }) {
     el("label", {}, "spend per", unitSelect), el("label", {}, "cohort tag", cohortInput));
 
   const months = card("This month against last");
-  const series = card("Spend over time, by feature", true);
+  const series = card("Spend over time, by feature");
   const features = card("Top 10 features");
   const customers = card("Top 10 customers");
   const users = card("Cost per active user, by week");
   const cohorts = card(`Cost per active user, by ${cohort}`);
   const untagged = card("Untagged bucket");
+  const changes = card("Why spend changed, by feature");
   clear(main, el("h1", {}, "Overview"), controls, el("div", { class: "grid" },
-    months.node, untagged.node, series.node, features.node, customers.node, users.node, cohorts.node));
+    months.node, untagged.node, series.node, changes.node, features.node, customers.node, users.node, cohorts.node));
 
   const q = { ...params, unit, cohort };
   await Promise.all([
     panel("months", q, months, (a) => paintMonths(months, a)),
     panel("untagged", q, untagged, (a) => paintUntagged(untagged, a)),
     panel("series", q, series, (a) => paintSeries(series, a, unit)),
+    panel("changes", q, changes, (a) => paintChanges(changes, a)),
     panel("features", q, features, (a) => paintTop(features, a, "feature", "features-chart")),
     panel("customers", q, customers, (a) => paintTop(customers, a, "customer_id", "customers-chart")),
     panel("users", q, users, (a) => clear(users.body, answerTable({ ...a, columns: ["week", "active_users", "cost_per_user", "cost_usd"] }, { dims: ["week"] }))),
     panel("cohorts", q, cohorts, (a) => clear(cohorts.body, answerTable({ ...a, columns: [cohort, "active_users", "cost_per_user", "cost_usd", "share"] }, { dims: [cohort] }))),
   ]);
+}
+
+const EFFECT_NAMES = {
+  volume: "volume", model_mix: "model mix", tokens_input: "input tokens per call",
+  tokens_cached_input: "cached input per call", tokens_cache_write: "cache writes per call",
+  tokens_output: "output tokens per call", tokens_reasoning: "reasoning tokens per call",
+  price: "price", new: "new features", gone: "features gone",
+};
+
+export function paintChanges(box, a) {
+  const effects = Object.keys(EFFECT_NAMES).filter((e) => a.total[`${e}_usd`]);
+  const chart = el("div", { class: "chart small", id: "changes-chart" });
+  const rows = { ...a, rows: a.rows, cells: a.rows.map((r) => r.cells), columns: ["feature", "prev_cost_usd", "cost_usd", "change_usd", "driver"] };
+  const against = `${a.against.since.slice(0, 10)} – ${a.against.until.slice(0, 10)}`;
+  clear(box.body,
+    el("p", { class: "summary", id: "changes-headline", dataset: { value: a.total.change_usd } }, a.headline),
+    el("p", { class: "muted" }, `${a.total.cells.prev_cost_usd} → ${a.total.cells.cost_usd} (${a.total.cells.change_usd}) against ${against}`),
+    chart, el("div", { class: "scroll" }, answerTable(rows, { dims: ["feature", "driver"] })));
+  return bars(chart, effects.map((e) => EFFECT_NAMES[e]), effects.map((e) => a.total[`${e}_usd`]));
 }
