@@ -38,7 +38,7 @@ def by_hand(pred, since: str, end: str) -> D:
     before = [(c, at) for c, at in window if at < today]
     if before:
         first_day = min(at for _, at in before).replace(hour=0, minute=0)
-        rate = sum(c for c, _ in before) / min(7, (today - first_day).days)
+        rate = sum((c for c, _ in before), D(0)) / min(7, (today - first_day).days)
     else:
         rate = sum((c for c, _ in window), D(0)) / D((now - today).total_seconds() / 86400)
     left = D((when(end) - now).total_seconds()) / 86400
