@@ -44,8 +44,10 @@ def test_overview_shows_the_reports_numbers(page, cli_json):
     page.open("#overview", "overview")
     for name in ("months", "untagged", "series", "changes", "features", "customers", "users", "cohorts"):
         assert page.page.locator(f"section[data-loaded='{name}'] .error").count() == 0, name
-    (this_month,) = cli_json("report", "--by", "month", "--mtd") or [{"cost_usd": 0}]
+    (this_month,) = cli_json("report", "--by", "month", "--mtd", "--forecast", "month") or [{"cost_usd": 0}]
     assert value(page, "#this-month .value") == pytest.approx(this_month["cost_usd"], rel=1e-12)
+    # the forecast adds the run rate until the month's end from now, and now moves on between the page and the CLI
+    assert value(page, "#forecast .value") == pytest.approx(this_month["forecast_usd"], abs=0.01)
     (last_month,) = cli_json("report", "--by", "month", "--last-month")
     assert value(page, "#last-month .value") == pytest.approx(last_month["cost_usd"], rel=1e-12)
 

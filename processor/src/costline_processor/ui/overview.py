@@ -1,6 +1,7 @@
 """The Overview's panels, each one or two Questions to ledger/query.py (no sums of its own).
 
     months     this month so far, last month, last month to the same day, the month's forecast
+                                                                 report --by month --mtd --forecast month
     series     spend per day|week|month stacked by feature       report --by day,feature
     features   the 10 costliest features                         top features -n 10
     customers  the 10 costliest customers                        top customers -n 10
@@ -10,8 +11,8 @@
     changes    why spend changed against the period before       explain --by feature
 
 Each panel answers on its own (a tag the period lacks is that panel's message, not the page's
-error). The forecast is the month-to-date run rate: this month's cost so far over the time
-elapsed, times the month's length.
+error). The forecast is `report --forecast`'s (ledger/forecast.py): the month so far plus the
+recent days' rate until its end.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from decimal import Decimal
 from costline_processor.config import ConfigError, TaggingConfig
 from costline_processor.ledger import query
 from costline_processor.ledger.explanation import Ask, Period, against_period, explain
+from costline_processor.ledger.forecast import project
 from costline_processor.ledger.periods import (
     TIME_DIMENSIONS,
     last_month_window,
@@ -58,15 +60,13 @@ def months(reader, f: Frame) -> dict:
         a = query.ask(reader, replace(f.q, since_ns=since, until_ns=until))
         return {"cost_usd": a.total["cost_usd"], "calls": a.total["calls"], "since": since, "until": until}
 
-    so_far = cost(this, f.now_ns)
-    elapsed, length = f.now_ns - this, next_month_start(this) - this
-    forecast = so_far["cost_usd"] * length / elapsed if elapsed > 0 else None
+    projection = project(reader, (), f.q.filters, "month", f.now_ns, f.q.untagged).get(())
     return {
-        "this_month": so_far,
+        "this_month": cost(this, f.now_ns),
         "last_month": cost(last_since, last_until),
         "last_month_to_date": cost(last_since, same_point),
-        "forecast_usd": Decimal(forecast) if forecast is not None else None,
-        "elapsed_share": Decimal(elapsed) / length,
+        "forecast_usd": projection.forecast_usd if projection else Decimal(0),
+        "elapsed_share": Decimal(f.now_ns - this) / (next_month_start(this) - this),
     }
 
 
