@@ -49,7 +49,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Context, Decimal, localcontext
-from fractions import Fraction
 
 TYPES = ("input", "cached_input", "cache_write", "output", "reasoning")
 EFFECTS = ("volume", "model_mix", *(f"tokens_{k}" for k in TYPES), "price", "new", "gone")
@@ -118,7 +117,7 @@ class Change:
     after: Decimal
     calls: tuple[int, int]
     tokens: tuple[dict[str, int], dict[str, int]]  # the row's tokens per type, then and now
-    shares: dict[str, tuple[Fraction, Fraction]]  # model -> its share of the row's calls, then and now
+    shares: dict[str, tuple[float, float]]  # model -> its share of the row's calls, then and now (for words)
     effects: dict[str, Decimal]
     price_cell: PriceCell | None = None
 
@@ -151,11 +150,7 @@ def decompose(key: tuple[str, ...], before: Mapping[str, Cell], after: Mapping[s
             price_cell = _shift_share(before, after, exact)
         effects = apportion(exact, v1 - v0)
     shares = {
-        m: (
-            Fraction(before[m].calls, n0) if m in before else Fraction(0),
-            Fraction(after[m].calls, n1) if m in after else Fraction(0),
-        )
-        for m in models
+        m: (before[m].calls / n0 if m in before else 0.0, after[m].calls / n1 if m in after else 0.0) for m in models
     }
     tokens = (_row_tokens(before), _row_tokens(after))
     return Change(key, v0, v1, (n0, n1), tokens, shares, effects, price_cell)
@@ -190,6 +185,8 @@ def _cell_effects(b: Cell, a: Cell, k: str) -> tuple[Decimal, Decimal]:
     """Tokens per call and price of one model's token type k, from `b` (then) to `a` (now). A type the
     model did not use before is valued at its new price; a cost without tokens (a fee) changes as price."""
     t0, t1, c0, c1 = b.tokens[k], a.tokens[k], b.parts[k], a.parts[k]
+    if not (t0 or t1 or c0 or c1):  # a type neither period used (cache writes, reasoning, often)
+        return ZERO, ZERO
     if t0:
         moved = t1 * b.calls - a.calls * t0
         tokens = c0 * moved / (t0 * b.calls) if moved else ZERO

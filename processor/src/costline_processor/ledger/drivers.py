@@ -73,7 +73,7 @@ def _mix(c: Change) -> str:
     moves = {m: now - then for m, (then, now) in c.shares.items()}
     lost = min(moves, key=lambda m: (moves[m], m))
     gained = max(moves, key=lambda m: (moves[m], m))
-    return f"model mix, {lost} -> {gained} on {float(moves[gained]) * 100:.0f}% of calls"
+    return f"model mix, {lost} -> {gained} on {moves[gained] * 100:.0f}% of calls"
 
 
 def _tokens(c: Change, kind: str) -> str:
