@@ -79,6 +79,16 @@ def test_overview_shows_the_reports_numbers(page, cli_json):
     series = by(cli_json("report", "--by", "day,feature"), "day", "feature")
     plotted = {f"{x}/{name}": y for x, name, y in drawn if y}
     assert plotted == {k.replace("&", "&amp;").replace("<", "&lt;"): r["cost_usd"] for k, r in series.items()}
+    budgets = page.page.eval_on_selector_all(
+        "#budgets-table tbody tr",
+        """trs => trs.map(tr => [tr.dataset.budget, tr.dataset.scope,
+            ...['spent_usd', 'used', 'forecast_usd'].map(
+                c => +tr.querySelector(`td[data-column=${c}]`).dataset.value)])""",
+    )
+    expected = cli_json("budgets")
+    assert [b[:4] for b in budgets] == [[r["budget"], r["scope"], r["spent_usd"], r["used"]] for r in expected]
+    assert [b[4] for b in budgets] == pytest.approx([r["forecast_usd"] for r in expected], abs=0.01)
+    assert len(budgets) >= 3
     explained = cli_json("explain", "--by", "feature", "--since", "30d")
     assert page.page.text_content("#changes-headline") == explained["headline"]
     assert value(page, "#changes-headline") == explained["total"]["change_usd"]

@@ -1,7 +1,8 @@
 """The page's JSON API: each handler turns its query string into Questions and asks ledger/query.py.
 
     GET /api/meta                    the tagging contract and the trace link template
-    GET /api/overview/<panel>        one Overview panel (overview.py), ?since..&unit=day&cohort=plan
+    GET /api/overview/<panel>        one Overview panel (overview.py), ?since..&unit=day&cohort=plan; a panel
+                                     the period cannot answer is {"note": why}, a wrong parameter a 400
     GET /api/explore                 `costline report` with the same flags as parameters
     GET /api/explore.csv             the same rows and columns as the table shows, as CSV
     GET /api/traces                  the costliest traces (`costline top traces`)
@@ -100,8 +101,12 @@ async def overview_panel(request: web.Request) -> web.Response:
             unit=params.get("unit", "day") or "day",
             cohort=params.tag("cohort", "plan"),
             calendar_month=bool(params.get("month") or params.flag("last_month")),
+            budgets=tuple(config.budgets),
         )
-        got = panel(reader, frame)
+        try:
+            got = panel(reader, frame)
+        except ConfigError as e:  # this period cannot answer the panel (no call to compare with): its note
+            return {"note": str(e)}
         if isinstance(got, query.Answer):
             q = replace(frame.q, dims=got.dims, user_tag=overview.USER_TAG if name in ("users", "cohorts") else None)
             return answer_object(got, shown_columns(q, got))

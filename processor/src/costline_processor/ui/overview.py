@@ -1,4 +1,4 @@
-"""The Overview's panels, each one or two Questions to ledger/query.py (no sums of its own).
+"""The Overview's panels, each asked of the ledger modules the commands use (no sums of its own).
 
     months     this month so far, last month, last month to the same day, the month's forecast
                                                                  report --by month --mtd --forecast month
@@ -9,6 +9,7 @@
     cohorts    cost per active user of each value of a tag       report --by plan --per-user
     untagged   calls missing a required tag, their share, owner  report --untagged
     changes    why spend changed against the period before       explain --by feature
+    budgets    each budget: spent this period, used, forecast    budgets
 
 Each panel answers on its own (a tag the period lacks is that panel's message, not the page's
 error). The forecast is `report --forecast`'s (ledger/forecast.py): the month so far plus the
@@ -21,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from costline_processor.config import ConfigError, TaggingConfig
+from costline_processor.config import Budget, ConfigError, TaggingConfig
+from costline_processor.ledger import budgets as budget_standings
 from costline_processor.ledger import query
 from costline_processor.ledger.explanation import Ask, Period, against_period, explain
 from costline_processor.ledger.forecast import project
@@ -48,6 +50,7 @@ class Frame:
     unit: str = "day"
     cohort: str = "plan"
     calendar_month: bool = False  # the period is a calendar month (--month, --last-month): compare with the one before
+    budgets: tuple[Budget, ...] = ()
 
 
 def months(reader, f: Frame) -> dict:
@@ -110,6 +113,13 @@ def changes(reader, f: Frame) -> dict:
     return explain(reader, ask).as_object(limit=CHANGED)
 
 
+def budgets(reader, f: Frame) -> dict:
+    """Each budget of the config (each value of a "*" scope) as `costline budgets` shows it: spent in its current
+    period, its amount, the used share, the forecast and the status (ledger/budgets.py)."""
+    standings = budget_standings.evaluate(reader, list(f.budgets), f.now_ns, f.tagging.default)
+    return {"columns": budget_standings.COLUMNS, "rows": [s.row() for s in standings]}
+
+
 PANELS: dict[str, Callable] = {
     "months": months,
     "series": series,
@@ -119,4 +129,5 @@ PANELS: dict[str, Callable] = {
     "cohorts": cohorts,
     "untagged": untagged,
     "changes": changes,
+    "budgets": budgets,
 }

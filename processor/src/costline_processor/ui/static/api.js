@@ -17,6 +17,10 @@ export async function getJSON(path, params = {}) {
     throw new Error("sign in first");
   }
   const body = await response.json().catch(() => ({ error: `${response.status} ${response.statusText}` }));
-  if (!response.ok) throw new Error(body.error || `${response.status} ${response.statusText}`);
+  if (!response.ok) {
+    const err = new Error(body.error || `${response.status} ${response.statusText}`);
+    err.status = response.status; // 400: the question cannot be answered (the CLI's exit 2 sentence)
+    throw err;
+  }
   return body;
 }

@@ -19,7 +19,8 @@ function card(title, wide = false) {
 async function panel(name, params, box, paint) {
   try {
     const answer = await getJSON(`/api/overview/${name}`, params);
-    await paint(answer);
+    if (answer.note) clear(box.body, el("p", { class: "muted note" }, answer.note));
+    else await paint(answer);
   } catch (err) {
     clear(box.body, errorBox(err));
   }
@@ -92,12 +93,14 @@ export async function render(main, search, { go }) {
   const cohorts = card(`Cost per active user, by ${cohort}`);
   const untagged = card("Untagged bucket");
   const changes = card("Why spend changed, by feature");
+  const budgets = card("Budgets", true);
   clear(main, el("h1", {}, "Overview"), controls, el("div", { class: "grid" },
-    months.node, untagged.node, series.node, changes.node, features.node, customers.node, users.node, cohorts.node));
+    months.node, untagged.node, budgets.node, series.node, changes.node, features.node, customers.node, users.node, cohorts.node));
 
   const q = { ...params, unit, cohort };
   await Promise.all([
     panel("months", q, months, (a) => paintMonths(months, a)),
+    panel("budgets", q, budgets, (a) => paintBudgets(budgets, a)),
     panel("untagged", q, untagged, (a) => paintUntagged(untagged, a)),
     panel("series", q, series, (a) => paintSeries(series, a, unit)),
     panel("changes", q, changes, (a) => paintChanges(changes, a)),
@@ -125,4 +128,24 @@ export function paintChanges(box, a) {
     el("p", { class: "muted" }, `${a.total.cells.prev_cost_usd} → ${a.total.cells.cost_usd} (${a.total.cells.change_usd}) against ${against}`),
     chart, el("div", { class: "scroll" }, answerTable(rows, { dims: ["feature", "driver"] })));
   return bars(chart, effects.map((e) => EFFECT_NAMES[e]), effects.map((e) => a.total[`${e}_usd`]));
+}
+
+export function paintBudgets(box, a) {
+  if (!a.rows.length) {
+    clear(box.body, el("p", { class: "muted" }, "No budgets: add a list such as "),
+      el("code", {}, "budgets: [{scope: {feature: search}, period: month, amount_usd: 500}]"),
+      el("p", { class: "muted" }, "to the config file (costline budgets --help)."));
+    return;
+  }
+  const head = el("tr", {}, ["budget", "spent", "of", "used", "forecast", "status"].map((h, i) =>
+    el("th", { class: i >= 1 && i <= 4 ? "num" : "" }, h)));
+  const body = a.rows.map((r) => el("tr", { dataset: { budget: r.budget, scope: r.scope } },
+    el("td", { class: "text", title: `${r.budget}: ${r.scope}, since ${r.since}` }, `${r.scope} per ${r.period}`),
+    el("td", { class: "num", dataset: { column: "spent_usd", value: r.spent_usd } }, r.cells.spent_usd),
+    el("td", { class: "num" }, r.cells.amount_usd),
+    el("td", { class: "num", dataset: { column: "used", value: r.used } },
+      el("meter", { min: 0, max: 1, low: 0.8, high: 0.999, optimum: 0, value: Math.min(r.used, 1) }), ` ${(r.used * 100).toFixed(1)}%`),
+    el("td", { class: "num", dataset: { column: "forecast_usd", value: r.forecast_usd } }, r.cells.forecast_usd),
+    el("td", { class: `status ${r.status}` }, r.status)));
+  clear(box.body, el("div", { class: "scroll" }, el("table", { id: "budgets-table" }, el("thead", {}, head), el("tbody", {}, body))));
 }
