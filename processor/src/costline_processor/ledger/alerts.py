@@ -4,6 +4,8 @@ Pure: `evaluate(rows, now_ns, thresholds)` over calls in [now - 2*period, now). 
 per-day checks look at the UTC day up to `now` (at midnight: the day just ended); the trend checks compare
 the last `period` with the one before it. A threshold left at None is not checked.
 Prometheus carries the same alerts as rules (dashboards/prometheus/costline-alerts.yml).
+Budgets (config `budgets:`) are alerts too: budgets.py turns one at a warning share or over
+its amount into an Alert of this module, and `costline budgets --prometheus-rules` writes them as rules.
 """
 
 from __future__ import annotations
