@@ -11,7 +11,23 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["serve", "report", "top", "trace", "alerts", "reconcile", "reprice", "prices", "export", "demo", "lint"]
+COMMANDS = [
+    "serve",
+    "report",
+    "top",
+    "explain",
+    "trace",
+    "ui",
+    "alerts",
+    "budgets",
+    "reconcile",
+    "reprice",
+    "prices",
+    "export",
+    "demo",
+    "lint",
+    "config",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,8 +11,11 @@ answers with plain sentences; `Config.validate` asks them all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, fields
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 
 from costline_processor.config_options import Flag, option
 
@@ -404,6 +407,119 @@ class MemoryConfig:
             raise ConfigError("memory.limit_mib must be a whole number of MiB (0: no bound)")
 
 
+DEFAULT_UI_LISTEN = "localhost:4390"
+
+
+@dataclass
+class UiConfig:
+    """`costline ui`, the cost explorer page: where it listens and where its trace links go."""
+
+    listen: str = DEFAULT_UI_LISTEN
+    """HOST:PORT the page is served on (`costline ui --listen` overrides it); localhost unless you mean to share it:
+    the page shows customer names."""
+    trace_url: str | None = None
+    """Link from a trace on the page to a tracing UI, with `{trace_id}` where the id goes, e.g.
+    "http://localhost:16686/trace/{trace_id}" (Jaeger); null: no link."""
+
+    def validate(self) -> None:
+        parse_hostport(self.listen, "ui.listen")
+        if self.trace_url is not None and (
+            "{trace_id}" not in self.trace_url or not self.trace_url.startswith(("http://", "https://"))
+        ):
+            raise ConfigError(f"ui.trace_url must be an http(s) URL with {{trace_id}} in it, not {self.trace_url!r}")
+
+
+BUDGET_PERIODS = ("day", "week", "month")
+EACH = "*"  # a budget scope's value meaning "each value separately"
+_NOT_SCOPES = ("day", "week", "month", "trace", "caveat")  # calendar buckets are the period; a trace is no owner
+
+
+@dataclass
+class Budget:
+    """One spending limit (an item of `budgets`): the cost of the calls in its scope over one UTC calendar period,
+    against an amount. `costline budgets` shows each with its forecast, `costline alerts` fires at its warning shares,
+    and `costline budgets --prometheus-rules` writes it as Prometheus alerting rules."""
+
+    amount_usd: Decimal
+    """The limit, in USD per period (more than zero)."""
+    scope: dict[str, str] = field(default_factory=dict)
+    """Which calls count: tag name, or model / provider / agent / service, -> value; all must hold. The value "*" makes
+    one budget per value (`customer_id: "*"`: each customer; calls without the tag are left out). Empty: every call."""
+    period: str = "month"
+    """day, week (ISO: Monday to Sunday) or month, in UTC; spend counts from zero again each period."""
+    warn_at: list[float] = field(default_factory=lambda: [0.8, 1.0])
+    """Shares of the amount at which the budget warns (an alert of `costline alerts`); spent above the amount is
+    over."""
+    name: str | None = None
+    """What tables and alerts call it; null: its scope and period, e.g. `feature=search per month`."""
+
+    @property
+    def label(self) -> str:
+        scope = ", ".join(f"{k}={v}" for k, v in self.scope.items()) or "all calls"
+        return self.name or f"{scope} per {self.period}"
+
+    def validate(self, where: str = "budget") -> None:
+        if not isinstance(self.amount_usd, Decimal) or not self.amount_usd.is_finite() or self.amount_usd <= 0:
+            raise ConfigError(f"{where}: amount_usd must be a number of USD more than zero, not {self.amount_usd}")
+        if self.period not in BUDGET_PERIODS:
+            raise ConfigError(f"{where}: period must be day, week or month, not {self.period!r}")
+        for key, value in self.scope.items():
+            if not re.fullmatch(r"[A-Za-z0-9_.-]+", key) or key in _NOT_SCOPES:
+                raise ConfigError(f"{where}: scope key {key!r} is not a tag name or model, provider, agent, service")
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f'{where}: scope {key} must be a value or "*" (each value), not {value!r}')
+        if any(isinstance(s, bool) or not isinstance(s, int | float) or not 0 < s <= 10 for s in self.warn_at):
+            raise ConfigError(f"{where}: warn_at must be a list of shares of the amount (0 to 10), e.g. [0.8, 1.0]")
+        if self.name is not None and (not isinstance(self.name, str) or not self.name.strip()):
+            raise ConfigError(f"{where}: name must be text")
+
+
+def budgets_from(raw: Any, where: str) -> list[Budget]:
+    """The `budgets` list of a YAML file, each checked; a wrong entry is one sentence naming it."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ConfigError(
+            f"{where} must be a list, e.g. [{{scope: {{feature: search}}, period: month, amount_usd: 500}}]"
+        )
+    out = [_budget(item, f"{where}[{i}]") for i, item in enumerate(raw)]
+    labels = [b.label for b in out]
+    if twice := next((label for label in labels if labels.count(label) > 1), None):
+        raise ConfigError(f"{where}: two budgets are called {twice!r}: give one a different name")
+    return out
+
+
+def _budget(raw: Any, where: str) -> Budget:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where} must be a mapping with amount_usd, and scope, period, warn_at, name if needed")
+    if isinstance(raw.get("name"), str):
+        where = f"{where} ({raw['name']!r})"
+    names = {f.name for f in fields(Budget)}
+    if unknown := sorted(set(map(str, raw)) - names):
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}; a budget has {', '.join(sorted(names))}")
+    if "amount_usd" not in raw:
+        raise ConfigError(f"{where}: amount_usd is missing (USD per period)")
+    amount, scope = raw["amount_usd"], raw.get("scope") or {}
+    if isinstance(amount, bool) or not isinstance(amount, int | float | str):
+        raise ConfigError(f"{where}: amount_usd must be a number, not {amount!r}")
+    try:
+        decimal = Decimal(str(amount))
+    except InvalidOperation:
+        raise ConfigError(f"{where}: amount_usd must be a number, not {amount!r}") from None
+    if not isinstance(scope, dict):
+        raise ConfigError(f'{where}: scope must be a mapping, e.g. {{feature: search}} or {{customer_id: "*"}}')
+    scope = {
+        str(k).removeprefix("costline."): str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+        for k, v in scope.items()
+    }
+    warn = raw.get("warn_at", [0.8, 1.0])
+    budget = Budget(
+        decimal, scope, raw.get("period", "month"), warn if isinstance(warn, list) else [warn], raw.get("name")
+    )
+    budget.validate(where)
+    return budget
+
+
 @dataclass
 class Config:
     """Every setting of `costline serve`, one block per stage; the ledger commands read the same file."""
@@ -423,10 +539,23 @@ class Config:
     false). Not set: $COSTLINE_LEDGER, else ./costline-ledger.db."""
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
+    ui: UiConfig = field(default_factory=UiConfig)
+    budgets: list[Budget] = field(default_factory=list, metadata=option(items=Budget))
+    """Spending limits (fields below), checked against the ledger by `costline budgets` and `costline alerts`."""
 
     def validate(self) -> None:
         """Each stage's own checks; the first wrong setting raises its sentence."""
-        for stage in (self.receive, self.assembly, self.export, self.memory, self.pricing, self.metrics, self.tagging):
+        stages = (
+            self.receive,
+            self.assembly,
+            self.export,
+            self.memory,
+            self.pricing,
+            self.metrics,
+            self.tagging,
+            self.ui,
+        )
+        for stage in stages:
             stage.validate()
 
 

@@ -1,9 +1,18 @@
-"""Where settings come from: the defaults, the YAML file, the flags, the environment.
+"""Where settings come from: the defaults, the YAML file, the environment, the flags.
 
-`load_config` is the one loader, shared by `costline serve` and the ledger commands:
+`load_config` is the one loader, shared by `costline serve`, the ledger commands and the demo.
+Each setting takes the last of these that gives it (twelve-factor: one image, configured by
+its environment, a flag still winning for a one-off run):
 
-    Config()  ->  YAML file (--config; unknown keys refused)  ->  flags (declared in config.py)
+    Config()  ->  YAML file (--config, else $COSTLINE_CONFIG; unknown keys refused)
+              ->  COSTLINE_* variables (one per flag, config_options.Flag.variable)  ->  flags
               ->  OTEL_EXPORTER_OTLP_* (only when nothing named an export target)
+
+A COSTLINE_* variable that names no setting is not an error: the same environment often
+holds the app side's variables (COSTLINE_UNTAGGED...) and an orchestrator's (a Kubernetes
+Service named costline injects COSTLINE_SERVICE_HOST, COSTLINE_PORT...). `unknown_variables`
+names the rest, which `costline serve` warns about once: most likely a misspelt setting
+(COSTLINE_GRCP) that would otherwise be silently ignored.
 
 What each setting means, its default and its flag live in config.py; this module only merges.
 """
@@ -12,12 +21,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import fields, is_dataclass
 from typing import Any
 
-from costline_processor.config import Config, ConfigError, ExportTarget
-from costline_processor.config_options import OPTION_KEY, apply_flags
+from costline_processor.config import Config, ConfigError, ExportTarget, budgets_from
+from costline_processor.config_options import OPTION_KEY, Flag, all_flags, apply_flags, flag_value, settings
+from costline_processor.process_flags import PROCESS_FLAGS
+
+CONFIG_ENV = "COSTLINE_CONFIG"  # names the YAML file when --config does not
 
 
 def targets_from_env(env: Mapping[str, str]) -> list[ExportTarget]:
@@ -59,6 +72,9 @@ def merge_yaml(config: Any, data: dict[str, Any], where: str = "config") -> None
             value = dict(value)
             targets = value.pop("targets") or []
             config.export.targets = [_target(t, f"{where}.export.targets") for t in targets]
+        if key == "budgets" and isinstance(config, Config):
+            config.budgets = budgets_from(value, f"{where}.budgets")
+            continue
         if not hasattr(config, key) or key.startswith("_"):
             raise ConfigError(f"unknown setting {where}.{key}")
         current = getattr(config, key)
@@ -67,7 +83,7 @@ def merge_yaml(config: Any, data: dict[str, Any], where: str = "config") -> None
         else:
             if isinstance(value, bool) and _is_text(config, key):
                 # YAML 1.1 reads a bare off/no/yes as a bool: `ledger: off` must not silently mean the default file.
-                raise ConfigError(f"{where}.{key} must be text, not {str(value).lower()}: quote it (\"off\")")
+                raise ConfigError(f'{where}.{key} must be text, not {str(value).lower()}: quote it ("off")')
             setattr(config, key, _coerce(current, _as_flag_would(config, key, value), f"{where}.{key}"))
 
 
@@ -138,15 +154,65 @@ def load_yaml_file(path: str) -> dict[str, Any]:
 def load_config(
     path: str | None = None, args: argparse.Namespace | None = None, env: Mapping[str, str] | None = None
 ) -> Config:
-    """The one loader of `costline serve` and the ledger commands: the defaults, then the YAML file
-    at `path`, then the flags declared in config.py that `args` gives, then (with `env`, when
-    neither gave an export target) the standard OTEL_EXPORTER_OTLP_* variables. Not validated:
-    the caller asks `validate()` when it will serve."""
+    """The one loader: the defaults, then the YAML file at `path` (else at $COSTLINE_CONFIG), then
+    the COSTLINE_* variables of `env`, then the flags declared in config.py that `args` gives, then
+    (when none of them named an export target) the standard OTEL_EXPORTER_OTLP_* variables of `env`.
+    Without `env` no variable is read. Not validated: the caller asks `validate()` when it will serve."""
     config = Config()
+    path = path or (env or {}).get(CONFIG_ENV, "").strip()
     if path:
         merge_yaml(config, load_yaml_file(path), where=os.path.basename(path))
+    if env is not None:
+        apply_env(config, env)
     if args is not None:
         apply_flags(config, args)
     if env is not None and not config.export.targets:
         config.export.targets = targets_from_env(env)
     return config
+
+
+def apply_env(config: Config, env: Mapping[str, str]) -> None:
+    """Copy each flag's variable that `env` sets onto its field, as the flag would be: a blank
+    variable is not given, a repeatable flag's values are comma-separated."""
+    for setting in settings(type(config)):
+        given, value = flag_value(setting.option.flags, lambda flag: variable_value(flag, env))
+        if given:
+            setting.set(config, value)
+
+
+def variable_value(flag: Flag, env: Mapping[str, str]) -> Any:
+    """The flag's variable in `env`, converted as argparse converts the flag (a list when it is
+    repeatable); None when not set. A value the flag's type refuses is a ConfigError."""
+    raw = env.get(flag.variable, "").strip()
+    if not raw:
+        return None
+    values = [part.strip() for part in raw.split(",") if part.strip()] if flag.repeatable else [raw]
+    try:
+        converted = [flag.type(value) for value in values] if flag.type else values
+    except (ValueError, TypeError, argparse.ArgumentTypeError):
+        raise ConfigError(f"{flag.variable} must be what {flag.name} takes ({flag.metavar}), not {raw!r}") from None
+    return converted if flag.repeatable else converted[0]
+
+
+# The variables a Kubernetes Service whose name starts with costline injects (unless the pod
+# sets enableServiceLinks: false): COSTLINE_SERVICE_HOST, COSTLINE_PORT_4317_TCP_ADDR...
+_SERVICE_LINK = re.compile(
+    r"COSTLINE(_\w+?)?_(SERVICE_HOST|SERVICE_PORT(_\w+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)"
+)
+
+
+def known_variables() -> frozenset[str]:
+    """Every COSTLINE_* variable costline reads: serve's (one per flag) and the app side's."""
+    from costline.instrumentation import settings as app_side
+
+    serve = {flag.variable for flag in (*all_flags(Config), *PROCESS_FLAGS)}
+    app = {value for value in vars(app_side).values() if isinstance(value, str) and value.startswith("COSTLINE_")}
+    return frozenset(serve | app)
+
+
+def unknown_variables(env: Mapping[str, str]) -> list[str]:
+    """The COSTLINE_* variables of `env` that name nothing costline reads, service links aside."""
+    known = known_variables()
+    return sorted(
+        name for name in env if name.startswith("COSTLINE_") and name not in known and not _SERVICE_LINK.fullmatch(name)
+    )

@@ -1,6 +1,8 @@
 """`costline alerts`: check cost alerts against the ledger, for cron or CI.
 
-Prints JSON; exits 0 when nothing fires, 1 when an alert fires, 2 on a usage error.
+Checks the thresholds given, and the config's budgets (a budget at a warning share or over
+its amount is an alert: ledger/budgets.py). Prints JSON; exits 0 when nothing fires, 1 when an
+alert fires, 2 on a usage error, 3 when --notify could not post every alert's message.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import sys
 
 from costline_processor.config import ConfigError
 from costline_processor.config_sources import load_yaml_file
-from costline_processor.ledger import options
+from costline_processor.ledger import budgets, notify, options
 from costline_processor.ledger.alerts import evaluate, thresholds_from
 from costline_processor.ledger.dimensions import parse_dimensions
 from costline_processor.ledger.explanation import day_change
@@ -48,6 +50,12 @@ def register(subparsers) -> None:
         help="attach to a firing daily_spend alert why the day's spend changed against the same hours of the day "
         "before, by DIM (default: feature; see costline explain)",
     )
+    p.add_argument(
+        "--notify",
+        metavar="URL",
+        help='POST each alert that fires to this webhook as a Slack-compatible JSON message ({"text": ...}); '
+        "a failure is one line on stderr and exit 3",
+    )
     options.add_format(p, default="json")
     options.add_ledger(p)
     p.set_defaults(func=run)
@@ -61,14 +69,20 @@ def run(args) -> int:
         if getattr(args, flag) is not None:
             data[key] = getattr(args, flag)
     t = thresholds_from(data, "thresholds")
-    if not t.any:
-        raise ConfigError("no alert threshold set: pass e.g. --daily-spend 100, or --thresholds FILE")
     config = options.load_config(args)
+    if not t.any and not config.budgets:
+        raise ConfigError(
+            "no alert threshold set and no budgets: pass e.g. --daily-spend 100, --thresholds FILE, or --config FILE "
+            "with a budgets: list"
+        )
+    url = notify.check_url(args.notify) if args.notify else None
     now = options.now_ns()
     at = parse_time(args.at, now)
     since = min(at - 2 * parse_duration(t.period), (at - 1) - (at - 1) % DAY_NS)
     with options.reader(args, config) as ledger:
-        fired = evaluate(ledger.rows(since, at), at, t, config.tagging.required, config.tagging.default)
+        tagging = config.tagging
+        fired = evaluate(ledger.rows(since, at), at, t, tagging.required, tagging.default) if t.any else []
+        fired += budgets.alerts(budgets.evaluate(ledger, config.budgets, at, tagging.default))
         daily = any(a.alert == "daily_spend" for a in fired)
         why = _why(ledger, args, at, config.tagging.default) if daily else None
     alerts = [{"alert": a.alert, "subject": a.subject, "value": a.value, "threshold": a.threshold, "message": a.message} for a in fired]
@@ -76,11 +90,16 @@ def run(args) -> int:
         a["explanation"] = why if a["alert"] == "daily_spend" else None
     if args.format == "json":
         checked = [k for k in FLAGS.values() if k not in ("period", "min_feature_cost_usd") and getattr(t, k) is not None]
+        checked += ["budgets"] if config.budgets else []
         render_object({"ok": not alerts, "checked": checked, "alerts": alerts}, sys.stdout)
     elif alerts:
         render(alerts, args.format, sys.stdout)
     elif args.format == "table":
         print("ok: no alert fired")
+    failures = notify.post(url, fired) if url and fired else []
+    if failures and url:
+        print(f"costline: {notify.failure_line(url, len(fired), failures)}", file=sys.stderr)
+        return 3
     return 1 if alerts else 0
 
 

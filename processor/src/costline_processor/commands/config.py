@@ -48,6 +48,7 @@ def effective_yaml(config: Config, env: Mapping[str, str] = os.environ) -> str:
 
     data = dataclasses.asdict(config)
     data["ledger"] = resolve_location(None, config.ledger, env)
+    data["budgets"] = [{**b, "amount_usd": float(b["amount_usd"])} for b in data["budgets"]]  # YAML has no Decimal
     return yaml.safe_dump(redaction.settings(data), sort_keys=False, default_flow_style=False)
 
 
