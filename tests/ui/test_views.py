@@ -89,7 +89,7 @@ def test_overview_shows_the_reports_numbers(page, cli_json):
     assert [b[:4] for b in budgets] == [[r["budget"], r["scope"], r["spent_usd"], r["used"]] for r in expected]
     assert [b[4] for b in budgets] == pytest.approx([r["forecast_usd"] for r in expected], abs=0.01)
     assert len(budgets) >= 3
-    explained = cli_json("explain", "--by", "feature", "--since", "30d")
+    explained = cli_json("explain", "--by", "feature")
     assert page.page.text_content("#changes-headline") == explained["headline"]
     assert value(page, "#changes-headline") == explained["total"]["change_usd"]
     page.page.wait_for_selector("#changes-chart[data-drawn='1']")

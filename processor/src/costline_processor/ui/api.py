@@ -100,7 +100,6 @@ async def overview_panel(request: web.Request) -> web.Response:
             config.tagging,
             unit=params.get("unit", "day") or "day",
             cohort=params.tag("cohort", "plan"),
-            calendar_month=bool(params.get("month") or params.flag("last_month")),
             budgets=tuple(config.budgets),
         )
         try:

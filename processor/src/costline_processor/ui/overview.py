@@ -8,7 +8,7 @@
     users      cost per active user by week                      report --by week --per-user
     cohorts    cost per active user of each value of a tag       report --by plan --per-user
     untagged   calls missing a required tag, their share, owner  report --untagged
-    changes    why spend changed against the period before       explain --by feature
+    changes    why spend changed: the last 7 days, the 7 before  explain --by feature
     budgets    each budget: spent this period, used, forecast    budgets
 
 Each panel answers on its own (a tag the period lacks is that panel's message, not the page's
@@ -28,7 +28,9 @@ from costline_processor.ledger import query
 from costline_processor.ledger.explanation import Ask, Period, against_period, explain
 from costline_processor.ledger.forecast import project
 from costline_processor.ledger.periods import (
+    DAY_NS,
     TIME_DIMENSIONS,
+    bucket,
     last_month_window,
     month_start,
     next_month_start,
@@ -37,6 +39,7 @@ from costline_processor.ledger.query import Question
 
 TOP = 10
 CHANGED = 5
+CHANGE_DAYS = 7
 USER_TAG = "user_id"
 
 
@@ -49,7 +52,6 @@ class Frame:
     tagging: TaggingConfig
     unit: str = "day"
     cohort: str = "plan"
-    calendar_month: bool = False  # the period is a calendar month (--month, --last-month): compare with the one before
     budgets: tuple[Budget, ...] = ()
 
 
@@ -59,15 +61,22 @@ def months(reader, f: Frame) -> dict:
     last_since, last_until = last_month_window(f.now_ns)
     same_point = min(last_since + (f.now_ns - this), last_until)
 
-    def cost(since: int, until: int) -> dict:
-        a = query.ask(reader, replace(f.q, since_ns=since, until_ns=until))
-        return {"cost_usd": a.total["cost_usd"], "calls": a.total["calls"], "since": since, "until": until}
+    by_month = query.ask(reader, replace(f.q, dims=("month",), since_ns=last_since, until_ns=f.now_ns)).rows
+    month = {r["month"]: r for r in by_month}  # the rows of report --by month: last month's and this one's
+    this_row, last_row = month.get(bucket(this, "month")), month.get(bucket(last_since, "month"))
+    to_date: dict | None = last_row  # this month is already longer than the last was
+    if same_point < last_until:  # last month up to the same day and time: a question of its own
+        to_date = query.ask(reader, replace(f.q, since_ns=last_since, until_ns=same_point)).total
+
+    def cost(row: dict | None, since: int, until: int) -> dict:
+        row = row or {"cost_usd": Decimal(0), "calls": 0}
+        return {"cost_usd": row["cost_usd"], "calls": row["calls"], "since": since, "until": until}
 
     projection = project(reader, (), f.q.filters, "month", f.now_ns, f.q.untagged).get(())
     return {
-        "this_month": cost(this, f.now_ns),
-        "last_month": cost(last_since, last_until),
-        "last_month_to_date": cost(last_since, same_point),
+        "this_month": cost(this_row, this, f.now_ns),
+        "last_month": cost(last_row, last_since, last_until),
+        "last_month_to_date": cost(to_date, last_since, same_point),
         "forecast_usd": projection.forecast_usd if projection else Decimal(0),
         "elapsed_share": Decimal(f.now_ns - this) / (next_month_start(this) - this),
     }
@@ -101,15 +110,12 @@ def untagged(reader, f: Frame) -> dict:
 
 
 def changes(reader, f: Frame) -> dict:
-    """The period's change in cost against the period as long just before it, by feature, split into effects
-    (ledger/explanation.py): the headline, the effects' totals and the five features that changed most."""
-    if f.q.since_ns is None or f.q.until_ns is None:
-        raise ConfigError("a change needs a period with a start, such as the last 30 days")
-    period = Period(f.q.since_ns, f.q.until_ns)
-    calendar = f.calendar_month
-    ask = Ask(
-        ("feature",), period, against_period(None, period, f.now_ns, calendar=calendar), f.q.filters, f.q.untagged
-    )
+    """`costline explain --by feature`: the last 7 days against the 7 before (explain's default: the week's change
+    is what a look at the Overview asks, and two weeks are two short scans where two 30-day periods are not),
+    split into effects (ledger/explanation.py): the headline, the effects' totals, the five features that
+    changed most."""
+    period = Period(f.now_ns - CHANGE_DAYS * DAY_NS, f.now_ns)
+    ask = Ask(("feature",), period, against_period(None, period, f.now_ns), f.q.filters, f.q.untagged)
     return explain(reader, ask).as_object(limit=CHANGED)
 
 

@@ -16,9 +16,26 @@ function card(title, wide = false) {
   return { node, body };
 }
 
+// At most two panels asked at once, in the page's order: the server answers with as many threads as
+// cores, so more in flight would only wait there, each looking slower; this way the top panels come first.
+const IN_FLIGHT = 2;
+let running = 0;
+const waiting = [];
+
+async function slot(job) {
+  if (running >= IN_FLIGHT) await new Promise((resolve) => waiting.push(resolve));
+  running += 1;
+  try {
+    return await job();
+  } finally {
+    running -= 1;
+    if (waiting.length) waiting.shift()();
+  }
+}
+
 async function panel(name, params, box, paint) {
   try {
-    const answer = await getJSON(`/api/overview/${name}`, params);
+    const answer = await slot(() => getJSON(`/api/overview/${name}`, params));
     if (answer.note) clear(box.body, el("p", { class: "muted note" }, answer.note));
     else await paint(answer);
   } catch (err) {
@@ -92,7 +109,7 @@ export async function render(main, search, { go }) {
   const users = card("Cost per active user, by week");
   const cohorts = card(`Cost per active user, by ${cohort}`);
   const untagged = card("Untagged bucket");
-  const changes = card("Why spend changed, by feature");
+  const changes = card("Why spend changed: the last 7 days against the 7 before");
   const budgets = card("Budgets", true);
   clear(main, el("h1", {}, "Overview"), controls, el("div", { class: "grid" },
     months.node, untagged.node, budgets.node, series.node, changes.node, features.node, customers.node, users.node, cohorts.node));
