@@ -180,7 +180,7 @@ def test_late_span_context_is_what_each_span_passes_down():
     """assemble_trace's `remember` (built lazily) against contexts written out by hand: each span with
     tags or an agent path, a parent outside the flush that has a billed call below it, and the priced
     calls, which pass on that a call arriving under them later repeats usage they billed."""
-    from costline_processor.assembly.rollup import ROOT_KEY, Inherited
+    from costline_processor.assembly.context import ROOT_KEY, Inherited
     from costline_processor.config import PricingConfig
     from costline_processor.pricing import Pricer
 
@@ -306,12 +306,12 @@ def test_direct_constructors_make_the_dataclass_objects():
     usage = normalize._new_usage(1, 2, 3, 4, 5, 6, 7, 8, 9)
     assert usage == Usage(1, 2, 3, 4, 5, 6, 7, 8, 9) and repr(usage) == repr(Usage(1, 2, 3, 4, 5, 6, 7, 8, 9))
     assert len(normalize._USAGE_SLOTS) == len(fields(Usage))
-    from costline_processor.assembly import rollup
+    from costline_processor.assembly import context
 
-    ctx = rollup._inherited({"feature": "x"}, ("planner",))
-    assert ctx == rollup.Inherited({"feature": "x"}, ("planner",)) and len(fields(rollup.Inherited)) == 4
-    assert rollup._inherited({}, (), True) == rollup.Inherited({}, (), True)
-    assert rollup._inherited({}, (), False, True) == rollup.Inherited({}, (), False, True)
+    ctx = context.inherited({"feature": "x"}, ("planner",))
+    assert ctx == context.Inherited({"feature": "x"}, ("planner",)) and len(fields(context.Inherited)) == 4
+    assert context.inherited({}, (), True) == context.Inherited({}, (), True)
+    assert context.inherited({}, (), False, True) == context.Inherited({}, (), False, True)
 
 
 @settings(max_examples=200, deadline=None)

@@ -2,7 +2,8 @@
 
 from decimal import Decimal
 
-from costline_processor.assembly.rollup import ROOT_KEY, assemble_trace
+from costline_processor.assembly.context import ROOT_KEY
+from costline_processor.assembly.rollup import assemble_trace
 from costline_processor.config import TaggingConfig
 from costline_processor.intake import Intake
 from costline_processor.records import Cost, Unpriced

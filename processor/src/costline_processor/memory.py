@@ -41,7 +41,7 @@ DEFAULT_FRACTION = 0.5  # of the machine's (or the cgroup's) memory, shared by t
 SOFT_FRACTION = 0.8  # of the limit: senders are throttled from here (the memory_limiter's spike headroom)
 RECENT_SHARE = 0.125  # of the limit: most the recent-trace cache may take
 RECENT_SPAN_BYTES = 100  # a remembered span's context (a span ID, its share of shared tags and paths)
-RECENT_CALL_BYTES = 280  # a remembered billed call's identity, for late twins (rollup._identities: a 10-tuple, its ids)
+RECENT_CALL_BYTES = 280  # a remembered billed call's identity, for late twins (context.identities: a 10-tuple, its ids)
 LEDGER_ROW_BYTES = 1_500  # a LedgerRow waiting for its commit (strings, Decimals, tags)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from costline_processor.assembly.rollup import Inherited
+from costline_processor.assembly.context import Inherited
 from costline_processor.config import AssemblyConfig
 from costline_processor.memory import RECENT_CALL_BYTES, RECENT_SPAN_BYTES
 from costline_processor.records import BufferedSpan
@@ -144,12 +144,14 @@ class TraceBuffer:
         if known is None:
             self._recent[trace_id] = context
         else:
-            if type(known) is not dict:  # an assembly's lazy context (rollup._Remembered): made a dict to add to
+            if type(known) is not dict:  # an assembly's lazy context (context.Remembered): made a dict to add to
                 known = self._recent[trace_id] = dict(known)
             known.update(context)
             self._recent.move_to_end(trace_id)
         cap = self.recent_max_bytes
-        while len(self._recent) > self.config.recent_traces or (cap and self.recent_bytes > cap and len(self._recent) > 1):
+        while len(self._recent) > self.config.recent_traces or (
+            cap and self.recent_bytes > cap and len(self._recent) > 1
+        ):
             old, _ = self._recent.popitem(last=False)
             self.recent_bytes -= sizes.pop(old, 0)
 

@@ -46,7 +46,7 @@ _OWN, _MAPPED = "own", "mapped"
 
 def tag_name(key: str) -> str | None:
     """`costline.customer_id` -> `customer_id`; None for costline's own attributes."""
-    name = key[len(TAG_PREFIX):]
+    name = key[len(TAG_PREFIX) :]
     if not name or name.split(".", 1)[0] in RESERVED:
         return None
     return name
@@ -74,7 +74,7 @@ class TagReader:
         elif self.prefixes and key.startswith(self.prefixes):
             for p in self.prefixes:
                 if key.startswith(p) and len(key) > len(p):
-                    if not self._ignored(name := key[len(p):]):
+                    if not self._ignored(name := key[len(p) :]):
                         kind = (_MAPPED, name)
                     break
         if len(self._kinds) >= 4096:  # spans can carry any key

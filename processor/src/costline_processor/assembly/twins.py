@@ -32,7 +32,7 @@ a late twin of a call billed earlier is a `duplicate_call` of it; the earlier bi
 stands even when the late span's usage is larger (counted as `conflicting_usage`:
 the ledger row was already written).
 
-Pure: works on `Candidate`s; rollup supplies them and applies the verdicts.
+Pure: works on `Candidate`s; billing.py supplies them and applies the verdicts.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def _groups(candidates: list[Candidate]) -> list[list[Candidate]]:
             continue
         members.sort(key=lambda k: candidates[k].start)
         for x, a in enumerate(members):
-            for b in members[x + 1:]:
+            for b in members[x + 1 :]:
                 ra, rb = find_root(a), find_root(b)
                 if ra == rb or scopes[ra] & scopes[rb]:
                     continue  # one library, two spans: two calls
@@ -198,6 +198,7 @@ def models_agree(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
 
 # -- across flushes -------------------------------------------------------------------------------
 
+
 def _against_known(candidates: list[Candidate], known: Mapping, verdicts: dict[int, Twin]) -> None:
     for c in candidates:
         billed = _known_twin(c, known)
@@ -234,8 +235,16 @@ def remembered(candidates: list[Candidate], twins: Mapping[int, Twin], known: Ma
         if c.index in twins:
             continue
         u = c.call.usage
-        b = Billed(c.span_id, c.parent_id, frozenset(scopes[c.span_id]), c.start, c.end, _models(c.call),
-                   c.call.response_id, _totals(c.call))
+        b = Billed(
+            c.span_id,
+            c.parent_id,
+            frozenset(scopes[c.span_id]),
+            c.start,
+            c.end,
+            _models(c.call),
+            c.call.response_id,
+            _totals(c.call),
+        )
         if b.response_id is not None:
             out[(ID_KEY, b.response_id)] = b
         if u is not None:
