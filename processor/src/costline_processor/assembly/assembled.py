@@ -71,11 +71,7 @@ class Assembled:
         remember: Mapping[Any, Inherited],
         broken: int,
         write: bool,
-        billed_in_parent: int = 0,
-        duplicate_calls: int = 0,
-        twin_calls: int = 0,
-        conflicting_usage: int = 0,
-        tags_from_root: int = 0,
+        counts: tuple[int, int, int, int] = (0, 0, 0, 0),
         from_root: set[int] | None = None,
     ) -> None:
         self.trace_id = trace_id
@@ -93,11 +89,11 @@ class Assembled:
         self.remember = remember  # span_id -> context, for late spans (lazy)
         self.broken_links = broken  # cycles / self-parents / duplicate span ids
         self.write_gen_ai_cost = write
-        self.billed_in_parent = billed_in_parent  # late calls under a call priced in an earlier flush
-        self.duplicate_calls = duplicate_calls  # second copies of a call's span (same span id): not billed
-        self.twin_calls = twin_calls  # other libraries' spans of a call billed on another span (twins.py)
-        self.conflicting_usage = conflicting_usage  # of those, twins whose usage differs from the billed one's
-        self.tags_from_root = tags_from_root  # spans whose parent is missing that took the trace root's tags
+        # (billing.judge) late calls under a call priced in an earlier flush; second copies of a call's span
+        # (same span id): not billed; other libraries' spans of a call billed on another span (twins.py); of
+        # those, twins whose usage differs from the billed one's
+        self.billed_in_parent, self.duplicate_calls, self.twin_calls, self.conflicting_usage = counts
+        self.tags_from_root = len(from_root) if from_root else 0  # spans with a missing parent: the root's tags
         self._from_root = from_root
 
     @property

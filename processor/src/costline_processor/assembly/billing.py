@@ -48,9 +48,9 @@ def judge(
     covered: list[bool] | None,
     twins: Mapping[int, twins_of.Twin] | None,
     results: list[Result | None],
-) -> tuple[int, int, int, int, list[bytes]]:
+) -> tuple[tuple[int, int, int, int], list[bytes]]:
     """Set `results[i]` for each call span not billed here, to why (the billable ones stay None).
-    Returns (billed_in_parent, duplicate spans, twins, twins with conflicting usage, dangling): the
+    Returns ((billed_in_parent, duplicate spans, twins, twins with conflicting usage), dangling): the
     counts, and the parents not in this flush with model calls below them, in the order a bottom-up
     walk meets them (if such a parent arrives later and is a model call, it repeats their usage)."""
     below = [False] * len(parent)  # a model call below: in this flush, or billed under it in an earlier one
@@ -86,7 +86,7 @@ def judge(
             info = infos[r]
             if below[r] or (info is not None and info.call is not None):
                 dangling.append(pids[r])
-    return billed_in_parent, duplicates, twin_calls, conflicting, dangling
+    return (billed_in_parent, duplicates, twin_calls, conflicting), dangling
 
 
 def priced_before(known: Mapping[bytes, Inherited], sid: bytes) -> bool:

@@ -41,6 +41,7 @@ from costline_processor.wire.attributes import attribute
 
 PriceFn = Callable[[ModelCall, int, int], "Cost | Unpriced"]
 _NO_NAMES: frozenset[str] = frozenset()
+_NO_COUNTS = (0, 0, 0, 0)
 _READERS: dict[int, tuple[TaggingConfig, SpanReader]] = {}
 
 
@@ -76,19 +77,14 @@ def assemble_trace(
     late = covered(order, parent, pids, known) if known else None
     candidates, twins = find_twins(call_spans, parent, infos, sids, pids, spans, known, late, first)
     results: list[Result | None] = [None] * n
-    if call_spans or known:
-        billed_in_parent, duplicates, twin_calls, conflicting, to_parents = judge(
-            call_spans, parent, roots, infos, sids, pids, first, known, late, twins, results
-        )
-    else:
-        billed_in_parent = duplicates = twin_calls = conflicting = 0
-        to_parents = []
-    appended, rewrite, calls, sums, billed = roll_up(
-        order, parent, infos, tags, paths, results, price, tagging, write_gen_ai_cost
+    counts, to_parents = (
+        judge(call_spans, parent, roots, infos, sids, pids, first, known, late, twins, results)
+        if call_spans or known
+        else (_NO_COUNTS, [])
     )
-    if from_root:
-        for i in from_root:
-            appended[i] += FROM_ROOT
+    appended, rewrite, calls, sums, billed = roll_up(
+        order, parent, infos, tags, paths, results, price, tagging, write_gen_ai_cost, from_root
+    )
     if billed and any(children[i] is not None for i in billed):  # (priced calls rarely have spans below)
         billed = topological(children, billed)  # they and every span below them
     if late is not None:
@@ -97,6 +93,7 @@ def assemble_trace(
     if calls:
         twin_memory = (candidates if candidates is not None else identities(calls, pids, spans, infos), twins)
     remember = Remembered(sids, tags, paths, to_parents, known, billed, twin_memory, own_root)
+    broken = duplicate_ids + cut
     return Assembled(
         trace_id,
         spans,
@@ -111,13 +108,9 @@ def assemble_trace(
         rewrite,
         calls,
         remember,
-        duplicate_ids + cut,
+        broken,
         write_gen_ai_cost,
-        billed_in_parent,
-        duplicates,
-        twin_calls,
-        conflicting,
-        len(from_root) if from_root else 0,
+        counts,
         from_root,
     )
 
@@ -132,6 +125,7 @@ def roll_up(
     price: PriceFn,
     tagging: TaggingConfig,
     write_gen_ai_cost: bool,
+    from_root: set[int] | None = None,
 ) -> tuple[list[bytes], list[int], list[BilledCall], list[Sums | None], list[int]]:
     """Bottom-up, one visit per span (children first): price each billable call (`results[i]` None
     for a call span: judge found no reason not to bill it), add the span's sums into its parent's,
@@ -213,6 +207,9 @@ def roll_up(
             appended[i] = block
         else:
             appended[i] = block + encoded(result, paths[i] if result is not None else (), own, write_gen_ai_cost)
+    if from_root:  # spans that took the root's tags (inheritance.inherit) say so
+        for i in from_root:
+            appended[i] += FROM_ROOT
     if len(rewrite) > 1:
         rewrite.sort()  # in span order
     return appended, rewrite, calls, sums, billed
