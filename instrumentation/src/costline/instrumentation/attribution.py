@@ -6,6 +6,15 @@
     @costline.attribution(feature="nightly-report")
     async def run_report(): ...
 
+    with costline.attribution(customer_id=["acme", "globex"]):      # two owners, equal shares
+    with costline.attribution(customer_id={"acme": 3, "globex": 1}): # weights: 3/4 and 1/4
+
+A tag with several owners is stored as JSON text (`["acme","globex"]`, `{"acme":3,"globex":1}`),
+which survives W3C baggage's percent-encoding whatever the owner names hold and reads as
+written in a trace UI; costline's reports and FOCUS export split each such call's cost among
+the owners by weight (`shared_tags`: the rules, and what is refused). One owner is written
+as its plain value, so a single-owner tag is unchanged.
+
 Each tag is stored as the W3C baggage entry `costline.<name>`, so it lives in the
 OpenTelemetry context: it follows the code into nested calls and asyncio tasks
 (tasks copy the context when created), and the baggage span processor copies it onto
@@ -35,6 +44,7 @@ from opentelemetry import baggage, context
 if TYPE_CHECKING:
     from opentelemetry.context import Context
 
+from costline.instrumentation import shared_tags
 from costline.instrumentation.install_check import warn_if_not_installed
 from costline.instrumentation.tag_keys import PREFIX, baggage_key
 
@@ -54,7 +64,12 @@ def tag_entries(tags: dict[str, object]) -> dict[str, str]:
             raise ValueError(f"costline tag name {name!r} is reserved for costline's own attributes.")
         if value is None:
             continue  # an absent tag is not a tag
-        out[baggage_key(name)] = value if isinstance(value, str) else str(value)
+        if isinstance(value, str):
+            out[baggage_key(name)] = value
+        elif shared_tags.is_several(value):
+            out[baggage_key(name)] = shared_tags.encode(name, value)
+        else:
+            out[baggage_key(name)] = str(value)
     return out
 
 
@@ -79,7 +94,8 @@ class attribution:
     """Context manager and decorator (sync and async) that adds `costline.*` tags.
 
     Nested blocks add to the outer tags; a repeated name takes the inner value.
-    `None` values are skipped. The same object may decorate many concurrent calls:
+    `None` values are skipped; a list or a mapping of owner to weight names several owners
+    (written as JSON text: the module docstring). The same object may decorate many concurrent calls:
     each call attaches its own context.
     """
 
