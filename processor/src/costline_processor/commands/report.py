@@ -10,7 +10,7 @@ import sys
 from dataclasses import replace
 
 from costline_processor.config import ConfigError
-from costline_processor.ledger import forecast, options, query
+from costline_processor.ledger import allocation, forecast, options, query
 from costline_processor.ledger.dimensions import parse_dimensions
 from costline_processor.ledger.filters import describe, parse_where
 from costline_processor.ledger.periods import iso
@@ -31,6 +31,7 @@ def register(subparsers) -> None:
     options.add_filters(p)
     options.add_format(p)
     options.add_ledger(p)
+    options.add_allocation(p)
     p.add_argument("--per-user", action="store_true", help="add active users (distinct user_id) and cost per user")
     p.add_argument("--user-tag", default="user_id", help="tag that names a user for --per-user (default: user_id)")
     p.add_argument(
@@ -71,6 +72,8 @@ def run(args) -> int:
         sort=args.sort,
         limit=args.limit,
     )
+    if args.allocate_untagged is not None:
+        q = replace(q, allocate=allocation.check(q.dims, args.allocate_untagged))
     with options.reader(args, config) as ledger:
         if args.untagged:
             return _untagged(query.untagged_summary(ledger, q, tagging.owner), args.format)
@@ -89,6 +92,7 @@ def run(args) -> int:
         )
         footer.append(untagged_line({**total["untagged"], "owner": tagging.owner}))
         footer.extend(caveat_lines(answer.caveats))
+        footer.extend([allocation.line(answer.allocation)] if answer.allocation else [])
     if args.format == "table" and projected:
         footer.append(projected)
     columns = _columns(replace(q, sort=None) if by_forecast else q, answer)  # --sort forecast_usd: a column of ours

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from costline_processor.ledger import options, query, reports
+from costline_processor.ledger import allocation, options, query, reports
 from costline_processor.ledger.filters import parse_where
 from costline_processor.ledger.render import render
 
@@ -37,6 +37,7 @@ def register(subparsers) -> None:
     options.add_filters(p)
     options.add_format(p)
     options.add_ledger(p)
+    options.add_allocation(p)
     p.set_defaults(func=run)
 
 
@@ -63,9 +64,12 @@ def run(args) -> int:
             return 0
         dim = KINDS.get(args.kind, args.kind)
         q = replace(q, dims=(dim,), traces=dim == "session_id")
+        if args.allocate_untagged is not None:
+            q = replace(q, allocate=allocation.check(q.dims, args.allocate_untagged))
         answer = query.ask(ledger, q)
     caveat = ["caveat_calls", "caveat_usd"] if answer.caveats else []
-    render(answer.rows, args.format, sys.stdout, columns=[*query.columns(q), *caveat])
+    footer = [allocation.line(answer.allocation)] if answer.allocation else []
+    render(answer.rows, args.format, sys.stdout, columns=[*query.columns(q), *caveat], footer=footer)
     return 0
 
 

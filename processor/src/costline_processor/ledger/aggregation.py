@@ -8,14 +8,20 @@ named here). Money comes back exact (Dialect.money_value); in SQLite, a cost wit
 exact femto count is left out by the GROUP BY and counted, and when any is, one more query
 over those calls alone (a partial index finds them) adds them from their decimal strings.
 The totals add up every group, including those a LIMIT left out (summed by the database, then).
+When the question names a tag that some call of the window shares among owners, the GROUP BY
+reads shared_calls.py's rows instead of the table (each such call cut per owner), with no
+LIMIT (the caller keeps the first rows), and the totals come from a query of their own, which
+counts each call once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
+from costline_processor.ledger import dimensions, shared_calls
 from costline_processor.ledger.dialect import DAY_NS, Dialect, dialect
 from costline_processor.ledger.filters import Filter
 from costline_processor.ledger.periods import bucket
@@ -23,6 +29,7 @@ from costline_processor.ledger.statement import Measure, Statement
 
 _INEXACT = "cost_femto IS NULL AND cost_usd IS NOT NULL"
 LIMITED_TOTALS = ("calls", "unpriced_calls", "cost_usd")  # the totals a report shows beside LIMITed groups
+_ROWS = "{rows}"  # where shared_calls' rows go, once the statement says which columns it reads
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,13 @@ class Plan:
 def aggregate(reader, scope: Scope, plan: Plan) -> tuple[dict[tuple, dict[str, Any]], dict[str, Any]]:
     """The groups (in the database's order) and the totals of their additive measures; with a LIMIT, the
     totals (of LIMITED_TOTALS only) count the groups left out too."""
+    split = shared_calls.tags_to_split(reader, scope, plan.dims)
+    if split:
+        return _aggregate_shared(reader, scope, replace(plan, sort=None, limit=None), split)
+    return _aggregate(reader, scope, plan)
+
+
+def _aggregate(reader, scope: Scope, plan: Plan) -> tuple[dict[tuple, dict[str, Any]], dict[str, Any]]:
     st = Statement(dialect(reader.dialect), scope.untagged)
     keys = [st.key(d) for d in plan.dims]
     where = st.where(scope.since_ns, scope.until_ns, scope.filters, plan.extra)
@@ -73,6 +87,62 @@ def aggregate(reader, scope: Scope, plan: Plan) -> tuple[dict[tuple, dict[str, A
     for values in (*groups.values(), totals):
         values.pop("_inexact", None)
     return groups, totals
+
+
+def _aggregate_shared(reader, scope: Scope, plan: Plan, split: tuple[str, ...]) -> tuple[dict, dict]:
+    """aggregate() when calls of the window share a tag of `split` among owners: the calls with no owners
+    (`shares IS NULL`) as ever, plus the others cut per owner (shared_calls.py), group by group; with a
+    distinct count among the measures (it does not add up), both in one statement. Every group comes back
+    (no LIMIT). The totals count each call once: those of the calls with owners are their plain sums (the
+    parts add up to them) unless a filter keeps only some owners, and then the cut rows' without dimensions."""
+    alone = replace(plan, extra=(*plan.extra, "shares IS NULL"))
+    if any(m.kind == "distinct" for m in plan.measures):
+        groups = _read_shared(reader, scope, plan, split, with_others=True)
+        if any(g["_inexact"] for g in groups.values()):
+            _add_inexact(reader, scope, alone, groups, defaultdict(Decimal))  # the totals are read apart
+        totals = _aggregate(reader, scope, replace(alone, dims=()))[1]
+    else:
+        groups, totals = _aggregate(reader, scope, alone)
+        _add_up(groups, _read_shared(reader, scope, plan, split, with_others=False))
+    if any(g.get("_inexact") for g in groups.values()):
+        shared_calls.add_inexact(reader, scope, plan, split, groups, defaultdict(Decimal))
+    if any(dimensions.tag_name(f.dim) in split for f in scope.filters):
+        shared = _read_shared(reader, scope, replace(plan, dims=()), split, with_others=False)[()]
+        if shared["_inexact"]:
+            shared_calls.add_inexact(reader, scope, replace(plan, dims=()), split, {}, shared)
+    else:
+        shared = _aggregate(reader, scope, replace(plan, dims=(), extra=(*plan.extra, "shares IS NOT NULL")))[1]
+    for name in totals:  # the additive measures
+        totals[name] += shared[name]
+    if not plan.dims and groups and not next(iter(groups.values()))["calls"]:
+        groups = {}  # no GROUP BY: one row even for no call
+    for values in (*groups.values(), totals):
+        values.pop("_inexact", None)
+    return groups, totals
+
+
+def _read_shared(reader, scope: Scope, plan: Plan, split: tuple[str, ...], with_others: bool) -> dict[tuple, dict]:
+    """The groups of the calls with owners (cut per owner), or `with_others`, of every call; "_inexact" kept."""
+    st = Statement(dialect(reader.dialect), scope.untagged)
+    keys = [f"g{i}" for i in range(len(plan.dims))]
+    sql = st.select(keys, list(plan.measures), "", source=_ROWS)
+    names = shared_calls.read_by(sql)
+    source = shared_calls.source(st, scope, plan.dims, plan.extra, split, names, with_others=with_others)
+    groups: dict[tuple, dict[str, Any]] = {}
+    for record in reader.fetch(sql.replace(_ROWS, source), st.params):
+        label = tuple(_label(d, v) for d, v in zip(plan.dims, record))
+        groups[label] = _decode(st.dialect, list(plan.measures), list(record[len(keys) :]))[0]
+    return groups
+
+
+def _add_up(groups: dict[tuple, dict], more: dict[tuple, dict]) -> None:
+    for label, values in more.items():
+        if label not in groups:
+            groups[label] = values
+            continue
+        into = groups[label]
+        for name, value in values.items():
+            into[name] = into.get(name, 0) + value
 
 
 def _sum(measures: list[Measure], groups) -> dict[str, Any]:

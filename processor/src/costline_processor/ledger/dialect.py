@@ -15,6 +15,11 @@ femto remainder, which no realistic ledger can overflow; the rare cost without a
 is summed apart as a float, for ORDER BY and to say it is there, and aggregation.py adds it
 exactly from its decimal string.
 
+A call whose tag names several owners (`shares` column, shares.py) is split in SQL: one row per
+owner from the engine's JSON iterator (json_each, jsonb_each), and each amount cut by the
+owner's bounds in integer arithmetic (`part`): the same integers shares.part computes, so
+SQLite, PostgreSQL and Python agree to the last femto-dollar.
+
 Every value a user typed (tag names, tag values, outcome values) goes in as a named
 parameter; only this module's own constants are written into the SQL.
 """
@@ -25,10 +30,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from costline_processor.ledger.schema import from_femto
+from costline_processor.ledger.schema import FEMTO_FUNCTION, TABLE, from_femto
+from costline_processor.shares import PACK
 
 DAY_NS = 86_400_000_000_000
 _SPLIT = 10**9  # femto = micro * 10**9 + remainder
+_NO_OWNER = (0, 1, 1)  # the bounds (low, high, total) of a call that does not split: all of it
 
 
 @dataclass(frozen=True)
@@ -94,6 +101,58 @@ class Dialect:
         if self.name == "postgresql":
             return f"SELECT DISTINCT jsonb_object_keys(tags) FROM costline_calls{where}"
         return f"SELECT DISTINCT j.key FROM costline_calls, json_each(costline_calls.tags) AS j{where}"
+
+    def owners(self, alias: str, path: str) -> str:
+        """A join giving one row per owner of a tag with several (key: the owner, value: its packed bounds),
+        or one row of NULLs; `path` is the tag's `tag_path` placeholder."""
+        if self.name == "sqlite":
+            return f"LEFT JOIN json_each({TABLE}.shares, {path}) AS {alias}"
+        return f"LEFT JOIN LATERAL jsonb_each({TABLE}.shares -> {path}) AS {alias}(key, value) ON true"
+
+    def owner_bounds(self, alias: str) -> tuple[str, str, str]:
+        """(low, high, total) of the owner row `alias`, unpacked (shares.column) by integer arithmetic, about twice
+        as fast as reading a JSON array per amount; (0, 1, 1) where the call does not split."""
+        v = f"{alias}.value" if self.name == "sqlite" else f"({alias}.value)::bigint"
+        parts = (self.modulo(v, PACK), self.modulo(f"{v} / {PACK}", PACK), f"{v} / {PACK * PACK}")
+        return tuple(f"COALESCE({p}, {d})" for p, d in zip(parts, _NO_OWNER))  # type: ignore[return-value]
+
+    def call_key(self) -> tuple[str, str]:
+        """GROUP BY terms naming one call: its primary key (PostgreSQL then reads the call's other columns
+        bare); in SQLite with unary plus, so that the planner reads the few calls through the index that
+        finds them rather than walk the primary key's index in order to skip a sort."""
+        plus = "+" if self.name == "sqlite" else ""
+        return f"{plus}{TABLE}.trace_id", f"{plus}{TABLE}.span_id"
+
+    def shared(self, path: str) -> str:
+        """True for a call with several owners of the tag at `path`."""
+        if self.name == "sqlite":
+            return f"json_type(shares, {path}) IS NOT NULL"
+        return f"(shares -> {path}) IS NOT NULL"
+
+    def part(self, n: str, levels: list[tuple[str, str, str]]) -> str:
+        """The integer amount `n` cut by each level's owner bounds (low, high, total) in turn: at each,
+        trunc(n*high/total) - trunc(n*low/total), written so that no product leaves 64 bits
+        (shares.MAX_TOTAL): q*(high-low) + trunc(r*high/total) - trunc(r*low/total), with q and r the
+        quotient and remainder of n by total (both truncate towards zero, in both engines)."""
+        for low, high, total in levels:
+            r = self.modulo(n, total)  # type: ignore[arg-type]
+            n = f"(({n}) / {total}) * ({high} - {low}) + ({r} * {high}) / {total} - ({r} * {low}) / {total}"
+        return f"({n})"
+
+    def money_part(self, column: str, levels: list[tuple[str, str, str]]) -> str:
+        """A money column cut by each level's owner bounds, in the column's own type: PostgreSQL's exact
+        NUMERIC (whole femto-dollars by `part`, what lies below them to the last owner: shares.part_money);
+        in SQLite a double: the exact femto count cut by `part` (else the decimal text times the owners'
+        fractions), for the float sums that only order and flag (aggregation adds such costs from the text)."""
+        if self.name == "postgresql":
+            for low, high, total in levels:
+                f = f"trunc(({column}) * 1000000000000000)"
+                whole = f"(div({f} * {high}, {total}) - div({f} * {low}, {total})) * 0.000000000000001"
+                column = f"{whole} + CASE WHEN {high} = {total} THEN ({column}) - {f} * 0.000000000000001 ELSE 0 END"
+            return f"({column})"
+        share = "".join(f" * ({high} - {low}) / {total}" for low, high, total in levels)
+        femto = "cost_femto" if column == "cost_usd" else f"{FEMTO_FUNCTION}({column})"  # cost's count is stored
+        return f"COALESCE({self.part(femto, levels)} / 1e15, CAST({column} AS REAL){share})"
 
     @property
     def money_width(self) -> int:

@@ -14,17 +14,24 @@ token (cost / PricingQuantity, rounded to 1e-12: a tiered or dated price makes i
 average). Tags is a JSON object of the attribution dimensions. Columns beyond FOCUS carry
 its `x_` prefix: x_Calls (calls with that SKU), x_UnpricedCalls (calls whose cost is
 unknown, one `unpriced` row of their tokens: missing from BilledCost), x_PriceSource.
+
+A call whose kept tag names several owners (customer_id=["acme","globex"]: shares.py) is one
+row per owner share: each owner in Tags, with its part of every quantity and cost (by weight;
+the parts add up to the call's exactly, shares.py says where rounding goes); x_Calls counts
+the call in each owner's rows.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from decimal import Decimal
 
 from costline_processor.ledger.periods import DAY_NS, day_start, iso, month_start, next_month_start
 from costline_processor.ledger.skus import ORDER, UNPRICED, row_skus
 from costline_processor.records import LedgerRow
+from costline_processor.shares import owners, split_row
 
 COLUMNS = [
     "BillingAccountId", "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd",
@@ -54,25 +61,55 @@ def focus_rows(rows: Iterable[LedgerRow], period: str = "day", tags: list[str] |
                billing_account: str = "") -> list[dict]:
     """Group calls into FOCUS rows. `tags` names the tags kept in Tags (None: all but per-request ones)."""
     groups: dict[tuple, dict] = {}
-    for r in rows:
-        start, end = period_bounds(r.start_unix_nano, period)
-        kept = {k: v for k, v in sorted(r.tags.items()) if (k in tags if tags is not None else k not in DEFAULT_EXCLUDED_TAGS)}
-        tag_json = json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
-        provider, model = r.provider or "unknown", r.model or r.request_model or "unknown"
-        for sku, quantity, billed, listed in row_skus(r):
-            k = (start, provider, model, tag_json, ORDER[sku])
-            g = groups.get(k)
-            if g is None:
-                g = groups[k] = {"start": start, "end": end, "provider": provider, "model": model, "tags": tag_json,
-                                 "sku": sku, "quantity": 0, "billed": Decimal(0), "list": Decimal(0), "calls": 0,
-                                 "sources": set()}
-            g["calls"] += 1
-            g["quantity"] += quantity
-            g["billed"] += billed
-            g["list"] += listed
-            if r.price_source:
-                g["sources"].add(r.price_source)
+    for call in rows:
+        for r in _shares(call, [k for k, v in call.tags.items() if _kept(k, tags) and owners(v) is not None]):
+            _add(groups, r, period, tags)
     return [_row(groups[k], billing_account) for k in sorted(groups)]
+
+
+def _shares(call: LedgerRow, names: list[str]) -> list[LedgerRow]:
+    """The call, or one row per owner share of the tags `names`, its SKUs split with it. A share's cost is
+    its part of the call's (as every report splits it); what its SKUs' parts miss of it by rounding, a
+    femto-dollar or so, goes to the SKU billing most, so each share's SKUs add up to the share."""
+    if not names:
+        return [call]
+    if call.cost_usd is None:
+        return split_row(call, names)
+    skus = row_skus(call)
+    largest = max(range(len(skus)), key=lambda i: abs(skus[i][2]))
+    out = []
+    for r in split_row(replace(call, skus=skus), names):
+        parts = list(r.skus or ())
+        sku, quantity, billed, listed = parts[largest]
+        share = r.cost_usd or Decimal(0)  # priced, as the call is
+        parts[largest] = (sku, quantity, billed + share - sum((p[2] for p in parts), Decimal(0)), listed)
+        out.append(replace(r, skus=tuple(parts)))
+    return out
+
+
+def _kept(tag: str, tags: list[str] | None) -> bool:
+    return tag in tags if tags is not None else tag not in DEFAULT_EXCLUDED_TAGS
+
+
+def _add(groups: dict[tuple, dict], r: LedgerRow, period: str, tags: list[str] | None) -> None:
+    """One call (or one owner's share of it) into its FOCUS groups, one per SKU."""
+    start, end = period_bounds(r.start_unix_nano, period)
+    kept = {k: v for k, v in sorted(r.tags.items()) if _kept(k, tags)}
+    tag_json = json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
+    provider, model = r.provider or "unknown", r.model or r.request_model or "unknown"
+    for sku, quantity, billed, listed in row_skus(r):
+        k = (start, provider, model, tag_json, ORDER[sku])
+        g = groups.get(k)
+        if g is None:
+            g = groups[k] = {"start": start, "end": end, "provider": provider, "model": model, "tags": tag_json,
+                             "sku": sku, "quantity": 0, "billed": Decimal(0), "list": Decimal(0), "calls": 0,
+                             "sources": set()}
+        g["calls"] += 1
+        g["quantity"] += quantity
+        g["billed"] += billed
+        g["list"] += listed
+        if r.price_source:
+            g["sources"].add(r.price_source)
 
 
 def _row(g: dict, account: str) -> dict:

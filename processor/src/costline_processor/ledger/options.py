@@ -55,6 +55,17 @@ def add_filters(p: argparse.ArgumentParser, *, sort: bool = True) -> None:
         )
 
 
+def add_allocation(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--allocate-untagged",
+        nargs="?",
+        const="",
+        metavar="TAG",
+        help="showback: spread the untagged cost over the values of TAG (a tag of the report; default: its one "
+        "tag) in proportion to their tagged cost; allocated_usd says how much each row got",
+    )
+
+
 def add_format(p: argparse.ArgumentParser, default: str = "table") -> None:
     p.add_argument("--format", choices=FORMATS, default=default, help=f"output format (default: {default})")
 

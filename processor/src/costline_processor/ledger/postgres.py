@@ -15,9 +15,10 @@ from costline_processor.config import ConfigError
 from costline_processor.ledger import schema
 from costline_processor.records import LedgerRow
 
-_PLACEHOLDERS = ", ".join("%s" for _ in schema.COLUMN_NAMES)
+_COLUMNS = schema.insert_columns("postgresql")
+_PLACEHOLDERS = ", ".join("%s" for _ in _COLUMNS)
 _INSERT = (
-    f"INSERT INTO {schema.TABLE} ({', '.join(schema.COLUMN_NAMES)}) VALUES ({_PLACEHOLDERS}) "
+    f"INSERT INTO {schema.TABLE} ({', '.join(_COLUMNS)}) VALUES ({_PLACEHOLDERS}) "
     "ON CONFLICT (trace_id, span_id) DO NOTHING"
 )
 _SELECT = f"SELECT {', '.join(schema.COLUMN_NAMES)} FROM {schema.TABLE}"

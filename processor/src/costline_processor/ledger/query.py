@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from costline_processor.config import DEFAULT_UNTAGGED, ConfigError
-from costline_processor.ledger import dimensions, reports
+from costline_processor.ledger import allocation, dimensions, reports
 from costline_processor.ledger.aggregation import Plan, Scope, aggregate
 from costline_processor.ledger.dialect import dialect
 from costline_processor.ledger.filters import Filter
@@ -56,6 +56,7 @@ class Question:
     compare: bool = False  # add the previous period of the same length and the change
     sort: str | None = None  # a column; None: cost, largest first (a calendar dimension first: by time)
     limit: int | None = None
+    allocate: str | None = None  # a tag of dims: spread its untagged rows over its values (allocation.py)
 
     @property
     def scope(self) -> Scope:
@@ -70,6 +71,7 @@ class Answer:
     rows: list[dict]
     total: dict = field(default_factory=dict)  # calls, unpriced_calls, cost_usd[, untagged]
     caveats: list[dict] = field(default_factory=list)  # caveat, calls, cost_usd
+    allocation: dict | None = None  # with Question.allocate: dim, allocated_usd, unallocated_usd
 
 
 def ask(reader, q: Question) -> Answer:
@@ -77,6 +79,10 @@ def ask(reader, q: Question) -> Answer:
     columns(q)  # a --sort naming no column fails before any query runs
     if q.compare and (q.since_ns is None or q.until_ns is None):
         raise ConfigError("--compare needs --since (or a calendar period), so the previous period has a length")
+    if q.allocate and q.compare:
+        raise ConfigError("--allocate-untagged shows one period: not with --compare")
+    if q.allocate:
+        allocation.check(q.dims, q.allocate)
     plan = _plan(q)
     groups, totals = aggregate(reader, q.scope, plan)
     groups, untagged = _bucket(reader, q, len(plan.dims), groups, totals.get("cost_usd", ZERO))
@@ -90,11 +96,13 @@ def ask(reader, q: Question) -> Answer:
         previous = aggregate(reader, earlier, _lean(q))[0]
     grand = totals.get("cost_usd", ZERO)
     keys = [*groups, *(k for k in previous or () if k not in groups)]
-    rows = sort_rows([_row(q, k, groups.get(k), grand, previous, by_caveat) for k in keys], q)
+    rows = [_row(q, k, groups.get(k), grand, previous, by_caveat) for k in keys]
+    spread = allocation.allocate(rows, q.dims, q.allocate, q.untagged, grand) if q.allocate else None
+    rows = sort_rows(rows, q)
     total = {"calls": totals.get("calls", 0), "unpriced_calls": totals.get("unpriced_calls", 0), "cost_usd": grand}
     if untagged is not None:
         total["untagged"] = untagged
-    return Answer(q.dims, rows[: q.limit] if q.limit is not None else rows, total, caveats)
+    return Answer(q.dims, rows[: q.limit] if q.limit is not None else rows, total, caveats, spread)
 
 
 def columns(q: Question) -> list[str]:
@@ -104,6 +112,8 @@ def columns(q: Question) -> list[str]:
     out += ["active_users", "cost_per_user"] if q.user_tag else []
     out += ["outcomes", "cost_per_outcome"] if q.outcomes else []
     out += ["prev_cost_usd", "change_usd", "change_pct"] if q.compare else []
+    if q.allocate:
+        out.insert(out.index("share"), allocation.COLUMN)
     sort = _sort(q)
     if sort is not None and sort not in (*out, "caveat_calls", "caveat_usd"):
         raise ConfigError(f"--sort: this report has no column {q.sort!r}; its columns: {', '.join(out)}")
@@ -139,7 +149,7 @@ def _plan(q: Question) -> Plan:
     sort = "cost_usd" if sort == "share" else sort
     pushable = sort in q.dims or any(m.name == sort for m in measures)
     calendar = q.sort is None and q.dims and q.dims[0] in TIME_DIMENSIONS
-    if q.limit is None or q.compare or calendar or not pushable or flags:
+    if q.limit is None or q.compare or calendar or not pushable or flags or q.allocate:
         return Plan((*q.dims, *flags), measures)
     return Plan(q.dims, measures, sort=sort, limit=q.limit)
 

@@ -28,6 +28,7 @@ from costline_processor.ledger.periods import TIME_DIMENSIONS, iso
 from costline_processor.ledger.render import money
 from costline_processor.ledger.schema import TOKEN_FIELDS
 from costline_processor.records import LedgerRow
+from costline_processor.shares import split_row
 
 ZERO = Decimal(0)
 OUTCOME_TAG = "outcome"
@@ -91,15 +92,18 @@ class Options:
 def aggregate(
     rows: Iterable[LedgerRow], dims: list[str], opts: Options = Options()
 ) -> tuple[dict[tuple, Totals], Totals]:
-    """Group calls by `dims`; also return the totals of all of them."""
+    """Group calls by `dims`; also return the totals of all of them. A call whose tag among `dims` names
+    several owners adds its part to each owner's group (shares.split_row, as the SQL reports split it)."""
     groups: dict[tuple, Totals] = {}
     total = Totals()
+    split = [dimensions.tag_name(d) for d in dims if dimensions.is_tag(d)]
     for row in rows:
-        k = dimensions.key(row, dims, opts.untagged)
-        t = groups.get(k)
-        if t is None:
-            t = groups[k] = Totals()
-        t.add(row, opts)
+        for part in split_row(row, split) if split else (row,):
+            k = dimensions.key(part, dims, opts.untagged)
+            t = groups.get(k)
+            if t is None:
+                t = groups[k] = Totals()
+            t.add(part, opts)
         total.add(row, opts)
     return groups, total
 

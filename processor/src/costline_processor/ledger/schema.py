@@ -24,6 +24,12 @@ decimal string instead (the partial index `_inexact` finds those few rows). Post
 its NUMERIC column exactly and needs no copy. Both get a partial index on the calls with a
 price caveat, which every report footer looks up. Migrating a version 3 SQLite ledger fills
 `cost_femto` in place (one UPDATE; about a minute per ten million calls).
+
+Version 5 adds `shares`: for a call whose tag names several owners (costline_processor/shares.py),
+each such tag's owners with their bounds, {tag: {owner: [low, high, total]}} as JSON (JSONB in
+PostgreSQL), so SQL can split the call among them (ledger/shared_calls.py); NULL for every other
+call, and for every call written before version 5 (none could name several owners). A partial
+index on start time finds the calls that have it.
 """
 
 from __future__ import annotations
@@ -34,8 +40,9 @@ from decimal import Context, Decimal, Inexact, InvalidOperation, Rounded
 from typing import Any
 
 from costline_processor.records import LedgerRow
+from costline_processor.shares import column as shares_column
 
-SCHEMA_VERSION = "4"
+SCHEMA_VERSION = "5"
 TABLE = "costline_calls"
 
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
@@ -73,13 +80,15 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
 COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
 # Version 4, SQLite only: cost_usd as an integer count of femto-dollars, when exact (see `femto`).
 FEMTO_COLUMN = ("cost_femto", "INTEGER")
+# Version 5: a call's tags with several owners, and their bounds (shares.py); written, never read into a LedgerRow.
+SHARES_COLUMN = ("shares", "TEXT", "JSONB")
 FEMTO_EXPONENT = 15
 _INT64 = 2**63
 _EXACT = Context(prec=64, traps=[Inexact, Rounded, InvalidOperation])  # scaleb raises rather than round
 # Columns `reprice --apply` rewrites.
 PRICE_COLUMNS = (*MONEY_FIELDS, "price_source", "status", "price_caveat", "list_usd", "skus")
 # Columns each version added, in order: what `migrations` adds to a ledger of an older version.
-_ADDED_IN = {"2": (*AUDIO_FIELDS, "price_caveat"), "3": ("list_usd", "skus"), "4": ()}
+_ADDED_IN = {"2": (*AUDIO_FIELDS, "price_caveat"), "3": ("list_usd", "skus"), "4": (), "5": ()}
 # What each version's new columns hold for the rows already there, when NULL would not say it,
 # by dialect ("" for both). FEMTO_FUNCTION is `femto`, registered on every SQLite connection.
 FEMTO_FUNCTION = "costline_femto"
@@ -88,6 +97,10 @@ _FILLED_IN: dict[str, tuple[tuple[str, str], ...]] = {
     "4": (
         ("sqlite", f"ALTER TABLE {TABLE} ADD COLUMN {FEMTO_COLUMN[0]} {FEMTO_COLUMN[1]}"),
         ("sqlite", f"UPDATE {TABLE} SET cost_femto = {FEMTO_FUNCTION}(cost_usd) WHERE cost_usd IS NOT NULL"),
+    ),
+    "5": (
+        ("sqlite", f"ALTER TABLE {TABLE} ADD COLUMN {SHARES_COLUMN[0]} {SHARES_COLUMN[1]}"),
+        ("postgresql", f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {SHARES_COLUMN[0]} {SHARES_COLUMN[2]}"),
     ),
 }
 
@@ -114,7 +127,8 @@ def create_statements(dialect: str) -> list[str]:
     """DDL for `dialect` ("sqlite" or "postgresql"); every statement is idempotent, and valid on a
     ledger of any version (so serve can run them before `migrations`; `index_statements` after)."""
     idx = 1 if dialect == "sqlite" else 2
-    columns = [(c[0], c[idx]) for c in COLUMNS] + ([FEMTO_COLUMN] if dialect == "sqlite" else [])
+    columns = [(c[0], c[idx]) for c in COLUMNS] + [(SHARES_COLUMN[0], SHARES_COLUMN[idx])]
+    columns += [FEMTO_COLUMN] if dialect == "sqlite" else []
     cols = ",\n  ".join(f"{name} {kind}" for name, kind in columns)
     return [
         f"CREATE TABLE IF NOT EXISTS {TABLE} (\n  {cols},\n  PRIMARY KEY (trace_id, span_id)\n)",
@@ -125,8 +139,12 @@ def create_statements(dialect: str) -> list[str]:
 
 def index_statements(dialect: str) -> list[str]:
     """Version 4's indexes, beside the one on start time (every report's window): the calls with a price
-    caveat (every report's footer) and, in SQLite, the calls whose cost has no femto count (summed apart)."""
-    out = [f"CREATE INDEX IF NOT EXISTS {TABLE}_caveat ON {TABLE} (start_unix_nano) WHERE price_caveat IS NOT NULL"]
+    caveat (every report's footer) and, in SQLite, the calls whose cost has no femto count (summed apart);
+    version 5's: the calls with several owners of a tag (split apart)."""
+    out = [
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_caveat ON {TABLE} (start_unix_nano) WHERE price_caveat IS NOT NULL",
+        f"CREATE INDEX IF NOT EXISTS {TABLE}_shared ON {TABLE} (start_unix_nano) WHERE shares IS NOT NULL",
+    ]
     if dialect == "sqlite":
         out.append(
             f"CREATE INDEX IF NOT EXISTS {TABLE}_inexact ON {TABLE} (start_unix_nano) "
@@ -137,7 +155,7 @@ def index_statements(dialect: str) -> list[str]:
 
 def insert_columns(dialect: str) -> tuple[str, ...]:
     """The columns an INSERT names, in `to_params` order."""
-    return (*COLUMN_NAMES, FEMTO_COLUMN[0]) if dialect == "sqlite" else COLUMN_NAMES
+    return (*COLUMN_NAMES, SHARES_COLUMN[0], *((FEMTO_COLUMN[0],) if dialect == "sqlite" else ()))
 
 
 def femto(value: Decimal | str | None) -> int | None:
@@ -194,6 +212,7 @@ def to_params(row: LedgerRow, recorded_unix_nano: int, dialect: str) -> tuple[An
         *(int(getattr(row, f)) for f in AUDIO_FIELDS),
         row.price_caveat,
         *_list_params(row, dialect),
+        shares_column(row.tags),
         *((femto(row.cost_usd),) if dialect == "sqlite" else ()),
     )
 

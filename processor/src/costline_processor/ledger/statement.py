@@ -50,6 +50,8 @@ class Statement:
         self.params: dict[str, Any] = {}
         self._untagged = untagged
         self._tags: dict[str, str] = {}
+        # tag name -> the alias of its owner rows, while shared_calls writes the part that splits calls
+        self.owners: dict[str, str] = {}
 
     def bind(self, value: Any) -> str:
         key = f"p{len(self.params)}"
@@ -80,7 +82,9 @@ class Statement:
         if dim in dimensions.FIELDS:
             column, empty = dimensions.FIELDS[dim]
             return f"COALESCE(NULLIF({column}, ''), '{empty}')" if empty else column
-        return f"COALESCE(NULLIF({self.tag(dim)}, ''), {self.untagged()})"
+        plain = f"COALESCE(NULLIF({self.tag(dim)}, ''), {self.untagged()})"
+        alias = self.owners.get(dimensions.tag_name(dim)) if self.owners else None
+        return plain if alias is None else f"COALESCE({alias}.key, {plain})"
 
     def lacks(self, tag: str) -> str:
         """True for a call without `tag`, or with it empty or set to the untagged label."""
@@ -109,12 +113,14 @@ class Statement:
         totals: tuple[str, ...] = (),
         sort: str | int | None = None,
         limit: int | None = None,
+        source: str = TABLE,
     ) -> str:
         """The statement; columns are the keys, then each measure's. With `limit`, the database sorts by
         `sort` first (a key's index: A to Z; a measure's name: largest first; ties by the keys), and then
         come the sums over every group, also those LIMIT leaves out, of the measures named in `totals`
         (additive ones): the groups are kept (MATERIALIZED) and read twice, which costs less than a window
-        sum over a million groups (`top traces`)."""
+        sum over a million groups (`top traces`). `source`: what to read, the table or a subquery with its
+        columns (shared_calls.py)."""
         cols = [f"{k} AS k{i}" for i, k in enumerate(keys)]
         sums = []
         for i, m in enumerate(measures):
@@ -122,7 +128,7 @@ class Statement:
                 cols.append(f"{expr} AS m{i}_{j}")
                 if m.name in totals:
                     sums.append(f"SUM(m{i}_{j}) AS t{i}_{j}")
-        sql = f"SELECT {', '.join(cols)} FROM {TABLE}{where}"
+        sql = f"SELECT {', '.join(cols)} FROM {source}{where}"
         if keys:
             sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(keys)))
         if limit is None:
