@@ -12,7 +12,7 @@ from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from costline_processor.config import Config, ConfigError, ExportTarget
 from costline_processor.export import split
-from costline_processor.pipeline import _encode_requests
+from costline_processor.export.batches import encode_requests
 from tests.processor.spans import request, span
 
 
@@ -65,7 +65,7 @@ def test_byte_bounded_batches_stay_under_the_bound_and_count_segments_exactly():
         max_bytes, batch_spans = rng.choice([1024, 6000, 30000]), rng.choice([3, 2048])
         got, released = 0, {}
         for final in (False, True):
-            for body, n, segments in _encode_requests(traces, batch_spans, final, max_bytes):
+            for body, n, segments in encode_requests(traces, batch_spans, final, max_bytes):
                 assert len(_names(body)) == n <= batch_spans
                 assert len(body) <= max_bytes or n == 1
                 got += n

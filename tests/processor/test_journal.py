@@ -9,7 +9,7 @@ import pytest
 
 from costline_processor.config import ConfigError
 from costline_processor.journal import Journal
-from costline_processor.pipeline import _encode_requests
+from costline_processor.export.batches import encode_requests
 
 
 class Clock:
@@ -135,7 +135,7 @@ def test_batches_account_for_every_journaled_span_once(seed, final):
     pending = list(traces)
     got: dict[int, int] = {}
     batch_size = rng.randint(1, 100)
-    for _body, n, segments in _encode_requests(pending, batch_size, final):
+    for _body, n, segments in encode_requests(pending, batch_size, final):
         assert sum(segments.values()) == n <= batch_size
         for seg, k in segments.items():
             got[seg] = got.get(seg, 0) + k
@@ -150,7 +150,7 @@ def test_batches_account_for_every_journaled_span_once(seed, final):
 def test_batches_without_a_journal_carry_no_segments():
     origin = (b"", "", b"", "")
     spans = [(b"\x0a\x10" + bytes(16), origin)] * 5
-    out = list(_encode_requests([(spans, [b""] * 5, None)], 2))
+    out = list(encode_requests([(spans, [b""] * 5, None)], 2))
     assert [(n, s) for _, n, s in out] == [(2, None), (2, None), (1, None)]
 
 

@@ -20,6 +20,7 @@ retried until the backend takes them (see README, "Guarantees").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -29,17 +30,17 @@ from costline_processor.assembly.buffer import Flush, TraceBuffer
 from costline_processor.assembly.reader import SpanReader
 from costline_processor.assembly.rollup import assemble_trace
 from costline_processor.assembly.tags import TagReader
-from costline_processor.config import DEFAULT_EXPORT_REQUEST_BYTES, Config
+from costline_processor.assembly.tally import tally
+from costline_processor.config import Config
+from costline_processor.export.batches import Trace, encode_requests, without_segments
 from costline_processor.export.client import make_client
 from costline_processor.export.queue import Batch, ExportQueue
 from costline_processor.intake import Intake
 from costline_processor.journal import Journal
-from costline_processor.memory import MiB, MemoryBudget, default_limit_mib
+from costline_processor.memory import MemoryBudget, MiB, default_limit_mib
 from costline_processor.receive.errors import Throttled
-from costline_processor.records import SERVICE, Cost
+from costline_processor.records import LedgerRow
 from costline_processor.stats import FirstSeen, Sometimes, Stats
-from costline_processor.wire import framing
-from costline_processor.wire.span import without_attributes
 
 log = logging.getLogger("costline")
 
@@ -61,7 +62,7 @@ class Pipeline:
         self.queues: list[ExportQueue] = []
         self._ticker: asyncio.Task | None = None
         self._closed = False
-        self._pending: list[tuple[list, list[bytes], list | None]] = []  # assembled, not yet encoded
+        self._pending: list[Trace] = []  # assembled, not yet encoded
         self._pending_spans = 0
         self._paying = 0  # requests assembling quiet traces before their answer
         self.journal: Journal | None = None  # --queue-dir: acknowledged spans kept on disk until done
@@ -105,9 +106,9 @@ class Pipeline:
             self._replay.cancel()  # what it has not read stays on disk for the next start
         self._flush(self.buffer.drain())
         left = max(0.0, deadline - loop.time())
-        closing = [asyncio.ensure_future(q.close(left)) for q in self.queues]
+        closing: list[asyncio.Future[None]] = [asyncio.ensure_future(q.close(left)) for q in self.queues]
         closing += [_close_in_thread(sink, left) for sink in self.sinks]
-        late = ()
+        late: set[asyncio.Future[None]] = set()
         if closing:
             _, late = await asyncio.wait(closing, timeout=max(0.0, deadline - loop.time()) + 0.05)
         if late:  # a sink overran its own timeout: its thread is a daemon, the process exits anyway
@@ -178,8 +179,9 @@ class Pipeline:
             except OSError as e:
                 log.error("cannot write to the queue directory: %s", e)
                 self.stats.add("requests_throttled", 1, "queue_dir_error")
-                raise Throttled("costline cannot write its queue directory; retry later",
-                                self.config.receive.retry_after_s) from None
+                raise Throttled(
+                    "costline cannot write its queue directory; retry later", self.config.receive.retry_after_s
+                ) from None
         self.stats.add("spans_received", accepted)
         self.stats.add("spans_rejected", rejected, "invalid_id")
         self._buffer(by_trace, receipt)
@@ -203,8 +205,11 @@ class Pipeline:
         the export queues take them (the journal gives each only to the parties not done with it)."""
         spans = 0
         for receipt, body in journal.replay():
-            while (any(q.saturated for q in self.queues) or self.buffer.span_count >= self.config.assembly.max_spans
-                   or self.memory.over_soft):
+            while (
+                any(q.saturated for q in self.queues)
+                or self.buffer.span_count >= self.config.assembly.max_spans
+                or self.memory.over_soft
+            ):
                 await asyncio.sleep(0.05)
             try:
                 by_trace, accepted, _, _ = self.intake.group(body)
@@ -258,106 +263,75 @@ class Pipeline:
             if final:
                 self._emit(final)
             return
-        cfg, stats = self.config, self.stats
-        price, write, reader = self.pricer.price, cfg.pricing.write_gen_ai_usage_cost, self.reader
-        tagging, remember = cfg.tagging, self.buffer.remember
-        traces: list[tuple[list, list[bytes], list | None]] = []  # (spans, what each gets appended, segments)
-        rows = []
-        # Replaying a queue dir: segments the export or the ledger finished before the restart
-        skip_export, skip_ledger = self._finished_before()
-        ledger_rows = [] if skip_ledger else rows
-        reasons: dict[str, int] = {}
-        statuses: dict[str, int] = {}
-        broken = covered = duplicates = twins = conflicting = from_root = 0
-        for f in flushes:
-            a = assemble_trace(f.trace_id, f.spans, f.known, tagging, price, write, reader)
-            remember(f.trace_id, a.remember, len(f.spans), len(a.calls))
-            broken += a.broken_links
-            covered += a.billed_in_parent
-            duplicates += a.duplicate_calls
-            if a.twin_calls:
-                twins += a.twin_calls
-                conflicting += a.conflicting_usage
-            from_root += a.tags_from_root
-            reasons[f.reason] = reasons.get(f.reason, 0) + 1
-            for _, _, _, result in a.calls:
-                if type(result) is Cost:
-                    status = "priced"
-                else:
-                    status = result.reason
-                    self._first_seen(("unpriced", status, result.detail),
-                                     "a model call could not be priced: %s (%s); counted as llm_calls{%s}",
-                                     status, result.detail, status)
-                statuses[status] = statuses.get(status, 0) + 1
-            if a.broken_links:
-                self._broken_log("trace %s has %d broken parent link(s) (a cycle, a duplicate span id or a "
-                                 "self-parent): cut there, counted as broken_parent_links",
-                                 f.trace_id.hex(), a.broken_links)
-            if self.sinks and a.calls:
-                rows.extend(a.rows)
-                if skip_ledger and not (f.runs and all(r[0] in skip_ledger for r in f.runs)):
-                    ledger_rows.extend(a.rows)
-            spans, appended = f.spans, a.appended
-            if a.rewrite:  # slow path: spans that already carry attributes costline writes, or tags
-                spans, appended = list(spans), list(appended)  # the tag policy rejects or hides
-                policy = reader.tags.policy
-                for i in a.rewrite:
-                    added = a.pairs(i)
-                    if added or policy is not None:
-                        d, origin = spans[i]
-                        hide = policy.hider(origin[SERVICE], self.stats) if policy is not None else None
-                        # appended[i] already encodes `added` (cached tag blocks): only its keys are needed here
-                        spans[i] = (without_attributes(d, [k for k, _ in added], hide) + appended[i], origin)
-                        appended[i] = b""
-            runs = f.runs
-            if skip_export and runs and any(r[0] in skip_export for r in runs):
-                spans, appended, runs = _without(spans, appended, runs, skip_export)
-                stats.add("spans_replayed_not_exported", len(f.spans) - len(spans))
-            traces.append((spans, appended, runs))
-        stats.add("broken_parent_links", broken)
-        stats.add("calls_billed_in_parent", covered)
-        stats.add("duplicate_calls", duplicates)
-        if twins:
-            stats.add("call_twins", twins - conflicting, "agreeing_usage")
-            stats.add("call_twins", conflicting, "conflicting_usage")
-            if conflicting:
-                self._first_seen(("conflicting_usage",),
-                                 "two spans of one model call (same response id) report different usage: billed "
-                                 "once, on the larger (or on the first one billed, when the other came in a later "
-                                 "flush); counted as call_twins{conflicting_usage}")
-        stats.add("spans_tags_from_root", from_root)
-        for reason, n in reasons.items():
-            stats.add("traces_flushed", n, reason)
-        for status, n in statuses.items():
-            stats.add("llm_calls", n, status)
-        journal = self.journal
-        done = _segment_counts(flushes) if journal else None  # for the ledger's acknowledgement
+        traces, rows, ledger_rows = self._assemble(flushes)
         if rows:
-            for sink in self.sinks:
-                try:
-                    if journal is not None and done is not None and sink in self._acking:
-                        sink.write(ledger_rows, on_commit=journal.claim(self._party[sink], done).done)
-                    else:
-                        sink.write(rows)
-                except Exception:
-                    log.exception("sink %r failed to take %d rows", sink, len(rows))
-                    stats.add("ledger_rows_dropped", len(rows), "sink_error")
-        elif journal is not None and done:
-            for sink in self._acking:  # nothing to record for these spans
-                journal.release(done, self._party[sink])
+            self._write_rows(rows, ledger_rows, flushes)
+        elif self.journal is not None:
+            self._nothing_to_record(flushes)
         if not self.queues:
-            stats.add("spans_processed_no_exporter", sum(len(t[0]) for t in traces))
+            self.stats.add("spans_processed_no_exporter", sum(len(t[0]) for t in traces))
             return
         self._pending.extend(traces)
         self._pending_spans += sum(len(t[0]) for t in traces)
         self._emit(final)
+
+    def _assemble(self, flushes: list[Flush]) -> tuple[list[Trace], list[LedgerRow], list[LedgerRow]]:
+        """(per trace: spans, what each gets appended, journal runs; ledger rows; the rows the ledger
+        still needs, when replaying a queue dir) of the flushed traces, counted in the stats."""
+        cfg, stats, reader = self.config, self.stats, self.reader
+        price, write, tagging = self.pricer.price, cfg.pricing.write_gen_ai_usage_cost, cfg.tagging
+        remember, policy, sinks = self.buffer.remember, reader.tags.policy, self.sinks
+        # Replaying a queue dir: segments the export or the ledger finished before the restart
+        skip_export, skip_ledger = self._finished_before()
+        traces: list[Trace] = []
+        assembled = []
+        rows: list[LedgerRow] = []
+        ledger_rows = [] if skip_ledger else rows
+        for f in flushes:
+            a = assemble_trace(f.trace_id, f.spans, f.known, tagging, price, write, reader)
+            remember(f.trace_id, a.remember, len(f.spans), len(a.calls))
+            assembled.append(a)
+            if sinks and a.calls:
+                rows.extend(a.rows)
+                if skip_ledger and not (f.runs and all(r[0] in skip_ledger for r in f.runs)):
+                    ledger_rows.extend(a.rows)
+            spans, appended = a.rewritten(policy, stats) if a.rewrite else (f.spans, a.appended)
+            runs = f.runs
+            if skip_export and runs and any(r[0] in skip_export for r in runs):
+                spans, appended, runs = without_segments(spans, appended, runs, skip_export)
+                stats.add("spans_replayed_not_exported", len(f.spans) - len(spans))
+            traces.append((spans, appended, runs))
+        tally(stats, flushes, assembled, self._first_seen, self._broken_log)
+        return traces, rows, ledger_rows
+
+    def _write_rows(self, rows: list[LedgerRow], ledger_rows: list[LedgerRow], flushes: list[Flush]) -> None:
+        """Hand the rows to every sink; with a journal, the ledger's claim on the flushed spans is done
+        once its rows are committed."""
+        journal = self.journal
+        done = _segment_counts(flushes) if journal is not None else None
+        for sink in self.sinks:
+            try:
+                if journal is not None and done is not None and sink in self._acking:
+                    sink.write(ledger_rows, on_commit=journal.claim(self._party[sink], done).done)
+                else:
+                    sink.write(rows)
+            except Exception:
+                log.exception("sink %r failed to take %d rows", sink, len(rows))
+                self.stats.add("ledger_rows_dropped", len(rows), "sink_error")
+
+    def _nothing_to_record(self, flushes: list[Flush]) -> None:
+        """The ledger is done with flushed spans that gave no rows."""
+        journal, done = self.journal, _segment_counts(flushes)
+        if journal is not None and done:
+            for sink in self._acking:
+                journal.release(done, self._party[sink])
 
     def _emit(self, final: bool) -> None:
         size = self.config.export.batch_spans
         if not self._pending or (not final and self._pending_spans < size):
             return
         journal = self.journal
-        for body, n, segments in _encode_requests(self._pending, size, final, self._request_bytes):
+        for body, n, segments in encode_requests(self._pending, size, final, self._request_bytes):
             claim = None if journal is None or segments is None else journal.claim("export", segments, len(self.queues))
             batch = Batch("traces", body, n, claim)
             for q in self.queues:
@@ -376,19 +350,6 @@ class Pipeline:
 _NONE: frozenset[int] = frozenset()
 
 
-def _without(spans: list, appended: list, runs: list, skip) -> tuple[list, list, list]:
-    """A trace's spans, appended attributes and journal runs without the spans of segments in `skip`."""
-    keep_spans, keep_appended, keep_runs = [], [], []
-    at = 0
-    for seg, n in runs:
-        if seg not in skip:
-            keep_spans += spans[at : at + n]
-            keep_appended += appended[at : at + n]
-            keep_runs.append([seg, n])
-        at += n
-    return keep_spans, keep_appended, keep_runs
-
-
 def _close_in_thread(sink, timeout_s: float) -> asyncio.Future:
     """sink.close(timeout_s) on a daemon thread: its future is done when close returns. Not
     asyncio.to_thread: the loop's executor is joined at exit without a bound, so a close that
@@ -405,108 +366,11 @@ def _close_in_thread(sink, timeout_s: float) -> asyncio.Future:
             sink.close(timeout_s)
         except Exception:
             log.exception("closing sink %r failed", sink)
-        try:
+        with contextlib.suppress(RuntimeError):  # (the loop is gone: nobody waits any more)
             loop.call_soon_threadsafe(finished)
-        except RuntimeError:  # the loop is gone: nobody waits any more
-            pass
 
     threading.Thread(target=run, name=f"costline-close-{type(sink).__name__}", daemon=True).start()
     return done
-
-
-def _encode_requests(traces: list[tuple[list, list[bytes], list | None]], batch_spans: int, final: bool = True,
-                     max_bytes: int = DEFAULT_EXPORT_REQUEST_BYTES):
-    """(request bytes, spans, journal segments) per batch of at most `batch_spans` spans and
-    `max_bytes` encoded bytes, in flush order.
-
-    Takes the traces out of `traces`; with final=False the spans of a last partial batch
-    are put back at its front instead of being encoded.
-
-    Spans are framed into ScopeSpans per (resource, scope), those into ResourceSpans per
-    resource, in order of first appearance; each span's appended attributes follow its
-    bytes inside its frame, so nothing is copied until the one join per request. With a
-    journal, each batch also says how many of its spans came from which segment
-    ({segment: spans}), so the segment can go once every batch holding its spans is done.
-
-    The byte count is the spans' frames plus, per (resource, scope) in the batch, an upper
-    bound of its framing (framing.bound), so a request never passes `max_bytes`; a batch ends
-    before the span that would pass it. A span larger than `max_bytes` goes alone.
-    """
-    prefix, bound = framing.span_field_prefix, framing.bound
-    groups: dict = {}  # Origin -> [parts, size]
-    origin = group = None
-    count = size = 0
-    owed: list = []  # (runs, spans) of the batch being built, counted into segments when it is yielded
-    todo = list(traces)
-    traces.clear()
-    batch_start = (0, 0)  # (trace, span) where the batch being built started
-    for t, (spans, appended, runs) in enumerate(todo):
-        first = 0  # this trace's first span in the batch being built
-        for i, (d, o) in enumerate(spans):
-            a = appended[i]
-            n = len(d) + len(a)
-            p = prefix(n)
-            m = len(p) + n
-            size += m
-            if o is not origin:
-                origin = o
-                group = groups.get(o)
-                if group is None:
-                    group = groups[o] = [[], 0]
-                    size += bound(o)
-            if size > max_bytes and count:  # the batch ends before this span
-                if not group[0]:
-                    del groups[o]  # opened for this span: not in the batch
-                if runs is not None and i > first:
-                    owed.append((runs, i - first))
-                    first = i
-                yield framing.request(groups), count, _take_runs(owed)
-                group = [[], 0]
-                groups, count, size = {o: group}, 0, m + bound(o)
-                batch_start = (t, i)
-            parts = group[0]
-            parts.append(p)
-            parts.append(d)
-            if a:
-                parts.append(a)
-            group[1] += m
-            count += 1
-            if count == batch_spans:
-                if runs is not None:
-                    owed.append((runs, i + 1 - first))
-                    first = i + 1
-                yield framing.request(groups), count, _take_runs(owed)
-                groups, origin, count, size = {}, None, 0, 0
-                batch_start = (t, i + 1)
-        if runs is not None and len(spans) > first:
-            owed.append((runs, len(spans) - first))
-    if count:
-        if final:
-            yield framing.request(groups), count, _take_runs(owed)
-        else:
-            # Runs are consumed only for yielded batches, so trace t's runs start at span i.
-            t, i = batch_start
-            spans, appended, runs = todo[t]
-            traces.extend(x for x in [(spans[i:], appended[i:], runs)] + todo[t + 1 :] if x[0])
-
-
-def _take_runs(owed: list) -> dict | None:
-    """{segment: spans} for the (runs, next n spans) in `owed`, consuming those runs; None without a journal."""
-    if not owed:
-        return None
-    into: dict = {}
-    for runs, n in owed:
-        while n:
-            run = runs[0]
-            k = min(n, run[1])
-            if run[0] is not None:
-                into[run[0]] = into.get(run[0], 0) + k
-            run[1] -= k
-            n -= k
-            if not run[1]:
-                runs.pop(0)
-    owed.clear()
-    return into
 
 
 def _segment_counts(flushes: list[Flush]) -> dict[int, int]:

@@ -16,9 +16,12 @@ from costline_processor.assembly.billing import Result
 from costline_processor.assembly.context import Inherited
 from costline_processor.assembly.encoding import pairs
 from costline_processor.assembly.inheritance import ROOT_SOURCE, TAGS_SOURCE
+from costline_processor.assembly.policy import TagPolicy
 from costline_processor.assembly.reader import SpanInfo
 from costline_processor.assembly.sums import Sums
 from costline_processor.records import SERVICE, BufferedSpan, Cost, LedgerRow, Origin, Unpriced
+from costline_processor.stats import Stats
+from costline_processor.wire.span import without_attributes
 
 _NO_NAMES: frozenset[str] = frozenset()
 
@@ -121,6 +124,22 @@ class Assembled:
     def additions(self) -> list[list[tuple[str, object]]]:
         """Per span, the attributes to add as (key, value) pairs."""
         return [self.pairs(i) for i in range(len(self._spans))]
+
+    def rewritten(self, policy: TagPolicy | None, stats: Stats) -> tuple[list[tuple[bytes, Origin]], list[bytes]]:
+        """(spans, what each gets appended) with the spans in `rewrite` re-encoded: the slow path, for
+        spans that already carry attributes costline writes, or tags the tag policy rejects or hides.
+        Such a span loses those attributes and gets its `appended` inside its bytes instead."""
+        spans: list[tuple[bytes, Origin]] = list(self._spans)
+        appended = list(self.appended)
+        for i in self.rewrite:
+            added = self.pairs(i)
+            if added or policy is not None:
+                d, origin = spans[i]
+                hide = policy.hider(origin[SERVICE], stats) if policy is not None else None
+                # appended[i] already encodes `added` (cached tag blocks): only its keys are needed here
+                spans[i] = (without_attributes(d, [k for k, _ in added], hide) + appended[i], origin)
+                appended[i] = b""
+        return spans, appended
 
 
 def row(

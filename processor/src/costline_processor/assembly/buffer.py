@@ -14,7 +14,9 @@ Single-threaded: it is only touched from the event loop.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from costline_processor.assembly.context import Inherited
 from costline_processor.config import AssemblyConfig
@@ -36,7 +38,7 @@ class _Trace:
 class Flush:
     trace_id: bytes
     spans: list[BufferedSpan]
-    known: dict[bytes, Inherited]  # context from earlier flushes of this trace
+    known: Mapping[Any, Inherited]  # context from earlier flushes of this trace (context.Remembered or a dict)
     reason: str  # "quiet", "bound", "drain"
     runs: list | None = None  # journal receipts of `spans`, in order: [[receipt, count], ...]
 
@@ -45,7 +47,7 @@ class TraceBuffer:
     def __init__(self, config: AssemblyConfig):
         self.config = config
         self._traces: OrderedDict[bytes, _Trace] = OrderedDict()
-        self._recent: OrderedDict[bytes, dict[bytes, Inherited]] = OrderedDict()
+        self._recent: OrderedDict[bytes, Mapping[Any, Inherited]] = OrderedDict()
         self._recent_sizes: dict[bytes, int] = {}  # trace -> bytes counted in recent_bytes
         self.recent_bytes = 0  # RECENT_SPAN_BYTES per remembered span
         self.recent_max_bytes = 0  # 0: bounded by recent_traces only
@@ -131,7 +133,7 @@ class TraceBuffer:
     def drain(self) -> list[Flush]:
         return [self._pop_oldest("drain") for _ in range(len(self._traces))]
 
-    def remember(self, trace_id: bytes, context: dict[bytes, Inherited], spans: int = 0, calls: int = 0) -> None:
+    def remember(self, trace_id: bytes, context: Mapping[Any, Inherited], spans: int = 0, calls: int = 0) -> None:
         """Keep a flushed trace's context (`spans`, `calls`: how many spans and billed calls it had, for the
         byte count)."""
         if self.config.recent_traces <= 0:
@@ -144,7 +146,7 @@ class TraceBuffer:
         if known is None:
             self._recent[trace_id] = context
         else:
-            if type(known) is not dict:  # an assembly's lazy context (context.Remembered): made a dict to add to
+            if not isinstance(known, dict):  # an assembly's lazy context (context.Remembered): made a dict to add to
                 known = self._recent[trace_id] = dict(known)
             known.update(context)
             self._recent.move_to_end(trace_id)
