@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import grpc
 
@@ -85,12 +86,15 @@ class GrpcClient:
         if target.insecure:
             self._channel = grpc.aio.insecure_channel(target.endpoint, options=options, compression=compression)
         else:
-            roots = open(target.ca_file, "rb").read() if target.ca_file else None
+            roots = Path(target.ca_file).read_bytes() if target.ca_file else None
             self._channel = grpc.aio.secure_channel(
-                target.endpoint, grpc.ssl_channel_credentials(root_certificates=roots), options=options, compression=compression
+                target.endpoint,
+                grpc.ssl_channel_credentials(root_certificates=roots),
+                options=options,
+                compression=compression,
             )
         self._metadata = tuple((k.lower(), v) for k, v in target.headers.items())
-        self._calls = {
+        self._calls: dict[str, grpc.aio.UnaryUnaryMultiCallable[bytes, bytes]] = {
             signal: self._channel.unary_unary(path, request_serializer=None, response_deserializer=None)
             for signal, (path, _) in SERVICES.items()
         }
@@ -104,7 +108,9 @@ class GrpcClient:
             delay = _retry_info_delay(e.trailing_metadata())
             exhausted = code == grpc.StatusCode.RESOURCE_EXHAUSTED
             retryable = code in _RETRYABLE_GRPC or (exhausted and delay is not None)
-            return Outcome(False, retryable, delay, f"{code.name}: {e.details()}", too_large=exhausted and delay is None)
+            return Outcome(
+                False, retryable, delay, f"{code.name}: {e.details()}", too_large=exhausted and delay is None
+            )
         return Outcome(True, rejected=_rejected(signal, response))
 
     async def close(self) -> None:
@@ -146,8 +152,9 @@ class HttpClient:
                 if 200 <= resp.status < 300:
                     return Outcome(True, rejected=_rejected(signal, payload))
                 after = _retry_after(resp.headers.get("Retry-After"))
-                return Outcome(False, resp.status in _RETRYABLE_HTTP, after, f"HTTP {resp.status}",
-                               too_large=resp.status == 413)
+                return Outcome(
+                    False, resp.status in _RETRYABLE_HTTP, after, f"HTTP {resp.status}", too_large=resp.status == 413
+                )
         except (aiohttp.ClientError, TimeoutError, OSError) as e:
             return Outcome(False, True, None, f"{type(e).__name__}: {e}")
 

@@ -120,16 +120,29 @@ class ExportQueue:
                         self.stats.add("spans_rejected_by_backend", outcome.rejected, self.client.name)
                 elif verdict == "too_large" and (parts := _halves(batch.signal, body)):
                     self.stats.add("export_requests_split", 1, self.client.name)
-                    self._once("split", logging.WARNING, "%s refused a request of %d bytes as too large (%s): split in "
-                               "halves and sent again; set export.max_request_bytes to its limit", self.client.name,
-                               len(body), outcome.detail)
+                    self._once(
+                        "split",
+                        logging.WARNING,
+                        "%s refused a request of %d bytes as too large (%s): split in "
+                        "halves and sent again; set export.max_request_bytes to its limit",
+                        self.client.name,
+                        len(body),
+                        outcome.detail,
+                    )
                     pieces += reversed(parts)  # the first half goes first
                 elif verdict == "too_large":
                     self.stats.add(f"{_unit(batch)}_dropped", n, "too_large")
-                    self._once("too_large", logging.ERROR, "dropped a %s of %d bytes that %s refuses as too large (%s), "
-                               "alone in its request; counted as %s_dropped{too_large}, not logged again",
-                               "span" if batch.signal == "traces" else f"{batch.signal} item", len(body),
-                               self.client.name, outcome.detail, _unit(batch))
+                    self._once(
+                        "too_large",
+                        logging.ERROR,
+                        "dropped a %s of %d bytes that %s refuses as too large (%s), "
+                        "alone in its request; counted as %s_dropped{too_large}, not logged again",
+                        "span" if batch.signal == "traces" else f"{batch.signal} item",
+                        len(body),
+                        self.client.name,
+                        outcome.detail,
+                        _unit(batch),
+                    )
                 else:
                     self._drop(batch, n, verdict, outcome.detail)
             return True
@@ -180,8 +193,15 @@ class ExportQueue:
 
     def _drop(self, batch: Batch, n: int, reason: str, detail: str) -> None:
         self.stats.add(f"{_unit(batch)}_dropped", n, reason)
-        log.error("dropped %d of a %s batch (%d spans) for %s: %s (%s)", n, batch.signal, batch.spans,
-                  self.client.name, reason, detail)
+        log.error(
+            "dropped %d of a %s batch (%d spans) for %s: %s (%s)",
+            n,
+            batch.signal,
+            batch.spans,
+            self.client.name,
+            reason,
+            detail,
+        )
 
     async def close(self, timeout_s: float) -> None:
         """Drain what is queued, retrying until the deadline `timeout_s` from now, then stop:

@@ -18,7 +18,8 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from costline_processor.records import LedgerRow
 
