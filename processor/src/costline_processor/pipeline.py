@@ -4,8 +4,9 @@
     -> intake (split into span bytes, check IDs, group by trace; nothing decoded)
     -> TraceBuffer (wait for quiet; bounded by traces, spans and bytes)
     -> assemble_trace (read the attributes stages need, normalize, tags, paths, price, rollup)
-    -> wire (append attributes to span bytes, frame requests, one join per batch) -> ExportQueue per target
-                                          \\-> sinks (ledger, metrics) get LedgerRows
+    -> assembly.tally (stats) and sinks (ledger, metrics: LedgerRows)
+    -> export.batches (append attributes to span bytes, frame requests, one join per request)
+    -> ExportQueue per target
 
 Everything runs on one asyncio event loop, so the buffer needs no locks (the
 Collector's groupbytrace makes the same choice with its event machine). Assembly is
