@@ -28,9 +28,10 @@ import hashlib
 import hmac
 import logging
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Set
 
 from costline_processor.config import TaggingConfig, read_hash_key
+from costline_processor.shares import renamed
 
 log = logging.getLogger("costline")
 
@@ -65,8 +66,14 @@ def policy_for(config: TaggingConfig, name_of: Callable[[str], str | None]) -> T
 class TagPolicy:
     """Applied to each span's own tags when it is read, and to its keys when it is rewritten."""
 
-    def __init__(self, trust: Mapping[str, list[str]], hashed: Iterable[str], dropped: Iterable[str], key: bytes,
-                 name_of: Callable[[str], str | None]):
+    def __init__(
+        self,
+        trust: Mapping[str, list[str]],
+        hashed: Iterable[str],
+        dropped: Iterable[str],
+        key: bytes,
+        name_of: Callable[[str], str | None],
+    ):
         def allowed(names: list[str]) -> frozenset[str] | None:
             return None if ANY in names else frozenset(names)
 
@@ -89,14 +96,15 @@ class TagPolicy:
     def hash(self, value: str) -> str:
         found = self._hashes.get(value)
         if found is None:
-            found = value if _HASHED(value) else hash_value(self._key, value)
+            found = value if _HASHED(value) else renamed(value, self.hash) or hash_value(self._key, value)
             if len(self._hashes) >= _CACHE_MAX:
                 self._hashes.clear()
             self._hashes[value] = found
         return found
 
-    def apply(self, tags: dict[str, str], own: frozenset[str], service: str
-              ) -> tuple[dict[str, str] | None, frozenset[str], bool]:
+    def apply(
+        self, tags: dict[str, str], own: frozenset[str], service: str
+    ) -> tuple[dict[str, str] | None, frozenset[str], bool]:
         """A span's own tags (tags.TagReader.read) under the policy:
         (tags, names kept verbatim as `costline.*` in its bytes, whether its bytes must be rewritten)."""
         allowed = self._trust.get(service, self._others)
@@ -106,7 +114,7 @@ class TagPolicy:
         out = {}
         changed = False
         for name, value in tags.items():
-            if allowed is not None and name not in allowed or name in self._dropped:
+            if (allowed is not None and name not in allowed) or name in self._dropped:
                 changed = True
                 continue
             if name in self._hashed:  # even a value hashed already: its source attributes must go
@@ -154,7 +162,7 @@ class TagPolicy:
         """hidden() for the spans of one service, for the pipeline's rewrite path."""
         return lambda keys: self.hidden(keys, service, stats)
 
-    def _untrusted(self, service: str, names: set[str], stats) -> None:
+    def _untrusted(self, service: str, names: Set[str], stats) -> None:
         label = service[:64] or "(none)"
         if label not in self._labels:
             if len(self._labels) >= _LABELS_MAX:
@@ -165,5 +173,6 @@ class TagPolicy:
         for name in sorted(names):
             if (service, name) not in self._warned and len(self._warned) < _WARNED_MAX:
                 self._warned.add((service, name))
-                log.warning("service %r may not set tag %r (tagging.trust): ignored, counted in tags_untrusted",
-                            service, name)
+                log.warning(
+                    "service %r may not set tag %r (tagging.trust): ignored, counted in tags_untrusted", service, name
+                )
