@@ -28,9 +28,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import payloads  # noqa: E402
-from support import procs  # noqa: E402
-from support.wire import MARKER  # noqa: E402
+import payloads
+from support import procs
+from support.wire import MARKER
 
 
 def floor(bodies: list[bytes], repeats: int = 5) -> list[float]:
@@ -59,8 +59,13 @@ def payloads_spans(bodies: list[bytes]) -> list[int]:
 def measure(name: str, start, stop, sink: procs.Sink, bodies_path: str, args) -> dict:
     """Start a target, drive it at full speed, count at the sink over steady-state windows."""
     target, port, pids = start()
-    lg = procs.LoadGen(f"127.0.0.1:{port}", bodies_path, connections=args.connections, inflight=args.inflight,
-                       duration=args.warmup_max + args.windows * args.window + 30)
+    lg = procs.LoadGen(
+        f"127.0.0.1:{port}",
+        bodies_path,
+        connections=args.connections,
+        inflight=args.inflight,
+        duration=args.warmup_max + args.windows * args.window + 30,
+    )
     result = {"name": name, "rates": [], "accepted": [], "cores": [], "cpu_us": []}
     try:
         lg.__enter__()
@@ -117,9 +122,13 @@ def replicas_target(sink: procs.Sink, n: int, trace_wait: float, extra: list[str
 
     def start():
         port = procs.free_port()
-        ps = [procs.start_costline(port, sink.endpoint, "--http", "off", "--ledger", "off", "--trace-wait",
-                                   str(trace_wait), *extra) for _ in range(n)]
-        pids = lambda: [p.pid for p in ps]  # noqa: E731
+        ps = [
+            procs.start_costline(
+                port, sink.endpoint, "--http", "off", "--ledger", "off", "--trace-wait", str(trace_wait), *extra
+            )
+            for _ in range(n)
+        ]
+        pids = lambda: [p.pid for p in ps]
         procs.wait_listening(pids, port)
         return ps, port, pids
 
@@ -143,8 +152,10 @@ def fmt(r: dict) -> str:
     rates = r["rates"]
     med = statistics.median(rates)
     spread = (max(rates) - min(rates)) / med * 100 if med else 0
-    return (f"{med:>10,.0f} spans/s  (windows {min(rates):,.0f}..{max(rates):,.0f}, ±{spread / 2:.0f}%; "
-            f"target used {statistics.median(r['cores']):.2f} cores, {statistics.median(r['cpu_us']):.1f} CPU-us/span)")
+    return (
+        f"{med:>10,.0f} spans/s  (windows {min(rates):,.0f}..{max(rates):,.0f}, ±{spread / 2:.0f}%; "
+        f"target used {statistics.median(r['cores']):.2f} cores, {statistics.median(r['cpu_us']):.1f} CPU-us/span)"
+    )
 
 
 def main() -> None:
@@ -157,12 +168,19 @@ def main() -> None:
     ap.add_argument("--trace-wait", type=float, default=1.0, help="costline --trace-wait (default 1)")
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--inflight", type=int, default=2, help="requests in flight per connection")
-    ap.add_argument("--targets", default="hop,costline,costline2",
-                    help="comma list of hop, costline, costline2 (--workers 2), replicas2 (two serve processes), "
-                         "queue (costline x1 with --queue-dir in a temporary directory)")
+    ap.add_argument(
+        "--targets",
+        default="hop,costline,costline2",
+        help="comma list of hop, costline, costline2 (--workers 2), replicas2 (two serve processes), "
+        "queue (costline x1 with --queue-dir in a temporary directory)",
+    )
     ap.add_argument("--ledger", action="store_true", help="also measure costline x1 with the default SQLite ledger")
-    ap.add_argument("--payload", choices=payloads.PROFILES, default="lean",
-                    help="lean: the attributes costline reads (default); sdk: what SDKs and instrumentations export")
+    ap.add_argument(
+        "--payload",
+        choices=payloads.PROFILES,
+        default="lean",
+        help="lean: the attributes costline reads (default); sdk: what SDKs and instrumentations export",
+    )
     args = ap.parse_args()
 
     bodies = payloads.requests(args.requests, marker=MARKER, profile=args.payload)
@@ -173,9 +191,11 @@ def main() -> None:
     procs.write_bodies(bodies_path, bodies)
 
     print(f"machine: {os.cpu_count()} cores, {platform_line()}")
-    print(f"payload ({args.payload}): {args.requests} template requests x {spans_per_body[0]} spans, {wire:.0f} B/span on the wire; "
-          f"every send gets fresh trace IDs; costline --trace-wait {args.trace_wait}; "
-          f"{args.connections} connections x {args.inflight} in flight")
+    print(
+        f"payload ({args.payload}): {args.requests} template requests x {spans_per_body[0]} spans, {wire:.0f} B/span on the wire; "
+        f"every send gets fresh trace IDs; costline --trace-wait {args.trace_wait}; "
+        f"{args.connections} connections x {args.inflight} in flight"
+    )
     floors = floor(bodies)
     results = []
     with procs.Sink() as sink:
@@ -200,14 +220,16 @@ def main() -> None:
             print(f"  {results[-1]['name']:<22}{fmt(results[-1])}", flush=True)
         if args.ledger:
             start, stop = costline_target(sink, 1, args.trace_wait, [])
-            start_l = lambda: _with_ledger(sink, args.trace_wait, tmp)  # noqa: E731
+            start_l = lambda: _with_ledger(sink, args.trace_wait, tmp)
             results.append(measure("costline x1 + SQLite ledger", start_l, stop, sink, bodies_path, args))
             print(f"  {results[-1]['name']:<22}{fmt(results[-1])}", flush=True)
     floors += floor(bodies)
     f = statistics.median(floors)
     print()
-    print(f"floor (parse + serialise, in-process): {f:>10,.0f} spans/s  "
-          f"(runs {min(floors):,.0f}..{max(floors):,.0f}, before and after)")
+    print(
+        f"floor (parse + serialise, in-process): {f:>10,.0f} spans/s  "
+        f"(runs {min(floors):,.0f}..{max(floors):,.0f}, before and after)"
+    )
     hop = next((r for r in results if r["name"] == "pass-through hop"), None)
     for r in results:
         med = statistics.median(r["rates"])
@@ -223,7 +245,9 @@ def main() -> None:
 def _with_ledger(sink: procs.Sink, trace_wait: float, tmp: str):
     port = procs.free_port()
     ledger = os.path.join(tmp, f"ledger-{port}.db")
-    proc = procs.start_costline(port, sink.endpoint, "--http", "off", "--ledger", ledger, "--trace-wait", str(trace_wait))
+    proc = procs.start_costline(
+        port, sink.endpoint, "--http", "off", "--ledger", ledger, "--trace-wait", str(trace_wait)
+    )
     return proc, port, lambda: [proc.pid]
 
 

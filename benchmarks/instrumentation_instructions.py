@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support import callgrind  # noqa: E402
+from support import callgrind
 
 WARMUP = 20
 WORKLOADS = ("sync chat", "async chat", "sync chat, streamed")
@@ -37,12 +37,12 @@ WORKLOADS = ("sync chat", "async chat", "sync chat, streamed")
 
 def child(variant: str, workload: str, calls: int) -> float:
     """Set up like instrumentation_overhead.main, run `calls` calls of one workload; µs per call."""
+    import instrumentation_overhead as io
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
     import costline
-    import instrumentation_overhead as io
     from costline.instrumentation import configurator
 
     provider = TracerProvider()
@@ -72,8 +72,11 @@ def counted(variant: str, workload: str, calls: int) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--calls", type=int, default=200, help="calls counted per variant (beyond the 20 of the base run)")
-    ap.add_argument("--workloads", default=",".join(WORKLOADS[::2]), help=f"comma list of: {', '.join(WORKLOADS)}"
-                    " (default: sync chat, sync chat, streamed)")
+    ap.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS[::2]),
+        help=f"comma list of: {', '.join(WORKLOADS)} (default: sync chat, sync chat, streamed)",
+    )
     ap.add_argument("--child", nargs=3, metavar=("VARIANT", "WORKLOAD", "CALLS"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -101,13 +104,27 @@ def main() -> None:
                 continue
             per_call[v] = (full - base) / args.calls
             print(f"  {workload:<22}{v:<22}{per_call[v]:>12,.0f}   ({time.monotonic() - t:.0f} s)", flush=True)
-        native = [float(subprocess.run([sys.executable, __file__, "--child", io.BARE, workload, str(args.calls)],
-                                       capture_output=True, text=True, check=True).stdout) for _ in range(5)]
+        native = [
+            float(
+                subprocess.run(
+                    [sys.executable, __file__, "--child", io.BARE, workload, str(args.calls)],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout
+            )
+            for _ in range(5)
+        ]
         bare_us = min(native)
         rate = per_call[io.BARE] / bare_us  # instructions per µs of the bare SDK call, its best run
         print(f"  bare SDK natively: {bare_us:.1f} µs per call (best of 5 runs) -> {rate:,.0f} instructions per µs")
-        for v, base_name in ((io.HAND, io.BARE), (io.COSTLINE, io.BARE), (io.COSTLINE, io.HAND),
-                             (io.OFFICIAL, io.BARE), (io.OFFICIAL, io.HAND)):
+        for v, base_name in (
+            (io.HAND, io.BARE),
+            (io.COSTLINE, io.BARE),
+            (io.COSTLINE, io.HAND),
+            (io.OFFICIAL, io.BARE),
+            (io.OFFICIAL, io.HAND),
+        ):
             if v in per_call and base_name in per_call:
                 added = per_call[v] - per_call[base_name]
                 print(f"  {v} - {base_name}: {added:+,.0f} instructions = {added / rate:+.1f} µs at that rate")

@@ -73,10 +73,18 @@ def _answer(request: httpx2.Request) -> httpx2.Response:
 
 
 def _clients() -> tuple[openai.OpenAI, openai.AsyncOpenAI]:
-    sync = openai.OpenAI(api_key="k", base_url="http://bench.local/v1", max_retries=0,
-                         http_client=httpx2.Client(transport=httpx2.MockTransport(_answer)))
-    async_ = openai.AsyncOpenAI(api_key="k", base_url="http://bench.local/v1", max_retries=0,
-                                http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(_answer)))
+    sync = openai.OpenAI(
+        api_key="k",
+        base_url="http://bench.local/v1",
+        max_retries=0,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(_answer)),
+    )
+    async_ = openai.AsyncOpenAI(
+        api_key="k",
+        base_url="http://bench.local/v1",
+        max_retries=0,
+        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(_answer)),
+    )
     return sync, async_
 
 
@@ -135,8 +143,11 @@ def _span_shapes(sync: openai.OpenAI) -> tuple[SpanShape, SpanShape]:
     provider.add_span_processor(SimpleSpanProcessor(capture))
     OpenAIInstrumentor().instrument(tracer_provider=provider)
     sync.chat.completions.create(model="gpt-4o", messages=MESSAGES)
-    list(sync.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True,
-                                      stream_options={"include_usage": True}))
+    list(
+        sync.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+    )
     OpenAIInstrumentor().uninstrument()
     chat, stream = capture.get_finished_spans()
     return SpanShape(chat.name, dict(chat.attributes)), SpanShape(stream.name, dict(stream.attributes))
@@ -207,17 +218,20 @@ def _workloads(hand: tuple[ByHand, ByHand] | None) -> dict[str, Callable[[int], 
         return sync.chat.completions.create(model="gpt-4o", messages=MESSAGES)
 
     def stream() -> object:
-        return sync.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True,
-                                            stream_options={"include_usage": True})
+        return sync.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
 
     async def achat() -> object:
         return await async_.chat.completions.create(model="gpt-4o", messages=MESSAGES)
 
     async def astream() -> object:
-        return await async_.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True,
-                                                    stream_options={"include_usage": True})
+        return await async_.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
 
     if hand is None:
+
         async def read_astream() -> object:
             return [c async for c in await astream()]  # type: ignore[attr-defined]
 
@@ -291,7 +305,7 @@ def main(argv: list[str] | None = None) -> None:
                 run(max(50, args.calls // 10))
             uninstrument()
         for r in range(args.rounds):
-            for name in names[r % len(names):] + names[: r % len(names)]:  # rotate who goes first
+            for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate who goes first
                 instrument, uninstrument = variants[name]
                 instrument()
                 for workload, run in workloads(name).items():
@@ -302,8 +316,10 @@ def main(argv: list[str] | None = None) -> None:
     def paired(workload: str, name: str, base: str) -> float:
         return statistics.median(a - b for a, b in zip(results[(workload, name)], results[(workload, base)]))
 
-    print(f"\nµs per call, {args.rounds} rounds x {args.calls} calls per variant and workload "
-          f"(in-process transport, no socket); costline's span: {len(shapes[0])} attributes + 2 tags")
+    print(
+        f"\nµs per call, {args.rounds} rounds x {args.calls} calls per variant and workload "
+        f"(in-process transport, no socket); costline's span: {len(shapes[0])} attributes + 2 tags"
+    )
     for label, pick in (("best round", min), ("median round", statistics.median)):
         print(f"\n{label}")
         print(f"{'workload':<22}" + "".join(f"{n:>20}" for n in names))

@@ -24,9 +24,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import payloads  # noqa: E402
-from support import procs  # noqa: E402
-from support.wire import MARKER  # noqa: E402
+import payloads
+from support import procs
+from support.wire import MARKER
 
 
 def max_rate(bodies_path: str, seconds: float) -> float:
@@ -81,8 +81,15 @@ def run_wait(bodies_path: str, wait: float, rate: float, seconds: float) -> dict
             if s is not None and first + 1.0 <= s <= last - wait:
                 lat.extend([t - s] * spans)
     lat.sort()
-    return {"wait": wait, "p50": percentile(lat, 0.5), "p99": percentile(lat, 0.99), "max": lat[-1] if lat else 0,
-            "spans": len(lat), "sent": expected, "received": got}
+    return {
+        "wait": wait,
+        "p50": percentile(lat, 0.5),
+        "p99": percentile(lat, 0.99),
+        "max": lat[-1] if lat else 0,
+        "spans": len(lat),
+        "sent": expected,
+        "received": got,
+    }
 
 
 def main() -> None:
@@ -102,18 +109,27 @@ def main() -> None:
     else:
         top = max_rate(path, 4.0)
         rate = top / 2
-        print(f"maximum rate (one process, closed loop): {top:,.0f} spans/s -> sending at half: {rate:,.0f} spans/s "
-              f"({rate / 1000:.1f} requests of 1 000 spans/s)")
-    print(f"{'--trace-wait':>12}  {'p50':>9}  {'p99':>9}  {'max':>9}  {'p50 - wait':>10}  spans measured / sent / received")
+        print(
+            f"maximum rate (one process, closed loop): {top:,.0f} spans/s -> sending at half: {rate:,.0f} spans/s "
+            f"({rate / 1000:.1f} requests of 1 000 spans/s)"
+        )
+    print(
+        f"{'--trace-wait':>12}  {'p50':>9}  {'p99':>9}  {'max':>9}  {'p50 - wait':>10}  spans measured / sent / received"
+    )
     rows = []
     for w in (float(x) for x in args.waits.split(",")):
         r = run_wait(path, w, rate, args.seconds + w)
         rows.append(r)
-        print(f"{w:>11.2f}s  {r['p50'] * 1e3:>7.1f}ms  {r['p99'] * 1e3:>7.1f}ms  {r['max'] * 1e3:>7.1f}ms  "
-              f"{(r['p50'] - w) * 1e3:>8.1f}ms  {r['spans']:,} / {r['sent']:,} / {r['received']:,}", flush=True)
+        print(
+            f"{w:>11.2f}s  {r['p50'] * 1e3:>7.1f}ms  {r['p99'] * 1e3:>7.1f}ms  {r['max'] * 1e3:>7.1f}ms  "
+            f"{(r['p50'] - w) * 1e3:>8.1f}ms  {r['spans']:,} / {r['sent']:,} / {r['received']:,}",
+            flush=True,
+        )
     over = [r["p99"] - r["wait"] for r in rows]
-    print(f"added beyond the wait itself: p99 - wait from {min(over) * 1e3:.0f} to {max(over) * 1e3:.0f} ms "
-          f"(median {statistics.median(over) * 1e3:.0f} ms)")
+    print(
+        f"added beyond the wait itself: p99 - wait from {min(over) * 1e3:.0f} to {max(over) * 1e3:.0f} ms "
+        f"(median {statistics.median(over) * 1e3:.0f} ms)"
+    )
 
 
 if __name__ == "__main__":

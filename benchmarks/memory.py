@@ -25,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import payloads  # noqa: E402
-from support import procs  # noqa: E402
-from support.wire import MARKER  # noqa: E402
+import payloads
+from support import procs
+from support.wire import MARKER
 
 MiB = 1 << 20
 
@@ -47,8 +47,9 @@ def _first_send(requests: int) -> int:
 
 
 def send(port: int, bodies_path: str, requests: int) -> None:
-    with procs.LoadGen(f"127.0.0.1:{port}", bodies_path, max_sends=requests, duration=600,
-                       first=_first_send(requests)) as lg:
+    with procs.LoadGen(
+        f"127.0.0.1:{port}", bodies_path, max_sends=requests, duration=600, first=_first_send(requests)
+    ) as lg:
         lg.proc.join(600)
         lg.stop()
 
@@ -66,8 +67,18 @@ def start(sink: procs.Sink, tmp: str, assembly: str) -> tuple:
     gport, hport = procs.free_port(), procs.free_port()
     config = os.path.join(tmp, f"costline-{gport}.yaml")
     Path(config).write_text(f"assembly: {assembly}\n")
-    proc = procs.start_costline(gport, sink.endpoint, "--http", f"127.0.0.1:{hport}", "--ledger", "off",
-                                "--trace-wait", "3600", "--config", config)
+    proc = procs.start_costline(
+        gport,
+        sink.endpoint,
+        "--http",
+        f"127.0.0.1:{hport}",
+        "--ledger",
+        "off",
+        "--trace-wait",
+        "3600",
+        "--config",
+        config,
+    )
     procs.wait_port(hport, proc=proc)
     return proc, gport, hport
 
@@ -91,9 +102,11 @@ def buffering(sink: procs.Sink, tmp: str, bodies_path: str, wire: float, spans: 
             n = h["buffered_spans"] - base
             per = (rss - rss0) / n
             rows.append((n, rss, per, per - wire, h["buffered_bytes"] / h["buffered_spans"]))
-            print(f"  {n:>9,} spans more: RSS {rss / MiB:,.0f} MiB, {per:,.0f} B/span buffered = wire {wire:.0f} + "
-                  f"{per - wire:,.0f} B overhead (the bound counts {h['buffered_bytes'] / h['buffered_spans']:,.0f} B/span)",
-                  flush=True)
+            print(
+                f"  {n:>9,} spans more: RSS {rss / MiB:,.0f} MiB, {per:,.0f} B/span buffered = wire {wire:.0f} + "
+                f"{per - wire:,.0f} B overhead (the bound counts {h['buffered_bytes'] / h['buffered_spans']:,.0f} B/span)",
+                flush=True,
+            )
     finally:
         proc.kill()  # nothing to drain: the spans were only measured
         proc.wait()
@@ -108,8 +121,9 @@ def bound(sink: procs.Sink, tmp: str, bodies_path: str, wire: float, limit: int,
         time.sleep(0.5)
         rss0, exported0 = procs.rss_bytes(proc.pid), sink.count()
         peak_bytes = peak_rss = 0
-        with procs.LoadGen(f"127.0.0.1:{gport}", bodies_path, max_sends=spans // 1000, duration=600,
-                           first=_first_send(spans // 1000)) as lg:
+        with procs.LoadGen(
+            f"127.0.0.1:{gport}", bodies_path, max_sends=spans // 1000, duration=600, first=_first_send(spans // 1000)
+        ) as lg:
             while lg.proc.is_alive():
                 h = health(hport)
                 peak_bytes = max(peak_bytes, h["buffered_bytes"])
@@ -122,13 +136,19 @@ def bound(sink: procs.Sink, tmp: str, bodies_path: str, wire: float, limit: int,
         time.sleep(1)
         flushed = sink.count() - exported0
         held = h["buffered_spans"]
-        print(f"  max_buffer_bytes {limit / MiB:.0f} MiB, {spans:,} spans sent ({spans * wire / MiB:,.0f} MiB on the wire):")
-        print(f"    buffer peaked at {peak_bytes / MiB:,.1f} MiB counted ({'within' if peak_bytes <= limit else 'OVER'} "
-              f"the bound); {held:,} spans held, {flushed:,} flushed early and exported, "
-              f"{spans + 5000 - held - flushed:,} in flight")
-        print(f"    RSS {rss0 / MiB:,.0f} MiB before, peak {peak_rss / MiB:,.0f} MiB: growth "
-              f"{(peak_rss - rss0) / MiB:,.0f} MiB for a {limit / MiB:.0f} MiB bound (the rest: requests being parsed, "
-              f"batches being exported)")
+        print(
+            f"  max_buffer_bytes {limit / MiB:.0f} MiB, {spans:,} spans sent ({spans * wire / MiB:,.0f} MiB on the wire):"
+        )
+        print(
+            f"    buffer peaked at {peak_bytes / MiB:,.1f} MiB counted ({'within' if peak_bytes <= limit else 'OVER'} "
+            f"the bound); {held:,} spans held, {flushed:,} flushed early and exported, "
+            f"{spans + 5000 - held - flushed:,} in flight"
+        )
+        print(
+            f"    RSS {rss0 / MiB:,.0f} MiB before, peak {peak_rss / MiB:,.0f} MiB: growth "
+            f"{(peak_rss - rss0) / MiB:,.0f} MiB for a {limit / MiB:.0f} MiB bound (the rest: requests being parsed, "
+            f"batches being exported)"
+        )
     finally:
         proc.kill()
         proc.wait()

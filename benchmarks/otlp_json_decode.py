@@ -23,11 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from google.protobuf import json_format  # noqa: E402
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
+import payloads
+from google.protobuf import json_format
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-import payloads  # noqa: E402
-from costline_processor.receive import decode, otlp_json  # noqa: E402
+from costline_processor.receive import decode, otlp_json
 
 
 def to_otlp_json(body: bytes) -> bytes:
@@ -61,15 +61,18 @@ def main() -> None:
     spans = args.requests * 1000
     # the JSON path must give the pipeline the same request
     assert decode.parse_json(ExportTraceServiceRequest, docs[0]) == ExportTraceServiceRequest.FromString(bodies[0])
-    print(f"payload: {args.requests} requests x 1000 spans; {sum(map(len, bodies)) / spans:.0f} B/span as protobuf, "
-          f"{sum(map(len, docs)) / spans:.0f} B/span as OTLP/JSON; median of {args.repeats}")
+    print(
+        f"payload: {args.requests} requests x 1000 spans; {sum(map(len, bodies)) / spans:.0f} B/span as protobuf, "
+        f"{sum(map(len, docs)) / spans:.0f} B/span as OTLP/JSON; median of {args.repeats}"
+    )
 
     def costline(doc: bytes) -> bytes:
         return decode.parse_json(ExportTraceServiceRequest, doc).SerializeToString()
 
     def protobuf_format(doc: bytes):
-        return json_format.ParseDict(otlp_json._hex_ids_to_base64(json.loads(doc)), ExportTraceServiceRequest(),
-                                     ignore_unknown_fields=True)
+        return json_format.ParseDict(
+            otlp_json._hex_ids_to_base64(json.loads(doc)), ExportTraceServiceRequest(), ignore_unknown_fields=True
+        )
 
     rows = [
         ("protobuf parse", lambda b: ExportTraceServiceRequest.FromString(b), bodies, args.repeats),
@@ -82,8 +85,10 @@ def main() -> None:
         t = statistics.median(timed(fn, items, repeats))
         rates[name] = len(items) * 1000 / t
         print(f"  {name:<30}{rates[name]:>12,.0f} spans/s  ({t / (len(items) * 1000) * 1e6:6.2f} us/span)", flush=True)
-    print(f"costline's JSON decoder: {rates['costline otlp_json (JSON)'] / rates['json_format.ParseDict (JSON)']:.1f}x "
-          f"json_format, {rates['costline otlp_json (JSON)'] / rates['json.loads alone']:.2f} of json.loads alone")
+    print(
+        f"costline's JSON decoder: {rates['costline otlp_json (JSON)'] / rates['json_format.ParseDict (JSON)']:.1f}x "
+        f"json_format, {rates['costline otlp_json (JSON)'] / rates['json.loads alone']:.2f} of json.loads alone"
+    )
 
 
 if __name__ == "__main__":

@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
+import payloads
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-import payloads  # noqa: E402
-from costline_processor.config import Config  # noqa: E402
-from costline_processor.pipeline import Pipeline  # noqa: E402
-from costline_processor.pricing import Pricer  # noqa: E402
+from costline_processor.config import Config
+from costline_processor.pipeline import Pipeline
+from costline_processor.pricing import Pricer
 
 
 def floor(bodies: list[bytes]) -> float:
@@ -60,8 +60,12 @@ def main() -> None:
     ap.add_argument("requests", nargs="?", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--profile", action="store_true", help="print a cProfile of one pipeline run instead")
-    ap.add_argument("--payload", choices=payloads.PROFILES, default="lean",
-                    help="lean: the attributes costline reads (default); sdk: what SDKs and instrumentations export")
+    ap.add_argument(
+        "--payload",
+        choices=payloads.PROFILES,
+        default="lean",
+        help="lean: the attributes costline reads (default); sdk: what SDKs and instrumentations export",
+    )
     args = ap.parse_args()
     n = args.requests
     bodies = payloads.requests(n, profile=args.payload)
@@ -72,7 +76,9 @@ def main() -> None:
         import cProfile
         import pstats
 
-        cProfile.runctx("pipeline(bodies, pricer)", globals(), {"bodies": bodies, "pricer": pricer}, "/tmp/inprocess.prof")
+        cProfile.runctx(
+            "pipeline(bodies, pricer)", globals(), {"bodies": bodies, "pricer": pricer}, "/tmp/inprocess.prof"
+        )
         pstats.Stats("/tmp/inprocess.prof").sort_stats("tottime").print_stats(25)
         return
     floors, runs = [], []
@@ -81,12 +87,18 @@ def main() -> None:
         e, p = pipeline(bodies, pricer)
         runs.append(e)
     f, e = statistics.median(floors), statistics.median(runs)
-    print(f"payload ({args.payload}): {n} requests x 1000 spans, {sum(map(len, bodies)) / spans:.0f} B/span on the wire; "
-          f"median of {args.repeats} alternating runs")
-    print(f"floor (parse + serialise)          : {spans / f:>10,.0f} spans/s  "
-          f"(runs {spans / max(floors):,.0f}..{spans / min(floors):,.0f})")
-    print(f"costline in-process (one core)     : {spans / e:>10,.0f} spans/s  ({e / spans * 1e6:.2f} us/span; "
-          f"runs {spans / max(runs):,.0f}..{spans / min(runs):,.0f})")
+    print(
+        f"payload ({args.payload}): {n} requests x 1000 spans, {sum(map(len, bodies)) / spans:.0f} B/span on the wire; "
+        f"median of {args.repeats} alternating runs"
+    )
+    print(
+        f"floor (parse + serialise)          : {spans / f:>10,.0f} spans/s  "
+        f"(runs {spans / max(floors):,.0f}..{spans / min(floors):,.0f})"
+    )
+    print(
+        f"costline in-process (one core)     : {spans / e:>10,.0f} spans/s  ({e / spans * 1e6:.2f} us/span; "
+        f"runs {spans / max(runs):,.0f}..{spans / min(runs):,.0f})"
+    )
     print(f"ratio to floor                     : 1/{e / f:.1f}")
     print(f"priced calls: {p.stats.get('llm_calls', 'priced')}")
 

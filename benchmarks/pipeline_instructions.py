@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support import callgrind  # noqa: E402
+from support import callgrind
 
 
 def child(what: str, payload: str, requests: int, runs: int) -> None:
@@ -33,6 +33,7 @@ def child(what: str, payload: str, requests: int, runs: int) -> None:
 
     import payloads
     import pipeline_inprocess as pi
+
     from costline_processor.config import Config
     from costline_processor.pricing import Pricer
 
@@ -76,8 +77,11 @@ def main() -> None:
         base = counted(what, args.payload, args.requests, 0)
         full = counted(what, args.payload, args.requests, args.runs)
         per_span[what] = (full - base) / spans
-        print(f"{what:<9} ({args.payload}, {args.requests} x 1000 spans x {args.runs} runs): "
-              f"{per_span[what]:>10,.0f} instructions per span", flush=True)
+        print(
+            f"{what:<9} ({args.payload}, {args.requests} x 1000 spans x {args.runs} runs): "
+            f"{per_span[what]:>10,.0f} instructions per span",
+            flush=True,
+        )
     if "floor" in per_span:
         print(f"ratio to floor (instructions): 1/{per_span['pipeline'] / per_span['floor']:.1f}")
 

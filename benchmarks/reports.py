@@ -365,7 +365,7 @@ def compare(dialect: str, location: str, name: str, repeats: int) -> dict[str, t
     plus caveat columns); the command printing its table (plus the total, the untagged bucket and the
     caveat lines in its footer)."""
     args, _, days = QUESTIONS[name]
-    iso = lambda ns: datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%S")  # noqa: E731
+    iso = lambda ns: datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%dT%H:%M:%S")
     cli = [
         sys.executable,
         "-m",

@@ -20,24 +20,29 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
-from opentelemetry.proto.trace.v1.trace_pb2 import Span  # noqa: E402
+import payloads
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-import payloads  # noqa: E402
-from costline_processor.assembly.reader import SpanReader  # noqa: E402
-from costline_processor.assembly.rollup import assemble_trace  # noqa: E402
-from costline_processor.assembly.tags import TagReader  # noqa: E402
-from costline_processor.config import Config  # noqa: E402
-from costline_processor.intake import Intake  # noqa: E402
-from costline_processor.pricing import Pricer  # noqa: E402
+from costline_processor.assembly.reader import SpanReader
+from costline_processor.assembly.rollup import assemble_trace
+from costline_processor.assembly.tags import TagReader
+from costline_processor.config import Config
+from costline_processor.intake import Intake
+from costline_processor.pricing import Pricer
 
 
 def chain(n: int) -> list[Span]:
     tid = os.urandom(16)
     out: list[Span] = []
     for i in range(n):
-        s = Span(trace_id=tid, span_id=os.urandom(8), name=f"step {i}", start_time_unix_nano=payloads.START + i,
-                 end_time_unix_nano=payloads.START + i + 1000)
+        s = Span(
+            trace_id=tid,
+            span_id=os.urandom(8),
+            name=f"step {i}",
+            start_time_unix_nano=payloads.START + i,
+            end_time_unix_nano=payloads.START + i + 1000,
+        )
         if out:
             s.parent_span_id = out[-1].span_id
         if i == 0:

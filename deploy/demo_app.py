@@ -34,7 +34,7 @@ def wait_for(url: str, timeout_s: float) -> None:
                 return
         except OSError:
             if time.monotonic() > deadline:
-                raise SystemExit(f"demo app: nothing listens on {host}:{port} after {timeout_s:.0f}s")
+                raise SystemExit(f"demo app: nothing listens on {host}:{port} after {timeout_s:.0f}s") from None
             time.sleep(0.5)
 
 

@@ -35,10 +35,10 @@ sys.path.insert(0, str(ROOT))  # `tests.processor.*`, run from a checkout
 _rng = random.Random(1234)
 os.urandom = lambda n: _rng.randbytes(n)  # every generated ID reproducible (payloads, tests' helpers)
 
+import payloads  # noqa: E402
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 from opentelemetry.proto.trace.v1.trace_pb2 import Span  # noqa: E402
 
-import payloads  # noqa: E402
 from costline_processor.config import Config  # noqa: E402
 from costline_processor.pipeline import Pipeline  # noqa: E402
 from costline_processor.pricing import Pricer  # noqa: E402
@@ -111,7 +111,9 @@ def dialect_requests() -> list[bytes]:
         half = len(spans) // 2
         h.set_value(spans[-1].attributes.add(key="costline.customer_id"), "evil")  # not trusted from support-bot
         h.set_value(spans[-2].attributes.add(key="user.id"), "u-2")
-        out.append(_request_of(spans[half:][::-1], "support-bot", scope, "https://r", "https://s", "1.2").SerializeToString())
+        out.append(
+            _request_of(spans[half:][::-1], "support-bot", scope, "https://r", "https://s", "1.2").SerializeToString()
+        )
         out.append(_request_of(spans[:half], "other-svc", scope).SerializeToString())
     return out
 
@@ -122,8 +124,14 @@ def assembly_requests() -> list[list[bytes]]:
     rounds: list[list[bytes]] = [[], [], []]
     # inheritance, rollups, agent paths, aggregates (usage on a parent)
     t = h.new_trace_id()
-    root = h.span(t, "root", costline__feature="search", user__id="u-7",
-                  traceloop__association__properties__team="core", session__id="s-1")
+    root = h.span(
+        t,
+        "root",
+        costline__feature="search",
+        user__id="u-7",
+        traceloop__association__properties__team="core",
+        session__id="s-1",
+    )
     agent = h.span(t, "agent", root, gen_ai__operation__name="invoke_agent", gen_ai__agent__name="planner")
     step = h.span(t, "retriever", agent, costline__step__name="retriever")
     parent_call = h.llm(t, step, input_tokens=900)
@@ -137,8 +145,11 @@ def assembly_requests() -> list[list[bytes]]:
     rounds[0].append(_request_of([leaf, root, agent, step, parent_call, child_call]).SerializeToString())
     rounds[0].append(_request_of([oi, tool, tlw, vtool, nomodel]).SerializeToString())
     # late spans for the same trace, and a late span whose parent was never seen
-    rounds[1].append(_request_of([h.llm(t, step, input_tokens=5), h.llm(t, tool, input_tokens=6),
-                                  h.span(t, "orphan", h.span(t, "ghost"))]).SerializeToString())
+    rounds[1].append(
+        _request_of(
+            [h.llm(t, step, input_tokens=5), h.llm(t, tool, input_tokens=6), h.span(t, "orphan", h.span(t, "ghost"))]
+        ).SerializeToString()
+    )
     # the reverse: a call priced first (nothing below it yet), its calls late (billed_in_parent), and deeper
     t6 = h.new_trace_id()
     framework_call = h.llm(t6, None, input_tokens=7_000, costline__feature="late")
@@ -165,35 +176,53 @@ def assembly_requests() -> list[list[bytes]]:
     rounds[0].append(_request_of([a, b, selfp, c, dup]).SerializeToString())
     # invalid IDs
     t4 = h.new_trace_id()
-    bad = [h.span(b"\0" * 16, "zero trace"), h.span(t4, "zero span", span_id=b"\0" * 8),
-           h.span(t4, "ok"), Span(trace_id=b"\x01" * 15, span_id=b"\x02" * 8, name="short trace"),
-           Span(trace_id=b"\x01" * 16, span_id=b"\x02" * 7, name="short span"), Span(name="no ids")]
+    bad = [
+        h.span(b"\0" * 16, "zero trace"),
+        h.span(t4, "zero span", span_id=b"\0" * 8),
+        h.span(t4, "ok"),
+        Span(trace_id=b"\x01" * 15, span_id=b"\x02" * 8, name="short trace"),
+        Span(trace_id=b"\x01" * 16, span_id=b"\x02" * 7, name="short span"),
+        Span(name="no ids"),
+    ]
     rounds[0].append(_request_of(bad).SerializeToString())
     # non-canonical field order and unusual KeyValue layouts, by hand
     t5, s1, s2, s3 = b"\x05" * 16, b"\x06" * 8, b"\x07" * 8, b"\x08" * 8
     model = h.span(t5, "x", gen_ai__request__model="gpt-4o").attributes[0].SerializeToString()
     usage = h.span(t5, "x", gen_ai__usage__input_tokens=1234).attributes[0].SerializeToString()
     op = h.span(t5, "x", gen_ai__operation__name="chat").attributes[0].SerializeToString()
-    swapped = model[model.index(b"\x12"):] + model[: model.index(b"\x12")]
+    swapped = model[model.index(b"\x12") :] + model[: model.index(b"\x12")]
     attrs = _field(0x4A, op) + _field(0x4A, usage) + _field(0x4A, b"\x0a\x03abc" + model)
     spans_raw = [
         _field(0x0A, t5) + _field(0x12, s1) + _field(0x2A, b"root") + _field(0x4A, op + b"\x12\x02\x18\x07"),
         _field(0x12, s2) + _field(0x0A, t5) + _field(0x22, s1) + _field(0x2A, b"chat") + attrs,
-        _field(0x0A, t5) + _field(0x12, s3) + _field(0x1A, b"k=v") + _field(0x22, s2) + _field(0x2A, b"chat2")
-        + _field(0x4A, op) + _field(0x4A, swapped) + _field(0x4A, usage),
-        _field(0x0A, t5) + _field(0x12, b"\x09" * 8) + _field(0x2A, b"after") + _field(0x22, s3)
+        _field(0x0A, t5)
+        + _field(0x12, s3)
+        + _field(0x1A, b"k=v")
+        + _field(0x22, s2)
+        + _field(0x2A, b"chat2")
+        + _field(0x4A, op)
+        + _field(0x4A, swapped)
+        + _field(0x4A, usage),
+        _field(0x0A, t5)
+        + _field(0x12, b"\x09" * 8)
+        + _field(0x2A, b"after")
+        + _field(0x22, s3)
         + _field(0x4A, h.span(t5, "x", **{"costline__" + "k" * 300: "v"}).attributes[0].SerializeToString()),
     ]
     res = _request_of([]).resource_spans[0]
-    scope_spans = _field(0x0A, res.scope_spans[0].scope.SerializeToString()) + b"".join(_field(0x12, s) for s in spans_raw)
+    scope_spans = _field(0x0A, res.scope_spans[0].scope.SerializeToString()) + b"".join(
+        _field(0x12, s) for s in spans_raw
+    )
     body = _field(0x0A, _field(0x0A, res.resource.SerializeToString()) + _field(0x12, scope_spans))
     ExportTraceServiceRequest.FromString(body)
     rounds[0].append(body)
     # a 3 000-span trace: a fan-out with calls, and a chain
     t6 = h.new_trace_id()
     root6 = h.span(t6, "big", costline__feature="bulk")
-    big = [root6] + [h.llm(t6, root6, input_tokens=i + 1) if i % 3 == 0 else h.span(t6, f"s{i}", root6, http__x=i)
-                     for i in range(2999)]
+    big = [root6] + [
+        h.llm(t6, root6, input_tokens=i + 1) if i % 3 == 0 else h.span(t6, f"s{i}", root6, http__x=i)
+        for i in range(2999)
+    ]
     rounds[0].append(_request_of(big).SerializeToString())
     t7 = h.new_trace_id()
     chain = [h.span(t7, "c0", costline__customer_id="deep")]
@@ -210,19 +239,44 @@ def assembly_requests() -> list[list[bytes]]:
     # look-alike calls of one scope, a twin arriving a round later, an orphan call under the tagged root
     t9 = h.new_trace_id()
     r9 = h.span(t9, "r9", costline__feature="twins", costline__customer_id="acme")
-    sdk = h.llm(t9, r9, model="claude-sonnet-4-5", provider="anthropic", input_tokens=1_500,
-                gen_ai__response__id="msg_t9", gen_ai__usage__cache_read__input_tokens=1_000)
-    same_id = h.llm(t9, r9, model="claude-sonnet-4-5", provider="anthropic", input_tokens=1_500,
-                    gen_ai__response__id="msg_t9")
+    sdk = h.llm(
+        t9,
+        r9,
+        model="claude-sonnet-4-5",
+        provider="anthropic",
+        input_tokens=1_500,
+        gen_ai__response__id="msg_t9",
+        gen_ai__usage__cache_read__input_tokens=1_000,
+    )
+    same_id = h.llm(
+        t9, r9, model="claude-sonnet-4-5", provider="anthropic", input_tokens=1_500, gen_ai__response__id="msg_t9"
+    )
     no_id = h.llm(t9, r9, model="claude-sonnet-4-5", provider="anthropic", input_tokens=1_500)
     fan = [h.llm(t9, r9, input_tokens=42) for _ in range(3)]
     rounds[0].append(_request_of([r9, *fan], scope="app").SerializeToString())
     rounds[0].append(_request_of([sdk], scope="com.anthropic.sdk.python").SerializeToString())
     rounds[0].append(_request_of([same_id], scope="opentelemetry.instrumentation.anthropic").SerializeToString())
-    rounds[0].append(_request_of([no_id, h.llm(t9, h.span(t9, "sampled out", r9), input_tokens=9)],
-                                 scope="openinference.instrumentation.anthropic").SerializeToString())
-    rounds[1].append(_request_of([h.llm(t9, r9, model="claude-sonnet-4-5", provider="anthropic", input_tokens=1_500,
-                                        gen_ai__response__id="msg_t9")], scope="late.lib").SerializeToString())
+    rounds[0].append(
+        _request_of(
+            [no_id, h.llm(t9, h.span(t9, "sampled out", r9), input_tokens=9)],
+            scope="openinference.instrumentation.anthropic",
+        ).SerializeToString()
+    )
+    rounds[1].append(
+        _request_of(
+            [
+                h.llm(
+                    t9,
+                    r9,
+                    model="claude-sonnet-4-5",
+                    provider="anthropic",
+                    input_tokens=1_500,
+                    gen_ai__response__id="msg_t9",
+                )
+            ],
+            scope="late.lib",
+        ).SerializeToString()
+    )
     return rounds
 
 
@@ -287,8 +341,10 @@ def digest(verbose: bool = False) -> str:
         h.update(repr(stats).encode())
         total.update(h.digest())
         if verbose:
-            print(f"{name:16} {h.hexdigest()[:16]}  requests {len(bodies)}, spans {sum(b[1] for b in bodies)}, "
-                  f"rows {len(rows)}")
+            print(
+                f"{name:16} {h.hexdigest()[:16]}  requests {len(bodies)}, spans {sum(b[1] for b in bodies)}, "
+                f"rows {len(rows)}"
+            )
     return total.hexdigest()
 
 

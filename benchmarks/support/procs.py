@@ -171,10 +171,13 @@ class Sink:
         self._stop = ctx.Event()
         self._ready = ctx.Event()
         self._parent_conn, child_conn = ctx.Pipe()
-        self.proc = ctx.Process(target=_sink_main, args=(self.port, self.spans, self.requests, self._ready, self._stop,
-                                                          child_conn, latency), daemon=True)
+        self.proc = ctx.Process(
+            target=_sink_main,
+            args=(self.port, self.spans, self.requests, self._ready, self._stop, child_conn, latency),
+            daemon=True,
+        )
 
-    def __enter__(self) -> "Sink":
+    def __enter__(self) -> Sink:
         self.proc.start()
         if not self._ready.wait(30):
             raise TimeoutError("sink did not start")
@@ -230,7 +233,11 @@ def _sink_main(port, spans, requests, ready, stop, conn, latency) -> None:
 
         handler = grpc.unary_unary_rpc_method_handler(export, request_deserializer=None, response_serializer=None)
         server.add_generic_rpc_handlers(
-            [grpc.method_handlers_generic_handler("opentelemetry.proto.collector.trace.v1.TraceService", {"Export": handler})]
+            [
+                grpc.method_handlers_generic_handler(
+                    "opentelemetry.proto.collector.trace.v1.TraceService", {"Export": handler}
+                )
+            ]
         )
         server.add_insecure_port(f"127.0.0.1:{port}")
         await server.start()
@@ -257,8 +264,18 @@ class LoadGen:
     rate>0: spans/s, one request every 1000/rate seconds (open loop, bounded in-flight).
     """
 
-    def __init__(self, target: str, bodies_path: str, *, connections: int = 8, inflight: int = 2, rate: float = 0,
-                 duration: float = 120.0, max_sends: int = 0, first: int = 1):
+    def __init__(
+        self,
+        target: str,
+        bodies_path: str,
+        *,
+        connections: int = 8,
+        inflight: int = 2,
+        rate: float = 0,
+        duration: float = 120.0,
+        max_sends: int = 0,
+        first: int = 1,
+    ):
         """`first`: the first send number (trace IDs are unique per send number: several load
         generators against one target must not overlap)."""
         ctx = mp.get_context("spawn")
@@ -268,11 +285,27 @@ class LoadGen:
         self._stop = ctx.Event()
         self._sent_at: dict | None = None
         self._parent_conn, child_conn = ctx.Pipe()
-        self.proc = ctx.Process(target=_loadgen_main, args=(target, bodies_path, connections, inflight, rate, duration,
-                                                             max_sends, self.sent, self.throttled, self.failed,
-                                                             self._stop, child_conn, first), daemon=True)
+        self.proc = ctx.Process(
+            target=_loadgen_main,
+            args=(
+                target,
+                bodies_path,
+                connections,
+                inflight,
+                rate,
+                duration,
+                max_sends,
+                self.sent,
+                self.throttled,
+                self.failed,
+                self._stop,
+                child_conn,
+                first,
+            ),
+            daemon=True,
+        )
 
-    def __enter__(self) -> "LoadGen":
+    def __enter__(self) -> LoadGen:
         self.proc.start()
         return self
 
@@ -298,8 +331,9 @@ class LoadGen:
         return sent_at
 
 
-def _loadgen_main(target, bodies_path, connections, inflight, rate, duration, max_sends, sent, throttled, failed, stop,
-                  conn, first=1):
+def _loadgen_main(
+    target, bodies_path, connections, inflight, rate, duration, max_sends, sent, throttled, failed, stop, conn, first=1
+):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     import grpc
 
@@ -315,8 +349,11 @@ def _loadgen_main(target, bodies_path, connections, inflight, rate, duration, ma
         channels = [
             grpc.aio.insecure_channel(
                 target,
-                options=[("grpc.max_send_message_length", _MAX_MSG), ("grpc.use_local_subchannel_pool", 1),
-                         ("costline.bench.connection", i)],
+                options=[
+                    ("grpc.max_send_message_length", _MAX_MSG),
+                    ("grpc.use_local_subchannel_pool", 1),
+                    ("costline.bench.connection", i),
+                ],
             )
             for i in range(connections)
         ]
@@ -388,8 +425,19 @@ def _loadgen_main(target, bodies_path, connections, inflight, rate, duration, ma
 
 
 def start_costline(port: int, sink_endpoint: str, *extra: str, env: dict | None = None) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "costline_processor.cli", "serve", "--grpc", f"127.0.0.1:{port}",
-           "--export-grpc", sink_endpoint, "--log-level", "WARNING", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "costline_processor.cli",
+        "serve",
+        "--grpc",
+        f"127.0.0.1:{port}",
+        "--export-grpc",
+        sink_endpoint,
+        "--log-level",
+        "WARNING",
+        *extra,
+    ]
     proc = subprocess.Popen(cmd, cwd=str(ROOT), env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
     wait_port(port, proc=proc)
     return proc
@@ -416,7 +464,7 @@ class PassThroughHop:
         self._ready = ctx.Event()
         self.proc = ctx.Process(target=_hop_main, args=(self.port, sink_endpoint, self._ready, self._stop), daemon=True)
 
-    def __enter__(self) -> "PassThroughHop":
+    def __enter__(self) -> PassThroughHop:
         self.proc.start()
         if not self._ready.wait(30):
             raise TimeoutError("hop did not start")
@@ -443,19 +491,27 @@ def _hop_main(port, sink_endpoint, ready, stop) -> None:
 
     async def main():
         channel = grpc.aio.insecure_channel(sink_endpoint, options=[("grpc.max_send_message_length", -1)])
-        forward = channel.unary_unary(EXPORT, request_serializer=ExportTraceServiceRequest.SerializeToString,
-                                      response_deserializer=ExportTraceServiceResponse.FromString)
+        forward = channel.unary_unary(
+            EXPORT,
+            request_serializer=ExportTraceServiceRequest.SerializeToString,
+            response_deserializer=ExportTraceServiceResponse.FromString,
+        )
         server = grpc.aio.server(options=[("grpc.max_receive_message_length", _MAX_MSG)])
 
         async def export(request, context):
             return await forward(request, timeout=30)
 
         handler = grpc.unary_unary_rpc_method_handler(
-            export, request_deserializer=ExportTraceServiceRequest.FromString,
+            export,
+            request_deserializer=ExportTraceServiceRequest.FromString,
             response_serializer=ExportTraceServiceResponse.SerializeToString,
         )
         server.add_generic_rpc_handlers(
-            [grpc.method_handlers_generic_handler("opentelemetry.proto.collector.trace.v1.TraceService", {"Export": handler})]
+            [
+                grpc.method_handlers_generic_handler(
+                    "opentelemetry.proto.collector.trace.v1.TraceService", {"Export": handler}
+                )
+            ]
         )
         server.add_insecure_port(f"127.0.0.1:{port}")
         await server.start()
@@ -468,7 +524,7 @@ def _hop_main(port, sink_endpoint, ready, stop) -> None:
     _run_loop(main())
 
 
-def steady_rate(sink: "Sink", port: int, bodies_path: str, seconds: float, settle: float = 0.0) -> float:
+def steady_rate(sink: Sink, port: int, bodies_path: str, seconds: float, settle: float = 0.0) -> float:
     """Spans/s reaching `sink` while a closed-loop load generator drives the target on `port`:
     counted over `seconds`, after the first export and `settle` more seconds."""
     with LoadGen(f"127.0.0.1:{port}", bodies_path, duration=seconds + settle + 30) as lg:
@@ -480,4 +536,3 @@ def steady_rate(sink: "Sink", port: int, bodies_path: str, seconds: float, settl
         rate = (sink.count() - c0) / (time.monotonic() - t0)
         lg.stop()
     return rate
-

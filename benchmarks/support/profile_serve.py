@@ -18,9 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import payloads  # noqa: E402
-from support import procs  # noqa: E402
-from support.wire import MARKER  # noqa: E402
+import payloads
+
+from support import procs
+from support.wire import MARKER
 
 
 def main() -> None:
@@ -33,9 +34,31 @@ def main() -> None:
     flat, tree = os.path.join(tmp, "flat.txt"), os.path.join(tmp, "session.json")
     with procs.Sink() as sink:
         port = procs.free_port()
-        cmd = [sys.executable, "-m", "pyinstrument", "-r", "session", "-o", tree, "-m", "costline_processor.cli", "serve",
-               "--grpc", f"127.0.0.1:{port}", "--export-grpc", sink.endpoint, "--log-level", "WARNING", "--http", "off",
-               "--ledger", "off", "--trace-wait", "1", *extra]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pyinstrument",
+            "-r",
+            "session",
+            "-o",
+            tree,
+            "-m",
+            "costline_processor.cli",
+            "serve",
+            "--grpc",
+            f"127.0.0.1:{port}",
+            "--export-grpc",
+            sink.endpoint,
+            "--log-level",
+            "WARNING",
+            "--http",
+            "off",
+            "--ledger",
+            "off",
+            "--trace-wait",
+            "1",
+            *extra,
+        ]
         proc = subprocess.Popen(cmd, cwd=str(procs.ROOT), stdout=subprocess.DEVNULL)
         try:
             procs.wait_port(port, proc=proc)
@@ -44,8 +67,12 @@ def main() -> None:
             procs.stop_process(proc, timeout=60)
     print(f"under the profiler: {rate:,.0f} spans/s\n")
     for options, out in ((["-p", "flat=true", "-p", "show_all=true"], flat), ([], None)):
-        r = subprocess.run([sys.executable, "-m", "pyinstrument", "--load", tree, "-r", "text", "--no-color", "--unicode",
-                            *options], capture_output=True, text=True, check=True)
+        r = subprocess.run(
+            [sys.executable, "-m", "pyinstrument", "--load", tree, "-r", "text", "--no-color", "--unicode", *options],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         text = r.stdout
         if out is not None:
             Path(out).write_text(text)

@@ -18,15 +18,27 @@ _F = descriptor_pb2.FieldDescriptorProto
 
 
 def _lazy_request_type():
-    fdp = descriptor_pb2.FileDescriptorProto(name="costline_bench_lazy.proto", package="costline_bench", syntax="proto3")
+    fdp = descriptor_pb2.FileDescriptorProto(
+        name="costline_bench_lazy.proto", package="costline_bench", syntax="proto3"
+    )
     ss = fdp.message_type.add(name="ScopeSpans")
     ss.field.add(name="spans", number=2, type=_F.TYPE_BYTES, label=_F.LABEL_REPEATED)
     rs = fdp.message_type.add(name="ResourceSpans")
-    rs.field.add(name="scope_spans", number=2, type=_F.TYPE_MESSAGE, label=_F.LABEL_REPEATED,
-                 type_name=".costline_bench.ScopeSpans")
+    rs.field.add(
+        name="scope_spans",
+        number=2,
+        type=_F.TYPE_MESSAGE,
+        label=_F.LABEL_REPEATED,
+        type_name=".costline_bench.ScopeSpans",
+    )
     rq = fdp.message_type.add(name="Request")
-    rq.field.add(name="resource_spans", number=1, type=_F.TYPE_MESSAGE, label=_F.LABEL_REPEATED,
-                 type_name=".costline_bench.ResourceSpans")
+    rq.field.add(
+        name="resource_spans",
+        number=1,
+        type=_F.TYPE_MESSAGE,
+        label=_F.LABEL_REPEATED,
+        type_name=".costline_bench.ResourceSpans",
+    )
     pool = descriptor_pool.DescriptorPool()
     pool.Add(fdp)
     return message_factory.GetMessageClass(pool.FindMessageTypeByName("costline_bench.Request"))

@@ -100,8 +100,10 @@ TRACEQL_FEATURE = calls_where('span.costline.feature = "${__field.labels.feature
 TRACEQL_CUSTOMER = calls_where('span.costline.customer_id = "${__field.labels.customer_id}"')
 TRACEQL_PLAN = calls_where('span.costline.plan = "${__field.labels.plan}"')
 TRACEQL_PROVIDER = calls_where('span.costline.price.provider = "${__field.labels.provider}"')
-TRACEQL_MODEL = calls_where('span.costline.price.provider = "${__field.labels.provider}" && '
-                            'span.costline.price.model = "${__field.labels.model}"')
+TRACEQL_MODEL = calls_where(
+    'span.costline.price.provider = "${__field.labels.provider}" && '
+    'span.costline.price.model = "${__field.labels.model}"'
+)
 TRACEQL_AGENT = calls_where('span.costline.agent.path = "${__field.labels.agent}"')
 TRACEQL_UNTAGGED = calls_where('(span.costline.feature = "untagged" || span.costline.customer_id = "untagged")')
 TRACEQL_UNPRICED = '{ span.costline.cost.status = "${__field.labels.reason}" }'
@@ -117,8 +119,16 @@ def explore_url(traceql: str, datasource: dict = TEMPO, table: str = "traces") -
     """
     pane = {
         "datasource": datasource["uid"],
-        "queries": [{"refId": "A", "datasource": datasource, "queryType": "traceql", "query": traceql,
-                     "limit": 20, "tableType": table}],
+        "queries": [
+            {
+                "refId": "A",
+                "datasource": datasource,
+                "queryType": "traceql",
+                "query": traceql,
+                "limit": 20,
+                "tableType": table,
+            }
+        ],
         "range": {"from": "${__from}", "to": "${__to}"},
     }
     raw = json.dumps({"costline": pane}, separators=(",", ":"))
@@ -149,14 +159,27 @@ class Layout:
         self.next_id = 1
 
     def panel(self, kind: str, title: str, description: str, x: int, y: int, w: int, h: int, **rest) -> dict:
-        p = {"id": self.next_id, "type": kind, "title": title, "description": description,
-             "gridPos": {"x": x, "y": y, "w": w, "h": h}, **rest}
+        p = {
+            "id": self.next_id,
+            "type": kind,
+            "title": title,
+            "description": description,
+            "gridPos": {"x": x, "y": y, "w": w, "h": h},
+            **rest,
+        }
         self.next_id += 1
         return p
 
 
 def target(expr: str, legend: str = "", *, instant: bool, ref: str = "A", table: bool = False) -> dict:
-    t = {"refId": ref, "datasource": PROM, "expr": expr, "legendFormat": legend, "instant": instant, "range": not instant}
+    t = {
+        "refId": ref,
+        "datasource": PROM,
+        "expr": expr,
+        "legendFormat": legend,
+        "instant": instant,
+        "range": not instant,
+    }
     if table:
         t["format"] = "table"
     return t
@@ -172,104 +195,329 @@ def field_config(unit: str, links: list[dict] = (), **custom) -> dict:
 
 
 def stat(lay: Layout, title: str, description: str, expr: str, unit: str, x: int, y: int, links=()) -> dict:
-    return lay.panel("stat", title, description, x, y, 6, 4, datasource=PROM,
-                     fieldConfig=field_config(unit, links),
-                     options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                              "colorMode": "value", "graphMode": "none", "textMode": "auto"},
-                     targets=[target(expr, instant=True)])
+    return lay.panel(
+        "stat",
+        title,
+        description,
+        x,
+        y,
+        6,
+        4,
+        datasource=PROM,
+        fieldConfig=field_config(unit, links),
+        options={
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+            "colorMode": "value",
+            "graphMode": "none",
+            "textMode": "auto",
+        },
+        targets=[target(expr, instant=True)],
+    )
 
 
-def bars(lay: Layout, title: str, description: str, expr: str, legend: str, x: int, y: int, w: int, h: int, links=()) -> dict:
-    return lay.panel("bargauge", title, description, x, y, w, h, datasource=PROM,
-                     fieldConfig=field_config("currencyUSD", links),
-                     options={"orientation": "horizontal", "displayMode": "gradient", "showUnfilled": True,
-                              "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}},
-                     targets=[target(expr, legend, instant=True)])
+def bars(
+    lay: Layout, title: str, description: str, expr: str, legend: str, x: int, y: int, w: int, h: int, links=()
+) -> dict:
+    return lay.panel(
+        "bargauge",
+        title,
+        description,
+        x,
+        y,
+        w,
+        h,
+        datasource=PROM,
+        fieldConfig=field_config("currencyUSD", links),
+        options={
+            "orientation": "horizontal",
+            "displayMode": "gradient",
+            "showUnfilled": True,
+            "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
+        },
+        targets=[target(expr, legend, instant=True)],
+    )
 
 
-def series(lay: Layout, title: str, description: str, expr: str, legend: str, unit: str, x: int, y: int, w: int, h: int,
-           links=(), stacked: bool = True) -> dict:
+def series(
+    lay: Layout,
+    title: str,
+    description: str,
+    expr: str,
+    legend: str,
+    unit: str,
+    x: int,
+    y: int,
+    w: int,
+    h: int,
+    links=(),
+    stacked: bool = True,
+) -> dict:
     custom = {"drawStyle": "line", "lineWidth": 1, "fillOpacity": 60 if stacked else 10, "showPoints": "never"}
     if stacked:
         custom["stacking"] = {"mode": "normal", "group": "A"}
-    return lay.panel("timeseries", title, description, x, y, w, h, datasource=PROM,
-                     fieldConfig=field_config(unit, links, **custom),
-                     options={"legend": {"displayMode": "table", "placement": "right", "calcs": ["mean", "max"]},
-                              "tooltip": {"mode": "multi", "sort": "desc"}},
-                     targets=[target(expr, legend, instant=False)])
+    return lay.panel(
+        "timeseries",
+        title,
+        description,
+        x,
+        y,
+        w,
+        h,
+        datasource=PROM,
+        fieldConfig=field_config(unit, links, **custom),
+        options={
+            "legend": {"displayMode": "table", "placement": "right", "calcs": ["mean", "max"]},
+            "tooltip": {"mode": "multi", "sort": "desc"},
+        },
+        targets=[target(expr, legend, instant=False)],
+    )
 
 
 def tempo_table(lay: Layout, title: str, description: str, traceql: str, table: str, x: int, y: int) -> dict:
-    return lay.panel("table", title, description, x, y, 12, 10, datasource=TEMPO,
-                     targets=[{"refId": "A", "datasource": TEMPO, "queryType": "traceql", "query": traceql,
-                               "limit": 20, "tableType": table}])
+    return lay.panel(
+        "table",
+        title,
+        description,
+        x,
+        y,
+        12,
+        10,
+        datasource=TEMPO,
+        targets=[
+            {
+                "refId": "A",
+                "datasource": TEMPO,
+                "queryType": "traceql",
+                "query": traceql,
+                "limit": 20,
+                "tableType": table,
+            }
+        ],
+    )
 
 
 def panels() -> list[dict]:
     lay = Layout()
     ps = [
-        stat(lay, "Total spend", "USD of priced LLM calls in the selected time range.", TOTAL_SPEND, "currencyUSD", 0, 0,
-             links=[link("Most expensive traces (Tempo)", EXPENSIVE_TRACES)]),
-        stat(lay, "Cost per active customer",
-             "Spend of identified customers divided by the customers that made at least one call in the range. "
-             "This stands in for cost per active user: distinct users cannot be counted from metric labels without "
-             "unbounded cardinality. Customers past metrics.max_label_values are reported as `other` and left out "
-             "of both sides. For true per-user numbers use the ledger: `costline report --by week --per-user`.",
-             COST_PER_ACTIVE_CUSTOMER, "currencyUSD", 6, 0,
-             links=[link("Most expensive traces (Tempo)", EXPENSIVE_TRACES)]),
-        stat(lay, "Untagged spend",
-             "Spend of calls missing a required tag (feature or customer_id): costline fills them with `untagged`. "
-             "The owner of this bucket is tagging.owner in costline's config.",
-             UNTAGGED, "currencyUSD", 12, 0, links=[link(CALL_LINK, TRACEQL_UNTAGGED, "spans")]),
-        stat(lay, "Untagged share of spend", "Untagged spend divided by all spend in the range (alert: CostlineUntaggedSpendShareHigh).",
-             UNTAGGED_SHARE, "percentunit", 18, 0, links=[link(CALL_LINK, TRACEQL_UNTAGGED, "spans")]),
-        series(lay, "Spend by feature (USD per hour, stacked)",
-               "Spend rate per feature; the stack is the total. Click a series for the calls behind it in Tempo.",
-               SPEND_RATE_BY_FEATURE, "{{feature}}", "currencyUSD", 0, 4, 16, 9,
-               links=[link(CALL_LINK, TRACEQL_FEATURE, "spans")]),
-        bars(lay, "Top 10 features", "Spend per feature over the selected range.", TOP_FEATURES, "{{feature}}", 16, 4, 8, 9,
-             links=[link(CALL_LINK, TRACEQL_FEATURE, "spans")]),
-        bars(lay, "Top 10 customers", "Spend per identified customer over the range (untagged and `other` excluded).",
-             TOP_CUSTOMERS, "{{customer_id}}", 0, 13, 8, 9, links=[link(CALL_LINK, TRACEQL_CUSTOMER, "spans")]),
-        lay.panel("table", "Spend and cost per active customer, by plan",
-                  "Cohorts by the `plan` tag (a metric dimension in deploy/costline.yaml; not one of costline's defaults). "
-                  "Cost per active customer: the plan's spend over its customers with at least one call in the range.",
-                  8, 13, 8, 9, datasource=PROM,
-                  fieldConfig={"defaults": {"unit": "currencyUSD", "decimals": 4,
-                                            "links": [link(CALL_LINK, TRACEQL_PLAN, "spans")]}, "overrides": []},
-                  options={"showHeader": True, "sortBy": [{"displayName": "Spend", "desc": True}]},
-                  targets=[target(SPEND_BY_PLAN, instant=True, ref="A", table=True),
-                           target(COST_PER_CUSTOMER_BY_PLAN, instant=True, ref="B", table=True)],
-                  transformations=[{"id": "merge", "options": {}},
-                                   {"id": "organize", "options": {"excludeByName": {"Time": True},
-                                                                  "renameByName": {"plan": "Plan", "Value #A": "Spend",
-                                                                                   "Value #B": "Cost per active customer"}}}]),
-        bars(lay, "Spend by model and provider", "Spend per (provider, model) over the range.", SPEND_BY_MODEL,
-             "{{provider}} / {{model}}", 16, 13, 8, 9, links=[link(CALL_LINK, TRACEQL_MODEL, "spans")]),
-        bars(lay, "Cost per agent step",
-             "Spend per agent path (step names joined by `/`, from costline.step). Calls outside any step are left out.",
-             COST_BY_AGENT_STEP, "{{agent}}", 0, 22, 12, 9, links=[link(CALL_LINK, TRACEQL_AGENT, "spans")]),
-        lay.panel("table", "Unpriced calls",
-                  "Calls costline could not price, by reason and model. Their cost is missing from every other panel: "
-                  "add the model to the price file (costline serve --prices).",
-                  12, 22, 12, 9, datasource=PROM,
-                  fieldConfig={"defaults": {"links": [link("These calls (Tempo)", TRACEQL_UNPRICED, "spans")]}, "overrides": []},
-                  options={"showHeader": True},
-                  targets=[target(UNPRICED_CALLS, instant=True, table=True)],
-                  transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True},
-                                                                  "renameByName": {"reason": "Reason", "model": "Model",
-                                                                                   "Value": "Calls"}}}]),
-        series(lay, "Spend by provider (USD per hour, stacked)", "Spend rate per provider.", SPEND_RATE_BY_PROVIDER,
-               "{{provider}}", "currencyUSD", 0, 31, 12, 8, links=[link(CALL_LINK, TRACEQL_PROVIDER, "spans")]),
-        series(lay, "Untagged spend (USD per hour)", "Spend rate of calls missing feature or customer_id.", UNTAGGED_RATE,
-               "untagged", "currencyUSD", 12, 31, 6, 8, links=[link(CALL_LINK, TRACEQL_UNTAGGED, "spans")], stacked=False),
-        series(lay, "Tokens per minute, by type", "input includes cache reads and writes; output includes reasoning.",
-               TOKENS_PER_MINUTE, "{{type}}", "short", 18, 31, 6, 8, stacked=False),
-        tempo_table(lay, "Most expensive traces (Tempo)",
-                    "Root spans whose rolled-up cost (costline.rollup.cost_usd) is above the min_cost variable.",
-                    EXPENSIVE_TRACES, "traces", 0, 39),
-        tempo_table(lay, "Most expensive calls (Tempo)", "Model-call spans whose own cost (costline.cost.usd) is above min_cost.",
-                    EXPENSIVE_CALLS, "spans", 12, 39),
+        stat(
+            lay,
+            "Total spend",
+            "USD of priced LLM calls in the selected time range.",
+            TOTAL_SPEND,
+            "currencyUSD",
+            0,
+            0,
+            links=[link("Most expensive traces (Tempo)", EXPENSIVE_TRACES)],
+        ),
+        stat(
+            lay,
+            "Cost per active customer",
+            "Spend of identified customers divided by the customers that made at least one call in the range. "
+            "This stands in for cost per active user: distinct users cannot be counted from metric labels without "
+            "unbounded cardinality. Customers past metrics.max_label_values are reported as `other` and left out "
+            "of both sides. For true per-user numbers use the ledger: `costline report --by week --per-user`.",
+            COST_PER_ACTIVE_CUSTOMER,
+            "currencyUSD",
+            6,
+            0,
+            links=[link("Most expensive traces (Tempo)", EXPENSIVE_TRACES)],
+        ),
+        stat(
+            lay,
+            "Untagged spend",
+            "Spend of calls missing a required tag (feature or customer_id): costline fills them with `untagged`. "
+            "The owner of this bucket is tagging.owner in costline's config.",
+            UNTAGGED,
+            "currencyUSD",
+            12,
+            0,
+            links=[link(CALL_LINK, TRACEQL_UNTAGGED, "spans")],
+        ),
+        stat(
+            lay,
+            "Untagged share of spend",
+            "Untagged spend divided by all spend in the range (alert: CostlineUntaggedSpendShareHigh).",
+            UNTAGGED_SHARE,
+            "percentunit",
+            18,
+            0,
+            links=[link(CALL_LINK, TRACEQL_UNTAGGED, "spans")],
+        ),
+        series(
+            lay,
+            "Spend by feature (USD per hour, stacked)",
+            "Spend rate per feature; the stack is the total. Click a series for the calls behind it in Tempo.",
+            SPEND_RATE_BY_FEATURE,
+            "{{feature}}",
+            "currencyUSD",
+            0,
+            4,
+            16,
+            9,
+            links=[link(CALL_LINK, TRACEQL_FEATURE, "spans")],
+        ),
+        bars(
+            lay,
+            "Top 10 features",
+            "Spend per feature over the selected range.",
+            TOP_FEATURES,
+            "{{feature}}",
+            16,
+            4,
+            8,
+            9,
+            links=[link(CALL_LINK, TRACEQL_FEATURE, "spans")],
+        ),
+        bars(
+            lay,
+            "Top 10 customers",
+            "Spend per identified customer over the range (untagged and `other` excluded).",
+            TOP_CUSTOMERS,
+            "{{customer_id}}",
+            0,
+            13,
+            8,
+            9,
+            links=[link(CALL_LINK, TRACEQL_CUSTOMER, "spans")],
+        ),
+        lay.panel(
+            "table",
+            "Spend and cost per active customer, by plan",
+            "Cohorts by the `plan` tag (a metric dimension in deploy/costline.yaml; not one of costline's defaults). "
+            "Cost per active customer: the plan's spend over its customers with at least one call in the range.",
+            8,
+            13,
+            8,
+            9,
+            datasource=PROM,
+            fieldConfig={
+                "defaults": {"unit": "currencyUSD", "decimals": 4, "links": [link(CALL_LINK, TRACEQL_PLAN, "spans")]},
+                "overrides": [],
+            },
+            options={"showHeader": True, "sortBy": [{"displayName": "Spend", "desc": True}]},
+            targets=[
+                target(SPEND_BY_PLAN, instant=True, ref="A", table=True),
+                target(COST_PER_CUSTOMER_BY_PLAN, instant=True, ref="B", table=True),
+            ],
+            transformations=[
+                {"id": "merge", "options": {}},
+                {
+                    "id": "organize",
+                    "options": {
+                        "excludeByName": {"Time": True},
+                        "renameByName": {"plan": "Plan", "Value #A": "Spend", "Value #B": "Cost per active customer"},
+                    },
+                },
+            ],
+        ),
+        bars(
+            lay,
+            "Spend by model and provider",
+            "Spend per (provider, model) over the range.",
+            SPEND_BY_MODEL,
+            "{{provider}} / {{model}}",
+            16,
+            13,
+            8,
+            9,
+            links=[link(CALL_LINK, TRACEQL_MODEL, "spans")],
+        ),
+        bars(
+            lay,
+            "Cost per agent step",
+            "Spend per agent path (step names joined by `/`, from costline.step). Calls outside any step are left out.",
+            COST_BY_AGENT_STEP,
+            "{{agent}}",
+            0,
+            22,
+            12,
+            9,
+            links=[link(CALL_LINK, TRACEQL_AGENT, "spans")],
+        ),
+        lay.panel(
+            "table",
+            "Unpriced calls",
+            "Calls costline could not price, by reason and model. Their cost is missing from every other panel: "
+            "add the model to the price file (costline serve --prices).",
+            12,
+            22,
+            12,
+            9,
+            datasource=PROM,
+            fieldConfig={
+                "defaults": {"links": [link("These calls (Tempo)", TRACEQL_UNPRICED, "spans")]},
+                "overrides": [],
+            },
+            options={"showHeader": True},
+            targets=[target(UNPRICED_CALLS, instant=True, table=True)],
+            transformations=[
+                {
+                    "id": "organize",
+                    "options": {
+                        "excludeByName": {"Time": True},
+                        "renameByName": {"reason": "Reason", "model": "Model", "Value": "Calls"},
+                    },
+                }
+            ],
+        ),
+        series(
+            lay,
+            "Spend by provider (USD per hour, stacked)",
+            "Spend rate per provider.",
+            SPEND_RATE_BY_PROVIDER,
+            "{{provider}}",
+            "currencyUSD",
+            0,
+            31,
+            12,
+            8,
+            links=[link(CALL_LINK, TRACEQL_PROVIDER, "spans")],
+        ),
+        series(
+            lay,
+            "Untagged spend (USD per hour)",
+            "Spend rate of calls missing feature or customer_id.",
+            UNTAGGED_RATE,
+            "untagged",
+            "currencyUSD",
+            12,
+            31,
+            6,
+            8,
+            links=[link(CALL_LINK, TRACEQL_UNTAGGED, "spans")],
+            stacked=False,
+        ),
+        series(
+            lay,
+            "Tokens per minute, by type",
+            "input includes cache reads and writes; output includes reasoning.",
+            TOKENS_PER_MINUTE,
+            "{{type}}",
+            "short",
+            18,
+            31,
+            6,
+            8,
+            stacked=False,
+        ),
+        tempo_table(
+            lay,
+            "Most expensive traces (Tempo)",
+            "Root spans whose rolled-up cost (costline.rollup.cost_usd) is above the min_cost variable.",
+            EXPENSIVE_TRACES,
+            "traces",
+            0,
+            39,
+        ),
+        tempo_table(
+            lay,
+            "Most expensive calls (Tempo)",
+            "Model-call spans whose own cost (costline.cost.usd) is above min_cost.",
+            EXPENSIVE_CALLS,
+            "spans",
+            12,
+            39,
+        ),
     ]
     return ps
 
@@ -277,20 +525,51 @@ def panels() -> list[dict]:
 def query_variable(name: str, label: str) -> dict:
     q = f"label_values({CALLS}, {name})"
     # the classic string form: every Grafana version reads it (and upgrades it in place)
-    return {"name": name, "label": label, "type": "query", "datasource": PROM, "query": q, "definition": q, "refresh": 2, "multi": True, "includeAll": True, "allValue": ".*",
-            "current": {"selected": True, "text": ["All"], "value": ["$__all"]}, "sort": 1}
+    return {
+        "name": name,
+        "label": label,
+        "type": "query",
+        "datasource": PROM,
+        "query": q,
+        "definition": q,
+        "refresh": 2,
+        "multi": True,
+        "includeAll": True,
+        "allValue": ".*",
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+        "sort": 1,
+    }
 
 
 def datasource_variable(name: str, label: str, plugin: str, input_name: str, provisioned: str) -> dict:
-    return {"name": name, "label": label, "type": "datasource", "query": plugin, "regex": "", "refresh": 1, "hide": 0,
-            "multi": False, "includeAll": False, "options": [],
-            "current": {"selected": True, "text": provisioned, "value": "${" + input_name + "}"}}
+    return {
+        "name": name,
+        "label": label,
+        "type": "datasource",
+        "query": plugin,
+        "regex": "",
+        "refresh": 1,
+        "hide": 0,
+        "multi": False,
+        "includeAll": False,
+        "options": [],
+        "current": {"selected": True, "text": provisioned, "value": "${" + input_name + "}"},
+    }
 
 
 def inputs() -> list[dict]:
-    return [{"name": input_name, "label": label, "description": f"the {label} datasource with costline's "
-             + ("metrics" if plugin == "prometheus" else "enriched traces"), "type": "datasource", "pluginId": plugin,
-             "pluginName": label} for _, label, plugin, input_name, _ in DATASOURCES]
+    return [
+        {
+            "name": input_name,
+            "label": label,
+            "description": f"the {label} datasource with costline's "
+            + ("metrics" if plugin == "prometheus" else "enriched traces"),
+            "type": "datasource",
+            "pluginId": plugin,
+            "pluginName": label,
+        }
+        for _, label, plugin, input_name, _ in DATASOURCES
+    ]
 
 
 def requires() -> list[dict]:
@@ -316,19 +595,34 @@ def dashboard() -> dict:
         "refresh": "30s",
         "timezone": "browser",
         "links": [
-            {"title": "Most expensive traces (Tempo)", "type": "link", "url": explore_url(EXPENSIVE_TRACES), "targetBlank": False},
+            {
+                "title": "Most expensive traces (Tempo)",
+                "type": "link",
+                "url": explore_url(EXPENSIVE_TRACES),
+                "targetBlank": False,
+            },
             {"title": "Jaeger", "type": "link", "url": "http://localhost:16686/search", "targetBlank": True},
         ],
-        "templating": {"list": [
-            *(datasource_variable(*ds) for ds in DATASOURCES),
-            query_variable("environment", "Environment"),
-            query_variable("team", "Team"),
-            query_variable("service", "Service"),
-            {"name": "min_cost", "label": "Trace links: min cost (USD)", "type": "custom",
-             "query": "0.001,0.01,0.05,0.5,1", "multi": False, "includeAll": False,
-             "current": {"selected": True, "text": "0.01", "value": "0.01"},
-             "options": [{"selected": v == "0.01", "text": v, "value": v} for v in ("0.001", "0.01", "0.05", "0.5", "1")]},
-        ]},
+        "templating": {
+            "list": [
+                *(datasource_variable(*ds) for ds in DATASOURCES),
+                query_variable("environment", "Environment"),
+                query_variable("team", "Team"),
+                query_variable("service", "Service"),
+                {
+                    "name": "min_cost",
+                    "label": "Trace links: min cost (USD)",
+                    "type": "custom",
+                    "query": "0.001,0.01,0.05,0.5,1",
+                    "multi": False,
+                    "includeAll": False,
+                    "current": {"selected": True, "text": "0.01", "value": "0.01"},
+                    "options": [
+                        {"selected": v == "0.01", "text": v, "value": v} for v in ("0.001", "0.01", "0.05", "0.5", "1")
+                    ],
+                },
+            ]
+        },
         "panels": panels(),
     }
 

@@ -19,20 +19,63 @@ RELEASE = "0.157.0"  # otel/opentelemetry-collector-contrib, the tag docker-comp
 
 # Names the 2026 releases renamed, kept as deprecated aliases: configs must use the new ones.
 DEPRECATED = {
-    ("exporters", "otlp"): "otlp_grpc",          # collector v0.144.0
-    ("exporters", "otlphttp"): "otlp_http",      # collector v0.144.0
+    ("exporters", "otlp"): "otlp_grpc",  # collector v0.144.0
+    ("exporters", "otlphttp"): "otlp_http",  # collector v0.144.0
     ("exporters", "loadbalancing"): "load_balancing",  # contrib, May 2026 (v0.153.0)
 }
 
-TLS = {"insecure", "insecure_skip_verify", "ca_file", "ca_pem", "cert_file", "cert_pem", "key_file", "key_pem",
-       "server_name_override", "min_version", "max_version", "reload_interval", "include_system_ca_certs_pool"}
+TLS = {
+    "insecure",
+    "insecure_skip_verify",
+    "ca_file",
+    "ca_pem",
+    "cert_file",
+    "cert_pem",
+    "key_file",
+    "key_pem",
+    "server_name_override",
+    "min_version",
+    "max_version",
+    "reload_interval",
+    "include_system_ca_certs_pool",
+}
 QUEUE = {"enabled", "num_consumers", "queue_size", "sizer", "block_on_overflow", "wait_for_result", "storage", "batch"}
 RETRY = {"enabled", "initial_interval", "max_interval", "max_elapsed_time", "multiplier", "randomization_factor"}
-GRPC_CLIENT = {"endpoint", "tls", "compression", "timeout", "sending_queue", "retry_on_failure", "headers",
-               "balancer_name", "keepalive", "auth", "read_buffer_size", "write_buffer_size", "wait_for_ready", "authority"}
-HTTP_CLIENT = {"endpoint", "traces_endpoint", "metrics_endpoint", "logs_endpoint", "tls", "compression", "timeout",
-               "sending_queue", "retry_on_failure", "headers", "encoding", "auth", "read_buffer_size",
-               "write_buffer_size", "max_idle_conns", "idle_conn_timeout", "proxy_url"}
+GRPC_CLIENT = {
+    "endpoint",
+    "tls",
+    "compression",
+    "timeout",
+    "sending_queue",
+    "retry_on_failure",
+    "headers",
+    "balancer_name",
+    "keepalive",
+    "auth",
+    "read_buffer_size",
+    "write_buffer_size",
+    "wait_for_ready",
+    "authority",
+}
+HTTP_CLIENT = {
+    "endpoint",
+    "traces_endpoint",
+    "metrics_endpoint",
+    "logs_endpoint",
+    "tls",
+    "compression",
+    "timeout",
+    "sending_queue",
+    "retry_on_failure",
+    "headers",
+    "encoding",
+    "auth",
+    "read_buffer_size",
+    "write_buffer_size",
+    "max_idle_conns",
+    "idle_conn_timeout",
+    "proxy_url",
+}
 NESTED = {"tls": TLS, "sending_queue": QUEUE, "retry_on_failure": RETRY}
 
 # kind -> type -> (signals it supports, allowed top-level keys)
@@ -41,31 +84,74 @@ COMPONENTS: dict[str, dict[str, tuple[set[str], set[str]]]] = {
         "otlp": ({"traces", "metrics", "logs"}, {"protocols"}),
     },
     "processors": {
-        "memory_limiter": ({"traces", "metrics", "logs"},
-                           {"check_interval", "limit_mib", "spike_limit_mib", "limit_percentage", "spike_limit_percentage",
-                            "min_gc_interval_when_soft_limited", "min_gc_interval_when_hard_limited"}),
-        "batch": ({"traces", "metrics", "logs"},
-                  {"send_batch_size", "send_batch_max_size", "timeout", "metadata_keys", "metadata_cardinality_limit"}),
+        "memory_limiter": (
+            {"traces", "metrics", "logs"},
+            {
+                "check_interval",
+                "limit_mib",
+                "spike_limit_mib",
+                "limit_percentage",
+                "spike_limit_percentage",
+                "min_gc_interval_when_soft_limited",
+                "min_gc_interval_when_hard_limited",
+            },
+        ),
+        "batch": (
+            {"traces", "metrics", "logs"},
+            {"send_batch_size", "send_batch_max_size", "timeout", "metadata_keys", "metadata_cardinality_limit"},
+        ),
     },
     "exporters": {
         "otlp_grpc": ({"traces", "metrics", "logs"}, GRPC_CLIENT),
         "otlp_http": ({"traces", "metrics", "logs"}, HTTP_CLIENT),
-        "load_balancing": ({"traces", "logs", "metrics"},
-                           {"routing_key", "routing_attributes", "protocol", "resolver", "timeout", "sending_queue",
-                            "retry_on_failure"}),
+        "load_balancing": (
+            {"traces", "logs", "metrics"},
+            {
+                "routing_key",
+                "routing_attributes",
+                "protocol",
+                "resolver",
+                "timeout",
+                "sending_queue",
+                "retry_on_failure",
+            },
+        ),
         "debug": ({"traces", "metrics", "logs"}, {"verbosity", "sampling_initial", "sampling_thereafter"}),
     },
     "extensions": {
         "health_check": (set(), {"endpoint", "path", "check_collector_pipeline", "tls", "response_body"}),
     },
 }
-RECEIVER_PROTOCOLS = {"grpc": {"endpoint", "max_recv_msg_size_mib", "max_concurrent_streams", "tls", "keepalive",
-                               "read_buffer_size", "write_buffer_size", "auth", "include_metadata"},
-                      "http": {"endpoint", "tls", "cors", "traces_url_path", "metrics_url_path", "logs_url_path",
-                               "include_metadata", "auth", "max_request_body_size"}}
-RESOLVERS = {"static": {"hostnames"}, "dns": {"hostname", "port", "interval", "timeout"},
-             "k8s": {"service", "ports", "timeout", "return_hostnames"},
-             "aws_cloud_map": {"namespace", "service_name", "port", "health_status", "interval", "timeout"}}
+RECEIVER_PROTOCOLS = {
+    "grpc": {
+        "endpoint",
+        "max_recv_msg_size_mib",
+        "max_concurrent_streams",
+        "tls",
+        "keepalive",
+        "read_buffer_size",
+        "write_buffer_size",
+        "auth",
+        "include_metadata",
+    },
+    "http": {
+        "endpoint",
+        "tls",
+        "cors",
+        "traces_url_path",
+        "metrics_url_path",
+        "logs_url_path",
+        "include_metadata",
+        "auth",
+        "max_request_body_size",
+    },
+}
+RESOLVERS = {
+    "static": {"hostnames"},
+    "dns": {"hostname", "port", "interval", "timeout"},
+    "k8s": {"service", "ports", "timeout", "return_hostnames"},
+    "aws_cloud_map": {"namespace", "service_name", "port", "health_status", "interval", "timeout"},
+}
 ROUTING_KEYS = {"service", "traceID", "resource", "metric", "streamID", "attributes"}
 SIGNALS = {"traces", "metrics", "logs"}
 DURATION = re.compile(r"^(0|(\d+(\.\d+)?(ns|us|µs|ms|s|m|h))+)$")
@@ -118,7 +204,9 @@ def check(config: dict) -> list[str]:
                 resolver = (body or {}).get("resolver") or {}
                 chosen = [r for r in resolver if r in RESOLVERS]
                 if len(resolver) != 1 or len(chosen) != 1:
-                    problems.append(f"{kind}::{cid}::resolver needs exactly one of {sorted(RESOLVERS)}, has {sorted(resolver)}")
+                    problems.append(
+                        f"{kind}::{cid}::resolver needs exactly one of {sorted(RESOLVERS)}, has {sorted(resolver)}"
+                    )
                 for r in chosen:
                     _keys(f"{kind}::{cid}::resolver::{r}", resolver[r], RESOLVERS[r], problems)
                 key = (body or {}).get("routing_key", "traceID")
@@ -158,4 +246,8 @@ def check(config: dict) -> list[str]:
 
 
 def used(config: dict, kind: str) -> set[str]:
-    return {cid for p in ((config.get("service") or {}).get("pipelines") or {}).values() for cid in (p or {}).get(kind) or []}
+    return {
+        cid
+        for p in ((config.get("service") or {}).get("pipelines") or {}).values()
+        for cid in (p or {}).get(kind) or []
+    }

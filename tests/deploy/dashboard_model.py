@@ -43,7 +43,11 @@ def variables(d: dict | None = None) -> dict[str, dict]:
 def substitute(expr: str, values: dict[str, str], range_: str = "5m", rate_interval: str = "1m") -> str:
     """Grafana's interpolation for what the dashboard uses: $__range, $__rate_interval,
     $__interval and the dashboard variables (a regex value for `=~` matchers)."""
-    out = expr.replace("$__rate_interval", rate_interval).replace("$__range", range_).replace("$__interval", rate_interval)
+    out = (
+        expr.replace("$__rate_interval", rate_interval)
+        .replace("$__range", range_)
+        .replace("$__interval", rate_interval)
+    )
     for name, value in sorted(values.items(), key=lambda kv: -len(kv[0])):
         out = out.replace("${" + name + "}", value).replace("$" + name, value)
     assert "$" not in out, f"uninterpolated variable in {out}"

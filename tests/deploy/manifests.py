@@ -24,7 +24,10 @@ OVERLAYS = {name: KUBERNETES / "overlays" / name for name in ("single", "scale-o
 WORKLOADS = ("StatefulSet", "Deployment")
 # The Secrets the docs tell users to create, (name, key) -> a sample value (the token as
 # `kubectl create secret --from-file` of a text file would hold it: with its newline).
-SECRETS = {("costline-token", "token"): "k8s-test-token\n", ("costline-ledger", "url"): "postgresql://u:p@db:5432/costline"}
+SECRETS = {
+    ("costline-token", "token"): "k8s-test-token\n",
+    ("costline-ledger", "url"): "postgresql://u:p@db:5432/costline",
+}
 
 
 def kustomize_command() -> list[str] | None:
@@ -96,8 +99,12 @@ def selects(selector: dict | None, labels: dict) -> bool:
         return False
     for e in selector.get("matchExpressions", []):
         present, value = e["key"] in labels, labels.get(e["key"])
-        ok = {"In": present and value in e.get("values", []), "NotIn": value not in e.get("values", []),
-              "Exists": present, "DoesNotExist": not present}[e["operator"]]
+        ok = {
+            "In": present and value in e.get("values", []),
+            "NotIn": value not in e.get("values", []),
+            "Exists": present,
+            "DoesNotExist": not present,
+        }[e["operator"]]
         if not ok:
             return False
     return True
@@ -118,14 +125,22 @@ def volume_at(workload: dict, container: dict, path: str) -> tuple[dict, str]:
         if path == m["mountPath"] or path.startswith(root):
             volumes = {v["name"]: v for v in pod(workload).get("volumes", [])}
             claims = {t["metadata"]["name"]: {"claim": t} for t in workload["spec"].get("volumeClaimTemplates", [])}
-            return {**claims, **volumes}[m["name"]] | {"mount": m}, path[len(root):]
+            return {**claims, **volumes}[m["name"]] | {"mount": m}, path[len(root) :]
     raise AssertionError(f"{path} is on the container's root filesystem")
 
 
 def quantity_bytes(q: str) -> int:
     """A Kubernetes memory or storage quantity (binary and decimal suffixes) in bytes."""
-    units = {"Ki": 1 << 10, "Mi": 1 << 20, "Gi": 1 << 30, "Ti": 1 << 40,
-             "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+    units = {
+        "Ki": 1 << 10,
+        "Mi": 1 << 20,
+        "Gi": 1 << 30,
+        "Ti": 1 << 40,
+        "k": 10**3,
+        "M": 10**6,
+        "G": 10**9,
+        "T": 10**12,
+    }
     for suffix, factor in sorted(units.items(), key=lambda kv: -len(kv[0])):
         if str(q).endswith(suffix):
             return int(float(str(q)[: -len(suffix)]) * factor)

@@ -93,7 +93,7 @@ def mounted_file(service: dict, container_path: str) -> Path:
     """The repository file a container sees at `container_path` (file or folder mounts)."""
     for target, source in sorted(mounts(service).items(), key=lambda kv: -len(kv[0])):
         if container_path == target or container_path.startswith(target.rstrip("/") + "/"):
-            return ROOT / source / container_path[len(target):].lstrip("/")
+            return ROOT / source / container_path[len(target) :].lstrip("/")
     raise AssertionError(f"{container_path} is not mounted from the repository: {service.get('volumes')}")
 
 

@@ -9,7 +9,14 @@ import pytest
 
 from tests.deploy import collector_model as cm
 from tests.deploy.support import (
-    COLLECTOR_CONFIGS, COSTLINE_YAML, GATEWAY_DNS, GATEWAY_STATIC, SINGLE_NODE, compose, host_port, load,
+    COLLECTOR_CONFIGS,
+    COSTLINE_YAML,
+    GATEWAY_DNS,
+    GATEWAY_STATIC,
+    SINGLE_NODE,
+    compose,
+    host_port,
+    load,
 )
 
 CONFIGS = {p.relative_to(p.parents[2]).as_posix(): p for p in COLLECTOR_CONFIGS}
@@ -25,9 +32,9 @@ def to_costline(config: dict) -> set[str]:
     whose endpoint host is the costline service."""
     out = set()
     for cid, body in (config.get("exporters") or {}).items():
-        if cm.component_type(cid) == "load_balancing":
-            out.add(cid)
-        elif body and "endpoint" in body and host_port(body["endpoint"])[0] == "costline":
+        if cm.component_type(cid) == "load_balancing" or (
+            body and "endpoint" in body and host_port(body["endpoint"])[0] == "costline"
+        ):
             out.add(cid)
     return out
 
@@ -40,16 +47,22 @@ def test_every_config_passes_the_collector_rules(config):
     assert cm.check(config) == []
 
 
-@pytest.mark.parametrize("mutate, expected", [
-    (lambda c: c["service"]["pipelines"]["traces/enriched"]["exporters"].append("otlp_grpc/zipkin"), "not defined"),
-    (lambda c: c["service"]["pipelines"]["traces/ingest"]["processors"].append("batch/missing"), "not defined"),
-    (lambda c: c["exporters"]["otlp_grpc/jaeger"].update(retry_on_faliure={}), "invalid key 'retry_on_faliure'"),
-    (lambda c: c["exporters"].update(otlphttp={"endpoint": "http://x:4318"}), "deprecated name 'otlphttp'"),
-    (lambda c: c["exporters"].update({"otlp/old": {"endpoint": "x:4317"}}), "deprecated name 'otlp'"),
-    (lambda c: c["processors"]["batch"].update(timeout="1 second"), "not a duration"),
-    (lambda c: c["service"]["pipelines"].update({"spans": c["service"]["pipelines"]["traces/ingest"]}), "unknown signal"),
-    (lambda c: c["service"].update(extensions=["pprof"]), "'pprof' is not defined"),
-])
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda c: c["service"]["pipelines"]["traces/enriched"]["exporters"].append("otlp_grpc/zipkin"), "not defined"),
+        (lambda c: c["service"]["pipelines"]["traces/ingest"]["processors"].append("batch/missing"), "not defined"),
+        (lambda c: c["exporters"]["otlp_grpc/jaeger"].update(retry_on_faliure={}), "invalid key 'retry_on_faliure'"),
+        (lambda c: c["exporters"].update(otlphttp={"endpoint": "http://x:4318"}), "deprecated name 'otlphttp'"),
+        (lambda c: c["exporters"].update({"otlp/old": {"endpoint": "x:4317"}}), "deprecated name 'otlp'"),
+        (lambda c: c["processors"]["batch"].update(timeout="1 second"), "not a duration"),
+        (
+            lambda c: c["service"]["pipelines"].update({"spans": c["service"]["pipelines"]["traces/ingest"]}),
+            "unknown signal",
+        ),
+        (lambda c: c["service"].update(extensions=["pprof"]), "'pprof' is not defined"),
+    ],
+)
 def test_the_checker_refuses_broken_configs(mutate, expected):
     c = load(SINGLE_NODE)
     mutate(c)

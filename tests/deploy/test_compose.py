@@ -15,8 +15,22 @@ from costline_processor import config as costline_config
 from costline_processor.cli import build_parser
 from costline_processor.commands.serve import build_config
 from tests.deploy.support import (
-    COMPOSE, DASHBOARD_PROVIDERS, DATASOURCES, DOCKERFILE, PROMETHEUS_YAML, ROOT, SCALE_OUT, command, compose, flag,
-    host_port, load, merged_compose, mounted_file, mounts, pinned_versions_in_doc,
+    COMPOSE,
+    DASHBOARD_PROVIDERS,
+    DATASOURCES,
+    DOCKERFILE,
+    PROMETHEUS_YAML,
+    ROOT,
+    SCALE_OUT,
+    command,
+    compose,
+    flag,
+    host_port,
+    load,
+    merged_compose,
+    mounted_file,
+    mounts,
+    pinned_versions_in_doc,
 )
 
 COLLECTOR_CONFIG_PATH = "/etc/otelcol-contrib/config.yaml"
@@ -88,7 +102,9 @@ def test_costline_command_is_a_valid_serve_with_explicit_wide_binds():
     assert cfg.ledger and cfg.ledger.startswith("/var/lib/costline/")
     assert "/var/lib/costline" in [v.split(":")[1] for v in services()["costline"]["volumes"]]
     # the dashboards' variables and cohort panels need these labels
-    assert {"feature", "customer_id", "plan", "model", "provider", "environment", "team", "agent", "service"} <= set(cfg.metrics.dimensions)
+    assert {"feature", "customer_id", "plan", "model", "provider", "environment", "team", "agent", "service"} <= set(
+        cfg.metrics.dimensions
+    )
 
 
 def test_apps_send_to_the_collector_which_listens_there():
@@ -100,8 +116,10 @@ def test_apps_send_to_the_collector_which_listens_there():
     published = {int(p.split(":")[-1]) for p in services()["otel-collector"]["ports"]}
     http_port = host_port(col["receivers"]["otlp"]["protocols"]["http"]["endpoint"])[1]
     assert {port, http_port} <= published
-    assert (port, http_port) == (default_port(costline_config.DEFAULT_GRPC), default_port(costline_config.DEFAULT_HTTP)), \
-        "the Collector takes over the OTLP default ports apps (and costline's defaults) use"
+    assert (port, http_port) == (
+        default_port(costline_config.DEFAULT_GRPC),
+        default_port(costline_config.DEFAULT_HTTP),
+    ), "the Collector takes over the OTLP default ports apps (and costline's defaults) use"
 
 
 @pytest.mark.parametrize("merged", [False, True], ids=["single-node", "scale-out"])
@@ -189,8 +207,11 @@ def test_grafana_datasources_point_at_the_services():
     assert set(ds) == {"prometheus", "tempo", "jaeger"}
     prom_port = host_port(flag(command(svcs["prometheus"]), "--web.listen-address"))[1]
     tempo = load(mounted_file(svcs["tempo"], flag(command(svcs["tempo"]), "-config.file")))
-    expected = {"prometheus": ("prometheus", prom_port), "tempo": ("tempo", tempo["server"]["http_listen_port"]),
-                "jaeger": ("jaeger", 16686)}
+    expected = {
+        "prometheus": ("prometheus", prom_port),
+        "tempo": ("tempo", tempo["server"]["http_listen_port"]),
+        "jaeger": ("jaeger", 16686),
+    }
     for uid, (host, port) in expected.items():
         assert host_port(ds[uid]["url"]) == (host, port), uid
     assert "127.0.0.1:16686:16686" in svcs["jaeger"]["ports"]
@@ -219,6 +240,10 @@ def test_scale_out_override_runs_the_gateway_and_shares_a_postgres_ledger():
     assert host == "postgres" and port == 5432
     user, password = cfg.ledger.split("://", 1)[1].split("@", 1)[0].split(":")
     db = cfg.ledger.rsplit("/", 1)[1]
-    assert (pg["environment"]["POSTGRES_USER"], pg["environment"]["POSTGRES_PASSWORD"], pg["environment"]["POSTGRES_DB"]) == (user, password, db)
+    assert (
+        pg["environment"]["POSTGRES_USER"],
+        pg["environment"]["POSTGRES_PASSWORD"],
+        pg["environment"]["POSTGRES_DB"],
+    ) == (user, password, db)
     assert "postgres" in svcs["costline"]["depends_on"]
     assert "deploy/compose.scale-out.yml" in COMPOSE.read_text() and SCALE_OUT.exists()

@@ -32,7 +32,9 @@ REQUIRED = {
 
 
 def test_generated_json_is_up_to_date():
-    r = subprocess.run([sys.executable, str(ROOT / "dashboards/grafana/generate.py"), "--check"], capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "dashboards/grafana/generate.py"), "--check"], capture_output=True, text=True
+    )
     assert r.returncode == 0, r.stderr
 
 
@@ -193,13 +195,16 @@ def test_the_traceql_examples_in_the_docs_parse(doc):
         assert "{ span.costline.cost.usd > 0.05 }" in queries
 
 
-@pytest.mark.parametrize("bad", [
-    "{ span.costline.cost.usd > }",
-    "{ costline.cost.usd > 0.05 }",
-    '{ span.costline.feature = "a" ',
-    "{ span.costline.cost.usd > 0.05 } | sum(span.costline.cost.usd)",
-    '{ span.costline.cost.usd =~ 5 }',
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "{ span.costline.cost.usd > }",
+        "{ costline.cost.usd > 0.05 }",
+        '{ span.costline.feature = "a" ',
+        "{ span.costline.cost.usd > 0.05 } | sum(span.costline.cost.usd)",
+        "{ span.costline.cost.usd =~ 5 }",
+    ],
+)
 def test_the_traceql_checker_refuses_broken_queries(bad):
     with pytest.raises(traceql.TraceQLError):
         traceql.parse(bad)

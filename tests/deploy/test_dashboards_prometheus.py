@@ -36,7 +36,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.deploy import dashboard_model as dm
 from tests.deploy import traceql
 from tests.deploy.support import (
-    COSTLINE_YAML, PROMETHEUS_YAML, command, compose, flag, free_port, host_port, load, wait_port,
+    COSTLINE_YAML,
+    PROMETHEUS_YAML,
+    command,
+    compose,
+    free_port,
+    host_port,
+    load,
+    wait_port,
 )
 from tests.fakes.otlp_sink import OtlpSink
 from tests.processor.harness import sdk_tracer
@@ -68,7 +75,7 @@ class Stack:
         self.procs.append(p)
         return p
 
-    def up(self) -> "Stack":
+    def up(self) -> Stack:
         svcs = compose()["services"]
         self.sink.start()
         # fake provider: the compose command, on loopback
@@ -96,12 +103,20 @@ class Stack:
         cfg = {
             "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
             "rule_files": [str(PROMETHEUS_YAML.parent / r) for r in shipped["rule_files"]],
-            "scrape_configs": [{"job_name": "costline", "static_configs": [{"targets": [f"127.0.0.1:{self.metrics}"]}]}],
+            "scrape_configs": [
+                {"job_name": "costline", "static_configs": [{"targets": [f"127.0.0.1:{self.metrics}"]}]}
+            ],
         }
         (self.tmp / "prometheus.yml").write_text(json.dumps(cfg))
-        prom = self.start([shutil.which("prometheus"), f"--config.file={self.tmp / 'prometheus.yml'}",
-                           f"--storage.tsdb.path={self.tmp / 'tsdb'}", f"--web.listen-address=127.0.0.1:{self.prom_port}"],
-                          "prometheus")
+        prom = self.start(
+            [
+                shutil.which("prometheus"),
+                f"--config.file={self.tmp / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.tmp / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.prom_port}",
+            ],
+            "prometheus",
+        )
         wait_port(self.provider_port, provider)
         wait_port(self.grpc, serve)
         wait_port(self.metrics, serve)
@@ -123,9 +138,21 @@ class Stack:
         app = compose()["services"]["app"]
         argv = command(app)
         assert argv[:2] == ["opentelemetry-instrument", "python"] and argv[2] == "/app/demo_app.py"
-        launcher = shutil.which("opentelemetry-instrument") or str(Path(sys.executable).with_name("opentelemetry-instrument"))
-        argv = [launcher, sys.executable, str(Path(__file__).resolve().parents[2] / "deploy" / "demo_app.py"),
-                *argv[3:], "--requests", "10", "--rounds", "1", "--pause", "0"]
+        launcher = shutil.which("opentelemetry-instrument") or str(
+            Path(sys.executable).with_name("opentelemetry-instrument")
+        )
+        argv = [
+            launcher,
+            sys.executable,
+            str(Path(__file__).resolve().parents[2] / "deploy" / "demo_app.py"),
+            *argv[3:],
+            "--requests",
+            "10",
+            "--rounds",
+            "1",
+            "--pause",
+            "0",
+        ]
         env = {**os.environ, **{k: str(v) for k, v in app["environment"].items()}}
         assert host_port(env["OTEL_EXPORTER_OTLP_ENDPOINT"])[0] == "otel-collector"
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{self.grpc}"  # the Collector's place
@@ -139,12 +166,25 @@ class Stack:
     def send_unpriced_call(self) -> None:
         provider = sdk_tracer(f"127.0.0.1:{self.grpc}", service="demo-assistant")
         tracer = provider.get_tracer("nightly-batch")
-        tags = {"costline.feature": "search", "costline.customer_id": "acme", "costline.plan": "enterprise",
-                "costline.environment": "demo", "costline.team": "assistant"}
+        tags = {
+            "costline.feature": "search",
+            "costline.customer_id": "acme",
+            "costline.plan": "enterprise",
+            "costline.environment": "demo",
+            "costline.team": "assistant",
+        }
         with tracer.start_as_current_span("POST /reindex", attributes=tags):
-            tracer.start_span(f"chat {UNPRICED_MODEL}", attributes={
-                **tags, "gen_ai.operation.name": "chat", "gen_ai.provider.name": "acme", "gen_ai.request.model": UNPRICED_MODEL,
-                "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 80}).end()
+            tracer.start_span(
+                f"chat {UNPRICED_MODEL}",
+                attributes={
+                    **tags,
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "acme",
+                    "gen_ai.request.model": UNPRICED_MODEL,
+                    "gen_ai.usage.input_tokens": 1200,
+                    "gen_ai.usage.output_tokens": 80,
+                },
+            ).end()
         provider.shutdown()
 
     def wave(self) -> float:
@@ -228,7 +268,7 @@ def truth(stack) -> dict[str, set]:
     """What the ledger (not the metrics) says the label values are."""
     rows = stack.ledger_rows()
     priced = [r for r in rows if r["cost_usd"] is not None]
-    tags = lambda r, k: json.loads(r["tags"]).get(k) or "untagged"  # noqa: E731
+    tags = lambda r, k: json.loads(r["tags"]).get(k) or "untagged"
     return {
         "feature": {tags(r, "feature") for r in priced},
         "customer_id": {tags(r, "customer_id") for r in priced} - {"untagged"},
@@ -240,14 +280,18 @@ def truth(stack) -> dict[str, set]:
 
 
 def test_every_query_names_metrics_and_labels_costline_exposes(exposed):
-    assert {"costline_cost_usd_total", "costline_tokens_total", "costline_llm_calls_total",
-            "costline_unpriced_calls_total"} <= set(exposed)
+    assert {
+        "costline_cost_usd_total",
+        "costline_tokens_total",
+        "costline_llm_calls_total",
+        "costline_unpriced_calls_total",
+    } <= set(exposed)
     queries = [(p["title"], t["expr"]) for p, t in dm.prometheus_targets()]
     queries += [(f"variable {n}", v["query"]) for n, v in dm.variables().items() if v["type"] == "query"]
     for where, expr in queries:
         metrics, grouping = dm.names_in(expr)
         if expr.startswith("label_values("):
-            metric, label = (x.strip() for x in expr[len("label_values("):-1].split(","))
+            metric, label = (x.strip() for x in expr[len("label_values(") : -1].split(","))
             metrics, grouping = {metric: set()}, {label}
         assert metrics, where
         for metric, labels in metrics.items():
@@ -259,8 +303,10 @@ def test_every_query_names_metrics_and_labels_costline_exposes(exposed):
 def test_the_variables_find_their_values(stack):
     for name, want in ONE.items():
         q = dm.variables()[name]["query"]
-        metric = q[len("label_values("):].split(",")[0]
-        url = f"http://127.0.0.1:{stack.prom_port}/api/v1/label/{name}/values?" + urllib.parse.urlencode({"match[]": metric})
+        metric = q[len("label_values(") :].split(",")[0]
+        url = f"http://127.0.0.1:{stack.prom_port}/api/v1/label/{name}/values?" + urllib.parse.urlencode(
+            {"match[]": metric}
+        )
         assert want in http_json(url)["data"], (name, q)
 
 
@@ -280,8 +326,10 @@ def test_every_query_returns_data_with_all_values_selected(stack, truth):
             assert math.isfinite(v) and v > 0, (title, ref, series)
 
     def labels(title, ref="A", *keys):
-        return {tuple(s["metric"].get(k) for k in keys) if len(keys) > 1 else s["metric"].get(keys[0])
-                for s in results[(title, ref)]}
+        return {
+            tuple(s["metric"].get(k) for k in keys) if len(keys) > 1 else s["metric"].get(keys[0])
+            for s in results[(title, ref)]
+        }
 
     assert labels("Top 10 features", "A", "feature") == truth["feature"]
     assert labels("Spend by feature (USD per hour, stacked)", "A", "feature") == truth["feature"]
@@ -313,7 +361,7 @@ def test_prometheus_evaluates_the_shipped_alert_rules(stack):
     while True:
         groups = http_json(f"http://127.0.0.1:{stack.prom_port}/api/v1/rules")["data"]["groups"]
         rules = [r for g in groups for r in g["rules"]]
-        if rules and all(r.get("health") == "ok" for r in rules) or time.monotonic() > deadline:
+        if (rules and all(r.get("health") == "ok" for r in rules)) or time.monotonic() > deadline:
             break
         time.sleep(0.5)
     assert {g["name"] for g in groups} == {"costline-spend", "costline-trends", "costline-hygiene", "costline-health"}
@@ -334,7 +382,9 @@ def test_trace_links_use_attributes_costline_writes_with_their_types(stack):
             key = attr.split(".", 1)[1]
             assert key in seen, f"{where}: costline never wrote {key}"
             if "number" in kinds:
-                assert seen[key] <= {"double_value", "int_value"}, f"{where}: {key} is {seen[key]}, compared as a number"
+                assert seen[key] <= {"double_value", "int_value"}, (
+                    f"{where}: {key} is {seen[key]}, compared as a number"
+                )
             if "string" in kinds:
                 assert seen[key] == {"string_value"}, f"{where}: {key} is {seen[key]}, compared as a string"
     roots = [s for s in spans if not s.parent_span_id and s.attributes.get("costline.rollup.cost_usd")]

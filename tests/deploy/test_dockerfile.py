@@ -94,7 +94,10 @@ def test_image_runs_costline_serve_with_explicit_wide_binds():
     ins = dict((op, args) for op, args in chain("costline"))
     argv = exec_form(ins["ENTRYPOINT"]) + exec_form(ins["CMD"])
     assert argv[:2] == ["costline", "serve"]
-    assert tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["costline"] == "costline_processor.cli:main"
+    assert (
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]["costline"]
+        == "costline_processor.cli:main"
+    )
     args = build_parser().parse_args(argv[1:])
     cfg = build_config(args, env={})
     exposed = {int(p) for p in ins["EXPOSE"].split()}
@@ -115,7 +118,9 @@ def test_compose_builds_the_stages_it_runs():
     assert command(svcs["app"])[:2] == ["opentelemetry-instrument", "python"]
     assert copied.get(script) == "deploy/demo_app.py" and (ROOT / copied[script]).is_file()
     # the demo image installs what `costline demo` asks for
-    demo_hint = re.search(r"pip install '(costline\[[^\]]+\])'", (ROOT / "processor/src/costline_processor/commands/demo.py").read_text()).group(1)
+    demo_hint = re.search(
+        r"pip install '(costline\[[^\]]+\])'", (ROOT / "processor/src/costline_processor/commands/demo.py").read_text()
+    ).group(1)
     assert extras(pip_installs("demo")[0]) == extras(demo_hint)
 
 
@@ -128,8 +133,10 @@ def dockerignore_rules() -> list[tuple[bool, re.Pattern]]:
             continue
         negate = line.startswith("!")
         pat = line.lstrip("!").strip("/")
-        rx = "".join(".*" if tok == "**" else "[^/]*" if tok == "*" else "[^/]" if tok == "?" else re.escape(tok)
-                     for tok in re.split(r"(\*\*|\*|\?)", pat))
+        rx = "".join(
+            ".*" if tok == "**" else "[^/]*" if tok == "*" else "[^/]" if tok == "?" else re.escape(tok)
+            for tok in re.split(r"(\*\*|\*|\?)", pat)
+        )
         rx = rx.replace(".*/", "(.*/)?")
         rules.append((negate, re.compile(rx + r"\Z")))
     return rules
@@ -172,7 +179,9 @@ def test_dockerignore_rules_behave_like_docker():
 
 
 def test_build_context_builds_a_package_that_runs_costline_serve(tmp_path):
-    pytest.importorskip("hatchling", reason="hatchling is not installed: pip install hatchling (pyproject's build backend)")
+    pytest.importorskip(
+        "hatchling", reason="hatchling is not installed: pip install hatchling (pyproject's build backend)"
+    )
     context = build_context(tmp_path / "context")
     assert not (context / "tests").exists() and not (context / ".venv").exists()
     workdir = tmp_path / "src"
@@ -193,8 +202,23 @@ def test_build_context_builds_a_package_that_runs_costline_serve(tmp_path):
     project = tomllib.loads((workdir / "pyproject.toml").read_text())["project"]
     assert (workdir / project["readme"]).is_file(), "pyproject.toml's readme must be copied (package metadata)"
     wheels = tmp_path / "wheels"
-    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(wheels),
-                        str(workdir)], capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(wheels),
+            str(workdir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     (wheel,) = wheels.glob("costline-*.whl")
     built = tmp_path / "lib"
@@ -207,6 +231,8 @@ def test_build_context_builds_a_package_that_runs_costline_serve(tmp_path):
         "sys.argv = ['costline', 'serve', '--help']\n"
         "cli.main()\n"
     )
-    r = subprocess.run([sys.executable, "-c", probe, str(built)], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    r = subprocess.run(
+        [sys.executable, "-c", probe, str(built)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "--grpc HOST:PORT" in r.stdout and "--metrics HOST:PORT" in r.stdout

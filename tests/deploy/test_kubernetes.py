@@ -56,11 +56,15 @@ def test_every_object_passes_the_kubernetes_schemas(m):
                 raise AssertionError(f"{where} (Kubernetes {version}): {e}") from None
 
 
-@pytest.mark.parametrize("mutate", [
-    lambda s: s["spec"]["template"]["spec"]["containers"][0]["securityContext"].update(readOnlyRootFileSystem=True),
-    lambda s: s["spec"]["template"]["spec"].update(terminationGracePeriodSeconds="45s"),
-    lambda s: s["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"].pop("port"),
-], ids=["misspelt key", "wrong type", "missing required"])
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda s: s["spec"]["template"]["spec"]["containers"][0]["securityContext"].update(readOnlyRootFileSystem=True),
+        lambda s: s["spec"]["template"]["spec"].update(terminationGracePeriodSeconds="45s"),
+        lambda s: s["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"].pop("port"),
+    ],
+    ids=["misspelt key", "wrong type", "missing required"],
+)
 def test_the_schema_check_refuses_a_broken_object(mutate):
     broken = copy.deepcopy(mf.Manifests("single").get("StatefulSet", "costline"))
     mutate(broken)
@@ -135,8 +139,13 @@ def test_the_single_overlay_runs_and_its_probe_needs_no_token(tmp_path):
     argv = local_argv(c["args"], tmp_path, ports)
     env = {**os.environ, **mf.container_env(c)}
     with open(tmp_path / "costline.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "costline_processor.cli", *argv], cwd=tmp_path, env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "costline_processor.cli", *argv],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         probe = c["readinessProbe"]["httpGet"]
         port = ports[mf.port_number(c, probe["port"])]
@@ -144,8 +153,12 @@ def test_the_single_overlay_runs_and_its_probe_needs_no_token(tmp_path):
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{probe['path']}", timeout=10) as r:
             assert r.status == 200
         with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/v1/traces", b"{}",
-                                                          {"Content-Type": "application/json"}), timeout=10)
+            urllib.request.urlopen(
+                urllib.request.Request(
+                    f"http://127.0.0.1:{port}/v1/traces", b"{}", {"Content-Type": "application/json"}
+                ),
+                timeout=10,
+            )
         assert refused.value.code == 401
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)
@@ -242,7 +255,8 @@ def test_sigterm_drain_fits_in_the_grace_period(m, tmp_path):
     pause = int(c["lifecycle"]["preStop"]["exec"]["command"][-1])  # ["sleep", "5"]
     assert c["lifecycle"]["preStop"]["exec"]["command"][0] == "sleep"
     assert pod_spec_grace(workload) >= pause + config.export.drain_timeout_s + 5, (
-        "the kubelet would SIGKILL costline before its drain deadline")
+        "the kubelet would SIGKILL costline before its drain deadline"
+    )
 
 
 def test_the_memory_limit_is_memory_limit_mib_plus_the_margin(m, tmp_path):
@@ -273,11 +287,18 @@ def test_the_docs_give_the_commands_for_every_overlay_and_secret():
     refs = set()
     for overlay in mf.OVERLAYS:
         for _, c in every_container(mf.Manifests(overlay)):
-            refs |= {(e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
-                     for e in c.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})}
+            refs |= {
+                (e["valueFrom"]["secretKeyRef"]["name"], e["valueFrom"]["secretKeyRef"]["key"])
+                for e in c.get("env", [])
+                if "secretKeyRef" in e.get("valueFrom", {})
+            }
         workload, c = mf.costline(mf.Manifests(overlay))
-        refs |= {(v["secret"]["secretName"], item["key"]) for v in mf.pod(workload)["volumes"] if "secret" in v
-                 for item in v["secret"]["items"]}
+        refs |= {
+            (v["secret"]["secretName"], item["key"])
+            for v in mf.pod(workload)["volumes"]
+            if "secret" in v
+            for item in v["secret"]["items"]
+        }
     assert refs == set(mf.SECRETS)
     for name, key in refs:
         assert re.search(rf"create secret generic {name} --from-literal={key}=", doc), (name, key)

@@ -79,11 +79,19 @@ def test_the_gateway_may_watch_endpoints_in_its_namespace(scale_out):
     workload, _, _ = gateway_config(scale_out)
     account = mf.pod(workload)["serviceAccountName"]
     namespace = workload["metadata"]["namespace"]
-    (binding,) = [b for b in scale_out.of_kind("RoleBinding")
-                  if {"kind": "ServiceAccount", "name": account, "namespace": namespace} in b["subjects"]]
+    (binding,) = [
+        b
+        for b in scale_out.of_kind("RoleBinding")
+        if {"kind": "ServiceAccount", "name": account, "namespace": namespace} in b["subjects"]
+    ]
     role = scale_out.get(binding["roleRef"]["kind"], binding["roleRef"]["name"])
-    granted = {(group, resource, verb) for rule in role["rules"]
-               for group in rule["apiGroups"] for resource in rule["resources"] for verb in rule["verbs"]}
+    granted = {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
     for verb in ("get", "list", "watch"):
         assert ("discovery.k8s.io", "endpointslices", verb) in granted and ("", "endpoints", verb) in granted
     assert {v for _, _, v in granted} == {"get", "list", "watch"}, "read-only"
@@ -93,8 +101,11 @@ def test_the_gateway_may_watch_endpoints_in_its_namespace(scale_out):
 def test_the_gateway_service_reaches_its_receivers_and_costline_exports_to_it(scale_out, tmp_path):
     _, config = mf.started_config(scale_out, tmp_path)
     workload, c, collector = gateway_config(scale_out)
-    receivers = {(name, proto): host_port(body["protocols"][proto]["endpoint"])[1]
-                 for name, body in collector["receivers"].items() for proto in body["protocols"]}
+    receivers = {
+        (name, proto): host_port(body["protocols"][proto]["endpoint"])[1]
+        for name, body in collector["receivers"].items()
+        for proto in body["protocols"]
+    }
     (service,) = scale_out.services_selecting(workload)
     by_port = {p["port"]: mf.port_number(c, p["targetPort"]) for p in service["spec"]["ports"]}
     assert by_port == {port: port for port in receivers.values()}

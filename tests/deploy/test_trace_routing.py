@@ -65,20 +65,59 @@ def make_traces(rng: random.Random) -> tuple[list[Span], dict[str, dict]]:
         feature, customer = FEATURES[i % 3], f"customer-{i % 7}"
         calls = [("gpt-4o-mini", 1_000 * (i + 1), 100 + i), ("gpt-4o", 500 * (i + 2), 50 + i)]
         start = now - 2_000_000_000
-        span = lambda sid, parent, name, kind, attrs, off: Span(  # noqa: E731
-            trace_id=tid, span_id=sid, parent_span_id=parent, name=name, kind=kind,
-            start_time_unix_nano=start + off, end_time_unix_nano=start + 1_000_000_000 - off,
-            attributes=[kv(k, v) for k, v in attrs.items()])
-        spans.append(span(root_id, b"", "POST /chat", Span.SPAN_KIND_SERVER,
-                          {"costline.feature": feature, "costline.customer_id": customer}, 0))
-        spans.append(span(agent_id, root_id, "invoke_agent assistant", Span.SPAN_KIND_INTERNAL, {
-            "gen_ai.operation.name": "invoke_agent", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
-            "gen_ai.usage.input_tokens": sum(c[1] for c in calls),
-            "gen_ai.usage.output_tokens": sum(c[2] for c in calls)}, 1_000))
+        span = lambda sid, parent, name, kind, attrs, off: Span(
+            trace_id=tid,
+            span_id=sid,
+            parent_span_id=parent,
+            name=name,
+            kind=kind,
+            start_time_unix_nano=start + off,
+            end_time_unix_nano=start + 1_000_000_000 - off,
+            attributes=[kv(k, v) for k, v in attrs.items()],
+        )
+        spans.append(
+            span(
+                root_id,
+                b"",
+                "POST /chat",
+                Span.SPAN_KIND_SERVER,
+                {"costline.feature": feature, "costline.customer_id": customer},
+                0,
+            )
+        )
+        spans.append(
+            span(
+                agent_id,
+                root_id,
+                "invoke_agent assistant",
+                Span.SPAN_KIND_INTERNAL,
+                {
+                    "gen_ai.operation.name": "invoke_agent",
+                    "gen_ai.provider.name": "openai",
+                    "gen_ai.request.model": "gpt-4o",
+                    "gen_ai.usage.input_tokens": sum(c[1] for c in calls),
+                    "gen_ai.usage.output_tokens": sum(c[2] for c in calls),
+                },
+                1_000,
+            )
+        )
         for sid, (model, tin, tout) in zip((a_id, b_id), calls):
-            spans.append(span(sid, agent_id, f"chat {model}", Span.SPAN_KIND_CLIENT, {
-                "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": model,
-                "gen_ai.usage.input_tokens": tin, "gen_ai.usage.output_tokens": tout}, 2_000))
+            spans.append(
+                span(
+                    sid,
+                    agent_id,
+                    f"chat {model}",
+                    Span.SPAN_KIND_CLIENT,
+                    {
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.provider.name": "openai",
+                        "gen_ai.request.model": model,
+                        "gen_ai.usage.input_tokens": tin,
+                        "gen_ai.usage.output_tokens": tout,
+                    },
+                    2_000,
+                )
+            )
         expected[tid.hex()] = {
             "feature": feature,
             "calls": {sid.hex(): call_cost(*c) for sid, c in zip((a_id, b_id), calls)},
@@ -100,9 +139,13 @@ def requests_of(spans: list[Span], rng: random.Random) -> list[list[Span]]:
 
 
 def export(endpoint: str, spans: list[Span]) -> None:
-    req = trace_service_pb2.ExportTraceServiceRequest(resource_spans=[ResourceSpans(
-        resource=Resource(attributes=[kv("service.name", "checkout")]),
-        scope_spans=[ScopeSpans(spans=spans)])])
+    req = trace_service_pb2.ExportTraceServiceRequest(
+        resource_spans=[
+            ResourceSpans(
+                resource=Resource(attributes=[kv("service.name", "checkout")]), scope_spans=[ScopeSpans(spans=spans)]
+            )
+        ]
+    )
     with grpc.insecure_channel(endpoint) as ch:
         resp = trace_service_pb2_grpc.TraceServiceStub(ch).Export(req, timeout=10)
     assert not resp.partial_success.rejected_spans
@@ -116,9 +159,12 @@ def run(mode: str) -> tuple[dict[str, list], dict[str, dict], list[int]]:
     spans, expected = make_traces(rng)
     hostnames = load(GATEWAY_STATIC)["exporters"]["load_balancing/costline"]["resolver"]["static"]["hostnames"]
     ring = HashRing(hostnames)
-    with OtlpSink() as sink_a, OtlpSink() as sink_b, \
-            RunningServer(loopback_config(sink_a, trace_wait=0.4)) as a, \
-            RunningServer(loopback_config(sink_b, trace_wait=0.4)) as b:
+    with (
+        OtlpSink() as sink_a,
+        OtlpSink() as sink_b,
+        RunningServer(loopback_config(sink_a, trace_wait=0.4)) as a,
+        RunningServer(loopback_config(sink_b, trace_wait=0.4)) as b,
+    ):
         replica = dict(zip(sorted(hostnames), (a.grpc_endpoint, b.grpc_endpoint)))
         for n, request in enumerate(requests_of(spans, rng)):
             if mode == "trace-id":
@@ -147,10 +193,14 @@ def verdict(trace_spans: list, want: dict) -> dict:
     rollups = [s.attributes.get("costline.rollup.cost_usd") for s in roots]
     return {
         "split": len({s.replica for s in trace_spans}) > 1,
-        "rollup_ok": len(roots) == 1 and rollups[0] is not None and math.isclose(rollups[0], float(want["total"]), abs_tol=1e-12)
+        "rollup_ok": len(roots) == 1
+        and rollups[0] is not None
+        and math.isclose(rollups[0], float(want["total"]), abs_tol=1e-12)
         and roots[0].attributes.get("costline.rollup.llm_calls") == 2,
-        "calls_priced_ok": all(math.isclose(s.attributes["costline.cost.usd"], float(want["calls"][s.span_id]), abs_tol=1e-12)
-                               for s in calls),
+        "calls_priced_ok": all(
+            math.isclose(s.attributes["costline.cost.usd"], float(want["calls"][s.span_id]), abs_tol=1e-12)
+            for s in calls
+        ),
         "tags_ok": all(s.attributes.get("costline.feature") == want["feature"] for s in calls),
         "billed": billed,
         "billed_ok": math.isclose(float(billed), float(want["total"]), abs_tol=1e-12),
@@ -203,8 +253,10 @@ def test_a_split_that_ignores_trace_ids_breaks_rollups_tags_and_bills(round_robi
     billed = sum(v["billed"] for v in verdicts.values())
     true = sum(w["total"] for w in expected.values())
     assert billed > true
-    print(f"round-robin: {len(split)}/{TRACES} traces split, {len(wrong_rollups)} wrong rollups, "
-          f"billed ${billed:.6f} for ${true:.6f} of calls")
+    print(
+        f"round-robin: {len(split)}/{TRACES} traces split, {len(wrong_rollups)} wrong rollups, "
+        f"billed ${billed:.6f} for ${true:.6f} of calls"
+    )
 
 
 # -- the ring itself ------------------------------------------------------------------------
@@ -233,4 +285,6 @@ def test_resize_moves_only_routes_that_touch_the_changed_replica():
     assert {new for _, new in moved} == {"costline-3:4317"}, "scale-up: routes only move to the new replica"
     assert 0.25 < len(moved) / len(ids) < 0.42, "about 1/N of the traces move"
     back = [t for t in ids if three.endpoint_for(t) != two.endpoint_for(t)]
-    assert all(three.endpoint_for(t) == "costline-3:4317" for t in back), "scale-down: only the removed replica's routes move"
+    assert all(three.endpoint_for(t) == "costline-3:4317" for t in back), (
+        "scale-down: only the removed replica's routes move"
+    )

@@ -13,17 +13,41 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-TOKEN = re.compile(r"""
+TOKEN = re.compile(
+    r"""
     (?P<ws>\s+)
   | (?P<string>"(?:[^"\\]|\\.)*")
   | (?P<number>-?\d+(?:\.\d+)?(?:ns|us|ms|s|m|h)?)
   | (?P<op>&&|\|\||=~|!~|!=|>=|<=|=|>|<|\||\{|\}|\(|\)|,)
   | (?P<name>[A-Za-z_][A-Za-z0-9_.:]*)
-""", re.X)
-INTRINSICS = {"name", "status", "kind", "duration", "statusMessage", "rootName", "rootServiceName", "traceDuration",
-              "nestedSetParent", "nestedSetLeft", "nestedSetRight", "span:name", "span:status", "span:kind",
-              "span:duration", "span:id", "span:parentID", "trace:rootName", "trace:rootService", "trace:duration",
-              "trace:id", "event:name", "link:traceID"}
+""",
+    re.X,
+)
+INTRINSICS = {
+    "name",
+    "status",
+    "kind",
+    "duration",
+    "statusMessage",
+    "rootName",
+    "rootServiceName",
+    "traceDuration",
+    "nestedSetParent",
+    "nestedSetLeft",
+    "nestedSetRight",
+    "span:name",
+    "span:status",
+    "span:kind",
+    "span:duration",
+    "span:id",
+    "span:parentID",
+    "trace:rootName",
+    "trace:rootService",
+    "trace:duration",
+    "trace:id",
+    "event:name",
+    "link:traceID",
+}
 LITERALS = {"nil", "true", "false", "ok", "error", "unset", "server", "client", "internal", "producer", "consumer"}
 COMPARE = {"=", "!=", ">", "<", ">=", "<=", "=~", "!~"}
 AGGREGATES = {"count", "sum", "avg", "min", "max"}
@@ -76,7 +100,7 @@ class _Parser:
             self.take("|")
             self.stage()
         if self.peek() is not None:
-            raise TraceQLError(f"trailing tokens {self.toks[self.i:]} in {self.query!r}")
+            raise TraceQLError(f"trailing tokens {self.toks[self.i :]} in {self.query!r}")
         return self.result
 
     def spansets(self) -> None:
@@ -127,7 +151,9 @@ class _Parser:
             return None
         scope, _, rest = value.partition(".")
         if scope not in ("span", "resource") or not rest:
-            raise TraceQLError(f"{value!r} is neither a scoped attribute (span./resource.) nor an intrinsic in {self.query!r}")
+            raise TraceQLError(
+                f"{value!r} is neither a scoped attribute (span./resource.) nor an intrinsic in {self.query!r}"
+            )
         return value
 
     def stage(self) -> None:

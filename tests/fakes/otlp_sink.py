@@ -50,8 +50,13 @@ class SinkSpan:
 class OtlpSink:
     """Context manager; `.grpc_endpoint`, `.http_endpoint`, `.wait_for_spans(n)`."""
 
-    def __init__(self, grpc_port: int = 0, http_port: int = 0, grpc_max_receive_bytes: int = 4 << 20,
-                 http_max_bytes: int | None = None):
+    def __init__(
+        self,
+        grpc_port: int = 0,
+        http_port: int = 0,
+        grpc_max_receive_bytes: int = 4 << 20,
+        http_max_bytes: int | None = None,
+    ):
         self.grpc_max_receive_bytes = grpc_max_receive_bytes  # gRPC's own default is 4 MiB too
         self.http_max_bytes = http_max_bytes  # a larger body is answered 413 (None: no limit)
         self.too_large = 0  # HTTP requests answered 413
@@ -69,7 +74,7 @@ class OtlpSink:
         self._http = None
 
     # -- lifecycle -------------------------------------------------------------------
-    def __enter__(self) -> "OtlpSink":
+    def __enter__(self) -> OtlpSink:
         self.start()
         return self
 
@@ -88,8 +93,10 @@ class OtlpSink:
                 sink._record(request)
                 return trace_service_pb2.ExportTraceServiceResponse()
 
-        self._grpc = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
-                                 options=[("grpc.max_receive_message_length", self.grpc_max_receive_bytes)])
+        self._grpc = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=4),
+            options=[("grpc.max_receive_message_length", self.grpc_max_receive_bytes)],
+        )
         trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Servicer(), self._grpc)
         self._grpc_port = self._grpc.add_insecure_port(f"127.0.0.1:{self._grpc_port}")
         self._grpc.start()

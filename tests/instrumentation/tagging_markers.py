@@ -12,8 +12,11 @@ APPS = Path(__file__).parent / "apps"
 
 def marked(path: Path, marker: str) -> set[tuple[str, int]]:
     notes = comments(path.read_text())
-    return {(str(path.resolve()), line) for line, (text, alone) in notes.items()
-            if not alone and marker in text.replace("#", " ").replace("[", " ").split()}
+    return {
+        (str(path.resolve()), line)
+        for line, (text, alone) in notes.items()
+        if not alone and marker in text.replace("#", " ").replace("[", " ").split()
+    }
 
 
 def where(path: str, line: int) -> tuple[str, int]:

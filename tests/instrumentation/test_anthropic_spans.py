@@ -15,8 +15,9 @@ SCOPE = "costline.instrumentation.anthropic"
 SYSTEM = "you are terse"  # 3 words
 PROMPT = "name three colours please"  # 4 words
 W = expect.words(SYSTEM, PROMPT)
-ONE_HOUR = [{"role": "user", "content": [{"type": "text", "text": PROMPT,
-                                          "cache_control": {"type": "ephemeral", "ttl": "1h"}}]}]
+ONE_HOUR = [
+    {"role": "user", "content": [{"type": "text", "text": PROMPT, "cache_control": {"type": "ephemeral", "ttl": "1h"}}]}
+]
 PLAIN = [{"role": "user", "content": PROMPT}]
 
 
@@ -42,8 +43,16 @@ def check(span, fake, stream: bool, expected_usage: dict) -> None:
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("stream", [False, True])
 def test_messages_create(fake, exporter, instrument_anthropic, mode, stream):
-    result = call(anthropic_client(fake, mode), mode, "messages.create", model="claude-fake-1", max_tokens=100,
-                  system=SYSTEM, messages=ONE_HOUR, stream=stream)
+    result = call(
+        anthropic_client(fake, mode),
+        mode,
+        "messages.create",
+        model="claude-fake-1",
+        max_tokens=100,
+        system=SYSTEM,
+        messages=ONE_HOUR,
+        stream=stream,
+    )
     if stream:
         assert [e.type for e in result][0] == "message_start"
     check(only_model_span(exporter, SCOPE), fake, stream, expect.anthropic_messages(W, one_hour=True))
@@ -51,8 +60,17 @@ def test_messages_create(fake, exporter, instrument_anthropic, mode, stream):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_thinking_tokens_are_reasoning(fake, exporter, instrument_anthropic, mode):
-    call(anthropic_client(fake, mode), mode, "messages.create", model="claude-fake-1", max_tokens=100,
-         system=SYSTEM, messages=PLAIN, thinking={"type": "enabled", "budget_tokens": 1024}, stream=True)
+    call(
+        anthropic_client(fake, mode),
+        mode,
+        "messages.create",
+        model="claude-fake-1",
+        max_tokens=100,
+        system=SYSTEM,
+        messages=PLAIN,
+        thinking={"type": "enabled", "budget_tokens": 1024},
+        stream=True,
+    )
     check(only_model_span(exporter, SCOPE), fake, True, expect.anthropic_messages(W, thinking=True))
 
 
@@ -67,8 +85,7 @@ def test_stream_helper_sync(fake, exporter, instrument_anthropic):
 def test_stream_helper_async(fake, exporter, instrument_anthropic):
     async def main() -> None:
         client = anthropic_client(fake, "async")
-        async with client.messages.stream(model="claude-fake-1", max_tokens=100, system=SYSTEM,
-                                          messages=PLAIN) as s:
+        async with client.messages.stream(model="claude-fake-1", max_tokens=100, system=SYSTEM, messages=PLAIN) as s:
             events = [e.type async for e in s]
             assert "message_stop" in events
             assert (await s.get_final_message()).usage.cache_read_input_tokens == W
@@ -88,8 +105,7 @@ def test_stream_helper_left_unread_still_ends_the_span(fake, exporter, instrumen
 @pytest.mark.parametrize("mode", MODES)
 def test_error_is_recorded_and_reraised(fake, exporter, instrument_anthropic, mode):
     with pytest.raises(anthropic.RateLimitError):
-        call(anthropic_client(fake, mode), mode, "messages.create", model="error-429", max_tokens=100,
-             messages=PLAIN)
+        call(anthropic_client(fake, mode), mode, "messages.create", model="error-429", max_tokens=100, messages=PLAIN)
     span = only_model_span(exporter, SCOPE)
     assert span.attributes["error.type"] == "RateLimitError"
     assert span.status.status_code is StatusCode.ERROR
@@ -98,8 +114,15 @@ def test_error_is_recorded_and_reraised(fake, exporter, instrument_anthropic, mo
 @pytest.mark.parametrize("mode", MODES)
 def test_error_mid_stream_keeps_the_usage_seen(fake, exporter, instrument_anthropic, mode):
     with pytest.raises(anthropic.APIStatusError):
-        call(anthropic_client(fake, mode), mode, "messages.create", model="error-stream", max_tokens=100,
-             messages=PLAIN, stream=True)
+        call(
+            anthropic_client(fake, mode),
+            mode,
+            "messages.create",
+            model="error-stream",
+            max_tokens=100,
+            messages=PLAIN,
+            stream=True,
+        )
     span = only_model_span(exporter, SCOPE)
     assert span.attributes["error.type"] == "APIStatusError"  # how the SDK raises an in-stream error
     # message_start arrived before the error: its input and cache counts (and output 1) are kept
@@ -109,8 +132,7 @@ def test_error_mid_stream_keeps_the_usage_seen(fake, exporter, instrument_anthro
 
 
 def test_parse(fake, exporter, instrument_anthropic):
-    anthropic_client(fake, "sync").messages.parse(model="claude-fake-1", max_tokens=100, system=SYSTEM,
-                                                  messages=PLAIN)
+    anthropic_client(fake, "sync").messages.parse(model="claude-fake-1", max_tokens=100, system=SYSTEM, messages=PLAIN)
     check(only_model_span(exporter, SCOPE), fake, False, expect.anthropic_messages(W))
 
 
@@ -119,15 +141,16 @@ def test_sdk_builtin_span_is_replaced_not_doubled(fake, exporter, instrument_ant
     from costline.instrumentation.anthropic import AnthropicInstrumentor
 
     AnthropicInstrumentor().uninstrument()
-    call(anthropic_client(fake, "sync"), "sync", "messages.create", model="claude-fake-1", max_tokens=100,
-         messages=PLAIN)
+    call(
+        anthropic_client(fake, "sync"), "sync", "messages.create", model="claude-fake-1", max_tokens=100, messages=PLAIN
+    )
     assert [s.name for s in model_spans(exporter)] == ["anthropic.messages.create"]  # the SDK's own
     exporter.clear()
     instrument_anthropic()
-    call(anthropic_client(fake, "sync"), "sync", "messages.create", model="claude-fake-1", max_tokens=100,
-         messages=PLAIN)
-    with anthropic_client(fake, "sync").messages.stream(model="claude-fake-1", max_tokens=100,
-                                                        messages=PLAIN) as s:
+    call(
+        anthropic_client(fake, "sync"), "sync", "messages.create", model="claude-fake-1", max_tokens=100, messages=PLAIN
+    )
+    with anthropic_client(fake, "sync").messages.stream(model="claude-fake-1", max_tokens=100, messages=PLAIN) as s:
         s.until_done()
     assert [s.name for s in model_spans(exporter)] == ["chat claude-fake-1"] * 2
     # other SDK methods keep the SDK's spans
@@ -136,8 +159,15 @@ def test_sdk_builtin_span_is_replaced_not_doubled(fake, exporter, instrument_ant
 
 def test_content_is_recorded_only_on_opt_in(fake, exporter, instrument_anthropic):
     instrument_anthropic(capture_content=True)
-    call(anthropic_client(fake, "sync"), "sync", "messages.create", model="claude-fake-1", max_tokens=100,
-         system=SYSTEM, messages=PLAIN)
+    call(
+        anthropic_client(fake, "sync"),
+        "sync",
+        "messages.create",
+        model="claude-fake-1",
+        max_tokens=100,
+        system=SYSTEM,
+        messages=PLAIN,
+    )
     a = only_model_span(exporter, SCOPE).attributes
     assert PROMPT in a["gen_ai.input.messages"] and SYSTEM in a["gen_ai.input.messages"]
     assert "Hello from the fake provider." in a["gen_ai.output.messages"]

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import pytest
 import wrapt
+
 try:
     import opentelemetry.instrumentation.openai_v2  # noqa: F401  (the `both` fixture instruments it)
 except ImportError as error:  # openai-v2 2.4b0 imports a module util-genai dropped in 1.2b0
-    pytest.fail(f"the official openai-v2 instrumentation does not import ({error}); "
-                "install `opentelemetry-util-genai<1.2` beside `opentelemetry-instrumentation-openai-v2`",
-                pytrace=False)
+    pytest.fail(
+        f"the official openai-v2 instrumentation does not import ({error}); "
+        "install `opentelemetry-util-genai<1.2` beside `opentelemetry-instrumentation-openai-v2`",
+        pytrace=False,
+    )
 from opentelemetry.trace import SpanKind
 
 from tests.instrumentation import expected_usage as expect
@@ -71,8 +74,9 @@ def test_a_wrapper_on_the_client_request_method_is_noticed(fake, exporter, trace
     tracer = tracer_provider.get_tracer("openinference.instrumentation.openai")
 
     def foreign(wrapped, instance, args, kwargs):
-        with tracer.start_as_current_span("ChatCompletion", kind=SpanKind.INTERNAL,
-                                          attributes={"openinference.span.kind": "LLM"}):
+        with tracer.start_as_current_span(
+            "ChatCompletion", kind=SpanKind.INTERNAL, attributes={"openinference.span.kind": "LLM"}
+        ):
             return wrapped(*args, **kwargs)
 
     wrapt.wrap_function_wrapper(openai.OpenAI, "request", foreign)
@@ -89,11 +93,13 @@ def test_a_wrapper_on_the_client_request_method_is_noticed(fake, exporter, trace
 def test_an_outer_framework_model_span_is_respected(fake, exporter, tracer_provider, instrument_openai):
     """A framework that already made the model-call span (e.g. an agent library) gets no duplicate."""
     tracer = tracer_provider.get_tracer("some.framework")
-    with tracer.start_as_current_span("chat gpt-4o", kind=SpanKind.CLIENT,
-                                      attributes={"gen_ai.operation.name": "chat"}):
+    with tracer.start_as_current_span(
+        "chat gpt-4o", kind=SpanKind.CLIENT, attributes={"gen_ai.operation.name": "chat"}
+    ):
         call(openai_client(fake, "sync"), "sync", "chat.completions.create", model="gpt-4o", messages=MESSAGES)
-    with tracer.start_as_current_span("invoke_agent planner", kind=SpanKind.CLIENT,
-                                      attributes={"gen_ai.operation.name": "invoke_agent"}):
+    with tracer.start_as_current_span(
+        "invoke_agent planner", kind=SpanKind.CLIENT, attributes={"gen_ai.operation.name": "invoke_agent"}
+    ):
         call(openai_client(fake, "sync"), "sync", "chat.completions.create", model="gpt-4o", messages=MESSAGES)
     assert [s.name for s in model_spans(exporter, COSTLINE)] == ["chat gpt-4o"]  # only under the agent span
     (costline_span,) = model_spans(exporter, COSTLINE)

@@ -13,11 +13,15 @@ import inspect
 import openai
 import pytest
 import wrapt
+
 try:
     import opentelemetry.instrumentation.openai_v2  # noqa: F401  (the `both` fixture instruments it)
 except ImportError as error:
-    pytest.fail(f"the official openai-v2 instrumentation does not import ({error}); "
-                "install `opentelemetry-util-genai<1.2` beside it", pytrace=False)
+    pytest.fail(
+        f"the official openai-v2 instrumentation does not import ({error}); "
+        "install `opentelemetry-util-genai<1.2` beside it",
+        pytrace=False,
+    )
 from opentelemetry.trace import SpanKind
 
 from tests.instrumentation import expected_usage as expect
@@ -30,8 +34,7 @@ STREAM = {"stream": True, "stream_options": {"include_usage": True}}
 
 
 def chat(fake, mode: str, **kwargs: object) -> object:
-    return call(openai_client(fake, mode), mode, "chat.completions.create", model="gpt-4o", messages=MESSAGES,
-                **kwargs)
+    return call(openai_client(fake, mode), mode, "chat.completions.create", model="gpt-4o", messages=MESSAGES, **kwargs)
 
 
 def parse_is_hooked() -> bool:
@@ -72,8 +75,9 @@ def test_cache_write_is_added_too(fake, exporter, both, order):
 @pytest.mark.parametrize("order", ORDERS, ids=["official-below", "official-above"])
 def test_with_raw_response(fake, exporter, both, order, mode):
     both(order)
-    call(openai_client(fake, mode), mode, "chat.completions.with_raw_response.create", model="gpt-4o",
-         messages=MESSAGES)
+    call(
+        openai_client(fake, mode), mode, "chat.completions.with_raw_response.create", model="gpt-4o", messages=MESSAGES
+    )
     assert expect.usage_of(only_model_span(exporter).attributes) == expect.openai_chat(3)
 
 
@@ -89,10 +93,15 @@ def test_a_stream_read_with_a_context_manager(fake, exporter, both):
 def test_a_value_the_other_library_set_is_kept(fake, exporter, tracer_provider, instrument_openai):
     """A span above costline's wrapper that already has a detail keeps it; the missing ones are added."""
     tracer = tracer_provider.get_tracer("some.framework")
-    with tracer.start_as_current_span("chat gpt-4o", kind=SpanKind.CLIENT,
-                                      attributes={"gen_ai.operation.name": "chat",
-                                                  "gen_ai.usage.cache_read.input_tokens": 99,
-                                                  "gen_ai.usage.reasoning_tokens": 7}):  # OpenLLMetry's name
+    with tracer.start_as_current_span(
+        "chat gpt-4o",
+        kind=SpanKind.CLIENT,
+        attributes={
+            "gen_ai.operation.name": "chat",
+            "gen_ai.usage.cache_read.input_tokens": 99,
+            "gen_ai.usage.reasoning_tokens": 7,
+        },
+    ):  # OpenLLMetry's name
         chat(fake, "sync", reasoning_effort="low")
     attributes = only_model_span(exporter).attributes
     assert attributes["gen_ai.usage.cache_read.input_tokens"] == 99
@@ -106,8 +115,9 @@ def test_an_openinference_style_span_gets_its_own_names(fake, exporter, tracer_p
     tracer = tracer_provider.get_tracer("openinference.instrumentation.openai")
 
     def foreign(wrapped, instance, args, kwargs):
-        with tracer.start_as_current_span("ChatCompletion", kind=SpanKind.INTERNAL,
-                                          attributes={"openinference.span.kind": "LLM"}) as span:
+        with tracer.start_as_current_span(
+            "ChatCompletion", kind=SpanKind.INTERNAL, attributes={"openinference.span.kind": "LLM"}
+        ) as span:
             result = wrapped(*args, **kwargs)
             span.set_attribute("llm.token_count.prompt", result.usage.prompt_tokens)
             return result

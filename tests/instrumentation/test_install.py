@@ -16,8 +16,9 @@ from tests.instrumentation.launcher import APPS
 
 
 def run(mode: str) -> dict:
-    result = subprocess.run([sys.executable, str(APPS / "hand_built_app.py"), mode],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(APPS / "hand_built_app.py"), mode], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -33,8 +34,10 @@ def not_installed() -> dict:
 
 
 def test_install_is_public_and_lazy():
-    code = ("import sys, costline; assert 'costline.instrumentation.configurator' not in sys.modules; "
-            "from costline.instrumentation.configurator import install; assert costline.install is install")
+    code = (
+        "import sys, costline; assert 'costline.instrumentation.configurator' not in sys.modules; "
+        "from costline.instrumentation.configurator import install; assert costline.install is install"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 

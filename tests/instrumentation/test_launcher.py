@@ -20,13 +20,25 @@ W_ANTHROPIC = expect.words(SYSTEM, PROMPT)
 
 
 def openai_span(name, response_model, stream, usage, **extra):
-    return {"name": name, "provider": "openai", "response_model": response_model, "stream": stream, "usage": usage,
-            **extra}
+    return {
+        "name": name,
+        "provider": "openai",
+        "response_model": response_model,
+        "stream": stream,
+        "usage": usage,
+        **extra,
+    }
 
 
 def anthropic_span(stream, usage, model="claude-fake-1", **extra):
-    return {"name": f"chat {model}", "provider": "anthropic", "response_model": f"{model}-20260101",
-            "stream": stream, "usage": usage, **extra}
+    return {
+        "name": f"chat {model}",
+        "provider": "anthropic",
+        "response_model": f"{model}-20260101",
+        "stream": stream,
+        "usage": usage,
+        **extra,
+    }
 
 
 CHAT = openai_chat = expect.openai_chat(W_OPENAI)
@@ -45,12 +57,18 @@ EXPECTED = {
     "responses-sync": openai_span("chat gpt-5", "gpt-5-20260101", False, RESPONSES_REASONING),
     "responses-stream-sync": openai_span("chat gpt-5", "gpt-5-20260101", True, RESPONSES_CACHE_KEY),
     "embeddings-sync": openai_span("embeddings text-embedding-3-small", "text-embedding-3-small", False, EMBEDDINGS),
-    "completions-sync": openai_span("text_completion gpt-3.5-turbo-instruct", "gpt-3.5-turbo-instruct-20260101",
-                                    False, CHAT),
-    "completions-stream-sync": openai_span("text_completion gpt-3.5-turbo-instruct",
-                                           "gpt-3.5-turbo-instruct-20260101", True, CHAT),
-    "openrouter-sync": openai_span("chat openrouter/auto", "openrouter/auto-20260101", False,
-                                   expect.openai_chat(W_OPENAI, reasoning=True, cache_key=True, cost=True)),
+    "completions-sync": openai_span(
+        "text_completion gpt-3.5-turbo-instruct", "gpt-3.5-turbo-instruct-20260101", False, CHAT
+    ),
+    "completions-stream-sync": openai_span(
+        "text_completion gpt-3.5-turbo-instruct", "gpt-3.5-turbo-instruct-20260101", True, CHAT
+    ),
+    "openrouter-sync": openai_span(
+        "chat openrouter/auto",
+        "openrouter/auto-20260101",
+        False,
+        expect.openai_chat(W_OPENAI, reasoning=True, cache_key=True, cost=True),
+    ),
     "chat-error-sync": openai_span("chat error-429", None, False, {}, error="RateLimitError"),
     "anthropic-sync": anthropic_span(False, ANTHROPIC_1H),
     "anthropic-stream-sync": anthropic_span(True, ANTHROPIC_THINKING),
@@ -62,10 +80,10 @@ EXPECTED = {
     "chat-stream-async": openai_span("chat gpt-4o", "gpt-4o-20260101", True, CHAT),
     "responses-async": openai_span("chat gpt-5", "gpt-5-20260101", False, RESPONSES_REASONING),
     "responses-stream-async": openai_span("chat gpt-5", "gpt-5-20260101", True, RESPONSES_CACHE_KEY),
-    "embeddings-async": openai_span("embeddings text-embedding-3-small", "text-embedding-3-small", False,
-                                    EMBEDDINGS),
-    "completions-async": openai_span("text_completion gpt-3.5-turbo-instruct", "gpt-3.5-turbo-instruct-20260101",
-                                     False, CHAT),
+    "embeddings-async": openai_span("embeddings text-embedding-3-small", "text-embedding-3-small", False, EMBEDDINGS),
+    "completions-async": openai_span(
+        "text_completion gpt-3.5-turbo-instruct", "gpt-3.5-turbo-instruct-20260101", False, CHAT
+    ),
     "chat-error-async": openai_span("chat error-429", None, False, {}, error="RateLimitError"),
     "anthropic-async": anthropic_span(False, ANTHROPIC_1H),
     "anthropic-stream-async": anthropic_span(True, ANTHROPIC_THINKING),
@@ -161,7 +179,11 @@ def test_step_span_is_the_parent(launched):
     _, spans, _ = launched
     (step,) = [s for s in spans if s.kind == INTERNAL]
     assert step.name == "summarise"
-    assert step.attributes == {"costline.step.name": "summarise", "costline.call": "step", "costline.customer_id": "acme"}
+    assert step.attributes == {
+        "costline.step.name": "summarise",
+        "costline.call": "step",
+        "costline.customer_id": "acme",
+    }
     assert model_span(spans, "step").parent_span_id == step.span_id
 
 

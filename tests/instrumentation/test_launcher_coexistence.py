@@ -8,8 +8,11 @@ import pytest
 try:  # the launcher would only log its import failure; say what is missing instead
     import opentelemetry.instrumentation.openai_v2  # noqa: F401
 except ImportError as error:
-    pytest.fail(f"the official openai-v2 instrumentation does not import ({error}); "
-                "install `opentelemetry-util-genai<1.2` beside it", pytrace=False)
+    pytest.fail(
+        f"the official openai-v2 instrumentation does not import ({error}); "
+        "install `opentelemetry-util-genai<1.2` beside it",
+        pytrace=False,
+    )
 
 from tests.fakes.otlp_sink import OtlpSink
 from tests.instrumentation import expected_usage as expect
@@ -25,10 +28,14 @@ MODEL_SCOPES = {
 @pytest.fixture(scope="module")
 def launched(fake):
     with OtlpSink() as sink:
-        env = app_env(sink, "coexist-app", FAKE_PROVIDER_URL=fake.base_url,
-                      COSTLINE_BAGGAGE_ALLOWED_HOSTS="127.0.0.1",
-                      OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="",  # the official `openai` entry point loads too
-                      OTEL_PYTHON_CONFIGURATOR="not-installed")  # so no configurator runs
+        env = app_env(
+            sink,
+            "coexist-app",
+            FAKE_PROVIDER_URL=fake.base_url,
+            COSTLINE_BAGGAGE_ALLOWED_HOSTS="127.0.0.1",
+            OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="",  # the official `openai` entry point loads too
+            OTEL_PYTHON_CONFIGURATOR="not-installed",
+        )  # so no configurator runs
         fake.clear()
         result = run_app("coexist_app.py", env)
         spans = sink.wait_for_spans(6)  # 3 model spans + their 3 HTTP spans

@@ -42,8 +42,9 @@ def test_asgi_tags_from_headers_and_callable(exporter, tracer_provider):
     async def tags(scope):  # e.g. the user from the auth layer
         return {"user_id": dict(scope["headers"]).get(b"x-user", b"").decode() or None}
 
-    app = CostlineASGIMiddleware(asgi_app(seen, tracer_provider),
-                                 headers={"X-Customer-Id": "customer_id", "x-feature": "feature"}, tags=tags)
+    app = CostlineASGIMiddleware(
+        asgi_app(seen, tracer_provider), headers={"X-Customer-Id": "customer_id", "x-feature": "feature"}, tags=tags
+    )
     get(OpenTelemetryMiddleware(app), {"x-customer-id": "acme", "x-user": "u1", "x-other": "nope"})
     assert seen["tags"] == {"customer_id": "acme", "user_id": "u1"}
     spans = {s.name: s.attributes for s in exporter.get_finished_spans()}
@@ -98,8 +99,12 @@ def test_wsgi_tags_cover_the_lazy_body(exporter, tracer_provider):
         return body()
 
     wrapped = WSGIOpenTelemetryMiddleware(
-        CostlineWSGIMiddleware(app, headers={"x-customer-id": "customer_id"},
-                               tags=lambda environ: {"feature": environ["PATH_INFO"].strip("/") or None}))
+        CostlineWSGIMiddleware(
+            app,
+            headers={"x-customer-id": "customer_id"},
+            tags=lambda environ: {"feature": environ["PATH_INFO"].strip("/") or None},
+        )
+    )
     assert wsgi_call(wrapped, {"x-customer-id": "acme"}) == b"chunk"
     assert seen == [{"customer_id": "acme"}]
     body_span = next(s for s in exporter.get_finished_spans() if s.name == "streaming-body")

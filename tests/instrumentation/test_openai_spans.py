@@ -40,8 +40,16 @@ def common(span, fake, operation: str, model: str, response_model: str, stream: 
 @pytest.mark.parametrize("stream", [False, True])
 def test_chat_completions(fake, exporter, instrument_openai, mode, stream):
     extra = {"stream": True, "stream_options": {"include_usage": True}} if stream else {}
-    result = call(openai_client(fake, mode), mode, "chat.completions.create", model="gpt-4o", messages=MESSAGES,
-                  max_tokens=50, temperature=0.5, **extra)
+    result = call(
+        openai_client(fake, mode),
+        mode,
+        "chat.completions.create",
+        model="gpt-4o",
+        messages=MESSAGES,
+        max_tokens=50,
+        temperature=0.5,
+        **extra,
+    )
     span = only_model_span(exporter, SCOPE)
     common(span, fake, "chat", "gpt-4o", "gpt-4o-20260101", stream)
     a = span.attributes
@@ -57,8 +65,9 @@ def test_chat_completions(fake, exporter, instrument_openai, mode, stream):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_chat_stream_without_usage_says_missing(fake, exporter, instrument_openai, mode):
-    chunks = call(openai_client(fake, mode), mode, "chat.completions.create", model="gpt-4o", messages=MESSAGES,
-                  stream=True)
+    chunks = call(
+        openai_client(fake, mode), mode, "chat.completions.create", model="gpt-4o", messages=MESSAGES, stream=True
+    )
     span = only_model_span(exporter, SCOPE)
     assert span.attributes["costline.usage.missing"] is True
     assert expect.usage_of(span.attributes) == {"costline.usage.missing": True}
@@ -75,8 +84,9 @@ def test_opt_in_stream_usage_is_requested_and_hidden(fake, exporter, instrument_
     else:
         instrument_openai(include_stream_usage=True)
     fake.clear()
-    chunks = call(openai_client(fake, mode), mode, "chat.completions.create", model="gpt-4o", messages=MESSAGES,
-                  stream=True)
+    chunks = call(
+        openai_client(fake, mode), mode, "chat.completions.create", model="gpt-4o", messages=MESSAGES, stream=True
+    )
     assert fake.requests[-1].body["stream_options"] == {"include_usage": True}
     assert all(c.choices for c in chunks), "the usage chunk costline asked for must not reach the app"
     span = only_model_span(exporter, SCOPE)
@@ -86,8 +96,15 @@ def test_opt_in_stream_usage_is_requested_and_hidden(fake, exporter, instrument_
 def test_opt_in_respects_an_explicit_no(fake, exporter, instrument_openai):
     instrument_openai(include_stream_usage=True)
     fake.clear()
-    call(openai_client(fake, "sync"), "sync", "chat.completions.create", model="gpt-4o", messages=MESSAGES,
-         stream=True, stream_options={"include_usage": False})
+    call(
+        openai_client(fake, "sync"),
+        "sync",
+        "chat.completions.create",
+        model="gpt-4o",
+        messages=MESSAGES,
+        stream=True,
+        stream_options={"include_usage": False},
+    )
     assert fake.requests[-1].body["stream_options"] == {"include_usage": False}
     assert only_model_span(exporter, SCOPE).attributes["costline.usage.missing"] is True
 
@@ -95,8 +112,16 @@ def test_opt_in_respects_an_explicit_no(fake, exporter, instrument_openai):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("stream", [False, True])
 def test_responses_api(fake, exporter, instrument_openai, mode, stream):
-    call(openai_client(fake, mode), mode, "responses.create", model="gpt-5", input=PROMPT,
-         reasoning={"effort": "low"}, max_output_tokens=64, stream=stream)
+    call(
+        openai_client(fake, mode),
+        mode,
+        "responses.create",
+        model="gpt-5",
+        input=PROMPT,
+        reasoning={"effort": "low"},
+        max_output_tokens=64,
+        stream=stream,
+    )
     span = only_model_span(exporter, SCOPE)
     common(span, fake, "chat", "gpt-5", "gpt-5-20260101", stream)
     assert expect.usage_of(span.attributes) == expect.openai_responses(W, reasoning=True)
@@ -106,8 +131,15 @@ def test_responses_api(fake, exporter, instrument_openai, mode, stream):
 
 
 def test_responses_cache_write_and_service_tier(fake, exporter, instrument_openai):
-    call(openai_client(fake, "sync"), "sync", "responses.create", model="gpt-5", input=PROMPT,
-         prompt_cache_key="k1", service_tier="flex")
+    call(
+        openai_client(fake, "sync"),
+        "sync",
+        "responses.create",
+        model="gpt-5",
+        input=PROMPT,
+        prompt_cache_key="k1",
+        service_tier="flex",
+    )
     span = only_model_span(exporter, SCOPE)
     assert expect.usage_of(span.attributes) == expect.openai_responses(W, cache_key=True)
     assert span.attributes["openai.response.service_tier"] == "flex"
@@ -127,8 +159,7 @@ def test_embeddings(fake, exporter, instrument_openai, mode):
 @pytest.mark.parametrize("stream", [False, True])
 def test_legacy_completions(fake, exporter, instrument_openai, mode, stream):
     extra = {"stream": True, "stream_options": {"include_usage": True}} if stream else {}
-    call(openai_client(fake, mode), mode, "completions.create", model="gpt-3.5-turbo-instruct", prompt=PROMPT,
-         **extra)
+    call(openai_client(fake, mode), mode, "completions.create", model="gpt-3.5-turbo-instruct", prompt=PROMPT, **extra)
     span = only_model_span(exporter, SCOPE)
     common(span, fake, "text_completion", "gpt-3.5-turbo-instruct", "gpt-3.5-turbo-instruct-20260101", stream)
     assert expect.usage_of(span.attributes) == expect.openai_chat(W)
@@ -136,8 +167,15 @@ def test_legacy_completions(fake, exporter, instrument_openai, mode, stream):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_reasoning_cache_write_and_reported_cost(fake, exporter, instrument_openai, mode):
-    call(openai_client(fake, mode), mode, "chat.completions.create", model="openrouter/some-model",
-         messages=MESSAGES, reasoning_effort="high", prompt_cache_key="k")
+    call(
+        openai_client(fake, mode),
+        mode,
+        "chat.completions.create",
+        model="openrouter/some-model",
+        messages=MESSAGES,
+        reasoning_effort="high",
+        prompt_cache_key="k",
+    )
     span = only_model_span(exporter, SCOPE)
     expected = expect.openai_chat(W, reasoning=True, cache_key=True, cost=True)
     assert expect.usage_of(span.attributes) == expected
@@ -158,8 +196,15 @@ def test_error_is_recorded_and_reraised_unchanged(fake, exporter, instrument_ope
 @pytest.mark.parametrize("mode", MODES)
 def test_error_mid_stream(fake, exporter, instrument_openai, mode):
     with pytest.raises(openai.APIError):
-        call(openai_client(fake, mode), mode, "chat.completions.create", model="error-stream", messages=MESSAGES,
-             stream=True, stream_options={"include_usage": True})
+        call(
+            openai_client(fake, mode),
+            mode,
+            "chat.completions.create",
+            model="error-stream",
+            messages=MESSAGES,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
     span = only_model_span(exporter, SCOPE)
     assert span.attributes["error.type"] == "APIError"
     assert span.attributes["costline.usage.missing"] is True
@@ -167,8 +212,15 @@ def test_error_mid_stream(fake, exporter, instrument_openai, mode):
 
 
 def test_interrupted_stream_has_no_usage(fake, exporter, instrument_openai):
-    call(openai_client(fake, "sync"), "sync", "chat.completions.create", model="cut-stream", messages=MESSAGES,
-         stream=True, stream_options={"include_usage": True})
+    call(
+        openai_client(fake, "sync"),
+        "sync",
+        "chat.completions.create",
+        model="cut-stream",
+        messages=MESSAGES,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     assert only_model_span(exporter, SCOPE).attributes["costline.usage.missing"] is True
 
 
@@ -208,8 +260,9 @@ def test_async_stream_cancelled_while_waiting_ends_the_span(exporter, instrument
 
 def test_stream_helpers(fake, exporter, instrument_openai):
     client = openai_client(fake, "sync")
-    with client.chat.completions.stream(model="gpt-4o", messages=MESSAGES,
-                                        stream_options={"include_usage": True}) as stream:
+    with client.chat.completions.stream(
+        model="gpt-4o", messages=MESSAGES, stream_options={"include_usage": True}
+    ) as stream:
         assert stream.get_final_completion().usage.prompt_tokens == 10 + W
     with client.responses.stream(model="gpt-5", input=PROMPT) as stream:
         assert stream.get_final_response().usage.input_tokens == 10 + W
@@ -266,8 +319,14 @@ def test_audio_tokens_are_recorded_as_semconv_subsets(fake, exporter, instrument
     """gpt-4o-audio-preview: the provider's `prompt_tokens_details.audio_tokens` / `completion_tokens_details.
     audio_tokens` (the fake sends 5 and 4) become gen_ai.usage.audio.{input,output}_tokens, subsets of the totals."""
     extra = {"stream": True, "stream_options": {"include_usage": True}} if stream else {}
-    call(openai_client(fake, mode), mode, "chat.completions.create", model="gpt-4o-audio-preview",
-         messages=MESSAGES, **extra)
+    call(
+        openai_client(fake, mode),
+        mode,
+        "chat.completions.create",
+        model="gpt-4o-audio-preview",
+        messages=MESSAGES,
+        **extra,
+    )
     a = only_model_span(exporter, SCOPE).attributes
     assert a["gen_ai.usage.audio.input_tokens"] == 5 and type(a["gen_ai.usage.audio.input_tokens"]) is int
     assert a["gen_ai.usage.audio.output_tokens"] == 4

@@ -6,7 +6,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-SUITE = '''
+SUITE = """
 import openai
 import pytest
 
@@ -39,7 +39,7 @@ def test_untagged(client):
 def test_partly_tagged(client):
     with costline.attribution(feature="search"):
         client.embeddings.create(model="text-embedding-3-small", input="x")  # embed
-'''
+"""
 
 
 def _line(marker: str) -> int:
@@ -74,12 +74,14 @@ def test_fails_the_run_listing_each_call_site_once(suite):
     result.assert_outcomes(passed=3)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     out = result.stdout.str()
-    result.stdout.fnmatch_lines([
-        "*costline: untagged model calls*",
-        "2 call site(s) made model calls without the required costline tags (feature, customer_id):",
-        f"test_app.py:{ASK}: openai /chat/completions missing customer_id, feature (2 calls; test_app.py::test_untagged)",
-        f"test_app.py:{EMBED}: openai /embeddings missing customer_id (1 call; test_app.py::test_partly_tagged)",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*costline: untagged model calls*",
+            "2 call site(s) made model calls without the required costline tags (feature, customer_id):",
+            f"test_app.py:{ASK}: openai /chat/completions missing customer_id, feature (2 calls; test_app.py::test_untagged)",
+            f"test_app.py:{EMBED}: openai /embeddings missing customer_id (1 call; test_app.py::test_partly_tagged)",
+        ]
+    )
     assert out.count(f"test_app.py:{ASK}:") == 1 and "test_tagged" not in out.split("untagged model calls")[1]
 
 
@@ -87,6 +89,7 @@ def test_enabled_by_the_environment(suite, monkeypatch):
     monkeypatch.setenv("COSTLINE_REQUIRE_TAGS", "feature")
     result = suite.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines([f"test_app.py:{ASK}: openai /chat/completions missing feature (2 calls; *test_untagged)"])
+    result.stdout.fnmatch_lines(
+        [f"test_app.py:{ASK}: openai /chat/completions missing feature (2 calls; *test_untagged)"]
+    )
     assert f"test_app.py:{EMBED}" not in result.stdout.str()
-

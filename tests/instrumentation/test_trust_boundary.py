@@ -67,8 +67,11 @@ def make_propagator(allowed: str = "", trust: bool = False) -> BoundaryPropagato
 
 def test_inject_strips_costline_entries_unless_the_destination_is_allowed(tagged):
     propagator = make_propagator("svc-b")
-    for host, expected in ((None, {"other": "1"}), ("api.openai.com", {"other": "1"}),
-                           ("svc-b", {"other": "1", **TAGS})):
+    for host, expected in (
+        (None, {"other": "1"}),
+        ("api.openai.com", {"other": "1"}),
+        ("svc-b", {"other": "1", **TAGS}),
+    ):
         carrier: dict[str, str] = {}
         with outbound_to(host):
             propagator.inject(carrier)
@@ -139,8 +142,9 @@ def test_anthropic_sdk_own_propagation_carries_no_tags(fake, boundary, tagged):
     """Uninstrumented, anthropic>=2 injects trace headers itself; the boundary strips the tags."""
     boundary(allowed_hosts="127.0.0.1")
     fake.clear()
-    anthropic_client(fake, "sync").messages.create(model="claude-fake-1", max_tokens=10,
-                                                   messages=[{"role": "user", "content": "hi"}])
+    anthropic_client(fake, "sync").messages.create(
+        model="claude-fake-1", max_tokens=10, messages=[{"role": "user", "content": "hi"}]
+    )
     (request,) = fake.requests
     assert "traceparent" in request.headers
     assert baggage_of(request.headers) == {"other": "1"}

@@ -21,7 +21,7 @@ SERVER, CLIENT = 2, 3
 
 def costline_baggage(headers: dict) -> dict[str, str]:
     pairs = (item.split(";")[0].split("=", 1) for item in headers.get("baggage", "").split(",") if "=" in item)
-    return {k.strip()[len("costline."):]: unquote_plus(v) for k, v in pairs if k.strip().startswith("costline.")}
+    return {k.strip()[len("costline.") :]: unquote_plus(v) for k, v in pairs if k.strip().startswith("costline.")}
 
 
 @pytest.fixture(scope="module", params=[True, False], ids=["b-trusts-a", "b-trusts-nobody"])
@@ -29,14 +29,24 @@ def two_services(request, fake):
     trust = request.param
     with OtlpSink() as sink:
         fake.clear()
-        b_env = app_env(sink, "service-b", protocol="http/protobuf", FAKE_PROVIDER_URL=fake.base_url,
-                        COSTLINE_TRUST_INBOUND_BAGGAGE=str(trust).lower(),
-                        COSTLINE_BAGGAGE_ALLOWED_HOSTS="127.0.0.1")  # even the providers' host
+        b_env = app_env(
+            sink,
+            "service-b",
+            protocol="http/protobuf",
+            FAKE_PROVIDER_URL=fake.base_url,
+            COSTLINE_TRUST_INBOUND_BAGGAGE=str(trust).lower(),
+            COSTLINE_BAGGAGE_ALLOWED_HOSTS="127.0.0.1",
+        )  # even the providers' host
         b = start_app("service_b.py", b_env)
         try:
             port = int(b.stdout.readline())
-            a_env = app_env(sink, "service-a", FAKE_PROVIDER_URL=fake.base_url,
-                            SERVICE_B_URL=f"http://localhost:{port}", COSTLINE_BAGGAGE_ALLOWED_HOSTS="localhost")
+            a_env = app_env(
+                sink,
+                "service-a",
+                FAKE_PROVIDER_URL=fake.base_url,
+                SERVICE_B_URL=f"http://localhost:{port}",
+                COSTLINE_BAGGAGE_ALLOWED_HOSTS="localhost",
+            )
             answers = json.loads(run_app("service_a.py", a_env).stdout.strip().splitlines()[-1])
             assert b.wait(timeout=30) == 0, b.stderr.read()
         finally:

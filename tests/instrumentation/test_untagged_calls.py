@@ -59,7 +59,7 @@ def test_plugin_reports_each_untagged_site_once(request, audit, app, instrumente
     assert set(sites) == marked(APP, "untagged")
     for finding in sites.values():
         assert finding.tests == ["t::x"] and finding.calls == 2
-    partly = sites[where(str(APP), _line_of(APP, "embeddings.create(model=\"text-embedding-3-small\", input=\"x\")"))]
+    partly = sites[where(str(APP), _line_of(APP, 'embeddings.create(model="text-embedding-3-small", input="x")'))]
     assert partly.missing == {"customer_id"} and partly.path.endswith("/embeddings")
 
 
@@ -122,7 +122,9 @@ def test_error_raises_before_the_request_is_sent(monkeypatch, counted, both_inst
     with pytest.raises(costline.UntaggedCallError) as raised:
         app.chat_untagged()
     assert fake.requests == []
-    assert where(raised.value.site.path, raised.value.site.line) == where(str(APP), _line_of(APP, "def chat_untagged") + 1)
+    assert where(raised.value.site.path, raised.value.site.line) == where(
+        str(APP), _line_of(APP, "def chat_untagged") + 1
+    )
     assert raised.value.missing == ("customer_id",)
     app.chat_tagged()
     with costline.attribution(customer_id="acme"):

@@ -22,8 +22,7 @@ def plan(tracer_provider, *, start=None, record=None, wrapper_below=False) -> Ca
     def default_start(instance, kwargs):
         return "chat", kwargs.get("model"), {}, {**kwargs, "added": True}, "note"
 
-    return CallPlan(spans, Site(wrapper_below, lambda: False), start or default_start, record or recorder([]),
-                    MARKER)
+    return CallPlan(spans, Site(wrapper_below, lambda: False), start or default_start, record or recorder([]), MARKER)
 
 
 def recorder(seen: list):
@@ -38,8 +37,12 @@ def recorder(seen: list):
 
 def sdk(**kwargs):
     """A stand-in SDK method: reports what it saw while it ran."""
-    return {"kwargs": kwargs, "marked": MARKER.get(), "span": trace.get_current_span().is_recording(),
-            "provider_call": trust_boundary._provider_call.get()}
+    return {
+        "kwargs": kwargs,
+        "marked": MARKER.get(),
+        "span": trace.get_current_span().is_recording(),
+        "provider_call": trust_boundary._provider_call.get(),
+    }
 
 
 def test_a_traced_call(tracer_provider, exporter):

@@ -11,8 +11,13 @@ from tests.integrations.runner import Run
 TAGS = {"customer_id": "acme", "feature": "support"}  # what the apps set (apps/otel_setup.py)
 # Statuses of a span that carries a call's usage but is not its bill.
 NOT_BILLED = {"duplicate_call", "aggregate_usage", "billed_in_parent", "duplicate_span"}
-USAGE_PREFIXES = ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.prompt_tokens",
-                  "llm.token_count.prompt", "llm.token_count.completion")
+USAGE_PREFIXES = (
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "llm.token_count.prompt",
+    "llm.token_count.completion",
+)
 
 
 def has_usage(attributes: dict) -> bool:
@@ -42,8 +47,9 @@ def assert_trace_total(run: Run) -> None:
     roots = [s for s in run.spans if not s.parent_span_id]
     assert len(roots) == 1, [s.name for s in roots]
     rollup = roots[0].attributes.get("costline.rollup.cost_usd")
-    assert rollup is not None and math.isclose(rollup, float(run.total()), rel_tol=0, abs_tol=1e-12), \
+    assert rollup is not None and math.isclose(rollup, float(run.total()), rel_tol=0, abs_tol=1e-12), (
         f"root rollup {rollup}, ledger total {run.total()}\n\n{run.shapes}"
+    )
 
 
 def assert_twins_point_to_the_bill(run: Run, n_calls: int, sibling_status: str = "duplicate_call") -> None:
@@ -68,9 +74,12 @@ def assert_twins_point_to_the_bill(run: Run, n_calls: int, sibling_status: str =
         status = a.get("costline.cost.status")
         assert status in NOT_BILLED, f"{s.name} ({s.scope}) has usage, no cost and status {status!r}\n\n{run.shapes}"
         if s.span_id not in below:
-            assert status == sibling_status, f"{s.name} ({s.scope}): {status!r}, expected {sibling_status}\n\n{run.shapes}"
-            assert a.get("costline.billed_span_id") in billed, \
+            assert status == sibling_status, (
+                f"{s.name} ({s.scope}): {status!r}, expected {sibling_status}\n\n{run.shapes}"
+            )
+            assert a.get("costline.billed_span_id") in billed, (
                 f"{s.name} ({s.scope}) names {a.get('costline.billed_span_id')!r}, billed: {billed}\n\n{run.shapes}"
+            )
 
 
 def assert_tagged(run: Run) -> None:

@@ -52,5 +52,8 @@ def call_cost(path: str, body: dict) -> Decimal:
 
 def calls(requests) -> list[tuple[str, dict]]:
     """The model calls among the fake provider's recorded requests: (path, body)."""
-    return [(r.path.split("?")[0], r.body) for r in requests
-            if r.method == "POST" and isinstance(r.body, dict) and "model" in r.body]
+    return [
+        (r.path.split("?")[0], r.body)
+        for r in requests
+        if r.method == "POST" and isinstance(r.body, dict) and "model" in r.body
+    ]

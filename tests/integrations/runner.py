@@ -16,7 +16,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -45,8 +44,10 @@ def integrations_python() -> str:
         if candidate and os.path.exists(candidate):
             return candidate
     # "not installed" in the reason: tests/conftest.py turns this skip into a failure under CI
-    pytest.skip("the integrations venv is not installed (./dev test makes .venv-integrations "
-                "from tests/integrations/requirements.txt)")
+    pytest.skip(
+        "the integrations venv is not installed (./dev test makes .venv-integrations "
+        "from tests/integrations/requirements.txt)"
+    )
 
 
 @dataclass
@@ -60,15 +61,27 @@ class Run:
 
     def total(self, trace_id: str | None = None) -> Decimal:
         """The sum of the billed costs in the ledger (of one trace, or all)."""
-        return sum((Decimal(r["cost_usd"]) for r in self.rows
-                    if r["cost_usd"] is not None and (trace_id is None or r["trace_id"] == trace_id)), Decimal(0))
+        return sum(
+            (
+                Decimal(r["cost_usd"])
+                for r in self.rows
+                if r["cost_usd"] is not None and (trace_id is None or r["trace_id"] == trace_id)
+            ),
+            Decimal(0),
+        )
 
     def billed(self) -> list[dict]:
         return [r for r in self.rows if r["cost_usd"] is not None]
 
     def model_requests(self) -> list[RecordedRequest]:
-        return [r for r in self.requests if r.method == "POST" and r.path.split("?")[0].startswith("/v1/")
-                and isinstance(r.body, dict) and "model" in r.body]
+        return [
+            r
+            for r in self.requests
+            if r.method == "POST"
+            and r.path.split("?")[0].startswith("/v1/")
+            and isinstance(r.body, dict)
+            and "model" in r.body
+        ]
 
 
 def read_ledger(path: Path) -> list[dict]:
@@ -84,22 +97,38 @@ def read_ledger(path: Path) -> list[dict]:
 
 
 @contextmanager
-def scenario(app: str, tmp_path: Path, protocol: str = "grpc", expect_spans: int = 1, env: dict | None = None,
-             response_models: dict | None = None,
-             timeout: float = 120):
+def scenario(
+    app: str,
+    tmp_path: Path,
+    protocol: str = "grpc",
+    expect_spans: int = 1,
+    env: dict | None = None,
+    response_models: dict | None = None,
+    timeout: float = 120,
+):
     python = integrations_python()
     ledger = tmp_path / "ledger.db"
-    with FakeProvider(response_models=SNAPSHOTS if response_models is None else response_models) as fake, OtlpSink() as sink:
+    with (
+        FakeProvider(response_models=SNAPSHOTS if response_models is None else response_models) as fake,
+        OtlpSink() as sink,
+    ):
         cfg = loopback_config(sink, trace_wait=0.3)
         cfg.ledger = str(ledger)
         with RunningServer(cfg, sinks=open_sinks(cfg)) as srv:
             endpoint = srv.grpc_endpoint if protocol == "grpc" else srv.http_url
             app_env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "COSTLINE_", "LOGFIRE_"))}
-            app_env.update(FAKE_PROVIDER_URL=fake.base_url, COSTLINE_OTLP_ENDPOINT=endpoint,
-                           COSTLINE_OTLP_PROTOCOL=protocol, COSTLINE_BAGGAGE_ALLOWED_HOSTS="",
-                           PYTHONPATH=str(APPS), PYTHONUNBUFFERED="1", **(env or {}))
-            result = subprocess.run([python, str(APPS / app)], env=app_env, capture_output=True, text=True,
-                                    timeout=timeout, cwd=tmp_path)
+            app_env.update(
+                FAKE_PROVIDER_URL=fake.base_url,
+                COSTLINE_OTLP_ENDPOINT=endpoint,
+                COSTLINE_OTLP_PROTOCOL=protocol,
+                COSTLINE_BAGGAGE_ALLOWED_HOSTS="",
+                PYTHONPATH=str(APPS),
+                PYTHONUNBUFFERED="1",
+                **(env or {}),
+            )
+            result = subprocess.run(
+                [python, str(APPS / app)], env=app_env, capture_output=True, text=True, timeout=timeout, cwd=tmp_path
+            )
             assert result.returncode == 0, f"{app} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
             spans = sink.wait_for_spans(expect_spans, timeout=15)
             requests = fake.requests
@@ -109,12 +138,35 @@ def scenario(app: str, tmp_path: Path, protocol: str = "grpc", expect_spans: int
 
 
 # -- the span-shape dump -------------------------------------------------------------------
-SHAPE_PREFIXES = ("gen_ai.", "llm.", "openinference.", "logfire.", "costline.", "anthropic.", "openai.",
-                  "traceloop.", "server.", "request_data", "response_data", "embedding.")
-SKIP_KEYS = ("llm.input_messages", "llm.output_messages", "gen_ai.prompt", "gen_ai.completion",
-             "llm.invocation_parameters", "input.value", "output.value", "gen_ai.input.messages",
-             "gen_ai.output.messages", "request_data", "response_data", "logfire.json_schema",
-             "embedding.embeddings")
+SHAPE_PREFIXES = (
+    "gen_ai.",
+    "llm.",
+    "openinference.",
+    "logfire.",
+    "costline.",
+    "anthropic.",
+    "openai.",
+    "traceloop.",
+    "server.",
+    "request_data",
+    "response_data",
+    "embedding.",
+)
+SKIP_KEYS = (
+    "llm.input_messages",
+    "llm.output_messages",
+    "gen_ai.prompt",
+    "gen_ai.completion",
+    "llm.invocation_parameters",
+    "input.value",
+    "output.value",
+    "gen_ai.input.messages",
+    "gen_ai.output.messages",
+    "request_data",
+    "response_data",
+    "logfire.json_schema",
+    "embedding.embeddings",
+)
 
 
 def _short(value, limit: int = 120) -> str:
@@ -128,17 +180,24 @@ def shape_report(title: str, run: Run) -> str:
     lines = [f"## {title}", ""]
     for s in sorted(run.spans, key=lambda s: (s.trace_id, s.start_unix_nano)):
         parent = by_id.get(s.parent_span_id)
-        rel = (f"child of `{parent.name}` ({parent.span_id[:8]})" if parent
-               else (f"parent {s.parent_span_id[:8]} NOT RECEIVED" if s.parent_span_id else "root"))
-        lines.append(f"- **{s.name}** span {s.span_id[:8]} trace {s.trace_id[:8]}, scope `{s.scope}`, kind {s.kind}, {rel}")
+        rel = (
+            f"child of `{parent.name}` ({parent.span_id[:8]})"
+            if parent
+            else (f"parent {s.parent_span_id[:8]} NOT RECEIVED" if s.parent_span_id else "root")
+        )
+        lines.append(
+            f"- **{s.name}** span {s.span_id[:8]} trace {s.trace_id[:8]}, scope `{s.scope}`, kind {s.kind}, {rel}"
+        )
         for k in sorted(s.attributes):
             if k.startswith(SHAPE_PREFIXES) and not k.startswith(SKIP_KEYS) and ".content" not in k:
                 lines.append(f"    - `{k}` = {_short(s.attributes[k])}")
     lines += ["", "ledger rows:", ""]
     for r in run.rows:
-        lines.append(f"- {r['span_name']} span {r['span_id'][:8]}: model={r['model']} request_model={r['request_model']} "
-                     f"in={r['input_tokens']} out={r['output_tokens']} cache_read={r['cache_read_tokens']} "
-                     f"cache_write={r['cache_write_tokens']} cost_usd={r['cost_usd']} status={r['status']} tags={r['tags']}")
+        lines.append(
+            f"- {r['span_name']} span {r['span_id'][:8]}: model={r['model']} request_model={r['request_model']} "
+            f"in={r['input_tokens']} out={r['output_tokens']} cache_read={r['cache_read_tokens']} "
+            f"cache_write={r['cache_write_tokens']} cost_usd={r['cost_usd']} status={r['status']} tags={r['tags']}"
+        )
     lines.append("")
     return "\n".join(lines)
 

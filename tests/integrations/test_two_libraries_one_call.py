@@ -23,12 +23,27 @@ from tests.integrations.runner import record_shapes, scenario
 
 # (app, protocol, spans the app exports, calls it makes, what record_shapes calls it)
 SCENARIOS = {
-    "openllmetry-anthropic": ("anthropic_openllmetry.py", "grpc", 5, 2,
-                              "anthropic SDK spans + OpenLLMetry anthropic (gRPC)"),
-    "openinference-anthropic": ("anthropic_openinference.py", "http", 7, 3,
-                                "anthropic SDK spans + OpenInference anthropic (HTTP)"),
-    "openinference-langchain": ("langchain_openinference.py", "grpc", 5, 2,
-                                "OpenInference LangChain (ChatOpenAI) + OpenInference openai (gRPC)"),
+    "openllmetry-anthropic": (
+        "anthropic_openllmetry.py",
+        "grpc",
+        5,
+        2,
+        "anthropic SDK spans + OpenLLMetry anthropic (gRPC)",
+    ),
+    "openinference-anthropic": (
+        "anthropic_openinference.py",
+        "http",
+        7,
+        3,
+        "anthropic SDK spans + OpenInference anthropic (HTTP)",
+    ),
+    "openinference-langchain": (
+        "langchain_openinference.py",
+        "grpc",
+        5,
+        2,
+        "OpenInference LangChain (ChatOpenAI) + OpenInference openai (gRPC)",
+    ),
 }
 
 

@@ -25,8 +25,15 @@ def free_port() -> int:
 
 
 def _pg_bindir() -> str | None:
-    for candidate in [os.environ.get("COSTLINE_PG_BINDIR", ""), *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)]:
-        if candidate and os.path.exists(os.path.join(candidate, "initdb")) and os.path.exists(os.path.join(candidate, "pg_ctl")):
+    for candidate in [
+        os.environ.get("COSTLINE_PG_BINDIR", ""),
+        *sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True),
+    ]:
+        if (
+            candidate
+            and os.path.exists(os.path.join(candidate, "initdb"))
+            and os.path.exists(os.path.join(candidate, "pg_ctl"))
+        ):
             return candidate
     initdb = shutil.which("initdb")
     return os.path.dirname(os.path.realpath(initdb)) if initdb else None
@@ -51,12 +58,14 @@ def pg_server():
     port = free_port()
     subprocess.run(
         _as_postgres([f"{bindir}/initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync", "-E", "UTF8"]),
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50"
     subprocess.run(
         _as_postgres([f"{bindir}/pg_ctl", "-D", data, "-l", f"{root}/log", "-o", opts, "-w", "-t", "60", "start"]),
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}"

@@ -24,11 +24,25 @@ TRACE = "ab" * 16
 def rows():
     out = []
     for i, (cost, at, feature, customer, user, model, agent, outcome) in enumerate(SPEC):
-        tags = {k: v for k, v in (("feature", feature), ("customer_id", customer), ("user_id", user), ("outcome", outcome)) if v}
+        tags = {
+            k: v
+            for k, v in (("feature", feature), ("customer_id", customer), ("user_id", user), ("outcome", outcome))
+            if v
+        }
         provider = "anthropic" if model.startswith("claude") else "openai"
         trace = TRACE if i < 2 else None
-        out.append(make_row(cost, at=at, tags=tags, model=model, provider=provider, agent_path=agent, trace=trace,
-                            tokens=(1000 + i, 100 + i, 10 * i, i, 2 * i)))
+        out.append(
+            make_row(
+                cost,
+                at=at,
+                tags=tags,
+                model=model,
+                provider=provider,
+                agent_path=agent,
+                trace=trace,
+                tokens=(1000 + i, 100 + i, 10 * i, i, 2 * i),
+            )
+        )
     return out
 
 

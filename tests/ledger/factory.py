@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from costline_processor.records import LedgerRow
@@ -15,7 +15,7 @@ DAY_NS = 86_400 * NS
 
 def ts(text: str) -> int:
     """'2026-03-02T10:00' (UTC) as unix nanoseconds."""
-    return int(datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()) * NS
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()) * NS
 
 
 def make_row(

@@ -25,15 +25,23 @@ def test_rules_are_valid():
 def test_promtool_unit_tests_pass():
     tests = sorted(str(p) for p in (RULES_DIR / "tests").glob("*.test.yml"))
     assert len(tests) >= 2
-    res = subprocess.run([PROMTOOL, "test", "rules", *tests], capture_output=True, text=True, cwd=RULES_DIR, timeout=300)
+    res = subprocess.run(
+        [PROMTOOL, "test", "rules", *tests], capture_output=True, text=True, cwd=RULES_DIR, timeout=300
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert res.stdout.count("SUCCESS") == len(tests)
 
 
 def test_every_field_alert_has_a_rule():
     text = (RULES_DIR / "costline-alerts.yml").read_text()
-    for name in ("CostlineDailySpendHigh", "CostlineCustomerDailySpendHigh", "CostlineUserDailySpendHigh",
-                 "CostlineCostPerCustomerTrendingUp", "CostlineFeatureCostOutpacingUsage", "CostlineUntaggedSpendShareHigh"):
+    for name in (
+        "CostlineDailySpendHigh",
+        "CostlineCustomerDailySpendHigh",
+        "CostlineUserDailySpendHigh",
+        "CostlineCostPerCustomerTrendingUp",
+        "CostlineFeatureCostOutpacingUsage",
+        "CostlineUntaggedSpendShareHigh",
+    ):
         assert f"alert: {name}" in text
 
 
@@ -42,7 +50,9 @@ def test_costline_health_has_rules_on_the_metrics_it_exposes():
 
     text = (RULES_DIR / "costline-alerts.yml").read_text()
     exposed = {f"costline_{name}_total" for name, _, _ in _SELF_COUNTERS}
-    for name, metric in (("CostlineSpansDropped", "costline_spans_dropped_total"),
-                         ("CostlineThrottlingSenders", "costline_requests_throttled_total"),
-                         ("CostlineUntrustedTags", "costline_tags_untrusted_total")):
+    for name, metric in (
+        ("CostlineSpansDropped", "costline_spans_dropped_total"),
+        ("CostlineThrottlingSenders", "costline_requests_throttled_total"),
+        ("CostlineUntrustedTags", "costline_tags_untrusted_total"),
+    ):
         assert f"alert: {name}" in text and metric in text and metric in exposed

@@ -24,11 +24,33 @@ AT = ["--at", "2026-03-11"]  # midnight: checks March 10, trends Mar 4-11 agains
 def ledger_rows():
     rows = []
     for i in range(10):
-        rows.append(make_row("0.10", at="2026-02-26T10:00", tags={"feature": "chat", "customer_id": "acme", "user_id": f"u{i % 2 + 1}"}))
-        rows.append(make_row("0.20", at="2026-02-26T11:00", tags={"feature": "search", "customer_id": "globex", "user_id": f"u{i % 2 + 1}"}))
-        rows.append(make_row("0.30", at="2026-03-10T10:00", tags={"feature": "chat", "customer_id": "acme", "user_id": f"u{i % 2 + 1}"}))
+        rows.append(
+            make_row(
+                "0.10",
+                at="2026-02-26T10:00",
+                tags={"feature": "chat", "customer_id": "acme", "user_id": f"u{i % 2 + 1}"},
+            )
+        )
+        rows.append(
+            make_row(
+                "0.20",
+                at="2026-02-26T11:00",
+                tags={"feature": "search", "customer_id": "globex", "user_id": f"u{i % 2 + 1}"},
+            )
+        )
+        rows.append(
+            make_row(
+                "0.30",
+                at="2026-03-10T10:00",
+                tags={"feature": "chat", "customer_id": "acme", "user_id": f"u{i % 2 + 1}"},
+            )
+        )
     for _ in range(20):
-        rows.append(make_row("0.20", at="2026-03-10T11:00", tags={"feature": "search", "customer_id": "globex", "user_id": "u3"}))
+        rows.append(
+            make_row(
+                "0.20", at="2026-03-10T11:00", tags={"feature": "search", "customer_id": "globex", "user_id": "u3"}
+            )
+        )
     rows.append(make_row("1.00", at="2026-03-10T12:00", tags={}))
     rows.append(make_row("50.00", at="2026-03-11T00:00", tags={"feature": "chat"}))  # after the checked instant
     return rows
@@ -53,14 +75,33 @@ def run(capsys, *argv):
 
 
 def test_every_alert_fires_just_past_its_threshold(filled, capsys):
-    code, out = run(capsys, *AT, "--ledger", filled,
-                    "--daily-spend", "7.99", "--customer-daily", "3.5", "--user-daily", "2",
-                    "--cost-per-user-growth", "77", "--feature-cost-vs-usage", "150", "--untagged-share", "12")
+    code, out = run(
+        capsys,
+        *AT,
+        "--ledger",
+        filled,
+        "--daily-spend",
+        "7.99",
+        "--customer-daily",
+        "3.5",
+        "--user-daily",
+        "2",
+        "--cost-per-user-growth",
+        "77",
+        "--feature-cost-vs-usage",
+        "150",
+        "--untagged-share",
+        "12",
+    )
     assert code == 1 and out["ok"] is False
     got = {(a["alert"], a["subject"]): a["value"] for a in out["alerts"]}
     assert set(got) == {
-        ("daily_spend", "2026-03-10"), ("customer_daily_spend", "globex"), ("user_daily_spend", "u3"),
-        ("cost_per_user_trend", "all"), ("feature_cost_vs_usage", "chat"), ("untagged_share", "2026-03-10"),
+        ("daily_spend", "2026-03-10"),
+        ("customer_daily_spend", "globex"),
+        ("user_daily_spend", "u3"),
+        ("cost_per_user_trend", "all"),
+        ("feature_cost_vs_usage", "chat"),
+        ("untagged_share", "2026-03-10"),
     }
     assert got[("daily_spend", "2026-03-10")] == DAY
     assert got[("customer_daily_spend", "globex")] == Decimal("4.00")
@@ -72,9 +113,24 @@ def test_every_alert_fires_just_past_its_threshold(filled, capsys):
 
 
 def test_nothing_fires_at_or_under_the_thresholds(filled, capsys):
-    code, out = run(capsys, *AT, "--ledger", filled,
-                    "--daily-spend", "8.00", "--customer-daily", "4", "--user-daily", "4",
-                    "--cost-per-user-growth", "78", "--feature-cost-vs-usage", "201", "--untagged-share", "12.5")
+    code, out = run(
+        capsys,
+        *AT,
+        "--ledger",
+        filled,
+        "--daily-spend",
+        "8.00",
+        "--customer-daily",
+        "4",
+        "--user-daily",
+        "4",
+        "--cost-per-user-growth",
+        "78",
+        "--feature-cost-vs-usage",
+        "201",
+        "--untagged-share",
+        "12.5",
+    )
     assert code == 0 and out == {"ok": True, "checked": out["checked"], "alerts": []}
 
 
@@ -97,8 +153,10 @@ def test_usage_errors_exit_2(filled, capsys, tmp_path):
 
 
 def test_feature_trend_ignores_features_below_the_minimum():
-    rows = [make_row("0.01", at="2026-02-26T10:00", tags={"feature": "tiny"}),
-            make_row("0.50", at="2026-03-10T10:00", tags={"feature": "tiny"})]
+    rows = [
+        make_row("0.01", at="2026-02-26T10:00", tags={"feature": "tiny"}),
+        make_row("0.50", at="2026-03-10T10:00", tags={"feature": "tiny"}),
+    ]
     t = Thresholds(feature_cost_vs_usage_pct=Decimal(10))
     assert evaluate(rows, ts("2026-03-11T00:00"), t) == []
     t = Thresholds(feature_cost_vs_usage_pct=Decimal(10), min_feature_cost_usd=Decimal(0))

@@ -158,7 +158,7 @@ def test_a_real_prometheus_fires_the_budget_a_customer_went_over(tmp_path, capsy
         [sys.executable, "-m", "costline_processor.cli", "serve", "--config", str(tmp_path / "costline.yaml"),
          "--grpc", f"127.0.0.1:{grpc}", "--http", "off", "--trace-wait", "0.2", "--ledger", str(tmp_path / "l.db"),
          "--metrics", f"127.0.0.1:{metrics}"],
-        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "w"),  # noqa: SIM115 (the process holds it)
+        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "w"),
     )  # fmt: skip
     (tmp_path / "prometheus.yml").write_text(
         json.dumps(
@@ -172,7 +172,7 @@ def test_a_real_prometheus_fires_the_budget_a_customer_went_over(tmp_path, capsy
     prom = subprocess.Popen(
         [PROMETHEUS, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
          f"--web.listen-address=127.0.0.1:{prom_port}"],
-        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "prometheus.log", "w"),  # noqa: SIM115
+        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "prometheus.log", "w"),
     )  # fmt: skip
     try:
         wait_port(grpc, serve)

@@ -57,7 +57,7 @@ def test_each_budget_spent_used_forecast_and_status(ledger, capsys):
     code, rows = run_budgets(capsys, ledger)
     assert code == 1  # initech is over its daily budget
     got = {(r["budget"], r["scope"]): r for r in rows}
-    search = lambda f, cu: f == "search"  # noqa: E731
+    search = lambda f, cu: f == "search"
     month = got[("feature=search per month", "feature=search")]
     assert month["spent_usd"] == spent(search, "2026-03-01") == D("1.00")
     assert close(month["used"], D("0.5")) and month["status"] == "ok" and month["period"] == "month"
@@ -67,13 +67,13 @@ def test_each_budget_spent_used_forecast_and_status(ledger, capsys):
     assert tight["status"] == "warn" and close(tight["used"], D("1.00") / D("1.2"))
     for customer, status in (("acme", "ok"), ("globex", "ok"), ("initech", "over")):
         row = got[("each customer daily", f"customer_id={customer}")]
-        mine = lambda f, cu, c=customer: cu == c  # noqa: E731
+        mine = lambda f, cu, c=customer: cu == c
         assert row["spent_usd"] == spent(mine, "2026-03-10"), customer
         assert row["status"] == status, customer
         assert close(row["forecast_usd"], by_hand(mine, "2026-03-10", "2026-03-11T00:00")), customer
     assert not any("untagged" in scope for _, scope in got)  # calls without the tag are nobody's
     week = got[("everything weekly", "all calls")]
-    everyone = lambda f, cu: True  # noqa: E731
+    everyone = lambda f, cu: True
     assert week["spent_usd"] == spent(everyone, "2026-03-09") and week["status"] == "warn"
     assert close(week["forecast_usd"], by_hand(everyone, "2026-03-09", "2026-03-16T00:00"))
     assert len(rows) == 6

@@ -17,8 +17,12 @@ WINDOW = ["--since", "2026-03-01", "--until", "2026-03-10"]
 def _rows():
     plain = make_row("0.50", tags={"feature": "chat"})
     batch = replace(make_row("0.25", tags={"feature": "etl"}), price_caveat="tier_by_rule:batch")
-    voice = replace(make_row("1.00", tags={"feature": "voice"}, tokens=(1000, 500, 300, 0, 0)),
-                    audio_input_tokens=600, audio_output_tokens=400, audio_cache_read_tokens=200)
+    voice = replace(
+        make_row("1.00", tags={"feature": "voice"}, tokens=(1000, 500, 300, 0, 0)),
+        audio_input_tokens=600,
+        audio_output_tokens=400,
+        audio_cache_read_tokens=200,
+    )
     return [plain, batch, voice]
 
 

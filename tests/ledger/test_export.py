@@ -32,7 +32,16 @@ def export(capsys, *argv) -> list[dict]:
 def test_daily_focus_rows(filled, capsys):
     rows, err = export(capsys, "--ledger", filled, "--tags", "feature,customer_id")
     assert "1 unpriced call(s)" in err
-    for col in ("BilledCost", "ChargePeriodStart", "ChargePeriodEnd", "ServiceCategory", "SkuId", "ConsumedQuantity", "ConsumedUnit", "Tags"):
+    for col in (
+        "BilledCost",
+        "ChargePeriodStart",
+        "ChargePeriodEnd",
+        "ServiceCategory",
+        "SkuId",
+        "ConsumedQuantity",
+        "ConsumedUnit",
+        "Tags",
+    ):
         assert col in rows[0]
     assert {r["ServiceCategory"] for r in rows} == {"AI and Machine Learning"}
     assert {r["ConsumedUnit"] for r in rows} == {"Tokens"}
@@ -51,17 +60,40 @@ def test_daily_focus_rows(filled, capsys):
         got[k] = got.get(k, Decimal(0)) + Decimal(r["BilledCost"])
         quantities[k] = quantities.get(k, 0) + int(r["ConsumedQuantity"])
     assert got == want and quantities == tokens
-    first = next(r for r in rows if r["ChargePeriodStart"] == "2026-03-02T00:00:00Z" and r["SkuId"] == "claude-sonnet-4-5/input")
+    first = next(
+        r for r in rows if r["ChargePeriodStart"] == "2026-03-02T00:00:00Z" and r["SkuId"] == "claude-sonnet-4-5/input"
+    )
     assert first["ChargePeriodEnd"] == "2026-03-03T00:00:00Z" and first["ProviderName"] == "anthropic"
     assert first["BillingPeriodStart"] == "2026-03-01T00:00:00Z" and first["BillingPeriodEnd"] == "2026-04-01T00:00:00Z"
     assert first["SkuMeter"] == "Input Tokens" and first["ListCost"] == first["BilledCost"] == "1.5"
     mystery = next(r for r in rows if r["SkuId"].startswith("mystery-model"))
-    assert mystery["SkuId"] == "mystery-model/unpriced" and mystery["BilledCost"] == "0" and mystery["x_UnpricedCalls"] == "1"
+    assert (
+        mystery["SkuId"] == "mystery-model/unpriced"
+        and mystery["BilledCost"] == "0"
+        and mystery["x_UnpricedCalls"] == "1"
+    )
 
 
 def test_monthly_to_a_file_with_default_tags(filled, capsys, tmp_path):
     out = tmp_path / "focus.csv"
-    assert main(["export", "--period", "month", "--since", "2026-03-01", "--until", "2026-03-10", "--ledger", filled, "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "--period",
+                "month",
+                "--since",
+                "2026-03-01",
+                "--until",
+                "2026-03-10",
+                "--ledger",
+                filled,
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rows = list(csv.DictReader(out.open()))
     assert {r["ChargePeriodStart"] for r in rows} == {"2026-03-01T00:00:00Z"}
     assert {r["ChargePeriodEnd"] for r in rows} == {"2026-04-01T00:00:00Z"}

@@ -63,7 +63,7 @@ def test_report_forecast_per_row_for_the_month(ledger, capsys):
     rows = report(capsys, ledger, "--by", "feature", "--mtd", "--forecast")
     got = {r["feature"]: r for r in rows}
     for feature in ("search", "chat"):
-        mine = lambda f, cu, x=feature: f == x  # noqa: E731
+        mine = lambda f, cu, x=feature: f == x
         assert got[feature]["cost_usd"] == spent(mine, "2026-03-01")
         assert close(got[feature]["forecast_usd"], by_hand(mine, "2026-03-01", "2026-04-01T00:00")), feature
     assert list(rows[0]).index("forecast_usd") == list(rows[0]).index("share") + 1
@@ -87,7 +87,7 @@ def test_only_the_current_bucket_gets_a_forecast(ledger, capsys):
     rows = report(capsys, ledger, "--by", "day", "--since", "2026-03-08", "--forecast")
     assert [r["day"] for r in rows] == ["2026-03-08", "2026-03-09", "2026-03-10"]
     assert rows[0]["forecast_usd"] is None and rows[1]["forecast_usd"] is None
-    everyone = lambda f, cu: True  # noqa: E731
+    everyone = lambda f, cu: True
     assert close(rows[2]["forecast_usd"], by_hand(everyone, "2026-03-10", "2026-03-11T00:00"))
 
 

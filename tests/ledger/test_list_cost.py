@@ -33,8 +33,10 @@ def mtok(usd: str, tokens: int) -> Decimal:
 @pytest.fixture(scope="module")
 def pricer(tmp_path_factory) -> Pricer:
     f = tmp_path_factory.mktemp("prices") / "prices.yaml"
-    f.write_text("discounts:\n  - provider: openai\n    discount: 0.20\n"
-                 "models:\n  - provider: anthropic\n    model: claude-sonnet-4-5\n    input: 2.40\n    output: 12\n")
+    f.write_text(
+        "discounts:\n  - provider: openai\n    discount: 0.20\n"
+        "models:\n  - provider: anthropic\n    model: claude-sonnet-4-5\n    input: 2.40\n    output: 12\n"
+    )
     return Pricer(PricingConfig(prices_file=str(f)))
 
 
@@ -65,8 +67,11 @@ def test_a_20_percent_discount_shows_as_list_cost(pricer, ledger_url, capsys):
         assert D(r["BilledCost"]) == D(r["ListCost"]) * D("0.8") == D(r["ContractedCost"]) == D(r["EffectiveCost"])
     by_sku = {r["SkuId"]: r for r in out}
     assert set(by_sku) == {"gpt-4o/input", "gpt-4o/cached_input", "gpt-4o/output"}
-    assert (by_sku["gpt-4o/input"]["ConsumedQuantity"], by_sku["gpt-4o/cached_input"]["ConsumedQuantity"],
-            by_sku["gpt-4o/output"]["ConsumedQuantity"]) == ("6000", "4000", "2000")
+    assert (
+        by_sku["gpt-4o/input"]["ConsumedQuantity"],
+        by_sku["gpt-4o/cached_input"]["ConsumedQuantity"],
+        by_sku["gpt-4o/output"]["ConsumedQuantity"],
+    ) == ("6000", "4000", "2000")
     assert D(by_sku["gpt-4o/input"]["ListUnitPrice"]) == D("2.50") / 1_000_000
     assert D(by_sku["gpt-4o/input"]["ContractedUnitPrice"]) == D("2.00") / 1_000_000
     assert D(by_sku["gpt-4o/output"]["ListUnitPrice"]) == D("10") / 1_000_000
@@ -92,12 +97,16 @@ def test_a_version_2_ledger_is_migrated_and_lists_what_it_billed(tmp_path, capsy
     path = str(tmp_path / "v2.db")
     conn = sqlite3.connect(path)
     v2 = [c for c in schema.COLUMNS if c[0] not in ("list_usd", "skus")]
-    conn.execute(f"CREATE TABLE {schema.TABLE} ({', '.join(f'{c[0]} {c[1]}' for c in v2)}, PRIMARY KEY (trace_id, span_id))")
+    conn.execute(
+        f"CREATE TABLE {schema.TABLE} ({', '.join(f'{c[0]} {c[1]}' for c in v2)}, PRIMARY KEY (trace_id, span_id))"
+    )
     conn.execute("CREATE TABLE costline_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
     conn.execute("INSERT INTO costline_meta VALUES ('schema_version', '2')")
     old = make_row("0.08", split=("0.05", "0.03", "0", "0"), list_cost="0.10")  # v2 never stored the 0.10
-    conn.execute(f"INSERT INTO {schema.TABLE} VALUES ({', '.join('?' for _ in v2)})",
-                 schema.to_params(old, 1, "sqlite")[: len(v2)])
+    conn.execute(
+        f"INSERT INTO {schema.TABLE} VALUES ({', '.join('?' for _ in v2)})",
+        schema.to_params(old, 1, "sqlite")[: len(v2)],
+    )
     conn.commit()
     conn.close()
     with open_reader(path) as r:
@@ -107,7 +116,9 @@ def test_a_version_2_ledger_is_migrated_and_lists_what_it_billed(tmp_path, capsy
     assert version == "5"
     out = export(capsys, path)
     assert [(r["SkuId"], r["BilledCost"], r["ListCost"]) for r in out] == [
-        ("gpt-4o-mini/input", "0.05", "0.05"), ("gpt-4o-mini/output", "0.03", "0.03")]
+        ("gpt-4o-mini/input", "0.05", "0.05"),
+        ("gpt-4o-mini/output", "0.03", "0.03"),
+    ]
 
 
 def test_migration_statements_fill_list_cost(tmp_path):

@@ -31,16 +31,36 @@ def test_exposed_names_and_values(sink):
     _, port = sink.serve("127.0.0.1", 0)
     text = scrape(port)
     got = samples(text)
-    for name in ("costline_cost_usd_total", "costline_tokens_total", "costline_llm_calls_total", "costline_unpriced_calls_total"):
+    for name in (
+        "costline_cost_usd_total",
+        "costline_tokens_total",
+        "costline_llm_calls_total",
+        "costline_unpriced_calls_total",
+    ):
         assert name in got, f"{name} not exposed; got {sorted(got)}"
         assert any(line.startswith(name + "{") for line in text.splitlines())
-    assert not [n for n in got if n.startswith("costline_") and n not in {
-        "costline_cost_usd_total", "costline_tokens_total", "costline_llm_calls_total", "costline_unpriced_calls_total",
-        "costline_cost_usd_created", "costline_tokens_created", "costline_llm_calls_created", "costline_unpriced_calls_created"}]
+    assert not [
+        n
+        for n in got
+        if n.startswith("costline_")
+        and n
+        not in {
+            "costline_cost_usd_total",
+            "costline_tokens_total",
+            "costline_llm_calls_total",
+            "costline_unpriced_calls_total",
+            "costline_cost_usd_created",
+            "costline_tokens_created",
+            "costline_llm_calls_created",
+            "costline_unpriced_calls_created",
+        }
+    ]
     cost = got["costline_cost_usd_total"]
     assert abs(total(cost) - TOTAL) < Decimal("1e-9")
     for feature in ("chat", "summarize", "search", "untagged"):
-        assert abs(total(cost, feature=feature) - cost_where(lambda s: (s[2] or "untagged") == feature)) < Decimal("1e-9")
+        assert abs(total(cost, feature=feature) - cost_where(lambda s: (s[2] or "untagged") == feature)) < Decimal(
+            "1e-9"
+        )
     assert total(got["costline_llm_calls_total"]) == len(SPEC)
     assert total(got["costline_unpriced_calls_total"], reason="unknown_model", model="mystery-model") == 1
     tokens = got["costline_tokens_total"]
@@ -52,8 +72,10 @@ def test_exposed_names_and_values(sink):
 
 
 def test_ledger_and_metrics_agree_to_the_cent(ledger_url, sink):
-    rows = [make_row(str(Decimal("0.000137") * (i % 17 + 1)), tags={"feature": f"f{i % 5}", "customer_id": f"c{i % 3}"})
-            for i in range(2000)]
+    rows = [
+        make_row(str(Decimal("0.000137") * (i % 17 + 1)), tags={"feature": f"f{i % 5}", "customer_id": f"c{i % 3}"})
+        for i in range(2000)
+    ]
     w = open_ledger(ledger_url, flush_interval_s=0.05)
     w.write(rows)
     sink.write(rows)
@@ -73,7 +95,9 @@ def test_ledger_and_metrics_agree_to_the_cent(ledger_url, sink):
 def test_cardinality_is_bounded_with_other():
     sink = MetricsSink(["customer_id"], max_label_values=2, allowed={"customer_id": ["big"]})
     try:
-        rows = [make_row("1", tags={"customer_id": c}) for c in ("a", "big", "b", "c", "d", "a")] + [make_row("1", tags={})]
+        rows = [make_row("1", tags={"customer_id": c}) for c in ("a", "big", "b", "c", "d", "a")] + [
+            make_row("1", tags={})
+        ]
         sink.write(rows)
         _, port = sink.serve("127.0.0.1", 0)
         calls = samples(scrape(port))["costline_llm_calls_total"]
@@ -115,7 +139,12 @@ def test_otlp_push_over_http():
     t = threading.Thread(target=server.serve_forever, daemon=True)
     t.start()
     try:
-        sink = MetricsSink(["feature"], otlp_endpoint=f"http://127.0.0.1:{server.server_port}", otlp_protocol="http", otlp_interval_s=3600)
+        sink = MetricsSink(
+            ["feature"],
+            otlp_endpoint=f"http://127.0.0.1:{server.server_port}",
+            otlp_protocol="http",
+            otlp_interval_s=3600,
+        )
         sink.write([make_row("0.25", tags={"feature": "a"}), make_row("0.50", tags={"feature": "a"})])
         sink.close()  # shutdown pushes the final export
     finally:

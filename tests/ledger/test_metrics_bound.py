@@ -26,8 +26,15 @@ def _traffic() -> tuple[list, Counter]:
     top = [(f"f{i % 10}", f"c{i % 40}", f"t{i % 7}", "prod", f"m{i % 3}") for i in range(TOP)]
     combos = [c for c in top for _ in range(150)]
     while len(combos) < CALLS:  # the long tail: values within each dimension's bound, combinations past any
-        combos.append((f"f{rng.randrange(50)}", f"c{rng.randrange(50)}", f"t{rng.randrange(10)}",
-                       rng.choice(["prod", "staging", "dev"]), f"m{rng.randrange(5)}"))
+        combos.append(
+            (
+                f"f{rng.randrange(50)}",
+                f"c{rng.randrange(50)}",
+                f"t{rng.randrange(10)}",
+                rng.choice(["prod", "staging", "dev"]),
+                f"m{rng.randrange(5)}",
+            )
+        )
     rng.shuffle(combos)
     rows = [make_row("0.001", tags=dict(zip(DIMS, c[:4])), model=c[4], tokens=(100, 10, 0, 0, 0)) for c in combos]
     return rows, Counter(combos)
@@ -61,6 +68,8 @@ def test_sixty_thousand_calls_over_many_combinations_are_all_counted(figures):
     kept = [c for c in top if by_combo.get(c) == counts[c]]
     assert len(kept) == TOP, f"{TOP - len(kept)} of the {TOP} busiest combinations lost their labels"
     assert other > 0 and other + sum(by_combo.values()) == CALLS
-    figures(f"metrics bound: {CALLS:,} calls over {len(counts):,} combinations -> {len(by_combo):,} labelled series "
-            f"(bound {DEFAULT_MAX_SERIES:,}) + other with {int(other):,} calls; the {TOP} busiest kept their labels; "
-            f"{len(overflow)} SDK overflow samples")
+    figures(
+        f"metrics bound: {CALLS:,} calls over {len(counts):,} combinations -> {len(by_combo):,} labelled series "
+        f"(bound {DEFAULT_MAX_SERIES:,}) + other with {int(other):,} calls; the {TOP} busiest kept their labels; "
+        f"{len(overflow)} SDK overflow samples"
+    )

@@ -42,10 +42,13 @@ def test_show_of_an_unknown_model_says_why(capsys):
 
 def test_check_lists_models_by_how_they_were_priced(tmp_path, capsys):
     url = str(tmp_path / "ledger.db")
-    rows = [make_row("0.01", model="gpt-4o", provider="openai"), make_row("0.01", model="gpt-4o", provider="openai"),
-            make_row("0.02", model="deepseek-chat", provider="deepseek"),
-            make_row(None, model="us.anthropic.claude-sonnet-4-5-20250929-v1:0", provider=None, status="unknown_model"),
-            make_row(None, model="house-llm", provider="vllm", status="unknown_model")]
+    rows = [
+        make_row("0.01", model="gpt-4o", provider="openai"),
+        make_row("0.01", model="gpt-4o", provider="openai"),
+        make_row("0.02", model="deepseek-chat", provider="deepseek"),
+        make_row(None, model="us.anthropic.claude-sonnet-4-5-20250929-v1:0", provider=None, status="unknown_model"),
+        make_row(None, model="house-llm", provider="vllm", status="unknown_model"),
+    ]
     for r in rows[:2]:
         r.price_source = "genai-prices 0.2.3"
     rows[2].price_source = "corrections.yaml"

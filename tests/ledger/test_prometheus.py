@@ -47,9 +47,14 @@ def prometheus(tmp_path):
         f"    static_configs:\n      - targets: ['127.0.0.1:{target}']\n"
     )
     proc = subprocess.Popen(
-        [binary, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "prometheus.log", "w"),
+        [
+            binary,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "prometheus.log", "w"),
     )
     try:
         yield sink, port, tmp_path / "prometheus.log"
@@ -66,7 +71,9 @@ def prometheus(tmp_path):
 def test_prometheus_scrapes_and_evaluates_a_dashboard_query(prometheus):
     sink, port, log = prometheus
     sink.write(dataset.rows())
-    want = {f: cost_where(lambda s, f=f: (s[2] or "untagged") == f) for f in ("chat", "summarize", "search", "untagged")}
+    want = {
+        f: cost_where(lambda s, f=f: (s[2] or "untagged") == f) for f in ("chat", "summarize", "search", "untagged")
+    }
     deadline = time.monotonic() + 45
     got = {}
     while time.monotonic() < deadline:

@@ -88,7 +88,7 @@ def test_bad_exports_are_named(tmp_path, capsys):
     with pytest.raises(ConfigError, match="line 2: cost 'lots'"):
         parse_invoice("date,model,cost_usd\n2026-03-01,m,lots\n", "x.csv")
     with pytest.raises(ConfigError, match="only USD"):
-        parse_invoice("start_time,amount_value,amount_currency,line_item\n1772409600,1,eur,\"gpt-4o, input\"\n")
+        parse_invoice('start_time,amount_value,amount_currency,line_item\n1772409600,1,eur,"gpt-4o, input"\n')
     assert main(["reconcile", "--invoice", str(tmp_path / "none.csv")]) == 2
     assert "cannot read invoice" in capsys.readouterr().err
 

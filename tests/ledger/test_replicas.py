@@ -21,9 +21,11 @@ def test_replicas_and_replays_store_each_call_once(ledger_url):
             w.write(part[k : k + 25])
 
     # replica 0 gets the first two thirds, replica 1 the last two thirds, replica 2 replays everything
-    threads = [threading.Thread(target=feed, args=(writers[0], rows[:200])),
-               threading.Thread(target=feed, args=(writers[1], rows[100:])),
-               threading.Thread(target=feed, args=(writers[2], rows))]
+    threads = [
+        threading.Thread(target=feed, args=(writers[0], rows[:200])),
+        threading.Thread(target=feed, args=(writers[1], rows[100:])),
+        threading.Thread(target=feed, args=(writers[2], rows)),
+    ]
     for t in threads:
         t.start()
     for t in threads:

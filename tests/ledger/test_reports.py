@@ -59,7 +59,20 @@ def test_report_two_dimensions_and_csv_is_exact(filled, capsys):
 
 
 def test_report_by_day_week_month_and_time_window(filled, capsys):
-    out = run_json(capsys, "report", "--by", "day", "--since", "2026-03-03", "--until", "2026-03-05", "--format", "json", "--ledger", filled)
+    out = run_json(
+        capsys,
+        "report",
+        "--by",
+        "day",
+        "--since",
+        "2026-03-03",
+        "--until",
+        "2026-03-05",
+        "--format",
+        "json",
+        "--ledger",
+        filled,
+    )
     assert [r["day"] for r in out] == ["2026-03-03", "2026-03-04"]
     assert out[0]["cost_usd"] == cost_where(lambda s: s[1].startswith("2026-03-03"))
     weeks = run_json(capsys, "report", "--by", "week", *WINDOW, "--format", "json", "--ledger", filled)
@@ -72,35 +85,70 @@ def test_report_by_day_week_month_and_time_window(filled, capsys):
 
 
 def test_per_user_and_per_outcome(filled, capsys):
-    out = run_json(capsys, "report", "--by", "feature", *WINDOW, "--per-user", "--outcome", "accepted", "--format", "json", "--ledger", filled)
+    out = run_json(
+        capsys,
+        "report",
+        "--by",
+        "feature",
+        *WINDOW,
+        "--per-user",
+        "--outcome",
+        "accepted",
+        "--format",
+        "json",
+        "--ledger",
+        filled,
+    )
     chat = next(r for r in out if r["feature"] == "chat")
     users = {s[4] for s in SPEC if s[2] == "chat"}
     assert chat["active_users"] == len(users)
     assert abs(chat["cost_per_user"] - cost_where(lambda s: s[2] == "chat") / len(users)) < Decimal("1e-12")
     # chat's accepted outcome sits on a call of the two-call trace: one unit of value
-    assert chat["outcomes"] == 1 and abs(chat["cost_per_outcome"] - cost_where(lambda s: s[2] == "chat")) < Decimal("1e-12")
-    month = run_json(capsys, "report", "--by", "month", *WINDOW, "--per-user", "--format", "json", "--ledger", filled)[0]
+    assert chat["outcomes"] == 1 and abs(chat["cost_per_outcome"] - cost_where(lambda s: s[2] == "chat")) < Decimal(
+        "1e-12"
+    )
+    month = run_json(capsys, "report", "--by", "month", *WINDOW, "--per-user", "--format", "json", "--ledger", filled)[
+        0
+    ]
     all_users = {s[4] for s in SPEC if s[4]}
     assert month["active_users"] == len(all_users)
     assert abs(month["cost_per_user"] - TOTAL / len(all_users)) < Decimal("1e-12")
 
 
 def test_compare_with_previous_period(filled, capsys):
-    out = run_json(capsys, "report", "--by", "feature", "--since", "2026-03-04", "--until", "2026-03-06", "--compare", "--format", "json", "--ledger", filled)
+    out = run_json(
+        capsys,
+        "report",
+        "--by",
+        "feature",
+        "--since",
+        "2026-03-04",
+        "--until",
+        "2026-03-06",
+        "--compare",
+        "--format",
+        "json",
+        "--ledger",
+        filled,
+    )
     by = {r["feature"]: r for r in out}
     now = lambda f: cost_where(lambda s: (s[2] or "untagged") == f and "2026-03-04" <= s[1] < "2026-03-06")
     before = lambda f: cost_where(lambda s: (s[2] or "untagged") == f and "2026-03-02" <= s[1] < "2026-03-04")
     for f in ("chat", "summarize", "search", "untagged"):
         assert by[f]["cost_usd"] == now(f) and by[f]["prev_cost_usd"] == before(f)
         assert by[f]["change_usd"] == now(f) - before(f)
-    assert abs(by["summarize"]["change_pct"] - (Decimal("2.000") - Decimal("1.500")) / Decimal("1.500") * 100) < Decimal("1e-9")
+    assert abs(
+        by["summarize"]["change_pct"] - (Decimal("2.000") - Decimal("1.500")) / Decimal("1.500") * 100
+    ) < Decimal("1e-9")
     assert by["untagged"]["change_pct"] is None  # nothing before: no percentage
 
 
 def test_untagged_bucket_with_owner(filled, capsys, tmp_path):
     cfg = tmp_path / "costline.yaml"
     cfg.write_text("tagging:\n  required: [feature, customer_id]\n  owner: platform-team\n")
-    out = run_json(capsys, "report", "--untagged", *WINDOW, "--format", "json", "--ledger", filled, "--config", str(cfg))
+    out = run_json(
+        capsys, "report", "--untagged", *WINDOW, "--format", "json", "--ledger", filled, "--config", str(cfg)
+    )
     assert out["owner"] == "platform-team"
     assert out["cost_usd"] == cost_where(lambda s: not s[2] or not s[3])
     assert out["calls"] == 1 and out["missing"] == {"feature": 1, "customer_id": 1}
@@ -125,7 +173,10 @@ def test_top_customers_and_calls(filled, capsys):
 def test_trace_by_agent_step(filled, capsys):
     out = run_json(capsys, "trace", dataset.TRACE, "--format", "json", "--ledger", filled)
     assert out["cost_usd"] == Decimal("0.150") and out["calls"] == 2
-    assert [(s["agent"], s["cost_usd"]) for s in out["steps"]] == [("support/answer", Decimal("0.120")), ("support/triage", Decimal("0.030"))]
+    assert [(s["agent"], s["cost_usd"]) for s in out["steps"]] == [
+        ("support/answer", Decimal("0.120")),
+        ("support/triage", Decimal("0.030")),
+    ]
     assert main(["trace", dataset.TRACE, "--ledger", filled]) == 0
     assert "support/answer" in capsys.readouterr().out
 
@@ -151,5 +202,9 @@ def test_table_renders_every_column():
 
 
 def test_top_label_values_seed():
-    rows = [make_row("3", tags={"customer_id": "a"}), make_row("1", tags={"customer_id": "b"}), make_row("2", tags={"customer_id": "c"})]
+    rows = [
+        make_row("3", tags={"customer_id": "a"}),
+        make_row("1", tags={"customer_id": "b"}),
+        make_row("2", tags={"customer_id": "c"}),
+    ]
     assert reports.top_label_values(rows, ["customer_id"], 2) == {"customer_id": ["a", "c"]}

@@ -23,7 +23,9 @@ def filled(ledger_url, tmp_path):
     rows = {
         "stale": make_row("0.01", model="house-1", provider="house", tokens=TOKENS, at="2026-03-02T10:00"),
         "unknown": make_row(None, model="house-1", provider="house", tokens=TOKENS, at="2026-03-02T11:00"),
-        "no_usage": make_row(None, model="house-1", provider="house", tokens=(0, 0, 0, 0, 0), status="no_usage", at="2026-03-02T12:00"),
+        "no_usage": make_row(
+            None, model="house-1", provider="house", tokens=(0, 0, 0, 0, 0), status="no_usage", at="2026-03-02T12:00"
+        ),
         "reported": make_row("0.50", model="house-1", provider="house", tokens=TOKENS, at="2026-03-02T13:00"),
         "old": make_row("0.02", model="house-1", provider="house", tokens=TOKENS, at="2026-02-01T10:00"),
     }
@@ -43,7 +45,24 @@ def stored(url):
 
 def test_dry_run_reports_the_delta_and_changes_nothing(filled, capsys):
     url, prices, rows = filled
-    assert main(["reprice", "--prices", prices, "--since", "2026-03-01", "--until", "2026-03-03", "--format", "json", "--ledger", url]) == 0
+    assert (
+        main(
+            [
+                "reprice",
+                "--prices",
+                prices,
+                "--since",
+                "2026-03-01",
+                "--until",
+                "2026-03-03",
+                "--format",
+                "json",
+                "--ledger",
+                url,
+            ]
+        )
+        == 0
+    )
     (out,) = json.loads(capsys.readouterr().out, parse_float=Decimal)
     assert out["model"] == "house-1" and out["calls"] == 4 and out["changed_calls"] == 2
     old = Decimal("0.01") + Decimal("0.50")
@@ -55,7 +74,23 @@ def test_dry_run_reports_the_delta_and_changes_nothing(filled, capsys):
 
 def test_apply_writes_new_costs_and_keeps_what_cannot_be_repriced(filled, capsys):
     url, prices, rows = filled
-    assert main(["reprice", "--prices", prices, "--since", "2026-03-01", "--until", "2026-03-03", "--apply", "--ledger", url]) == 0
+    assert (
+        main(
+            [
+                "reprice",
+                "--prices",
+                prices,
+                "--since",
+                "2026-03-01",
+                "--until",
+                "2026-03-03",
+                "--apply",
+                "--ledger",
+                url,
+            ]
+        )
+        == 0
+    )
     assert "applied" in capsys.readouterr().out
     got = stored(url)
     for name in ("stale", "unknown"):
@@ -66,7 +101,24 @@ def test_apply_writes_new_costs_and_keeps_what_cannot_be_repriced(filled, capsys
     assert got[rows["reported"].span_id].cost_usd == Decimal("0.50")
     assert got[rows["old"].span_id].cost_usd == Decimal("0.02")  # outside the window
     # a second run finds nothing left to change
-    assert main(["reprice", "--prices", prices, "--since", "2026-03-01", "--until", "2026-03-03", "--format", "json", "--ledger", url]) == 0
+    assert (
+        main(
+            [
+                "reprice",
+                "--prices",
+                prices,
+                "--since",
+                "2026-03-01",
+                "--until",
+                "2026-03-03",
+                "--format",
+                "json",
+                "--ledger",
+                url,
+            ]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)[0]["changed_calls"] == 0
 
 

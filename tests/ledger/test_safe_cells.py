@@ -37,8 +37,12 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def hostile_ledger(tmp_path):
     url = str(tmp_path / "ledger.db")
     rows = [
-        make_row("2.00", tags=HOSTILE, model=ESCAPED_MODEL, agent_path=HOSTILE["agent"], trace=TRACE, at="2026-03-02T10:00"),
-        make_row("-1.50", tags={**HOSTILE, "customer_id": TAB_CUSTOMER}, trace=TRACE, at="2026-03-02T11:00"),  # a credit
+        make_row(
+            "2.00", tags=HOSTILE, model=ESCAPED_MODEL, agent_path=HOSTILE["agent"], trace=TRACE, at="2026-03-02T10:00"
+        ),
+        make_row(
+            "-1.50", tags={**HOSTILE, "customer_id": TAB_CUSTOMER}, trace=TRACE, at="2026-03-02T11:00"
+        ),  # a credit
         make_row("0.25", tags={"feature": "plain", "customer_id": CR_CUSTOMER}, at="2026-03-03T10:00"),
     ]
     w = open_ledger(url, flush_interval_s=0.05)
@@ -54,7 +58,9 @@ def _run(capsys, *argv: str, ok=(0,)) -> str:
 
 def _csv_commands(ledger: str, tmp_path) -> dict[str, list[str]]:
     invoice = tmp_path / "invoice.csv"
-    invoice.write_text(f"date,model,cost_usd,provider\n2026-03-02,=1+1,5.00,openai\n2026-03-02,{ESCAPED_MODEL},9.00,openai\n")
+    invoice.write_text(
+        f"date,model,cost_usd,provider\n2026-03-02,=1+1,5.00,openai\n2026-03-02,{ESCAPED_MODEL},9.00,openai\n"
+    )
     lg = ["--ledger", ledger]
     return {
         "report": ["report", "--by", "feature,customer_id,team,agent,model", *WINDOW, "--format", "csv", *lg],
@@ -97,8 +103,23 @@ def test_csv_text_cells_never_start_a_formula_and_numbers_stay_numbers(hostile_l
 
 
 def test_hostile_values_are_kept_quoted_not_lost(hostile_ledger, capsys):
-    rows = list(csv.DictReader(io.StringIO(_run(
-        capsys, "report", "--by", "feature,customer_id,team,agent,model", *WINDOW, "--format", "csv", "--ledger", hostile_ledger))))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(
+                _run(
+                    capsys,
+                    "report",
+                    "--by",
+                    "feature,customer_id,team,agent,model",
+                    *WINDOW,
+                    "--format",
+                    "csv",
+                    "--ledger",
+                    hostile_ledger,
+                )
+            )
+        )
+    )
     by_cost = {Decimal(r["cost_usd"]): r for r in rows}
     first, credit, plain = by_cost[Decimal("2")], by_cost[Decimal("-1.5")], by_cost[Decimal("0.25")]
     assert first["feature"] == "'" + HOSTILE["feature"]

@@ -29,8 +29,13 @@ def _write(url, rows, **kw):
 
 def test_round_trip_keeps_every_field_exact(ledger_url):
     rows = [
-        make_row("0.000123456789012345", tags={"feature": "chat", "customer_id": "acme"}, agent_path="planner/search",
-                 tokens=(1200, 300, 1000, 100, 50), split=("0.0001", "0.000023456789012345", "0", "0")),
+        make_row(
+            "0.000123456789012345",
+            tags={"feature": "chat", "customer_id": "acme"},
+            agent_path="planner/search",
+            tokens=(1200, 300, 1000, 100, 50),
+            split=("0.0001", "0.000023456789012345", "0", "0"),
+        ),
         make_row(None, tags={}, model="mystery-1", provider=None, status="unknown_model"),
     ]
     _write(ledger_url, rows)

@@ -19,10 +19,22 @@ def new_span_id() -> bytes:
     return next(_ids).to_bytes(8, "big")
 
 
-def span(trace_id: bytes, name: str, parent: Span | None = None, span_id: bytes | None = None,
-         start: int = 1_763_900_000_000_000_000, duration: int = 1_000_000_000, **attrs) -> Span:
-    s = Span(trace_id=trace_id, span_id=span_id or new_span_id(), name=name,
-             start_time_unix_nano=start, end_time_unix_nano=start + duration)
+def span(
+    trace_id: bytes,
+    name: str,
+    parent: Span | None = None,
+    span_id: bytes | None = None,
+    start: int = 1_763_900_000_000_000_000,
+    duration: int = 1_000_000_000,
+    **attrs,
+) -> Span:
+    s = Span(
+        trace_id=trace_id,
+        span_id=span_id or new_span_id(),
+        name=name,
+        start_time_unix_nano=start,
+        end_time_unix_nano=start + duration,
+    )
     if parent is not None:
         s.parent_span_id = parent.span_id
     for k, v in attrs.items():
@@ -60,8 +72,24 @@ def request(spans: list[Span], service: str = "checkout", scope: str = "test") -
     return req
 
 
-def llm(trace_id: bytes, parent: Span | None, model: str = "gpt-4o", input_tokens: int = 1000,
-        output_tokens: int = 100, provider: str = "openai", **extra) -> Span:
-    return span(trace_id, f"chat {model}", parent, gen_ai__operation__name="chat", gen_ai__provider__name=provider,
-                gen_ai__request__model=model, gen_ai__response__model=model,
-                gen_ai__usage__input_tokens=input_tokens, gen_ai__usage__output_tokens=output_tokens, **extra)
+def llm(
+    trace_id: bytes,
+    parent: Span | None,
+    model: str = "gpt-4o",
+    input_tokens: int = 1000,
+    output_tokens: int = 100,
+    provider: str = "openai",
+    **extra,
+) -> Span:
+    return span(
+        trace_id,
+        f"chat {model}",
+        parent,
+        gen_ai__operation__name="chat",
+        gen_ai__provider__name=provider,
+        gen_ai__request__model=model,
+        gen_ai__response__model=model,
+        gen_ai__usage__input_tokens=input_tokens,
+        gen_ai__usage__output_tokens=output_tokens,
+        **extra,
+    )

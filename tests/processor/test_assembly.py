@@ -9,7 +9,6 @@ from costline_processor.assembly.rollup import assemble_trace
 from costline_processor.config import AssemblyConfig, TaggingConfig
 from costline_processor.intake import Intake
 from costline_processor.records import Cost, Unpriced
-
 from tests.processor.spans import llm, new_trace_id, request, span
 
 RATE = Decimal("0.000002")  # $2 per million input tokens, output free: easy to check by hand

@@ -1,6 +1,5 @@
 """`costline serve` as a real process: flag and config errors, SIGTERM drains everything."""
 
-import os
 import signal
 import socket
 import subprocess
@@ -25,16 +24,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["--grpc", "nonsense"], "--grpc must be HOST:PORT"),
-    (["--export-http", "ftp://x"], "--export-http needs an http"),
-    (["--trace-wait", "-1"], "--trace-wait must be zero or more"),
-    (["--prices", "/no/such/prices.yaml"], "price file not found"),
-    (["--grpc", "off", "--http", "off"], "at least one receiver"),
-    (["--grpc", "127.0.0.1:4999", "--export-grpc", "localhost:4999"], "spans would loop"),
-    (["--queue-dir", "/proc/no-such/queue", "--ledger", "off", "--grpc", "127.0.0.1:0", "--http", "off"],
-     "cannot create the queue directory /proc/no-such/queue"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--grpc", "nonsense"], "--grpc must be HOST:PORT"),
+        (["--export-http", "ftp://x"], "--export-http needs an http"),
+        (["--trace-wait", "-1"], "--trace-wait must be zero or more"),
+        (["--prices", "/no/such/prices.yaml"], "price file not found"),
+        (["--grpc", "off", "--http", "off"], "at least one receiver"),
+        (["--grpc", "127.0.0.1:4999", "--export-grpc", "localhost:4999"], "spans would loop"),
+        (
+            ["--queue-dir", "/proc/no-such/queue", "--ledger", "off", "--grpc", "127.0.0.1:0", "--http", "off"],
+            "cannot create the queue directory /proc/no-such/queue",
+        ),
+    ],
+)
 def test_bad_flags_are_one_clear_line(args, fragment):
     r = run_cli("serve", *args)
     assert r.returncode == 2
@@ -58,9 +62,26 @@ def test_sigterm_drains_buffered_traces_and_exits_zero(tmp_path):
     config.write_text("tagging:\n  required: [feature]\n  default: unassigned\n")
     with OtlpSink() as sink:
         proc = subprocess.Popen(
-            [*COSTLINE, "serve", "--grpc", f"127.0.0.1:{port}", "--http", "off", "--export-grpc", sink.grpc_endpoint,
-             "--trace-wait", "600", "--config", str(config), "--ledger", str(tmp_path / "ledger.db")],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                *COSTLINE,
+                "serve",
+                "--grpc",
+                f"127.0.0.1:{port}",
+                "--http",
+                "off",
+                "--export-grpc",
+                sink.grpc_endpoint,
+                "--trace-wait",
+                "600",
+                "--config",
+                str(config),
+                "--ledger",
+                str(tmp_path / "ledger.db"),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
@@ -72,10 +93,16 @@ def test_sigterm_drains_buffered_traces_and_exits_zero(tmp_path):
             tracer = provider.get_tracer("app")
             for i in range(50):
                 with tracer.start_as_current_span(f"req-{i}"):
-                    tracer.start_span("chat gpt-4o-mini", attributes={
-                        "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
-                        "gen_ai.request.model": "gpt-4o-mini", "gen_ai.usage.input_tokens": 1000,
-                        "gen_ai.usage.output_tokens": 0}).end()
+                    tracer.start_span(
+                        "chat gpt-4o-mini",
+                        attributes={
+                            "gen_ai.operation.name": "chat",
+                            "gen_ai.provider.name": "openai",
+                            "gen_ai.request.model": "gpt-4o-mini",
+                            "gen_ai.usage.input_tokens": 1000,
+                            "gen_ai.usage.output_tokens": 0,
+                        },
+                    ).end()
             provider.shutdown()
             time.sleep(0.3)
             assert sink.spans() == []  # a 600 s trace wait: nothing flushed yet

@@ -33,7 +33,8 @@ def test_a_quoted_off_disables_a_receiver_as_the_flag_does(tmp_path):
 def test_a_report_over_a_bare_off_ledger_exits_2_and_writes_no_default_ledger(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("ledger: off\n")
-    r = subprocess.run([*COSTLINE, "report", "--config", str(path)], cwd=tmp_path, capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        [*COSTLINE, "report", "--config", str(path)], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 2 and "quote it" in r.stderr
     assert not (tmp_path / "costline-ledger.db").exists()

@@ -17,30 +17,42 @@ SPAN_HEX = "eee19b7ec3c1b174"
 
 def otlp_json_doc():
     return {
-        "resourceSpans": [{
-            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "checkout"}}]},
-            "scopeSpans": [{
-                "scope": {"name": "my.lib", "version": "1.2"},
-                "spans": [{
-                    "traceId": TRACE_HEX, "spanId": SPAN_HEX, "parentSpanId": "",
-                    "name": "chat gpt-4o", "kind": 3,
-                    "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000001000000000",
-                    "attributes": [
-                        {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "1234"}},
-                        {"key": "ratio", "value": {"doubleValue": 0.5}},
-                        {"key": "ok", "value": {"boolValue": True}},
-                        {"key": "tags", "value": {"arrayValue": {"values": [{"stringValue": "a"}]}}},
-                    ],
-                    "status": {"code": 2, "message": "boom"},
-                    "someFutureField": {"ignored": True},
-                }],
-            }],
-        }]
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "checkout"}}]},
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "my.lib", "version": "1.2"},
+                        "spans": [
+                            {
+                                "traceId": TRACE_HEX,
+                                "spanId": SPAN_HEX,
+                                "parentSpanId": "",
+                                "name": "chat gpt-4o",
+                                "kind": 3,
+                                "startTimeUnixNano": "1700000000000000000",
+                                "endTimeUnixNano": "1700000001000000000",
+                                "attributes": [
+                                    {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "1234"}},
+                                    {"key": "ratio", "value": {"doubleValue": 0.5}},
+                                    {"key": "ok", "value": {"boolValue": True}},
+                                    {"key": "tags", "value": {"arrayValue": {"values": [{"stringValue": "a"}]}}},
+                                ],
+                                "status": {"code": 2, "message": "boom"},
+                                "someFutureField": {"ignored": True},
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
     }
 
 
 def test_json_ids_are_hex_not_base64():
-    req = decode.decode(ExportTraceServiceRequest, json.dumps(otlp_json_doc()).encode(), "application/json", None, 1 << 20)
+    req = decode.decode(
+        ExportTraceServiceRequest, json.dumps(otlp_json_doc()).encode(), "application/json", None, 1 << 20
+    )
     span = req.resource_spans[0].scope_spans[0].spans[0]
     assert span.trace_id == bytes.fromhex(TRACE_HEX) and len(span.trace_id) == 16
     assert span.span_id == bytes.fromhex(SPAN_HEX)
@@ -55,25 +67,52 @@ def test_json_ids_are_hex_not_base64():
 
 
 def test_json_snake_case_and_enum_names():
-    doc = {"resource_spans": [{"scope_spans": [{"spans": [{
-        "trace_id": TRACE_HEX, "span_id": SPAN_HEX, "name": "x", "kind": "SPAN_KIND_CLIENT",
-        "status": {"code": "STATUS_CODE_ERROR"}}]}]}]}
+    doc = {
+        "resource_spans": [
+            {
+                "scope_spans": [
+                    {
+                        "spans": [
+                            {
+                                "trace_id": TRACE_HEX,
+                                "span_id": SPAN_HEX,
+                                "name": "x",
+                                "kind": "SPAN_KIND_CLIENT",
+                                "status": {"code": "STATUS_CODE_ERROR"},
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
     req = decode.parse_json(ExportTraceServiceRequest, json.dumps(doc).encode())
     span = req.resource_spans[0].scope_spans[0].spans[0]
     assert span.kind == 3 and span.status.code == 2 and span.trace_id.hex() == TRACE_HEX
 
 
 def test_json_logs_ids_are_hex_too():
-    doc = {"resourceLogs": [{"scopeLogs": [{"logRecords": [{"traceId": TRACE_HEX, "spanId": SPAN_HEX, "body": {"stringValue": "hi"}}]}]}]}
+    doc = {
+        "resourceLogs": [
+            {"scopeLogs": [{"logRecords": [{"traceId": TRACE_HEX, "spanId": SPAN_HEX, "body": {"stringValue": "hi"}}]}]}
+        ]
+    }
     req = decode.parse_json(ExportLogsServiceRequest, json.dumps(doc).encode())
     rec = req.resource_logs[0].scope_logs[0].log_records[0]
     assert rec.trace_id.hex() == TRACE_HEX and rec.span_id.hex() == SPAN_HEX
 
 
-@pytest.mark.parametrize("body", [b"{not json", b"[1,2]", b'{"resourceSpans": 5}',
-                                  b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}',
-                                  b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":"soon"}]}]}]}',
-                                  b"[" * 100000])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{not json",
+        b"[1,2]",
+        b'{"resourceSpans": 5}',
+        b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}',
+        b'{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":"soon"}]}]}]}',
+        b"[" * 100000,
+    ],
+)
 def test_bad_json_is_undecodable(body):
     with pytest.raises(Undecodable):
         decode.parse_json(ExportTraceServiceRequest, body)
@@ -84,9 +123,14 @@ def test_garbage_protobuf_is_undecodable():
         decode.parse_protobuf(ExportTraceServiceRequest, b"\xff\xff\xff\xff\x0f garbage")
 
 
-@pytest.mark.parametrize("ctype,expected", [("application/x-protobuf", decode.PROTOBUF),
-                                            ("application/json; charset=utf-8", decode.JSON),
-                                            ("Application/JSON", decode.JSON)])
+@pytest.mark.parametrize(
+    "ctype,expected",
+    [
+        ("application/x-protobuf", decode.PROTOBUF),
+        ("application/json; charset=utf-8", decode.JSON),
+        ("Application/JSON", decode.JSON),
+    ],
+)
 def test_media_types(ctype, expected):
     assert decode.media_type(ctype) == expected
 
@@ -132,14 +176,18 @@ def test_json_is_held_to_protobufs_nesting_limit(signal):
     def doc(depth):
         if signal == "traces":
             d = otlp_json_doc()
-            d["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"].append({"key": "deep", "value": _nested(depth)})
+            d["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"].append(
+                {"key": "deep", "value": _nested(depth)}
+            )
             return d
         return {"resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": _nested(depth)}]}]}]}
 
     message = decode.REQUESTS[signal]
     ok = decode.from_json(message, json.dumps(doc(20)).encode(), 1 << 20)
     message.FromString(ok)  # what is kept is the protobuf bytes, and they parse
-    with pytest.raises(Undecodable, match="nested" if signal == "traces" else None):  # 31 kvlist levels: 100 message levels, upb's limit
+    with pytest.raises(
+        Undecodable, match="nested" if signal == "traces" else None
+    ):  # 31 kvlist levels: 100 message levels, upb's limit
         decode.from_json(message, json.dumps(doc(40)).encode(), 1 << 20)
 
 

@@ -10,8 +10,14 @@ def demo(tmp_path, *args):
     """`costline demo` with its own TMPDIR, which it must leave empty."""
     tmp = tmp_path / "tmp"
     tmp.mkdir(exist_ok=True)
-    r = subprocess.run([sys.executable, "-m", "costline_processor.cli", "demo", "--no-ui", *args], capture_output=True, text=True,
-                       timeout=240, cwd=tmp_path, env={**os.environ, "TMPDIR": str(tmp)})
+    r = subprocess.run(
+        [sys.executable, "-m", "costline_processor.cli", "demo", "--no-ui", *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+        env={**os.environ, "TMPDIR": str(tmp)},
+    )
     assert list(tmp.iterdir()) == [], "the demo left its temporary folder behind"
     return r
 
@@ -24,8 +30,25 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "16 LLM calls priced" in r.stderr, r.stderr[-2000:]
     for title in ("Spend by feature", "Top customers", "Agent steps", "Untagged bucket"):
         assert title in r.stdout
-    j = subprocess.run([sys.executable, "-m", "costline_processor.cli", "report", "--by", "agent", "--ledger", str(ledger),
-                        "--since", "1d", "--format", "json"], capture_output=True, text=True, timeout=60)
+    j = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "costline_processor.cli",
+            "report",
+            "--by",
+            "agent",
+            "--ledger",
+            str(ledger),
+            "--since",
+            "1d",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert j.returncode == 0, j.stderr
     rows = {row["agent"]: row for row in json.loads(j.stdout)}
     assert {"research/plan", "research/search_web", "research/search_wiki", "research/write"} <= set(rows)

@@ -31,6 +31,11 @@ def test_corpus_digest_is_the_reference():
         version = dist_version("genai-prices")
     if version != PRICES_VERSION:
         pytest.skip(f"reference digest taken with genai-prices {PRICES_VERSION}, {version} is installed")
-    done = subprocess.run([sys.executable, str(ROOT / "benchmarks/support/differential.py"), "--expect", REFERENCE],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks/support/differential.py"), "--expect", REFERENCE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -18,8 +18,12 @@ from tests.processor.spans import request, span
 
 def _names(body: bytes) -> list[tuple]:
     r = ExportTraceServiceRequest.FromString(body)
-    return [(rs.resource.SerializeToString(), rs.schema_url, ss.scope.name, ss.schema_url, s.name)
-            for rs in r.resource_spans for ss in rs.scope_spans for s in ss.spans]
+    return [
+        (rs.resource.SerializeToString(), rs.schema_url, ss.scope.name, ss.schema_url, s.name)
+        for rs in r.resource_spans
+        for ss in rs.scope_spans
+        for s in ss.spans
+    ]
 
 
 def test_halves_keep_every_span_its_resource_and_scope_in_order():
@@ -51,8 +55,10 @@ def test_byte_bounded_batches_stay_under_the_bound_and_count_segments_exactly():
         traces, sent, held = [], 0, {}
         for _ in range(rng.randint(1, 5)):
             n = rng.randint(1, 30)
-            spans = [(span(os.urandom(16), "x" * rng.choice([10, 900, 3000, 9000])).SerializeToString(),
-                      rng.choice(origins)) for _ in range(n)]
+            spans = [
+                (span(os.urandom(16), "x" * rng.choice([10, 900, 3000, 9000])).SerializeToString(), rng.choice(origins))
+                for _ in range(n)
+            ]
             runs, left = [], n
             while left:
                 k = rng.randint(1, left)

@@ -25,24 +25,50 @@ from costline_processor.wire.varint import uvarint, varint
 from tests.processor.spans import llm, new_trace_id, request, set_value, span
 
 INTERESTING = [
-    "gen_ai.operation.name", "gen_ai.request.model", "gen_ai.response.model", "gen_ai.provider.name", "gen_ai.system",
-    "gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens",
-    "llm.token_count.prompt", "llm.model_name", "openinference.span.kind", "costline.feature", "costline.customer_id",
-    "costline.step.name", "costline.cost.usd", "gen_ai.usage.cost", "user.id", "server.address",
-    "traceloop.association.properties.team", "telemetry.sdk.name", "ai.usage.promptTokens", "ai.model.id",
-    "gen_ai.agent.name", "costline.usage.missing", "openai.response.service_tier",
+    "gen_ai.operation.name",
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "gen_ai.provider.name",
+    "gen_ai.system",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.cache_read.input_tokens",
+    "llm.token_count.prompt",
+    "llm.model_name",
+    "openinference.span.kind",
+    "costline.feature",
+    "costline.customer_id",
+    "costline.step.name",
+    "costline.cost.usd",
+    "gen_ai.usage.cost",
+    "user.id",
+    "server.address",
+    "traceloop.association.properties.team",
+    "telemetry.sdk.name",
+    "ai.usage.promptTokens",
+    "ai.model.id",
+    "gen_ai.agent.name",
+    "costline.usage.missing",
+    "openai.response.service_tier",
 ]
 values = st.one_of(
-    st.text(max_size=20), st.sampled_from(["chat", "gpt-4o", "openai", "LLM", "AGENT", "openlit", "execute_tool"]),
-    st.booleans(), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.integers(min_value=0, max_value=300),
-    st.floats(allow_nan=False), st.lists(st.text(max_size=5), max_size=3), st.binary(max_size=5), st.none(),
+    st.text(max_size=20),
+    st.sampled_from(["chat", "gpt-4o", "openai", "LLM", "AGENT", "openlit", "execute_tool"]),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.integers(min_value=0, max_value=300),
+    st.floats(allow_nan=False),
+    st.lists(st.text(max_size=5), max_size=3),
+    st.binary(max_size=5),
+    st.none(),
 )
 attrs = st.lists(st.tuples(st.one_of(st.sampled_from(INTERESTING), st.text(max_size=12)), values), max_size=10)
 
 
 def _span_with(pairs, name="s"):
-    s = Span(trace_id=os.urandom(16), span_id=os.urandom(8), name=name, kind=2, start_time_unix_nano=5,
-             end_time_unix_nano=9)
+    s = Span(
+        trace_id=os.urandom(16), span_id=os.urandom(8), name=name, kind=2, start_time_unix_nano=5, end_time_unix_nano=9
+    )
     for k, v in pairs:
         set_value(s.attributes.add(key=k), v)
     return s
@@ -75,15 +101,21 @@ def test_reader_reads_what_the_runtime_reads(pairs):
     origin = (b"", "", b"", "", "svc", "bench", "")
     for _ in range(2):  # the second read comes from the attribute cache
         info = reader.read(s.SerializeToString(), origin)
-        got = None if info is None else (info.name, info.start, info.end, info.tags, info.own_tags, info.step,
-                                         info.call, info.rewrite)
+        got = (
+            None
+            if info is None
+            else (info.name, info.start, info.end, info.tags, info.own_tags, info.step, info.call, info.rewrite)
+        )
         assert got == _oracle(s, tags, "bench")
 
 
 def _read(reader, d, origin):
     info = reader.read(d, origin)
-    return None if info is None else (info.name, info.start, info.end, info.tags, info.own_tags, info.step, info.call,
-                                      info.rewrite)
+    return (
+        None
+        if info is None
+        else (info.name, info.start, info.end, info.tags, info.own_tags, info.step, info.call, info.rewrite)
+    )
 
 
 def test_reader_handles_unusual_keyvalue_layouts():
@@ -93,7 +125,7 @@ def test_reader_handles_unusual_keyvalue_layouts():
     model = KeyValue(key="gen_ai.request.model")
     model.value.string_value = "gpt-4o"
     kv = model.SerializeToString()
-    swapped = kv[kv.index(b"\x12"):] + kv[: kv.index(b"\x12")]  # value before key
+    swapped = kv[kv.index(b"\x12") :] + kv[: kv.index(b"\x12")]  # value before key
     twice = b"\x0a\x03abc" + kv  # key twice: the last wins
     long_key = KeyValue(key="costline." + "k" * 300)  # two-byte length
     long_key.value.string_value = "v"
@@ -124,8 +156,17 @@ def test_request_framing_matches_nested_framing():
         res.attributes.add(key="service.name").value.string_value = f"svc{r}"
         for sc in range(2):
             scope = InstrumentationScope(name=f"lib{sc}", version="1")
-            origins.append((res.SerializeToString(), f"https://r{r % 2}" if r else "", scope.SerializeToString(),
-                            "https://s" if sc else "", f"svc{r}", f"lib{sc}", "1"))
+            origins.append(
+                (
+                    res.SerializeToString(),
+                    f"https://r{r % 2}" if r else "",
+                    scope.SerializeToString(),
+                    "https://s" if sc else "",
+                    f"svc{r}",
+                    f"lib{sc}",
+                    "1",
+                )
+            )
     spans = [(os.urandom(rng.randrange(1, 300)), rng.choice(origins)) for _ in range(200)]
     groups: dict = {}
     for d, o in spans:
@@ -135,12 +176,14 @@ def test_request_framing_matches_nested_framing():
     by_res: dict = {}
     for o in groups:
         by_res.setdefault((o[0], o[1]), []).append(o)
-    expected = framing.export_request([
-        framing.resource_spans(
-            res, [framing.scope_spans(o[2], [d for d, oo in spans if oo == o], o[3]) for o in scopes], schema
-        )
-        for (res, schema), scopes in by_res.items()
-    ])
+    expected = framing.export_request(
+        [
+            framing.resource_spans(
+                res, [framing.scope_spans(o[2], [d for d, oo in spans if oo == o], o[3]) for o in scopes], schema
+            )
+            for (res, schema), scopes in by_res.items()
+        ]
+    )
     assert framing.request(groups) == expected
 
 
@@ -239,26 +282,67 @@ def test_ids_read_at_their_offsets_or_wherever_they_are():
     assert ids(field(0x12, s) + field(0x0A, t) + field(0x22, p)) == (s, p)
 
 
-_COUNT_KEYS = ["gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens", "gen_ai.usage.output_tokens",
-               "gen_ai.usage.completion_tokens", "gen_ai.usage.cache_read.input_tokens",
-               "gen_ai.usage.input_tokens.cached", "gen_ai.usage.cache_write.input_tokens",
-               "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.reasoning.output_tokens",
-               "costline.usage.cache_write_1h_tokens"]
-_READ_KEYS = ["gen_ai.provider.name", "gen_ai.system", "gen_ai.operation.name", "gen_ai.request.model",
-              "gen_ai.response.model", "costline.usage.missing", "server.address", "costline.reported_cost.usd",
-              "openai.response.service_tier", "gen_ai.openai.request.service_tier", "costline.batch",
-              "costline.feature", "telemetry.sdk.name"]
+_COUNT_KEYS = [
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.prompt_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.completion_tokens",
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.input_tokens.cached",
+    "gen_ai.usage.cache_write.input_tokens",
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.reasoning.output_tokens",
+    "costline.usage.cache_write_1h_tokens",
+]
+_READ_KEYS = [
+    "gen_ai.provider.name",
+    "gen_ai.system",
+    "gen_ai.operation.name",
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "costline.usage.missing",
+    "server.address",
+    "costline.reported_cost.usd",
+    "openai.response.service_tier",
+    "gen_ai.openai.request.service_tier",
+    "costline.batch",
+    "costline.feature",
+    "telemetry.sdk.name",
+]
 semconv_values = st.one_of(
-    st.sampled_from(["chat", "embeddings", "invoke_agent", "gpt-4o", "openai", "aws", " Batch ", "priority", "auto",
-                     "api.openai.com", "0.25", "", " ", "true", "openlit"]),
-    st.integers(min_value=-3, max_value=3), st.integers(min_value=0, max_value=10**12 + 2), st.booleans(),
-    st.sampled_from([1.0, 0.5, float("nan"), float("inf")]), st.none(), st.lists(st.sampled_from(["a"]), max_size=2),
+    st.sampled_from(
+        [
+            "chat",
+            "embeddings",
+            "invoke_agent",
+            "gpt-4o",
+            "openai",
+            "aws",
+            " Batch ",
+            "priority",
+            "auto",
+            "api.openai.com",
+            "0.25",
+            "",
+            " ",
+            "true",
+            "openlit",
+        ]
+    ),
+    st.integers(min_value=-3, max_value=3),
+    st.integers(min_value=0, max_value=10**12 + 2),
+    st.booleans(),
+    st.sampled_from([1.0, 0.5, float("nan"), float("inf")]),
+    st.none(),
+    st.lists(st.sampled_from(["a"]), max_size=2),
 )
 
 
 @settings(max_examples=400, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(_COUNT_KEYS + _READ_KEYS), semconv_values), max_size=12),
-       st.sampled_from(["", "bench", "costline.openai"]))
+@given(
+    st.lists(st.tuples(st.sampled_from(_COUNT_KEYS + _READ_KEYS), semconv_values), max_size=12),
+    st.sampled_from(["", "bench", "costline.openai"]),
+)
 def test_semconv_memo_answers_what_the_plain_path_answers(pairs, scope):
     import costline_processor.normalize as n
 
@@ -274,8 +358,11 @@ def test_semconv_memo_answers_what_the_plain_path_answers(pairs, scope):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.one_of(st.sampled_from(INTERESTING), st.text(max_size=12)), values), max_size=4),
-       st.sampled_from(["s", "invoke_agent planner"]), st.sampled_from(["svc", "other"]))
+@given(
+    st.lists(st.tuples(st.one_of(st.sampled_from(INTERESTING), st.text(max_size=12)), values), max_size=4),
+    st.sampled_from(["s", "invoke_agent planner"]),
+    st.sampled_from(["svc", "other"]),
+)
 def test_remembered_spans_read_as_the_first_time(pairs, name, service):
     tags = TagReader(TaggingConfig(trust={"svc": ["feature"], "*": ["*"]}))
     reader = SpanReader(tags)
@@ -297,8 +384,19 @@ def test_direct_constructors_make_the_dataclass_objects():
     from costline_processor.records import Cost, Usage
 
     for caveat in (None, "tier_by_rule:batch"):
-        cost_args = (Decimal("0.3"), Decimal("0.1"), Decimal("0.2"), Decimal(0), Decimal(0), "gpt-4o", "openai",
-                     "test", caveat, Decimal("0.3"), None)
+        cost_args = (
+            Decimal("0.3"),
+            Decimal("0.1"),
+            Decimal("0.2"),
+            Decimal(0),
+            Decimal(0),
+            "gpt-4o",
+            "openai",
+            "test",
+            caveat,
+            Decimal("0.3"),
+            None,
+        )
         made = rate_card.new_cost(*cost_args)
         assert made == Cost(*cost_args) and repr(made) == repr(Cost(*cost_args))
         assert hash(made) == hash(Cost(*cost_args))
@@ -315,8 +413,16 @@ def test_direct_constructors_make_the_dataclass_objects():
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from([b"\x01" * 16, b"\x02" * 16, b"\0" * 16, b"\x03" * 15]),
-                          st.sampled_from([b"\x05" * 8, b"\0" * 8, b"\x06" * 7]), st.booleans()), max_size=30))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([b"\x01" * 16, b"\x02" * 16, b"\0" * 16, b"\x03" * 15]),
+            st.sampled_from([b"\x05" * 8, b"\0" * 8, b"\x06" * 7]),
+            st.booleans(),
+        ),
+        max_size=30,
+    )
+)
 def test_intake_grouping_matches_the_runtime(specs):
     def field(tag, payload):
         return bytes([tag]) + varint(len(payload)) + payload
@@ -352,7 +458,7 @@ def _tags_plain(reader: TagReader, attrs: dict):
         else:
             for p in reader.prefixes:
                 if key.startswith(p) and len(key) > len(p):
-                    mapped.setdefault(key[len(p):], _text(value))
+                    mapped.setdefault(key[len(p) :], _text(value))
                     break
     if not own and not mapped:
         return None, frozenset()
@@ -363,11 +469,31 @@ def _tags_plain(reader: TagReader, attrs: dict):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["costline.feature", "costline.cost.usd", "costline.", "costline.step.name",
-                                           "costline.a.b", "user.id", "enduser.id", "session.id",
-                                           "traceloop.association.properties.", "traceloop.association.properties.team",
-                                           "langfuse.trace.metadata.user_id", "feature", "gen_ai.system"]), values),
-                max_size=8))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(
+                [
+                    "costline.feature",
+                    "costline.cost.usd",
+                    "costline.",
+                    "costline.step.name",
+                    "costline.a.b",
+                    "user.id",
+                    "enduser.id",
+                    "session.id",
+                    "traceloop.association.properties.",
+                    "traceloop.association.properties.team",
+                    "langfuse.trace.metadata.user_id",
+                    "feature",
+                    "gen_ai.system",
+                ]
+            ),
+            values,
+        ),
+        max_size=8,
+    )
+)
 def test_tag_reader_reads_what_a_plain_walk_reads(pairs):
     reader = TagReader(TaggingConfig())
     attrs = dict(pairs)

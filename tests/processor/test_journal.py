@@ -8,8 +8,8 @@ import random
 import pytest
 
 from costline_processor.config import ConfigError
-from costline_processor.journal import Journal
 from costline_processor.export.batches import encode_requests
+from costline_processor.journal import Journal
 
 
 class Clock:

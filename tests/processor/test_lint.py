@@ -64,41 +64,60 @@ def test_github_format_parses_as_annotations(capsys):
 def test_json_format(capsys):
     code, out = _run(capsys, str(APP), "--format", "json")
     rows = json.loads(out)
-    assert code == 1 and rows and {"path", "line", "column", "end_line", "code", "message", "call", "missing"} <= set(rows[0])
+    assert (
+        code == 1
+        and rows
+        and {"path", "line", "column", "end_line", "code", "message", "call", "missing"} <= set(rows[0])
+    )
 
 
 def test_clean_tree_exits_0(capsys, tmp_path):
-    (tmp_path / "ok.py").write_text("import openai\nimport costline\n\nc = openai.OpenAI()\n\n"
-                                    "with costline.attribution(feature='f'):\n    c.chat.completions.create(model='m')\n")
+    (tmp_path / "ok.py").write_text(
+        "import openai\nimport costline\n\nc = openai.OpenAI()\n\n"
+        "with costline.attribution(feature='f'):\n    c.chat.completions.create(model='m')\n"
+    )
     assert _run(capsys, str(tmp_path)) == (0, "")
 
 
 CASES = {
-    "factory and with_options": ("""
+    "factory and with_options": (
+        """
         from openai import AsyncOpenAI
         def make():
             return AsyncOpenAI()
         async def go():
             await make().with_options(timeout=1).chat.completions.with_raw_response.create(model="m")
-        """, [5]),
-    "annotated parameter, module without tags": ("""
+        """,
+        [5],
+    ),
+    "annotated parameter, module without tags": (
+        """
         from typing import TYPE_CHECKING
         if TYPE_CHECKING:
             from anthropic import Anthropic
         def ask(client: "Anthropic"):
             return client.messages.create(model="m", max_tokens=1, messages=[])
-        """, [5]),
-    "another SDK's messages.create is not a model call": ("""
+        """,
+        [5],
+    ),
+    "another SDK's messages.create is not a model call": (
+        """
         import anthropic
         from twilio.rest import Client
         sms = Client()
         sms.messages.create(to="+1", body="hi")
-        """, []),
-    "no SDK import, unknown receiver: nothing": ("""
+        """,
+        [],
+    ),
+    "no SDK import, unknown receiver: nothing": (
+        """
         def send(client):
             client.messages.create(to="x")
-        """, []),
-    "decorated step, attribution variable, marked class": ("""
+        """,
+        [],
+    ),
+    "decorated step, attribution variable, marked class": (
+        """
         import costline
         from openai import OpenAI
         c = OpenAI()
@@ -115,8 +134,11 @@ CASES = {
                 c.embeddings.create(model="m", input="x")
         def d():
             c.embeddings.create(model="m", input="x")
-        """, [16]),
-    "**tags names every tag; a helper reached from untagged code is reported": ("""
+        """,
+        [16],
+    ),
+    "**tags names every tag; a helper reached from untagged code is reported": (
+        """
         from costline import attribution
         import openai
         def _helper():
@@ -125,19 +147,27 @@ CASES = {
             with attribution(**t):
                 _helper()
         handler = _helper
-        """, [4]),
-    "a function of the module returning an attribution": ("""
+        """,
+        [4],
+    ),
+    "a function of the module returning an attribution": (
+        """
         import costline, openai
         def tagged(label):
             return costline.attribution(call=label, feature="f", customer_id="c")
         with tagged("x"):
             openai.embeddings.create(model="m", input="x")
-        """, []),
-    "ignore comment for this code only": ("""
+        """,
+        [],
+    ),
+    "ignore comment for this code only": (
+        """
         import openai
         openai.completions.create(model="m", prompt="x")  # costline: ignore[CL002]
         openai.completions.create(model="m", prompt="x")  # costline: ignore
-        """, [2]),
+        """,
+        [2],
+    ),
 }
 
 
@@ -162,8 +192,10 @@ def test_diff_reports_only_changed_lines(capsys, tmp_path, monkeypatch):
     src.write_text(src.read_text() + "\n\nc.embeddings.create(\n    model='new',\n)\n")
     monkeypatch.chdir(tmp_path / "pkg")
     code, out = _run(capsys, ".", "--diff", "HEAD")
-    assert code == 1 and out == "app.py:6:1: CL001 untagged model call: c.embeddings.create " \
-                                "(not inside costline.attribution(...))\n"
+    assert (
+        code == 1
+        and out == "app.py:6:1: CL001 untagged model call: c.embeddings.create (not inside costline.attribution(...))\n"
+    )
     code, out = _run(capsys, ".")
     assert code == 1 and len(out.splitlines()) == 2
     assert main(["lint", ".", "--diff", "no-such-ref"]) == 2

@@ -84,19 +84,27 @@ def test_an_override_lists_the_price_it_overrides_sku_by_sku(contracted):
 def test_a_whole_call_price_has_no_list_price_below_it(contracted):
     cost = price(contracted, "house-llm", "vllm", Usage(100, 10))
     assert cost.total_usd == cost.list_usd == Decimal("0.001")
-    assert cost.skus == (("input", 100, Decimal(0), Decimal(0)), ("output", 10, Decimal(0), Decimal(0)),
-                         ("requests", 1, Decimal("0.001"), Decimal("0.001")))
+    assert cost.skus == (
+        ("input", 100, Decimal(0), Decimal(0)),
+        ("output", 10, Decimal(0), Decimal(0)),
+        ("requests", 1, Decimal("0.001"), Decimal("0.001")),
+    )
 
 
 def test_audio_tokens_are_skus_of_their_own(plain):
     # gpt-realtime-1.5 (developers.openai.com/api/docs/models/gpt-realtime-1.5): text $4 input, $0.40 cached, $16 output; audio $32 input,
     # $0.40 cached, $64 output. 10k input: 7k audio (3k of them cached), 4k cache reads; 3k output: 2.5k audio
-    usage = Usage(10_000, 3_000, 4_000, audio_input_tokens=7_000, audio_output_tokens=2_500, audio_cache_read_tokens=3_000)
+    usage = Usage(
+        10_000, 3_000, 4_000, audio_input_tokens=7_000, audio_output_tokens=2_500, audio_cache_read_tokens=3_000
+    )
     cost = price(plain, "gpt-realtime-1.5", "openai", usage)
     assert {s[0]: s[1:3] for s in cost.skus} == {
-        "input": (2_000, mtok("4", 2_000)), "cached_input": (1_000, mtok("0.40", 1_000)),
-        "output": (500, mtok("16", 500)), "audio_input": (4_000, mtok("32", 4_000)),
-        "audio_cached_input": (3_000, mtok("0.40", 3_000)), "audio_output": (2_500, mtok("64", 2_500)),
+        "input": (2_000, mtok("4", 2_000)),
+        "cached_input": (1_000, mtok("0.40", 1_000)),
+        "output": (500, mtok("16", 500)),
+        "audio_input": (4_000, mtok("32", 4_000)),
+        "audio_cached_input": (3_000, mtok("0.40", 3_000)),
+        "audio_output": (2_500, mtok("64", 2_500)),
     }
     assert sku_sums(cost) == (cost.total_usd, cost.total_usd) and cost.list_usd == cost.total_usd
 

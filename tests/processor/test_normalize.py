@@ -7,8 +7,8 @@ cache reads and writes, output includes reasoning).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -46,8 +46,14 @@ CASES = [
             "gen_ai.usage.output_tokens": 300,
             "server.address": "api.openai.com",
         },
-        "opentelemetry.instrumentation.openai_v2", "2.4b0", "chat gpt-4o-mini",
-        "semconv", Usage(1200, 300), "gpt-4o-mini-2024-07-18", "openai", "chat",
+        "opentelemetry.instrumentation.openai_v2",
+        "2.4b0",
+        "chat gpt-4o-mini",
+        "semconv",
+        Usage(1200, 300),
+        "gpt-4o-mini-2024-07-18",
+        "openai",
+        "chat",
     ),
     (
         "semconv v1.26 deprecated prompt/completion names",
@@ -57,8 +63,14 @@ CASES = [
             "gen_ai.usage.prompt_tokens": 50,
             "gen_ai.usage.completion_tokens": 20,
         },
-        "", "", "chat gpt-3.5-turbo",
-        "semconv", Usage(50, 20), "gpt-3.5-turbo", "openai", None,
+        "",
+        "",
+        "chat gpt-3.5-turbo",
+        "semconv",
+        Usage(50, 20),
+        "gpt-3.5-turbo",
+        "openai",
+        None,
     ),
     (
         "semconv v1.41 openai responses with cache read and reasoning",
@@ -73,8 +85,14 @@ CASES = [
             "gen_ai.usage.reasoning.output_tokens": 512,
             "openai.response.service_tier": "default",
         },
-        "opentelemetry.instrumentation.openai_v2", "2.4b0", "chat o3-mini",
-        "semconv", Usage(5000, 800, 4096, 0, 0, 512), "o3-mini-2025-01-31", "openai", "chat",
+        "opentelemetry.instrumentation.openai_v2",
+        "2.4b0",
+        "chat o3-mini",
+        "semconv",
+        Usage(5000, 800, 4096, 0, 0, 512),
+        "o3-mini-2025-01-31",
+        "openai",
+        "chat",
     ),
     (
         "util-genai 1.3b0 anthropic (summed input, cache_write name)",
@@ -89,8 +107,14 @@ CASES = [
             "gen_ai.usage.output_tokens": 400,
             "gen_ai.usage.reasoning.output_tokens": 100,
         },
-        "opentelemetry.instrumentation.genai.anthropic", "1.3b0", "chat claude-sonnet-4-5",
-        "semconv", Usage(12000, 400, 10000, 1500, 0, 100), "claude-sonnet-4-5-20250929", "anthropic", "chat",
+        "opentelemetry.instrumentation.genai.anthropic",
+        "1.3b0",
+        "chat claude-sonnet-4-5",
+        "semconv",
+        Usage(12000, 400, 10000, 1500, 0, 100),
+        "claude-sonnet-4-5-20250929",
+        "anthropic",
+        "chat",
     ),
     (
         "semconv v1.40 cache_creation name",
@@ -103,8 +127,14 @@ CASES = [
             "gen_ai.usage.cache_creation.input_tokens": 500,
             "gen_ai.usage.output_tokens": 90,
         },
-        "", "", "",
-        "semconv", Usage(3000, 90, 1000, 500), "claude-3-5-haiku-20241022", "anthropic", "chat",
+        "",
+        "",
+        "",
+        "semconv",
+        Usage(3000, 90, 1000, 500),
+        "claude-3-5-haiku-20241022",
+        "anthropic",
+        "chat",
     ),
     (
         "semconv both cache-write names on one span are not summed",
@@ -117,8 +147,14 @@ CASES = [
             "gen_ai.usage.cache_creation.input_tokens": 700,
             "gen_ai.usage.output_tokens": 10,
         },
-        "", "", "",
-        "semconv", Usage(3000, 10, 0, 700), "claude-opus-4-1", "anthropic", "chat",
+        "",
+        "",
+        "",
+        "semconv",
+        Usage(3000, 10, 0, 700),
+        "claude-opus-4-1",
+        "anthropic",
+        "chat",
     ),
     (
         "botocore bedrock converse: input excludes cache (guard trips)",
@@ -132,8 +168,14 @@ CASES = [
             "gen_ai.usage.output_tokens": 100,
             "server.address": "bedrock-runtime.us-east-1.amazonaws.com",
         },
-        "opentelemetry.instrumentation.botocore.bedrock-runtime", "0.66b2", "chat anthropic.claude",
-        "semconv", Usage(2800, 100, 2000, 500), "anthropic.claude-3-5-haiku-20241022-v1:0", "aws", "chat",
+        "opentelemetry.instrumentation.botocore.bedrock-runtime",
+        "0.66b2",
+        "chat anthropic.claude",
+        "semconv",
+        Usage(2800, 100, 2000, 500),
+        "anthropic.claude-3-5-haiku-20241022-v1:0",
+        "aws",
+        "chat",
     ),
     (
         "official genai-bedrock: exclusive even when input exceeds the cache",
@@ -145,8 +187,14 @@ CASES = [
             "gen_ai.usage.cache_read.input_tokens": 3000,
             "gen_ai.usage.output_tokens": 100,
         },
-        "opentelemetry.instrumentation.genai.bedrock", "1.3b0", "",
-        "semconv", Usage(8000, 100, 3000), "anthropic.claude-3-5-haiku-20241022-v1:0", "aws", "chat",
+        "opentelemetry.instrumentation.genai.bedrock",
+        "1.3b0",
+        "",
+        "semconv",
+        Usage(8000, 100, 3000),
+        "anthropic.claude-3-5-haiku-20241022-v1:0",
+        "aws",
+        "chat",
     ),
     (
         "google-genai 1.3b0: old enum provider, output already holds thoughts",
@@ -159,8 +207,14 @@ CASES = [
             "gen_ai.usage.output_tokens": 700,
             "gen_ai.usage.reasoning.output_tokens": 200,
         },
-        "opentelemetry.instrumentation.google_genai", "1.3b0", "generate_content gemini-2.5-flash",
-        "semconv", Usage(4000, 700, 1000, 0, 0, 200), "gemini-2.5-flash", "google", "generate_content",
+        "opentelemetry.instrumentation.google_genai",
+        "1.3b0",
+        "generate_content gemini-2.5-flash",
+        "semconv",
+        Usage(4000, 700, 1000, 0, 0, 200),
+        "gemini-2.5-flash",
+        "google",
+        "generate_content",
     ),
     (
         "raw Gemini candidates (thoughts excluded) caught by the reasoning guard",
@@ -171,8 +225,14 @@ CASES = [
             "gen_ai.usage.output_tokens": 50,
             "gen_ai.usage.reasoning.output_tokens": 300,
         },
-        "", "", "",
-        "semconv", Usage(100, 350, 0, 0, 0, 300), "gemini-2.5-pro", "google", None,
+        "",
+        "",
+        "",
+        "semconv",
+        Usage(100, 350, 0, 0, 0, 300),
+        "gemini-2.5-pro",
+        "google",
+        None,
     ),
     (
         "costline instrumentation with the 1-hour cache-write split",
@@ -187,8 +247,14 @@ CASES = [
             "costline.usage.cache_write_1h_tokens": 1000,
             "gen_ai.usage.output_tokens": 400,
         },
-        "costline.instrumentation.anthropic", "0.1.0", "chat claude-sonnet-4-5",
-        "costline", Usage(12000, 400, 10000, 1500, 1000), "claude-sonnet-4-5-20250929", "anthropic", "chat",
+        "costline.instrumentation.anthropic",
+        "0.1.0",
+        "chat claude-sonnet-4-5",
+        "costline",
+        Usage(12000, 400, 10000, 1500, 1000),
+        "claude-sonnet-4-5-20250929",
+        "anthropic",
+        "chat",
     ),
     (
         "openllmetry >=0.56 anthropic (dotted cache names, inclusive input)",
@@ -204,8 +270,14 @@ CASES = [
             "gen_ai.usage.output_tokens": 400,
             "gen_ai.usage.total_tokens": 12400,
         },
-        "opentelemetry.instrumentation.anthropic", "0.62.4", "anthropic.chat",
-        "openllmetry", Usage(12000, 400, 10000, 1500), "claude-sonnet-4-5-20250929", "anthropic", "chat",
+        "opentelemetry.instrumentation.anthropic",
+        "0.62.4",
+        "anthropic.chat",
+        "openllmetry",
+        Usage(12000, 400, 10000, 1500),
+        "claude-sonnet-4-5-20250929",
+        "anthropic",
+        "chat",
     ),
     (
         "openllmetry 0.48-0.55 anthropic (underscore cache names, 'Anthropic')",
@@ -220,8 +292,14 @@ CASES = [
             "gen_ai.usage.output_tokens": 400,
             "llm.usage.total_tokens": 12400,
         },
-        "opentelemetry.instrumentation.anthropic", "0.52.0", "anthropic.chat",
-        "openllmetry", Usage(12000, 400, 10000, 1500), "claude-3-5-haiku-20241022", "anthropic", "chat",
+        "opentelemetry.instrumentation.anthropic",
+        "0.52.0",
+        "anthropic.chat",
+        "openllmetry",
+        Usage(12000, 400, 10000, 1500),
+        "claude-3-5-haiku-20241022",
+        "anthropic",
+        "chat",
     ),
     (
         "openllmetry <=0.47 openai (prompt/completion tokens, 'OpenAI')",
@@ -235,8 +313,14 @@ CASES = [
             "gen_ai.usage.reasoning_tokens": 64,
             "llm.usage.total_tokens": 950,
         },
-        "opentelemetry.instrumentation.openai.v1", "0.46.0", "openai.chat",
-        "openllmetry", Usage(800, 150, 0, 0, 0, 64), "o3-mini-2025-01-31", "openai", "chat",
+        "opentelemetry.instrumentation.openai.v1",
+        "0.46.0",
+        "openai.chat",
+        "openllmetry",
+        Usage(800, 150, 0, 0, 0, 64),
+        "o3-mini-2025-01-31",
+        "openai",
+        "chat",
     ),
     (
         "openllmetry ~0.53 reasoning under llm.usage",
@@ -248,8 +332,14 @@ CASES = [
             "gen_ai.usage.output_tokens": 700,
             "llm.usage.reasoning_tokens": 600,
         },
-        "opentelemetry.instrumentation.openai.v1", "0.53.3", "openai.chat",
-        "openllmetry", Usage(900, 700, 0, 0, 0, 600), "gpt-5", "openai", "chat",
+        "opentelemetry.instrumentation.openai.v1",
+        "0.53.3",
+        "openai.chat",
+        "openllmetry",
+        Usage(900, 700, 0, 0, 0, 600),
+        "gpt-5",
+        "openai",
+        "chat",
     ),
     (
         "openllmetry bedrock converse: exclusive input",
@@ -262,8 +352,14 @@ CASES = [
             "gen_ai.usage.output_tokens": 100,
             "llm.request.type": "chat",
         },
-        "opentelemetry.instrumentation.bedrock", "0.62.4", "bedrock.converse",
-        "openllmetry", Usage(8000, 100, 3000), "anthropic.claude-3-5-haiku-20241022-v1:0", "aws", "chat",
+        "opentelemetry.instrumentation.bedrock",
+        "0.62.4",
+        "bedrock.converse",
+        "openllmetry",
+        Usage(8000, 100, 3000),
+        "anthropic.claude-3-5-haiku-20241022-v1:0",
+        "aws",
+        "chat",
     ),
     (
         "openllmetry embeddings",
@@ -273,8 +369,14 @@ CASES = [
             "gen_ai.request.model": "text-embedding-3-small",
             "gen_ai.usage.input_tokens": 12,
         },
-        "opentelemetry.instrumentation.openai.v1", "0.62.4", "openai.embeddings",
-        "openllmetry", Usage(12, 0), "text-embedding-3-small", "openai", "embeddings",
+        "opentelemetry.instrumentation.openai.v1",
+        "0.62.4",
+        "openai.embeddings",
+        "openllmetry",
+        Usage(12, 0),
+        "text-embedding-3-small",
+        "openai",
+        "embeddings",
     ),
     (
         "openinference openai",
@@ -289,8 +391,14 @@ CASES = [
             "llm.token_count.prompt_details.cache_read": 1024,
             "llm.token_count.completion_details.reasoning": 0,
         },
-        "openinference.instrumentation.openai", "0.1.66", "ChatCompletion",
-        "openinference", Usage(2000, 300, 1024), "gpt-4o-2024-08-06", "openai", "chat",
+        "openinference.instrumentation.openai",
+        "0.1.66",
+        "ChatCompletion",
+        "openinference",
+        Usage(2000, 300, 1024),
+        "gpt-4o-2024-08-06",
+        "openai",
+        "chat",
     ),
     (
         "openinference with genai semconv dual emission is not doubled",
@@ -308,8 +416,14 @@ CASES = [
             "gen_ai.usage.output_tokens": 300,
             "gen_ai.usage.cache_read.input_tokens": 1024,
         },
-        "openinference.instrumentation.openai", "0.1.66", "ChatCompletion",
-        "openinference", Usage(2000, 300, 1024), "gpt-4o-2024-08-06", "openai", "chat",
+        "openinference.instrumentation.openai",
+        "0.1.66",
+        "ChatCompletion",
+        "openinference",
+        Usage(2000, 300, 1024),
+        "gpt-4o-2024-08-06",
+        "openai",
+        "chat",
     ),
     (
         "openinference anthropic >= 0.1.14 (inclusive)",
@@ -323,8 +437,14 @@ CASES = [
             "llm.token_count.prompt_details.cache_write": 1500,
             "llm.token_count.completion": 400,
         },
-        "openinference.instrumentation.anthropic", "3.1.0", "messages.create",
-        "openinference", Usage(12000, 400, 10000, 1500), "claude-sonnet-4-5-20250929", "anthropic", "chat",
+        "openinference.instrumentation.anthropic",
+        "3.1.0",
+        "messages.create",
+        "openinference",
+        Usage(12000, 400, 10000, 1500),
+        "claude-sonnet-4-5-20250929",
+        "anthropic",
+        "chat",
     ),
     (
         "openinference anthropic 0.1.13 (exclusive, by version)",
@@ -336,8 +456,14 @@ CASES = [
             "llm.token_count.prompt_details.cache_read": 3000,
             "llm.token_count.completion": 400,
         },
-        "openinference.instrumentation.anthropic", "0.1.13", "messages.create",
-        "openinference", Usage(8000, 400, 3000), "claude-3-5-haiku-20241022", "anthropic", "chat",
+        "openinference.instrumentation.anthropic",
+        "0.1.13",
+        "messages.create",
+        "openinference",
+        Usage(8000, 400, 3000),
+        "claude-3-5-haiku-20241022",
+        "anthropic",
+        "chat",
     ),
     (
         "openinference embedding (the model in embedding.model_name, as 0.1.66 writes it)",
@@ -348,8 +474,14 @@ CASES = [
             "llm.token_count.prompt": 8,
             "llm.token_count.total": 8,
         },
-        "openinference.instrumentation.openai", "0.1.66", "CreateEmbeddings",
-        "openinference", Usage(8, 0), "text-embedding-3-small", "openai", "embeddings",
+        "openinference.instrumentation.openai",
+        "0.1.66",
+        "CreateEmbeddings",
+        "openinference",
+        Usage(8, 0),
+        "text-embedding-3-small",
+        "openai",
+        "embeddings",
     ),
     (
         "openlit openai (cost attribute is OpenLIT's own estimate)",
@@ -366,8 +498,14 @@ CASES = [
             "gen_ai.usage.reasoning_tokens": 0,
             "gen_ai.usage.cost": 0.0045,
         },
-        "openlit.otel.tracing", "1.45.0", "chat gpt-4o",
-        "openlit", Usage(1000, 200), "gpt-4o-2024-08-06", "openai", "chat",
+        "openlit.otel.tracing",
+        "1.45.0",
+        "chat gpt-4o",
+        "openlit",
+        Usage(1000, 200),
+        "gpt-4o-2024-08-06",
+        "openai",
+        "chat",
     ),
     (
         "openlit anthropic: raw input excludes cache",
@@ -381,8 +519,14 @@ CASES = [
             "gen_ai.usage.cache_creation.input_tokens": 1500,
             "gen_ai.usage.output_tokens": 400,
         },
-        "openlit.otel.tracing", "1.45.0", "chat claude-sonnet-4-5",
-        "openlit", Usage(9500, 400, 3000, 1500), "claude-sonnet-4-5", "anthropic", "chat",
+        "openlit.otel.tracing",
+        "1.45.0",
+        "chat claude-sonnet-4-5",
+        "openlit",
+        Usage(9500, 400, 3000, 1500),
+        "claude-sonnet-4-5",
+        "anthropic",
+        "chat",
     ),
     (
         "openlit before the provider rename (gen_ai.system)",
@@ -396,8 +540,14 @@ CASES = [
             "gen_ai.usage.cache_creation.input_tokens": 0,
             "gen_ai.usage.output_tokens": 50,
         },
-        "openlit.otel.tracing", "1.30.0", "chat claude-3-5-haiku-20241022",
-        "openlit", Usage(10200, 50, 10000), "claude-3-5-haiku-20241022", "anthropic", "chat",
+        "openlit.otel.tracing",
+        "1.30.0",
+        "chat claude-3-5-haiku-20241022",
+        "openlit",
+        Usage(10200, 50, 10000),
+        "claude-3-5-haiku-20241022",
+        "anthropic",
+        "chat",
     ),
     (
         "pydantic-ai 2.x openai (semconv + details copies)",
@@ -413,8 +563,14 @@ CASES = [
             "gen_ai.usage.details.cache_read_tokens": 2048,
             "gen_ai.usage.details.reasoning_tokens": 128,
         },
-        "pydantic-ai", "2.68.0", "chat gpt-4o",
-        "pydantic-ai", Usage(3000, 500, 2048, 0, 0, 128), "gpt-4o-2024-08-06", "openai", "chat",
+        "pydantic-ai",
+        "2.68.0",
+        "chat gpt-4o",
+        "pydantic-ai",
+        Usage(3000, 500, 2048, 0, 0, 128),
+        "gpt-4o-2024-08-06",
+        "openai",
+        "chat",
     ),
     (
         "pydantic-ai anthropic with the 1-hour split in details",
@@ -434,8 +590,14 @@ CASES = [
             "gen_ai.usage.details.ephemeral_1h_input_tokens": 1000,
             "gen_ai.usage.details.thinking_tokens": 0,
         },
-        "pydantic-ai", "2.68.0", "chat claude-sonnet-4-5",
-        "pydantic-ai", Usage(12000, 400, 10000, 1500, 1000), "claude-sonnet-4-5", "anthropic", "chat",
+        "pydantic-ai",
+        "2.68.0",
+        "chat claude-sonnet-4-5",
+        "pydantic-ai",
+        Usage(12000, 400, 10000, 1500, 1000),
+        "claude-sonnet-4-5",
+        "anthropic",
+        "chat",
     ),
     (
         "pydantic-ai 1.x agent run (aggregate under gen_ai.usage)",
@@ -444,8 +606,14 @@ CASES = [
             "gen_ai.usage.input_tokens": 9000,
             "gen_ai.usage.output_tokens": 900,
         },
-        "pydantic-ai", "1.40.0", "agent run",
-        "pydantic-ai", Usage(9000, 900), None, None, "invoke_agent",
+        "pydantic-ai",
+        "1.40.0",
+        "agent run",
+        "pydantic-ai",
+        Usage(9000, 900),
+        None,
+        None,
+        "invoke_agent",
     ),
     (
         "vercel v4 generateText step",
@@ -461,8 +629,14 @@ CASES = [
             "gen_ai.usage.input_tokens": 900,
             "gen_ai.usage.output_tokens": 100,
         },
-        "ai", "", "ai.generateText.doGenerate",
-        "vercel", Usage(900, 100), "gpt-4o-mini-2024-07-18", "openai", "chat",
+        "ai",
+        "",
+        "ai.generateText.doGenerate",
+        "vercel",
+        Usage(900, 100),
+        "gpt-4o-mini-2024-07-18",
+        "openai",
+        "chat",
     ),
     (
         "vercel v5 openai streamText step",
@@ -479,8 +653,14 @@ CASES = [
             "gen_ai.usage.input_tokens": 3000,
             "gen_ai.usage.output_tokens": 200,
         },
-        "ai", "", "ai.streamText.doStream",
-        "vercel", Usage(3000, 200, 2048, 0, 0, 64), "o3-mini-2025-01-31", "openai", "chat",
+        "ai",
+        "",
+        "ai.streamText.doStream",
+        "vercel",
+        Usage(3000, 200, 2048, 0, 0, 64),
+        "o3-mini-2025-01-31",
+        "openai",
+        "chat",
     ),
     (
         "vercel v5 anthropic: raw input, cache write only in provider metadata",
@@ -493,8 +673,14 @@ CASES = [
             "ai.usage.cachedInputTokens": 10000,
             "ai.response.providerMetadata": ANTHROPIC_META,
         },
-        "ai", "", "ai.generateText.doGenerate",
-        "vercel", Usage(12000, 400, 10000, 1500, 1000), "claude-sonnet-4-5", "anthropic", "chat",
+        "ai",
+        "",
+        "ai.generateText.doGenerate",
+        "vercel",
+        Usage(12000, 400, 10000, 1500, 1000),
+        "claude-sonnet-4-5",
+        "anthropic",
+        "chat",
     ),
     (
         "vercel v5 anthropic: exclusive even when input exceeds the cache",
@@ -506,8 +692,14 @@ CASES = [
             "ai.usage.outputTokens": 40,
             "ai.usage.cachedInputTokens": 3000,
         },
-        "ai", "", "ai.generateText.doGenerate",
-        "vercel", Usage(8000, 40, 3000), "claude-3-5-haiku-latest", "anthropic", "chat",
+        "ai",
+        "",
+        "ai.generateText.doGenerate",
+        "vercel",
+        Usage(8000, 40, 3000),
+        "claude-3-5-haiku-latest",
+        "anthropic",
+        "chat",
     ),
     (
         "vercel v6 anthropic: input total with details",
@@ -525,8 +717,14 @@ CASES = [
             "gen_ai.usage.input_tokens": 12000,
             "gen_ai.usage.output_tokens": 400,
         },
-        "ai", "", "ai.streamText.doStream",
-        "vercel", Usage(12000, 400, 10000, 1500, 0, 50), "claude-sonnet-4-5", "anthropic", "chat",
+        "ai",
+        "",
+        "ai.streamText.doStream",
+        "vercel",
+        Usage(12000, 400, 10000, 1500, 0, 50),
+        "claude-sonnet-4-5",
+        "anthropic",
+        "chat",
     ),
     (
         "vercel root span carries the steps' sum: marked invoke_agent",
@@ -537,8 +735,14 @@ CASES = [
             "ai.usage.promptTokens": 1800,
             "ai.usage.completionTokens": 200,
         },
-        "ai", "", "ai.generateText",
-        "vercel", Usage(1800, 200), "gpt-4o-mini", "openai", "invoke_agent",
+        "ai",
+        "",
+        "ai.generateText",
+        "vercel",
+        Usage(1800, 200),
+        "gpt-4o-mini",
+        "openai",
+        "invoke_agent",
     ),
     (
         "vercel embed step",
@@ -548,8 +752,14 @@ CASES = [
             "ai.model.provider": "openai.embedding",
             "ai.usage.tokens": 10,
         },
-        "ai", "", "ai.embed.doEmbed",
-        "vercel", Usage(10, 0), "text-embedding-3-small", "openai", "embeddings",
+        "ai",
+        "",
+        "ai.embed.doEmbed",
+        "vercel",
+        Usage(10, 0),
+        "text-embedding-3-small",
+        "openai",
+        "embeddings",
     ),
     (
         "langsmith: cache counts inside a python-repr dict",
@@ -564,8 +774,14 @@ CASES = [
             "gen_ai.usage.input_token_details": "{'cache_read': 10000, 'cache_creation': 1500}",
             "gen_ai.usage.output_token_details": "{'reasoning': 0}",
         },
-        "langsmith", "0.15.0", "ChatAnthropic",
-        "langsmith", Usage(12000, 400, 10000, 1500), "claude-3-5-haiku-20241022", "anthropic", "chat",
+        "langsmith",
+        "0.15.0",
+        "ChatAnthropic",
+        "langsmith",
+        Usage(12000, 400, 10000, 1500),
+        "claude-3-5-haiku-20241022",
+        "anthropic",
+        "chat",
     ),
     (
         "langsmith default provider 'langchain' is no provider",
@@ -576,8 +792,14 @@ CASES = [
             "gen_ai.usage.input_tokens": 10,
             "gen_ai.usage.output_tokens": 5,
         },
-        "langsmith", "0.15.0", "ChatOllama",
-        "langsmith", Usage(10, 5), "my-local-model", None, None,
+        "langsmith",
+        "0.15.0",
+        "ChatOllama",
+        "langsmith",
+        Usage(10, 5),
+        "my-local-model",
+        None,
+        None,
     ),
 ]
 
@@ -618,12 +840,22 @@ def test_openinference_embeddings_as_emitted_are_priced(scenario, tokens):
     call = normalize_span(attrs, scope_name=span["scope"], scope_version=span["scope_version"], span_name=span["name"])
     assert (call.dialect, call.status, call.usage) == ("openinference", None, Usage(tokens, 0))
     assert (call.model, call.request_model, call.provider, call.operation) == (
-        "text-embedding-3-small", "text-embedding-3-small", "openai", "embeddings")
+        "text-embedding-3-small",
+        "text-embedding-3-small",
+        "openai",
+        "embeddings",
+    )
 
 
 def test_openinference_embedding_with_only_a_total_bills_it_as_input():
-    call = normalize_span({"openinference.span.kind": "EMBEDDING", "embedding.model_name": "text-embedding-3-small",
-                           "llm.token_count.total": 9}, scope_name="openinference.instrumentation.openai")
+    call = normalize_span(
+        {
+            "openinference.span.kind": "EMBEDDING",
+            "embedding.model_name": "text-embedding-3-small",
+            "llm.token_count.total": 9,
+        },
+        scope_name="openinference.instrumentation.openai",
+    )
     assert (call.status, call.usage) == (None, Usage(9, 0))
     # an LLM span's total is never read as input: it would bill output as input
     call = normalize_span({"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o", "llm.token_count.total": 9})
@@ -649,8 +881,12 @@ def test_openinference_request_model_prefers_its_own_names():
     "attrs, scope, dialect",
     [
         (
-            {"costline.usage.missing": True, "gen_ai.request.model": "gpt-4o", "gen_ai.provider.name": "openai",
-             "gen_ai.operation.name": "chat"},
+            {
+                "costline.usage.missing": True,
+                "gen_ai.request.model": "gpt-4o",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.operation.name": "chat",
+            },
             "costline.instrumentation.openai",
             "costline",
         ),
@@ -659,12 +895,21 @@ def test_openinference_request_model_prefers_its_own_names():
             "opentelemetry.instrumentation.openai_v2",
             "semconv",
         ),
-        ({"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o"}, "openinference.instrumentation.openai",
-         "openinference"),
-        ({"llm.request.type": "chat", "gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o"},
-         "opentelemetry.instrumentation.openai.v1", "openllmetry"),
-        ({"ai.operationId": "ai.streamText.doStream", "ai.model.id": "gpt-4o", "ai.model.provider": "openai.chat"},
-         "ai", "vercel"),
+        (
+            {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o"},
+            "openinference.instrumentation.openai",
+            "openinference",
+        ),
+        (
+            {"llm.request.type": "chat", "gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o"},
+            "opentelemetry.instrumentation.openai.v1",
+            "openllmetry",
+        ),
+        (
+            {"ai.operationId": "ai.streamText.doStream", "ai.model.id": "gpt-4o", "ai.model.provider": "openai.chat"},
+            "ai",
+            "vercel",
+        ),
     ],
     ids=["costline-marker", "semconv-stream", "openinference", "openllmetry", "vercel"],
 )
@@ -684,19 +929,39 @@ def test_model_call_without_usage_is_no_usage(attrs, scope, dialect):
         ({}, "", ""),
         ({"server.address": "example.com"}, "opentelemetry.instrumentation.httpx", "GET"),
         ({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"}, "", "execute_tool search"),
-        ({"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "a", "gen_ai.request.model": "gpt-4o"},
-         "", "invoke_agent a"),
-        ({"gen_ai.operation.name": "invoke_agent", "gen_ai.request.model": "gpt-4o",
-          "gen_ai.aggregated_usage.input_tokens": 9000, "gen_ai.aggregated_usage.output_tokens": 900},
-         "pydantic-ai", "invoke_agent support"),
+        (
+            {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "a", "gen_ai.request.model": "gpt-4o"},
+            "",
+            "invoke_agent a",
+        ),
+        (
+            {
+                "gen_ai.operation.name": "invoke_agent",
+                "gen_ai.request.model": "gpt-4o",
+                "gen_ai.aggregated_usage.input_tokens": 9000,
+                "gen_ai.aggregated_usage.output_tokens": 900,
+            },
+            "pydantic-ai",
+            "invoke_agent support",
+        ),
         ({"openinference.span.kind": "CHAIN"}, "openinference.instrumentation.langchain", "RunnableSequence"),
         ({"traceloop.span.kind": "workflow"}, "traceloop.sdk", "joke.workflow"),
         ({"ai.operationId": "ai.toolCall"}, "ai", "ai.toolCall"),
         ({"telemetry.sdk.name": "openlit"}, "openlit", "x"),
         ({"openai.response.service_tier": "default", "costline.batch": True}, "", ""),
     ],
-    ids=["empty", "http", "tool", "agent", "pydantic-agent-v2", "oi-chain", "workflow", "vercel-tool", "openlit-bare",
-         "tier-only"],
+    ids=[
+        "empty",
+        "http",
+        "tool",
+        "agent",
+        "pydantic-agent-v2",
+        "oi-chain",
+        "workflow",
+        "vercel-tool",
+        "openlit-bare",
+        "tier-only",
+    ],
 )
 def test_not_a_model_call(attrs, scope, span_name):
     assert normalize_span(attrs, scope_name=scope, span_name=span_name) is None
@@ -745,8 +1010,11 @@ def test_one_hour_writes_beyond_all_writes_are_invalid():
 
 def test_one_hour_writes_alone_count_as_writes():
     call = normalize_span(
-        {"gen_ai.request.model": "claude-sonnet-4-5", "gen_ai.usage.input_tokens": 5000,
-         "costline.usage.cache_write_1h_tokens": 200}
+        {
+            "gen_ai.request.model": "claude-sonnet-4-5",
+            "gen_ai.usage.input_tokens": 5000,
+            "costline.usage.cache_write_1h_tokens": 200,
+        }
     )
     assert call.usage == Usage(5000, 0, 0, 200, 200)
 
@@ -754,8 +1022,13 @@ def test_one_hour_writes_alone_count_as_writes():
 def test_invalid_metadata_count_in_vercel_json():
     meta = json.dumps({"anthropic": {"cacheCreationInputTokens": -3}})
     call = normalize_span(
-        {"ai.operationId": "ai.generateText.doGenerate", "ai.model.id": "claude-sonnet-4-5",
-         "ai.model.provider": "anthropic.messages", "ai.usage.inputTokens": 10, "ai.response.providerMetadata": meta}
+        {
+            "ai.operationId": "ai.generateText.doGenerate",
+            "ai.model.id": "claude-sonnet-4-5",
+            "ai.model.provider": "anthropic.messages",
+            "ai.usage.inputTokens": 10,
+            "ai.response.providerMetadata": meta,
+        }
     )
     assert call.status == INVALID_USAGE and "cacheCreationInputTokens" in call.detail
 
@@ -766,12 +1039,28 @@ def test_invalid_metadata_count_in_vercel_json():
 @pytest.mark.parametrize(
     "raw, expected",
     [
-        ("Anthropic", "anthropic"), ("openai.chat", "openai"), ("openai.responses", "openai"),
-        ("anthropic.messages", "anthropic"), ("az.ai.openai", "azure"), ("azure.ai.openai", "azure"),
-        ("vertex_ai", "google"), ("gcp.vertex_ai", "google"), ("gemini", "google"), ("google.generative-ai", "google"),
-        ("aws.bedrock", "aws"), ("AWS", "aws"), ("amazon-bedrock", "aws"), ("xai", "x-ai"), ("x_ai", "x-ai"),
-        ("mistral_ai", "mistral"), ("groq", "groq"), ("OpenRouter", "openrouter"), ("langchain", None),
-        ("gcp.vertex.agent", None), ("", None), (None, None),
+        ("Anthropic", "anthropic"),
+        ("openai.chat", "openai"),
+        ("openai.responses", "openai"),
+        ("anthropic.messages", "anthropic"),
+        ("az.ai.openai", "azure"),
+        ("azure.ai.openai", "azure"),
+        ("vertex_ai", "google"),
+        ("gcp.vertex_ai", "google"),
+        ("gemini", "google"),
+        ("google.generative-ai", "google"),
+        ("aws.bedrock", "aws"),
+        ("AWS", "aws"),
+        ("amazon-bedrock", "aws"),
+        ("xai", "x-ai"),
+        ("x_ai", "x-ai"),
+        ("mistral_ai", "mistral"),
+        ("groq", "groq"),
+        ("OpenRouter", "openrouter"),
+        ("langchain", None),
+        ("gcp.vertex.agent", None),
+        ("", None),
+        (None, None),
     ],
 )
 def test_provider_aliases(raw, expected):
@@ -816,8 +1105,12 @@ def test_reported_cost(extra, expected):
 
 def test_openinference_cost_total_is_reported():
     call = normalize_span(
-        {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o", "llm.token_count.prompt": 5,
-         "llm.cost.total": 0.0123}
+        {
+            "openinference.span.kind": "LLM",
+            "llm.model_name": "gpt-4o",
+            "llm.token_count.prompt": 5,
+            "llm.cost.total": 0.0123,
+        }
     )
     assert call.reported_cost_usd == Decimal("0.0123")
 
@@ -869,10 +1162,23 @@ _KEYS = sorted(INTERESTING_KEYS) + [
     p + s
     for p in INTERESTING_PREFIXES
     for s in (
-        "input_tokens", "output_tokens", "prompt_tokens", "completion_tokens", "cache_read.input_tokens",
-        "cache_write.input_tokens", "cache_creation.input_tokens", "reasoning.output_tokens", "prompt",
-        "completion", "prompt_details.cache_read", "inputTokens", "cachedInputTokens", "details.ephemeral_1h_input_tokens",
-        "input_token_details", "reasoning_tokens", "x",
+        "input_tokens",
+        "output_tokens",
+        "prompt_tokens",
+        "completion_tokens",
+        "cache_read.input_tokens",
+        "cache_write.input_tokens",
+        "cache_creation.input_tokens",
+        "reasoning.output_tokens",
+        "prompt",
+        "completion",
+        "prompt_details.cache_read",
+        "inputTokens",
+        "cachedInputTokens",
+        "details.ephemeral_1h_input_tokens",
+        "input_token_details",
+        "reasoning_tokens",
+        "x",
     )
 ]
 _VALUES = st.one_of(
@@ -881,8 +1187,20 @@ _VALUES = st.one_of(
     st.integers(min_value=-(10**15), max_value=10**15),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=30),
-    st.sampled_from(["openai", "anthropic.messages", "aws.bedrock", "LLM", "chat", "ai.generateText.doGenerate",
-                     "openlit", "{'cache_read': 5}", '{"anthropic": {"cacheCreationInputTokens": 3}}', "12"]),
+    st.sampled_from(
+        [
+            "openai",
+            "anthropic.messages",
+            "aws.bedrock",
+            "LLM",
+            "chat",
+            "ai.generateText.doGenerate",
+            "openlit",
+            "{'cache_read': 5}",
+            '{"anthropic": {"cacheCreationInputTokens": 3}}',
+            "12",
+        ]
+    ),
     st.binary(max_size=8),
     st.lists(st.integers(), max_size=3),
 )
@@ -891,7 +1209,9 @@ _VALUES = st.one_of(
 @settings(max_examples=400, deadline=None)
 @given(
     attrs=st.dictionaries(st.sampled_from(_KEYS), _VALUES, max_size=12),
-    scope=st.sampled_from(["", "ai", "pydantic-ai", "openinference.instrumentation.anthropic", "costline.x", "openlit"]),
+    scope=st.sampled_from(
+        ["", "ai", "pydantic-ai", "openinference.instrumentation.anthropic", "costline.x", "openlit"]
+    ),
     version=st.sampled_from(["", "0.1.13", "3.1.0", "garbage"]),
 )
 def test_never_crashes(attrs, scope, version):
@@ -902,8 +1222,14 @@ def test_never_crashes(attrs, scope, version):
     if call is None or call.usage is None:
         return
     u = call.usage
-    counts = (u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens, u.cache_write_1h_tokens,
-              u.reasoning_tokens)
+    counts = (
+        u.input_tokens,
+        u.output_tokens,
+        u.cache_read_tokens,
+        u.cache_write_tokens,
+        u.cache_write_1h_tokens,
+        u.reasoning_tokens,
+    )
     assert all(isinstance(c, int) and c >= 0 for c in counts)
     assert u.cache_read_tokens + u.cache_write_tokens <= u.input_tokens
     assert u.cache_write_1h_tokens <= u.cache_write_tokens
@@ -913,34 +1239,78 @@ def test_never_crashes(attrs, scope, version):
 
 
 # Audio subsets (issue 15, item 2), one case per dialect that carries them: (id, attrs, scope, dialect, usage).
-AUDIO = Usage(input_tokens=1_000, output_tokens=500, cache_read_tokens=300, audio_input_tokens=600,
-              audio_output_tokens=400, audio_cache_read_tokens=200)
-_SEMCONV_AUDIO = {"gen_ai.usage.input_tokens": 1_000, "gen_ai.usage.output_tokens": 500,
-                  "gen_ai.usage.cache_read.input_tokens": 300, "gen_ai.usage.audio.input_tokens": 600,
-                  "gen_ai.usage.audio.output_tokens": 400, "gen_ai.usage.audio.cache_read.input_tokens": 200}
+AUDIO = Usage(
+    input_tokens=1_000,
+    output_tokens=500,
+    cache_read_tokens=300,
+    audio_input_tokens=600,
+    audio_output_tokens=400,
+    audio_cache_read_tokens=200,
+)
+_SEMCONV_AUDIO = {
+    "gen_ai.usage.input_tokens": 1_000,
+    "gen_ai.usage.output_tokens": 500,
+    "gen_ai.usage.cache_read.input_tokens": 300,
+    "gen_ai.usage.audio.input_tokens": 600,
+    "gen_ai.usage.audio.output_tokens": 400,
+    "gen_ai.usage.audio.cache_read.input_tokens": 200,
+}
 _CHAT = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-realtime"}
 AUDIO_CASES = [
-    ("semconv (util-genai 1.3b0 names)", {**_CHAT, **_SEMCONV_AUDIO}, "opentelemetry.instrumentation.genai.openai",
-     "semconv", AUDIO),
+    (
+        "semconv (util-genai 1.3b0 names)",
+        {**_CHAT, **_SEMCONV_AUDIO},
+        "opentelemetry.instrumentation.genai.openai",
+        "semconv",
+        AUDIO,
+    ),
     ("costline's own spans", {**_CHAT, **_SEMCONV_AUDIO}, "costline.instrumentation.openai", "costline", AUDIO),
-    ("openinference prompt_details/completion_details.audio",
-     {"openinference.span.kind": "LLM", "llm.model_name": "gpt-4o-audio-preview", "llm.provider": "openai",
-      "llm.token_count.prompt": 1_000, "llm.token_count.completion": 500,
-      "llm.token_count.prompt_details.cache_read": 300, "llm.token_count.prompt_details.audio": 600,
-      "llm.token_count.completion_details.audio": 400},
-     "openinference.instrumentation.openai", "openinference",
-     Usage(1_000, 500, 300, audio_input_tokens=600, audio_output_tokens=400)),
-    ("openlit with the semconv audio names", {**_CHAT, "telemetry.sdk.name": "openlit", **_SEMCONV_AUDIO},
-     "openlit.otel.tracing", "openlit", AUDIO),
-    ("openllmetry with the semconv audio names", {**_CHAT, "llm.request.type": "chat", **_SEMCONV_AUDIO},
-     "opentelemetry.instrumentation.openai.v1", "openllmetry", AUDIO),
+    (
+        "openinference prompt_details/completion_details.audio",
+        {
+            "openinference.span.kind": "LLM",
+            "llm.model_name": "gpt-4o-audio-preview",
+            "llm.provider": "openai",
+            "llm.token_count.prompt": 1_000,
+            "llm.token_count.completion": 500,
+            "llm.token_count.prompt_details.cache_read": 300,
+            "llm.token_count.prompt_details.audio": 600,
+            "llm.token_count.completion_details.audio": 400,
+        },
+        "openinference.instrumentation.openai",
+        "openinference",
+        Usage(1_000, 500, 300, audio_input_tokens=600, audio_output_tokens=400),
+    ),
+    (
+        "openlit with the semconv audio names",
+        {**_CHAT, "telemetry.sdk.name": "openlit", **_SEMCONV_AUDIO},
+        "openlit.otel.tracing",
+        "openlit",
+        AUDIO,
+    ),
+    (
+        "openllmetry with the semconv audio names",
+        {**_CHAT, "llm.request.type": "chat", **_SEMCONV_AUDIO},
+        "opentelemetry.instrumentation.openai.v1",
+        "openllmetry",
+        AUDIO,
+    ),
     ("pydantic-ai with the semconv audio names", {**_CHAT, **_SEMCONV_AUDIO}, "pydantic-ai", "pydantic-ai", AUDIO),
-    ("langsmith token details (LangChain `audio` keys)",
-     {"langsmith.span.kind": "llm", "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-audio-preview",
-      "gen_ai.usage.input_tokens": 1_000, "gen_ai.usage.output_tokens": 500,
-      "gen_ai.usage.input_token_details": "{'cache_read': 300, 'audio': 600}",
-      "gen_ai.usage.output_token_details": "{'audio': 400}"},
-     "", "langsmith", Usage(1_000, 500, 300, audio_input_tokens=600, audio_output_tokens=400)),
+    (
+        "langsmith token details (LangChain `audio` keys)",
+        {
+            "langsmith.span.kind": "llm",
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "gpt-4o-audio-preview",
+            "gen_ai.usage.input_tokens": 1_000,
+            "gen_ai.usage.output_tokens": 500,
+            "gen_ai.usage.input_token_details": "{'cache_read': 300, 'audio': 600}",
+            "gen_ai.usage.output_token_details": "{'audio': 400}",
+        },
+        "",
+        "langsmith",
+        Usage(1_000, 500, 300, audio_input_tokens=600, audio_output_tokens=400),
+    ),
 ]
 
 

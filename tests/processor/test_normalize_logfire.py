@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from costline_processor.normalize import INTERESTING_KEYS, INTERESTING_PREFIXES, normalize_span
-from costline_processor.normalize import logfire
+from costline_processor.normalize import INTERESTING_KEYS, INTERESTING_PREFIXES, logfire, normalize_span
 from costline_processor.records import NO_USAGE, Usage
 
 CAPTURED = json.loads((Path(__file__).parents[1] / "testdata" / "spans" / "logfire-5.4.0.json").read_text())
@@ -23,26 +22,62 @@ COMPANION = "streaming response from {request_data[model]!r} took {duration:.2f}
 
 # scenario -> (span name of the one model call, status, usage, model, provider, operation)
 EXPECTED = {
-    "openai_chat": ("Chat Completion with {request_data[model]!r}", None, Usage(12, 6, 2),
-                    "gpt-4o-mini-20260101", "openai", "chat"),
+    "openai_chat": (
+        "Chat Completion with {request_data[model]!r}",
+        None,
+        Usage(12, 6, 2),
+        "gpt-4o-mini-20260101",
+        "openai",
+        "chat",
+    ),
     "openai_chat_stream": (COMPANION, None, Usage(12, 6, 2), "gpt-4o-mini-20260101", "openai", "chat"),
     # OpenAI sends no usage without stream_options.include_usage: the companion is flagged, once
     "openai_chat_stream_without_usage": (COMPANION, NO_USAGE, None, "gpt-4o-mini-20260101", "openai", "chat"),
     "openai_chat_stream_cut_short": (COMPANION, NO_USAGE, None, "cut-stream-20260101", "openai", "chat"),
     # the request failed: no companion ever comes, the request span stays the (flagged) call
-    "openai_chat_stream_request_failed": ("Chat Completion with {request_data[model]!r}", NO_USAGE, None,
-                                          "error-500", "openai", "chat"),
-    "openai_chat_request_failed": ("Chat Completion with {request_data[model]!r}", NO_USAGE, None,
-                                   "error-500", "openai", "chat"),
+    "openai_chat_stream_request_failed": (
+        "Chat Completion with {request_data[model]!r}",
+        NO_USAGE,
+        None,
+        "error-500",
+        "openai",
+        "chat",
+    ),
+    "openai_chat_request_failed": (
+        "Chat Completion with {request_data[model]!r}",
+        NO_USAGE,
+        None,
+        "error-500",
+        "openai",
+        "chat",
+    ),
     "openai_responses_stream": (COMPANION, None, Usage(12, 6, 2), "gpt-4o-mini-20260101", "openai", "chat"),
     # no response id on an embeddings span, and no stream: still the call
-    "openai_embeddings": ("Embedding Creation with {request_data[model]!r}", None, Usage(12, 0),
-                          "text-embedding-3-small", "openai", "embeddings"),
+    "openai_embeddings": (
+        "Embedding Creation with {request_data[model]!r}",
+        None,
+        Usage(12, 0),
+        "text-embedding-3-small",
+        "openai",
+        "embeddings",
+    ),
     # Logfire reports Anthropic input with the cache counts (12 uncached + 2 read + 4 written)
-    "anthropic_messages": ("Message with {request_data[model]!r}", None, Usage(18, 6, 2, 4),
-                           "claude-sonnet-4-5-20260101", "anthropic", "chat"),
-    "anthropic_messages_stream": (COMPANION, None, Usage(18, 6, 2, 4), "claude-sonnet-4-5-20260101", "anthropic",
-                                  "chat"),
+    "anthropic_messages": (
+        "Message with {request_data[model]!r}",
+        None,
+        Usage(18, 6, 2, 4),
+        "claude-sonnet-4-5-20260101",
+        "anthropic",
+        "chat",
+    ),
+    "anthropic_messages_stream": (
+        COMPANION,
+        None,
+        Usage(18, 6, 2, 4),
+        "claude-sonnet-4-5-20260101",
+        "anthropic",
+        "chat",
+    ),
 }
 
 
@@ -54,8 +89,12 @@ def picked(attrs: dict) -> dict:
 def calls(scenario: str, pick=dict) -> list[tuple[str, object]]:
     out = []
     for span in SCENARIOS[scenario]:
-        call = normalize_span(pick(span["attributes"]), scope_name=span["scope"],
-                              scope_version=span["scope_version"], span_name=span["name"])
+        call = normalize_span(
+            pick(span["attributes"]),
+            scope_name=span["scope"],
+            scope_version=span["scope_version"],
+            span_name=span["name"],
+        )
         if call is not None:
             out.append((span["name"], call))
     return out

@@ -23,7 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _phoenix_binary() -> str | None:
-    for candidate in (os.environ.get("COSTLINE_PHOENIX"), str(ROOT / ".venv-phoenix/bin/phoenix"), shutil.which("phoenix")):
+    for candidate in (
+        os.environ.get("COSTLINE_PHOENIX"),
+        str(ROOT / ".venv-phoenix/bin/phoenix"),
+        shutil.which("phoenix"),
+    ):
         if candidate and os.path.exists(candidate):
             return candidate
     return None
@@ -44,10 +48,16 @@ def phoenix(tmp_path_factory):
         pytest.skip("Arize Phoenix not installed (run ./dev test, which installs it)")
     http_port, grpc_port = _free_port(), _free_port()
     workdir = tmp_path_factory.mktemp("phoenix")
-    env = {**os.environ, "PHOENIX_PORT": str(http_port), "PHOENIX_GRPC_PORT": str(grpc_port),
-           "PHOENIX_HOST": "127.0.0.1", "PHOENIX_WORKING_DIR": str(workdir),
-           "PHOENIX_TELEMETRY_ENABLED": "false", "PHOENIX_ALLOW_EXTERNAL_RESOURCES": "false",
-           "PHOENIX_ALLOWED_SANDBOX_PROVIDERS": "NONE"}
+    env = {
+        **os.environ,
+        "PHOENIX_PORT": str(http_port),
+        "PHOENIX_GRPC_PORT": str(grpc_port),
+        "PHOENIX_HOST": "127.0.0.1",
+        "PHOENIX_WORKING_DIR": str(workdir),
+        "PHOENIX_TELEMETRY_ENABLED": "false",
+        "PHOENIX_ALLOW_EXTERNAL_RESOURCES": "false",
+        "PHOENIX_ALLOWED_SANDBOX_PROVIDERS": "NONE",
+    }
     log = open(workdir / "phoenix.log", "w")
     proc = subprocess.Popen([binary, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, cwd=workdir)
     base = f"http://127.0.0.1:{http_port}"
@@ -75,7 +85,9 @@ def phoenix(tmp_path_factory):
 def _phoenix_spans(base: str, trace_id: str, n: int) -> dict:
     deadline = time.monotonic() + 30
     while True:
-        r = requests.get(f"{base}/v1/projects/default/spans/otlpv1", params={"trace_id": trace_id, "limit": 100}, timeout=10)
+        r = requests.get(
+            f"{base}/v1/projects/default/spans/otlpv1", params={"trace_id": trace_id, "limit": 100}, timeout=10
+        )
         r.raise_for_status()
         data = r.json()["data"]
         if len(data) >= n or time.monotonic() > deadline:
@@ -86,7 +98,10 @@ def _phoenix_spans(base: str, trace_id: str, n: int) -> dict:
         attrs = {}
         for kv in s["attributes"] or []:
             v = kv["value"]
-            attrs[kv["key"]] = next((x for x in (v["string_value"], v["double_value"], v["int_value"], v["bool_value"]) if x is not None), None)
+            attrs[kv["key"]] = next(
+                (x for x in (v["string_value"], v["double_value"], v["int_value"], v["bool_value"]) if x is not None),
+                None,
+            )
         out[s["name"]] = attrs
     return out
 
@@ -101,16 +116,35 @@ def test_costs_read_back_from_phoenix(phoenix, protocol):
     with RunningServer(cfg) as srv:
         provider = sdk_tracer(srv.grpc_endpoint, service="support-bot")
         tracer = provider.get_tracer("app")
-        with tracer.start_as_current_span("POST /chat", attributes={"costline.feature": "support", "costline.customer_id": "acme"}) as root:
+        with tracer.start_as_current_span(
+            "POST /chat", attributes={"costline.feature": "support", "costline.customer_id": "acme"}
+        ) as root:
             trace_id = format(root.get_span_context().trace_id, "032x")
-            with tracer.start_as_current_span("invoke_agent planner", attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner"}):
-                tracer.start_span("chat gpt-4o", attributes={
-                    "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
-                    "gen_ai.usage.input_tokens": 12_000, "gen_ai.usage.cache_read.input_tokens": 2_000,
-                    "gen_ai.usage.output_tokens": 800}).end()
-                tracer.start_span("chat claude-sonnet-4-5", attributes={
-                    "gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic", "gen_ai.request.model": "claude-sonnet-4-5",
-                    "gen_ai.usage.input_tokens": 5_000, "gen_ai.usage.output_tokens": 1_000}).end()
+            with tracer.start_as_current_span(
+                "invoke_agent planner",
+                attributes={"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "planner"},
+            ):
+                tracer.start_span(
+                    "chat gpt-4o",
+                    attributes={
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.provider.name": "openai",
+                        "gen_ai.request.model": "gpt-4o",
+                        "gen_ai.usage.input_tokens": 12_000,
+                        "gen_ai.usage.cache_read.input_tokens": 2_000,
+                        "gen_ai.usage.output_tokens": 800,
+                    },
+                ).end()
+                tracer.start_span(
+                    "chat claude-sonnet-4-5",
+                    attributes={
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.provider.name": "anthropic",
+                        "gen_ai.request.model": "claude-sonnet-4-5",
+                        "gen_ai.usage.input_tokens": 5_000,
+                        "gen_ai.usage.output_tokens": 1_000,
+                    },
+                ).end()
         provider.shutdown()
     # published prices, USD per million tokens: gpt-4o 2.50 / 1.25 cached / 10; sonnet 4.5 3 / 15
     gpt = (Decimal(10_000) * Decimal("2.50") + 2_000 * Decimal("1.25") + 800 * 10) / 1_000_000

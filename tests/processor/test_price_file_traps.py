@@ -42,8 +42,11 @@ def test_a_family_entry_applies_to_its_dated_snapshots(tmp_path):
 
 
 def test_an_exact_snapshot_entry_beats_its_family_entry(tmp_path):
-    p = pricer(tmp_path, "models:\n  - model: gpt-4o\n    input: 2\n    output: 8\n"
-                         "  - model: gpt-4o-2024-08-06\n    input: 1\n    output: 4\n")
+    p = pricer(
+        tmp_path,
+        "models:\n  - model: gpt-4o\n    input: 2\n    output: 8\n"
+        "  - model: gpt-4o-2024-08-06\n    input: 1\n    output: 4\n",
+    )
     assert cost(p, "gpt-4o-2024-08-06", "openai", Usage(10000, 2000)).total_usd == usd("1", 10000) + usd("4", 2000)
 
 
@@ -60,18 +63,24 @@ def test_missing_output_comes_from_the_list_price(tmp_path):
 
 
 def test_missing_one_hour_write_price_comes_from_the_list_price(tmp_path):
-    p = pricer(tmp_path, "models:\n  - model: claude-sonnet-4-5\n    input: 2.7\n    output: 13.5\n"
-                         "    cache_read: 0.27\n    cache_write: 3.375\n")
+    p = pricer(
+        tmp_path,
+        "models:\n  - model: claude-sonnet-4-5\n    input: 2.7\n    output: 13.5\n"
+        "    cache_read: 0.27\n    cache_write: 3.375\n",
+    )
     c = cost(p, "claude-sonnet-4-5", "anthropic", CACHED)
     assert c.cache_write_usd == usd("3.375", 500) + usd("6", 1000)  # 1h writes at the list $6, not at $3.375
 
 
-@pytest.mark.parametrize("entry, key", [
-    ("  - model: house-llm\n    input: 1\n", "output"),
-    ("  - model: house-llm\n    output: 1\n", "input"),
-    ("  - model: house-llm\n    input: 1\n    output: 2\n    cache_write: 1.25\n", "cache_write_1h"),
-    ("  - match: {starts_with: house-}\n    input: 1\n", "output"),
-])
+@pytest.mark.parametrize(
+    "entry, key",
+    [
+        ("  - model: house-llm\n    input: 1\n", "output"),
+        ("  - model: house-llm\n    output: 1\n", "input"),
+        ("  - model: house-llm\n    input: 1\n    output: 2\n    cache_write: 1.25\n", "cache_write_1h"),
+        ("  - match: {starts_with: house-}\n    input: 1\n", "output"),
+    ],
+)
 def test_a_partial_entry_without_a_list_price_is_refused(tmp_path, entry, key):
     with pytest.raises(ConfigError) as err:
         pricer(tmp_path, "models:\n  - model: fine\n    input: 1\n    output: 1\n" + entry)
@@ -100,30 +109,53 @@ def test_a_discount_reaches_resold_models_only_via(tmp_path):
 
 
 def test_dated_entries_apply_only_in_their_window(tmp_path):
-    p = pricer(tmp_path, "models:\n  - model: house-llm\n    input: 1\n    output: 2\n    from: 2026-01-01\n"
-                         "    until: 2026-06-01T12:00:00Z\n  - model: house-llm\n    input: 3\n    output: 4\n")
-    at = lambda y, m, d, h=0: int(datetime(y, m, d, h, tzinfo=UTC).timestamp()) * 10**9  # noqa: E731
+    p = pricer(
+        tmp_path,
+        "models:\n  - model: house-llm\n    input: 1\n    output: 2\n    from: 2026-01-01\n"
+        "    until: 2026-06-01T12:00:00Z\n  - model: house-llm\n    input: 3\n    output: 4\n",
+    )
+    at = lambda y, m, d, h=0: int(datetime(y, m, d, h, tzinfo=UTC).timestamp()) * 10**9
     u = Usage(1_000_000, 0)
-    assert [cost(p, "house-llm", usage=u, at=at(*d)).total_usd for d in
-            ((2025, 12, 31, 23), (2026, 1, 1), (2026, 6, 1, 11), (2026, 6, 1, 12))] == [3, 1, 1, 3]
+    assert [
+        cost(p, "house-llm", usage=u, at=at(*d)).total_usd
+        for d in ((2025, 12, 31, 23), (2026, 1, 1), (2026, 6, 1, 11), (2026, 6, 1, 12))
+    ] == [3, 1, 1, 3]
 
 
 def test_tiers_bill_the_whole_call_above_the_threshold(tmp_path):
-    p = pricer(tmp_path, "models:\n  - model: house-llm\n    input: 1\n    output: 2\n"
-                         "    tiers: [{above: 100000, input: 2, output: 4}]\n")
+    p = pricer(
+        tmp_path,
+        "models:\n  - model: house-llm\n    input: 1\n    output: 2\n"
+        "    tiers: [{above: 100000, input: 2, output: 4}]\n",
+    )
     assert cost(p, "house-llm", usage=Usage(100000, 1000)).total_usd == usd("1", 100000) + usd("2", 1000)
     assert cost(p, "house-llm", usage=Usage(100001, 1000)).total_usd == usd("2", 100001) + usd("4", 1000)
 
 
-@pytest.mark.parametrize("text, words", [
-    ("models:\n  - model: m\n    input: 1\n    output: 1\n    from: soon\n", ["models[0]", "from"]),
-    ("models:\n  - model: m\n    input: 1\n    output: 1\n    from: 2026-02-01\n    until: 2026-01-01\n", ["until"]),
-    ("models:\n  - model: m\n    input: 1\n    output: 1\n    tiers: [{above: 0, input: 2}]\n", ["tiers[0]", "above"]),
-    ("models:\n  - model: m\n    input: 1\n    output: 1\n    tiers: [{above: 9, cache_read: 2}]\n", ["cache_read"]),
-    ("models:\n  - model: m\n    input: 1\n    output: 1\n    tiers: [{above: 9, inptu: 2}]\n", ["inptu"]),
-    ("discounts:\n  - provider: anthropic\n    discount: 0.1\n    via: aws-bedrokk\n", ["discounts[0]", "aws-bedrokk"]),
-    ("discounts:\n  - provider: anthropik\n    discount: 0.1\n", ["discounts[0]", "anthropik"]),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("models:\n  - model: m\n    input: 1\n    output: 1\n    from: soon\n", ["models[0]", "from"]),
+        (
+            "models:\n  - model: m\n    input: 1\n    output: 1\n    from: 2026-02-01\n    until: 2026-01-01\n",
+            ["until"],
+        ),
+        (
+            "models:\n  - model: m\n    input: 1\n    output: 1\n    tiers: [{above: 0, input: 2}]\n",
+            ["tiers[0]", "above"],
+        ),
+        (
+            "models:\n  - model: m\n    input: 1\n    output: 1\n    tiers: [{above: 9, cache_read: 2}]\n",
+            ["cache_read"],
+        ),
+        ("models:\n  - model: m\n    input: 1\n    output: 1\n    tiers: [{above: 9, inptu: 2}]\n", ["inptu"]),
+        (
+            "discounts:\n  - provider: anthropic\n    discount: 0.1\n    via: aws-bedrokk\n",
+            ["discounts[0]", "aws-bedrokk"],
+        ),
+        ("discounts:\n  - provider: anthropik\n    discount: 0.1\n", ["discounts[0]", "anthropik"]),
+    ],
+)
 def test_schema_errors_name_file_entry_and_key(tmp_path, text, words):
     with pytest.raises(ConfigError) as err:
         pricer(tmp_path, text)
@@ -132,13 +164,20 @@ def test_schema_errors_name_file_entry_and_key(tmp_path, text, words):
         assert word in str(err.value)
 
 
-@pytest.mark.parametrize("text, words", [
-    ("models:\n  - provider: deepseek\n    model: deepseek-chat\n    from: 2025-09-05\n    input: 1\n    output: 1\n",
-     ["corrections file", "models[0]", "source"]),
-    ("models:\n  - model: deepseek-chat\n    from: 2025-09-05\n    source: x\n    input: 1\n    output: 1\n",
-     ["provider"]),
-    ("discounts:\n  - provider: deepseek\n    discount: 0.1\n", ["discounts"]),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        (
+            "models:\n  - provider: deepseek\n    model: deepseek-chat\n    from: 2025-09-05\n    input: 1\n    output: 1\n",
+            ["corrections file", "models[0]", "source"],
+        ),
+        (
+            "models:\n  - model: deepseek-chat\n    from: 2025-09-05\n    source: x\n    input: 1\n    output: 1\n",
+            ["provider"],
+        ),
+        ("discounts:\n  - provider: deepseek\n    discount: 0.1\n", ["discounts"]),
+    ],
+)
 def test_the_corrections_schema(tmp_path, text, words):
     path = tmp_path / "corrections.yaml"
     path.write_text(text)

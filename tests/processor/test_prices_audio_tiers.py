@@ -21,27 +21,47 @@ from costline_processor.config import PricingConfig
 from costline_processor.pricing import Pricer
 from costline_processor.records import Cost, ModelCall, Usage
 
-OPENAI_REALTIME = ("https://developers.openai.com/api/docs/models/gpt-realtime-1.5 (text $4 / cached $0.40 / out $16; "
-                   "audio $32 / cached $0.40 / out $64)")
-OPENAI_REALTIME_2 = ("https://developers.openai.com/api/docs/models/gpt-realtime-2 (text $4 / $0.40 / $24; "
-                     "audio $32 / $0.40 / $64)")
-OPENAI_REALTIME_MINI = ("https://developers.openai.com/api/docs/models/gpt-realtime-2.1-mini (text $0.60 / $0.06 / "
-                        "$2.40; audio $10 / $0.30 / $20)")
-OPENAI_4O_REALTIME = ("https://developers.openai.com/api/docs/models/gpt-4o-realtime-preview (text $5 / $2.50 / $20; "
-                      "audio $40 / $2.50 / $80)")
+OPENAI_REALTIME = (
+    "https://developers.openai.com/api/docs/models/gpt-realtime-1.5 (text $4 / cached $0.40 / out $16; "
+    "audio $32 / cached $0.40 / out $64)"
+)
+OPENAI_REALTIME_2 = (
+    "https://developers.openai.com/api/docs/models/gpt-realtime-2 (text $4 / $0.40 / $24; audio $32 / $0.40 / $64)"
+)
+OPENAI_REALTIME_MINI = (
+    "https://developers.openai.com/api/docs/models/gpt-realtime-2.1-mini (text $0.60 / $0.06 / "
+    "$2.40; audio $10 / $0.30 / $20)"
+)
+OPENAI_4O_REALTIME = (
+    "https://developers.openai.com/api/docs/models/gpt-4o-realtime-preview (text $5 / $2.50 / $20; "
+    "audio $40 / $2.50 / $80)"
+)
 OPENAI_BATCH = "https://help.openai.com/en/articles/9197833-batch-api-faq (50% cost discount vs. the synchronous APIs)"
-OPENAI_FLEX = ("https://developers.openai.com/api/docs/guides/flex-processing (tokens priced at Batch API rates) + "
-               + OPENAI_BATCH)
+OPENAI_FLEX = (
+    "https://developers.openai.com/api/docs/guides/flex-processing (tokens priced at Batch API rates) + " + OPENAI_BATCH
+)
 OPENAI_PRIORITY = "https://openai.com/api-priority-processing/ (GPT-4.1: $3.50 in, $0.875 cached, $14 out)"
-OPENAI = "https://openai.com/api/pricing (gpt-4o $2.50 / $1.25 cached / $10; gpt-4.1 $2 / $0.50 / $8; o3 $2 / $0.50 / $8)"
-ANTHROPIC_BATCH = ("https://platform.claude.com/docs/en/build-with-claude/batch-processing (50%) + "
-                   "https://platform.claude.com/docs/en/about-claude/pricing (Sonnet 4.5: $3, hit $0.30, out $15)")
-GEMINI_BATCH = ("https://developers.googleblog.com/scale-your-ai-workloads-batch-mode-gemini-api (50% less) + "
-                "https://ai.google.dev/gemini-api/docs/pricing (2.5 Flash $0.30 in, $2.50 out)")
+OPENAI = (
+    "https://openai.com/api/pricing (gpt-4o $2.50 / $1.25 cached / $10; gpt-4.1 $2 / $0.50 / $8; o3 $2 / $0.50 / $8)"
+)
+ANTHROPIC_BATCH = (
+    "https://platform.claude.com/docs/en/build-with-claude/batch-processing (50%) + "
+    "https://platform.claude.com/docs/en/about-claude/pricing (Sonnet 4.5: $3, hit $0.30, out $15)"
+)
+GEMINI_BATCH = (
+    "https://developers.googleblog.com/scale-your-ai-workloads-batch-mode-gemini-api (50% less) + "
+    "https://ai.google.dev/gemini-api/docs/pricing (2.5 Flash $0.30 in, $2.50 out)"
+)
 
 HALF = Decimal("0.5")
-AUDIO = Usage(input_tokens=10_000, output_tokens=3_000, cache_read_tokens=4_000, audio_input_tokens=7_000,
-              audio_output_tokens=2_500, audio_cache_read_tokens=3_000)
+AUDIO = Usage(
+    input_tokens=10_000,
+    output_tokens=3_000,
+    cache_read_tokens=4_000,
+    audio_input_tokens=7_000,
+    audio_output_tokens=2_500,
+    audio_cache_read_tokens=3_000,
+)
 U = Usage(10_000, 2_000, 4_000)  # 6 000 uncached input, 4 000 cache reads, 2 000 output
 PLAIN = Usage(10_000, 2_000)
 
@@ -53,8 +73,14 @@ def usd(per_million: str, tokens: int) -> Decimal:
 def audio_call(text_in, text_cached, text_out, audio_in, audio_cached, audio_out) -> Decimal:
     """AUDIO at these per-million prices: text 10k-7k = 3k input of which 1k cached (4k cache reads - 3k audio),
     audio 7k input of which 3k cached; output 3k of which 2.5k audio."""
-    return (usd(text_in, 2_000) + usd(text_cached, 1_000) + usd(audio_in, 4_000) + usd(audio_cached, 3_000)
-            + usd(text_out, 500) + usd(audio_out, 2_500))
+    return (
+        usd(text_in, 2_000)
+        + usd(text_cached, 1_000)
+        + usd(audio_in, 4_000)
+        + usd(audio_cached, 3_000)
+        + usd(text_out, 500)
+        + usd(audio_out, 2_500)
+    )
 
 
 def at(y, m, d) -> datetime:
@@ -64,42 +90,157 @@ def at(y, m, d) -> datetime:
 # (id, model, usage, service_tier, batch, when, expected USD, caveat, source)
 ROWS = [
     # -- audio tokens at the audio rates
-    ("gpt-realtime-1.5 audio", "gpt-realtime-1.5", AUDIO, None, False, at(2026, 11, 1),
-     audio_call("4", "0.40", "16", "32", "0.40", "64"), None, OPENAI_REALTIME),
-    ("gpt-realtime-2 audio", "gpt-realtime-2", AUDIO, None, False, at(2026, 11, 1),
-     audio_call("4", "0.40", "24", "32", "0.40", "64"), None, OPENAI_REALTIME_2),
-    ("gpt-realtime-2.1-mini audio", "gpt-realtime-2.1-mini", AUDIO, None, False, at(2026, 11, 1),
-     audio_call("0.60", "0.06", "2.40", "10", "0.30", "20"), None, OPENAI_REALTIME_MINI),
-    ("gpt-4o-realtime-preview-2024-12-17 audio", "gpt-4o-realtime-preview-2024-12-17", AUDIO, None, False,
-     at(2025, 3, 1), audio_call("5", "2.50", "20", "40", "2.50", "80"), None, OPENAI_4O_REALTIME),
+    (
+        "gpt-realtime-1.5 audio",
+        "gpt-realtime-1.5",
+        AUDIO,
+        None,
+        False,
+        at(2026, 11, 1),
+        audio_call("4", "0.40", "16", "32", "0.40", "64"),
+        None,
+        OPENAI_REALTIME,
+    ),
+    (
+        "gpt-realtime-2 audio",
+        "gpt-realtime-2",
+        AUDIO,
+        None,
+        False,
+        at(2026, 11, 1),
+        audio_call("4", "0.40", "24", "32", "0.40", "64"),
+        None,
+        OPENAI_REALTIME_2,
+    ),
+    (
+        "gpt-realtime-2.1-mini audio",
+        "gpt-realtime-2.1-mini",
+        AUDIO,
+        None,
+        False,
+        at(2026, 11, 1),
+        audio_call("0.60", "0.06", "2.40", "10", "0.30", "20"),
+        None,
+        OPENAI_REALTIME_MINI,
+    ),
+    (
+        "gpt-4o-realtime-preview-2024-12-17 audio",
+        "gpt-4o-realtime-preview-2024-12-17",
+        AUDIO,
+        None,
+        False,
+        at(2025, 3, 1),
+        audio_call("5", "2.50", "20", "40", "2.50", "80"),
+        None,
+        OPENAI_4O_REALTIME,
+    ),
     # -- tiers the data lists at the call's date: its own price, no caveat
-    ("o3 flex, listed", "o3", U, "flex", False, at(2026, 11, 1),
-     HALF * (usd("2", 6_000) + usd("0.50", 4_000) + usd("8", 2_000)), None, OPENAI_FLEX),
-    ("gpt-4.1 priority, listed", "gpt-4.1", U, "priority", False, at(2026, 11, 1),
-     usd("3.50", 6_000) + usd("0.875", 4_000) + usd("14", 2_000), None, OPENAI_PRIORITY),
-    ("claude-sonnet-4-5 batch, listed", "claude-sonnet-4-5", U, None, True, at(2026, 11, 1),
-     HALF * (usd("3", 6_000) + usd("0.30", 4_000) + usd("15", 2_000)), None, ANTHROPIC_BATCH),
+    (
+        "o3 flex, listed",
+        "o3",
+        U,
+        "flex",
+        False,
+        at(2026, 11, 1),
+        HALF * (usd("2", 6_000) + usd("0.50", 4_000) + usd("8", 2_000)),
+        None,
+        OPENAI_FLEX,
+    ),
+    (
+        "gpt-4.1 priority, listed",
+        "gpt-4.1",
+        U,
+        "priority",
+        False,
+        at(2026, 11, 1),
+        usd("3.50", 6_000) + usd("0.875", 4_000) + usd("14", 2_000),
+        None,
+        OPENAI_PRIORITY,
+    ),
+    (
+        "claude-sonnet-4-5 batch, listed",
+        "claude-sonnet-4-5",
+        U,
+        None,
+        True,
+        at(2026, 11, 1),
+        HALF * (usd("3", 6_000) + usd("0.30", 4_000) + usd("15", 2_000)),
+        None,
+        ANTHROPIC_BATCH,
+    ),
     # -- tiers the data does not list yet at the call's date: the provider's documented rule
-    ("gpt-4o batch, 2025", "gpt-4o", U, None, True, at(2025, 6, 1),
-     HALF * (usd("2.50", 6_000) + usd("1.25", 4_000) + usd("10", 2_000)), "tier_by_rule:batch",
-     OPENAI_BATCH + " + " + OPENAI),
-    ("gpt-4o batch via service_tier=batch, 2025", "gpt-4o", U, "batch", False, at(2025, 6, 1),
-     HALF * (usd("2.50", 6_000) + usd("1.25", 4_000) + usd("10", 2_000)), "tier_by_rule:batch",
-     OPENAI_BATCH + " + " + OPENAI),
-    ("o3 flex, 2025", "o3", U, "flex", False, at(2025, 8, 1),
-     HALF * (usd("2", 6_000) + usd("0.50", 4_000) + usd("8", 2_000)), "tier_by_rule:flex", OPENAI_FLEX + " + " + OPENAI),
-    ("claude-sonnet-4-5 batch, 2025", "claude-sonnet-4-5", U, None, True, at(2025, 11, 1),
-     HALF * (usd("3", 6_000) + usd("0.30", 4_000) + usd("15", 2_000)), "tier_by_rule:batch", ANTHROPIC_BATCH),
-    ("gemini-2.5-flash batch, 2025", "gemini-2.5-flash", PLAIN, None, True, at(2025, 11, 1),
-     HALF * (usd("0.30", 10_000) + usd("2.50", 2_000)), "tier_by_rule:batch", GEMINI_BATCH),
+    (
+        "gpt-4o batch, 2025",
+        "gpt-4o",
+        U,
+        None,
+        True,
+        at(2025, 6, 1),
+        HALF * (usd("2.50", 6_000) + usd("1.25", 4_000) + usd("10", 2_000)),
+        "tier_by_rule:batch",
+        OPENAI_BATCH + " + " + OPENAI,
+    ),
+    (
+        "gpt-4o batch via service_tier=batch, 2025",
+        "gpt-4o",
+        U,
+        "batch",
+        False,
+        at(2025, 6, 1),
+        HALF * (usd("2.50", 6_000) + usd("1.25", 4_000) + usd("10", 2_000)),
+        "tier_by_rule:batch",
+        OPENAI_BATCH + " + " + OPENAI,
+    ),
+    (
+        "o3 flex, 2025",
+        "o3",
+        U,
+        "flex",
+        False,
+        at(2025, 8, 1),
+        HALF * (usd("2", 6_000) + usd("0.50", 4_000) + usd("8", 2_000)),
+        "tier_by_rule:flex",
+        OPENAI_FLEX + " + " + OPENAI,
+    ),
+    (
+        "claude-sonnet-4-5 batch, 2025",
+        "claude-sonnet-4-5",
+        U,
+        None,
+        True,
+        at(2025, 11, 1),
+        HALF * (usd("3", 6_000) + usd("0.30", 4_000) + usd("15", 2_000)),
+        "tier_by_rule:batch",
+        ANTHROPIC_BATCH,
+    ),
+    (
+        "gemini-2.5-flash batch, 2025",
+        "gemini-2.5-flash",
+        PLAIN,
+        None,
+        True,
+        at(2025, 11, 1),
+        HALF * (usd("0.30", 10_000) + usd("2.50", 2_000)),
+        "tier_by_rule:batch",
+        GEMINI_BATCH,
+    ),
 ]
 
 # Calls costline cannot price to the published figure, and says so:
 # (id, model, usage, tier, batch, when, published USD, costline's USD, caveat, source)
 CAVEATED = [
-    ("gpt-4.1 priority, 2025: standard price, 43% below the bill", "gpt-4.1", U, "priority", False, at(2025, 9, 1),
-     usd("3.50", 6_000) + usd("0.875", 4_000) + usd("14", 2_000),
-     usd("2", 6_000) + usd("0.50", 4_000) + usd("8", 2_000), "tier_unpriced:priority", OPENAI_PRIORITY),
+    (
+        "gpt-4.1 priority, 2025: standard price, 43% below the bill",
+        "gpt-4.1",
+        U,
+        "priority",
+        False,
+        at(2025, 9, 1),
+        usd("3.50", 6_000) + usd("0.875", 4_000) + usd("14", 2_000),
+        usd("2", 6_000) + usd("0.50", 4_000) + usd("8", 2_000),
+        "tier_unpriced:priority",
+        OPENAI_PRIORITY,
+    ),
 ]
 
 
@@ -115,13 +256,19 @@ def pricer():
 
 
 def _price(pricer, model, usage, tier, batch, when):
-    call = ModelCall("semconv", model=model, usage=usage, service_tier=tier if tier != "batch" else None,
-                     batch=batch or tier == "batch")
+    call = ModelCall(
+        "semconv",
+        model=model,
+        usage=usage,
+        service_tier=tier if tier != "batch" else None,
+        batch=batch or tier == "batch",
+    )
     return pricer.price(call, ns(when), 0)
 
 
-@pytest.mark.parametrize("model,usage,tier,batch,when,expected,caveat,source", [r[1:] for r in ROWS],
-                         ids=[r[0] for r in ROWS])
+@pytest.mark.parametrize(
+    "model,usage,tier,batch,when,expected,caveat,source", [r[1:] for r in ROWS], ids=[r[0] for r in ROWS]
+)
 def test_published_price(pricer, model, usage, tier, batch, when, expected, caveat, source):
     cost = _price(pricer, model, usage, tier, batch, when)
     assert isinstance(cost, Cost), cost
@@ -130,8 +277,9 @@ def test_published_price(pricer, model, usage, tier, batch, when, expected, cave
     assert cost.caveat == caveat
 
 
-@pytest.mark.parametrize("model,usage,tier,batch,when,published,ours,caveat,source", [r[1:] for r in CAVEATED],
-                         ids=[r[0] for r in CAVEATED])
+@pytest.mark.parametrize(
+    "model,usage,tier,batch,when,published,ours,caveat,source", [r[1:] for r in CAVEATED], ids=[r[0] for r in CAVEATED]
+)
 def test_what_costline_cannot_price_it_says(pricer, model, usage, tier, batch, when, published, ours, caveat, source):
     cost = _price(pricer, model, usage, tier, batch, when)
     assert cost.total_usd == ours and cost.total_usd != published
@@ -141,8 +289,14 @@ def test_what_costline_cannot_price_it_says(pricer, model, usage, tier, batch, w
 def test_audio_without_an_audio_rate_is_marked(pricer):
     """genai-prices 0.2.3 has no audio rates for gpt-4o-audio-preview: its audio is billed at the text rate,
     and the call says so (OpenAI bills audio at several times the text rate)."""
-    cost = _price(pricer, "gpt-4o-audio-preview", Usage(10_000, 2_000, audio_input_tokens=8_000,
-                                                          audio_output_tokens=1_000), None, False, at(2026, 11, 1))
+    cost = _price(
+        pricer,
+        "gpt-4o-audio-preview",
+        Usage(10_000, 2_000, audio_input_tokens=8_000, audio_output_tokens=1_000),
+        None,
+        False,
+        at(2026, 11, 1),
+    )
     assert cost.total_usd == usd("2.50", 10_000) + usd("10", 2_000)
     assert cost.caveat == "audio_at_text_rate"
 
@@ -153,16 +307,28 @@ def test_no_audio_tokens_no_caveat(pricer):
 
 
 def test_audio_and_tier_caveats_join(pricer):
-    cost = _price(pricer, "gpt-4o-audio-preview", Usage(10_000, 2_000, audio_input_tokens=8_000), "priority", False,
-                  at(2026, 11, 1))
+    cost = _price(
+        pricer,
+        "gpt-4o-audio-preview",
+        Usage(10_000, 2_000, audio_input_tokens=8_000),
+        "priority",
+        False,
+        at(2026, 11, 1),
+    )
     assert cost.caveat == "tier_unpriced:priority,audio_at_text_rate"
 
 
 def test_audio_counts_beyond_their_totals_are_invalid(pricer):
     from costline_processor.records import INVALID_USAGE, Unpriced
 
-    bad = _price(pricer, "gpt-realtime", Usage(100, 10, 0, audio_input_tokens=50, audio_cache_read_tokens=20), None,
-                 False, at(2026, 11, 1))
+    bad = _price(
+        pricer,
+        "gpt-realtime",
+        Usage(100, 10, 0, audio_input_tokens=50, audio_cache_read_tokens=20),
+        None,
+        False,
+        at(2026, 11, 1),
+    )
     assert isinstance(bad, Unpriced) and bad.reason == INVALID_USAGE
 
 

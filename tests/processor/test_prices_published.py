@@ -19,16 +19,22 @@ NOV = datetime(2026, 11, 1, 12, tzinfo=UTC)
 OPENAI = "https://openai.com/api/pricing (gpt-4o: $2.50 in, $1.25 cached, $10 out)"
 ANTHROPIC = "https://platform.claude.com/docs/en/about-claude/pricing (Sonnet 4.5: $3, 5m write $3.75, 1h $6, hit $0.30, out $15)"
 BEDROCK = "https://aws.amazon.com/bedrock/pricing/ (Claude on Bedrock, on-demand)"
-BEDROCK_GLOBAL = ("https://docs.aws.amazon.com/bedrock/latest/userguide/global-cross-region-inference.html "
-                  "(global ~10% below geographic/regional: Sonnet 4.5 global $3/$15, regional $3.30/$16.50)")
+BEDROCK_GLOBAL = (
+    "https://docs.aws.amazon.com/bedrock/latest/userguide/global-cross-region-inference.html "
+    "(global ~10% below geographic/regional: Sonnet 4.5 global $3/$15, regional $3.30/$16.50)"
+)
 GEMINI = "https://ai.google.dev/gemini-api/docs/pricing (2.5 Flash $0.30 in, $2.50 out; 2.5 Pro <=200k $1.25/$10)"
 VERTEX = "https://cloud.google.com/vertex-ai/generative-ai/pricing (Gemini 2.5 Pro <=200k $1.25/$10; Claude Sonnet 4.5 $3/$15)"
 AZURE = "https://azure.microsoft.com/pricing/details/cognitive-services/openai-service/ (GPT-4o global $2.50/$10)"
-DEEPSEEK_0905 = ("https://api-docs.deepseek.com/quick_start/pricing (from 16:00 UTC 2025-09-05: hit $0.07, "
-                 "miss $0.56, out $1.68; nighttime discount cancelled; before: chat $0.07/$0.27/$1.10, "
-                 "reasoner $0.14/$0.55/$2.19 standard)")
-DEEPSEEK_0929 = ("https://api-docs.deepseek.com/updates (2025-09-29 V3.2-Exp) + pricing page: hit $0.028, "
-                 "miss $0.28, out $1.68 -> $0.42")
+DEEPSEEK_0905 = (
+    "https://api-docs.deepseek.com/quick_start/pricing (from 16:00 UTC 2025-09-05: hit $0.07, "
+    "miss $0.56, out $1.68; nighttime discount cancelled; before: chat $0.07/$0.27/$1.10, "
+    "reasoner $0.14/$0.55/$2.19 standard)"
+)
+DEEPSEEK_0929 = (
+    "https://api-docs.deepseek.com/updates (2025-09-29 V3.2-Exp) + pricing page: hit $0.028, "
+    "miss $0.28, out $1.68 -> $0.42"
+)
 
 
 def ns(when: datetime) -> int:
@@ -43,50 +49,180 @@ U = Usage(10_000, 2_000, 4_000)  # 6 000 uncached input, 4 000 cache reads, 2 00
 
 # (id, provider hint, model as the span carries it, usage, when, expected USD, cited source)
 NAMES = [
-    ("LiteLLM openai/gpt-4o", None, "openai/gpt-4o", U, NOV,
-     usd("2.50", 6000) + usd("1.25", 4000) + usd("10", 2000), OPENAI),
-    ("LangChain anthropic/claude-sonnet-4-5", "langchain", "anthropic/claude-sonnet-4-5-20250929", U, NOV,
-     usd("3", 6000) + usd("0.30", 4000) + usd("15", 2000), ANTHROPIC),
-    ("Gemini SDK models/gemini-2.5-flash", None, "models/gemini-2.5-flash", Usage(10_000, 2_000), NOV,
-     usd("0.30", 10000) + usd("2.50", 2000), GEMINI),
-    ("Vertex resource name", None, "projects/p/locations/us-central1/publishers/google/models/gemini-2.5-pro",
-     Usage(10_000, 2_000), NOV, usd("1.25", 10000) + usd("10", 2000), VERTEX),
-    ("LiteLLM vertex_ai/gemini-2.5-pro", None, "vertex_ai/gemini-2.5-pro", Usage(10_000, 2_000), NOV,
-     usd("1.25", 10000) + usd("10", 2000), VERTEX),
-    ("LiteLLM vertex_ai/claude (Vertex's rates)", None, "vertex_ai/claude-sonnet-4-5@20250929", Usage(10_000, 2_000),
-     NOV, usd("3", 10000) + usd("15", 2000), VERTEX),
-    ("LiteLLM bedrock/ haiku 3.5", None, "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0", Usage(10_000, 2_000),
-     NOV, usd("0.80", 10000) + usd("4", 2000), BEDROCK),
-    ("LiteLLM bedrock/converse/ global profile", None,
-     "bedrock/converse/global.anthropic.claude-sonnet-4-5-20250929-v1:0", Usage(10_000, 2_000), NOV,
-     usd("3", 10000) + usd("15", 2000), BEDROCK_GLOBAL),
-    ("Bedrock id, us. profile, no hint", None, "us.anthropic.claude-sonnet-4-5-20250929-v1:0", Usage(10_000, 2_000),
-     NOV, usd("3.30", 10000) + usd("16.50", 2000), BEDROCK_GLOBAL),
-    ("Bedrock id, eu. profile, OpenAI-compatible hint", "openai", "eu.anthropic.claude-3-7-sonnet-20250219-v1:0",
-     Usage(10_000, 2_000), NOV, usd("3", 10000) + usd("15", 2000), BEDROCK),
-    ("Bedrock id, apac. profile", None, "apac.anthropic.claude-sonnet-4-20250514-v1:0", Usage(10_000, 2_000), NOV,
-     usd("3", 10000) + usd("15", 2000), BEDROCK),
-    ("Bedrock ARN", None, "arn:aws:bedrock:us-east-1:123456789012:inference-profile/"
-     "us.anthropic.claude-3-5-haiku-20241022-v1:0", Usage(10_000, 2_000), NOV,
-     usd("0.80", 10000) + usd("4", 2000), BEDROCK),
-    ("LiteLLM azure/gpt-4o", None, "azure/gpt-4o", U, NOV,
-     usd("2.50", 6000) + usd("1.25", 4000) + usd("10", 2000), AZURE),
+    (
+        "LiteLLM openai/gpt-4o",
+        None,
+        "openai/gpt-4o",
+        U,
+        NOV,
+        usd("2.50", 6000) + usd("1.25", 4000) + usd("10", 2000),
+        OPENAI,
+    ),
+    (
+        "LangChain anthropic/claude-sonnet-4-5",
+        "langchain",
+        "anthropic/claude-sonnet-4-5-20250929",
+        U,
+        NOV,
+        usd("3", 6000) + usd("0.30", 4000) + usd("15", 2000),
+        ANTHROPIC,
+    ),
+    (
+        "Gemini SDK models/gemini-2.5-flash",
+        None,
+        "models/gemini-2.5-flash",
+        Usage(10_000, 2_000),
+        NOV,
+        usd("0.30", 10000) + usd("2.50", 2000),
+        GEMINI,
+    ),
+    (
+        "Vertex resource name",
+        None,
+        "projects/p/locations/us-central1/publishers/google/models/gemini-2.5-pro",
+        Usage(10_000, 2_000),
+        NOV,
+        usd("1.25", 10000) + usd("10", 2000),
+        VERTEX,
+    ),
+    (
+        "LiteLLM vertex_ai/gemini-2.5-pro",
+        None,
+        "vertex_ai/gemini-2.5-pro",
+        Usage(10_000, 2_000),
+        NOV,
+        usd("1.25", 10000) + usd("10", 2000),
+        VERTEX,
+    ),
+    (
+        "LiteLLM vertex_ai/claude (Vertex's rates)",
+        None,
+        "vertex_ai/claude-sonnet-4-5@20250929",
+        Usage(10_000, 2_000),
+        NOV,
+        usd("3", 10000) + usd("15", 2000),
+        VERTEX,
+    ),
+    (
+        "LiteLLM bedrock/ haiku 3.5",
+        None,
+        "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0",
+        Usage(10_000, 2_000),
+        NOV,
+        usd("0.80", 10000) + usd("4", 2000),
+        BEDROCK,
+    ),
+    (
+        "LiteLLM bedrock/converse/ global profile",
+        None,
+        "bedrock/converse/global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        Usage(10_000, 2_000),
+        NOV,
+        usd("3", 10000) + usd("15", 2000),
+        BEDROCK_GLOBAL,
+    ),
+    (
+        "Bedrock id, us. profile, no hint",
+        None,
+        "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+        Usage(10_000, 2_000),
+        NOV,
+        usd("3.30", 10000) + usd("16.50", 2000),
+        BEDROCK_GLOBAL,
+    ),
+    (
+        "Bedrock id, eu. profile, OpenAI-compatible hint",
+        "openai",
+        "eu.anthropic.claude-3-7-sonnet-20250219-v1:0",
+        Usage(10_000, 2_000),
+        NOV,
+        usd("3", 10000) + usd("15", 2000),
+        BEDROCK,
+    ),
+    (
+        "Bedrock id, apac. profile",
+        None,
+        "apac.anthropic.claude-sonnet-4-20250514-v1:0",
+        Usage(10_000, 2_000),
+        NOV,
+        usd("3", 10000) + usd("15", 2000),
+        BEDROCK,
+    ),
+    (
+        "Bedrock ARN",
+        None,
+        "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-haiku-20241022-v1:0",
+        Usage(10_000, 2_000),
+        NOV,
+        usd("0.80", 10000) + usd("4", 2000),
+        BEDROCK,
+    ),
+    (
+        "LiteLLM azure/gpt-4o",
+        None,
+        "azure/gpt-4o",
+        U,
+        NOV,
+        usd("2.50", 6000) + usd("1.25", 4000) + usd("10", 2000),
+        AZURE,
+    ),
 ]
 
 CORRECTIONS = [
-    ("deepseek-chat after 2025-09-05 16:00", "deepseek", "deepseek-chat", U, datetime(2025, 9, 10, 3, tzinfo=UTC),
-     usd("0.56", 6000) + usd("0.07", 4000) + usd("1.68", 2000), DEEPSEEK_0905),
-    ("deepseek-reasoner in the old off-peak hours", "deepseek", "deepseek-reasoner", U,
-     datetime(2025, 9, 5, 17, tzinfo=UTC), usd("0.56", 6000) + usd("0.07", 4000) + usd("1.68", 2000), DEEPSEEK_0905),
-    ("deepseek-reasoner 15:59 UTC 2025-09-05: the old list", "deepseek", "deepseek-reasoner", U,
-     datetime(2025, 9, 5, 15, 59, tzinfo=UTC), usd("0.55", 6000) + usd("0.14", 4000) + usd("2.19", 2000),
-     DEEPSEEK_0905),
-    ("deepseek-chat from 2025-09-29", "deepseek", "deepseek-chat", U, datetime(2025, 9, 29, 20, tzinfo=UTC),
-     usd("0.28", 6000) + usd("0.028", 4000) + usd("0.42", 2000), DEEPSEEK_0929),
-    ("deepseek-reasoner in 2026, no provider hint", None, "deepseek-reasoner", U, NOV,
-     usd("0.28", 6000) + usd("0.028", 4000) + usd("0.42", 2000), DEEPSEEK_0929),
-    ("LiteLLM deepseek/deepseek-chat", None, "deepseek/deepseek-chat", U, NOV,
-     usd("0.28", 6000) + usd("0.028", 4000) + usd("0.42", 2000), DEEPSEEK_0929),
+    (
+        "deepseek-chat after 2025-09-05 16:00",
+        "deepseek",
+        "deepseek-chat",
+        U,
+        datetime(2025, 9, 10, 3, tzinfo=UTC),
+        usd("0.56", 6000) + usd("0.07", 4000) + usd("1.68", 2000),
+        DEEPSEEK_0905,
+    ),
+    (
+        "deepseek-reasoner in the old off-peak hours",
+        "deepseek",
+        "deepseek-reasoner",
+        U,
+        datetime(2025, 9, 5, 17, tzinfo=UTC),
+        usd("0.56", 6000) + usd("0.07", 4000) + usd("1.68", 2000),
+        DEEPSEEK_0905,
+    ),
+    (
+        "deepseek-reasoner 15:59 UTC 2025-09-05: the old list",
+        "deepseek",
+        "deepseek-reasoner",
+        U,
+        datetime(2025, 9, 5, 15, 59, tzinfo=UTC),
+        usd("0.55", 6000) + usd("0.14", 4000) + usd("2.19", 2000),
+        DEEPSEEK_0905,
+    ),
+    (
+        "deepseek-chat from 2025-09-29",
+        "deepseek",
+        "deepseek-chat",
+        U,
+        datetime(2025, 9, 29, 20, tzinfo=UTC),
+        usd("0.28", 6000) + usd("0.028", 4000) + usd("0.42", 2000),
+        DEEPSEEK_0929,
+    ),
+    (
+        "deepseek-reasoner in 2026, no provider hint",
+        None,
+        "deepseek-reasoner",
+        U,
+        NOV,
+        usd("0.28", 6000) + usd("0.028", 4000) + usd("0.42", 2000),
+        DEEPSEEK_0929,
+    ),
+    (
+        "LiteLLM deepseek/deepseek-chat",
+        None,
+        "deepseek/deepseek-chat",
+        U,
+        NOV,
+        usd("0.28", 6000) + usd("0.028", 4000) + usd("0.42", 2000),
+        DEEPSEEK_0929,
+    ),
 ]
 
 
@@ -99,8 +235,11 @@ def price(p: Pricer, provider, model, usage, when) -> Cost | Unpriced:
     return p.price(ModelCall("semconv", model=model, provider=provider, usage=usage), ns(when), 10**9)
 
 
-@pytest.mark.parametrize("provider, model, usage, when, expected, source", [r[1:] for r in NAMES + CORRECTIONS],
-                         ids=[r[0] for r in NAMES + CORRECTIONS])
+@pytest.mark.parametrize(
+    "provider, model, usage, when, expected, source",
+    [r[1:] for r in NAMES + CORRECTIONS],
+    ids=[r[0] for r in NAMES + CORRECTIONS],
+)
 def test_published_price(pricer, provider, model, usage, when, expected, source):
     cost = price(pricer, provider, model, usage, when)
     assert isinstance(cost, Cost), cost
@@ -109,9 +248,17 @@ def test_published_price(pricer, provider, model, usage, when, expected, source)
 
 
 def test_routes_name_the_provider_that_bills(pricer):
-    got = {m: price(pricer, None, m, U, NOV).provider for m in (
-        "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0", "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-        "vertex_ai/claude-sonnet-4-5@20250929", "azure/gpt-4o", "models/gemini-2.5-flash", "openai/gpt-4o")}
+    got = {
+        m: price(pricer, None, m, U, NOV).provider
+        for m in (
+            "bedrock/anthropic.claude-3-5-haiku-20241022-v1:0",
+            "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+            "vertex_ai/claude-sonnet-4-5@20250929",
+            "azure/gpt-4o",
+            "models/gemini-2.5-flash",
+            "openai/gpt-4o",
+        )
+    }
     assert list(got.values()) == ["aws", "aws", "google", "azure", "google", "openai"]
 
 

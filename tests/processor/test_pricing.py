@@ -18,7 +18,15 @@ from costline_processor import rate_card
 from costline_processor.config import ConfigError, PricingConfig
 from costline_processor.pricing import Pricer
 from costline_processor.records import (
-    AGGREGATE, INVALID_USAGE, NO_MODEL, NO_USAGE, UNKNOWN_MODEL, Cost, ModelCall, Unpriced, Usage,
+    AGGREGATE,
+    INVALID_USAGE,
+    NO_MODEL,
+    NO_USAGE,
+    UNKNOWN_MODEL,
+    Cost,
+    ModelCall,
+    Unpriced,
+    Usage,
 )
 
 PRICES = Path(__file__).parent.parent / "testdata" / "prices"
@@ -53,66 +61,254 @@ LONG_ANTHROPIC = Usage(250000, 400, 10000, 1500, 1000)  # 238500 uncached: over 
 
 # (id, provider, model, usage, tier, batch, when, expected total from published prices)
 PUBLISHED = [
-    ("gpt-4o", "openai", "gpt-4o", Usage(10000, 2000, 4000), None, False, NOV,
-     mtok("2.50", 6000) + mtok("1.25", 4000) + mtok("10", 2000)),
-    ("gpt-4o-mini", "openai", "gpt-4o-mini-2024-07-18", Usage(10000, 2000, 4000), None, False, NOV,
-     mtok("0.15", 6000) + mtok("0.075", 4000) + mtok("0.60", 2000)),
-    ("gpt-5 default", "openai", "gpt-5", Usage(20000, 3000, 8000, 0, 0, 1000), "default", False, NOV,
-     mtok("1.25", 12000) + mtok("0.125", 8000) + mtok("10", 3000)),
-    ("gpt-5 flex", "openai", "gpt-5", Usage(20000, 3000, 8000, 0, 0, 1000), "flex", False, NOV,
-     mtok("0.625", 12000) + mtok("0.0625", 8000) + mtok("5", 3000)),
-    ("gpt-5 priority", "openai", "gpt-5", Usage(20000, 3000, 8000, 0, 0, 1000), "priority", False, NOV,
-     mtok("2.50", 12000) + mtok("0.25", 8000) + mtok("20", 3000)),
-    ("gpt-5 batch", "openai", "gpt-5", Usage(20000, 3000, 8000, 0, 0, 1000), None, True, NOV,
-     mtok("0.625", 12000) + mtok("0.0625", 8000) + mtok("5", 3000)),
-    ("gpt-4o batch", "openai", "gpt-4o", Usage(10000, 2000), None, True, NOV,
-     mtok("1.25", 10000) + mtok("5", 2000)),
-    ("o3-mini", "openai", "o3-mini-2025-01-31", Usage(5000, 800, 4096, 0, 0, 512), None, False, NOV,
-     mtok("1.10", 904) + mtok("0.55", 4096) + mtok("4.40", 800)),
-    ("text-embedding-3-small", "openai", "text-embedding-3-small", Usage(50000, 0), None, False, NOV,
-     mtok("0.02", 50000)),
-    ("claude-sonnet-4-5", "anthropic", "claude-sonnet-4-5-20250929", CACHED_ANTHROPIC, None, False, NOV,
-     mtok("3", 500) + mtok("0.30", 10000) + mtok("3.75", 500) + mtok("6", 1000) + mtok("15", 400)),
-    ("claude-sonnet-4-5 >200k", "anthropic", "claude-sonnet-4-5", LONG_ANTHROPIC, None, False, NOV,
-     mtok("6", 238500) + mtok("0.60", 10000) + mtok("7.50", 500) + mtok("12", 1000) + mtok("22.50", 400)),
-    ("claude-3-5-haiku", "anthropic", "claude-3-5-haiku-20241022", CACHED_ANTHROPIC, None, False, NOV,
-     mtok("0.80", 500) + mtok("0.08", 10000) + mtok("1", 500) + mtok("1.60", 1000) + mtok("4", 400)),
-    ("claude-opus-4-1", "anthropic", "claude-opus-4-1-20250805", CACHED_ANTHROPIC, None, False, NOV,
-     mtok("15", 500) + mtok("1.50", 10000) + mtok("18.75", 500) + mtok("30", 1000) + mtok("75", 400)),
-    ("gemini-2.5-pro", "google", "gemini-2.5-pro", Usage(100000, 5000, 20000, 0, 0, 2000), None, False, NOV,
-     mtok("1.25", 80000) + mtok("0.125", 20000) + mtok("10", 5000)),
-    ("gemini-2.5-pro >200k", "google", "gemini-2.5-pro", Usage(300000, 5000, 20000), None, False, NOV,
-     mtok("2.50", 280000) + mtok("0.25", 20000) + mtok("15", 5000)),
-    ("o3 before the 2025-06-10 cut", "openai", "o3", Usage(10000, 2000), None, False,
-     datetime(2025, 6, 9, 23, 59, 59, tzinfo=UTC), mtok("10", 10000) + mtok("40", 2000)),
-    ("o3 from 2025-06-10", "openai", "o3", Usage(10000, 2000), None, False,
-     datetime(2025, 6, 10, 0, 0, 0, tzinfo=UTC), mtok("2", 10000) + mtok("8", 2000)),
+    (
+        "gpt-4o",
+        "openai",
+        "gpt-4o",
+        Usage(10000, 2000, 4000),
+        None,
+        False,
+        NOV,
+        mtok("2.50", 6000) + mtok("1.25", 4000) + mtok("10", 2000),
+    ),
+    (
+        "gpt-4o-mini",
+        "openai",
+        "gpt-4o-mini-2024-07-18",
+        Usage(10000, 2000, 4000),
+        None,
+        False,
+        NOV,
+        mtok("0.15", 6000) + mtok("0.075", 4000) + mtok("0.60", 2000),
+    ),
+    (
+        "gpt-5 default",
+        "openai",
+        "gpt-5",
+        Usage(20000, 3000, 8000, 0, 0, 1000),
+        "default",
+        False,
+        NOV,
+        mtok("1.25", 12000) + mtok("0.125", 8000) + mtok("10", 3000),
+    ),
+    (
+        "gpt-5 flex",
+        "openai",
+        "gpt-5",
+        Usage(20000, 3000, 8000, 0, 0, 1000),
+        "flex",
+        False,
+        NOV,
+        mtok("0.625", 12000) + mtok("0.0625", 8000) + mtok("5", 3000),
+    ),
+    (
+        "gpt-5 priority",
+        "openai",
+        "gpt-5",
+        Usage(20000, 3000, 8000, 0, 0, 1000),
+        "priority",
+        False,
+        NOV,
+        mtok("2.50", 12000) + mtok("0.25", 8000) + mtok("20", 3000),
+    ),
+    (
+        "gpt-5 batch",
+        "openai",
+        "gpt-5",
+        Usage(20000, 3000, 8000, 0, 0, 1000),
+        None,
+        True,
+        NOV,
+        mtok("0.625", 12000) + mtok("0.0625", 8000) + mtok("5", 3000),
+    ),
+    ("gpt-4o batch", "openai", "gpt-4o", Usage(10000, 2000), None, True, NOV, mtok("1.25", 10000) + mtok("5", 2000)),
+    (
+        "o3-mini",
+        "openai",
+        "o3-mini-2025-01-31",
+        Usage(5000, 800, 4096, 0, 0, 512),
+        None,
+        False,
+        NOV,
+        mtok("1.10", 904) + mtok("0.55", 4096) + mtok("4.40", 800),
+    ),
+    (
+        "text-embedding-3-small",
+        "openai",
+        "text-embedding-3-small",
+        Usage(50000, 0),
+        None,
+        False,
+        NOV,
+        mtok("0.02", 50000),
+    ),
+    (
+        "claude-sonnet-4-5",
+        "anthropic",
+        "claude-sonnet-4-5-20250929",
+        CACHED_ANTHROPIC,
+        None,
+        False,
+        NOV,
+        mtok("3", 500) + mtok("0.30", 10000) + mtok("3.75", 500) + mtok("6", 1000) + mtok("15", 400),
+    ),
+    (
+        "claude-sonnet-4-5 >200k",
+        "anthropic",
+        "claude-sonnet-4-5",
+        LONG_ANTHROPIC,
+        None,
+        False,
+        NOV,
+        mtok("6", 238500) + mtok("0.60", 10000) + mtok("7.50", 500) + mtok("12", 1000) + mtok("22.50", 400),
+    ),
+    (
+        "claude-3-5-haiku",
+        "anthropic",
+        "claude-3-5-haiku-20241022",
+        CACHED_ANTHROPIC,
+        None,
+        False,
+        NOV,
+        mtok("0.80", 500) + mtok("0.08", 10000) + mtok("1", 500) + mtok("1.60", 1000) + mtok("4", 400),
+    ),
+    (
+        "claude-opus-4-1",
+        "anthropic",
+        "claude-opus-4-1-20250805",
+        CACHED_ANTHROPIC,
+        None,
+        False,
+        NOV,
+        mtok("15", 500) + mtok("1.50", 10000) + mtok("18.75", 500) + mtok("30", 1000) + mtok("75", 400),
+    ),
+    (
+        "gemini-2.5-pro",
+        "google",
+        "gemini-2.5-pro",
+        Usage(100000, 5000, 20000, 0, 0, 2000),
+        None,
+        False,
+        NOV,
+        mtok("1.25", 80000) + mtok("0.125", 20000) + mtok("10", 5000),
+    ),
+    (
+        "gemini-2.5-pro >200k",
+        "google",
+        "gemini-2.5-pro",
+        Usage(300000, 5000, 20000),
+        None,
+        False,
+        NOV,
+        mtok("2.50", 280000) + mtok("0.25", 20000) + mtok("15", 5000),
+    ),
+    (
+        "o3 before the 2025-06-10 cut",
+        "openai",
+        "o3",
+        Usage(10000, 2000),
+        None,
+        False,
+        datetime(2025, 6, 9, 23, 59, 59, tzinfo=UTC),
+        mtok("10", 10000) + mtok("40", 2000),
+    ),
+    (
+        "o3 from 2025-06-10",
+        "openai",
+        "o3",
+        Usage(10000, 2000),
+        None,
+        False,
+        datetime(2025, 6, 10, 0, 0, 0, tzinfo=UTC),
+        mtok("2", 10000) + mtok("8", 2000),
+    ),
     # before DeepSeek's 2025-09-05 list (corrections.yaml), when the off-peak discount still ran
-    ("deepseek-chat peak", "deepseek", "deepseek-chat", Usage(10000, 1000, 4000), None, False,
-     datetime(2025, 8, 1, 1, 0, tzinfo=UTC), mtok("0.27", 6000) + mtok("0.07", 4000) + mtok("1.10", 1000)),
-    ("deepseek-chat off-peak", "deepseek", "deepseek-chat", Usage(10000, 1000, 4000), None, False,
-     datetime(2025, 8, 1, 17, 0, tzinfo=UTC), mtok("0.135", 6000) + mtok("0.035", 4000) + mtok("0.55", 1000)),
-    ("sonar-deep-research prices reasoning apart", "perplexity", "sonar-deep-research",
-     Usage(1000, 5000, 0, 0, 0, 4000), None, False, NOV, mtok("2", 1000) + mtok("8", 1000) + mtok("3", 4000)),
-    ("sonar per-request fee", "perplexity", "sonar", Usage(1000, 500), None, False, NOV,
-     mtok("1", 1000) + mtok("1", 500) + Decimal("12") / 1000),
+    (
+        "deepseek-chat peak",
+        "deepseek",
+        "deepseek-chat",
+        Usage(10000, 1000, 4000),
+        None,
+        False,
+        datetime(2025, 8, 1, 1, 0, tzinfo=UTC),
+        mtok("0.27", 6000) + mtok("0.07", 4000) + mtok("1.10", 1000),
+    ),
+    (
+        "deepseek-chat off-peak",
+        "deepseek",
+        "deepseek-chat",
+        Usage(10000, 1000, 4000),
+        None,
+        False,
+        datetime(2025, 8, 1, 17, 0, tzinfo=UTC),
+        mtok("0.135", 6000) + mtok("0.035", 4000) + mtok("0.55", 1000),
+    ),
+    (
+        "sonar-deep-research prices reasoning apart",
+        "perplexity",
+        "sonar-deep-research",
+        Usage(1000, 5000, 0, 0, 0, 4000),
+        None,
+        False,
+        NOV,
+        mtok("2", 1000) + mtok("8", 1000) + mtok("3", 4000),
+    ),
+    (
+        "sonar per-request fee",
+        "perplexity",
+        "sonar",
+        Usage(1000, 500),
+        None,
+        False,
+        NOV,
+        mtok("1", 1000) + mtok("1", 500) + Decimal("12") / 1000,
+    ),
 ]
 
 # Extra cases checked only against calc_price.
 CROSS_ONLY = [
     ("gemini-2.5-flash", "google", "gemini-2.5-flash", Usage(40000, 900, 10000), None, False, NOV),
-    ("claude-sonnet-4-6 tiered before 2026-03-13", "anthropic", "claude-sonnet-4-6", LONG_ANTHROPIC, None, False,
-     datetime(2026, 3, 12, tzinfo=UTC)),
-    ("claude-sonnet-4-6 flat from 2026-03-13", "anthropic", "claude-sonnet-4-6", LONG_ANTHROPIC, None, False,
-     datetime(2026, 3, 13, tzinfo=UTC)),
+    (
+        "claude-sonnet-4-6 tiered before 2026-03-13",
+        "anthropic",
+        "claude-sonnet-4-6",
+        LONG_ANTHROPIC,
+        None,
+        False,
+        datetime(2026, 3, 12, tzinfo=UTC),
+    ),
+    (
+        "claude-sonnet-4-6 flat from 2026-03-13",
+        "anthropic",
+        "claude-sonnet-4-6",
+        LONG_ANTHROPIC,
+        None,
+        False,
+        datetime(2026, 3, 13, tzinfo=UTC),
+    ),
     ("claude-sonnet-4-5 batch", "anthropic", "claude-sonnet-4-5", CACHED_ANTHROPIC, None, True, NOV),
-    ("ministral-8b old", "mistral", "ministral-8b-latest", Usage(10000, 1000), None, False, datetime(2025, 1, 1, tzinfo=UTC)),
+    (
+        "ministral-8b old",
+        "mistral",
+        "ministral-8b-latest",
+        Usage(10000, 1000),
+        None,
+        False,
+        datetime(2025, 1, 1, tzinfo=UTC),
+    ),
     ("ministral-8b new", "mistral", "ministral-8b-latest", Usage(10000, 1000, 2000), None, False, NOV),
     ("gpt-4o-2024-05-13", "openai", "gpt-4o-2024-05-13", Usage(10000, 2000), "priority", False, NOV),
     ("azure gpt-4o (fallback to openai)", "azure", "gpt-4o", Usage(10000, 2000, 4000), None, False, NOV),
     ("bedrock haiku", "aws", "anthropic.claude-3-5-haiku-20241022-v1:0", Usage(3000, 100, 1000, 500), None, False, NOV),
-    ("gpt-5 priority before the variant began", "openai", "gpt-5", Usage(20000, 3000), "priority", False,
-     datetime(2026, 8, 1, tzinfo=UTC)),
+    (
+        "gpt-5 priority before the variant began",
+        "openai",
+        "gpt-5",
+        Usage(20000, 3000),
+        "priority",
+        False,
+        datetime(2026, 8, 1, tzinfo=UTC),
+    ),
 ]
 
 
@@ -123,17 +319,22 @@ def _genai_total(provider, model, u: Usage, tier, batch, when) -> Decimal:
     if batch:
         context["processing"] = "batch"
     usage = genai_prices.Usage(
-        input_tokens=u.input_tokens, output_tokens=u.output_tokens, cache_read_tokens=u.cache_read_tokens,
-        cache_write_tokens=u.cache_write_tokens, cache_write_1h_tokens=u.cache_write_1h_tokens,
+        input_tokens=u.input_tokens,
+        output_tokens=u.output_tokens,
+        cache_read_tokens=u.cache_read_tokens,
+        cache_write_tokens=u.cache_write_tokens,
+        cache_write_1h_tokens=u.cache_write_1h_tokens,
         output_reasoning_tokens=u.reasoning_tokens,
     )
-    result = genai_prices.calc_price(usage, model, provider_id=provider, genai_request_timestamp=when,
-                                     price_context=context or None)
+    result = genai_prices.calc_price(
+        usage, model, provider_id=provider, genai_request_timestamp=when, price_context=context or None
+    )
     return result.total_price
 
 
-@pytest.mark.parametrize("provider, model, usage, tier, batch, when, expected", [c[1:] for c in PUBLISHED],
-                         ids=[c[0] for c in PUBLISHED])
+@pytest.mark.parametrize(
+    "provider, model, usage, tier, batch, when, expected", [c[1:] for c in PUBLISHED], ids=[c[0] for c in PUBLISHED]
+)
 def test_published_prices(pricer, provider, model, usage, tier, batch, when, expected):
     cost = pricer.price(call(model, provider, usage, service_tier=tier, batch=batch), ns(when), 10**9)
     assert isinstance(cost, Cost), cost
@@ -142,8 +343,11 @@ def test_published_prices(pricer, provider, model, usage, tier, batch, when, exp
     assert cost.source == LIB
 
 
-@pytest.mark.parametrize("provider, model, usage, tier, batch, when", [c[1:7] for c in PUBLISHED + CROSS_ONLY],
-                         ids=[c[0] for c in PUBLISHED + CROSS_ONLY])
+@pytest.mark.parametrize(
+    "provider, model, usage, tier, batch, when",
+    [c[1:7] for c in PUBLISHED + CROSS_ONLY],
+    ids=[c[0] for c in PUBLISHED + CROSS_ONLY],
+)
 def test_matches_genai_prices(pricer, provider, model, usage, tier, batch, when):
     cost = pricer.price(call(model, provider, usage, service_tier=tier, batch=batch), ns(when), 10**9)
     assert abs(cost.total_usd - _genai_total(provider, model, usage, tier, batch, when)) < Decimal("1e-12")
@@ -176,10 +380,15 @@ def test_dated_prices_follow_each_span_through_the_cache(pricer):
 
 def test_time_of_day_segments_share_a_day(pricer):
     c = call("deepseek-chat", "deepseek", Usage(1_000_000, 0))
-    at = lambda h, m: pricer.price(c, ns(datetime(2025, 8, 2, h, m, tzinfo=UTC)), 0).total_usd  # noqa: E731
+    at = lambda h, m: pricer.price(c, ns(datetime(2025, 8, 2, h, m, tzinfo=UTC)), 0).total_usd
     # peak 00:30-16:30 UTC at $0.27, off-peak at $0.135 (until DeepSeek's 2025-09-05 list)
     assert [at(0, 29), at(0, 30), at(16, 29), at(16, 30), at(23, 0)] == [
-        Decimal("0.135"), Decimal("0.27"), Decimal("0.27"), Decimal("0.135"), Decimal("0.135")]
+        Decimal("0.135"),
+        Decimal("0.27"),
+        Decimal("0.27"),
+        Decimal("0.135"),
+        Decimal("0.135"),
+    ]
 
 
 def test_unknown_tier_gets_standard_prices(pricer):
@@ -219,8 +428,9 @@ def test_request_model_when_the_response_model_is_unknown(pricer):
 
 
 def test_unknown_model_is_never_zero(pricer):
-    result = pricer.price(call("no-such-model-xyz", "acme", Usage(10, 10), server_address="llm.acme.internal"),
-                          ns(NOV), 0)
+    result = pricer.price(
+        call("no-such-model-xyz", "acme", Usage(10, 10), server_address="llm.acme.internal"), ns(NOV), 0
+    )
     assert isinstance(result, Unpriced) and result.reason == UNKNOWN_MODEL
     assert "no-such-model-xyz" in result.detail and "acme" in result.detail
 
@@ -257,15 +467,20 @@ def test_reported_cost_wins_and_is_split_like_the_card(pricer):
     # computed: input 0.015, cache read 0.005, output 0.02 (total 0.04), scaled by 0.05 / 0.04
     assert cost.total_usd == Decimal("0.05")
     assert (cost.input_usd, cost.cache_read_usd, cost.output_usd, cost.cache_write_usd) == (
-        Decimal("0.01875"), Decimal("0.00625"), Decimal("0.025"), Decimal(0))
+        Decimal("0.01875"),
+        Decimal("0.00625"),
+        Decimal("0.025"),
+        Decimal(0),
+    )
     assert (cost.source, cost.model, cost.provider) == ("reported", "gpt-4o", "openai")
 
 
 def test_reported_cost_for_an_unknown_model(pricer):
     c = call("openrouter/auto", "openrouter", Usage(100, 10), reported_cost_usd=Decimal("0.0007"))
     cost = pricer.price(c, ns(NOV), 0)
-    assert cost == Cost(Decimal("0.0007"), Decimal(0), Decimal(0), Decimal(0), Decimal(0), "openrouter/auto",
-                        "openrouter", "reported")
+    assert cost == Cost(
+        Decimal("0.0007"), Decimal(0), Decimal(0), Decimal(0), Decimal(0), "openrouter/auto", "openrouter", "reported"
+    )
 
 
 def test_reported_cost_without_usage(pricer):
@@ -311,8 +526,9 @@ def test_file_cache_ttls_and_per_call(file_pricer):
     cost = file_pricer.price(call("claude-house-1", "anthropic", CACHED_ANTHROPIC), ns(NOV), 0)
     assert cost.input_usd == mtok("4", 500) + Decimal("0.001")
     assert cost.cache_write_usd == mtok("5", 500) + mtok("8", 1000)
-    assert cost.total_usd == (mtok("4", 500) + Decimal("0.001") + mtok("0.4", 10000) + mtok("5", 500)
-                              + mtok("8", 1000) + mtok("20", 400))
+    assert cost.total_usd == (
+        mtok("4", 500) + Decimal("0.001") + mtok("0.4", 10000) + mtok("5", 500) + mtok("8", 1000) + mtok("20", 400)
+    )
 
 
 def test_discount_on_a_provider(file_pricer):
@@ -495,10 +711,14 @@ def test_prices_are_resolved_once_per_day_tier_and_batch(monkeypatch):
 # --- the flat fast path: cards without tiers skip the tier lookup ------------------------------
 
 _FLAT_RATES = (Decimal("3"), Decimal("15"), Decimal("0.30"), Decimal("3.75"), Decimal("6"), None)
-_TIERED_RATES = (rate_card.Tiered(Decimal("3"), ((200_000, Decimal("6")),)),
-                 rate_card.Tiered(Decimal("15"), ((200_000, Decimal("22.50")),)),
-                 rate_card.Tiered(Decimal("0.30"), ((200_000, Decimal("0.60")),)),
-                 Decimal("3.75"), Decimal("6"), None)
+_TIERED_RATES = (
+    rate_card.Tiered(Decimal("3"), ((200_000, Decimal("6")),)),
+    rate_card.Tiered(Decimal("15"), ((200_000, Decimal("22.50")),)),
+    rate_card.Tiered(Decimal("0.30"), ((200_000, Decimal("0.60")),)),
+    Decimal("3.75"),
+    Decimal("6"),
+    None,
+)
 
 
 def _tiered_cost_by_the_general_path(card, u, duration_ns):
@@ -507,11 +727,19 @@ def _tiered_cost_by_the_general_path(card, u, duration_ns):
     return replace(card, rates=flat).cost(u, duration_ns)
 
 
-@pytest.mark.parametrize("usage", [CACHED_ANTHROPIC, Usage(199_999, 10), Usage(200_000, 10, 5000, 100),
-                                   Usage(1000, 0), Usage(0, 0), Usage(10, 10, 20)])
+@pytest.mark.parametrize(
+    "usage",
+    [
+        CACHED_ANTHROPIC,
+        Usage(199_999, 10),
+        Usage(200_000, 10, 5000, 100),
+        Usage(1000, 0),
+        Usage(0, 0),
+        Usage(10, 10, 20),
+    ],
+)
 def test_flat_and_tiered_cards_agree_below_the_tiers(usage):
-    flat = rate_card.RateCard("anthropic", "m", "s", _FLAT_RATES, per_call=Decimal("0.001"),
-                                   factor=Decimal("0.9"))
+    flat = rate_card.RateCard("anthropic", "m", "s", _FLAT_RATES, per_call=Decimal("0.001"), factor=Decimal("0.9"))
     tiered = replace(flat, rates=_TIERED_RATES)
     assert (flat.tiered, tiered.tiered) == (False, True)
     a, b = flat.cost(usage, 0), tiered.cost(usage, 0)

@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 
 from tests.fakes.otlp_sink import OtlpSink
 from tests.processor.harness import RunningServer, loopback_config, sdk_tracer
-from tests.processor.spans import llm, new_trace_id, request, span
+from tests.processor.spans import new_trace_id, request, span
 from tests.processor.test_assembly import FlatPricer
 
 TRACE_PATH = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
@@ -79,13 +79,16 @@ def test_grpc_oversized_request_is_resource_exhausted():
         assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 
-@pytest.mark.parametrize("headers,body,status", [
-    ({"Content-Type": "text/plain"}, b"hello", 415),
-    ({"Content-Type": "application/x-protobuf"}, b"\xff\xff\xff\xff\x0f", 400),
-    ({"Content-Type": "application/json"}, b"{broken", 400),
-    ({"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}, b"not gzip", 400),
-    ({"Content-Type": "application/x-protobuf", "Content-Encoding": "br"}, b"x", 415),
-])
+@pytest.mark.parametrize(
+    "headers,body,status",
+    [
+        ({"Content-Type": "text/plain"}, b"hello", 415),
+        ({"Content-Type": "application/x-protobuf"}, b"\xff\xff\xff\xff\x0f", 400),
+        ({"Content-Type": "application/json"}, b"{broken", 400),
+        ({"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"}, b"not gzip", 400),
+        ({"Content-Type": "application/x-protobuf", "Content-Encoding": "br"}, b"x", 415),
+    ],
+)
 def test_http_bad_bodies(running, headers, body, status):
     srv, sink = running
     r = requests.post(f"{srv.http_url}/v1/traces", data=body, headers=headers, timeout=10)
@@ -101,12 +104,20 @@ def test_http_gzip_bomb_is_413_and_good_span_still_arrives():
         cfg.receive.max_request_bytes = 8 * 1024 * 1024
         with RunningServer(cfg, pricer=FlatPricer()) as srv:
             bomb = gzip.compress(b"\0" * (256 * 1024 * 1024), 9)
-            r = requests.post(f"{srv.http_url}/v1/traces", data=bomb, timeout=30,
-                              headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"})
+            r = requests.post(
+                f"{srv.http_url}/v1/traces",
+                data=bomb,
+                timeout=30,
+                headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+            )
             assert r.status_code == 413
             too_big = b"\0" * (9 * 1024 * 1024)
-            r = requests.post(f"{srv.http_url}/v1/traces", data=too_big, timeout=30,
-                              headers={"Content-Type": "application/x-protobuf"})
+            r = requests.post(
+                f"{srv.http_url}/v1/traces",
+                data=too_big,
+                timeout=30,
+                headers={"Content-Type": "application/x-protobuf"},
+            )
             assert r.status_code == 413
             send_good_span(srv, sink, "after-bomb")
 
@@ -114,14 +125,37 @@ def test_http_gzip_bomb_is_413_and_good_span_still_arrives():
 def test_http_json_and_gzip_protobuf_both_accepted(running):
     srv, sink = running
     t = new_trace_id()
-    doc = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "js-app"}}]},
-                              "scopeSpans": [{"spans": [{"traceId": t.hex(), "spanId": "00000000000000aa", "name": "from-json",
-                                                         "startTimeUnixNano": "1", "endTimeUnixNano": "2"}]}]}]}
-    r = requests.post(f"{srv.http_url}/v1/traces", data=json.dumps(doc), headers={"Content-Type": "application/json"}, timeout=10)
+    doc = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "js-app"}}]},
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": t.hex(),
+                                "spanId": "00000000000000aa",
+                                "name": "from-json",
+                                "startTimeUnixNano": "1",
+                                "endTimeUnixNano": "2",
+                            }
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
+    r = requests.post(
+        f"{srv.http_url}/v1/traces", data=json.dumps(doc), headers={"Content-Type": "application/json"}, timeout=10
+    )
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("application/json")
     body = gzip.compress(request([span(t, "from-gzip")]).SerializeToString())
-    r = requests.post(f"{srv.http_url}/v1/traces", data=body, timeout=10,
-                      headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"})
+    r = requests.post(
+        f"{srv.http_url}/v1/traces",
+        data=body,
+        timeout=10,
+        headers={"Content-Type": "application/x-protobuf", "Content-Encoding": "gzip"},
+    )
     assert r.status_code == 200
     spans = {s.name: s for s in sink.wait_for_spans(2)}
     assert spans["from-json"].trace_id == t.hex() and spans["from-json"].span_id == "00000000000000aa"
@@ -129,7 +163,7 @@ def test_http_json_and_gzip_protobuf_both_accepted(running):
 
 
 def test_metrics_and_logs_are_forwarded_unchanged():
-    with OtlpSink() as sink:
+    with OtlpSink():
         received = []
 
         class Servicer:
@@ -144,9 +178,13 @@ def test_metrics_and_logs_are_forwarded_unchanged():
             received.append(body)
             return b""
 
-        for svc in ("opentelemetry.proto.collector.metrics.v1.MetricsService", "opentelemetry.proto.collector.logs.v1.LogsService"):
-            server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
-                svc, {"Export": grpc.unary_unary_rpc_method_handler(record)})])
+        for svc in (
+            "opentelemetry.proto.collector.metrics.v1.MetricsService",
+            "opentelemetry.proto.collector.logs.v1.LogsService",
+        ):
+            server.add_generic_rpc_handlers(
+                [grpc.method_handlers_generic_handler(svc, {"Export": grpc.unary_unary_rpc_method_handler(record)})]
+            )
         port = server.add_insecure_port("127.0.0.1:0")
         server.start()
         try:
@@ -159,9 +197,17 @@ def test_metrics_and_logs_are_forwarded_unchanged():
                 metrics.resource_metrics.add().scope_metrics.add().metrics.add(name="requests", unit="1")
                 logs = ExportLogsServiceRequest()
                 logs.resource_logs.add().scope_logs.add().log_records.add(severity_text="INFO")
-                raw_grpc(srv.grpc_endpoint, metrics.SerializeToString(), "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export")
-                r = requests.post(f"{srv.http_url}/v1/logs", data=logs.SerializeToString(),
-                                  headers={"Content-Type": "application/x-protobuf"}, timeout=10)
+                raw_grpc(
+                    srv.grpc_endpoint,
+                    metrics.SerializeToString(),
+                    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+                )
+                r = requests.post(
+                    f"{srv.http_url}/v1/logs",
+                    data=logs.SerializeToString(),
+                    headers={"Content-Type": "application/x-protobuf"},
+                    timeout=10,
+                )
                 assert r.status_code == 200
                 deadline = time.monotonic() + 10
                 while len(received) < 2 and time.monotonic() < deadline:
@@ -226,8 +272,12 @@ def test_full_queue_throttles_senders_then_everything_arrives(hint, grpc_delay, 
                 time.sleep(0.2)
             else:
                 raise AssertionError("costline never throttled with a full queue")
-            r = requests.post(f"{srv.http_url}/v1/traces", data=request([span(new_trace_id(), "x")]).SerializeToString(),
-                              headers={"Content-Type": "application/x-protobuf"}, timeout=10)
+            r = requests.post(
+                f"{srv.http_url}/v1/traces",
+                data=request([span(new_trace_id(), "x")]).SerializeToString(),
+                headers={"Content-Type": "application/x-protobuf"},
+                timeout=10,
+            )
             assert r.status_code == 503 and r.headers["Retry-After"] == http_header  # whole seconds, rounded up
             with sink._lock:
                 sink._failures.clear()  # backend recovers

@@ -55,4 +55,9 @@ def test_self_metrics_count_what_came_in_went_out_and_was_refused():
     assert got['costline_spans_rejected_total{reason="invalid_id"}'] == 1
     assert got["costline_buffer_spans"] == 0
     assert got[f'costline_export_queue_batches{{target="{target}"}}'] == 0
-    assert got['costline_llm_calls_total{agent="",customer_id="untagged",environment="untagged",feature="untagged",model="gpt-4o-mini",provider="openai",team="untagged"}'] == 1
+    assert (
+        got[
+            'costline_llm_calls_total{agent="",customer_id="untagged",environment="untagged",feature="untagged",model="gpt-4o-mini",provider="openai",team="untagged"}'
+        ]
+        == 1
+    )

@@ -26,75 +26,173 @@ EMBED_3_SMALL = Decimal("0.02")
 CASES = {
     # name: (attributes, expected USD or unpriced reason)
     "semconv-openai-cached": (
-        {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
-         "gen_ai.response.model": "gpt-4o-2024-08-06", "gen_ai.usage.input_tokens": 10_000,
-         "gen_ai.usage.cache_read.input_tokens": 4_000, "gen_ai.usage.output_tokens": 500},
-        (6_000 * GPT_4O["in"] + 4_000 * GPT_4O["cached"] + 500 * GPT_4O["out"]) / M),
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.response.model": "gpt-4o-2024-08-06",
+            "gen_ai.usage.input_tokens": 10_000,
+            "gen_ai.usage.cache_read.input_tokens": 4_000,
+            "gen_ai.usage.output_tokens": 500,
+        },
+        (6_000 * GPT_4O["in"] + 4_000 * GPT_4O["cached"] + 500 * GPT_4O["out"]) / M,
+    ),
     "deprecated-prompt-completion": (
-        {"gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o-mini", "gen_ai.usage.prompt_tokens": 2_000,
-         "gen_ai.usage.completion_tokens": 300},
-        (2_000 * GPT_4O_MINI["in"] + 300 * GPT_4O_MINI["out"]) / M),
+        {
+            "gen_ai.system": "openai",
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.usage.prompt_tokens": 2_000,
+            "gen_ai.usage.completion_tokens": 300,
+        },
+        (2_000 * GPT_4O_MINI["in"] + 300 * GPT_4O_MINI["out"]) / M,
+    ),
     "openllmetry-anthropic-cache": (
-        {"gen_ai.system": "Anthropic", "gen_ai.request.model": "claude-sonnet-4-5", "llm.request.type": "chat",
-         "gen_ai.usage.input_tokens": 24_000, "gen_ai.usage.cache_read_input_tokens": 20_000,
-         "gen_ai.usage.cache_creation_input_tokens": 3_000, "gen_ai.usage.output_tokens": 400},
-        (1_000 * SONNET_45["in"] + 20_000 * SONNET_45["read"] + 3_000 * SONNET_45["write5m"] + 400 * SONNET_45["out"]) / M),
+        {
+            "gen_ai.system": "Anthropic",
+            "gen_ai.request.model": "claude-sonnet-4-5",
+            "llm.request.type": "chat",
+            "gen_ai.usage.input_tokens": 24_000,
+            "gen_ai.usage.cache_read_input_tokens": 20_000,
+            "gen_ai.usage.cache_creation_input_tokens": 3_000,
+            "gen_ai.usage.output_tokens": 400,
+        },
+        (1_000 * SONNET_45["in"] + 20_000 * SONNET_45["read"] + 3_000 * SONNET_45["write5m"] + 400 * SONNET_45["out"])
+        / M,
+    ),
     "openlit-anthropic-exclusive": (
-        {"telemetry.sdk.name": "openlit", "gen_ai.system": "anthropic", "gen_ai.operation.name": "chat",
-         "gen_ai.request.model": "claude-sonnet-4-5", "gen_ai.usage.input_tokens": 1_000,
-         "gen_ai.usage.cache_read.input_tokens": 20_000, "gen_ai.usage.cache_creation.input_tokens": 3_000,
-         "gen_ai.usage.output_tokens": 400, "gen_ai.usage.cost": 0.5},
-        (1_000 * SONNET_45["in"] + 20_000 * SONNET_45["read"] + 3_000 * SONNET_45["write5m"] + 400 * SONNET_45["out"]) / M),
+        {
+            "telemetry.sdk.name": "openlit",
+            "gen_ai.system": "anthropic",
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "claude-sonnet-4-5",
+            "gen_ai.usage.input_tokens": 1_000,
+            "gen_ai.usage.cache_read.input_tokens": 20_000,
+            "gen_ai.usage.cache_creation.input_tokens": 3_000,
+            "gen_ai.usage.output_tokens": 400,
+            "gen_ai.usage.cost": 0.5,
+        },
+        (1_000 * SONNET_45["in"] + 20_000 * SONNET_45["read"] + 3_000 * SONNET_45["write5m"] + 400 * SONNET_45["out"])
+        / M,
+    ),
     "openinference-anthropic": (
-        {"openinference.span.kind": "LLM", "llm.model_name": "claude-3-5-haiku-20241022", "llm.provider": "anthropic",
-         "llm.token_count.prompt": 5_000, "llm.token_count.prompt_details.cache_read": 1_000,
-         "llm.token_count.completion": 200, "llm.token_count.total": 5_200},
-        (4_000 * HAIKU_35["in"] + 1_000 * HAIKU_35["read"] + 200 * HAIKU_35["out"]) / M),
+        {
+            "openinference.span.kind": "LLM",
+            "llm.model_name": "claude-3-5-haiku-20241022",
+            "llm.provider": "anthropic",
+            "llm.token_count.prompt": 5_000,
+            "llm.token_count.prompt_details.cache_read": 1_000,
+            "llm.token_count.completion": 200,
+            "llm.token_count.total": 5_200,
+        },
+        (4_000 * HAIKU_35["in"] + 1_000 * HAIKU_35["read"] + 200 * HAIKU_35["out"]) / M,
+    ),
     "vercel-dual-emission": (
-        {"ai.operationId": "ai.generateText.doGenerate", "ai.model.id": "gpt-4o-mini", "ai.model.provider": "openai.chat",
-         "ai.usage.promptTokens": 1_000, "ai.usage.completionTokens": 100,
-         "gen_ai.system": "openai.chat", "gen_ai.request.model": "gpt-4o-mini",
-         "gen_ai.usage.input_tokens": 1_000, "gen_ai.usage.output_tokens": 100},
-        (1_000 * GPT_4O_MINI["in"] + 100 * GPT_4O_MINI["out"]) / M),
+        {
+            "ai.operationId": "ai.generateText.doGenerate",
+            "ai.model.id": "gpt-4o-mini",
+            "ai.model.provider": "openai.chat",
+            "ai.usage.promptTokens": 1_000,
+            "ai.usage.completionTokens": 100,
+            "gen_ai.system": "openai.chat",
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.usage.input_tokens": 1_000,
+            "gen_ai.usage.output_tokens": 100,
+        },
+        (1_000 * GPT_4O_MINI["in"] + 100 * GPT_4O_MINI["out"]) / M,
+    ),
     "pydantic-ai-dual-cache": (
-        {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.system": "openai",
-         "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 3_000,
-         "gen_ai.usage.cache_read.input_tokens": 1_000, "gen_ai.usage.details.cache_read_tokens": 1_000,
-         "gen_ai.usage.output_tokens": 50},
-        (2_000 * GPT_4O["in"] + 1_000 * GPT_4O["cached"] + 50 * GPT_4O["out"]) / M),
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.system": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.usage.input_tokens": 3_000,
+            "gen_ai.usage.cache_read.input_tokens": 1_000,
+            "gen_ai.usage.details.cache_read_tokens": 1_000,
+            "gen_ai.usage.output_tokens": 50,
+        },
+        (2_000 * GPT_4O["in"] + 1_000 * GPT_4O["cached"] + 50 * GPT_4O["out"]) / M,
+    ),
     "reasoning-inside-output": (
-        {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "o3-mini",
-         "gen_ai.usage.input_tokens": 1_000, "gen_ai.usage.output_tokens": 2_000,
-         "gen_ai.usage.reasoning.output_tokens": 1_500},
-        (1_000 * O3_MINI["in"] + 2_000 * O3_MINI["out"]) / M),
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "o3-mini",
+            "gen_ai.usage.input_tokens": 1_000,
+            "gen_ai.usage.output_tokens": 2_000,
+            "gen_ai.usage.reasoning.output_tokens": 1_500,
+        },
+        (1_000 * O3_MINI["in"] + 2_000 * O3_MINI["out"]) / M,
+    ),
     "embeddings": (
-        {"gen_ai.operation.name": "embeddings", "gen_ai.provider.name": "openai",
-         "gen_ai.request.model": "text-embedding-3-small", "gen_ai.usage.input_tokens": 100_000},
-        100_000 * EMBED_3_SMALL / M),
+        {
+            "gen_ai.operation.name": "embeddings",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "text-embedding-3-small",
+            "gen_ai.usage.input_tokens": 100_000,
+        },
+        100_000 * EMBED_3_SMALL / M,
+    ),
     "priority-tier": (
-        {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
-         "openai.response.service_tier": "priority", "gen_ai.usage.input_tokens": 1_000, "gen_ai.usage.output_tokens": 100},
-        (1_000 * GPT_4O_PRIORITY["in"] + 100 * GPT_4O_PRIORITY["out"]) / M),
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "openai.response.service_tier": "priority",
+            "gen_ai.usage.input_tokens": 1_000,
+            "gen_ai.usage.output_tokens": 100,
+        },
+        (1_000 * GPT_4O_PRIORITY["in"] + 100 * GPT_4O_PRIORITY["out"]) / M,
+    ),
     "provider-from-server-address": (
-        {"gen_ai.operation.name": "chat", "server.address": "api.openai.com", "gen_ai.request.model": "gpt-4o-mini",
-         "gen_ai.usage.input_tokens": 10_000, "gen_ai.usage.output_tokens": 1_000},
-        (10_000 * GPT_4O_MINI["in"] + 1_000 * GPT_4O_MINI["out"]) / M),
+        {
+            "gen_ai.operation.name": "chat",
+            "server.address": "api.openai.com",
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.usage.input_tokens": 10_000,
+            "gen_ai.usage.output_tokens": 1_000,
+        },
+        (10_000 * GPT_4O_MINI["in"] + 1_000 * GPT_4O_MINI["out"]) / M,
+    ),
     "unknown-model": (
-        {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "mystery-model-9000",
-         "gen_ai.usage.input_tokens": 1_000, "gen_ai.usage.output_tokens": 10},
-        "unknown_model"),
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "mystery-model-9000",
+            "gen_ai.usage.input_tokens": 1_000,
+            "gen_ai.usage.output_tokens": 10,
+        },
+        "unknown_model",
+    ),
     "nan-tokens": (
-        {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
-         "gen_ai.usage.input_tokens": float("nan"), "gen_ai.usage.output_tokens": 10},
-        "invalid_usage"),
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.usage.input_tokens": float("nan"),
+            "gen_ai.usage.output_tokens": 10,
+        },
+        "invalid_usage",
+    ),
     "negative-tokens": (
-        {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
-         "gen_ai.usage.input_tokens": -5, "gen_ai.usage.output_tokens": 10},
-        "invalid_usage"),
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.usage.input_tokens": -5,
+            "gen_ai.usage.output_tokens": 10,
+        },
+        "invalid_usage",
+    ),
     "stream-without-usage": (
-        {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
-         "costline.usage.missing": True},
-        "no_usage"),
+        {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "costline.usage.missing": True,
+        },
+        "no_usage",
+    ),
 }
 
 
@@ -104,7 +202,9 @@ def test_every_dialect_priced_and_rolled_up(protocol):
         endpoint = srv.grpc_endpoint if protocol == "grpc" else srv.http_url
         provider = sdk_tracer(endpoint, protocol, service="support-bot")
         tracer = provider.get_tracer("app")
-        with tracer.start_as_current_span("POST /chat", attributes={"costline.feature": "support", "costline.customer_id": "acme"}):
+        with tracer.start_as_current_span(
+            "POST /chat", attributes={"costline.feature": "support", "costline.customer_id": "acme"}
+        ):
             for name, (attrs, _) in CASES.items():
                 tracer.start_span(name, attributes=attrs).end()
         provider.shutdown()
@@ -198,8 +298,9 @@ def test_calls_arriving_after_their_billed_parent_are_billed_once(tmp_path):
         cfg.ledger = str(tmp_path / "ledger.db")
         with RunningServer(cfg, sinks=open_sinks(cfg)) as srv:
             t = new_trace_id()
-            parent = llm(t, None, model="gpt-4o-mini", input_tokens=10_000, output_tokens=1_000,
-                         costline__feature="search")
+            parent = llm(
+                t, None, model="gpt-4o-mini", input_tokens=10_000, output_tokens=1_000, costline__feature="search"
+            )
             raw_grpc(srv.grpc_endpoint, request([parent]).SerializeToString())
             sink.wait_for_spans(1)
             calls = [llm(t, parent, model="gpt-4o-mini", input_tokens=n, output_tokens=500) for n in (4_000, 6_000)]
@@ -233,7 +334,7 @@ def test_memory_bound_flushes_early_and_loses_nothing():
             names += [s.name for s in batch]
             raw_grpc(srv.grpc_endpoint, request(batch).SerializeToString())
         # trace_wait is a minute: only the bound can have flushed these
-        spans = sink.wait_for_spans(75, timeout=10)
+        sink.wait_for_spans(75, timeout=10)
         assert srv.run(lambda: len(srv.pipeline.buffer)) <= 5
         assert srv.run(lambda: srv.pipeline.buffer.span_count) <= 40
     # shutdown drained the rest

@@ -25,8 +25,11 @@ CALLS = [
     ("support", "claude-sonnet-4-5", "anthropic", 8_000, 2_000),
     ("support", "gpt-4o", "openai", 4_000, 400),
 ]
-PRICES = {"gpt-4o-mini": (Decimal("0.15"), Decimal("0.60")), "gpt-4o": (Decimal("2.50"), Decimal("10")),
-          "claude-sonnet-4-5": (Decimal("3"), Decimal("15"))}
+PRICES = {
+    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60")),
+    "gpt-4o": (Decimal("2.50"), Decimal("10")),
+    "claude-sonnet-4-5": (Decimal("3"), Decimal("15")),
+}
 
 
 def expected_by_feature() -> dict[str, Decimal]:
@@ -63,25 +66,58 @@ def test_prometheus_scrapes_serve_and_agrees_with_ledger(tmp_path):
     grpc_port, metrics_port, prom_port = free_port(), free_port(), free_port()
     ledger = tmp_path / "ledger.db"
     serve = subprocess.Popen(
-        [sys.executable, "-m", "costline_processor.cli", "serve", "--grpc", f"127.0.0.1:{grpc_port}", "--http", "off",
-         "--trace-wait", "0.2", "--ledger", str(ledger), "--metrics", f"127.0.0.1:{metrics_port}"],
-        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "w"))
+        [
+            sys.executable,
+            "-m",
+            "costline_processor.cli",
+            "serve",
+            "--grpc",
+            f"127.0.0.1:{grpc_port}",
+            "--http",
+            "off",
+            "--trace-wait",
+            "0.2",
+            "--ledger",
+            str(ledger),
+            "--metrics",
+            f"127.0.0.1:{metrics_port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "serve.log", "w"),
+    )
     (tmp_path / "prometheus.yml").write_text(
         "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: costline\n"
-        f"    static_configs:\n      - targets: ['127.0.0.1:{metrics_port}']\n")
-    prom = subprocess.Popen([binary, f"--config.file={tmp_path / 'prometheus.yml'}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                             f"--web.listen-address=127.0.0.1:{prom_port}"],
-                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "prometheus.log", "w"))
+        f"    static_configs:\n      - targets: ['127.0.0.1:{metrics_port}']\n"
+    )
+    prom = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(tmp_path / "prometheus.log", "w"),
+    )
     try:
         wait_port(grpc_port, serve)
         wait_port(metrics_port, serve)
         provider = sdk_tracer(f"127.0.0.1:{grpc_port}")
         tracer = provider.get_tracer("app")
         for feature, model, prov, i, o in CALLS:
-            with tracer.start_as_current_span(f"POST /{feature}", attributes={"costline.feature": feature, "costline.customer_id": "acme"}):
-                tracer.start_span(f"chat {model}", attributes={
-                    "gen_ai.operation.name": "chat", "gen_ai.provider.name": prov, "gen_ai.request.model": model,
-                    "gen_ai.usage.input_tokens": i, "gen_ai.usage.output_tokens": o}).end()
+            with tracer.start_as_current_span(
+                f"POST /{feature}", attributes={"costline.feature": feature, "costline.customer_id": "acme"}
+            ):
+                tracer.start_span(
+                    f"chat {model}",
+                    attributes={
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.provider.name": prov,
+                        "gen_ai.request.model": model,
+                        "gen_ai.usage.input_tokens": i,
+                        "gen_ai.usage.output_tokens": o,
+                    },
+                ).end()
         provider.shutdown()
         want = expected_by_feature()
         query = "sum by (feature) (costline_cost_usd_total)"  # the "spend by feature" panel
@@ -106,8 +142,25 @@ def test_prometheus_scrapes_serve_and_agrees_with_ledger(tmp_path):
         serve.terminate()
         serve.wait(20)
         prom.wait(20)
-    report = subprocess.run([sys.executable, "-m", "costline_processor.cli", "report", "--by", "feature", "--ledger",
-                             str(ledger), "--since", "1d", "--format", "json"], capture_output=True, text=True, timeout=60)
+    report = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "costline_processor.cli",
+            "report",
+            "--by",
+            "feature",
+            "--ledger",
+            str(ledger),
+            "--since",
+            "1d",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert report.returncode == 0, report.stderr
     ledger_costs = {row["feature"]: Decimal(str(row["cost_usd"])) for row in json.loads(report.stdout)}
     assert ledger_costs == want  # ledger (exact Decimal) = published prices; Prometheus matched above

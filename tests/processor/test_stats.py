@@ -39,5 +39,8 @@ def test_sometimes_logs_once_per_interval_and_says_how_many_it_skipped():
     for t in [0, 1, 2, 59, 61, 62, 200]:
         now[0] = t
         limiter("trace %s broken", t)
-    assert lines == ["trace 0 broken", "trace 61 broken (and 3 more like it since the last such line)",
-                     "trace 200 broken (and 1 more like it since the last such line)"]
+    assert lines == [
+        "trace 0 broken",
+        "trace 61 broken (and 3 more like it since the last such line)",
+        "trace 200 broken (and 1 more like it since the last such line)",
+    ]

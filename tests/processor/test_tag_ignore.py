@@ -27,9 +27,18 @@ P = "traceloop.association.properties."
 
 
 def test_the_fixture_floods_as_the_issue_says():
-    names = {k[len(P):] for k in CHAT}
-    assert {"ls_provider", "ls_model_name", "ls_model_type", "ls_integration", "lc_versions", "langgraph_step",
-            "langgraph_node", "langgraph_checkpoint_ns", "checkpoint_ns"} <= names
+    names = {k[len(P) :] for k in CHAT}
+    assert {
+        "ls_provider",
+        "ls_model_name",
+        "ls_model_type",
+        "ls_integration",
+        "lc_versions",
+        "langgraph_step",
+        "langgraph_node",
+        "langgraph_checkpoint_ns",
+        "checkpoint_ns",
+    } <= names
     assert CHAT[P + "checkpoint_ns"].startswith("agent:")  # a new id per step
 
 
@@ -58,7 +67,7 @@ def test_ignore_never_applies_to_own_tags_or_aliases():
 def test_other_prefixes_are_filtered_the_same():
     """Langfuse's LangChain handler puts the same run metadata under observation metadata."""
     reader = TagReader(TaggingConfig())
-    attrs = {"langfuse.observation.metadata." + k[len(P):]: v for k, v in CHAT.items()}
+    attrs = {"langfuse.observation.metadata." + k[len(P) :]: v for k, v in CHAT.items()}
     assert reader.read(attrs)[0] == APP_TAGS
 
 
@@ -72,8 +81,9 @@ def test_the_ledger_and_the_exported_span_carry_only_the_real_tags(tmp_path):
         root = tracer.start_span("LangGraph.workflow", attributes=SPANS["LangGraph.workflow"])
         ctx = trace.set_span_in_context(root)
         step = tracer.start_span("execute_task agent", context=ctx, attributes=SPANS["execute_task agent"])
-        tracer.start_span("ChatOpenAI.chat", context=trace.set_span_in_context(step),
-                          attributes={**CHAT, **GPT_4O_MINI}).end()
+        tracer.start_span(
+            "ChatOpenAI.chat", context=trace.set_span_in_context(step), attributes={**CHAT, **GPT_4O_MINI}
+        ).end()
         step.end()
         root.end()
         provider.shutdown()
@@ -81,6 +91,9 @@ def test_the_ledger_and_the_exported_span_carry_only_the_real_tags(tmp_path):
     spans, _, rows = run(tmp_path, configure, send, 3)
     assert rows["ChatOpenAI.chat"]["tags"] == {"customer_id": "acme", "feature": "support-chat"}
     exported = spans["ChatOpenAI.chat"].attributes
-    assert not [k for k in exported if k.startswith("costline.") and ("ls_" in k or "langgraph" in k or "checkpoint" in k
-                                                                       or "thread" in k)]
+    assert not [
+        k
+        for k in exported
+        if k.startswith("costline.") and ("ls_" in k or "langgraph" in k or "checkpoint" in k or "thread" in k)
+    ]
     assert exported[P + "langgraph_node"] == "agent"  # the app's attributes pass as sent

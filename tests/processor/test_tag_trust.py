@@ -20,8 +20,13 @@ from tests.fakes.otlp_sink import OtlpSink
 from tests.processor.harness import RunningServer, loopback_config, sdk_tracer
 
 KEY = b"0123456789abcdef-tag-trust-test-key"
-GPT_4O_MINI = {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o-mini",
-               "gen_ai.usage.input_tokens": 10_000, "gen_ai.usage.output_tokens": 1_000}
+GPT_4O_MINI = {
+    "gen_ai.operation.name": "chat",
+    "gen_ai.provider.name": "openai",
+    "gen_ai.request.model": "gpt-4o-mini",
+    "gen_ai.usage.input_tokens": 10_000,
+    "gen_ai.usage.output_tokens": 1_000,
+}
 # Published list price of gpt-4o-mini: $0.15 / $0.60 per million tokens.
 GPT_4O_MINI_USD = (10_000 * Decimal("0.15") + 1_000 * Decimal("0.60")) / 1_000_000
 
@@ -35,7 +40,10 @@ def ledger_rows(path) -> dict[str, dict]:
     db = sqlite3.connect(path)
     db.row_factory = sqlite3.Row
     try:
-        return {r["span_name"]: {**dict(r), "tags": json.loads(r["tags"])} for r in db.execute("SELECT * FROM costline_calls")}
+        return {
+            r["span_name"]: {**dict(r), "tags": json.loads(r["tags"])}
+            for r in db.execute("SELECT * FROM costline_calls")
+        }
     finally:
         db.close()
 
@@ -71,8 +79,16 @@ def test_untrusted_service_cannot_charge_another_customer(tmp_path, caplog):
         root = g.start_span("POST /search", attributes={"costline.customer_id": "acme", "costline.feature": "search"})
         ctx = trace.set_span_in_context(root)
         g.start_span("gateway llm", context=ctx, attributes={**GPT_4O_MINI, "costline.customer_id": "globex"}).end()
-        p.start_span("plugin llm", context=ctx, attributes={
-            **GPT_4O_MINI, "costline.customer_id": "victim", "costline.feature": "summarize", "user.id": "u-plugin"}).end()
+        p.start_span(
+            "plugin llm",
+            context=ctx,
+            attributes={
+                **GPT_4O_MINI,
+                "costline.customer_id": "victim",
+                "costline.feature": "summarize",
+                "user.id": "u-plugin",
+            },
+        ).end()
         root.end()
         # A trace the plugin starts on its own: nothing to inherit, so the required tag is defaulted.
         p.start_span("plugin alone", attributes={**GPT_4O_MINI, "costline.customer_id": "victim"}).end()
@@ -107,7 +123,9 @@ def test_untrusted_service_cannot_charge_another_customer(tmp_path, caplog):
     # Counted per span and tag, labelled by service; logged once per (service, tag).
     assert stats.get("tags_untrusted", "plugin") == 3  # customer_id + user_id, then customer_id
     assert stats.get("tags_untrusted") == 3
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "tagging.trust" in r.getMessage()]
+    warnings = [
+        r.getMessage() for r in caplog.records if r.levelno == logging.WARNING and "tagging.trust" in r.getMessage()
+    ]
     assert sorted(warnings) == [
         "service 'plugin' may not set tag 'customer_id' (tagging.trust): ignored, counted in tags_untrusted",
         "service 'plugin' may not set tag 'user_id' (tagging.trust): ignored, counted in tags_untrusted",
@@ -120,8 +138,9 @@ def test_listing_services_without_a_star_entry_trusts_no_one_else(tmp_path):
 
     def send(endpoint):
         other = sdk_tracer(endpoint, service="unknown-sender")
-        other.get_tracer("x").start_span("call", attributes={
-            **GPT_4O_MINI, "costline.customer_id": "acme", "costline.team": "red"}).end()
+        other.get_tracer("x").start_span(
+            "call", attributes={**GPT_4O_MINI, "costline.customer_id": "acme", "costline.team": "red"}
+        ).end()
         other.shutdown()
 
     spans, stats, rows = run(tmp_path, configure, send, 1)
@@ -144,12 +163,29 @@ def test_hashed_and_dropped_tags_leave_no_clear_value(tmp_path):
     def send(endpoint):
         app = sdk_tracer(endpoint, service="app")
         t = app.get_tracer("app")
-        root = t.start_span("request", attributes={"costline.user_id": email, "costline.customer_id": "acme",
-                                                   "costline.feature": "chat", "costline.session_id": "sess-42"})
+        root = t.start_span(
+            "request",
+            attributes={
+                "costline.user_id": email,
+                "costline.customer_id": "acme",
+                "costline.feature": "chat",
+                "costline.session_id": "sess-42",
+            },
+        )
         ctx = trace.set_span_in_context(root)
-        t.start_span("llm", context=ctx, attributes={
-            **GPT_4O_MINI, "user.id": email, "enduser.id": email, "traceloop.association.properties.user_id": email,
-            "session.id": "sess-42", "langfuse.session.id": "sess-42", "gen_ai.conversation.id": "sess-42"}).end()
+        t.start_span(
+            "llm",
+            context=ctx,
+            attributes={
+                **GPT_4O_MINI,
+                "user.id": email,
+                "enduser.id": email,
+                "traceloop.association.properties.user_id": email,
+                "session.id": "sess-42",
+                "langfuse.session.id": "sess-42",
+                "gen_ai.conversation.id": "sess-42",
+            },
+        ).end()
         t.start_span("db query", context=ctx, attributes={"db.system": "postgresql"}).end()
         root.end()
         # Another trace, the same user set only through an alias: the same hash.
@@ -158,8 +194,15 @@ def test_hashed_and_dropped_tags_leave_no_clear_value(tmp_path):
 
     spans, stats, rows = run(tmp_path, configure, send, 4)
 
-    hidden_keys = {"user.id", "enduser.id", "traceloop.association.properties.user_id", "session.id",
-                   "langfuse.session.id", "gen_ai.conversation.id", "costline.session_id"}
+    hidden_keys = {
+        "user.id",
+        "enduser.id",
+        "traceloop.association.properties.user_id",
+        "session.id",
+        "langfuse.session.id",
+        "gen_ai.conversation.id",
+        "costline.session_id",
+    }
     for name, span in spans.items():
         raw = span.raw.SerializeToString()
         assert email.encode() not in raw and b"sess-42" not in raw and b"acme" not in raw, name
@@ -199,8 +242,9 @@ def test_hashing_applies_to_every_service_and_to_metric_labels(tmp_path):
             app = sdk_tracer(srv.grpc_endpoint, service="app")
             ext = sdk_tracer(srv.grpc_endpoint, service="external")
             app.get_tracer("a").start_span("app llm", attributes={**GPT_4O_MINI, "costline.customer_id": "acme"}).end()
-            ext.get_tracer("e").start_span("ext llm", attributes={
-                **GPT_4O_MINI, "costline.customer_id": "acme", "user.id": "u1"}).end()
+            ext.get_tracer("e").start_span(
+                "ext llm", attributes={**GPT_4O_MINI, "costline.customer_id": "acme", "user.id": "u1"}
+            ).end()
             app.shutdown()
             ext.shutdown()
             spans = {s.name: s for s in sink.wait_for_spans(2, timeout=15)}
@@ -218,8 +262,9 @@ def test_hashing_applies_to_every_service_and_to_metric_labels(tmp_path):
 def test_default_config_has_no_policy_and_leaves_tags_alone(tmp_path):
     def send(endpoint):
         app = sdk_tracer(endpoint, service="anyone")
-        app.get_tracer("a").start_span("llm", attributes={
-            **GPT_4O_MINI, "costline.customer_id": "acme", "user.id": "u1"}).end()
+        app.get_tracer("a").start_span(
+            "llm", attributes={**GPT_4O_MINI, "costline.customer_id": "acme", "user.id": "u1"}
+        ).end()
         app.shutdown()
 
     policies = []
@@ -231,6 +276,7 @@ def test_default_config_has_no_policy_and_leaves_tags_alone(tmp_path):
 
 
 # -- the policy on its own (pure) --------------------------------------------------------------
+
 
 def _policy(**tagging):
     from costline_processor.assembly.tags import TagReader
@@ -245,7 +291,11 @@ def test_policy_leaves_allowed_tags_on_the_fast_path():
     own = frozenset(tags)
     assert p.apply(tags, own, "billing") == (tags, own, False)  # nothing rejected: no rewrite
     assert p.apply(tags, own, "someone") == (None, frozenset(), True)
-    assert p.apply({"team": "red", "feature": "x"}, frozenset({"team"}), "billing") == ({"feature": "x"}, frozenset(), True)
+    assert p.apply({"team": "red", "feature": "x"}, frozenset({"team"}), "billing") == (
+        {"feature": "x"},
+        frozenset(),
+        True,
+    )
 
 
 def test_policy_hashes_consistently_and_once(tmp_path):
@@ -256,9 +306,18 @@ def test_policy_hashes_consistently_and_once(tmp_path):
     assert tags == {"user_id": hashed("bob"), "feature": "f"} and own == frozenset({"feature"}) and rewrite
     again, _, _ = p.apply({"user_id": hashed("bob")}, frozenset({"user_id"}), "other")
     assert again == {"user_id": hashed("bob")}  # a value costline hashed upstream is not hashed twice
-    assert p.hidden(["user.id", "costline.user_id", "traceloop.association.properties.user_id", "costline.feature",
-                     "costline.cost.usd", "http.route"], "svc", None) == {
-        "user.id", "costline.user_id", "traceloop.association.properties.user_id"}
+    assert p.hidden(
+        [
+            "user.id",
+            "costline.user_id",
+            "traceloop.association.properties.user_id",
+            "costline.feature",
+            "costline.cost.usd",
+            "http.route",
+        ],
+        "svc",
+        None,
+    ) == {"user.id", "costline.user_id", "traceloop.association.properties.user_id"}
 
 
 def test_untrusted_counts_are_bounded_by_service_labels_and_logged_once(caplog):

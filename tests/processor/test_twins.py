@@ -7,7 +7,6 @@ from costline_processor.assembly.rollup import assemble_trace
 from costline_processor.config import TaggingConfig
 from costline_processor.intake import Intake
 from costline_processor.records import Cost, Unpriced
-
 from tests.processor.spans import new_trace_id, request, span
 
 IN_RATE, OUT_RATE, READ_RATE = Decimal("3e-6"), Decimal("15e-6"), Decimal("0.3e-6")  # per token
@@ -27,10 +26,26 @@ class Pricer:
         return Cost(inp + out + read, inp, out, read, Decimal(0), call.model or "?", "anthropic", "test")
 
 
-def call(t, parent, scope_rid=None, model="claude-sonnet-4-5", input_tokens=1200, output_tokens=80, cache_read=None,
-         start=START, duration=900_000_000, **extra):
-    attrs = dict(gen_ai__operation__name="chat", gen_ai__provider__name="anthropic", gen_ai__request__model=model,
-                 gen_ai__usage__input_tokens=input_tokens, gen_ai__usage__output_tokens=output_tokens, **extra)
+def call(
+    t,
+    parent,
+    scope_rid=None,
+    model="claude-sonnet-4-5",
+    input_tokens=1200,
+    output_tokens=80,
+    cache_read=None,
+    start=START,
+    duration=900_000_000,
+    **extra,
+):
+    attrs = dict(
+        gen_ai__operation__name="chat",
+        gen_ai__provider__name="anthropic",
+        gen_ai__request__model=model,
+        gen_ai__usage__input_tokens=input_tokens,
+        gen_ai__usage__output_tokens=output_tokens,
+        **extra,
+    )
     if scope_rid is not None:
         attrs["gen_ai__response__id"] = scope_rid
     if cache_read is not None:
@@ -64,8 +79,9 @@ def test_siblings_with_one_response_id_are_billed_once_on_the_more_complete_span
     root = span(t, "POST /ask", costline__feature="search", costline__customer_id="acme")
     sdk = call(t, root, "msg_01", cache_read=1000)  # anthropic 2.x's own span: cache details
     other = call(t, root, "msg_01")  # another library's: no cache details
-    spans = buffered(("test", [root]), ("com.anthropic.sdk.python", [sdk]), ("opentelemetry.instrumentation.anthropic",
-                                                                             [other]))
+    spans = buffered(
+        ("test", [root]), ("com.anthropic.sdk.python", [sdk]), ("opentelemetry.instrumentation.anthropic", [other])
+    )
     a, by_id = assemble(t, spans)
     assert [r.span_id for r in a.rows] == [sdk.span_id.hex()]
     assert a.rows[0].cost_usd == expected(1200, 80, 1000)
@@ -123,8 +139,9 @@ def test_no_overlap_or_other_model_or_other_parent_is_another_call():
     later = call(t, root, start=START + 2_000_000_000)  # after `base` ended
     gpt = call(t, root, model="gpt-4o")
     elsewhere = call(t, other_parent)
-    a, _ = assemble(t, buffered(("test", [root, other_parent]), ("lib.one", [base]),
-                                ("lib.two", [later, gpt, elsewhere])))
+    a, _ = assemble(
+        t, buffered(("test", [root, other_parent]), ("lib.one", [base]), ("lib.two", [later, gpt, elsewhere]))
+    )
     assert len(a.rows) == 4 and a.twin_calls == 0
 
 
@@ -143,9 +160,17 @@ def test_conflicting_usage_for_one_id_is_billed_once_on_the_larger():
 def test_a_span_without_usage_is_a_twin_of_one_with_it():
     t = new_trace_id()
     root = span(t, "POST /ask")
-    bare = span(t, "chat claude-sonnet-4-5", root, gen_ai__operation__name="chat", gen_ai__provider__name="anthropic",
-                gen_ai__request__model="claude-sonnet-4-5", gen_ai__response__id="msg_d", start=START,
-                duration=900_000_000)
+    bare = span(
+        t,
+        "chat claude-sonnet-4-5",
+        root,
+        gen_ai__operation__name="chat",
+        gen_ai__provider__name="anthropic",
+        gen_ai__request__model="claude-sonnet-4-5",
+        gen_ai__response__id="msg_d",
+        start=START,
+        duration=900_000_000,
+    )
     full = call(t, root, "msg_d")
     a, by_id = assemble(t, buffered(("test", [root]), ("lib.one", [bare]), ("lib.two", [full])))
     assert [r.span_id for r in a.rows] == [full.span_id.hex()] and a.rows[0].status is None
@@ -230,8 +255,14 @@ def test_when_twins_disagree_the_provider_sdks_own_span_is_billed():
     root = span(t, "POST /ask")
     sdk = call(t, root, "msg_k", output_tokens=6)
     openllmetry = call(t, root, "msg_k", output_tokens=7)
-    a, by_id = assemble(t, buffered(("test", [root]), ("com.anthropic.sdk.python", [sdk]),
-                                    ("opentelemetry.instrumentation.anthropic", [openllmetry])))
+    a, by_id = assemble(
+        t,
+        buffered(
+            ("test", [root]),
+            ("com.anthropic.sdk.python", [sdk]),
+            ("opentelemetry.instrumentation.anthropic", [openllmetry]),
+        ),
+    )
     assert [r.span_id for r in a.rows] == [sdk.span_id.hex()] and a.rows[0].cost_usd == expected(1200, 6)
     assert by_id[openllmetry.span_id]["costline.billed_span_id"] == sdk.span_id.hex()
     assert (a.twin_calls, a.conflicting_usage) == (1, 1)

@@ -16,11 +16,14 @@ from tests.processor.test_cli_serve import COSTLINE, free_port, run_cli
 TRACE_PATH = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["--workers", "0"], "--workers must be at least 1"),
-    (["--workers", "2", "--grpc", "127.0.0.1:0"], "needs a fixed --grpc port"),
-    (["--workers", "2", "--metrics", "127.0.0.1:0"], "needs a fixed --metrics port"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--workers", "2", "--grpc", "127.0.0.1:0"], "needs a fixed --grpc port"),
+        (["--workers", "2", "--metrics", "127.0.0.1:0"], "needs a fixed --metrics port"),
+    ],
+)
 def test_worker_flag_errors_are_one_line(args, fragment):
     r = run_cli("serve", "--ledger", "off", *args)
     assert r.returncode == 2
@@ -40,9 +43,27 @@ def test_two_workers_share_both_ports_and_drain_on_sigterm(tmp_path, queue_dir):
     extra = ["--queue-dir", str(tmp_path / "queue")] if queue_dir else []
     with OtlpSink() as sink:
         proc = subprocess.Popen(
-            [*COSTLINE, "serve", "--workers", "2", "--grpc", f"127.0.0.1:{gport}", "--http", f"127.0.0.1:{hport}",
-             "--export-grpc", sink.grpc_endpoint, "--trace-wait", "600", "--ledger", "off", *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                *COSTLINE,
+                "serve",
+                "--workers",
+                "2",
+                "--grpc",
+                f"127.0.0.1:{gport}",
+                "--http",
+                f"127.0.0.1:{hport}",
+                "--export-grpc",
+                sink.grpc_endpoint,
+                "--trace-wait",
+                "600",
+                "--ledger",
+                "off",
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
             deadline = time.monotonic() + 30
             sent = 0
@@ -68,8 +89,9 @@ def test_two_workers_share_both_ports_and_drain_on_sigterm(tmp_path, queue_dir):
             spans = sink.spans()
             assert len(spans) == sent
             calls = [s for s in spans if s.name.startswith("chat")]
-            assert all(s.attributes["costline.feature"] == "search" and s.attributes["costline.cost.usd"] > 0
-                       for s in calls)
+            assert all(
+                s.attributes["costline.feature"] == "search" and s.attributes["costline.cost.usd"] > 0 for s in calls
+            )
         finally:
             if proc.poll() is None:
                 proc.kill()
@@ -95,15 +117,34 @@ def test_two_workers_serve_metrics_on_consecutive_ports_that_add_up():
                 text = r.read().decode()
         except OSError:
             return 0.0  # that worker is still starting
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("costline_llm_calls_total{"))
+        return sum(
+            float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("costline_llm_calls_total{")
+        )
 
     with OtlpSink() as sink:
         proc = subprocess.Popen(
-            [*COSTLINE, "serve", "--workers", "2", "--grpc", f"127.0.0.1:{gport}", "--http", "off",
-             "--export-grpc", sink.grpc_endpoint, "--trace-wait", "0", "--ledger", "off",
-             "--metrics", f"127.0.0.1:{mport}"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                *COSTLINE,
+                "serve",
+                "--workers",
+                "2",
+                "--grpc",
+                f"127.0.0.1:{gport}",
+                "--http",
+                "off",
+                "--export-grpc",
+                sink.grpc_endpoint,
+                "--trace-wait",
+                "0",
+                "--ledger",
+                "off",
+                "--metrics",
+                f"127.0.0.1:{mport}",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
             calls = 0
             per_worker = [0.0, 0.0]

@@ -69,15 +69,36 @@ class Template:
             root, step, tool1, llm1, llm2, tool2 = ids
             shape = [
                 (root, None, "POST /answer", {"costline.feature": "support-bot", "costline.customer_id": f"c{t % 7}"}),
-                (step, root, "invoke_agent triage", {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "triage"}),
-                (tool1, step, "execute_tool search", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"}),
+                (
+                    step,
+                    root,
+                    "invoke_agent triage",
+                    {"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "triage"},
+                ),
+                (
+                    tool1,
+                    step,
+                    "execute_tool search",
+                    {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "search"},
+                ),
                 (llm1, step, "chat gpt-4o-mini", _usage("gpt-4o-mini", 1200 + t, 80 + t)),
                 (llm2, step, "chat gpt-4o", _usage("gpt-4o", 900 + t, 150)),
-                (tool2, root, "execute_tool reply", {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "reply"}),
+                (
+                    tool2,
+                    root,
+                    "execute_tool reply",
+                    {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "reply"},
+                ),
             ]
             for i, (sid, parent, name, attrs) in enumerate(shape):
-                s = ss.spans.add(trace_id=tid, span_id=sid, name=name, kind=1,
-                                 start_time_unix_nano=start + i * 1000, end_time_unix_nano=start + 1_000_000 + i)
+                s = ss.spans.add(
+                    trace_id=tid,
+                    span_id=sid,
+                    name=name,
+                    kind=1,
+                    start_time_unix_nano=start + i * 1000,
+                    end_time_unix_nano=start + 1_000_000 + i,
+                )
                 if parent is not None:
                     s.parent_span_id = parent
                 for k, v in attrs.items():
@@ -103,15 +124,21 @@ class Template:
         traces = os.urandom(16 * self.traces)
         body = self.body
         for o, i in self.span_at:
-            body[o:o + 8] = ids[i]
+            body[o : o + 8] = ids[i]
         for o, i in self.trace_at:
-            body[o:o + 16] = traces[16 * i:16 * i + 16]
+            body[o : o + 16] = traces[16 * i : 16 * i + 16]
         return bytes(body), b"".join(ids)
 
 
 def _usage(model: str, inp: int, out: int) -> dict:
-    return {"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": model,
-            "gen_ai.response.model": model, "gen_ai.usage.input_tokens": inp, "gen_ai.usage.output_tokens": out}
+    return {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": model,
+        "gen_ai.response.model": model,
+        "gen_ai.usage.input_tokens": inp,
+        "gen_ai.usage.output_tokens": out,
+    }
 
 
 def _find_all(data: bytearray, marker: bytes) -> list[int]:
@@ -137,10 +164,17 @@ class Tally:
     def write(self, out: str, started: float) -> None:
         with open(out, "wb") as f:
             f.write(self.acked)
-        doc = {"acked": len(self.acked) // 8, "llm_acked": len(self.acked) // 8 * LLM_PER_TRACE // SPANS_PER_TRACE,
-               "requests": self.requests, "throttled": self.throttled, "retried_other": self.retried_other,
-               "errors": self.errors[:20], "error_count": len(self.errors), "seconds": time.monotonic() - started,
-               "max_retry_wait": self.max_retry_wait}
+        doc = {
+            "acked": len(self.acked) // 8,
+            "llm_acked": len(self.acked) // 8 * LLM_PER_TRACE // SPANS_PER_TRACE,
+            "requests": self.requests,
+            "throttled": self.throttled,
+            "retried_other": self.retried_other,
+            "errors": self.errors[:20],
+            "error_count": len(self.errors),
+            "seconds": time.monotonic() - started,
+            "max_retry_wait": self.max_retry_wait,
+        }
         with open(out + ".json", "w") as f:
             json.dump(doc, f)
 
@@ -290,11 +324,17 @@ def sink(args) -> None:
             counts["priced"] += body.count(PRICED_KEY)
         return b""
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
-                         options=[("grpc.max_receive_message_length", 64 << 20)])
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=8), options=[("grpc.max_receive_message_length", 64 << 20)]
+    )
     handler = grpc.unary_unary_rpc_method_handler(export)
-    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
-        "opentelemetry.proto.collector.trace.v1.TraceService", {"Export": handler})])
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                "opentelemetry.proto.collector.trace.v1.TraceService", {"Export": handler}
+            )
+        ]
+    )
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     stop = threading.Event()

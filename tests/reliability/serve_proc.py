@@ -73,7 +73,7 @@ class ServeProcess:
         self.proc: subprocess.Popen | None = None
         self.grpc = self.http = ""
 
-    def __enter__(self) -> "ServeProcess":
+    def __enter__(self) -> ServeProcess:
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(serve_command(*self.flags), cwd=self.cwd, stdout=out, stderr=subprocess.STDOUT)
         self.grpc = self._wait_for("OTLP/gRPC receiver on ")
@@ -121,7 +121,7 @@ class PeakRss(threading.Thread):
         self.baseline = self.peak = rss_bytes(pid)
         self._done = threading.Event()
 
-    def __enter__(self) -> "PeakRss":
+    def __enter__(self) -> PeakRss:
         self.start()
         return self
 

@@ -28,7 +28,7 @@ TARGETS = ["protobuf_request", "otlp_json", "usage_normalizer"]
 WHEELS = sys.platform == "linux" and platform.machine() == "x86_64"  # where PyPI has atheris wheels
 
 try:
-    import atheris  # noqa: F401
+    import atheris
 except ImportError:
     atheris = None
 
@@ -48,16 +48,32 @@ def test_coverage_guided_fuzzing_finds_no_crash(target, tmp_path, figures):
         tokens.write_text("".join(f'"{_escape(t)}"\n' for t in dictionary()))
         flags.append(f"-dict={tokens}")
     r = subprocess.run(
-        [sys.executable, "-m", f"tests.reliability.atheris_targets.{target}", f"-max_total_time={FUZZ_S}",
-         "-timeout=20", "-rss_limit_mb=2048", "-print_final_stats=1", f"-artifact_prefix={tmp_path}/", *flags, str(corpus)],
-        cwd=ROOT, capture_output=True, text=True, timeout=FUZZ_S + 120)
+        [
+            sys.executable,
+            "-m",
+            f"tests.reliability.atheris_targets.{target}",
+            f"-max_total_time={FUZZ_S}",
+            "-timeout=20",
+            "-rss_limit_mb=2048",
+            "-print_final_stats=1",
+            f"-artifact_prefix={tmp_path}/",
+            *flags,
+            str(corpus),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=FUZZ_S + 120,
+    )
     report = r.stderr[-6000:]
     assert r.returncode == 0, f"{target}: libFuzzer found a crash\n{report}"
     runs = re.search(r"stat::number_of_executed_units:\s*(\d+)", r.stderr)
     coverage = re.findall(r"cov: (\d+)", r.stderr)
     assert runs and int(runs.group(1)) > 100, report
-    figures(f"atheris {target}: {runs.group(1)} inputs in {FUZZ_S}s, {coverage[-1] if coverage else '?'} edges covered, "
-          f"corpus {len(list(corpus.iterdir()))} inputs")
+    figures(
+        f"atheris {target}: {runs.group(1)} inputs in {FUZZ_S}s, {coverage[-1] if coverage else '?'} edges covered, "
+        f"corpus {len(list(corpus.iterdir()))} inputs"
+    )
 
 
 def _escape(token: bytes) -> str:

@@ -22,7 +22,9 @@ GOOD_COST = (Decimal(1234) * Decimal("0.15") + Decimal(567) * Decimal("0.60")) /
 
 def send(endpoint: str, body: bytes):
     with grpc.insecure_channel(endpoint) as ch:
-        return ch.unary_unary(TRACE_PATH, request_serializer=None, response_deserializer=None).with_call(body, timeout=30)
+        return ch.unary_unary(TRACE_PATH, request_serializer=None, response_deserializer=None).with_call(
+            body, timeout=30
+        )
 
 
 def good_call():
@@ -33,8 +35,12 @@ def good_call():
 
 def bad_call(**usage):
     t = os.urandom(16)
-    attrs = {"gen_ai__operation__name": "chat", "gen_ai__provider__name": "openai",
-             "gen_ai__request__model": usage.pop("model", "gpt-4o-mini"), "gen_ai__usage__output_tokens": 10}
+    attrs = {
+        "gen_ai__operation__name": "chat",
+        "gen_ai__provider__name": "openai",
+        "gen_ai__request__model": usage.pop("model", "gpt-4o-mini"),
+        "gen_ai__usage__output_tokens": 10,
+    }
     attrs.update(usage)
     return [span(t, "bad call", span_id=os.urandom(8), **attrs)]
 
@@ -53,8 +59,11 @@ def cycle():
 def duplicates():
     t = os.urandom(16)
     sid = os.urandom(8)
-    return [span(t, "dup first", span_id=sid), span(t, "dup second", span_id=sid),
-            llm(t, None, model="gpt-4o-mini", input_tokens=10, output_tokens=1, span_id=os.urandom(8))]
+    return [
+        span(t, "dup first", span_id=sid),
+        span(t, "dup second", span_id=sid),
+        llm(t, None, model="gpt-4o-mini", input_tokens=10, output_tokens=1, span_id=os.urandom(8)),
+    ]
 
 
 def deep_chain(depth: int = 3000):
@@ -80,11 +89,30 @@ def wide_trace(n: int = 10_000):
 
 CASES = {
     # name: (spans, counter that must move, its label, status on the bad span or None)
-    "nan tokens": (lambda: bad_call(gen_ai__usage__input_tokens=float("nan")), "llm_calls", "invalid_usage", "invalid_usage"),
-    "negative tokens": (lambda: bad_call(gen_ai__usage__input_tokens=-5), "llm_calls", "invalid_usage", "invalid_usage"),
-    "huge tokens": (lambda: bad_call(gen_ai__usage__input_tokens=10**13), "llm_calls", "invalid_usage", "invalid_usage"),
-    "unknown model": (lambda: bad_call(model="mystery-model-9000", gen_ai__usage__input_tokens=5), "llm_calls",
-                      "unknown_model", "unknown_model"),
+    "nan tokens": (
+        lambda: bad_call(gen_ai__usage__input_tokens=float("nan")),
+        "llm_calls",
+        "invalid_usage",
+        "invalid_usage",
+    ),
+    "negative tokens": (
+        lambda: bad_call(gen_ai__usage__input_tokens=-5),
+        "llm_calls",
+        "invalid_usage",
+        "invalid_usage",
+    ),
+    "huge tokens": (
+        lambda: bad_call(gen_ai__usage__input_tokens=10**13),
+        "llm_calls",
+        "invalid_usage",
+        "invalid_usage",
+    ),
+    "unknown model": (
+        lambda: bad_call(model="mystery-model-9000", gen_ai__usage__input_tokens=5),
+        "llm_calls",
+        "unknown_model",
+        "unknown_model",
+    ),
     "cyclic parents": (cycle, "broken_parent_links", "", None),
     "duplicate span ids": (duplicates, "broken_parent_links", "", None),
 }
@@ -102,7 +130,9 @@ def check_good(sink, expected_total: int):
     assert len(spans) == expected_total  # nothing lost, nothing sent twice
     good = [s for s in spans if s.name == "chat gpt-4o-mini" and s.attributes.get("costline.customer_id") == "acme"]
     assert len(good) == 1
-    assert Decimal(str(good[0].attributes["costline.cost.usd"])).quantize(Decimal("1e-12")) == GOOD_COST.quantize(Decimal("1e-12"))
+    assert Decimal(str(good[0].attributes["costline.cost.usd"])).quantize(Decimal("1e-12")) == GOOD_COST.quantize(
+        Decimal("1e-12")
+    )
     return spans
 
 
@@ -142,11 +172,17 @@ def test_a_10000_span_trace_is_exported_whole_with_its_rollup(served):
     assert root.attributes["costline.rollup.llm_calls"] == calls
 
 
-@pytest.mark.parametrize("body,why", [
-    (b"\x0a\x05\x12\x03\x12\x01", "truncated"),
-    (b"\xff" * 64, "not protobuf"),
-    (request([span(os.urandom(16), "x", span_id=os.urandom(8))]).SerializeToString().replace(b"x", b"\xff"), "invalid UTF-8"),
-])
+@pytest.mark.parametrize(
+    "body,why",
+    [
+        (b"\x0a\x05\x12\x03\x12\x01", "truncated"),
+        (b"\xff" * 64, "not protobuf"),
+        (
+            request([span(os.urandom(16), "x", span_id=os.urandom(8))]).SerializeToString().replace(b"x", b"\xff"),
+            "invalid UTF-8",
+        ),
+    ],
+)
 def test_a_request_that_does_not_parse_is_invalid_argument_and_counted(served, body, why):
     srv, sink = served
     with pytest.raises(grpc.RpcError) as e:

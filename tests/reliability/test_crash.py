@@ -104,9 +104,24 @@ class Sender(threading.Thread):
 
 def start_costline(port: int, sink: OtlpSink, tmp_path, *extra: str) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [*COSTLINE, "--grpc", f"127.0.0.1:{port}", "--http", "off", "--export-grpc", sink.grpc_endpoint,
-         "--ledger", str(tmp_path / "ledger.db"), "--queue-dir", str(tmp_path / "queue"), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            *COSTLINE,
+            "--grpc",
+            f"127.0.0.1:{port}",
+            "--http",
+            "off",
+            "--export-grpc",
+            sink.grpc_endpoint,
+            "--ledger",
+            str(tmp_path / "ledger.db"),
+            "--queue-dir",
+            str(tmp_path / "queue"),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     wait_listening(port, proc)
     return proc
 
@@ -123,7 +138,9 @@ def stop_costline(proc: subprocess.Popen, bound_s: float) -> tuple[float, str]:
 def ledger_calls(path) -> dict[str, Decimal]:
     with sqlite3.connect(path) as db:
         rows = db.execute("SELECT span_id, cost_usd FROM costline_calls").fetchall()
-        total, distinct = db.execute("SELECT count(*), count(DISTINCT trace_id || span_id) FROM costline_calls").fetchone()
+        total, distinct = db.execute(
+            "SELECT count(*), count(DISTINCT trace_id || span_id) FROM costline_calls"
+        ).fetchone()
     assert total == distinct == len(rows)
     return {sid: Decimal(cost) for sid, cost in rows}
 
@@ -135,10 +152,12 @@ def check_delivery(name: str, sender: Sender, sink: OtlpSink, tmp_path, figures)
     ledger = ledger_calls(tmp_path / "ledger.db")
     missing_calls = set(sender.calls) - set(ledger)
     extra_calls = set(ledger) - set(sender.calls)
-    figures(f"{name}: {sender.requests} requests ({sender.retries} retried), spans acknowledged {len(sender.acked)}, "
-          f"received {len(received)} ({len(unique)} distinct, {len(received) - len(unique)} duplicates), "
-          f"lost {len(lost)}; ledger calls {len(ledger)} of {len(sender.calls)} acknowledged, "
-          f"missing {len(missing_calls)}, unexpected {len(extra_calls)}")
+    figures(
+        f"{name}: {sender.requests} requests ({sender.retries} retried), spans acknowledged {len(sender.acked)}, "
+        f"received {len(received)} ({len(unique)} distinct, {len(received) - len(unique)} duplicates), "
+        f"lost {len(lost)}; ledger calls {len(ledger)} of {len(sender.calls)} acknowledged, "
+        f"missing {len(missing_calls)}, unexpected {len(extra_calls)}"
+    )
     assert not lost, f"{len(lost)} acknowledged spans never reached the backend"
     assert not missing_calls and not extra_calls
     for sid, (i, o) in sender.calls.items():
@@ -208,8 +227,19 @@ def test_queue_dir_is_what_makes_a_crash_safe(tmp_path, queue_dir):
     """The same kill -9 without --queue-dir loses the buffered spans: the journal is what saves them."""
     port = free_port()
     with OtlpSink() as sink:
-        args = [*COSTLINE, "--grpc", f"127.0.0.1:{port}", "--http", "off", "--export-grpc", sink.grpc_endpoint,
-                "--ledger", "off", "--trace-wait", "30"]
+        args = [
+            *COSTLINE,
+            "--grpc",
+            f"127.0.0.1:{port}",
+            "--http",
+            "off",
+            "--export-grpc",
+            sink.grpc_endpoint,
+            "--ledger",
+            "off",
+            "--trace-wait",
+            "30",
+        ]
         if queue_dir:
             args += ["--queue-dir", str(tmp_path / "queue")]
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -283,9 +313,11 @@ def test_backend_stopped_for_a_while_then_back_every_span_arrives(tmp_path, figu
         second.stop()
     before, after = [s.span_id for s in first.spans()], [s.span_id for s in second.spans()]
     got = set(before) | set(after)
-    figures(f"backend stopped and back: {len(sender.acked)} acknowledged; {len(before)} taken before the stop, "
-          f"{len(after)} after it came back; lost {len(sender.acked - got)}, "
-          f"duplicates {len(before) + len(after) - len(got)}")
+    figures(
+        f"backend stopped and back: {len(sender.acked)} acknowledged; {len(before)} taken before the stop, "
+        f"{len(after)} after it came back; lost {len(sender.acked - got)}, "
+        f"duplicates {len(before) + len(after) - len(got)}"
+    )
     assert before and after and not sender.acked - got and not got - sender.acked
 
 
@@ -297,24 +329,57 @@ def test_a_request_taken_over_http_json_survives_a_kill_9(tmp_path):
 
     port, hport = free_port(), free_port()
     t = os.urandom(16)
-    doc = {"resourceSpans": [{"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "js-app"}}]},
-                              "scopeSpans": [{"spans": [
-                                  {"traceId": t.hex(), "spanId": "00000000000000aa", "name": "chat gpt-4o-mini",
-                                   "startTimeUnixNano": "1763900000000000000", "endTimeUnixNano": "1763900001000000000",
-                                   "attributes": [
-                                       {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
-                                       {"key": "gen_ai.provider.name", "value": {"stringValue": "openai"}},
-                                       {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o-mini"}},
-                                       {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "1000"}},
-                                       {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "100"}}]}]}]}]}
+    doc = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "js-app"}}]},
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": t.hex(),
+                                "spanId": "00000000000000aa",
+                                "name": "chat gpt-4o-mini",
+                                "startTimeUnixNano": "1763900000000000000",
+                                "endTimeUnixNano": "1763900001000000000",
+                                "attributes": [
+                                    {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+                                    {"key": "gen_ai.provider.name", "value": {"stringValue": "openai"}},
+                                    {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o-mini"}},
+                                    {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "1000"}},
+                                    {"key": "gen_ai.usage.output_tokens", "value": {"intValue": "100"}},
+                                ],
+                            }
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
     with OtlpSink() as sink:
-        args = [*COSTLINE, "--grpc", f"127.0.0.1:{port}", "--http", f"127.0.0.1:{hport}", "--export-grpc",
-                sink.grpc_endpoint, "--ledger", str(tmp_path / "ledger.db"), "--queue-dir", str(tmp_path / "queue"),
-                "--trace-wait", "30"]
+        args = [
+            *COSTLINE,
+            "--grpc",
+            f"127.0.0.1:{port}",
+            "--http",
+            f"127.0.0.1:{hport}",
+            "--export-grpc",
+            sink.grpc_endpoint,
+            "--ledger",
+            str(tmp_path / "ledger.db"),
+            "--queue-dir",
+            str(tmp_path / "queue"),
+            "--trace-wait",
+            "30",
+        ]
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         wait_listening(hport, proc)
-        req = urllib.request.Request(f"http://127.0.0.1:{hport}/v1/traces", data=json.dumps(doc).encode(),
-                                     headers={"Content-Type": "application/json"}, method="POST")
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{hport}/v1/traces",
+            data=json.dumps(doc).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
         with urllib.request.urlopen(req, timeout=10) as r:
             assert r.status == 200
         proc.kill()
@@ -325,5 +390,7 @@ def test_a_request_taken_over_http_json_survives_a_kill_9(tmp_path):
         (got,) = sink.spans()
     assert got.span_id == "00000000000000aa" and got.resource["service.name"] == "js-app"
     expected = 1000 * PRICE_IN + 100 * PRICE_OUT
-    assert Decimal(str(got.attributes["costline.cost.usd"])).quantize(Decimal("1e-12")) == expected.quantize(Decimal("1e-12"))
+    assert Decimal(str(got.attributes["costline.cost.usd"])).quantize(Decimal("1e-12")) == expected.quantize(
+        Decimal("1e-12")
+    )
     assert ledger_calls(tmp_path / "ledger.db") == {"00000000000000aa": expected}

@@ -43,14 +43,25 @@ def _send(port: str, requests: int = 10) -> set[str]:
     return acked
 
 
-@pytest.mark.parametrize("backend_hangs,ledger_locked", [(True, False), (False, True), (True, True)],
-                         ids=["backend-hangs", "ledger-locked", "backend-hangs-ledger-locked"])
+@pytest.mark.parametrize(
+    "backend_hangs,ledger_locked",
+    [(True, False), (False, True), (True, True)],
+    ids=["backend-hangs", "ledger-locked", "backend-hangs-ledger-locked"],
+)
 def test_sigterm_returns_within_the_drain_bound(tmp_path, figures, backend_hangs, ledger_locked):
     config = tmp_path / "costline.yaml"
     config.write_text(f"export:\n  drain_timeout_s: {BOUND_S}\n")
     ledger = tmp_path / "ledger.db"
-    flags = ["--trace-wait", "0.2", "--queue-dir", str(tmp_path / "queue"), "--ledger", str(ledger),
-             "--config", str(config)]
+    flags = [
+        "--trace-wait",
+        "0.2",
+        "--queue-dir",
+        str(tmp_path / "queue"),
+        "--ledger",
+        str(ledger),
+        "--config",
+        str(config),
+    ]
     with OtlpSink() as sink:
         if backend_hangs:
             sink.hang()  # takes the connection, never answers
@@ -69,10 +80,14 @@ def test_sigterm_returns_within_the_drain_bound(tmp_path, figures, backend_hangs
             lock.execute("ROLLBACK")
             lock.close()
         kept = sorted((tmp_path / "queue").glob("*.otlp"))
-        what = " and ".join(w for w, on in (("backend not answering", backend_hangs), ("ledger locked", ledger_locked)) if on)
-        figures(f"SIGTERM, {what}: "
-                f"{len(acked)} spans acknowledged; exit {code} in {took:.2f}s with drain_timeout_s {BOUND_S:g} "
-                f"(bound + {SLACK_S:g}s for the interpreter's exit); {len(kept)} segment(s) kept for the next start")
+        what = " and ".join(
+            w for w, on in (("backend not answering", backend_hangs), ("ledger locked", ledger_locked)) if on
+        )
+        figures(
+            f"SIGTERM, {what}: "
+            f"{len(acked)} spans acknowledged; exit {code} in {took:.2f}s with drain_timeout_s {BOUND_S:g} "
+            f"(bound + {SLACK_S:g}s for the interpreter's exit); {len(kept)} segment(s) kept for the next start"
+        )
         assert code == 0, log[-3000:]
         assert kept, "nothing kept on disk: the test would prove nothing about the bound"
         assert took <= BOUND_S + SLACK_S, f"SIGTERM took {took:.2f}s with a {BOUND_S:g} s drain bound"
@@ -87,7 +102,9 @@ def test_sigterm_returns_within_the_drain_bound(tmp_path, figures, backend_hangs
         lost = acked - {s.span_id for s in sink.spans()}
         with sqlite3.connect(ledger) as db:
             (calls,) = db.execute("SELECT count(DISTINCT span_id) FROM costline_calls").fetchone()
-        figures(f"  after the restart: received {len(sink.spans())}, lost {len(lost)}, ledger calls {calls} of "
-                f"{len(acked) - len(acked) // 100}")
+        figures(
+            f"  after the restart: received {len(sink.spans())}, lost {len(lost)}, ledger calls {calls} of "
+            f"{len(acked) - len(acked) // 100}"
+        )
         assert not lost
         assert calls == len(acked) - len(acked) // 100

@@ -41,12 +41,15 @@ def _send(port: str, huge: int = 0) -> tuple[set[str], set[str]]:
     batches = [[] for _ in range(SPANS // PER_REQUEST)]
     for spans in batches:
         trace_id = os.urandom(16)
-        root = span(trace_id, "POST /answer", span_id=os.urandom(8), costline__customer_id="acme",
-                    gen_ai__prompt="p" * PROMPT)
+        root = span(
+            trace_id, "POST /answer", span_id=os.urandom(8), costline__customer_id="acme", gen_ai__prompt="p" * PROMPT
+        )
         spans.append(root)
         for k in range(PER_REQUEST - 1):
             if k % 10 == 0:
-                spans.append(llm(trace_id, root, model="gpt-4o-mini", span_id=os.urandom(8), gen_ai__prompt="q" * PROMPT))
+                spans.append(
+                    llm(trace_id, root, model="gpt-4o-mini", span_id=os.urandom(8), gen_ai__prompt="q" * PROMPT)
+                )
             else:
                 spans.append(span(trace_id, f"tool {k}", root, span_id=os.urandom(8), gen_ai__prompt="t" * PROMPT))
     if huge:
@@ -70,8 +73,9 @@ def _send(port: str, huge: int = 0) -> tuple[set[str], set[str]]:
 
 def _run(tmp_path, figures, name: str, sink: OtlpSink, export: list[str], huge: int = 0) -> tuple[str, dict]:
     ledger = tmp_path / "ledger.db"
-    with ServeProcess(tmp_path, *export, "--trace-wait", "0.5", "--queue-dir", str(tmp_path / "queue"),
-                      "--ledger", str(ledger)) as srv:
+    with ServeProcess(
+        tmp_path, *export, "--trace-wait", "0.5", "--queue-dir", str(tmp_path / "queue"), "--ledger", str(ledger)
+    ) as srv:
         acked, big = _send(srv.grpc, huge)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and len(acked - big - {s.span_id for s in sink.spans()}) > 0:
@@ -87,18 +91,27 @@ def _run(tmp_path, figures, name: str, sink: OtlpSink, export: list[str], huge: 
     left = sorted(p.name for p in (tmp_path / "queue").glob("*.otlp"))
     with sqlite3.connect(ledger) as db:
         (calls,) = db.execute("SELECT count(*) FROM costline_calls").fetchone()
-    figures(f"{name}: spans acknowledged {len(acked)}, received {len(received)} ({len(set(received))} distinct), "
-            f"lost {len(lost)} ({len(lost & big)} of them the one span over the limit); backend took "
-            f"{sink.requests} requests; costline split {splits} refused as too large; "
-            f"spans_dropped {({k: v for k, v in stats.items() if k.startswith('spans_dropped')})}; "
-            f"ledger calls {calls}; queue-dir segments left {len(left)}")
-    return log, {"acked": acked, "big": big, "lost": lost, "left": left, "stats": stats, "received": received,
-                 "calls": calls}
+    figures(
+        f"{name}: spans acknowledged {len(acked)}, received {len(received)} ({len(set(received))} distinct), "
+        f"lost {len(lost)} ({len(lost & big)} of them the one span over the limit); backend took "
+        f"{sink.requests} requests; costline split {splits} refused as too large; "
+        f"spans_dropped { ({k: v for k, v in stats.items() if k.startswith('spans_dropped')}) }; "
+        f"ledger calls {calls}; queue-dir segments left {len(left)}"
+    )
+    return log, {
+        "acked": acked,
+        "big": big,
+        "lost": lost,
+        "left": left,
+        "stats": stats,
+        "received": received,
+        "calls": calls,
+    }
 
 
 def _stats(log: str) -> dict:
     m = re.search(r"stopped: (\{.*\})", log)
-    return eval(m.group(1)) if m else {}  # noqa: S307 - costline's own stats dict, printed by itself
+    return eval(m.group(1)) if m else {}
 
 
 def _check_all_delivered(r: dict) -> None:
@@ -119,8 +132,13 @@ def test_an_http_413_splits_the_batch_and_resends_the_halves(tmp_path, figures):
     """A backend whose limit (2 MiB) is below costline's 4 MiB: it answers 413, costline
     splits each refused request in halves and sends them again."""
     with OtlpSink(http_max_bytes=2 << 20) as sink:
-        _, r = _run(tmp_path, figures, "HTTP backend answering 413 over 2 MiB, --queue-dir", sink,
-                    ["--export-http", sink.http_endpoint])
+        _, r = _run(
+            tmp_path,
+            figures,
+            "HTTP backend answering 413 over 2 MiB, --queue-dir",
+            sink,
+            ["--export-http", sink.http_endpoint],
+        )
     _check_all_delivered(r)
     assert sink.too_large > 0, "the backend never refused: the test proves nothing"
     assert r["stats"].get("spans_dropped{permanent_error}", 0) == 0

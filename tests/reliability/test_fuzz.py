@@ -7,7 +7,8 @@ it never crashes, and every span it accepts is exported exactly once.
 import json
 import math
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
@@ -21,17 +22,58 @@ from tests.processor.spans import set_value
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 _PRICER = Pricer(Config().pricing)
 
-KEYS = ["gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens", "gen_ai.usage.cache_read.input_tokens",
-        "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.reasoning.output_tokens", "gen_ai.request.model",
-        "gen_ai.response.model", "gen_ai.provider.name", "gen_ai.system", "gen_ai.operation.name", "llm.token_count.prompt",
-        "llm.token_count.completion", "llm.model_name", "ai.usage.promptTokens", "openinference.span.kind",
-        "traceloop.span.kind", "costline.feature", "costline.customer_id", "costline.step.name", "gen_ai.agent.name",
-        "costline.cost.usd", "costline.rollup.cost_usd", "gen_ai.usage.cost", "telemetry.sdk.name", "server.address",
-        "user.id", "traceloop.association.properties.customer_id", "openai.response.service_tier", "random.key"]
+KEYS = [
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.output_tokens",
+    "gen_ai.usage.cache_read.input_tokens",
+    "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.reasoning.output_tokens",
+    "gen_ai.request.model",
+    "gen_ai.response.model",
+    "gen_ai.provider.name",
+    "gen_ai.system",
+    "gen_ai.operation.name",
+    "llm.token_count.prompt",
+    "llm.token_count.completion",
+    "llm.model_name",
+    "ai.usage.promptTokens",
+    "openinference.span.kind",
+    "traceloop.span.kind",
+    "costline.feature",
+    "costline.customer_id",
+    "costline.step.name",
+    "gen_ai.agent.name",
+    "costline.cost.usd",
+    "costline.rollup.cost_usd",
+    "gen_ai.usage.cost",
+    "telemetry.sdk.name",
+    "server.address",
+    "user.id",
+    "traceloop.association.properties.customer_id",
+    "openai.response.service_tier",
+    "random.key",
+]
 VALUES = st.one_of(
-    st.integers(min_value=-(2**63), max_value=2**63 - 1), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=40), st.booleans(), st.sampled_from(["gpt-4o", "claude-sonnet-4-5", "openai", "anthropic", "chat",
-                                                          "invoke_agent", "LLM", "AGENT", "mystery-model", "NaN", "-1"]))
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=40),
+    st.booleans(),
+    st.sampled_from(
+        [
+            "gpt-4o",
+            "claude-sonnet-4-5",
+            "openai",
+            "anthropic",
+            "chat",
+            "invoke_agent",
+            "LLM",
+            "AGENT",
+            "mystery-model",
+            "NaN",
+            "-1",
+        ]
+    ),
+)
 
 
 class CapturingQueue:
@@ -61,8 +103,13 @@ def run_pipeline(bodies):
         rejected, _ = p.accept_traces(req)
         accepted += sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans) - rejected
     p._flush(p.buffer.drain())
-    exported = [s for b in q.bodies for rs in ExportTraceServiceRequest.FromString(b).resource_spans
-                for ss in rs.scope_spans for s in ss.spans]
+    exported = [
+        s
+        for b in q.bodies
+        for rs in ExportTraceServiceRequest.FromString(b).resource_spans
+        for ss in rs.scope_spans
+        for s in ss.spans
+    ]
     return accepted, exported
 
 
@@ -76,12 +123,40 @@ def test_arbitrary_bytes_never_crash_the_protobuf_path(body):
     run_pipeline([body])
 
 
-JSONS = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-                     lambda children: st.lists(children, max_size=4) | st.dictionaries(
-                         st.sampled_from(["resourceSpans", "scopeSpans", "spans", "traceId", "spanId", "attributes",
-                                          "key", "value", "intValue", "stringValue", "kind", "status", "code", "name",
-                                          "startTimeUnixNano", "arrayValue", "values", "kvlistValue", "x"]),
-                         children, max_size=5), max_leaves=30)
+JSONS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "resourceSpans",
+                    "scopeSpans",
+                    "spans",
+                    "traceId",
+                    "spanId",
+                    "attributes",
+                    "key",
+                    "value",
+                    "intValue",
+                    "stringValue",
+                    "kind",
+                    "status",
+                    "code",
+                    "name",
+                    "startTimeUnixNano",
+                    "arrayValue",
+                    "values",
+                    "kvlistValue",
+                    "x",
+                ]
+            ),
+            children,
+            max_size=5,
+        )
+    ),
+    max_leaves=30,
+)
 
 
 @FUZZ
@@ -101,8 +176,13 @@ def span_graphs(draw):
     traces = [bytes([t + 1]) * 16 for t in range(draw(st.integers(1, 3)))]
     spans = []
     for _ in range(draw(st.integers(1, 25))):
-        s = Span(trace_id=draw(st.sampled_from(traces)), span_id=draw(st.sampled_from(ids)), name=draw(st.text(max_size=10)),
-                 start_time_unix_nano=draw(st.integers(0, 2**64 - 1)), end_time_unix_nano=draw(st.integers(0, 2**64 - 1)))
+        s = Span(
+            trace_id=draw(st.sampled_from(traces)),
+            span_id=draw(st.sampled_from(ids)),
+            name=draw(st.text(max_size=10)),
+            start_time_unix_nano=draw(st.integers(0, 2**64 - 1)),
+            end_time_unix_nano=draw(st.integers(0, 2**64 - 1)),
+        )
         if draw(st.booleans()):
             s.parent_span_id = draw(st.sampled_from(ids + [b"\x09" * 8, b"\x01\x02"]))
         for key, value in draw(st.lists(st.tuples(st.sampled_from(KEYS), VALUES), max_size=8)):
@@ -133,7 +213,15 @@ def test_any_span_graph_is_exported_exactly_once(batches):
 def test_invalid_utf8_in_a_string_field_is_refused_cleanly():
     # Span.name (field 5) with bytes that are not UTF-8, framed by hand
     bad_span = b"\x0a\x10" + b"\x01" * 16 + b"\x12\x08" + b"\x02" * 8 + b"\x2a\x02\xff\xfe"
-    body = b"\x0a" + bytes([len(bad_span) + 4]) + b"\x12" + bytes([len(bad_span) + 2]) + b"\x12" + bytes([len(bad_span)]) + bad_span
+    body = (
+        b"\x0a"
+        + bytes([len(bad_span) + 4])
+        + b"\x12"
+        + bytes([len(bad_span) + 2])
+        + b"\x12"
+        + bytes([len(bad_span)])
+        + bad_span
+    )
     try:
         decode.parse_protobuf(ExportTraceServiceRequest, body)
     except RequestError as e:

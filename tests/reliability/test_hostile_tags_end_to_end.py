@@ -24,16 +24,33 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _send(http: str, body: bytes) -> int:
-    req = urllib.request.Request(f"http://{http}/v1/traces", data=body, method="POST",
-                                 headers={"Content-Type": "application/x-protobuf"})
+    req = urllib.request.Request(
+        f"http://{http}/v1/traces", data=body, method="POST", headers={"Content-Type": "application/x-protobuf"}
+    )
     with urllib.request.urlopen(req, timeout=10) as answer:
         return answer.status
 
 
 def _report(ledger, fmt: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "costline_processor.cli", "report", "--ledger", str(ledger),
-                           "--by", "feature,customer_id", "--since", "2000-01-01", "--format", fmt],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "costline_processor.cli",
+            "report",
+            "--ledger",
+            str(ledger),
+            "--by",
+            "feature,customer_id",
+            "--since",
+            "2000-01-01",
+            "--format",
+            fmt,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -42,8 +59,9 @@ def test_formulas_and_escapes_sent_as_tags_are_defused_in_reports(tmp_path, figu
     ledger = tmp_path / "ledger.db"
     t = new_trace_id()
     now = time.time_ns()
-    root = span(t, "POST /ask", start=now, costline__feature=HOSTILE["feature"],
-                costline__customer_id=HOSTILE["customer_id"])
+    root = span(
+        t, "POST /ask", start=now, costline__feature=HOSTILE["feature"], costline__customer_id=HOSTILE["customer_id"]
+    )
     call = llm(t, root, model="gpt-4o-mini", input_tokens=1000, output_tokens=100, start=now)
     with ServeProcess(tmp_path, "--ledger", str(ledger), "--trace-wait", "0.2") as srv:
         assert _send(srv.http, request([root, call], "chat-api").SerializeToString()) == 200
@@ -59,5 +77,7 @@ def test_formulas_and_escapes_sent_as_tags_are_defused_in_reports(tmp_path, figu
     float(body[0][header.index("cost_usd")])  # the money is still a number
     table = _report(ledger, "table")
     assert "\x1b" not in table and "\\u001b" in table
-    figures(f"hostile tags end to end: 1 call through costline serve -> ledger -> report; CSV {len(cells)} cells, "
-            f"0 starting a formula, 0 raw control characters; table 0 raw ESC")
+    figures(
+        f"hostile tags end to end: 1 call through costline serve -> ledger -> report; CSV {len(cells)} cells, "
+        f"0 starting a formula, 0 raw control characters; table 0 raw ESC"
+    )

@@ -32,8 +32,10 @@ from tests.reliability.test_crash import Sender, check_delivery, wait_listening
 try:  # COSTLINE_SERVE_ROOT=/path/to/checkout: the server from another tree (serve_proc.py)
     from tests.reliability.serve_proc import serve_command
 except ImportError:
+
     def serve_command(*flags: str) -> list[str]:
         return [sys.executable, "-m", "costline_processor.cli", "serve", *flags]
+
 
 LOCK_S = 10.0  # how long the ledger is locked while spans flow
 TRACE_WAIT_S = 0.3
@@ -53,10 +55,26 @@ db.execute("ROLLBACK")
 def start(port: int, sink: OtlpSink, tmp_path) -> subprocess.Popen:
     (tmp_path / "costline.yaml").write_text("export: {drain_timeout_s: 2, retry_initial_s: 0.1, retry_max_s: 0.5}\n")
     proc = subprocess.Popen(
-        serve_command("--grpc", f"127.0.0.1:{port}", "--http", "off", "--export-grpc", sink.grpc_endpoint,
-                      "--ledger", str(tmp_path / "ledger.db"), "--queue-dir", str(tmp_path / "queue"),
-                      "--trace-wait", str(TRACE_WAIT_S), "--config", str(tmp_path / "costline.yaml")),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        serve_command(
+            "--grpc",
+            f"127.0.0.1:{port}",
+            "--http",
+            "off",
+            "--export-grpc",
+            sink.grpc_endpoint,
+            "--ledger",
+            str(tmp_path / "ledger.db"),
+            "--queue-dir",
+            str(tmp_path / "queue"),
+            "--trace-wait",
+            str(TRACE_WAIT_S),
+            "--config",
+            str(tmp_path / "costline.yaml"),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     wait_listening(port, proc)
     return proc
 
@@ -91,8 +109,12 @@ def test_a_locked_ledger_does_not_make_a_restart_re_export_what_was_exported(tmp
         sender.start()
         try:
             sender.wait_acked(1000)  # the ledger is created and takes rows
-            locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(tmp_path / "ledger.db")],
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            locker = subprocess.Popen(
+                [sys.executable, "-c", LOCKER, str(tmp_path / "ledger.db")],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             assert locker.stdout.readline().strip() == "locked"
             acked_at_lock = len(sender.acked)
             clock.run_for(LOCK_S)
@@ -122,16 +144,19 @@ def test_a_locked_ledger_does_not_make_a_restart_re_export_what_was_exported(tmp
             sender.stop.set()
             sender.join(30)
         deadline = time.monotonic() + 40
-        while time.monotonic() < deadline and (sender.acked - {s.span_id for s in sink.spans()}
-                                               or list((tmp_path / "queue").glob("*.otlp"))):
+        while time.monotonic() < deadline and (
+            sender.acked - {s.span_id for s in sink.spans()} or list((tmp_path / "queue").glob("*.otlp"))
+        ):
             time.sleep(0.1)  # until every span is exported and every segment done (the ledger's too)
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=60)
         assert proc.returncode == 0, out
         again = [s.span_id for s in sink.spans()[arrivals_before:] if s.span_id in exported_before]
-        line = (f"ledger locked {LOCK_S:.0f} s, then {stop} and restart: {acked_in_outage} spans acked during the "
-                f"outage, {len(exported_before)} exported before the stop; re-exported after the restart "
-                f"{len(again)}, window {window} (spans acked in the last {WINDOW_S:.1f} s before the stop)")
+        line = (
+            f"ledger locked {LOCK_S:.0f} s, then {stop} and restart: {acked_in_outage} spans acked during the "
+            f"outage, {len(exported_before)} exported before the stop; re-exported after the restart "
+            f"{len(again)}, window {window} (spans acked in the last {WINDOW_S:.1f} s before the stop)"
+        )
         figures(line)
         check_delivery(f"ledger outage, {stop}", sender, sink, tmp_path, figures)
         assert acked_in_outage > 3 * window, f"too little traffic during the outage to tell: {line}"

@@ -27,8 +27,10 @@ from tests.reliability.test_overload import _helper, _ids, _listening, _stop, _w
 try:  # COSTLINE_SERVE_ROOT=/path/to/checkout: the server from another tree (serve_proc.py)
     from tests.reliability.serve_proc import serve_command
 except ImportError:
+
     def serve_command(*flags: str) -> list[str]:
         return [sys.executable, "-m", "costline_processor.cli", "serve", *flags]
+
 
 MIB = 1 << 20
 LIMIT_MIB = 64  # memory.limit_mib
@@ -53,15 +55,30 @@ def test_a_down_backend_throttles_senders_at_the_memory_limit_and_loses_nothing(
     procs: list[subprocess.Popen] = []
     sink_out, port_file, costline_log = tmp_path / "sink.ids", tmp_path / "sink.port", tmp_path / "costline.log"
     try:
-        sink = _helper("sink", "--port-file", str(port_file), "--out", str(sink_out), "--down", log=tmp_path / "sink.log")
+        sink = _helper(
+            "sink", "--port-file", str(port_file), "--out", str(sink_out), "--down", log=tmp_path / "sink.log"
+        )
         procs.append(sink)
         sink_port = _wait_for("the sink", lambda: port_file.exists() and port_file.read_text(), proc=sink)
         (tmp_path / "costline.yaml").write_text(CONFIG)
         with open(costline_log, "wb") as out:
             costline = subprocess.Popen(
-                serve_command("--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0", "--export-grpc", f"127.0.0.1:{sink_port}",
-                              "--config", str(tmp_path / "costline.yaml"), "--ledger", "off"),
-                cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+                serve_command(
+                    "--grpc",
+                    "127.0.0.1:0",
+                    "--http",
+                    "127.0.0.1:0",
+                    "--export-grpc",
+                    f"127.0.0.1:{sink_port}",
+                    "--config",
+                    str(tmp_path / "costline.yaml"),
+                    "--ledger",
+                    "off",
+                ),
+                cwd=tmp_path,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         procs.append(costline)
         grpc_addr = _wait_for("gRPC", lambda: _listening(costline_log, "gRPC"), proc=costline, log=costline_log)
         http_addr = _wait_for("HTTP", lambda: _listening(costline_log, "HTTP"), proc=costline, log=costline_log)
@@ -73,9 +90,27 @@ def test_a_down_backend_throttles_senders_at_the_memory_limit_and_loses_nothing(
         for i in range(GRPC_SENDERS + HTTP_SENDERS):
             kind, target = ("grpc-sender", grpc_addr) if i < GRPC_SENDERS else ("http-sender", http_addr)
             out = tmp_path / f"sender{i}.ids"
-            senders.append((_helper(kind, "--target", target, "--index", str(i + 1), "--duration", str(DURATION_S),
-                                    "--traces", str(TRACES), "--span-bytes", str(SPAN_BYTES), "--out", str(out),
-                                    log=tmp_path / f"sender{i}.log"), out))
+            senders.append(
+                (
+                    _helper(
+                        kind,
+                        "--target",
+                        target,
+                        "--index",
+                        str(i + 1),
+                        "--duration",
+                        str(DURATION_S),
+                        "--traces",
+                        str(TRACES),
+                        "--span-bytes",
+                        str(SPAN_BYTES),
+                        "--out",
+                        str(out),
+                        log=tmp_path / f"sender{i}.log",
+                    ),
+                    out,
+                )
+            )
         procs += [p for p, _ in senders]
         time.sleep(DURATION_S + 1)  # the backend stays down while they push
         down_peak = rss.peak
@@ -100,10 +135,12 @@ def test_a_down_backend_throttles_senders_at_the_memory_limit_and_loses_nothing(
     lost = len(acked - set(received))
     throttled = sum(t["throttled"] for t in tallies)
     bound = baseline + (LIMIT_MIB + SLACK_MIB) * MIB
-    line = (f"memory bound with the backend down: {len(acked)} spans of {SPAN_BYTES // 1000} KB acked "
-            f"({len(acked) * SPAN_BYTES / MIB:.0f} MiB), {len(received)} received, {lost} lost; {throttled} throttled "
-            f"answers; peak RSS {rss.peak / MIB:.0f} MiB while down {down_peak / MIB:.0f} MiB (baseline "
-            f"{baseline / MIB:.0f}, limit_mib {LIMIT_MIB}, bound {bound / MIB:.0f})")
+    line = (
+        f"memory bound with the backend down: {len(acked)} spans of {SPAN_BYTES // 1000} KB acked "
+        f"({len(acked) * SPAN_BYTES / MIB:.0f} MiB), {len(received)} received, {lost} lost; {throttled} throttled "
+        f"answers; peak RSS {rss.peak / MIB:.0f} MiB while down {down_peak / MIB:.0f} MiB (baseline "
+        f"{baseline / MIB:.0f}, limit_mib {LIMIT_MIB}, bound {bound / MIB:.0f})"
+    )
     figures(line)
     assert not [e for t in tallies for e in t["errors"]], tallies
     assert lost == 0, line

@@ -103,7 +103,10 @@ class Sampler(threading.Thread):
     def peaks_by_half(self) -> tuple[int, int]:
         """Peak RSS in the first and in the second half of the run: a plateau, not a slope."""
         half = self.rss[-1][0] / 2 if self.rss else 0
-        return (max([r for t, r in self.rss if t <= half], default=0), max([r for t, r in self.rss if t > half], default=0))
+        return (
+            max([r for t, r in self.rss if t <= half], default=0),
+            max([r for t, r in self.rss if t > half], default=0),
+        )
 
     def run(self) -> None:
         begun = time.monotonic()
@@ -118,7 +121,7 @@ class Sampler(threading.Thread):
                 with urllib.request.urlopen(self.url, timeout=10) as r:
                     doc = json.loads(r.read())
                     ok = r.status == 200 and doc.get("status") == "ok"
-            except Exception as e:  # noqa: BLE001 - any failure to answer is what this records
+            except Exception as e:
                 self.failures.append(f"{type(e).__name__}: {e}")
                 continue
             latency = time.monotonic() - started
@@ -147,8 +150,12 @@ def _dir_bytes(path: Path) -> int:
 def _helper(*args: str, log: Path) -> subprocess.Popen:
     out = open(log, "wb")
     try:
-        return subprocess.Popen([sys.executable, "-m", "tests.reliability.overload_procs", *args],
-                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.reliability.overload_procs", *args],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     finally:
         out.close()
 
@@ -180,7 +187,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 def _ids(path: Path) -> list[bytes]:
     data = path.read_bytes()
-    return [data[i:i + 8] for i in range(0, len(data), 8)]
+    return [data[i : i + 8] for i in range(0, len(data), 8)]
 
 
 @pytest.mark.soak
@@ -190,8 +197,18 @@ def test_a_burst_over_capacity_is_throttled_bounded_and_loses_nothing(tmp_path, 
     sink_log, costline_log = tmp_path / "sink.log", tmp_path / "costline.log"
     sink_out, port_file = tmp_path / "sink.ids", tmp_path / "sink.port"
     try:
-        sink = _helper("sink", "--port-file", str(port_file), "--out", str(sink_out), "--rate", str(SINK_RATE),
-                       "--fail-every", str(FAIL_EVERY), log=sink_log)
+        sink = _helper(
+            "sink",
+            "--port-file",
+            str(port_file),
+            "--out",
+            str(sink_out),
+            "--rate",
+            str(SINK_RATE),
+            "--fail-every",
+            str(FAIL_EVERY),
+            log=sink_log,
+        )
         procs.append(sink)
         sink_port = _wait_for("the sink", lambda: port_file.exists() and port_file.read_text(), proc=sink, log=sink_log)
 
@@ -201,14 +218,34 @@ def test_a_burst_over_capacity_is_throttled_bounded_and_loses_nothing(tmp_path, 
         queue_dir = ["--queue-dir", str(journal_dir)] if journal else []  # acks after the journal write
         with open(costline_log, "wb") as out:
             costline = subprocess.Popen(
-                [sys.executable, "-m", "costline_processor.cli", "serve", "--grpc", "127.0.0.1:0", "--http",
-                 "127.0.0.1:0", "--export-grpc", f"127.0.0.1:{sink_port}", "--config", str(config), "--ledger", "off",
-                 *queue_dir], cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+                [
+                    sys.executable,
+                    "-m",
+                    "costline_processor.cli",
+                    "serve",
+                    "--grpc",
+                    "127.0.0.1:0",
+                    "--http",
+                    "127.0.0.1:0",
+                    "--export-grpc",
+                    f"127.0.0.1:{sink_port}",
+                    "--config",
+                    str(config),
+                    "--ledger",
+                    "off",
+                    *queue_dir,
+                ],
+                cwd=tmp_path,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
         procs.append(costline)
-        grpc_addr = _wait_for("costline's gRPC receiver", lambda: _listening(costline_log, "gRPC"), proc=costline,
-                              log=costline_log)
-        http_addr = _wait_for("costline's HTTP receiver", lambda: _listening(costline_log, "HTTP"), proc=costline,
-                              log=costline_log)
+        grpc_addr = _wait_for(
+            "costline's gRPC receiver", lambda: _listening(costline_log, "gRPC"), proc=costline, log=costline_log
+        )
+        http_addr = _wait_for(
+            "costline's HTTP receiver", lambda: _listening(costline_log, "HTTP"), proc=costline, log=costline_log
+        )
         health_url = f"http://{http_addr}/healthz"
         _wait_for("/healthz", lambda: urllib.request.urlopen(health_url, timeout=5).status == 200)
         baseline = rss_bytes(costline.pid)
@@ -219,8 +256,18 @@ def test_a_burst_over_capacity_is_throttled_bounded_and_loses_nothing(tmp_path, 
         for i in range(GRPC_SENDERS + HTTP_SENDERS):
             kind, target = ("grpc-sender", grpc_addr) if i < GRPC_SENDERS else ("http-sender", http_addr)
             out = tmp_path / f"sender{i}.ids"
-            p = _helper(kind, "--target", target, "--index", str(i + 1), "--duration", str(DURATION_S),
-                        "--out", str(out), log=tmp_path / f"sender{i}.log")
+            p = _helper(
+                kind,
+                "--target",
+                target,
+                "--index",
+                str(i + 1),
+                "--duration",
+                str(DURATION_S),
+                "--out",
+                str(out),
+                log=tmp_path / f"sender{i}.log",
+            )
             procs.append(p)
             senders.append((p, out))
         for p, out in senders:

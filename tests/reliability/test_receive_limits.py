@@ -68,12 +68,28 @@ def nested_json_request(depth: int) -> dict:
     value: dict = {"stringValue": "leaf"}
     for _ in range(depth):
         value = {"arrayValue": {"values": [value]}}
-    return {"resourceSpans": [{
-        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "json-app"}}]},
-        "scopeSpans": [{"scope": {"name": "json"}, "spans": [{
-            "traceId": os.urandom(16).hex(), "spanId": os.urandom(8).hex(), "name": "deep",
-            "startTimeUnixNano": "1763900000000000000", "endTimeUnixNano": "1763900001000000000",
-            "attributes": [{"key": "payload", "value": value}]}]}]}]}
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "json-app"}}]},
+                "scopeSpans": [
+                    {
+                        "scope": {"name": "json"},
+                        "spans": [
+                            {
+                                "traceId": os.urandom(16).hex(),
+                                "spanId": os.urandom(8).hex(),
+                                "name": "deep",
+                                "startTimeUnixNano": "1763900000000000000",
+                                "endTimeUnixNano": "1763900001000000000",
+                                "attributes": [{"key": "payload", "value": value}],
+                            }
+                        ],
+                    }
+                ],
+            }
+        ]
+    }
 
 
 def unrelated_spans(traces: int = 100, per_trace: int = 10) -> bytes:
@@ -91,15 +107,21 @@ def test_a_json_request_nested_past_protobufs_limit_is_refused_and_loses_no_othe
         # A long trace wait and a SIGTERM: every buffered trace is assembled in one flush, so
         # both requests' spans share one export batch (as they do under load).
         with ServeProcess(tmp_path, "--export-grpc", backend.grpc_endpoint, "--trace-wait", "30") as srv:
-            deep = requests.post(f"http://{srv.http}/v1/traces", data=json.dumps(nested_json_request(150)),
-                                 headers={"Content-Type": "application/json"}, timeout=30)
+            deep = requests.post(
+                f"http://{srv.http}/v1/traces",
+                data=json.dumps(nested_json_request(150)),
+                headers={"Content-Type": "application/json"},
+                timeout=30,
+            )
             grpc_export(srv.grpc, unrelated_spans())  # 1 000 spans, from another sender
             code = srv.stop()
             log = srv.text()
         arrived = [s for s in backend.spans() if s.resource.get("service.name") == "unrelated"]
     lost = 1000 - len(arrived)
-    figures(f"receive, JSON nested 150 deep: HTTP {deep.status_code}; 1 000 spans of an unrelated sender in the "
-            f"same flush: {len(arrived)} exported, {lost} lost; costline exit {code}")
+    figures(
+        f"receive, JSON nested 150 deep: HTTP {deep.status_code}; 1 000 spans of an unrelated sender in the "
+        f"same flush: {len(arrived)} exported, {lost} lost; costline exit {code}"
+    )
     assert lost == 0, [line for line in log.splitlines() if "drop" in line][:5]
     assert deep.status_code == 400, deep.text
     assert "nested" in deep.json()["message"], deep.text
@@ -128,21 +150,29 @@ def test_senders_with_a_wrong_token_are_refused_before_their_body_is_read(tmp_pa
     token.write_text("the-right-token\n")
     with ServeProcess(tmp_path, "--bearer-token-file", str(token)) as srv:
         if protocol == "grpc":
+
             def send():
                 return grpc_code(srv.grpc, big_body, token="a-wrong-token")[0]
         else:
+
             def send():
-                r = requests.post(f"http://{srv.http}/v1/traces", data=big_body, timeout=60,
-                                  headers={"Content-Type": "application/x-protobuf",
-                                           "Authorization": "Bearer a-wrong-token"})
+                r = requests.post(
+                    f"http://{srv.http}/v1/traces",
+                    data=big_body,
+                    timeout=60,
+                    headers={"Content-Type": "application/x-protobuf", "Authorization": "Bearer a-wrong-token"},
+                )
                 return r.status_code
+
         with PeakRss(srv.pid) as rss:
             answers = _all_at_once(send)
         good = grpc_code(srv.grpc, unrelated_spans(1, 1), token="the-right-token")[0]
     grown = (rss.peak - rss.baseline) / MIB
-    figures(f"receive, {SENDERS} {protocol} senders of {BODY_BYTES / 1e6:.0f} MB with a wrong token: "
-            f"{answers.count('UNAUTHENTICATED') + answers.count(401)} refused; costline RSS "
-            f"{rss.baseline / MIB:.0f} -> {rss.peak / MIB:.0f} MiB (+{grown:.0f})")
+    figures(
+        f"receive, {SENDERS} {protocol} senders of {BODY_BYTES / 1e6:.0f} MB with a wrong token: "
+        f"{answers.count('UNAUTHENTICATED') + answers.count(401)} refused; costline RSS "
+        f"{rss.baseline / MIB:.0f} -> {rss.peak / MIB:.0f} MiB (+{grown:.0f})"
+    )
     assert set(answers) == ({"UNAUTHENTICATED"} if protocol == "grpc" else {401}), answers
     assert grown < 100, f"RSS grew by {grown:.0f} MiB for refused requests"
     assert good == "OK"
@@ -162,7 +192,7 @@ def slow_http_post(address: str, body: bytes, seconds: float) -> tuple[int, str 
         for at in range(0, len(body), step):
             if select.select([conn.sock], [], [], 0)[0]:  # answered already: refused unread
                 break
-            conn.sock.sendall(view[at:at + step])
+            conn.sock.sendall(view[at : at + step])
             time.sleep(seconds / 50)
         r = conn.getresponse()
         r.read()
@@ -187,10 +217,12 @@ def test_requests_over_the_in_flight_cap_are_throttled_before_their_body_is_read
     read = sum(1 for status, _ in answers if status == 400)  # read whole, then undecodable
     throttled = [after for status, after in answers if status == 503]
     grown = (rss.peak - rss.baseline) / MIB
-    figures(f"receive, {SENDERS} HTTP senders of {BODY_BYTES / 1e6:.0f} MB over 3 s at once, "
-            f"max_concurrent_requests {cap}: {read} read, {len(throttled)} answered 503 unread (Retry-After "
-            f"{throttled[0] if throttled else None}); a gRPC request meanwhile: {over[0]} (retry hint {over[1]} s); "
-            f"costline RSS {rss.baseline / MIB:.0f} -> {rss.peak / MIB:.0f} MiB (+{grown:.0f})")
+    figures(
+        f"receive, {SENDERS} HTTP senders of {BODY_BYTES / 1e6:.0f} MB over 3 s at once, "
+        f"max_concurrent_requests {cap}: {read} read, {len(throttled)} answered 503 unread (Retry-After "
+        f"{throttled[0] if throttled else None}); a gRPC request meanwhile: {over[0]} (retry hint {over[1]} s); "
+        f"costline RSS {rss.baseline / MIB:.0f} -> {rss.peak / MIB:.0f} MiB (+{grown:.0f})"
+    )
     assert read == cap and len(throttled) == SENDERS - cap, answers
     assert set(throttled) == {"1"}, throttled  # 0.5 s, rounded up to whole seconds
     assert over == ("UNAVAILABLE", 0.5)
@@ -210,8 +242,13 @@ class MetricsLogsBackend:
         self.arrived = threading.Condition()
         self.server = grpc.server(futures.ThreadPoolExecutor(4))
         for name, service in (("metrics", METRICS_SERVICE), ("logs", LOGS_SERVICE)):
-            self.server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(
-                service, {"Export": grpc.unary_unary_rpc_method_handler(self._recorder(name))})])
+            self.server.add_generic_rpc_handlers(
+                [
+                    grpc.method_handlers_generic_handler(
+                        service, {"Export": grpc.unary_unary_rpc_method_handler(self._recorder(name))}
+                    )
+                ]
+            )
         self.endpoint = f"127.0.0.1:{self.server.add_insecure_port('127.0.0.1:0')}"
 
     def _recorder(self, name: str):
@@ -220,6 +257,7 @@ class MetricsLogsBackend:
                 self.received.append((name, body))
                 self.arrived.notify_all()
             return b""
+
         return record
 
     def wait_for(self, n: int, timeout: float = 15) -> list[tuple[str, bytes]]:
@@ -227,7 +265,7 @@ class MetricsLogsBackend:
             self.arrived.wait_for(lambda: len(self.received) >= n, timeout)
             return list(self.received)
 
-    def __enter__(self) -> "MetricsLogsBackend":
+    def __enter__(self) -> MetricsLogsBackend:
         self.server.start()
         return self
 
@@ -257,26 +295,35 @@ def test_garbage_sent_to_metrics_and_logs_is_refused_and_never_forwarded(tmp_pat
         for signal, service in (("metrics", METRICS_SERVICE), ("logs", LOGS_SERVICE)):
             answers[f"gRPC {signal}"] = grpc_code(srv.grpc, GARBAGE, f"/{service}/Export")[0]
             answers[f"HTTP protobuf {signal}"] = requests.post(
-                f"{http}/v1/{signal}", data=GARBAGE, headers={"Content-Type": "application/x-protobuf"},
-                timeout=10).status_code
+                f"{http}/v1/{signal}", data=GARBAGE, headers={"Content-Type": "application/x-protobuf"}, timeout=10
+            ).status_code
         deep = nested_json_request(150)["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["attributes"][0]["value"]
         deep_logs = {"resourceLogs": [{"scopeLogs": [{"logRecords": [{"body": deep}]}]}]}
         answers["HTTP JSON logs nested 150 deep"] = requests.post(
-            f"{http}/v1/logs", data=json.dumps(deep_logs), headers={"Content-Type": "application/json"},
-            timeout=10).status_code
+            f"{http}/v1/logs", data=json.dumps(deep_logs), headers={"Content-Type": "application/json"}, timeout=10
+        ).status_code
         # good ones after the garbage: forwarded unchanged
-        good = [grpc_code(srv.grpc, good_metrics(), f"/{METRICS_SERVICE}/Export")[0],
-                grpc_code(srv.grpc, good_logs(), f"/{LOGS_SERVICE}/Export")[0],
-                requests.post(f"{http}/v1/metrics", data=good_metrics(),
-                              headers={"Content-Type": "application/x-protobuf"}, timeout=10).status_code,
-                requests.post(f"{http}/v1/logs", data=good_logs(),
-                              headers={"Content-Type": "application/x-protobuf"}, timeout=10).status_code]
+        good = [
+            grpc_code(srv.grpc, good_metrics(), f"/{METRICS_SERVICE}/Export")[0],
+            grpc_code(srv.grpc, good_logs(), f"/{LOGS_SERVICE}/Export")[0],
+            requests.post(
+                f"{http}/v1/metrics",
+                data=good_metrics(),
+                headers={"Content-Type": "application/x-protobuf"},
+                timeout=10,
+            ).status_code,
+            requests.post(
+                f"{http}/v1/logs", data=good_logs(), headers={"Content-Type": "application/x-protobuf"}, timeout=10
+            ).status_code,
+        ]
         received = backend.wait_for(4)
     refused = sum(1 for a in answers.values() if a in ("INVALID_ARGUMENT", 400))
     garbage_forwarded = sum(1 for _, body in received if body not in (good_metrics(), good_logs()))
-    figures(f"receive, garbage to metrics and logs: {refused} of {len(answers)} refused "
-            f"(INVALID_ARGUMENT / 400), {garbage_forwarded} forwarded; good ones after it: "
-            f"{len(received) - garbage_forwarded} of 4 forwarded unchanged")
+    figures(
+        f"receive, garbage to metrics and logs: {refused} of {len(answers)} refused "
+        f"(INVALID_ARGUMENT / 400), {garbage_forwarded} forwarded; good ones after it: "
+        f"{len(received) - garbage_forwarded} of 4 forwarded unchanged"
+    )
     assert answers == {k: ("INVALID_ARGUMENT" if k.startswith("gRPC") else 400) for k in answers}, answers
     assert garbage_forwarded == 0
     assert good == ["OK", "OK", 200, 200]

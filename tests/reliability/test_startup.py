@@ -70,7 +70,9 @@ def _occupied(port: int, *hosts: str):
 def _start_fails(cwd, *args: str, timeout: float = 20) -> tuple[int, list[str], float]:
     """Run serve until it exits (killed after `timeout`: it did not fail): (exit code, stderr lines, seconds)."""
     t0 = time.monotonic()
-    proc = subprocess.Popen([*COSTLINE, "serve", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [*COSTLINE, "serve", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         _, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -89,17 +91,21 @@ def test_a_port_in_use_is_one_line_and_no_file(case, tmp_path, figures):
     else:
         port = _free_port()
         hosts = ("127.0.0.1",)  # IPv4 only: costline must not settle for [::1] alone
-        args = {"ipv4-only": ["--grpc", f"localhost:{port}", "--http", "off"],
-                "http": ["--grpc", "off", "--http", f"localhost:{port}"],
-                "metrics": ["--grpc", f"127.0.0.1:{_free_port()}", "--http", "off", "--metrics", f"localhost:{port}"]}[case]
+        args = {
+            "ipv4-only": ["--grpc", f"localhost:{port}", "--http", "off"],
+            "http": ["--grpc", "off", "--http", f"localhost:{port}"],
+            "metrics": ["--grpc", f"127.0.0.1:{_free_port()}", "--http", "off", "--metrics", f"localhost:{port}"],
+        }[case]
     with _occupied(port, *hosts):
         code, lines, seconds = _start_fails(tmp_path, *args)
     assert code != 0
     assert len(lines) == 1, "\n".join(lines)
     assert f"127.0.0.1:{port} is already in use" in lines[0] and lines[0].startswith("costline: "), lines[0]
     assert list(tmp_path.iterdir()) == [], "a failed start left files behind"
-    figures(f"startup, port in use ({case}): exit {code} in {seconds:.2f} s, {len(lines)} stderr line, "
-            f"{len(list(tmp_path.iterdir()))} files created: {lines[0]}")
+    figures(
+        f"startup, port in use ({case}): exit {code} in {seconds:.2f} s, {len(lines)} stderr line, "
+        f"{len(list(tmp_path.iterdir()))} files created: {lines[0]}"
+    )
 
 
 def _port_busy(port: int) -> bool:
@@ -112,10 +118,13 @@ def _port_busy(port: int) -> bool:
             return True
 
 
-@pytest.mark.parametrize("args,fragment", [
-    (["--log-level", "LOUD"], "--log-level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'LOUD'"),
-    (["--grpc", "localhost:99999"], "--grpc must be HOST:PORT"),
-])
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--log-level", "LOUD"], "--log-level must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'LOUD'"),
+        (["--grpc", "localhost:99999"], "--grpc must be HOST:PORT"),
+    ],
+)
 def test_bad_flags_are_one_line_before_any_file(args, fragment, tmp_path):
     code, lines, _ = _start_fails(tmp_path, "--grpc", f"127.0.0.1:{_free_port()}", "--http", "off", *args)
     assert code == 2 and len(lines) == 1 and fragment in lines[0], lines
@@ -133,9 +142,23 @@ def test_localhost_binds_both_loopbacks_and_logs_them(tmp_path, figures):
     gport, hport, mport = _free_port(), _free_port(), _free_port()
     log = tmp_path / "costline.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([*COSTLINE, "serve", "--grpc", f"localhost:{gport}", "--http", f"localhost:{hport}",
-                                 "--metrics", f"localhost:{mport}", "--ledger", "off"],
-                                cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                *COSTLINE,
+                "serve",
+                "--grpc",
+                f"localhost:{gport}",
+                "--http",
+                f"localhost:{hport}",
+                "--metrics",
+                f"localhost:{mport}",
+                "--ledger",
+                "off",
+            ],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 30
         while "OTLP/HTTP receiver on" not in log.read_text() and proc.poll() is None and time.monotonic() < deadline:
@@ -168,9 +191,24 @@ def test_sigterm_while_workers_start_is_a_clean_stop(tmp_path, figures):
     codes = []
     for delay in (0.0, 0.1, 0.3, 0.6, 1.0, 1.5):
         gport, hport = _free_port(), _free_port()
-        proc = subprocess.Popen([*COSTLINE, "serve", "--workers", "2", "--grpc", f"127.0.0.1:{gport}", "--http",
-                                 f"127.0.0.1:{hport}", "--ledger", "off"],
-                                cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [
+                *COSTLINE,
+                "serve",
+                "--workers",
+                "2",
+                "--grpc",
+                f"127.0.0.1:{gport}",
+                "--http",
+                f"127.0.0.1:{hport}",
+                "--ledger",
+                "off",
+            ],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         try:
             for line in proc.stdout:  # the supervisor has spawned its workers; they are importing now
                 if "serving from 2 worker processes" in line:
@@ -182,7 +220,9 @@ def test_sigterm_while_workers_start_is_a_clean_stop(tmp_path, figures):
             if proc.poll() is None:
                 proc.kill()
         codes.append(proc.returncode)
-        assert proc.returncode == 0, f"SIGTERM {delay} s after the workers were spawned: exit {proc.returncode}\n{out[-3000:]}"
+        assert proc.returncode == 0, (
+            f"SIGTERM {delay} s after the workers were spawned: exit {proc.returncode}\n{out[-3000:]}"
+        )
     figures(f"startup, SIGTERM while 2 workers start, at +0 to +1.5 s: exit codes {codes}")
 
 

@@ -9,17 +9,28 @@ also calls `install(tracer_provider)` once, so spans carry the tags. All three l
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from costline.instrumentation.version import __version__
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ imports them on first use
+    from costline.instrumentation.attribution import attribution
+    from costline.instrumentation.configurator import install
+    from costline.instrumentation.steps import step
+    from costline.instrumentation.untagged import UntaggedCallError
 
 __all__ = ["UntaggedCallError", "__version__", "attribution", "install", "step"]
 
 
-def __getattr__(name: str):  # lazy, so `import costline` stays cheap
-    if name in ("attribution", "step"):
-        from costline.instrumentation import attribution as _attribution
-        from costline.instrumentation import steps as _steps
+def __getattr__(name: str) -> Any:  # lazy, so `import costline` stays cheap
+    if name == "attribution":
+        from costline.instrumentation.attribution import attribution
 
-        return {"attribution": _attribution.attribution, "step": _steps.step}[name]
+        return attribution
+    if name == "step":
+        from costline.instrumentation.steps import step
+
+        return step
     if name == "install":  # `install(tracer_provider)`: the span processor and trust boundary on a hand-built SDK
         from costline.instrumentation.configurator import install
 

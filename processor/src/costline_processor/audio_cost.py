@@ -48,9 +48,15 @@ def cost(card: RateCard, u: Usage, duration_ns: int) -> Cost | Unpriced:
     read = a_read if r_aread is not None else 0  # audio cache reads at their own rate
     uncached = a_in - a_read if r_ain is not None else 0  # other audio input at the audio rate
     out = a_out if r_aout is not None else 0
-    text = replace(u, input_tokens=u.input_tokens - read - uncached, output_tokens=u.output_tokens - out,
-                   cache_read_tokens=u.cache_read_tokens - read,
-                   audio_input_tokens=0, audio_output_tokens=0, audio_cache_read_tokens=0)
+    text = replace(
+        u,
+        input_tokens=u.input_tokens - read - uncached,
+        output_tokens=u.output_tokens - out,
+        cache_read_tokens=u.cache_read_tokens - read,
+        audio_input_tokens=0,
+        audio_output_tokens=0,
+        audio_cache_read_tokens=0,
+    )
     at_text_rate = (a_in - a_read > 0 and r_ain is None) or (a_out > 0 and r_aout is None)
     flat = replace(card, rates=rates, caveat=joined(card.caveat, AUDIO_AT_TEXT_RATE if at_text_rate else None))
     base = flat.cost(text, duration_ns)
@@ -61,6 +67,16 @@ def cost(card: RateCard, u: Usage, duration_ns: int) -> Cost | Unpriced:
     read_usd = r_aread * read / _MTOK * f if read and r_aread is not None else _ZERO
     out_usd = r_aout * out / _MTOK * f if out and r_aout is not None else _ZERO
     skus = sku_cost.breakdown(card, u, duration_ns)
-    return Cost(base.total_usd + in_usd + read_usd + out_usd, base.input_usd + in_usd, base.output_usd + out_usd,
-                base.cache_read_usd + read_usd, base.cache_write_usd, base.model, base.provider, base.source,
-                base.caveat, sum((s[3] for s in skus), _ZERO), skus)
+    return Cost(
+        base.total_usd + in_usd + read_usd + out_usd,
+        base.input_usd + in_usd,
+        base.output_usd + out_usd,
+        base.cache_read_usd + read_usd,
+        base.cache_write_usd,
+        base.model,
+        base.provider,
+        base.source,
+        base.caveat,
+        sum((s[3] for s in skus), _ZERO),
+        skus,
+    )

@@ -60,7 +60,11 @@ def preflight(listeners: list[tuple[str, str]]) -> None:
 
 def bind_error(flag: str, value: str, addr: str, e: BaseException) -> ConfigError:
     if isinstance(e, OSError) and e.errno == errno.EADDRINUSE:
-        who = "another OTLP receiver, such as an OpenTelemetry Collector?" if flag in ("--grpc", "--http") else "by another process"
+        who = (
+            "another OTLP receiver, such as an OpenTelemetry Collector?"
+            if flag in ("--grpc", "--http")
+            else "by another process"
+        )
         why = f"{addr} is already in use ({who}); stop it, or pass {flag} HOST:PORT with a free port"
     elif isinstance(e, OSError) and e.errno == errno.EADDRNOTAVAIL:
         why = f"{addr} is not an address of this machine"

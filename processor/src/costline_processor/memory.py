@@ -74,7 +74,9 @@ class MemoryBudget:
             self.peak = held
         if held >= self.soft:
             return f"costline holds {held // MiB} MiB, over its soft memory limit of {self.soft // MiB} MiB"
-        if held + size > self.limit and held > self.soft // 2:  # (a request over the headroom enters a near-empty budget)
+        if (
+            held + size > self.limit and held > self.soft // 2
+        ):  # (a request over the headroom enters a near-empty budget)
             return f"a request of {size} bytes would take costline past its memory limit of {self.limit // MiB} MiB"
         return None
 

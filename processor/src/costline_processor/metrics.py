@@ -88,8 +88,13 @@ class LabelBudget:
     """Caps the distinct values of each label (allowed ones, then first come, then `other`)
     and the distinct combinations of them (first come)."""
 
-    def __init__(self, max_values: int, allowed: Mapping[str, Iterable[str]] | None = None, untagged: str = DEFAULT_UNTAGGED,
-                 max_series: int = DEFAULT_MAX_SERIES):
+    def __init__(
+        self,
+        max_values: int,
+        allowed: Mapping[str, Iterable[str]] | None = None,
+        untagged: str = DEFAULT_UNTAGGED,
+        max_series: int = DEFAULT_MAX_SERIES,
+    ):
         self.max_values = max_values
         self.max_series = max_series
         self._series: set[tuple[str, ...]] = set()
@@ -151,14 +156,24 @@ class MetricsSink:
         # One instance id per process, so OTLP pushes from `--workers` processes (or replicas) stay separate series
         instance = f"{socket.gethostname()}:{os.getpid()}"
         sdk_limit = (max_series + 1) * _SDK_SERIES_PER_COMBINATION  # + 1: the all-`other` series
-        self._provider = MeterProvider(metric_readers=all_readers, resource=Resource.create(
-            {"service.name": "costline", "service.instance.id": instance}),
-            views=[View(instrument_name="costline.*", aggregation_cardinality_limit=sdk_limit)])
+        self._provider = MeterProvider(
+            metric_readers=all_readers,
+            resource=Resource.create({"service.name": "costline", "service.instance.id": instance}),
+            views=[View(instrument_name="costline.*", aggregation_cardinality_limit=sdk_limit)],
+        )
         meter = self._provider.get_meter("costline.processor.metrics")
-        self._cost = meter.create_counter("costline.cost_usd", unit="{USD}", description="Cost of priced LLM calls in US dollars")
-        self._tokens = meter.create_counter("costline.tokens", unit="{token}", description="Tokens used by LLM calls, by type")
-        self._calls = meter.create_counter("costline.llm_calls", unit="{call}", description="LLM calls recorded, priced or not")
-        self._unpriced = meter.create_counter("costline.unpriced_calls", unit="{call}", description="LLM calls that could not be priced, by reason")
+        self._cost = meter.create_counter(
+            "costline.cost_usd", unit="{USD}", description="Cost of priced LLM calls in US dollars"
+        )
+        self._tokens = meter.create_counter(
+            "costline.tokens", unit="{token}", description="Tokens used by LLM calls, by type"
+        )
+        self._calls = meter.create_counter(
+            "costline.llm_calls", unit="{call}", description="LLM calls recorded, priced or not"
+        )
+        self._unpriced = meter.create_counter(
+            "costline.unpriced_calls", unit="{call}", description="LLM calls that could not be priced, by reason"
+        )
         self._servers: list = []  # one per address: `localhost` is 127.0.0.1 and ::1 (processor/listen.py)
         self.addresses: list[str] = []
         self._closed = False
@@ -196,8 +211,11 @@ class MetricsSink:
         def counter(stat: str, label: str | None, description: str) -> None:
             def observe(options: CallbackOptions):
                 # list() copies in one C call under the GIL: the event loop may be adding keys
-                return [Observation(v, {label: lab} if label else {})
-                        for (name, lab), v in list(counts.items()) if name == stat]
+                return [
+                    Observation(v, {label: lab} if label else {})
+                    for (name, lab), v in list(counts.items())
+                    if name == stat
+                ]
 
             meter.create_observable_counter(f"costline.{stat}", [observe], unit="1", description=description)
 
@@ -205,15 +223,27 @@ class MetricsSink:
             counter(stat, label, description)
 
         def gauge(name: str, read, description: str) -> None:
-            meter.create_observable_gauge(f"costline.{name}", [lambda options: read()], unit="1", description=description)
+            meter.create_observable_gauge(
+                f"costline.{name}", [lambda options: read()], unit="1", description=description
+            )
 
         buffer = pipeline.buffer
         gauge("buffer_spans", lambda: [Observation(buffer.span_count)], "Spans waiting in the trace buffer")
-        gauge("buffer_bytes", lambda: [Observation(buffer.byte_count)], "Bytes the trace buffer holds (wire + bookkeeping)")
-        gauge("export_queue_batches", lambda: [Observation(len(q), {"target": q.client.name}) for q in pipeline.queues],
-              "Export batches waiting or in flight, per target")
-        gauge("queue_dir_bytes", lambda: [Observation(pipeline.journal.bytes)] if pipeline.journal else [],
-              "Bytes of --queue-dir segments on disk")
+        gauge(
+            "buffer_bytes",
+            lambda: [Observation(buffer.byte_count)],
+            "Bytes the trace buffer holds (wire + bookkeeping)",
+        )
+        gauge(
+            "export_queue_batches",
+            lambda: [Observation(len(q), {"target": q.client.name}) for q in pipeline.queues],
+            "Export batches waiting or in flight, per target",
+        )
+        gauge(
+            "queue_dir_bytes",
+            lambda: [Observation(pipeline.journal.bytes)] if pipeline.journal else [],
+            "Bytes of --queue-dir segments on disk",
+        )
 
     def serve(self, host: str, port: int) -> tuple[str, int]:
         """Start the /metrics HTTP endpoint on every address `host` means; returns (host, port bound)."""
@@ -249,13 +279,32 @@ _SELF_COUNTERS = (
     ("requests_throttled", "target", "Requests answered with retry-later, by the full queue"),
     ("export_retries", "target", "Export attempts retried"),
     ("broken_parent_links", None, "Parent links cut: cycles, duplicate span ids, self-parents"),
-    ("calls_billed_in_parent", None, "Model calls that arrived after a parent call priced with their usage: not billed again"),
-    ("duplicate_calls", None, "Second copies of a model call's span (same span id, a sender's retry): not billed again"),
-    ("call_twins", "reason", "Other libraries' spans of a model call billed on another span (duplicate_call), "
-     "by whether their usage agreed"),
+    (
+        "calls_billed_in_parent",
+        None,
+        "Model calls that arrived after a parent call priced with their usage: not billed again",
+    ),
+    (
+        "duplicate_calls",
+        None,
+        "Second copies of a model call's span (same span id, a sender's retry): not billed again",
+    ),
+    (
+        "call_twins",
+        "reason",
+        "Other libraries' spans of a model call billed on another span (duplicate_call), by whether their usage agreed",
+    ),
     ("spans_rejected_by_backend", "target", "Spans a target refused in a partial-success answer"),
-    ("export_requests_split", "target", "Export requests a target refused as too large, split in halves and sent again"),
-    ("spans_replayed_not_exported", None, "Spans replayed from --queue-dir to the ledger only (the export had finished them)"),
+    (
+        "export_requests_split",
+        "target",
+        "Export requests a target refused as too large, split in halves and sent again",
+    ),
+    (
+        "spans_replayed_not_exported",
+        None,
+        "Spans replayed from --queue-dir to the ledger only (the export had finished them)",
+    ),
     ("spans_tags_from_root", None, "Spans whose parent never arrived that took the trace root's tags"),
     ("tags_untrusted", "service", "Tags a service may not set (tagging.trust), ignored"),
     ("spans_replayed", None, "Spans read back from --queue-dir at start"),

@@ -33,16 +33,36 @@ from costline_processor.normalize.providers import normalize_provider
 
 # LiteLLM's provider prefixes (and the ids genai-prices knows them by) that name a cloud route.
 ROUTES = {
-    "bedrock": "aws", "bedrock_converse": "aws", "aws": "aws", "amazon-bedrock": "aws",
-    "vertex_ai": "google", "vertex_ai_beta": "google", "vertex": "google", "gemini": "google",
-    "azure": "azure", "azure_ai": "azure",
+    "bedrock": "aws",
+    "bedrock_converse": "aws",
+    "aws": "aws",
+    "amazon-bedrock": "aws",
+    "vertex_ai": "google",
+    "vertex_ai_beta": "google",
+    "vertex": "google",
+    "gemini": "google",
+    "azure": "azure",
+    "azure_ai": "azure",
 }
 # Vendor prefixes: the vendor's own API, tried after the name as written.
 VENDORS = {
-    "openai": "openai", "anthropic": "anthropic", "google": "google", "mistral": "mistral",
-    "groq": "groq", "deepseek": "deepseek", "xai": "x-ai", "x-ai": "x-ai", "cohere": "cohere",
-    "cohere_chat": "cohere", "together_ai": "together", "fireworks_ai": "fireworks", "perplexity": "perplexity",
-    "cerebras": "cerebras", "openrouter": "openrouter", "moonshot": "moonshotai", "moonshotai": "moonshotai",
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "google": "google",
+    "mistral": "mistral",
+    "groq": "groq",
+    "deepseek": "deepseek",
+    "xai": "x-ai",
+    "x-ai": "x-ai",
+    "cohere": "cohere",
+    "cohere_chat": "cohere",
+    "together_ai": "together",
+    "fireworks_ai": "fireworks",
+    "perplexity": "perplexity",
+    "cerebras": "cerebras",
+    "openrouter": "openrouter",
+    "moonshot": "moonshotai",
+    "moonshotai": "moonshotai",
 }
 _LITELLM_MODES = ("converse/", "invoke/")  # bedrock/converse/<id>, bedrock/invoke/<id>
 # Bedrock model ids: [profile.]vendor.model[-vN[:M]], e.g. us.anthropic.claude-sonnet-4-5-20250929-v1:0
@@ -70,9 +90,20 @@ def bedrock_vendor(name: str) -> str | None:
     return m.group(1) if m else None
 
 
-_FAMILIES = (("claude", "anthropic"), ("gpt-", "openai"), ("o1", "openai"), ("o3", "openai"), ("o4", "openai"),
-             ("text-embedding", "openai"), ("gemini", "google"), ("gemma", "google"), ("grok", "x-ai"),
-             ("deepseek", "deepseek"), ("mistral", "mistral"), ("llama", "meta"))
+_FAMILIES = (
+    ("claude", "anthropic"),
+    ("gpt-", "openai"),
+    ("o1", "openai"),
+    ("o3", "openai"),
+    ("o4", "openai"),
+    ("text-embedding", "openai"),
+    ("gemini", "google"),
+    ("gemma", "google"),
+    ("grok", "x-ai"),
+    ("deepseek", "deepseek"),
+    ("mistral", "mistral"),
+    ("llama", "meta"),
+)
 
 
 def vendor_of(model_id: str) -> str | None:
@@ -91,16 +122,16 @@ def split_route(name: str) -> tuple[str | None, str, bool]:
         return "aws", n.rsplit("/", 1)[-1], True
     low = n.lower()
     if low.startswith(_GOOGLE_RESOURCE) and "models/" in low:
-        return "google", n[low.rindex("models/") + len("models/"):], True
+        return "google", n[low.rindex("models/") + len("models/") :], True
     if "/" in n:
         head, rest = n.split("/", 1)
         head = head.lower()
         if head in ROUTES:
             for mode in _LITELLM_MODES:
                 if rest.lower().startswith(mode):
-                    rest = rest[len(mode):]
+                    rest = rest[len(mode) :]
             if head in ("vertex_ai", "vertex_ai_beta", "gemini") and rest.lower().startswith("models/"):
-                rest = rest[len("models/"):]
+                rest = rest[len("models/") :]
             return ROUTES[head], rest, True
         if head in VENDORS:
             return VENDORS[head], rest, False
@@ -109,8 +140,9 @@ def split_route(name: str) -> tuple[str | None, str, bool]:
     return None, n, False
 
 
-def lookups(names: list[str], provider: str | None, server_address: str | None,
-            deployments: dict[str, str] | None = None) -> list[Lookup]:
+def lookups(
+    names: list[str], provider: str | None, server_address: str | None, deployments: dict[str, str] | None = None
+) -> list[Lookup]:
     """The lookups to try for a span's model names (response model first), best first."""
     hint = normalize_provider(provider) if provider else None
     url = None

@@ -35,8 +35,10 @@ UNPRICED = "tier_unpriced:"
 # Tier names that mean "the standard price" (absent and "auto" never reach pricing: normalize drops them).
 STANDARD_TIERS = frozenset({"default", "standard", "standard_only", "on_demand"})
 
-_OPENAI_BATCH = ("https://help.openai.com/en/articles/9197833-batch-api-faq (\"Each model will be offered "
-                 "at 50% cost discount vs. the synchronous APIs\")")
+_OPENAI_BATCH = (
+    'https://help.openai.com/en/articles/9197833-batch-api-faq ("Each model will be offered '
+    'at 50% cost discount vs. the synchronous APIs")'
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,16 +54,22 @@ class TierRule:
 TIER_RULES: dict[tuple[str, str], TierRule] = {
     ("openai", "batch"): TierRule(Decimal("0.5"), None, _OPENAI_BATCH),
     ("openai", "flex"): TierRule(
-        Decimal("0.5"), "batch",
-        "https://developers.openai.com/api/docs/guides/flex-processing (\"Tokens are priced at Batch API rates\") "
-        "and " + _OPENAI_BATCH),
+        Decimal("0.5"),
+        "batch",
+        'https://developers.openai.com/api/docs/guides/flex-processing ("Tokens are priced at Batch API rates") '
+        "and " + _OPENAI_BATCH,
+    ),
     ("anthropic", "batch"): TierRule(
-        Decimal("0.5"), None,
-        "https://platform.claude.com/docs/en/build-with-claude/batch-processing (\"reducing costs by 50%\")"),
+        Decimal("0.5"),
+        None,
+        'https://platform.claude.com/docs/en/build-with-claude/batch-processing ("reducing costs by 50%")',
+    ),
     ("google", "batch"): TierRule(
-        Decimal("0.5"), None,
-        "https://developers.googleblog.com/scale-your-ai-workloads-batch-mode-gemini-api (\"Batch jobs are "
-        "priced at 50% less than the standard rate for a given model\")"),
+        Decimal("0.5"),
+        None,
+        'https://developers.googleblog.com/scale-your-ai-workloads-batch-mode-gemini-api ("Batch jobs are '
+        'priced at 50% less than the standard rate for a given model")',
+    ),
 }
 
 

@@ -60,8 +60,9 @@ from costline_processor.config import ConfigError
 
 TOKEN_RATES = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 OTHER_RATES = ("per_call", "per_second", "gpu_hour")
-_MODEL_KEYS = frozenset({"provider", "model", "match", "gpus", "from", "until", "tiers", "source",
-                         *TOKEN_RATES, *OTHER_RATES})
+_MODEL_KEYS = frozenset(
+    {"provider", "model", "match", "gpus", "from", "until", "tiers", "source", *TOKEN_RATES, *OTHER_RATES}
+)
 _TIER_KEYS = frozenset({"above", *TOKEN_RATES})
 _DISCOUNT_KEYS = frozenset({"provider", "model", "match", "discount", "via"})
 _MATCH_KINDS = ("equals", "starts_with", "contains")
@@ -198,8 +199,19 @@ def _model(path: str, index: int, raw: Any) -> PriceEntry:
     source = fields.get("source")
     if source is not None and (not isinstance(source, str) or not source.strip()):
         raise ConfigError(f"{where}: source must be a non-empty string (the page the price is published on)")
-    return PriceEntry(index, _provider(where, fields, required=False), match, model, gpus=gpus, start_ns=start,
-                      end_ns=end, tiers=tiers, source=source, where=where, **rates)
+    return PriceEntry(
+        index,
+        _provider(where, fields, required=False),
+        match,
+        model,
+        gpus=gpus,
+        start_ns=start,
+        end_ns=end,
+        tiers=tiers,
+        source=source,
+        where=where,
+        **rates,
+    )
 
 
 def _when(where: str, fields: dict, key: str) -> int | None:
@@ -215,8 +227,9 @@ def _when(where: str, fields: dict, key: str) -> int | None:
     if isinstance(value, date) and not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     if not isinstance(value, datetime):
-        raise ConfigError(f"{where}: {key} must be a date (2025-09-05) or a time (2025-09-05T16:00:00Z), "
-                          f"not {fields[key]!r}")
+        raise ConfigError(
+            f"{where}: {key} must be a date (2025-09-05) or a time (2025-09-05T16:00:00Z), not {fields[key]!r}"
+        )
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return int(value.timestamp()) * 1_000_000_000 + value.microsecond * 1000
@@ -262,8 +275,7 @@ def _discount(path: str, index: int, raw: Any) -> Discount:
         raise ConfigError(f"{where}: via must be a list of providers, e.g. [aws, google]")
     provider = _provider(where, fields, required=True)
     assert provider is not None  # required: no provider raised above
-    return Discount(index, provider, match, fraction,
-                    tuple(v.strip().lower() for v in via), where)
+    return Discount(index, provider, match, fraction, tuple(v.strip().lower() for v in via), where)
 
 
 def _where(path: str, section: str, index: int, raw: Any) -> str:

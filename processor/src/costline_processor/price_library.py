@@ -27,8 +27,17 @@ from costline_processor.records import UNKNOWN_MODEL, ModelCall, Unpriced
 _ZERO = Decimal(0)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # genai-prices' ModelPrice fields, in RateCard.rates order
-_PRICE_KEYS = ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok", "cache_write_1h_mtok",
-               "output_reasoning_mtok", "input_audio_mtok", "output_audio_mtok", "cache_audio_read_mtok")
+_PRICE_KEYS = (
+    "input_mtok",
+    "output_mtok",
+    "cache_read_mtok",
+    "cache_write_mtok",
+    "cache_write_1h_mtok",
+    "output_reasoning_mtok",
+    "input_audio_mtok",
+    "output_audio_mtok",
+    "cache_audio_read_mtok",
+)
 
 
 @dataclass(slots=True)
@@ -59,8 +68,7 @@ def compile_card(lib: LibraryModel, call: ModelCall, start_unix_nano: int, libra
         prices, scale, caveat = _tier_by_rule(lib, when, tier)
     rates = tuple(_rate(getattr(prices, key)) for key in _PRICE_KEYS)
     if scale is not None:
-        rates = tuple(r.scaled(scale) if isinstance(r, Tiered) else r * scale if r is not None else None
-                      for r in rates)
+        rates = tuple(r.scaled(scale) if isinstance(r, Tiered) else r * scale if r is not None else None for r in rates)
     per_request = _rate(prices.requests_kcount)
     if rates[0] is None and rates[1] is None and per_request is None:
         return Unpriced(UNKNOWN_MODEL, f"{library_source} has no token prices for {lib.provider.id} {lib.model.id}")
@@ -93,8 +101,11 @@ def _lists_tier(model: gp.ModelInfo, when: datetime, tier: str) -> bool:
     """Whether the price data has a price for `tier` active at `when` (a variant that prices something)."""
     key, value = price_caveats.context_of(tier)
     for v in model.price_variants or ():
-        if v.when == {key: value} and (v.constraint is None or v.constraint.active(when)) \
-                and any(p is not None for p in v.prices.__dict__.values()):
+        if (
+            v.when == {key: value}
+            and (v.constraint is None or v.constraint.active(when))
+            and any(p is not None for p in v.prices.__dict__.values())
+        ):
             return True
     return False
 

@@ -45,9 +45,11 @@ class Rule:
         return None
 
 
-def matching(file: PriceFile, own: list[str], family: list[str], providers: set[str],
-             aliases: dict[str, str | None]) -> tuple[PriceEntry, ...]:
+def matching(
+    file: PriceFile, own: list[str], family: list[str], providers: set[str], aliases: dict[str, str | None]
+) -> tuple[PriceEntry, ...]:
     """Entries of `file` naming one of `own` names, then one of `family`, for one of `providers`."""
+
     def fits(e: PriceEntry, names: list[str]) -> bool:
         if e.provider is not None and e.provider not in providers and aliases.get(e.provider) not in providers:
             return False
@@ -79,8 +81,15 @@ def entry_card(e: PriceEntry, rule: Rule, provider: str, model: str, listed: Rat
     if e.gpu_hour is not None:
         per_second = e.gpu_hour * e.gpus / 3600
     if listed is None or not prices_tokens(e):
-        return RateCard(provider=e.provider or provider, model=e.model or model, source=rule.source,
-                        rates=(*own, None), per_call=e.per_call or _ZERO, per_second=per_second, factor=rule.factor)
+        return RateCard(
+            provider=e.provider or provider,
+            model=e.model or model,
+            source=rule.source,
+            rates=(*own, None),
+            per_call=e.per_call or _ZERO,
+            per_second=per_second,
+            factor=rule.factor,
+        )
     merged = [o if o is not None else lr for o, lr in zip(own, listed.rates)]
     reasoning = None if e.has("output") else listed.rates[5]
     rates = (*merged, reasoning, *listed.rates[6:])
@@ -88,9 +97,16 @@ def entry_card(e: PriceEntry, rule: Rule, provider: str, model: str, listed: Rat
     per_call = e.per_call if e.per_call is not None else listed.per_call
     library = listed.source.split(" + ")[0]  # "genai-prices X" (or "corrections.yaml"), without a discount's file
     source = f"{rule.source} + {library}" if borrowed or (e.per_call is None and listed.per_call) else rule.source
-    return RateCard(provider=listed.provider, model=e.model or model, source=source, rates=rates,
-                    per_call=per_call, per_second=per_second, factor=rule.factor,
-                    list_card=listed if rule.overrides else None)
+    return RateCard(
+        provider=listed.provider,
+        model=e.model or model,
+        source=source,
+        rates=rates,
+        per_call=per_call,
+        per_second=per_second,
+        factor=rule.factor,
+        list_card=listed if rule.overrides else None,
+    )
 
 
 def partial_problem(e: PriceEntry) -> str | None:
@@ -102,6 +118,8 @@ def partial_problem(e: PriceEntry) -> str | None:
     if e.has("output") and not e.has("input"):
         return "key `input` missing: input tokens would cost $0; give input (0 if input is free)"
     if e.has("cache_write") and not e.has("cache_write_1h"):
-        return ("key `cache_write_1h` missing: 1-hour cache writes would cost the 5-minute rate; "
-                "give cache_write_1h (the same number if your provider has one rate)")
+        return (
+            "key `cache_write_1h` missing: 1-hour cache writes would cost the 5-minute rate; "
+            "give cache_write_1h (the same number if your provider has one rate)"
+        )
     return None

@@ -181,13 +181,17 @@ class Pricer:
 
     def _unknown(self, refs: list[str], call: ModelCall, looks: list[model_names.Lookup]) -> Unpriced:
         routes = sorted({lk.provider for lk in looks if lk.route and lk.provider})
-        where = f"on {', '.join(routes)} (named by the model name)" if routes else f"provider {call.provider or 'unknown'}"
+        where = (
+            f"on {', '.join(routes)} (named by the model name)" if routes else f"provider {call.provider or 'unknown'}"
+        )
         server = f", server {call.server_address}" if call.server_address else ""
         return Unpriced(UNKNOWN_MODEL, f"no price for model {refs[0]!r} ({where}{server}) in {self.source}")
 
     def _providers(self, call: ModelCall, looks: list[model_names.Lookup], lib: LibraryModel | None) -> set[str]:
         """Provider ids a price-file entry's `provider` may name for this call."""
-        have: set[str | None] = {lk.provider for lk in looks if lk.provider and (lk.route or lk.provider == call.provider)}
+        have: set[str | None] = {
+            lk.provider for lk in looks if lk.provider and (lk.route or lk.provider == call.provider)
+        }
         if call.provider:
             have |= {call.provider, self._canonical(call.provider)}
         if call.server_address:
@@ -196,8 +200,9 @@ class Pricer:
             have.add(lib.provider.id)
         return {p for p in have if p is not None}
 
-    def _chosen(self, chain: _Chain, call: ModelCall, start_unix_nano: int, first: int = 0
-                ) -> RateCard | LibraryModel | Unpriced:
+    def _chosen(
+        self, chain: _Chain, call: ModelCall, start_unix_nano: int, first: int = 0
+    ) -> RateCard | LibraryModel | Unpriced:
         """The card of the first rule (from `first`) with an entry active at the span's start, else the library."""
         t = start_unix_nano if start_unix_nano > 0 else self._clock()
         for i in range(first, len(chain.rules)):
@@ -225,7 +230,11 @@ class Pricer:
     def _library(self, provider: gp.Provider, model: gp.ModelInfo, refs: list[str]) -> LibraryModel:
         own_model = any(model is m for m in provider.models)
         discount = self._discount(provider.id, [*refs, model.id], self._vendor(provider, model, own_model))
-        source = self._library_source if discount is None or not self._file else f"{self._library_source} + {self._file.name}"
+        source = (
+            self._library_source
+            if discount is None or not self._file
+            else f"{self._library_source} + {self._file.name}"
+        )
         return LibraryModel(
             provider=provider,
             model=model,
@@ -250,8 +259,11 @@ class Pricer:
         general = None
         for d in self._file.discounts:
             billed = d.provider == provider_id or self._file_providers.get(d.provider) == provider_id
-            resold = vendor is not None and (d.provider == vendor or self._file_providers.get(d.provider) == vendor) \
+            resold = (
+                vendor is not None
+                and (d.provider == vendor or self._file_providers.get(d.provider) == vendor)
                 and any(v == provider_id or self._file_providers.get(v) == provider_id for v in d.via)
+            )
             if not (billed or resold):
                 continue
             if d.match is None:
@@ -268,8 +280,10 @@ class Pricer:
         for d in f.discounts:
             for name in (d.provider, *d.via):
                 if self._file_providers.get(name) is None:
-                    raise ConfigError(f"{d.where}: provider {name!r} is not one "
-                                      f"genai-prices knows (e.g. openai, anthropic, aws, google, azure)")
+                    raise ConfigError(
+                        f"{d.where}: provider {name!r} is not one "
+                        f"genai-prices knows (e.g. openai, anthropic, aws, google, azure)"
+                    )
         for e in f.models:
             problem = price_rules.partial_problem(e)
             if problem is None or (e.model and self._listed(e)):
@@ -307,16 +321,30 @@ class Pricer:
             card = lib.cards[key] = compile_card(lib, call, start_unix_nano, self._library_source)
         return card
 
+
 def _reported(total: Decimal, call: ModelCall, computed: Cost | Unpriced) -> Cost:
     """The provider's own figure `total`, split like the computed cost when there is one."""
     if isinstance(computed, Cost) and computed.total_usd > 0:
         ratio = total / computed.total_usd
-        parts = [computed.input_usd * ratio, computed.output_usd * ratio,
-                 computed.cache_read_usd * ratio, computed.cache_write_usd * ratio]
+        parts = [
+            computed.input_usd * ratio,
+            computed.output_usd * ratio,
+            computed.cache_read_usd * ratio,
+            computed.cache_write_usd * ratio,
+        ]
         largest = max(range(4), key=lambda i: parts[i])
         parts[largest] += total - sum(parts)
-        return Cost(total, parts[0], parts[1], parts[2], parts[3], computed.model, computed.provider, "reported",
-                    list_usd=(computed.list_usd if computed.list_usd is not None else computed.total_usd) * ratio)
+        return Cost(
+            total,
+            parts[0],
+            parts[1],
+            parts[2],
+            parts[3],
+            computed.model,
+            computed.provider,
+            "reported",
+            list_usd=(computed.list_usd if computed.list_usd is not None else computed.total_usd) * ratio,
+        )
     model = computed.model if isinstance(computed, Cost) else (call.model or call.request_model or "")
     provider = computed.provider if isinstance(computed, Cost) else (call.provider or "")
     return Cost(total, _ZERO, _ZERO, _ZERO, _ZERO, model, provider, "reported")

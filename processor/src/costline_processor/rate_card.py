@@ -26,12 +26,27 @@ _ZERO = Decimal(0)
 _MTOK = Decimal(1_000_000)
 
 _new = object.__new__
-COST_SLOTS = tuple(getattr(Cost, name).__set__ for name in
-                    ("total_usd", "input_usd", "output_usd", "cache_read_usd", "cache_write_usd", "model", "provider",
-                     "source", "caveat", "list_usd", "skus"))
+COST_SLOTS = tuple(
+    getattr(Cost, name).__set__
+    for name in (
+        "total_usd",
+        "input_usd",
+        "output_usd",
+        "cache_read_usd",
+        "cache_write_usd",
+        "model",
+        "provider",
+        "source",
+        "caveat",
+        "list_usd",
+        "skus",
+    )
+)
 
 
-def new_cost(total, input_usd, output_usd, read_usd, write_usd, model, provider, source, caveat, list_usd, skus) -> Cost:
+def new_cost(
+    total, input_usd, output_usd, read_usd, write_usd, model, provider, source, caveat, list_usd, skus
+) -> Cost:
     """Cost(...), the same object: a frozen dataclass' __init__ sets each field through object.__setattr__
     (1.1 us per Cost here); setting its slots directly takes a third of that."""
     c = _new(Cost)
@@ -144,5 +159,16 @@ class RateCard:
         if self.mixed or reasoning or write_1h or read + write != u.cache_read_tokens + u.cache_write_tokens:
             skus = sku_cost.breakdown(self, u, duration_ns)
             listed = sum((s[3] for s in skus), _ZERO)
-        return new_cost(total, input_usd, output_usd, read_usd, write_usd, self.model, self.provider, self.source,
-                     self.caveat, listed, skus)
+        return new_cost(
+            total,
+            input_usd,
+            output_usd,
+            read_usd,
+            write_usd,
+            self.model,
+            self.provider,
+            self.source,
+            self.caveat,
+            listed,
+            skus,
+        )

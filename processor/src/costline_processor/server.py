@@ -57,8 +57,11 @@ class Server:
             log.info("OTLP/gRPC receiver on %s", ", ".join(self.grpc.addresses))
         if cfg.receive.http:
             self.http = HttpReceiver(self.pipeline, cfg.receive.max_request_bytes, stats, gate)
-            await _bind(self.http.start(*parse_hostport(cfg.receive.http, "--http"), reuse_port=self.reuse_port),
-                        "--http", cfg.receive.http)
+            await _bind(
+                self.http.start(*parse_hostport(cfg.receive.http, "--http"), reuse_port=self.reuse_port),
+                "--http",
+                cfg.receive.http,
+            )
             log.info("OTLP/HTTP receiver on %s", ", ".join(self.http.addresses))
         for q in self.pipeline.queues:
             log.info("exporting to %s", q.client.name)
@@ -66,8 +69,11 @@ class Server:
             log.info("no exporter configured: spans are priced and recorded only")
         memory = self.pipeline.memory
         if memory.limit:
-            log.info("memory bound: %d MiB held at most, senders throttled from %d MiB (memory.limit_mib)",
-                     memory.limit >> 20, memory.soft >> 20)
+            log.info(
+                "memory bound: %d MiB held at most, senders throttled from %d MiB (memory.limit_mib)",
+                memory.limit >> 20,
+                memory.soft >> 20,
+            )
 
     async def stop(self) -> None:
         """Stop within export.drain_timeout_s of the call: one deadline, taken now, covers the
@@ -86,8 +92,11 @@ class Server:
         if close:
             close()  # stops genai-prices' updater thread when network updates are on
         memory = self.pipeline.memory
-        log.info("memory: at most %.1f MiB counted at an admission, of a %.0f MiB limit (memory.limit_mib)",
-                 memory.peak / (1 << 20), memory.limit / (1 << 20))
+        log.info(
+            "memory: at most %.1f MiB counted at an admission, of a %.0f MiB limit (memory.limit_mib)",
+            memory.peak / (1 << 20),
+            memory.limit / (1 << 20),
+        )
         log.info("stopped: %s", self.pipeline.stats.snapshot())
 
 
@@ -104,8 +113,14 @@ def open_sinks(config: Config) -> list:
     if m.listen or m.otlp_endpoint:
         from costline_processor.metrics import MetricsSink
 
-        sink = MetricsSink(m.dimensions, m.max_label_values, untagged=config.tagging.default,
-                           otlp_endpoint=m.otlp_endpoint, otlp_interval_s=m.otlp_interval_s, max_series=m.max_series)
+        sink = MetricsSink(
+            m.dimensions,
+            m.max_label_values,
+            untagged=config.tagging.default,
+            otlp_endpoint=m.otlp_endpoint,
+            otlp_interval_s=m.otlp_interval_s,
+            max_series=m.max_series,
+        )
         if m.listen:
             host, port = parse_hostport(m.listen, "--metrics")
             sink.serve(host, port)
@@ -148,8 +163,9 @@ async def _bind(starting, flag: str, value: str) -> None:
         raise bind_error(flag, value, value, e) from None
 
 
-async def serve_forever(config: Config, sinks=(), ready: Callable[[Server], None] | None = None,
-                        reuse_port: bool = False) -> int:
+async def serve_forever(
+    config: Config, sinks=(), ready: Callable[[Server], None] | None = None, reuse_port: bool = False
+) -> int:
     server = Server(config, sinks=sinks, reuse_port=reuse_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -203,8 +219,7 @@ def run_workers(config: Config, workers: int, logs: tuple[str, str] = ("INFO", "
         from costline_processor.memory import default_limit_mib
 
         config.memory.limit_mib = default_limit_mib(workers)
-    procs = [ctx.Process(target=_worker, args=(config, logs, i), name=f"costline-worker-{i}")
-             for i in range(workers)]
+    procs = [ctx.Process(target=_worker, args=(config, logs, i), name=f"costline-worker-{i}") for i in range(workers)]
     stopping = False
 
     def stop(signum, frame):

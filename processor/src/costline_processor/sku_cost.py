@@ -31,12 +31,31 @@ from costline_processor.records import Sku, Usage
 if TYPE_CHECKING:  # rate_card imports this module: its cards call `breakdown`
     from costline_processor.rate_card import RateCard
 
-SKUS = ("input", "cached_input", "cache_write", "cache_write_1h", "output", "reasoning", "audio_input",
-        "audio_cached_input", "audio_output", "requests")
+SKUS = (
+    "input",
+    "cached_input",
+    "cache_write",
+    "cache_write_1h",
+    "output",
+    "reasoning",
+    "audio_input",
+    "audio_cached_input",
+    "audio_output",
+    "requests",
+)
 # The ledger component each SKU's money is part of (input_usd, output_usd, cache_read_usd, cache_write_usd).
-COMPONENT = {"input": "input", "cached_input": "cache_read", "cache_write": "cache_write", "cache_write_1h": "cache_write",
-             "output": "output", "reasoning": "output", "audio_input": "input", "audio_cached_input": "cache_read",
-             "audio_output": "output", "requests": "input"}
+COMPONENT = {
+    "input": "input",
+    "cached_input": "cache_read",
+    "cache_write": "cache_write",
+    "cache_write_1h": "cache_write",
+    "output": "output",
+    "reasoning": "output",
+    "audio_input": "input",
+    "audio_cached_input": "cache_read",
+    "audio_output": "output",
+    "requests": "input",
+}
 _MTOK = Decimal(1_000_000)
 _ZERO = Decimal(0)
 
@@ -53,13 +72,19 @@ def priced(card: RateCard, u: Usage, duration_ns: int) -> dict[str, tuple[int, D
     reasoning = u.reasoning_tokens if r_reason is not None else 0
     counts = {
         "input": (u.input_tokens - a_read - a_in - read - write - write_1h, r_in),
-        "cached_input": (read, r_read), "cache_write": (write, r_write), "cache_write_1h": (write_1h, r_1h),
-        "output": (u.output_tokens - a_out - reasoning, r_out), "reasoning": (reasoning, r_reason),
-        "audio_input": (a_in, r_ain), "audio_cached_input": (a_read, r_aread), "audio_output": (a_out, r_aout),
+        "cached_input": (read, r_read),
+        "cache_write": (write, r_write),
+        "cache_write_1h": (write_1h, r_1h),
+        "output": (u.output_tokens - a_out - reasoning, r_out),
+        "reasoning": (reasoning, r_reason),
+        "audio_input": (a_in, r_ain),
+        "audio_cached_input": (a_read, r_aread),
+        "audio_output": (a_out, r_aout),
     }
     out = {sku: (n, rate * n / _MTOK if rate is not None and n else _ZERO) for sku, (n, rate) in counts.items() if n}
-    fees = card.per_call + (card.per_second * int(duration_ns) / 1_000_000_000 if card.per_second and duration_ns > 0
-                            else _ZERO)
+    fees = card.per_call + (
+        card.per_second * int(duration_ns) / 1_000_000_000 if card.per_second and duration_ns > 0 else _ZERO
+    )
     if fees:
         out["requests"] = (1, fees)
     return out

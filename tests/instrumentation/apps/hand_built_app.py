@@ -53,8 +53,9 @@ def main(mode: str) -> None:
             pass
 
     report()
-    spans = [{k: v for k, v in s.attributes.items() if k.startswith("costline.")}
-             for s in exporter.get_finished_spans()]
+    spans = [
+        {k: v for k, v in s.attributes.items() if k.startswith("costline.")} for s in exporter.get_finished_spans()
+    ]
     print(json.dumps({"spans": spans, "warnings": warnings.messages}))
 
 

@@ -22,8 +22,9 @@ from costline.instrumentation.attribution import with_current_context
 PROMPT = "tell me a short story please"  # 6 words
 SYSTEM = "be brief"  # 2 words
 MESSAGES = [{"role": "user", "content": PROMPT}]
-ONE_HOUR = [{"role": "user", "content": [{"type": "text", "text": PROMPT,
-                                          "cache_control": {"type": "ephemeral", "ttl": "1h"}}]}]
+ONE_HOUR = [
+    {"role": "user", "content": [{"type": "text", "text": PROMPT, "cache_control": {"type": "ephemeral", "ttl": "1h"}}]}
+]
 THINKING = {"type": "enabled", "budget_tokens": 1024}
 BASE = os.environ["FAKE_PROVIDER_URL"]
 
@@ -56,8 +57,9 @@ def sync_calls(checks: dict) -> None:
     with tagged("completions-stream-sync"):
         list(o.completions.create(model="gpt-3.5-turbo-instruct", prompt=PROMPT, stream=True))
     with tagged("openrouter-sync"):
-        o.chat.completions.create(model="openrouter/auto", messages=MESSAGES, reasoning_effort="low",
-                                  prompt_cache_key="k")
+        o.chat.completions.create(
+            model="openrouter/auto", messages=MESSAGES, reasoning_effort="low", prompt_cache_key="k"
+        )
     with tagged("chat-error-sync"):
         try:
             o.chat.completions.create(model="error-429", messages=MESSAGES)
@@ -66,8 +68,11 @@ def sync_calls(checks: dict) -> None:
     with tagged("anthropic-sync"):
         a.messages.create(model="claude-fake-1", max_tokens=64, system=SYSTEM, messages=ONE_HOUR)
     with tagged("anthropic-stream-sync"):
-        list(a.messages.create(model="claude-fake-1", max_tokens=64, system=SYSTEM, messages=MESSAGES,
-                               thinking=THINKING, stream=True))
+        list(
+            a.messages.create(
+                model="claude-fake-1", max_tokens=64, system=SYSTEM, messages=MESSAGES, thinking=THINKING, stream=True
+            )
+        )
     with tagged("anthropic-helper-sync"):
         with a.messages.stream(model="claude-fake-1", max_tokens=64, system=SYSTEM, messages=ONE_HOUR) as stream:
             checks["anthropic-helper-sync: text"] = "".join(stream.text_stream).strip()
@@ -88,8 +93,9 @@ async def async_calls(checks: dict) -> None:
     with tagged("chat-async"):
         await o.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=64)
     with tagged("chat-stream-async"):
-        stream = await o.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True,
-                                                 stream_options={"include_usage": True})
+        stream = await o.chat.completions.create(
+            model="gpt-4o", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
         chunks = [c async for c in stream]
         checks["chat-stream-async: app asked for usage and saw it"] = chunks[-1].usage is not None
     with tagged("responses-async"):
@@ -109,12 +115,12 @@ async def async_calls(checks: dict) -> None:
     with tagged("anthropic-async"):
         await a.messages.create(model="claude-fake-1", max_tokens=64, system=SYSTEM, messages=ONE_HOUR)
     with tagged("anthropic-stream-async"):
-        stream = await a.messages.create(model="claude-fake-1", max_tokens=64, system=SYSTEM, messages=MESSAGES,
-                                         thinking=THINKING, stream=True)
+        stream = await a.messages.create(
+            model="claude-fake-1", max_tokens=64, system=SYSTEM, messages=MESSAGES, thinking=THINKING, stream=True
+        )
         [e async for e in stream]
     with tagged("anthropic-helper-async"):
-        async with a.messages.stream(model="claude-fake-1", max_tokens=64, system=SYSTEM,
-                                     messages=ONE_HOUR) as stream:
+        async with a.messages.stream(model="claude-fake-1", max_tokens=64, system=SYSTEM, messages=ONE_HOUR) as stream:
             await stream.get_final_message()
 
     async def in_task(label: str) -> None:

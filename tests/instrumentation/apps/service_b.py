@@ -31,9 +31,11 @@ def app(environ, start_response):
         body = b"{}"
     else:
         openai.OpenAI(base_url=BASE + "/v1", api_key="k", max_retries=0).chat.completions.create(
-            model="gpt-4o", messages=MESSAGES)
+            model="gpt-4o", messages=MESSAGES
+        )
         anthropic.Anthropic(base_url=BASE, api_key="k", max_retries=0).messages.create(
-            model="claude-fake-1", max_tokens=64, messages=MESSAGES)
+            model="claude-fake-1", max_tokens=64, messages=MESSAGES
+        )
         requests.get(f"{BASE}/internal/from-b", timeout=30)
         body = json.dumps(current_tags()).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])

@@ -48,7 +48,9 @@ class App:
         await self.aclient.responses.create(model="gpt-5", input="hi")  # untagged CL001
         with costline.attribution(**TAGS):
             await self.aclient.responses.create(model="gpt-5", input="hi")
-        async with self.aclaude.messages.stream(model="claude-fake-1", max_tokens=8, messages=MESSAGES) as s:  # untagged CL001
+        async with self.aclaude.messages.stream(
+            model="claude-fake-1", max_tokens=8, messages=MESSAGES
+        ) as s:  # untagged CL001
             await s.get_final_message()
 
     @costline.attribution(feature="chat", customer_id="acme")
@@ -65,7 +67,9 @@ class App:
 
     # nested helpers: `_ask` is reached from tagged and untagged code, `_embed` only from tagged code
     def _ask(self, text: str) -> None:
-        self.client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": text}])  # untagged CL001
+        self.client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": text}]
+        )  # untagged CL001
 
     def _summarise(self, text: str) -> None:
         self._ask(text)
@@ -92,10 +96,14 @@ class App:
             self.plan()
 
     def one_off(self) -> None:
-        claude_client(self.anthropic_url).messages.create(model="claude-fake-1", max_tokens=8, messages=MESSAGES)  # untagged CL001
+        claude_client(self.anthropic_url).messages.create(
+            model="claude-fake-1", max_tokens=8, messages=MESSAGES
+        )  # untagged CL001
 
     def legacy(self) -> None:
-        self.client.completions.create(model="gpt-3.5-turbo-instruct", prompt="hi")  # untagged  # costline: ignore[CL001]
+        self.client.completions.create(
+            model="gpt-3.5-turbo-instruct", prompt="hi"
+        )  # untagged  # costline: ignore[CL001]
 
 
 def run(app: App, times: int = 1) -> None:

@@ -25,8 +25,11 @@ def build(openai_url: str) -> Starlette:
     client = openai.AsyncOpenAI(base_url=openai_url, api_key="k", max_retries=0)
 
     async def ask(request: Request) -> JSONResponse:
-        answer = await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}])  # untagged
+        answer = await client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+        )  # untagged
         return JSONResponse({"id": answer.id})
 
-    return Starlette(routes=[Route("/ask", ask, methods=["POST"])],
-                     middleware=[Middleware(CostlineASGIMiddleware, headers=HEADERS)])
+    return Starlette(
+        routes=[Route("/ask", ask, methods=["POST"])], middleware=[Middleware(CostlineASGIMiddleware, headers=HEADERS)]
+    )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import openai
+import otel_setup
 from openinference.instrumentation.openai import OpenAIInstrumentor
 
 import costline
-import otel_setup
 
 provider = otel_setup.start("embeddings-app")
 OpenAIInstrumentor().instrument(tracer_provider=provider)

@@ -6,9 +6,8 @@ not baggage, so the call can only get them from the root of its trace."""
 from __future__ import annotations
 
 import anthropic
-from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
-
 import otel_setup
+from opentelemetry.sdk.trace.sampling import Decision, Sampler, SamplingResult
 
 
 class DropStep(Sampler):
@@ -28,6 +27,7 @@ root_tags = {f"costline.{k}": v for k, v in otel_setup.TAGS.items()}
 
 with tracer.start_as_current_span("POST /chat", attributes=root_tags):
     with tracer.start_as_current_span("retrieve (sampled out)"):
-        client.messages.create(model="claude-sonnet-4-5", max_tokens=64,
-                               messages=[{"role": "user", "content": "one two three"}])
+        client.messages.create(
+            model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": "one two three"}]
+        )
 provider.shutdown()

@@ -49,7 +49,9 @@ def one_input(data: bytes) -> None:
     p.queues = [q]
     rejected, _ = p.accept_traces(data)
     p._flush(p.buffer.drain())
-    sent = sum(len(ss.spans) for rs in ExportTraceServiceRequest.FromString(data).resource_spans for ss in rs.scope_spans)
+    sent = sum(
+        len(ss.spans) for rs in ExportTraceServiceRequest.FromString(data).resource_spans for ss in rs.scope_spans
+    )
     exported = sum(b.spans for b in q.batches)
     if exported != sent - rejected:
         raise AssertionError(f"{sent} spans sent, {rejected} rejected, {exported} exported")

@@ -10,10 +10,19 @@ def protobuf_request_seeds() -> list[bytes]:
     t = new_trace_id()
     root = span(t, "POST /answer", costline__feature="search", user__id="u1")
     agent = span(t, "invoke_agent planner", root, gen_ai__operation__name="invoke_agent", gen_ai__agent__name="planner")
-    calls = [llm(t, agent), llm(t, agent, model="claude-sonnet-4-5", provider="anthropic",
-                                gen_ai__usage__cache_read__input_tokens=200),
-             span(t, "ChatOpenAI", agent, openinference__span__kind="LLM", llm__model_name="gpt-4o-mini",
-                  llm__token_count__prompt=10, llm__token_count__completion=3)]
+    calls = [
+        llm(t, agent),
+        llm(t, agent, model="claude-sonnet-4-5", provider="anthropic", gen_ai__usage__cache_read__input_tokens=200),
+        span(
+            t,
+            "ChatOpenAI",
+            agent,
+            openinference__span__kind="LLM",
+            llm__model_name="gpt-4o-mini",
+            llm__token_count__prompt=10,
+            llm__token_count__completion=3,
+        ),
+    ]
     return [request([root, agent, *calls]).SerializeToString(), request([calls[0]]).SerializeToString()]
 
 
@@ -36,13 +45,58 @@ def otlp_json_seeds() -> list[bytes]:
 
 def otlp_json_dictionary() -> list[bytes]:
     """Tokens for libFuzzer's -dict: byte mutations rarely spell OTLP/JSON's field names."""
-    names = ["resourceSpans", "resource_spans", "scopeSpans", "scope_spans", "spans", "resource", "scope", "attributes",
-             "key", "value", "stringValue", "intValue", "doubleValue", "boolValue", "bytesValue", "arrayValue",
-             "kvlistValue", "values", "traceId", "spanId", "parentSpanId", "name", "kind", "startTimeUnixNano",
-             "endTimeUnixNano", "events", "links", "status", "code", "message", "timeUnixNano", "traceState", "flags",
-             "droppedAttributesCount", "schemaUrl", "version"]
-    return [f'"{n}":'.encode() for n in names] + [b"{", b"}", b"[", b"]", b'"', b",", b"null", b"true", b"-1",
-                                                  b'"18446744073709551616"', b"1e400", b'"eee19b7ec3c1b174"']
+    names = [
+        "resourceSpans",
+        "resource_spans",
+        "scopeSpans",
+        "scope_spans",
+        "spans",
+        "resource",
+        "scope",
+        "attributes",
+        "key",
+        "value",
+        "stringValue",
+        "intValue",
+        "doubleValue",
+        "boolValue",
+        "bytesValue",
+        "arrayValue",
+        "kvlistValue",
+        "values",
+        "traceId",
+        "spanId",
+        "parentSpanId",
+        "name",
+        "kind",
+        "startTimeUnixNano",
+        "endTimeUnixNano",
+        "events",
+        "links",
+        "status",
+        "code",
+        "message",
+        "timeUnixNano",
+        "traceState",
+        "flags",
+        "droppedAttributesCount",
+        "schemaUrl",
+        "version",
+    ]
+    return [f'"{n}":'.encode() for n in names] + [
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b'"',
+        b",",
+        b"null",
+        b"true",
+        b"-1",
+        b'"18446744073709551616"',
+        b"1e400",
+        b'"eee19b7ec3c1b174"',
+    ]
 
 
 def usage_normalizer_seeds() -> list[bytes]:

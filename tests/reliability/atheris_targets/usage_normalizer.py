@@ -22,13 +22,48 @@ with atheris.instrument_imports(include=["costline"]):
     from costline_processor.records import Cost
 
 _PRICER = Pricer(Config().pricing)
-KEYS = sorted(INTERESTING_KEYS) + [p + s for p in INTERESTING_PREFIXES for s in ("input_tokens", "total", "x")] + [
-    "gen_ai.agent.name", "costline.feature", "random.key"]
-STRINGS = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4-5", "gemini-2.5-pro", "openai", "anthropic", "aws.bedrock",
-           "azure", "chat", "LLM", "AGENT", "embeddings", "1000", "-5", "1e3", "NaN", "inf", "", "true", "priority",
-           "batch", "api.openai.com", "{\"input_tokens\": 3}", "0.25"]
-SCOPES = ["", "openinference.instrumentation.openai", "opentelemetry.instrumentation.openai_v2", "openlit.otel.tracing",
-          "ai", "pydantic-ai", "logfire", "langsmith", "opentelemetry.instrumentation.anthropic"]
+KEYS = (
+    sorted(INTERESTING_KEYS)
+    + [p + s for p in INTERESTING_PREFIXES for s in ("input_tokens", "total", "x")]
+    + ["gen_ai.agent.name", "costline.feature", "random.key"]
+)
+STRINGS = [
+    "gpt-4o",
+    "gpt-4o-mini",
+    "claude-sonnet-4-5",
+    "gemini-2.5-pro",
+    "openai",
+    "anthropic",
+    "aws.bedrock",
+    "azure",
+    "chat",
+    "LLM",
+    "AGENT",
+    "embeddings",
+    "1000",
+    "-5",
+    "1e3",
+    "NaN",
+    "inf",
+    "",
+    "true",
+    "priority",
+    "batch",
+    "api.openai.com",
+    '{"input_tokens": 3}',
+    "0.25",
+]
+SCOPES = [
+    "",
+    "openinference.instrumentation.openai",
+    "opentelemetry.instrumentation.openai_v2",
+    "openlit.otel.tracing",
+    "ai",
+    "pydantic-ai",
+    "logfire",
+    "langsmith",
+    "opentelemetry.instrumentation.anthropic",
+]
 
 
 def _value(fdp: atheris.FuzzedDataProvider, depth: int = 0):
@@ -57,15 +92,25 @@ def one_input(data: bytes) -> None:
     attrs = {}
     for _ in range(fdp.ConsumeIntInRange(0, 12)):
         attrs[fdp.PickValueInList(KEYS)] = _value(fdp)
-    call = normalize_span(attrs, scope_name=fdp.PickValueInList(SCOPES), scope_version=fdp.PickValueInList(["", "0.1.13", "1.0"]),
-                          span_name=fdp.PickValueInList(["", "chat gpt-4o", "ChatOpenAI", "ai.generateText"]),
-                          span_kind=fdp.ConsumeIntInRange(0, 5))
+    call = normalize_span(
+        attrs,
+        scope_name=fdp.PickValueInList(SCOPES),
+        scope_version=fdp.PickValueInList(["", "0.1.13", "1.0"]),
+        span_name=fdp.PickValueInList(["", "chat gpt-4o", "ChatOpenAI", "ai.generateText"]),
+        span_kind=fdp.ConsumeIntInRange(0, 5),
+    )
     if call is None:
         return
     u = call.usage
     if u is not None:
-        counts = (u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens, u.cache_write_1h_tokens,
-                  u.reasoning_tokens)
+        counts = (
+            u.input_tokens,
+            u.output_tokens,
+            u.cache_read_tokens,
+            u.cache_write_tokens,
+            u.cache_write_1h_tokens,
+            u.reasoning_tokens,
+        )
         assert all(type(n) is int and n >= 0 for n in counts), (attrs, u)
         if call.status is None:
             assert u.cache_read_tokens + u.cache_write_tokens <= u.input_tokens, (attrs, u)

@@ -36,12 +36,21 @@ def register(subparsers) -> None:
     p.add_argument("--daily-spend", metavar="USD", help="total spend in one UTC day above USD")
     p.add_argument("--customer-daily", metavar="USD", help="one customer_id above USD in one day")
     p.add_argument("--user-daily", metavar="USD", help="one user_id above USD in one day")
-    p.add_argument("--cost-per-user-growth", metavar="PCT", help="cost per active user up more than PCT%% on the previous period")
-    p.add_argument("--feature-cost-vs-usage", metavar="PCT", help="a feature's cost growing PCT%% faster than its calls")
+    p.add_argument(
+        "--cost-per-user-growth", metavar="PCT", help="cost per active user up more than PCT%% on the previous period"
+    )
+    p.add_argument(
+        "--feature-cost-vs-usage", metavar="PCT", help="a feature's cost growing PCT%% faster than its calls"
+    )
     p.add_argument("--untagged-share", metavar="PCT", help="more than PCT%% of the day's spend untagged")
     p.add_argument("--min-feature-cost", metavar="USD", help="skip features cheaper than USD last period (default: 1)")
     p.add_argument("--period", metavar="DURATION", help="trend period (default: 7d)")
-    p.add_argument("--at", default="now", metavar="WHEN", help="check as of this time; a midnight such as 2026-03-05 checks the day that ended (default: now)")
+    p.add_argument(
+        "--at",
+        default="now",
+        metavar="WHEN",
+        help="check as of this time; a midnight such as 2026-03-05 checks the day that ended (default: now)",
+    )
     p.add_argument(
         "--explain",
         nargs="?",
@@ -85,11 +94,16 @@ def run(args) -> int:
         fired += budgets.alerts(budgets.evaluate(ledger, config.budgets, at, tagging.default))
         daily = any(a.alert == "daily_spend" for a in fired)
         why = _why(ledger, args, at, config.tagging.default) if daily else None
-    alerts = [{"alert": a.alert, "subject": a.subject, "value": a.value, "threshold": a.threshold, "message": a.message} for a in fired]
+    alerts = [
+        {"alert": a.alert, "subject": a.subject, "value": a.value, "threshold": a.threshold, "message": a.message}
+        for a in fired
+    ]
     for a in alerts if args.explain else ():
         a["explanation"] = why if a["alert"] == "daily_spend" else None
     if args.format == "json":
-        checked = [k for k in FLAGS.values() if k not in ("period", "min_feature_cost_usd") and getattr(t, k) is not None]
+        checked = [
+            k for k in FLAGS.values() if k not in ("period", "min_feature_cost_usd") and getattr(t, k) is not None
+        ]
         checked += ["budgets"] if config.budgets else []
         render_object({"ok": not alerts, "checked": checked, "alerts": alerts}, sys.stdout)
     elif alerts:

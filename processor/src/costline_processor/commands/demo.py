@@ -24,10 +24,16 @@ if TYPE_CHECKING:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="run a realistic workload through costline and print the reports", description=__doc__)
+    p = sub.add_parser(
+        "demo", help="run a realistic workload through costline and print the reports", description=__doc__
+    )
     p.add_argument("--requests", type=int, default=60, help="app requests to send (default 60)")
-    p.add_argument("--ledger", metavar="PATH", help="keep the demo ledger here (default: a temporary file, removed at the end)")
-    p.add_argument("--export-grpc", metavar="HOST:PORT", action="append", default=[], help="also export enriched spans here")
+    p.add_argument(
+        "--ledger", metavar="PATH", help="keep the demo ledger here (default: a temporary file, removed at the end)"
+    )
+    p.add_argument(
+        "--export-grpc", metavar="HOST:PORT", action="append", default=[], help="also export enriched spans here"
+    )
     p.add_argument("--no-ui", action="store_true", help="stop after the reports instead of serving the page")
     p.set_defaults(func=run)
 
@@ -51,7 +57,9 @@ def _run(args: argparse.Namespace, launcher: str, workdir: Path) -> int:
 
     ledger_path = args.ledger or str(workdir / "ledger.db")
     config_path = workdir / "costline.yaml"  # what a team would pass to serve and the reports alike
-    config_path.write_text("tagging:\n  required: [feature, customer_id]\n  default: untagged\n  owner: platform-team\n")
+    config_path.write_text(
+        "tagging:\n  required: [feature, customer_id]\n  default: untagged\n  owner: platform-team\n"
+    )
 
     with FakeProvider() as provider:
         _say(1, f"fake LLM provider (OpenAI + Anthropic wire formats) on {provider.base_url}")
@@ -66,12 +74,19 @@ def _run(args: argparse.Namespace, launcher: str, workdir: Path) -> int:
             print(f"costline demo: the app exited with {result.returncode}", file=sys.stderr)
             return 1
         stats = serving.drain()
-        print(f"  costline: {stats.get('spans_received')} spans received, {stats.get('llm_calls', 'priced')} LLM calls "
-              f"priced in {time.monotonic() - started:.1f}s", file=sys.stderr)
+        print(
+            f"  costline: {stats.get('spans_received')} spans received, {stats.get('llm_calls', 'priced')} LLM calls "
+            f"priced in {time.monotonic() - started:.1f}s",
+            file=sys.stderr,
+        )
 
     _say(4, "reports (the same commands work on any ledger: costline report --help)")
     _print_reports(ledger_path, config_path)
-    print(f"\nledger kept at {ledger_path}" if args.ledger else "\n(the demo's ledger was temporary: pass --ledger PATH to keep one)")
+    print(
+        f"\nledger kept at {ledger_path}"
+        if args.ledger
+        else "\n(the demo's ledger was temporary: pass --ledger PATH to keep one)"
+    )
     if not args.no_ui:
         _serve_page(ledger_path, config_path)
     return 0
@@ -94,9 +109,13 @@ def _launcher() -> str:
     """The `opentelemetry-instrument` beside this Python, or a one-line refusal naming the install."""
     from costline_processor.config import ConfigError
 
-    launcher = shutil.which("opentelemetry-instrument") or str(Path(sys.executable).with_name("opentelemetry-instrument"))
+    launcher = shutil.which("opentelemetry-instrument") or str(
+        Path(sys.executable).with_name("opentelemetry-instrument")
+    )
     if not os.path.exists(launcher):
-        raise ConfigError("the demo needs opentelemetry-distro, openai and anthropic: pip install 'costline[processor,test]'")
+        raise ConfigError(
+            "the demo needs opentelemetry-distro, openai and anthropic: pip install 'costline[processor,test]'"
+        )
     return launcher
 
 

@@ -14,7 +14,9 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("export", help="write attributed cost as a FinOps FOCUS CSV")
     p.add_argument("--format", choices=["focus"], default="focus", help="export format (default: focus)")
     p.add_argument("--period", choices=["day", "month"], default="day", help="charge period of each row (default: day)")
-    p.add_argument("--tags", metavar="TAG[,TAG]", help="tags kept in the Tags column (default: all but session_id and outcome)")
+    p.add_argument(
+        "--tags", metavar="TAG[,TAG]", help="tags kept in the Tags column (default: all but session_id and outcome)"
+    )
     p.add_argument("--billing-account", default="", metavar="ID", help="value of BillingAccountId")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     options.add_window(p)

@@ -10,12 +10,22 @@ import sys
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("lint", help="find openai/anthropic model calls made outside costline.attribution (CL001)")
+    p = subparsers.add_parser(
+        "lint", help="find openai/anthropic model calls made outside costline.attribution (CL001)"
+    )
     p.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files or directories (default: .)")
-    p.add_argument("--format", choices=("text", "json", "github"), default="text",
-                   help="text (path:line:col: CL001 ...), json, or github (workflow annotations)")
-    p.add_argument("--require-tags", metavar="TAGS", default="",
-                   help="comma-separated tags the enclosing attributions must set (default: any attribution)")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "github"),
+        default="text",
+        help="text (path:line:col: CL001 ...), json, or github (workflow annotations)",
+    )
+    p.add_argument(
+        "--require-tags",
+        metavar="TAGS",
+        default="",
+        help="comma-separated tags the enclosing attributions must set (default: any attribution)",
+    )
     p.add_argument("--diff", metavar="BASE", help="report only calls on lines changed since this git ref")
     p.set_defaults(func=run)
 

@@ -21,12 +21,28 @@ from costline_processor.ledger import options
 from costline_processor.ledger.periods import parse_time
 from costline_processor.ledger.render import render
 
-_RATES = ("input", "output", "cache_read", "cache_write", "cache_write_1h", "reasoning", "input_audio", "output_audio",
-          "cache_audio_read")
-_ABSENT = {"input": "not billed", "output": "not billed", "cache_read": "billed as input",
-           "cache_write": "billed as input", "cache_write_1h": "billed as cache_write", "reasoning": "billed as output",
-           "input_audio": "billed as input (caveat audio_at_text_rate)",
-           "output_audio": "billed as output (caveat audio_at_text_rate)", "cache_audio_read": "billed as cache_read"}
+_RATES = (
+    "input",
+    "output",
+    "cache_read",
+    "cache_write",
+    "cache_write_1h",
+    "reasoning",
+    "input_audio",
+    "output_audio",
+    "cache_audio_read",
+)
+_ABSENT = {
+    "input": "not billed",
+    "output": "not billed",
+    "cache_read": "billed as input",
+    "cache_write": "billed as input",
+    "cache_write_1h": "billed as cache_write",
+    "reasoning": "billed as output",
+    "input_audio": "billed as input (caveat audio_at_text_rate)",
+    "output_audio": "billed as output (caveat audio_at_text_rate)",
+    "cache_audio_read": "billed as cache_read",
+}
 
 
 def register(subparsers) -> None:
@@ -36,7 +52,9 @@ def register(subparsers) -> None:
     show.add_argument("model", metavar="MODEL", help="model name as spans carry it (e.g. bedrock/us.anthropic...)")
     show.add_argument("--provider", metavar="P", help="provider hint as spans carry it (openai, aws.bedrock, azure...)")
     show.add_argument("--at", metavar="DATE", help="moment to price at: 2025-09-01 or ISO time, UTC (default: now)")
-    show.add_argument("--config", metavar="FILE", help="costline YAML config (pricing.prices_file, pricing.deployments)")
+    show.add_argument(
+        "--config", metavar="FILE", help="costline YAML config (pricing.prices_file, pricing.deployments)"
+    )
     show.set_defaults(func=run_show)
     check = sub.add_parser("check", help="the models of a ledger: priced by rule, by correction, or not at all")
     options.add_ledger(check)
@@ -116,11 +134,13 @@ def run_check(args) -> int:
     for (model, provider, by, status), calls in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         now = ""
         if by == "not priced" and model:
-            card, _ = pricer.explain(ModelCall("cli", model=model, provider=provider or None, usage=Usage()),
-                                     options.now_ns())
+            card, _ = pricer.explain(
+                ModelCall("cli", model=model, provider=provider or None, usage=Usage()), options.now_ns()
+            )
             now = f"priced by {card.source}" if hasattr(card, "rates") else card.reason
-        rows.append({"model": model, "provider": provider, "priced_by": by, "status": status, "calls": calls,
-                     "now": now})
+        rows.append(
+            {"model": model, "provider": provider, "priced_by": by, "status": status, "calls": calls, "now": now}
+        )
     render(rows, args.format, sys.stdout, columns=["model", "provider", "priced_by", "status", "calls", "now"])
     return 0
 

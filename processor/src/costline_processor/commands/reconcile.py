@@ -17,11 +17,22 @@ from costline_processor.ledger.render import money, render, render_object
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("reconcile", help="compare attributed cost per day and model with a provider's cost export")
-    p.add_argument("--invoice", required=True, metavar="FILE", help="OpenAI or Anthropic cost export CSV, or date,model,cost_usd")
-    p.add_argument("--provider", help="the provider a plain date,model,cost_usd file bills (OpenAI's and Anthropic's exports name their own)")
-    p.add_argument("--by", default="day,model", choices=["day,model", "day", "model"], help="comparison grain (default: day,model)")
-    p.add_argument("--tolerance", type=float, metavar="PCT", help="exit 1 when the total gap exceeds PCT%% of the invoice")
+    p = subparsers.add_parser(
+        "reconcile", help="compare attributed cost per day and model with a provider's cost export"
+    )
+    p.add_argument(
+        "--invoice", required=True, metavar="FILE", help="OpenAI or Anthropic cost export CSV, or date,model,cost_usd"
+    )
+    p.add_argument(
+        "--provider",
+        help="the provider a plain date,model,cost_usd file bills (OpenAI's and Anthropic's exports name their own)",
+    )
+    p.add_argument(
+        "--by", default="day,model", choices=["day,model", "day", "model"], help="comparison grain (default: day,model)"
+    )
+    p.add_argument(
+        "--tolerance", type=float, metavar="PCT", help="exit 1 when the total gap exceeds PCT%% of the invoice"
+    )
     options.add_format(p)
     options.add_ledger(p)
     p.set_defaults(func=run)
@@ -42,9 +53,12 @@ def run(args) -> int:
     if args.format == "json":
         render_object({"provider": provider, "total": total, "rows": rows}, sys.stdout)
     else:
-        footer = [f"total: invoice {money(total['invoice_usd'], 2)}, attributed {money(total['attributed_usd'], 2)}, "
-                  f"gap {money(total['gap_usd'], 2, sign=True)}" + (f" ({total['gap_pct']:+.2f}%)" if total["gap_pct"] is not None else "")
-                  + (f"; {total['unpriced_calls']:,} unpriced calls" if total["unpriced_calls"] else "")]
+        footer = [
+            f"total: invoice {money(total['invoice_usd'], 2)}, attributed {money(total['attributed_usd'], 2)}, "
+            f"gap {money(total['gap_usd'], 2, sign=True)}"
+            + (f" ({total['gap_pct']:+.2f}%)" if total["gap_pct"] is not None else "")
+            + (f"; {total['unpriced_calls']:,} unpriced calls" if total["unpriced_calls"] else "")
+        ]
         render(rows, args.format, sys.stdout, footer=footer)
     if args.tolerance is not None and total["gap_pct"] is not None and abs(total["gap_pct"]) > args.tolerance:
         return 1

@@ -19,8 +19,14 @@ _BATCH = 1000
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("reprice", help="recompute stored calls' cost with current or given prices; report the delta")
-    p.add_argument("--prices", metavar="FILE", help="price file (negotiated prices, discounts); default: the config's, else genai-prices alone")
+    p = subparsers.add_parser(
+        "reprice", help="recompute stored calls' cost with current or given prices; report the delta"
+    )
+    p.add_argument(
+        "--prices",
+        metavar="FILE",
+        help="price file (negotiated prices, discounts); default: the config's, else genai-prices alone",
+    )
     p.add_argument("--by", default="model", metavar="DIM[,DIM]", help="group the delta by (default: model)")
     p.add_argument("--apply", action="store_true", help="write the new costs into the ledger")
     options.add_window(p, since=None)
@@ -57,8 +63,10 @@ def run(args) -> int:
         old = sum((r["old_cost_usd"] for r in rows), Decimal(0))
         new = sum((r["new_cost_usd"] for r in rows), Decimal(0))
         n = sum(r["changed_calls"] for r in rows)
-        footer.append(f"total: {money(old)} -> {money(new)} (delta {money(new - old, sign=True)}) over {n:,} changed calls"
-                      + (", applied" if args.apply else "; run with --apply to store"))
+        footer.append(
+            f"total: {money(old)} -> {money(new)} (delta {money(new - old, sign=True)}) over {n:,} changed calls"
+            + (", applied" if args.apply else "; run with --apply to store")
+        )
     render(rows, args.format, sys.stdout, footer=footer)
     return 0
 
@@ -67,8 +75,18 @@ def summarize(results, dims: list[str], untagged: str) -> list[dict]:
     groups: dict[tuple, dict] = {}
     for r in results:
         k = dimensions.key(r.old, dims, untagged)
-        g = groups.setdefault(k, {**dict(zip(dims, k)), "calls": 0, "changed_calls": 0, "old_unpriced": 0, "new_unpriced": 0,
-                                  "old_cost_usd": Decimal(0), "new_cost_usd": Decimal(0)})
+        g = groups.setdefault(
+            k,
+            {
+                **dict(zip(dims, k)),
+                "calls": 0,
+                "changed_calls": 0,
+                "old_unpriced": 0,
+                "new_unpriced": 0,
+                "old_cost_usd": Decimal(0),
+                "new_cost_usd": Decimal(0),
+            },
+        )
         g["calls"] += 1
         g["changed_calls"] += r.changed
         g["old_unpriced"] += r.old.cost_usd is None

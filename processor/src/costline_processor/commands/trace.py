@@ -27,8 +27,17 @@ def run(args) -> int:
         raise ConfigError(f"no calls of trace {trace_id} in the ledger")
     steps, calls, total = reports.trace_steps(rows)
     if args.format == "json":
-        render_object({"trace_id": trace_id, "cost_usd": total.cost_usd, "calls": total.calls,
-                       "unpriced_calls": total.unpriced_calls, "steps": steps, "call_list": calls}, sys.stdout)
+        render_object(
+            {
+                "trace_id": trace_id,
+                "cost_usd": total.cost_usd,
+                "calls": total.calls,
+                "unpriced_calls": total.unpriced_calls,
+                "steps": steps,
+                "call_list": calls,
+            },
+            sys.stdout,
+        )
         return 0
     if args.format == "csv":
         render(calls, "csv", sys.stdout)

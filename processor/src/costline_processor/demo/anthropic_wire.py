@@ -24,40 +24,69 @@ def anthropic_usage(body: dict) -> dict:
     w = prompt_words(body)
     one_hour = w if _wants_1h_cache(body) else 0
     thinking = 3 if body.get("thinking") else 0
-    usage = {"input_tokens": 10 + w, "cache_read_input_tokens": w, "cache_creation_input_tokens": 2 * w,
-             "cache_creation": {"ephemeral_5m_input_tokens": 2 * w - one_hour, "ephemeral_1h_input_tokens": one_hour},
-             "output_tokens": 6 + thinking, "service_tier": "standard"}
+    usage = {
+        "input_tokens": 10 + w,
+        "cache_read_input_tokens": w,
+        "cache_creation_input_tokens": 2 * w,
+        "cache_creation": {"ephemeral_5m_input_tokens": 2 * w - one_hour, "ephemeral_1h_input_tokens": one_hour},
+        "output_tokens": 6 + thinking,
+        "service_tier": "standard",
+    }
     if thinking:
         usage["output_tokens_details"] = {"thinking_tokens": thinking}
     return usage
 
 
 def message_json(body: dict, rid: str, model: str) -> dict:
-    return {"id": rid, "type": "message", "role": "assistant", "model": model,
-            "content": [{"type": "text", "text": " ".join(REPLY)}], "stop_reason": "end_turn",
-            "stop_sequence": None, "usage": anthropic_usage(body)}
+    return {
+        "id": rid,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": " ".join(REPLY)}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": anthropic_usage(body),
+    }
 
 
 def message_events(body: dict, rid: str, model: str, cut: bool) -> list[dict]:
     usage = anthropic_usage(body)
     start_usage = {**{k: v for k, v in usage.items() if k != "output_tokens_details"}, "output_tokens": 1}
     message = {**message_json(body, rid, model), "content": [], "stop_reason": None, "usage": start_usage}
-    delta_usage = {k: usage[k] for k in ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens",
-                                         "output_tokens", "output_tokens_details") if k in usage}
-    events: list[dict[str, Any]] = [{"type": "message_start", "message": message},
-              {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
-              {"type": "ping"}]
-    events += [{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w + " "}}
-               for w in REPLY]
+    delta_usage = {
+        k: usage[k]
+        for k in (
+            "input_tokens",
+            "cache_creation_input_tokens",
+            "cache_read_input_tokens",
+            "output_tokens",
+            "output_tokens_details",
+        )
+        if k in usage
+    }
+    events: list[dict[str, Any]] = [
+        {"type": "message_start", "message": message},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+        {"type": "ping"},
+    ]
+    events += [
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w + " "}} for w in REPLY
+    ]
     if cut:
         return events[:4]
-    return [*events, {"type": "content_block_stop", "index": 0},
-                     {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                      "usage": delta_usage},
-                     {"type": "message_stop"}]
+    return [
+        *events,
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": delta_usage},
+        {"type": "message_stop"},
+    ]
 
 
 def error_json(status: int) -> dict:
     kind = ERROR_TYPES.get(status, "api_error")
-    return {"type": "error", "error": {"type": kind, "message": f"fake provider error {status}"},
-            "request_id": "req_fake"}
+    return {
+        "type": "error",
+        "error": {"type": kind, "message": f"fake provider error {status}"},
+        "request_id": "req_fake",
+    }

@@ -9,8 +9,15 @@ from typing import Any
 
 CREATED = 1767225600  # 2026-01-01T00:00:00Z
 REPLY = ["Hello", "from", "the", "fake", "provider."]
-ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-               404: "not_found_error", 429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}
+ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
 
 
 def _texts(value: Any) -> list[str]:

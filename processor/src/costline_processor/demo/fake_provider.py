@@ -72,9 +72,23 @@ from costline_processor.demo.openai_wire import (
 )
 
 __all__ = [  # the wire-format helpers stay importable from here (tests and benchmarks use them)
-    "CREATED", "REPLY", "FakeProvider", "RecordedRequest", "anthropic_usage", "chat_chunks", "chat_json",
-    "completion_json", "embeddings_json", "error_body", "main", "message_events", "message_json",
-    "openai_usage", "prompt_words", "response_events", "response_json",
+    "CREATED",
+    "REPLY",
+    "FakeProvider",
+    "RecordedRequest",
+    "anthropic_usage",
+    "chat_chunks",
+    "chat_json",
+    "completion_json",
+    "embeddings_json",
+    "error_body",
+    "main",
+    "message_events",
+    "message_json",
+    "openai_usage",
+    "prompt_words",
+    "response_events",
+    "response_json",
 ]
 
 
@@ -123,8 +137,11 @@ class _Handler(BaseHTTPRequestHandler):
         fail = error_body(path, 500) if model == "error-stream" else None
         if path == "/v1/chat/completions":
             if stream:
-                return self._sse([(None, c) for c in chat_chunks(body, "chatcmpl-" + rid, answer_model, "chat", cut)],
-                                 done=not cut, fail=fail)
+                return self._sse(
+                    [(None, c) for c in chat_chunks(body, "chatcmpl-" + rid, answer_model, "chat", cut)],
+                    done=not cut,
+                    fail=fail,
+                )
             return self._json(200, chat_json(body, "chatcmpl-" + rid, answer_model))
         if path == "/v1/completions":
             if stream:

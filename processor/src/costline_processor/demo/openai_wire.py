@@ -25,15 +25,29 @@ def openai_usage(body: dict, api: str) -> dict:
     output = 6 + reasoning
     cost = _cost(body.get("model", ""), prompt + output)
     if api == "responses":
-        return {"input_tokens": prompt, "output_tokens": output, "total_tokens": prompt + output,
-                "input_tokens_details": {"cached_tokens": 0 if keyed else w, "cache_write_tokens": w if keyed else 0},
-                "output_tokens_details": {"reasoning_tokens": reasoning}, **cost}
+        return {
+            "input_tokens": prompt,
+            "output_tokens": output,
+            "total_tokens": prompt + output,
+            "input_tokens_details": {"cached_tokens": 0 if keyed else w, "cache_write_tokens": w if keyed else 0},
+            "output_tokens_details": {"reasoning_tokens": reasoning},
+            **cost,
+        }
     details = {"cached_tokens": 0, "cache_write_tokens": w} if keyed else {"cached_tokens": w}
     audio_in, audio_out = (5, 4) if "audio" in body.get("model", "") else (0, 0)  # of the 10 fixed input, 6 output
-    return {"prompt_tokens": prompt, "completion_tokens": output, "total_tokens": prompt + output,
-            "prompt_tokens_details": {**details, "audio_tokens": audio_in},
-            "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": audio_out,
-                                          "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0}, **cost}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": output,
+        "total_tokens": prompt + output,
+        "prompt_tokens_details": {**details, "audio_tokens": audio_in},
+        "completion_tokens_details": {
+            "reasoning_tokens": reasoning,
+            "audio_tokens": audio_out,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+        **cost,
+    }
 
 
 def _tier(body: dict) -> str:
@@ -67,15 +81,27 @@ def chat_chunks(body: dict, rid: str, model: str, api: str, cut: bool) -> list[d
 
 def chat_json(body: dict, rid: str, model: str) -> dict:
     message = {"role": "assistant", "content": " ".join(REPLY), "refusal": None}
-    return {"id": rid, "object": "chat.completion", "created": CREATED, "model": model, "service_tier": _tier(body),
-            "system_fingerprint": "fp_fake", "usage": openai_usage(body, "chat"),
-            "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}]}
+    return {
+        "id": rid,
+        "object": "chat.completion",
+        "created": CREATED,
+        "model": model,
+        "service_tier": _tier(body),
+        "system_fingerprint": "fp_fake",
+        "usage": openai_usage(body, "chat"),
+        "choices": [{"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}],
+    }
 
 
 def completion_json(body: dict, rid: str, model: str) -> dict:
-    return {"id": rid, "object": "text_completion", "created": CREATED, "model": model,
-            "usage": openai_usage(body, "completions"),
-            "choices": [{"index": 0, "text": " ".join(REPLY), "finish_reason": "stop", "logprobs": None}]}
+    return {
+        "id": rid,
+        "object": "text_completion",
+        "created": CREATED,
+        "model": model,
+        "usage": openai_usage(body, "completions"),
+        "choices": [{"index": 0, "text": " ".join(REPLY), "finish_reason": "stop", "logprobs": None}],
+    }
 
 
 def embeddings_json(body: dict, model: str) -> dict:
@@ -90,14 +116,37 @@ def embeddings_json(body: dict, model: str) -> dict:
 
 def response_json(body: dict, rid: str, model: str, status: str = "completed") -> dict:
     text = " ".join(REPLY)
-    output = [{"type": "message", "id": "msg_" + rid, "status": "completed", "role": "assistant",
-               "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}]
+    output = [
+        {
+            "type": "message",
+            "id": "msg_" + rid,
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
+        }
+    ]
     done = status == "completed"
-    return {"id": rid, "object": "response", "created_at": CREATED, "status": status, "model": model,
-            "output": output if done else [], "usage": openai_usage(body, "responses") if done else None,
-            "service_tier": _tier(body), "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
-            "temperature": 1.0, "top_p": 1.0, "error": None, "incomplete_details": None, "instructions": None,
-            "metadata": {}, "text": {"format": {"type": "text"}}, "reasoning": {"effort": None, "summary": None}}
+    return {
+        "id": rid,
+        "object": "response",
+        "created_at": CREATED,
+        "status": status,
+        "model": model,
+        "output": output if done else [],
+        "usage": openai_usage(body, "responses") if done else None,
+        "service_tier": _tier(body),
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "temperature": 1.0,
+        "top_p": 1.0,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": None,
+        "metadata": {},
+        "text": {"format": {"type": "text"}},
+        "reasoning": {"effort": None, "summary": None},
+    }
 
 
 def response_events(body: dict, rid: str, model: str, cut: bool) -> list[dict]:
@@ -107,19 +156,26 @@ def response_events(body: dict, rid: str, model: str, cut: bool) -> list[dict]:
     part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
     done_part = {**part, "text": text}
     pos = {"item_id": item_id, "output_index": 0, "content_index": 0}
-    events: list[dict[str, Any]] = [{"type": "response.created", "response": response_json(body, rid, model, "in_progress")},
-              {"type": "response.in_progress", "response": response_json(body, rid, model, "in_progress")},
-              {"type": "response.output_item.added", "output_index": 0, "item": item},
-              {"type": "response.content_part.added", **pos, "part": part}]
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": response_json(body, rid, model, "in_progress")},
+        {"type": "response.in_progress", "response": response_json(body, rid, model, "in_progress")},
+        {"type": "response.output_item.added", "output_index": 0, "item": item},
+        {"type": "response.content_part.added", **pos, "part": part},
+    ]
     events += [{"type": "response.output_text.delta", **pos, "delta": w + " ", "logprobs": []} for w in REPLY]
     if cut:
         events = events[:6]
     else:
-        events += [{"type": "response.output_text.done", **pos, "text": text, "logprobs": []},
-                   {"type": "response.content_part.done", **pos, "part": done_part},
-                   {"type": "response.output_item.done", "output_index": 0,
-                    "item": {**item, "status": "completed", "content": [done_part]}},
-                   {"type": "response.completed", "response": response_json(body, rid, model)}]
+        events += [
+            {"type": "response.output_text.done", **pos, "text": text, "logprobs": []},
+            {"type": "response.content_part.done", **pos, "part": done_part},
+            {
+                "type": "response.output_item.done",
+                "output_index": 0,
+                "item": {**item, "status": "completed", "content": [done_part]},
+            },
+            {"type": "response.completed", "response": response_json(body, rid, model)},
+        ]
     return [{**e, "sequence_number": i} for i, e in enumerate(events)]
 
 

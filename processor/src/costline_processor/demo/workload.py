@@ -33,9 +33,16 @@ def search(oa: openai.OpenAI, query: str) -> None:
 
 
 def support(an: anthropic.Anthropic, question: str) -> None:
-    system: list[TextBlockParam] = [{"type": "text", "text": "You are a support agent. " + "Policy text. " * 40, "cache_control": {"type": "ephemeral"}}]
-    an.messages.create(model="claude-sonnet-4-5", max_tokens=300, system=system,
-                       messages=[{"role": "user", "content": question}])
+    system: list[TextBlockParam] = [
+        {
+            "type": "text",
+            "text": "You are a support agent. " + "Policy text. " * 40,
+            "cache_control": {"type": "ephemeral"},
+        }
+    ]
+    an.messages.create(
+        model="claude-sonnet-4-5", max_tokens=300, system=system, messages=[{"role": "user", "content": question}]
+    )
 
 
 def summaries(oa: openai.OpenAI, doc: str) -> None:
@@ -47,12 +54,20 @@ def summaries(oa: openai.OpenAI, doc: str) -> None:
 def research_agent(oa: openai.OpenAI, an: anthropic.Anthropic, topic: str) -> None:
     with costline.step("research"):
         with costline.step("plan"):
-            oa.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": f"plan research on {topic}"}])
+            oa.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": f"plan research on {topic}"}]
+            )
         for source in ("web", "wiki"):
             with costline.step(f"search_{source}"):
                 oa.embeddings.create(model="text-embedding-3-small", input=[f"{topic} {source}"])
-        with costline.step("write"), an.messages.stream(model="claude-haiku-4-5", max_tokens=500,
-                                messages=[{"role": "user", "content": f"write a report on {topic}"}]) as s:
+        with (
+            costline.step("write"),
+            an.messages.stream(
+                model="claude-haiku-4-5",
+                max_tokens=500,
+                messages=[{"role": "user", "content": f"write a report on {topic}"}],
+            ) as s,
+        ):
             for _ in s.text_stream:
                 pass
 
@@ -68,15 +83,27 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.requests):
         feature = FEATURES[i % len(FEATURES)]
         customer, plan = rng.choice(CUSTOMERS)
-        tags = {"feature": feature, "customer_id": customer, "plan": plan, "user_id": f"{customer}-u{rng.randrange(4)}",
-                "team": "assistant", "environment": "demo"}
+        tags = {
+            "feature": feature,
+            "customer_id": customer,
+            "plan": plan,
+            "user_id": f"{customer}-u{rng.randrange(4)}",
+            "team": "assistant",
+            "environment": "demo",
+        }
         if i % 10 == 9:  # some traffic arrives untagged: it lands in the untagged bucket
             tags = {"feature": feature}
         if rng.random() < 0.4:
             tags["outcome"] = "accepted"
         # a question plus the retrieved context a real app would send along
-        words = " ".join(rng.choice(("invoice", "refund", "latency", "pricing", "export", "audit")) for _ in range(rng.randrange(200, 3000)))
-        with costline.attribution(**tags), _tracer.start_as_current_span(f"POST /{feature}", kind=trace.SpanKind.SERVER):
+        words = " ".join(
+            rng.choice(("invoice", "refund", "latency", "pricing", "export", "audit"))
+            for _ in range(rng.randrange(200, 3000))
+        )
+        with (
+            costline.attribution(**tags),
+            _tracer.start_as_current_span(f"POST /{feature}", kind=trace.SpanKind.SERVER),
+        ):
             if feature == "search":
                 search(oa, words)
             elif feature == "support":

@@ -36,7 +36,11 @@ class Thresholds:
 
     @property
     def any(self) -> bool:
-        return any(getattr(self, f.name) is not None for f in fields(self) if f.name.endswith(("_usd", "_pct")) and f.name != "min_feature_cost_usd")
+        return any(
+            getattr(self, f.name) is not None
+            for f in fields(self)
+            if f.name.endswith(("_usd", "_pct")) and f.name != "min_feature_cost_usd"
+        )
 
 
 def thresholds_from(data: dict[str, Any], where: str) -> Thresholds:
@@ -71,8 +75,13 @@ class Alert:
     message: str
 
 
-def evaluate(rows: Iterable[LedgerRow], now_ns: int, t: Thresholds, required: Sequence[str] = ("feature", "customer_id"),
-             untagged: str = DEFAULT_UNTAGGED) -> list[Alert]:
+def evaluate(
+    rows: Iterable[LedgerRow],
+    now_ns: int,
+    t: Thresholds,
+    required: Sequence[str] = ("feature", "customer_id"),
+    untagged: str = DEFAULT_UNTAGGED,
+) -> list[Alert]:
     period = parse_duration(t.period)
     today = day_start(now_ns - 1)  # at midnight exactly: the day that just ended
     day_rows, cur, prev = [], [], []
@@ -88,14 +97,29 @@ def evaluate(rows: Iterable[LedgerRow], now_ns: int, t: Thresholds, required: Se
     if t.daily_spend_usd is not None:
         spend = sum((r.cost_usd for r in day_rows if r.cost_usd is not None), Decimal(0))
         if spend > t.daily_spend_usd:
-            out.append(Alert("daily_spend", day, spend, t.daily_spend_usd, f"spend on {day} is ${spend:.2f}, above ${t.daily_spend_usd}"))
-    for name, tag, limit in (("customer_daily_spend", "customer_id", t.customer_daily_usd), ("user_daily_spend", "user_id", t.user_daily_usd)):
+            out.append(
+                Alert(
+                    "daily_spend",
+                    day,
+                    spend,
+                    t.daily_spend_usd,
+                    f"spend on {day} is ${spend:.2f}, above ${t.daily_spend_usd}",
+                )
+            )
+    for name, tag, limit in (
+        ("customer_daily_spend", "customer_id", t.customer_daily_usd),
+        ("user_daily_spend", "user_id", t.user_daily_usd),
+    ):
         if limit is None:
             continue
         groups, _ = aggregate(day_rows, [tag], Options(untagged=untagged))
         for (who,), tot in sorted(groups.items()):
             if who != untagged and tot.cost_usd > limit:
-                out.append(Alert(name, who, tot.cost_usd, limit, f"{tag} {who} cost ${tot.cost_usd:.2f} on {day}, above ${limit}"))
+                out.append(
+                    Alert(
+                        name, who, tot.cost_usd, limit, f"{tag} {who} cost ${tot.cost_usd:.2f} on {day}, above ${limit}"
+                    )
+                )
     if t.cost_per_user_growth_pct is not None:
         out += _cost_per_user(cur, prev, t, untagged)
     if t.feature_cost_vs_usage_pct is not None:
@@ -104,7 +128,15 @@ def evaluate(rows: Iterable[LedgerRow], now_ns: int, t: Thresholds, required: Se
         s = untagged_summary(day_rows, list(required), untagged)
         share = (s["share"] or Decimal(0)) * HUNDRED
         if share > t.untagged_share_pct:
-            out.append(Alert("untagged_share", day, share, t.untagged_share_pct, f"{share:.1f}% of spend on {day} is untagged (${s['cost_usd']:.2f})"))
+            out.append(
+                Alert(
+                    "untagged_share",
+                    day,
+                    share,
+                    t.untagged_share_pct,
+                    f"{share:.1f}% of spend on {day} is untagged (${s['cost_usd']:.2f})",
+                )
+            )
     return out
 
 
@@ -120,8 +152,15 @@ def _cost_per_user(cur: list[LedgerRow], prev: list[LedgerRow], t: Thresholds, u
     growth = (now_cpu / prev_cpu - 1) * HUNDRED
     if growth <= limit:
         return []
-    return [Alert("cost_per_user_trend", "all", growth, limit,
-                  f"cost per active user rose {growth:.1f}% (${prev_cpu:.4f} -> ${now_cpu:.4f}) over the last {t.period}")]
+    return [
+        Alert(
+            "cost_per_user_trend",
+            "all",
+            growth,
+            limit,
+            f"cost per active user rose {growth:.1f}% (${prev_cpu:.4f} -> ${now_cpu:.4f}) over the last {t.period}",
+        )
+    ]
 
 
 def _feature_cost_vs_usage(cur: list[LedgerRow], prev: list[LedgerRow], t: Thresholds, untagged: str) -> list[Alert]:
@@ -140,6 +179,14 @@ def _feature_cost_vs_usage(cur: list[LedgerRow], prev: list[LedgerRow], t: Thres
         usage_growth = Decimal(n.calls) / p.calls
         excess = (cost_growth / usage_growth - 1) * HUNDRED
         if excess > limit:
-            out.append(Alert("feature_cost_vs_usage", feature, excess, limit,
-                             f"feature {feature}: cost x{cost_growth:.2f} but calls x{usage_growth:.2f} over the last {t.period}"))
+            out.append(
+                Alert(
+                    "feature_cost_vs_usage",
+                    feature,
+                    excess,
+                    limit,
+                    f"feature {feature}: cost x{cost_growth:.2f} but calls x{usage_growth:.2f} "
+                    f"over the last {t.period}",
+                )
+            )
     return out

@@ -34,19 +34,54 @@ from costline_processor.records import LedgerRow
 from costline_processor.shares import owners, split_row
 
 COLUMNS = [
-    "BillingAccountId", "BillingPeriodStart", "BillingPeriodEnd", "ChargePeriodStart", "ChargePeriodEnd",
-    "ChargeCategory", "ChargeFrequency", "ChargeDescription", "BilledCost", "EffectiveCost", "ListCost",
-    "ContractedCost", "BillingCurrency", "ServiceCategory", "ServiceName", "ProviderName", "PublisherName",
-    "InvoiceIssuerName", "SkuId", "SkuPriceId", "SkuMeter", "ConsumedQuantity", "ConsumedUnit", "PricingQuantity",
-    "PricingUnit", "ListUnitPrice", "ContractedUnitPrice", "Tags", "x_Calls", "x_UnpricedCalls", "x_PriceSource",
+    "BillingAccountId",
+    "BillingPeriodStart",
+    "BillingPeriodEnd",
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "ChargeCategory",
+    "ChargeFrequency",
+    "ChargeDescription",
+    "BilledCost",
+    "EffectiveCost",
+    "ListCost",
+    "ContractedCost",
+    "BillingCurrency",
+    "ServiceCategory",
+    "ServiceName",
+    "ProviderName",
+    "PublisherName",
+    "InvoiceIssuerName",
+    "SkuId",
+    "SkuPriceId",
+    "SkuMeter",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "PricingQuantity",
+    "PricingUnit",
+    "ListUnitPrice",
+    "ContractedUnitPrice",
+    "Tags",
+    "x_Calls",
+    "x_UnpricedCalls",
+    "x_PriceSource",
 ]
 SERVICE_CATEGORY = "AI and Machine Learning"
 DEFAULT_EXCLUDED_TAGS = frozenset({"session_id", "outcome"})  # per-request values: one row per session is no summary
-METERS = {"input": "Input Tokens", "cached_input": "Cached Input Tokens", "cache_write": "Cache Write Tokens",
-          "cache_write_1h": "1-Hour Cache Write Tokens", "output": "Output Tokens", "reasoning": "Reasoning Tokens",
-          "audio_input": "Audio Input Tokens", "audio_cached_input": "Cached Audio Input Tokens",
-          "audio_output": "Audio Output Tokens", "requests": "Requests", "other": "Reported Cost",
-          UNPRICED: "Unpriced Tokens"}
+METERS = {
+    "input": "Input Tokens",
+    "cached_input": "Cached Input Tokens",
+    "cache_write": "Cache Write Tokens",
+    "cache_write_1h": "1-Hour Cache Write Tokens",
+    "output": "Output Tokens",
+    "reasoning": "Reasoning Tokens",
+    "audio_input": "Audio Input Tokens",
+    "audio_cached_input": "Cached Audio Input Tokens",
+    "audio_output": "Audio Output Tokens",
+    "requests": "Requests",
+    "other": "Reported Cost",
+    UNPRICED: "Unpriced Tokens",
+}
 _UNIT_PRICE = Decimal("1e-12")
 
 
@@ -57,8 +92,9 @@ def period_bounds(ns: int, period: str) -> tuple[int, int]:
     return start, start + DAY_NS
 
 
-def focus_rows(rows: Iterable[LedgerRow], period: str = "day", tags: list[str] | None = None,
-               billing_account: str = "") -> list[dict]:
+def focus_rows(
+    rows: Iterable[LedgerRow], period: str = "day", tags: list[str] | None = None, billing_account: str = ""
+) -> list[dict]:
     """Group calls into FOCUS rows. `tags` names the tags kept in Tags (None: all but per-request ones)."""
     groups: dict[tuple, dict] = {}
     for call in rows:
@@ -101,9 +137,19 @@ def _add(groups: dict[tuple, dict], r: LedgerRow, period: str, tags: list[str] |
         k = (start, provider, model, tag_json, ORDER[sku])
         g = groups.get(k)
         if g is None:
-            g = groups[k] = {"start": start, "end": end, "provider": provider, "model": model, "tags": tag_json,
-                             "sku": sku, "quantity": 0, "billed": Decimal(0), "list": Decimal(0), "calls": 0,
-                             "sources": set()}
+            g = groups[k] = {
+                "start": start,
+                "end": end,
+                "provider": provider,
+                "model": model,
+                "tags": tag_json,
+                "sku": sku,
+                "quantity": 0,
+                "billed": Decimal(0),
+                "list": Decimal(0),
+                "calls": 0,
+                "sources": set(),
+            }
         g["calls"] += 1
         g["quantity"] += quantity
         g["billed"] += billed

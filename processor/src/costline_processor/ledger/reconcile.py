@@ -70,7 +70,9 @@ def invoice_provider(invoice: Invoice, asked: str | None, where: str = "invoice"
         return invoice.provider
     if asked:
         return asked
-    several = f"names {len(invoice.named)} providers ({', '.join(invoice.named)})" if invoice.named else "names no provider"
+    several = (
+        f"names {len(invoice.named)} providers ({', '.join(invoice.named)})" if invoice.named else "names no provider"
+    )
     raise ConfigError(f"{where} {several}: reconcile compares one provider's bill; pass --provider NAME")
 
 
@@ -102,20 +104,29 @@ def parse_invoice(text: str, where: str = "invoice") -> Invoice:
     rows = [r for r in rows if any(r.values())]
     layouts = _layouts(header)
     if len(layouts) > 1:
-        raise ConfigError(f"{where}: ambiguous cost export: its header fits {' and '.join(layouts)} layouts; "
-                          f"remove the other layout's columns")
+        raise ConfigError(
+            f"{where}: ambiguous cost export: its header fits {' and '.join(layouts)} layouts; "
+            f"remove the other layout's columns"
+        )
     if layouts == ["openai"]:
         return Invoice("openai", [_openai_line(r, where, i) for i, r in enumerate(rows, 2)])
     if layouts == ["anthropic"]:
-        return Invoice("anthropic", [_line(r["usage_date_utc"], r["model"], r["cost_usd"], where, i) for i, r in enumerate(rows, 2)])
+        return Invoice(
+            "anthropic",
+            [_line(r["usage_date_utc"], r["model"], r["cost_usd"], where, i) for i, r in enumerate(rows, 2)],
+        )
     if layouts == ["plain"]:
         providers = {r.get("provider", "").lower() for r in rows} - {""}
         provider = providers.pop() if len(providers) == 1 else None
-        return Invoice(provider, [_line(r["date"], r["model"], r["cost_usd"], where, i) for i, r in enumerate(rows, 2)],
-                       sorted(providers))
+        return Invoice(
+            provider,
+            [_line(r["date"], r["model"], r["cost_usd"], where, i) for i, r in enumerate(rows, 2)],
+            sorted(providers),
+        )
     raise ConfigError(
         f"{where}: not a cost export I know; need OpenAI's start_time/amount_value/line_item, Anthropic's "
-        f"usage_date_utc/model/cost_usd, or date/model/cost_usd (got: {', '.join(reader.fieldnames or []) or 'no header'})"
+        f"usage_date_utc/model/cost_usd, or date/model/cost_usd "
+        f"(got: {', '.join(reader.fieldnames or []) or 'no header'})"
     )
 
 
@@ -163,7 +174,9 @@ def compare(invoice: Invoice, rows: Iterable[LedgerRow], by: list[str], provider
 
     def group(day: str, model: str) -> dict:
         k = tuple({"day": day, "model": model}[d] for d in by)
-        return groups.setdefault(k, {**dict(zip(by, k)), "invoice_usd": ZERO, "attributed_usd": ZERO, "calls": 0, "unpriced_calls": 0})
+        return groups.setdefault(
+            k, {**dict(zip(by, k)), "invoice_usd": ZERO, "attributed_usd": ZERO, "calls": 0, "unpriced_calls": 0}
+        )
 
     for line in invoice.lines:
         group(line.day, line.model)["invoice_usd"] += line.cost_usd
@@ -188,5 +201,11 @@ def compare(invoice: Invoice, rows: Iterable[LedgerRow], by: list[str], provider
 def totals(rows: list[dict]) -> dict:
     inv = sum((r["invoice_usd"] for r in rows), ZERO)
     att = sum((r["attributed_usd"] for r in rows), ZERO)
-    return {"invoice_usd": inv, "attributed_usd": att, "gap_usd": att - inv, "gap_pct": (att - inv) * 100 / inv if inv else None,
-            "calls": sum(r["calls"] for r in rows), "unpriced_calls": sum(r["unpriced_calls"] for r in rows)}
+    return {
+        "invoice_usd": inv,
+        "attributed_usd": att,
+        "gap_usd": att - inv,
+        "gap_pct": (att - inv) * 100 / inv if inv else None,
+        "calls": sum(r["calls"] for r in rows),
+        "unpriced_calls": sum(r["unpriced_calls"] for r in rows),
+    }

@@ -33,7 +33,11 @@ class Repriced:
 
     @property
     def changed(self) -> bool:
-        return (self.old.cost_usd, self.old.status, self.old.price_source) != (self.new.cost_usd, self.new.status, self.new.price_source)
+        return (self.old.cost_usd, self.old.status, self.old.price_source) != (
+            self.new.cost_usd,
+            self.new.status,
+            self.new.price_source,
+        )
 
 
 def can_reprice(row: LedgerRow) -> bool:
@@ -53,8 +57,14 @@ def as_call(row: LedgerRow) -> ModelCall:
         audio_output_tokens=row.audio_output_tokens,
         audio_cache_read_tokens=row.audio_cache_read_tokens,
     )
-    return ModelCall(dialect="ledger", model=row.model, request_model=row.request_model, provider=row.provider,
-                     usage=usage, operation=row.operation)
+    return ModelCall(
+        dialect="ledger",
+        model=row.model,
+        request_model=row.request_model,
+        provider=row.provider,
+        usage=usage,
+        operation=row.operation,
+    )
 
 
 def reprice_row(row: LedgerRow, price: PriceFn) -> LedgerRow:
@@ -62,13 +72,32 @@ def reprice_row(row: LedgerRow, price: PriceFn) -> LedgerRow:
         return row
     result = price(as_call(row), row.start_unix_nano, max(row.end_unix_nano - row.start_unix_nano, 0))
     if isinstance(result, Unpriced):
-        return replace(row, cost_usd=None, input_usd=None, output_usd=None, cache_read_usd=None,
-                       cache_write_usd=None, price_source=None, status=result.reason, price_caveat=None,
-                       list_usd=None, skus=None)
-    return replace(row, cost_usd=result.total_usd, input_usd=result.input_usd, output_usd=result.output_usd,
-                   cache_read_usd=result.cache_read_usd, cache_write_usd=result.cache_write_usd,
-                   price_source=result.source, status=None, price_caveat=result.caveat,
-                   list_usd=result.list_usd, skus=result.skus)
+        return replace(
+            row,
+            cost_usd=None,
+            input_usd=None,
+            output_usd=None,
+            cache_read_usd=None,
+            cache_write_usd=None,
+            price_source=None,
+            status=result.reason,
+            price_caveat=None,
+            list_usd=None,
+            skus=None,
+        )
+    return replace(
+        row,
+        cost_usd=result.total_usd,
+        input_usd=result.input_usd,
+        output_usd=result.output_usd,
+        cache_read_usd=result.cache_read_usd,
+        cache_write_usd=result.cache_write_usd,
+        price_source=result.source,
+        status=None,
+        price_caveat=result.caveat,
+        list_usd=result.list_usd,
+        skus=result.skus,
+    )
 
 
 def reprice(rows: Iterable[LedgerRow], price: PriceFn) -> list[Repriced]:

@@ -35,8 +35,24 @@ from costline_processor.lint.check import CODE, Finding, check_source
 
 __all__ = ["CODE", "Finding", "check_source", "lint", "python_files"]
 
-_SKIP_DIRS = frozenset({".git", ".hg", ".venv", "venv", "env", "node_modules", "__pycache__", "build", "dist",
-                        ".tox", ".nox", ".mypy_cache", ".pytest_cache", "site-packages"})
+_SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".venv",
+        "venv",
+        "env",
+        "node_modules",
+        "__pycache__",
+        "build",
+        "dist",
+        ".tox",
+        ".nox",
+        ".mypy_cache",
+        ".pytest_cache",
+        "site-packages",
+    }
+)
 
 
 def python_files(paths: Iterable[str]) -> Iterator[str]:
@@ -50,8 +66,9 @@ def python_files(paths: Iterable[str]) -> Iterator[str]:
             yield from (os.path.join(root, f) for f in sorted(files) if f.endswith(".py"))
 
 
-def lint(paths: Iterable[str], required: tuple[str, ...] = (), diff_base: str | None = None
-         ) -> tuple[list[Finding], list[str]]:
+def lint(
+    paths: Iterable[str], required: tuple[str, ...] = (), diff_base: str | None = None
+) -> tuple[list[Finding], list[str]]:
     """(findings, files that could not be read or parsed, with the reason)."""
     changed = _diff.changed_since(diff_base) if diff_base else None
     findings: list[Finding] = []

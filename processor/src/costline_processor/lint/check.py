@@ -47,8 +47,13 @@ class _Walk(ast.NodeVisitor):
         self.costline = tagging.Costline.of(tree)
         self.clients = Clients(tree)
         self.notes = notes
-        self.private = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-                        and n.name.startswith("_") and not n.name.endswith("__")}
+        self.private = {
+            n.name
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and n.name.startswith("_")
+            and not n.name.endswith("__")
+        }
         self.scope = tagging.Scope(by_caller=tagging.module_marked(tree, notes))
         self.calls: list[tuple[ast.Call, tagging.Scope]] = []
         self.uses: dict[str, list[tagging.Scope | None]] = defaultdict(list)  # None: not a call (passed around)
@@ -152,6 +157,9 @@ def check_source(source: str, path: str, required: tuple[str, ...] = ()) -> list
         if helpers.ok(scope) or _ignored(notes, call.lineno):
             continue
         missing = tuple(scope.missing(required)) if scope.tags is not None else ()
-        found.append(Finding(path, call.lineno, call.col_offset + 1, call.end_lineno or call.lineno,
-                             ast.unparse(call.func), missing))
+        found.append(
+            Finding(
+                path, call.lineno, call.col_offset + 1, call.end_lineno or call.lineno, ast.unparse(call.func), missing
+            )
+        )
     return found

@@ -25,7 +25,9 @@ def parse(diff: str, top: str) -> Changed:
     for row in diff.splitlines():
         if file := _FILE.match(row):
             name = file.group(1).strip()
-            lines = None if name == "/dev/null" else changed.setdefault(os.path.realpath(os.path.join(top, name)), set())
+            lines = (
+                None if name == "/dev/null" else changed.setdefault(os.path.realpath(os.path.join(top, name)), set())
+            )
         elif (hunk := _HUNK.match(row)) and lines is not None:
             start, count = int(hunk.group(1)), int(hunk.group(2) if hunk.group(2) is not None else 1)
             lines.update(range(start, start + count))
@@ -34,6 +36,7 @@ def parse(diff: str, top: str) -> Changed:
 
 def changed_since(base: str, cwd: str = ".") -> Changed:
     """Run git: the lines changed between `base` and the working tree."""
+
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
 

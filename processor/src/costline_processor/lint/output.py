@@ -27,8 +27,19 @@ def _escape(value: str, property_: bool = False) -> str:
 def write(findings: Iterable[Finding], fmt: str, out: TextIO) -> None:
     findings = list(findings)
     if fmt == "json":
-        rows = [{"path": f.path, "line": f.line, "column": f.col, "end_line": f.end_line, "code": f.code,
-                 "message": f.message, "call": f.call, "missing": list(f.missing)} for f in findings]
+        rows = [
+            {
+                "path": f.path,
+                "line": f.line,
+                "column": f.col,
+                "end_line": f.end_line,
+                "code": f.code,
+                "message": f.message,
+                "call": f.call,
+                "missing": list(f.missing),
+            }
+            for f in findings
+        ]
         out.write(json.dumps(rows, indent=2) + "\n")
         return
     for f in findings:

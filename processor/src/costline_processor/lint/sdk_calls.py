@@ -118,8 +118,10 @@ class Clients:
         if isinstance(func, ast.Attribute) and name in _SAME_CLIENT:
             return self.kind(func.value)
         if name in self.client_classes or (
-            isinstance(func, ast.Attribute) and CLIENT_CLASS.match(name)
-            and isinstance(func.value, ast.Name) and func.value.id in self.sdk_modules
+            isinstance(func, ast.Attribute)
+            and CLIENT_CLASS.match(name)
+            and isinstance(func.value, ast.Name)
+            and func.value.id in self.sdk_modules
         ):
             return SDK
         if name in self.factories and (isinstance(func, ast.Name) or self._on_self(func)):
@@ -166,7 +168,11 @@ class Clients:
     def _bind(self, target: ast.expr, kind: str) -> None:
         if isinstance(target, ast.Name):
             table, key = self.names, target.id
-        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id in ("self", "cls"):
+        elif (
+            isinstance(target, ast.Attribute)
+            and isinstance(target.value, ast.Name)
+            and target.value.id in ("self", "cls")
+        ):
             table, key = self.attrs, target.attr
         else:
             return

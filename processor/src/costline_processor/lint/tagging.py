@@ -86,7 +86,8 @@ class Costline:
             elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("costline"):
                 for alias in node.names:
                     {"attribution": found.attribution, "step": found.step}.get(alias.name, set()).add(
-                        alias.asname or alias.name)
+                        alias.asname or alias.name
+                    )
         for node in ast.walk(tree):
             if isinstance(node, ast.Assign) and (tags := found.tags_of(node.value)) is not None:
                 found.variables.update({t.id: tags for t in node.targets if isinstance(t, ast.Name)})
@@ -99,8 +100,12 @@ class Costline:
     def _is(self, func: ast.expr, names: set[str], attr: str) -> bool:
         if isinstance(func, ast.Name):
             return func.id in names
-        return isinstance(func, ast.Attribute) and func.attr == attr and ast.unparse(func.value) in (
-            *self.modules, "costline.instrumentation.attribution", "costline.instrumentation.steps")
+        return (
+            isinstance(func, ast.Attribute)
+            and func.attr == attr
+            and ast.unparse(func.value)
+            in (*self.modules, "costline.instrumentation.attribution", "costline.instrumentation.steps")
+        )
 
     def tags_of(self, node: ast.expr) -> frozenset[str] | None:
         """The tag names `costline.attribution(...)` (or a variable holding one) sets; None if it is not one."""
@@ -131,7 +136,12 @@ def marked(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef, notes: d
 
 def module_marked(tree: ast.Module, notes: dict[int, tuple[str, bool]]) -> bool:
     """A `# costline: tagged-by-caller` line of its own outside every top-level def/class (and their lead-in line)."""
-    spans = [(min([n.lineno, *(d.lineno for d in getattr(n, "decorator_list", []))]) - 1, n.end_lineno or n.lineno)
-             for n in tree.body if isinstance(n, (*_FUNCTIONS, ast.ClassDef))]
-    return any(alone and TAGGED_BY_CALLER.search(text) and not any(a <= line <= b for a, b in spans)
-               for line, (text, alone) in notes.items())
+    spans = [
+        (min([n.lineno, *(d.lineno for d in getattr(n, "decorator_list", []))]) - 1, n.end_lineno or n.lineno)
+        for n in tree.body
+        if isinstance(n, (*_FUNCTIONS, ast.ClassDef))
+    ]
+    return any(
+        alone and TAGGED_BY_CALLER.search(text) and not any(a <= line <= b for a, b in spans)
+        for line, (text, alone) in notes.items()
+    )

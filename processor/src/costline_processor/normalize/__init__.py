@@ -104,8 +104,9 @@ def normalize_span(
             else:
                 call.response_id = _response_id(attrs)
             return call
-    reading = _DIALECTS[best][1](attrs, scope_name, scope_version if isinstance(scope_version, str) else "",
-                                 span_name or "")
+    reading = _DIALECTS[best][1](
+        attrs, scope_name, scope_version if isinstance(scope_version, str) else "", span_name or ""
+    )
     call = _call_of(reading, attrs)
     if call is None and memo is not None:
         _remember(_NOT_CALLS, memo, None)
@@ -147,19 +148,49 @@ def _call_of(reading: Reading, attrs: dict[str, AttrValue]) -> ModelCall | None:
 # A reader takes (attributes, scope name, scope version, span name).
 _Reader = Callable[[dict[str, AttrValue], str, str, str], Reading]
 _DIALECTS: tuple[tuple[str, _Reader, frozenset[str], tuple[str, ...], tuple[str, ...]], ...] = (
-    ("costline", lambda a, s, v, n: semconv.read_costline(a), semconv.COSTLINE_MARKER_KEYS, (),
-     semconv.COSTLINE_SCOPE_PREFIXES),
-    ("openinference", lambda a, s, v, n: openinference.read(a, s, v), openinference.MARKER_KEYS,
-     openinference.MARKER_PREFIXES, openinference.SCOPE_PREFIXES),
-    ("openlit", lambda a, s, v, n: openlit.read(a), openlit.MARKER_KEYS, openlit.MARKER_PREFIXES,
-     openlit.SCOPE_PREFIXES),
+    (
+        "costline",
+        lambda a, s, v, n: semconv.read_costline(a),
+        semconv.COSTLINE_MARKER_KEYS,
+        (),
+        semconv.COSTLINE_SCOPE_PREFIXES,
+    ),
+    (
+        "openinference",
+        lambda a, s, v, n: openinference.read(a, s, v),
+        openinference.MARKER_KEYS,
+        openinference.MARKER_PREFIXES,
+        openinference.SCOPE_PREFIXES,
+    ),
+    (
+        "openlit",
+        lambda a, s, v, n: openlit.read(a),
+        openlit.MARKER_KEYS,
+        openlit.MARKER_PREFIXES,
+        openlit.SCOPE_PREFIXES,
+    ),
     ("vercel", lambda a, s, v, n: vercel.read(a), vercel.MARKER_KEYS, vercel.MARKER_PREFIXES, vercel.SCOPE_PREFIXES),
-    ("logfire", lambda a, s, v, n: logfire.read(a, s, n), logfire.MARKER_KEYS, logfire.MARKER_PREFIXES,
-     logfire.SCOPE_PREFIXES),
-    ("langsmith", lambda a, s, v, n: langsmith.read(a), langsmith.MARKER_KEYS, langsmith.MARKER_PREFIXES,
-     langsmith.SCOPE_PREFIXES),
-    ("openllmetry", lambda a, s, v, n: openllmetry.read(a), openllmetry.MARKER_KEYS, openllmetry.MARKER_PREFIXES,
-     openllmetry.SCOPE_PREFIXES),
+    (
+        "logfire",
+        lambda a, s, v, n: logfire.read(a, s, n),
+        logfire.MARKER_KEYS,
+        logfire.MARKER_PREFIXES,
+        logfire.SCOPE_PREFIXES,
+    ),
+    (
+        "langsmith",
+        lambda a, s, v, n: langsmith.read(a),
+        langsmith.MARKER_KEYS,
+        langsmith.MARKER_PREFIXES,
+        langsmith.SCOPE_PREFIXES,
+    ),
+    (
+        "openllmetry",
+        lambda a, s, v, n: openllmetry.read(a),
+        openllmetry.MARKER_KEYS,
+        openllmetry.MARKER_PREFIXES,
+        openllmetry.SCOPE_PREFIXES,
+    ),
     ("semconv", lambda a, s, v, n: semconv.read(a), frozenset(), (), ()),
 )
 _SEMCONV = len(_DIALECTS) - 1
@@ -207,14 +238,25 @@ def _remember(memo: dict[K, V], key: K, value: V) -> V:
     return value
 
 
-_USAGE_SLOTS = tuple(getattr(Usage, name).__set__ for name in
-                     ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
-                      "cache_write_1h_tokens", "reasoning_tokens", "audio_input_tokens", "audio_output_tokens",
-                      "audio_cache_read_tokens"))
+_USAGE_SLOTS = tuple(
+    getattr(Usage, name).__set__
+    for name in (
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "cache_write_1h_tokens",
+        "reasoning_tokens",
+        "audio_input_tokens",
+        "audio_output_tokens",
+        "audio_cache_read_tokens",
+    )
+)
 
 
-def _new_usage(input_tokens, output_tokens, cache_read, cache_write, one_hour, reasoning, audio_in, audio_out,
-               audio_read) -> Usage:
+def _new_usage(
+    input_tokens, output_tokens, cache_read, cache_write, one_hour, reasoning, audio_in, audio_out, audio_read
+) -> Usage:
     """Usage(...), the same object: a frozen dataclass' __init__ sets each field through object.__setattr__;
     setting its slots directly takes half the time."""
     u = object.__new__(Usage)
@@ -233,15 +275,33 @@ def _new_usage(input_tokens, output_tokens, cache_read, cache_write, one_hour, r
 
 def _usage(r: Reading) -> tuple[Usage | None, str | None]:
     """Counts in the semconv meaning, or the reason they contradict each other."""
-    return _usage_of(r.input, r.output, r.cache_read, r.cache_write, r.cache_write_1h, r.reasoning,
-                     r.audio_input, r.audio_output, r.audio_cache_read, r.input_excludes_cache,
-                     r.output_excludes_reasoning)
+    return _usage_of(
+        r.input,
+        r.output,
+        r.cache_read,
+        r.cache_write,
+        r.cache_write_1h,
+        r.reasoning,
+        r.audio_input,
+        r.audio_output,
+        r.audio_cache_read,
+        r.input_excludes_cache,
+        r.output_excludes_reasoning,
+    )
 
 
 def _usage_of(
-    input_tokens: int | None, output_tokens: int | None, cache_read: int | None, cache_write: int | None,
-    one_hour: int | None, reasoning: int | None, audio_in: int | None, audio_out: int | None, audio_read: int | None,
-    input_excludes_cache: bool | None, output_excludes_reasoning: bool,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    cache_read: int | None,
+    cache_write: int | None,
+    one_hour: int | None,
+    reasoning: int | None,
+    audio_in: int | None,
+    audio_out: int | None,
+    audio_read: int | None,
+    input_excludes_cache: bool | None,
+    output_excludes_reasoning: bool,
 ) -> tuple[Usage | None, str | None]:
     """_usage of a Reading with these counts (None: absent). Audio counts are taken as the subsets they are
     (an emitter that reports audio beside text rather than inside it is not known)."""
@@ -257,14 +317,24 @@ def _usage_of(
         input_tokens += cache_read + cache_write
     if output_excludes_reasoning or reasoning > output_tokens:
         output_tokens += reasoning
-    return _new_usage(input_tokens, output_tokens, cache_read, cache_write, one_hour, reasoning, audio_in or 0,
-                      audio_out or 0, audio_read or 0), None
+    return _new_usage(
+        input_tokens,
+        output_tokens,
+        cache_read,
+        cache_write,
+        one_hour,
+        reasoning,
+        audio_in or 0,
+        audio_out or 0,
+        audio_read or 0,
+    ), None
 
 
 # -- the semconv dialect (and costline's, read the same way) from per-shape memos -------------------
 # semconv.read and normalize_span read the counts (semconv._COUNTS) and a few other keys (_SEMCONV_READS);
 # what the other keys give (model, provider, tier...) repeats from span to span, so it is worked out once
 # per (key shape, their values) by the plain functions, and each span only adds its counts.
+
 
 class _Slow(Enum):
     SLOW = "not a case for the memo: take the plain path"
@@ -278,12 +348,24 @@ _Count = int | None
 _NineCounts = Callable[[tuple[Any, ...]], tuple[_Count, _Count, _Count, _Count, _Count, _Count, _Count, _Count, _Count]]
 # (dialect, keys, getter of the values _SEMCONV_READS, getter of the counts present, getter of all nine counts)
 _Shape = tuple[str, tuple[str, ...], _Getter, _Getter, _NineCounts]
-_SEMCONV_READS = frozenset({*semconv.PROVIDER, semconv.OPERATION, semconv.REQUEST_MODEL, semconv.RESPONSE_MODEL,
-                            semconv.USAGE_MISSING, SERVER_ADDRESS, REPORTED_COST, *SERVICE_TIER, BATCH})
+_SEMCONV_READS = frozenset(
+    {
+        *semconv.PROVIDER,
+        semconv.OPERATION,
+        semconv.REQUEST_MODEL,
+        semconv.RESPONSE_MODEL,
+        semconv.USAGE_MISSING,
+        SERVER_ADDRESS,
+        REPORTED_COST,
+        *SERVICE_TIER,
+        BATCH,
+    }
+)
 # The ModelCall fields but counts: model, request model, provider, server, reported cost, tier, batch, operation,
 # is_model_call, input_excludes_cache.
-_Template = tuple[str | None, str | None, str | None, str | None, Decimal | None, str | None, bool, str | None, bool,
-                  bool | None]
+_Template = tuple[
+    str | None, str | None, str | None, str | None, Decimal | None, str | None, bool, str | None, bool, bool | None
+]
 _TEMPLATES: dict[tuple[_Shape, tuple[Any, ...]], _Template | None] = {}  # (_shape, values read) -> _Template
 
 
@@ -325,9 +407,18 @@ def _template(dialect: str, attrs: dict[str, AttrValue]) -> _Template | None:
     reported = attrs.get(REPORTED_COST)
     call = ModelCall(dialect=dialect)
     _set_tier(call, attrs)
-    return (reading.model, reading.request_model, reading.provider, first_str(attrs, SERVER_ADDRESS),
-            as_usd(reported) if reported is not None else reading.reported_cost_usd, call.service_tier, call.batch,
-            reading.operation, reading.is_model_call, reading.input_excludes_cache)
+    return (
+        reading.model,
+        reading.request_model,
+        reading.provider,
+        first_str(attrs, SERVER_ADDRESS),
+        as_usd(reported) if reported is not None else reading.reported_cost_usd,
+        call.service_tier,
+        call.batch,
+        reading.operation,
+        reading.is_model_call,
+        reading.input_excludes_cache,
+    )
 
 
 def _semconv_call(attrs: dict[str, AttrValue], shape: _Shape) -> ModelCall | Literal[_Slow.SLOW] | None:
@@ -345,22 +436,50 @@ def _semconv_call(attrs: dict[str, AttrValue], shape: _Shape) -> ModelCall | Lit
     except TypeError:  # an array value
         return _SLOW
     if t is _SLOW:
-        t = _remember(_TEMPLATES, key, _template(dialect, {keys[i]: attrs[keys[i]] for i, k in enumerate(keys)
-                                                            if k in _SEMCONV_READS}))
+        t = _remember(
+            _TEMPLATES,
+            key,
+            _template(dialect, {keys[i]: attrs[keys[i]] for i, k in enumerate(keys) if k in _SEMCONV_READS}),
+        )
     if t is None:
         return _SLOW
     model, request_model, provider, server, reported, tier, batch, operation, is_model_call, excludes_cache = t
     if not counts:
         if not is_model_call:
             return None
-        return ModelCall(dialect, model, request_model, provider, server, None, NO_USAGE,
-                         "the span records a model call but no token counts", reported, tier, batch, operation)
+        return ModelCall(
+            dialect,
+            model,
+            request_model,
+            provider,
+            server,
+            None,
+            NO_USAGE,
+            "the span records a model call but no token counts",
+            reported,
+            tier,
+            batch,
+            operation,
+        )
     usage, problem = _usage_of(*all_counts(values + _NONE), excludes_cache, False)
     if problem:
-        return ModelCall(dialect, model, request_model, provider, server, None, INVALID_USAGE, problem, reported,
-                         tier, batch, operation)
-    return ModelCall(dialect, model, request_model, provider, server, usage, None, None, reported, tier, batch,
-                     operation)
+        return ModelCall(
+            dialect,
+            model,
+            request_model,
+            provider,
+            server,
+            None,
+            INVALID_USAGE,
+            problem,
+            reported,
+            tier,
+            batch,
+            operation,
+        )
+    return ModelCall(
+        dialect, model, request_model, provider, server, usage, None, None, reported, tier, batch, operation
+    )
 
 
 def _response_id(attrs: dict[str, AttrValue]) -> str | None:

@@ -32,8 +32,9 @@ LLM_PROVIDER = "llm.provider"
 LLM_SYSTEM = "llm.system"
 COST_TOTAL = "llm.cost.total"
 EMBEDDING_MODEL = "embedding.model_name"
-KEYS = frozenset({SPAN_KIND, MODEL, LLM_REQUEST_MODEL, LLM_RESPONSE_MODEL, LLM_PROVIDER, LLM_SYSTEM, COST_TOTAL,
-                  EMBEDDING_MODEL})
+KEYS = frozenset(
+    {SPAN_KIND, MODEL, LLM_REQUEST_MODEL, LLM_RESPONSE_MODEL, LLM_PROVIDER, LLM_SYSTEM, COST_TOTAL, EMBEDDING_MODEL}
+)
 
 _KINDS = {
     "LLM": "chat",
@@ -57,13 +58,16 @@ def read(attrs: dict, scope_name: str, scope_version: str) -> Reading:
     provider = normalize_provider(first_str(attrs, LLM_PROVIDER, LLM_SYSTEM, *PROVIDER))
     kind = first_str(attrs, SPAN_KIND)
     kind = kind.upper() if kind else None
-    model = first_str(attrs, LLM_RESPONSE_MODEL, MODEL, EMBEDDING_MODEL, RESPONSE_MODEL, LLM_REQUEST_MODEL,
-                      REQUEST_MODEL)
+    model = first_str(
+        attrs, LLM_RESPONSE_MODEL, MODEL, EMBEDDING_MODEL, RESPONSE_MODEL, LLM_REQUEST_MODEL, REQUEST_MODEL
+    )
     reading = Reading(
         dialect="openinference",
         input=counts.first("llm.token_count.prompt"),
         output=counts.first("llm.token_count.completion"),
-        cache_read=counts.first("llm.token_count.prompt_details.cache_read", "llm.token_count.prompt_details.cache_input"),
+        cache_read=counts.first(
+            "llm.token_count.prompt_details.cache_read", "llm.token_count.prompt_details.cache_input"
+        ),
         cache_write=counts.first("llm.token_count.prompt_details.cache_write"),
         reasoning=counts.first("llm.token_count.completion_details.reasoning"),
         audio_input=counts.first("llm.token_count.prompt_details.audio"),

@@ -47,7 +47,9 @@ def read(attrs: dict) -> Reading:
             "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.prompt_tokens_details.cached_tokens"
         ),
         cache_write=counts.first("gen_ai.usage.cache_creation.input_tokens"),
-        reasoning=counts.first("gen_ai.usage.reasoning_tokens", "gen_ai.usage.completion_tokens_details.reasoning_tokens"),
+        reasoning=counts.first(
+            "gen_ai.usage.reasoning_tokens", "gen_ai.usage.completion_tokens_details.reasoning_tokens"
+        ),
         audio_input=counts.first(*AUDIO_INPUT),  # the semconv subsets, where a release writes them
         audio_output=counts.first(*AUDIO_OUTPUT),
         audio_cache_read=counts.first(*AUDIO_CACHE_READ),

@@ -43,14 +43,18 @@ def read(attrs: dict) -> Reading:
     has_details = any(key.startswith(_DETAILS) for key in attrs)
     reading = Reading(
         dialect="vercel",
-        input=counts.first("ai.usage.inputTokens", "ai.usage.promptTokens", "ai.usage.tokens", "gen_ai.usage.input_tokens"),
+        input=counts.first(
+            "ai.usage.inputTokens", "ai.usage.promptTokens", "ai.usage.tokens", "gen_ai.usage.input_tokens"
+        ),
         output=counts.first("ai.usage.outputTokens", "ai.usage.completionTokens", "gen_ai.usage.output_tokens"),
         cache_read=counts.first(
             _DETAILS + "cacheReadTokens", "ai.usage.cachedInputTokens", "gen_ai.usage.cache_read.input_tokens"
         ),
         cache_write=counts.first(_DETAILS + "cacheWriteTokens", "gen_ai.usage.cache_creation.input_tokens"),
         reasoning=counts.first(
-            "ai.usage.outputTokenDetails.reasoningTokens", "ai.usage.reasoningTokens", "gen_ai.usage.reasoning.output_tokens"
+            "ai.usage.outputTokenDetails.reasoningTokens",
+            "ai.usage.reasoningTokens",
+            "gen_ai.usage.reasoning.output_tokens",
         ),
         input_excludes_cache=False if has_details else (True if provider in ("anthropic", "aws") else None),
         model=first_str(attrs, RESPONSE_MODEL_AI, RESPONSE_MODEL, MODEL_ID, REQUEST_MODEL),
@@ -94,7 +98,9 @@ def _metadata_cache_writes(raw: object, counts: CountReader) -> tuple[int | None
         split = usage.get("cache_creation") if isinstance(usage, dict) else None
         one_hour = split.get("ephemeral_1h_input_tokens") if isinstance(split, dict) else None
         return (
-            counts.parse(PROVIDER_METADATA + ":anthropic.cacheCreationInputTokens", write) if write is not None else None,
+            counts.parse(PROVIDER_METADATA + ":anthropic.cacheCreationInputTokens", write)
+            if write is not None
+            else None,
             counts.parse(PROVIDER_METADATA + ":ephemeral_1h_input_tokens", one_hour) if one_hour is not None else None,
         )
     if isinstance(bedrock, dict) and isinstance(bedrock.get("usage"), dict):

@@ -38,8 +38,11 @@ class Admission:
             self._check(authorization)
         if self.max_in_flight and self.in_flight >= self.max_in_flight:
             self.stats.add("requests_throttled", 1, "max_concurrent_requests")
-            raise Throttled(f"{self.in_flight} requests in flight, receive.max_concurrent_requests is "
-                            f"{self.max_in_flight}; retry later", self.retry_after_s)
+            raise Throttled(
+                f"{self.in_flight} requests in flight, receive.max_concurrent_requests is "
+                f"{self.max_in_flight}; retry later",
+                self.retry_after_s,
+            )
         self.in_flight += 1
 
     def leave(self) -> None:

@@ -100,8 +100,10 @@ def from_json(message_type, data: bytes, limit: int) -> bytes:
     try:
         parse_protobuf(message_type, out)
     except Undecodable:  # what protobuf refuses in a converted body: nesting deeper than 100 levels
-        raise Undecodable(f"body is not a valid {message_type.DESCRIPTOR.name} once converted to "
-                          "protobuf (values nested deeper than protobuf's 100 levels?)") from None
+        raise Undecodable(
+            f"body is not a valid {message_type.DESCRIPTOR.name} once converted to "
+            "protobuf (values nested deeper than protobuf's 100 levels?)"
+        ) from None
     return out
 
 

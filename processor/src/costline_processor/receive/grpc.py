@@ -97,7 +97,9 @@ class GrpcReceiver:
     async def _refuse(self, context, e: RequestError) -> None:
         self.stats.add("requests_refused", 1, e.reason)
         if isinstance(e, Throttled):
-            await context.abort(e.grpc_code, str(e), trailing_metadata=retry_trailers(e.grpc_code, str(e), e.retry_after_s))
+            await context.abort(
+                e.grpc_code, str(e), trailing_metadata=retry_trailers(e.grpc_code, str(e), e.retry_after_s)
+            )
         log.info("refused gRPC export: %s", e)
         await context.abort(e.grpc_code, str(e))
 

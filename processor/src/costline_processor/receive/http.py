@@ -54,7 +54,9 @@ class HttpReceiver:
         await self.runner.setup()
         ssl_context = self.gate.security.ssl_context() if self.gate.security else None
         for h in listen.hosts(host):  # each address itself, all or fail: processor/listen.py
-            site = web.TCPSite(self.runner, h, self.port or port, reuse_port=reuse_port or None, ssl_context=ssl_context)
+            site = web.TCPSite(
+                self.runner, h, self.port or port, reuse_port=reuse_port or None, ssl_context=ssl_context
+            )
             await site.start()
             server = cast("asyncio.Server", site._server)  # started just above (asyncio's or uvloop's)
             self.port = server.sockets[0].getsockname()[1]

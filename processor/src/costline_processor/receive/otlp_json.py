@@ -167,7 +167,9 @@ def _traces(doc: dict) -> ExportTraceServiceRequest:
         if res := _get(rs, "resource"):
             res = _obj(res, "resource")
             _fill_attrs(out_rs.resource.attributes, _list(res, "attributes"))
-            out_rs.resource.dropped_attributes_count = _int(_get(res, "droppedAttributesCount", "dropped_attributes_count", 0), "droppedAttributesCount")
+            out_rs.resource.dropped_attributes_count = _int(
+                _get(res, "droppedAttributesCount", "dropped_attributes_count", 0), "droppedAttributesCount"
+            )
         out_rs.schema_url = _get(rs, "schemaUrl", "schema_url", "")
         for ss in _list(rs, "scopeSpans", "scope_spans"):
             ss = _obj(ss, "scopeSpans[]")
@@ -197,7 +199,9 @@ def _fill_span(sp, s: dict) -> None:
     sp.start_time_unix_nano = _uint64(_get(s, "startTimeUnixNano", "start_time_unix_nano", 0), "startTimeUnixNano")
     sp.end_time_unix_nano = _uint64(_get(s, "endTimeUnixNano", "end_time_unix_nano", 0), "endTimeUnixNano")
     _fill_attrs(sp.attributes, _list(s, "attributes"))
-    sp.dropped_attributes_count = _int(_get(s, "droppedAttributesCount", "dropped_attributes_count", 0), "droppedAttributesCount")
+    sp.dropped_attributes_count = _int(
+        _get(s, "droppedAttributesCount", "dropped_attributes_count", 0), "droppedAttributesCount"
+    )
     for ev in _list(s, "events"):
         ev = _obj(ev, "event")
         out = sp.events.add()
