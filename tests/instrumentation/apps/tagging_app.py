@@ -48,9 +48,9 @@ class App:
         await self.aclient.responses.create(model="gpt-5", input="hi")  # untagged CL001
         with costline.attribution(**TAGS):
             await self.aclient.responses.create(model="gpt-5", input="hi")
-        async with self.aclaude.messages.stream(
+        async with self.aclaude.messages.stream(  # untagged CL001
             model="claude-fake-1", max_tokens=8, messages=MESSAGES
-        ) as s:  # untagged CL001
+        ) as s:
             await s.get_final_message()
 
     @costline.attribution(feature="chat", customer_id="acme")
@@ -67,9 +67,9 @@ class App:
 
     # nested helpers: `_ask` is reached from tagged and untagged code, `_embed` only from tagged code
     def _ask(self, text: str) -> None:
-        self.client.chat.completions.create(
+        self.client.chat.completions.create(  # untagged CL001
             model="gpt-4o", messages=[{"role": "user", "content": text}]
-        )  # untagged CL001
+        )
 
     def _summarise(self, text: str) -> None:
         self._ask(text)
@@ -96,14 +96,14 @@ class App:
             self.plan()
 
     def one_off(self) -> None:
-        claude_client(self.anthropic_url).messages.create(
+        claude_client(self.anthropic_url).messages.create(  # untagged CL001
             model="claude-fake-1", max_tokens=8, messages=MESSAGES
-        )  # untagged CL001
+        )
 
     def legacy(self) -> None:
-        self.client.completions.create(
+        self.client.completions.create(  # untagged  # costline: ignore[CL001]
             model="gpt-3.5-turbo-instruct", prompt="hi"
-        )  # untagged  # costline: ignore[CL001]
+        )
 
 
 def run(app: App, times: int = 1) -> None:

@@ -25,9 +25,9 @@ def build(openai_url: str) -> Starlette:
     client = openai.AsyncOpenAI(base_url=openai_url, api_key="k", max_retries=0)
 
     async def ask(request: Request) -> JSONResponse:
-        answer = await client.chat.completions.create(
+        answer = await client.chat.completions.create(  # untagged
             model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
-        )  # untagged
+        )
         return JSONResponse({"id": answer.id})
 
     return Starlette(
