@@ -75,7 +75,7 @@ def first_trace(base: str) -> str:
 
 def browser_times(base: str) -> dict[str, float] | None:
     """First contentful paint and all-panels time of the Overview in headless Chromium, in seconds."""
-    chromium = os.environ.get("COSTLINE_CHROMIUM", "/usr/bin/chromium")
+    chromium = os.environ.get("TEST_CHROMIUM", "/usr/bin/chromium")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:

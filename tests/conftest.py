@@ -12,6 +12,13 @@ import pytest
 
 MISSING = "not installed"
 
+# The suite runs costline with the settings each test gives it: a COSTLINE_* variable left
+# in the developer's shell (a COSTLINE_GRPC, a COSTLINE_CONFIG) would change what a server
+# started by a test listens on or reads, and makes it log the variables it ignores. Tests
+# that want one pass it in the child's env. (The harness's own variables are TEST_*.)
+for _name in [n for n in os.environ if n.startswith("COSTLINE_")]:
+    del os.environ[_name]
+
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):

@@ -40,7 +40,7 @@ SHAPES = os.environ.get("COSTLINE_SPAN_SHAPES")
 
 def integrations_python() -> str:
     """The integrations venv's python, or a skip (a failure under CI) saying how to get it."""
-    for candidate in (os.environ.get("COSTLINE_INTEGRATIONS_PYTHON"), str(ROOT / ".venv-integrations/bin/python")):
+    for candidate in (os.environ.get("TEST_INTEGRATIONS_PYTHON"), str(ROOT / ".venv-integrations/bin/python")):
         if candidate and os.path.exists(candidate):
             return candidate
     # "not installed" in the reason: tests/conftest.py turns this skip into a failure under CI

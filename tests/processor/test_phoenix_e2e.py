@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _phoenix_binary() -> str | None:
     for candidate in (
-        os.environ.get("COSTLINE_PHOENIX"),
+        os.environ.get("TEST_PHOENIX_BIN"),
         str(ROOT / ".venv-phoenix/bin/phoenix"),
         shutil.which("phoenix"),
     ):

@@ -4,7 +4,7 @@
 127.0.0.1 ports the OS picks, waits until both receivers log their address, and stops it
 on exit (SIGTERM, then SIGKILL). `peak_rss()` samples VmRSS from /proc while a load runs.
 
-COSTLINE_SERVE_ROOT=/path/to/tree runs the server from another checkout of this repo
+TEST_SERVE_ROOT=/path/to/tree runs the server from another checkout of this repo
 (e.g. `git worktree add /tmp/pre14-recv 0c19959`): a test written after a fix is run
 against the code before it, to show that it fails there. The tests themselves, the
 senders and the fake backend stay this tree's.
@@ -49,7 +49,7 @@ runpy.run_module("costline.processor.cli", run_name="__main__", alter_sys=True)
 
 
 def serve_command(*flags: str) -> list[str]:
-    root = os.environ.get("COSTLINE_SERVE_ROOT")
+    root = os.environ.get("TEST_SERVE_ROOT")
     if root:
         return [sys.executable, "-c", _BOOT, root, "serve", *flags]
     return [sys.executable, "-m", "costline_processor.cli", "serve", *flags]

@@ -1,7 +1,7 @@
 """Coverage-guided fuzzing (atheris, libFuzzer) of what a sender controls: short runs in the suite.
 
 Each target in tests/reliability/atheris_targets/ (seeds.py has their seed corpora) runs in its own process for
-COSTLINE_FUZZ_S seconds (default 4) from a seed corpus of valid inputs, and must end
+TEST_FUZZ_S seconds (default 4) from a seed corpus of valid inputs, and must end
 without a crash (exit code 0). A crash leaves the input as `crash-*` beside the corpus;
 the assertion message has libFuzzer's report. A longer run of one target by hand:
 
@@ -22,7 +22,7 @@ import pytest
 from tests.reliability.atheris_targets import seeds
 
 ROOT = Path(__file__).resolve().parents[2]
-FUZZ_S = int(os.environ.get("COSTLINE_FUZZ_S", "4"))
+FUZZ_S = int(os.environ.get("TEST_FUZZ_S", "4"))
 TARGETS = ["protobuf_request", "otlp_json", "usage_normalizer"]
 
 WHEELS = sys.platform == "linux" and platform.machine() == "x86_64"  # where PyPI has atheris wheels

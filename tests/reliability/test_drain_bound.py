@@ -8,7 +8,7 @@ deadline, taken when the signal arrives, covers export workers and sinks togethe
 process exits 0 within the bound (plus interpreter exit), and what it could not deliver
 stays in the queue directory for the next start, which delivers it.
 
-COSTLINE_SERVE_ROOT=/tmp/pre14 runs the server from another checkout (serve_proc.py).
+TEST_SERVE_ROOT=/tmp/pre14 runs the server from another checkout (serve_proc.py).
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ a permanent error. Now batches stop at `export.max_request_bytes` (4 MiB) and a 
 request is split in halves and sent again. A single span larger than the backend takes
 is dropped alone, counted as spans_dropped{too_large} and logged once.
 
-COSTLINE_SERVE_ROOT=/tmp/pre14 runs the server from another checkout (serve_proc.py).
+TEST_SERVE_ROOT=/tmp/pre14 runs the server from another checkout (serve_proc.py).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ the outage. Now each party's finish is recorded per segment, so the restart re-e
 only what the backend had not taken: at most the README's window (one segment age, 1 s,
 plus the trace wait) before the stop. The ledger still ends with every call once, exact.
 
-COSTLINE_SERVE_ROOT=/tmp/pre14 runs the server from another checkout (serve_proc.py).
+TEST_SERVE_ROOT=/tmp/pre14 runs the server from another checkout (serve_proc.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from tests.fakes.otlp_sink import OtlpSink
 from tests.processor.test_cli_serve import free_port
 from tests.reliability.test_crash import Sender, check_delivery, wait_listening
 
-try:  # COSTLINE_SERVE_ROOT=/path/to/checkout: the server from another tree (serve_proc.py)
+try:  # TEST_SERVE_ROOT=/path/to/checkout: the server from another tree (serve_proc.py)
     from tests.reliability.serve_proc import serve_command
 except ImportError:
 

@@ -9,7 +9,7 @@ after its hint. Before the byte bound, the export queue throttled on its batch c
 down. Now the senders are throttled at the soft limit and RSS stays near the bound; once
 the backend is back, every acknowledged span reaches it.
 
-COSTLINE_SERVE_ROOT=/tmp/pre14 runs the server from another checkout (serve_proc.py).
+TEST_SERVE_ROOT=/tmp/pre14 runs the server from another checkout (serve_proc.py).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 from tests.reliability.serve_proc import PeakRss, rss_bytes
 from tests.reliability.test_overload import _helper, _ids, _listening, _stop, _wait_for
 
-try:  # COSTLINE_SERVE_ROOT=/path/to/checkout: the server from another tree (serve_proc.py)
+try:  # TEST_SERVE_ROOT=/path/to/checkout: the server from another tree (serve_proc.py)
     from tests.reliability.serve_proc import serve_command
 except ImportError:
 

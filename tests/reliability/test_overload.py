@@ -3,8 +3,8 @@
 A real `costline serve` (small buffer and export queue) exports to a slow OTLP backend in
 its own process (it takes SINK_RATE spans/s, and fails one request in FAIL_EVERY so export
 retries run too). Sender processes, three over gRPC and one over HTTP/protobuf, push unique
-spans as fast as costline takes them for COSTLINE_SOAK_S seconds (default 8; the one-minute
-run: `COSTLINE_SOAK_S=60 .venv/bin/python -m pytest -m soak -s tests/reliability/test_overload.py`)
+spans as fast as costline takes them for TEST_SOAK_S seconds (default 8; the one-minute
+run: `TEST_SOAK_S=60 .venv/bin/python -m pytest -m soak -s tests/reliability/test_overload.py`)
 and send each throttled request again after the hint. Meanwhile the test samples costline's
 RSS and GET /healthz every 0.25 s. Then the senders stop, costline gets SIGTERM and drains.
 
@@ -33,7 +33,7 @@ from tests.reliability.overload_procs import LLM_PER_TRACE, SPANS_PER_TRACE
 from tests.reliability.serve_proc import rss_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
-DURATION_S = float(os.environ.get("COSTLINE_SOAK_S", "8"))
+DURATION_S = float(os.environ.get("TEST_SOAK_S", "8"))
 SINK_RATE = 5_000  # spans/s the backend takes: well under what costline and the senders do, so export is the bottleneck
 FAIL_EVERY = 25  # the sink answers every 25th export UNAVAILABLE (costline retries it)
 GRPC_SENDERS = 3

@@ -13,7 +13,7 @@ A real `costline serve` subprocess (tests/reliability/serve_proc.py), real OTLP 
   forwarded (before: answered OK, forwarded, dropped by the backend).
 
 To see these fail on the code before the fix: `git worktree add /tmp/pre14-recv
-0c19959` (the tree before issue 14), then `COSTLINE_SERVE_ROOT=/tmp/pre14-recv pytest <this file>`.
+0c19959` (the tree before issue 14), then `TEST_SERVE_ROOT=/tmp/pre14-recv pytest <this file>`.
 """
 
 from __future__ import annotations

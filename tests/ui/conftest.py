@@ -21,7 +21,7 @@ import pytest
 from costline_processor.ledger import open_ledger
 from tests.ui.ledger_rows import rows
 
-CHROMIUM = os.environ.get("COSTLINE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("TEST_CHROMIUM", "/usr/bin/chromium")
 ARGS = [
     "--headless",
     "--no-sandbox",
