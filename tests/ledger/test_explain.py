@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 from decimal import Decimal as D
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -21,6 +22,12 @@ from costline_processor.ledger import open_ledger, open_reader
 from costline_processor.ledger.decomposition import EFFECTS, SPLIT_COLUMNS, cell, decompose
 from costline_processor.ledger.explanation import Ask, Period, against_period, explain
 from tests.ledger.factory import make_row, ts
+
+
+def exact_sum(values) -> Fraction:
+    """The sum with every digit (Decimal's default 28 digits would round a sum of effects that
+    span 10**9 to 10**-18 dollars)."""
+    return sum((Fraction(D(v)) for v in values), Fraction(0))
 
 BEFORE = Period(ts("2026-03-01T00:00"), ts("2026-03-08T00:00"))
 AFTER = Period(ts("2026-03-08T00:00"), ts("2026-03-15T00:00"))
@@ -67,7 +74,7 @@ def explained(url: str, rows: list, dims=("feature",)) -> dict:
 
 def effects(change) -> dict:
     """The nonzero effects, and a check that all of them add up to the change exactly."""
-    assert sum(change.effects.values(), D(0)) == change.change
+    assert exact_sum(change.effects.values()) == Fraction(change.change)
     return {e: v for e, v in change.effects.items() if v}
 
 
@@ -176,7 +183,7 @@ def test_effects_add_up_to_the_test_s_own_change(ledger_url):
         assert got[feature].change == now - then
         effects(got[feature])
     total = got["_"].total
-    assert sum((total[f"{e}_usd"] for e in EFFECTS), D(0)) == total["change_usd"]
+    assert exact_sum(total[f"{e}_usd"] for e in EFFECTS) == Fraction(D(total["change_usd"]))
 
 
 def run(capsys, *argv) -> tuple[int, str, str]:
@@ -284,6 +291,6 @@ def test_effects_always_add_up_to_the_change(before, after):
     """Any cells (models new, gone, token types appearing, zero prices, costs below their split): the
     effects add up to the change exactly, and a row only in one period is all new or all gone."""
     c = decompose(("row",), before, after)
-    assert sum(c.effects.values(), D(0)) == c.change
+    assert exact_sum(c.effects.values()) == Fraction(c.change)
     if not before or not after:
         assert {e for e, v in c.effects.items() if v} <= {"new", "gone"}
