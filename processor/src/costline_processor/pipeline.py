@@ -31,7 +31,7 @@ from costline_processor.assembly.buffer import Flush, TraceBuffer
 from costline_processor.assembly.reader import SpanReader
 from costline_processor.assembly.rollup import assemble_trace
 from costline_processor.assembly.tags import TagReader
-from costline_processor.assembly.tally import tally
+from costline_processor.assembly.tally import Tally
 from costline_processor.config import Config
 from costline_processor.export.batches import Trace, encode_requests, without_segments
 from costline_processor.export.client import make_client
@@ -285,13 +285,13 @@ class Pipeline:
         # Replaying a queue dir: segments the export or the ledger finished before the restart
         skip_export, skip_ledger = self._finished_before()
         traces: list[Trace] = []
-        assembled = []
+        counts = Tally(self._first_seen, self._broken_log)
         rows: list[LedgerRow] = []
         ledger_rows = [] if skip_ledger else rows
         for f in flushes:
             a = assemble_trace(f.trace_id, f.spans, f.known, tagging, price, write, reader)
             remember(f.trace_id, a.remember, len(f.spans), len(a.calls))
-            assembled.append(a)
+            counts.add(f, a)
             if sinks and a.calls:
                 rows.extend(a.rows)
                 if skip_ledger and not (f.runs and all(r[0] in skip_ledger for r in f.runs)):
@@ -302,7 +302,7 @@ class Pipeline:
                 spans, appended, runs = without_segments(spans, appended, runs, skip_export)
                 stats.add("spans_replayed_not_exported", len(f.spans) - len(spans))
             traces.append((spans, appended, runs))
-        tally(stats, flushes, assembled, self._first_seen, self._broken_log)
+        counts.record(stats)
         return traces, rows, ledger_rows
 
     def _write_rows(self, rows: list[LedgerRow], ledger_rows: list[LedgerRow], flushes: list[Flush]) -> None:
