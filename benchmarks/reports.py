@@ -7,12 +7,14 @@ calls, six models of three providers at their list prices (cache reads and write
 1% unpriced calls, 2% with a price caveat, 3% without a customer. Rows are LedgerRows turned
 into the writer's own tuples (schema.to_params) and bulk-inserted into a table made by the
 writer's own DDL (SQLite: executemany in large transactions; PostgreSQL: COPY, with the keys
-and indexes built after the load). Each ledger is cached under --cache and reused.
+and indexes built after the load; SQLite's per-day rollup filled once after it). Each ledger is cached
+under --cache and reused; one cached by an older schema is upgraded in place by costline, as a user's is.
 
 Each measurement is a fresh process, its wall time and its peak RSS (wait4): the costline
 command as a user types it (table format, so the untagged footer and caveat lines are
 computed too), and `--raw`: this file running the hand-written GROUP BY of the same question
-through the same driver (sqlite3 / psycopg), fetching every row. Best of --repeats,
+through the same driver (sqlite3 / psycopg), fetching every row; on SQLite, of the per-day rollup
+(costline_daily) for the questions it holds, with the GROUP BY over the calls timed beside it. Best of --repeats,
 alternating. PostgreSQL runs on a server started here (its data under --cache). Prints
 figures; never fails a build.
 
@@ -33,7 +35,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from costline_processor.ledger import schema
+from costline_processor.ledger import open_reader, rollup, schema
 from costline_processor.records import LedgerRow
 
 GENERATOR = "1"  # bump when the synthetic calls change: cached ledgers are rebuilt
@@ -140,6 +142,13 @@ def sqlite_ledger(n: int, cache: Path) -> str:
     path = cache / f"ledger-{n}-g{GENERATOR}-s{schema.SCHEMA_VERSION}.db"
     if path.exists():
         return str(path)
+    older = sorted(cache.glob(f"ledger-{n}-g{GENERATOR}-s*.db"), key=lambda p: int(p.stem.rpartition("-s")[2]))
+    if older:  # a ledger of an older schema: upgraded in place, as costline upgrades a user's
+        started = time.perf_counter()
+        open_reader(str(older[-1])).close()
+        older[-1].rename(path)
+        print(f"  upgraded {older[-1].name} in place: {time.perf_counter() - started:.0f} s", flush=True)
+        return str(path)
     tmp = path.with_suffix(".part")
     tmp.unlink(missing_ok=True)
     started = time.perf_counter()
@@ -156,6 +165,7 @@ def sqlite_ledger(n: int, cache: Path) -> str:
         conn.execute("BEGIN")
         conn.executemany(insert, [schema.to_params(row, row.start_unix_nano, "sqlite") for row in batch])
         conn.execute("COMMIT")
+    conn.execute(rollup.fill())  # the writer adds each batch to the per-day rollup; a bulk load adds them once
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     tmp.rename(path)
@@ -242,6 +252,17 @@ def pg_ledger(n: int, server: str) -> str:
     with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             return f"{server}/{name}"
+        older = [
+            o
+            for (o,) in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"ledger_{n}_g{GENERATOR}_s%",)
+            )
+        ]
+        older = sorted((o for o in older if o.rpartition("_s")[2].isdigit()), key=lambda o: int(o.rpartition("_s")[2]))
+        if older:  # a ledger of an older schema: upgraded in place
+            open_reader(f"{server}/{older[-1]}").close()
+            conn.execute(f"ALTER DATABASE {older[-1]} RENAME TO {name}")
+            return f"{server}/{name}"
         conn.execute(f"DROP DATABASE IF EXISTS {name}_part")
         conn.execute(f"CREATE DATABASE {name}_part")
     started = time.perf_counter()
@@ -302,6 +323,15 @@ QUESTIONS = {
         30,
     ),
 }
+# The questions costline answers from SQLite's per-day rollup (schema 6, ledger/rollup.py) when the window is
+# whole UTC days, as someone who knows that table would ask it of SQLite; the GROUP BY over the calls is
+# timed beside it ("calls SQL").
+ROLLUP_SQL = {
+    "by-feature": "SELECT COALESCE(NULLIF(json_extract(tags, '$.feature'), ''), 'untagged'), SUM(calls), "
+    "SUM(CASE WHEN priced THEN 0 ELSE calls END), SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), "
+    "SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(cost_micro), SUM(cost_rest) FROM costline_daily "
+    "WHERE day >= ? AND day < ? GROUP BY 1",
+}
 SUMS = (
     "COUNT(*), COUNT(*) - COUNT(cost_usd), SUM(input_tokens), SUM(output_tokens), SUM(cache_read_tokens), "
     "SUM(cache_write_tokens), SUM(reasoning_tokens), SUM(cost_usd)"
@@ -326,9 +356,12 @@ def raw_sql(name: str, dialect: str) -> tuple[str, list[int]]:
 
 
 def run_raw(dialect: str, location: str, name: str) -> None:
-    """--raw: the question's SQL through the plain driver, every row fetched (a child process of main)."""
-    sql, params = raw_sql(name, dialect)
-    if dialect == "sqlite":
+    """--raw: the question's SQL through the plain driver, every row fetched (a child process of main);
+    dialect "sqlite" asks the rollup when it holds the question, "sqlite-calls" always the calls."""
+    sql, params = raw_sql(name, dialect.removesuffix("-calls"))
+    if dialect == "sqlite" and name in ROLLUP_SQL:
+        sql, params = ROLLUP_SQL[name], [p // DAY for p in params]
+    if dialect.startswith("sqlite"):
         import sqlite3
 
         rows = sqlite3.connect(location).execute(sql, params).fetchall()
@@ -383,6 +416,8 @@ def compare(dialect: str, location: str, name: str, repeats: int) -> dict[str, t
         "csv": [*cli, "--format", "csv"],
         "table": cli,
     }
+    if dialect == "sqlite" and name in ROLLUP_SQL:
+        runs["calls"] = [sys.executable, __file__, "--raw", "sqlite-calls", location, name]
     best = {key: (1e9, 0.0) for key in runs}
     for _ in range(repeats):
         for key, argv in runs.items():
@@ -392,17 +427,17 @@ def compare(dialect: str, location: str, name: str, repeats: int) -> dict[str, t
 
 
 def migration(location: str) -> float:
-    """Seconds for a report to open a version 3 copy of the SQLite ledger: the upgrade in place fills
-    every call's femto count and builds the version 4 indexes."""
+    """Seconds for a report to open a version 5 copy of the SQLite ledger: the upgrade in place adds up
+    every call into the version 6 per-day rollup."""
     import sqlite3
 
-    copy = Path(location).with_suffix(".v3")
+    copy = Path(location).with_suffix(".v5")
     shutil.copyfile(location, copy)
     conn = sqlite3.connect(copy)
-    conn.execute(f"DROP INDEX {schema.TABLE}_inexact")
-    conn.execute(f"DROP INDEX {schema.TABLE}_caveat")
-    conn.execute(f"ALTER TABLE {schema.TABLE} DROP COLUMN cost_femto")
-    conn.execute("UPDATE costline_meta SET value = '3' WHERE key = 'schema_version'")
+    conn.execute(f"DROP TABLE {rollup.TABLE}")
+    for event in ("update", "delete"):
+        conn.execute(f"DROP TRIGGER {rollup.TABLE}_{event}")
+    conn.execute("UPDATE costline_meta SET value = '5' WHERE key = 'schema_version'")
     conn.commit()
     conn.close()
     try:
@@ -433,7 +468,7 @@ def main() -> None:
     p.add_argument("--engines", default="sqlite,postgresql")
     p.add_argument("--questions", default=",".join(QUESTIONS), help="which questions (names as printed)")
     p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--migration", action="store_true", help="also time the upgrade of a version 3 SQLite ledger")
+    p.add_argument("--migration", action="store_true", help="also time the upgrade of a version 5 SQLite ledger")
     p.add_argument("--cache", default="/tmp/costline-reports-bench", help="where the ledgers are kept between runs")
     p.add_argument("--raw", nargs=3, metavar=("DIALECT", "LOCATION", "QUESTION"), help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -463,11 +498,12 @@ def run_all(args: argparse.Namespace, cache: Path) -> None:
                 label = f"{' '.join(QUESTIONS[name][0])} ({QUESTIONS[name][2]} days)"
                 print(
                     f"  {label:42} {raw:7.2f}s {csv:7.2f}s {csv / raw:5.2f}x {table:7.2f}s {table / raw:5.2f}x "
-                    f"{max(csv_rss, table_rss):7.0f}MB {raw_rss:3.0f}MB",
+                    f"{max(csv_rss, table_rss):7.0f}MB {raw_rss:3.0f}MB"
+                    + (f"  (raw SQL of the rollup; of the calls {best['calls'][0]:.2f}s)" if "calls" in best else ""),
                     flush=True,
                 )
             if args.migration and engine == "sqlite":
-                print(f"  a version 3 copy upgraded in place by the first report: {migration(location):.1f} s")
+                print(f"  a version 5 copy upgraded in place by the first report: {migration(location):.1f} s")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from costline_processor.ledger import dimensions, shared_calls
+from costline_processor.ledger import dimensions, rollup, shared_calls
 from costline_processor.ledger.dialect import DAY_NS, Dialect, dialect
 from costline_processor.ledger.filters import Filter
 from costline_processor.ledger.periods import bucket
@@ -65,27 +65,80 @@ def aggregate(reader, scope: Scope, plan: Plan) -> tuple[dict[tuple, dict[str, A
 
 
 def _aggregate(reader, scope: Scope, plan: Plan) -> tuple[dict[tuple, dict[str, Any]], dict[str, Any]]:
+    days = _rollup_days(reader, scope, plan)
+    if days is not None:
+        return _from_rollup(reader, scope, plan, days)
     st = Statement(dialect(reader.dialect), scope.untagged)
     keys = [st.key(d) for d in plan.dims]
     where = st.where(scope.since_ns, scope.until_ns, scope.filters, plan.extra)
     sort = plan.dims.index(plan.sort) if plan.sort in plan.dims else plan.sort
     summed = [m for m in plan.measures if m.name in LIMITED_TOTALS] if plan.limit is not None and keys else []
+    totals: dict[str, Any] = {}
+    whole = Plan((), tuple(summed), plan.extra)
+    apart = bool(summed) and _rollup_days(reader, scope, whole) is not None
+    if apart:  # the totals from the rollup (exact already), not from a second pass over every group
+        totals, summed = _aggregate(reader, scope, whole)[1], []
     totals_sql = tuple(m.name for m in summed)
     sql = st.select(keys, list(plan.measures), where, totals=totals_sql, sort=sort, limit=plan.limit)
     groups: dict[tuple, dict[str, Any]] = {}
-    totals: dict[str, Any] = {}
     for record in reader.fetch(sql, st.params):
         label = tuple(_label(d, v) for d, v in zip(plan.dims, record))
         groups[label], rest = _decode(st.dialect, list(plan.measures), list(record[len(keys) :]))
         totals = _decode(st.dialect, summed, rest)[0] if summed else totals
     if not keys and groups and not next(iter(groups.values()))["calls"]:
         groups = {}  # no GROUP BY: one row even for no call
-    if not summed:
+    if not summed and not apart:
         totals = _sum([m for m in plan.measures if m.kind != "distinct"], groups.values())
-    if totals.get("_inexact"):
+    if apart and any(g["_inexact"] for g in groups.values()):
+        _add_inexact(reader, scope, plan, groups, defaultdict(Decimal))
+    elif totals.get("_inexact"):
         _add_inexact(reader, scope, plan, groups, totals)
     for values in (*groups.values(), totals):
         values.pop("_inexact", None)
+    return groups, totals
+
+
+def _rollup_days(reader, scope: Scope, plan: Plan) -> tuple[int | None, int | None] | None:
+    """The whole days of the window that SQLite's per-day rollup (rollup.py) can answer `plan` for, or None."""
+    if reader.dialect != "sqlite" or plan.limit is not None or not any(m.name == "calls" for m in plan.measures):
+        return None
+    if not rollup.serves(plan.dims, [f.dim for f in scope.filters], scope.untagged, plan.extra):
+        return None
+    st = Statement(dialect(reader.dialect), scope.untagged)
+    if any(m.kind == "distinct" or (m.kind != "money" and rollup.measure(m.text(st)) is None) for m in plan.measures):
+        return None
+    if any(m.kind == "money" and m.text(st) for m in plan.measures):
+        return None
+    return rollup.whole_days(scope.since_ns, scope.until_ns)
+
+
+def _from_rollup(reader, scope: Scope, plan: Plan, days: tuple[int | None, int | None]) -> tuple[dict, dict]:
+    """aggregate() from the rollup's whole days, plus the partial days at the window's edges from the calls."""
+    first, last = days
+    st = Statement(dialect(reader.dialect), scope.untagged)
+    keys = [st.key(d) for d in plan.dims]
+    cols = [f"{k} AS k{i}" for i, k in enumerate(keys)]
+    cols += [c for m in plan.measures for c in (rollup.MONEY if m.kind == "money" else [rollup.sum_of(m.text(st))])]
+    where = st.where(None, None, scope.filters, tuple(rollup.condition(e) for e in plan.extra))
+    bounds = [None if d is None else st.bind(d) for d in (first, last)]
+    sql = f"SELECT {', '.join(cols)} FROM {rollup.source(*bounds)}{where}"
+    sql += (" GROUP BY " + ", ".join(str(i + 1) for i in range(len(keys)))) if keys else ""
+    groups: dict[tuple, dict[str, Any]] = {}
+    for record in reader.fetch(sql, st.params):
+        label = tuple(_label(d, v) for d, v in zip(plan.dims, record))
+        groups[label] = _decode(st.dialect, list(plan.measures), list(record[len(keys) :]))[0]
+    if not keys and not next(iter(groups.values()))["calls"]:
+        groups = {}  # no GROUP BY: one row even for no call
+    start, end = (None if d is None else d * DAY_NS for d in (first, last))
+    if any(g["_inexact"] for g in groups.values()):
+        _add_inexact(reader, replace(scope, since_ns=start, until_ns=end), plan, groups, defaultdict(Decimal))
+    for g in groups.values():
+        g.pop("_inexact")
+    for since, until in ((scope.since_ns, start), (end, scope.until_ns)):  # the partial days
+        if since is not None and until is not None and since < until:
+            _add_up(groups, _aggregate(reader, replace(scope, since_ns=since, until_ns=until), plan)[0])
+    totals = _sum(list(plan.measures), groups.values())
+    totals.pop("_inexact")
     return groups, totals
 
 
@@ -150,7 +203,7 @@ def _sum(measures: list[Measure], groups) -> dict[str, Any]:
     out["_inexact"] = 0
     for g in groups:
         for name in out:
-            out[name] += g[name]
+            out[name] += g.get(name, 0)  # "_inexact": gone from groups already added up exactly
     return out
 
 

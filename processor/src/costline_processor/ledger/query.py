@@ -88,7 +88,7 @@ def ask(reader, q: Question) -> Answer:
     groups, untagged = _bucket(reader, q, len(plan.dims), groups, totals.get("cost_usd", ZERO))
     check_tags(reader, q, groups)
     caveats = _caveat_lines(reader, q)
-    by_caveat = aggregate(reader, q.scope, _lean(q, _PRICED_CAVEAT))[0] if caveats else None
+    by_caveat = aggregate(reader, _shown(q, plan, groups), _lean(q, _PRICED_CAVEAT))[0] if caveats else None
     previous = None
     if q.compare:
         length = (q.until_ns or 0) - (q.since_ns or 0)
@@ -152,6 +152,15 @@ def _plan(q: Question) -> Plan:
     if q.limit is None or q.compare or calendar or not pushable or flags or q.allocate:
         return Plan((*q.dims, *flags), measures)
     return Plan(q.dims, measures, sort=sort, limit=q.limit)
+
+
+def _shown(q: Question, plan: Plan, groups: dict[tuple, dict]) -> Scope:
+    """q's scope, narrowed to the groups shown when the database kept only the first ones and every dimension
+    is a call field (`top traces`: the caveats of 10 traces, not of the 65k that have one)."""
+    if plan.limit is None or not q.dims or not all(d in dimensions.FIELDS for d in q.dims):
+        return q.scope
+    shown = tuple(Filter(d, tuple(dict.fromkeys(k[i] for k in groups))) for i, d in enumerate(q.dims))
+    return replace(q.scope, filters=(*q.scope.filters, *shown)) if groups else q.scope
 
 
 def _lean(q: Question, extra: tuple[str, ...] = (), dims: tuple[str, ...] | None = None) -> Plan:

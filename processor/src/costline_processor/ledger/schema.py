@@ -30,6 +30,11 @@ each such tag's owners with their bounds, {tag: {owner: [low, high, total]}} as 
 PostgreSQL), so SQL can split the call among them (ledger/shared_calls.py); NULL for every other
 call, and for every call written before version 5 (none could name several owners). A partial
 index on start time finds the calls that have it.
+
+Version 6, SQLite only: `costline_daily`, each UTC day's sums by call fields and tag shape, kept by
+triggers in the transaction that writes the calls (rollup.py), so that a report by feature, model or
+day over 10M calls reads thousands of rows, not millions. Upgrading a version 5 ledger fills it from
+the calls in place (one GROUP BY over every call, in the upgrade's transaction). PostgreSQL: no change.
 """
 
 from __future__ import annotations
@@ -39,10 +44,11 @@ from collections.abc import Sequence
 from decimal import Context, Decimal, Inexact, InvalidOperation, Rounded
 from typing import Any
 
+from costline_processor.ledger import rollup
 from costline_processor.records import LedgerRow
 from costline_processor.shares import column as shares_column
 
-SCHEMA_VERSION = "5"
+SCHEMA_VERSION = "6"
 TABLE = "costline_calls"
 
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
@@ -88,7 +94,7 @@ _EXACT = Context(prec=64, traps=[Inexact, Rounded, InvalidOperation])  # scaleb 
 # Columns `reprice --apply` rewrites.
 PRICE_COLUMNS = (*MONEY_FIELDS, "price_source", "status", "price_caveat", "list_usd", "skus")
 # Columns each version added, in order: what `migrations` adds to a ledger of an older version.
-_ADDED_IN = {"2": (*AUDIO_FIELDS, "price_caveat"), "3": ("list_usd", "skus"), "4": (), "5": ()}
+_ADDED_IN = {"2": (*AUDIO_FIELDS, "price_caveat"), "3": ("list_usd", "skus"), "4": (), "5": (), "6": ()}
 # What each version's new columns hold for the rows already there, when NULL would not say it,
 # by dialect ("" for both). FEMTO_FUNCTION is `femto`, registered on every SQLite connection.
 FEMTO_FUNCTION = "costline_femto"
@@ -102,6 +108,7 @@ _FILLED_IN: dict[str, tuple[tuple[str, str], ...]] = {
         ("sqlite", f"ALTER TABLE {TABLE} ADD COLUMN {SHARES_COLUMN[0]} {SHARES_COLUMN[1]}"),
         ("postgresql", f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {SHARES_COLUMN[0]} {SHARES_COLUMN[2]}"),
     ),
+    "6": (("sqlite", rollup.statements()[0]), ("sqlite", rollup.fill())),  # the triggers follow, in index_statements
 }
 
 
@@ -140,7 +147,8 @@ def create_statements(dialect: str) -> list[str]:
 def index_statements(dialect: str) -> list[str]:
     """Version 4's indexes, beside the one on start time (every report's window): the calls with a price
     caveat (every report's footer) and, in SQLite, the calls whose cost has no femto count (summed apart);
-    version 5's: the calls with several owners of a tag (split apart)."""
+    version 5's: the calls with several owners of a tag (split apart); version 6's per-day rollup and its
+    triggers, in SQLite."""
     out = [
         f"CREATE INDEX IF NOT EXISTS {TABLE}_caveat ON {TABLE} (start_unix_nano) WHERE price_caveat IS NOT NULL",
         f"CREATE INDEX IF NOT EXISTS {TABLE}_shared ON {TABLE} (start_unix_nano) WHERE shares IS NOT NULL",
@@ -150,6 +158,7 @@ def index_statements(dialect: str) -> list[str]:
             f"CREATE INDEX IF NOT EXISTS {TABLE}_inexact ON {TABLE} (start_unix_nano) "
             "WHERE cost_femto IS NULL AND cost_usd IS NOT NULL"
         )
+        out += rollup.statements()
     return out
 
 

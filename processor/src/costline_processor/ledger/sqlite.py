@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from costline_processor.config import ConfigError
-from costline_processor.ledger import schema
+from costline_processor.ledger import rollup, schema
 from costline_processor.records import LedgerRow
 
 _COLUMNS = schema.insert_columns("sqlite")
@@ -83,11 +83,14 @@ class SQLiteStore:
                 self._conn.execute(stmt)
 
     def insert(self, rows: list[LedgerRow], recorded_unix_nano: int) -> None:
-        """One transaction; rows whose (trace_id, span_id) exists are ignored (first write wins)."""
+        """One transaction, the rollup's sums with it; rows whose (trace_id, span_id) exists are ignored (first
+        write wins)."""
         params = [schema.to_params(r, recorded_unix_nano, "sqlite") for r in rows]
         self._conn.execute("BEGIN IMMEDIATE")
         try:
+            (last,) = self._conn.execute(rollup.LAST_ROWID).fetchone()
             self._conn.executemany(_INSERT, params)
+            self._conn.execute(rollup.ADD_INSERTED, (last,))  # the per-day rollup, in the same transaction
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
