@@ -108,6 +108,8 @@ class Watched:
         page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
 
     def open(self, hash_: str, ready: str) -> None:
+        """Go to `hash_` and wait until its view is drawn (not a view drawn before: the flag is taken down first)."""
+        self.page.evaluate("delete document.body.dataset.ready")
         self.page.goto(f"{self.base}/{hash_}")
         self.wait(ready)
 
@@ -138,6 +140,7 @@ def page(browser, server):
     p.click("button[type=submit]")
     p.wait_for_url(f"{server}")
     watched = Watched(p, server)
+    watched.wait("overview")  # the view the sign-in lands on, drawn: nothing of it is still coming when a test moves on
     yield watched
     context.close()
     assert watched.problems == [], watched.problems

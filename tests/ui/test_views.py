@@ -7,11 +7,13 @@ subprocess on the same ledger. Each view's screenshot is written under docs/.
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
-from tests.ui.conftest import TRACE_URL
+from tests.ui.conftest import TRACE_URL, cli_text
 from tests.ui.ledger_rows import AGENT_TRACE
 
 
@@ -36,11 +38,36 @@ def number(text: str) -> float | None:
     return float(text) if text else None
 
 
-def by(rows: list[dict], *dims: str) -> dict:
-    return {"/".join(str(r[d]) for d in dims): r for r in rows}
+def utc_day() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
 def test_overview_shows_the_reports_numbers(page, cli_json):
+    """The page answers at one moment and the CLI a few seconds later: when a UTC day (or month) begins between
+    the two, "this month", the forecast and the budgets' periods are different questions, so the comparison is
+    made again, both sides asked anew in the new day."""
+    on_one_utc_day(lambda: same_numbers_as_the_cli(page, cli_json))
+    page.page.wait_for_selector("#changes-chart[data-drawn='1']")
+    page.screenshot("ui-overview.png")
+
+
+def on_one_utc_day(check) -> None:
+    """`check()`, and once more if it failed while a UTC day began: the page and the CLI then asked apart."""
+    day = utc_day()
+    try:
+        check()
+    except AssertionError:
+        if utc_day() == day:
+            raise
+        check()
+
+
+def plot_text(text: str) -> str:
+    """A label as the chart shows it: charts.js escapes what plotly would read as markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def same_numbers_as_the_cli(page, cli_json) -> None:
     page.open("#overview", "overview")
     for name in ("months", "untagged", "series", "changes", "features", "customers", "users", "cohorts"):
         assert page.page.locator(f"section[data-loaded='{name}'] .error").count() == 0, name
@@ -76,9 +103,12 @@ def test_overview_shows_the_reports_numbers(page, cli_json):
     drawn = page.page.evaluate(
         """() => document.getElementById('series-chart').data.flatMap(t => t.x.map((x, i) => [x, t.name, t.y[i]]))"""
     )
-    series = by(cli_json("report", "--by", "day,feature"), "day", "feature")
-    plotted = {f"{x}/{name}": y for x, name, y in drawn if y}
-    assert plotted == {k.replace("&", "&amp;").replace("<", "&lt;"): r["cost_usd"] for k, r in series.items()}
+    report = cli_json("report", "--by", "day,feature")
+    days, features = sorted({r["day"] for r in report}), sorted({r["feature"] for r in report})
+    cost = {(r["day"], r["feature"]): r["cost_usd"] for r in report}
+    # every bar of the stack, the empty ones too: a (day, feature) the report has no row for is a bar of 0, and so
+    # is one whose only calls are unpriced (the report's row says 0)
+    assert sorted(drawn) == sorted([plot_text(d), plot_text(f), cost.get((d, f), 0)] for d in days for f in features)
     budgets = page.page.eval_on_selector_all(
         "#budgets-table tbody tr",
         """trs => trs.map(tr => [tr.dataset.budget, tr.dataset.scope,
@@ -92,8 +122,6 @@ def test_overview_shows_the_reports_numbers(page, cli_json):
     explained = cli_json("explain", "--by", "feature")
     assert page.page.text_content("#changes-headline") == explained["headline"]
     assert value(page, "#changes-headline") == explained["total"]["change_usd"]
-    page.page.wait_for_selector("#changes-chart[data-drawn='1']")
-    page.screenshot("ui-overview.png")
 
 
 def explore_rows(page) -> list[dict[str, str]]:
@@ -176,3 +204,64 @@ def test_traces_list_and_one_trace_adds_up_to_its_rollup(page, cli_json):
         assert sum(c["calls"] for c in children) == node["calls"]
     assert page.page.get_attribute("#trace-link", "href") == TRACE_URL.format(trace_id=AGENT_TRACE)
     page.screenshot("ui-trace.png")
+
+
+def table_text(text: str, first: str = "feature") -> tuple[list[dict[str, str]], str]:
+    """The CLI's table as printed, from its header (the line starting with the column `first`): its rows (column
+    -> cell text, columns apart by two spaces or more), and the lines under it."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(first + " "))
+    columns = re.split(r"\s{2,}", lines[start].strip())
+    rows = []
+    for i, line in enumerate(lines[start + 1 :], start + 1):
+        cells = re.split(r"\s{2,}", line.strip())
+        if len(cells) != len(columns):
+            return rows, "\n".join(lines[i:])
+        rows.append(dict(zip(columns, cells)))
+    return rows, ""
+
+
+def cell_texts(page, selector: str) -> list[dict[str, str]]:
+    return page.page.eval_on_selector(
+        selector,
+        """t => [...t.querySelectorAll('tbody tr')].map(tr =>
+            Object.fromEntries([...tr.querySelectorAll('td')].map(td => [td.dataset.column, td.textContent])))""",
+    )
+
+
+def test_money_reads_as_the_clis_text(page, ledger):
+    """Cells as the CLI's table prints them (four decimals, more for less, `-$0.0057`), totals as its footers do
+    (cents, more for less than a cent): the same text, held to `costline report/explain` run on the same ledger."""
+    page.open("#explore?by=feature&since=30d", "explore")
+    rows, footer = table_text(cli_text(ledger, "report", "--by", "feature", "--since", "30d"))
+    shown = cell_texts(page, "table.answer")
+    assert shown == [{c: r[c] for c in shown[0]} for r in rows]
+    assert all(re.fullmatch(r"\$\d+\.\d{4,}", r["cost_usd"]) for r in shown)
+    total = re.search(r"^total: (\S+) over ([\d,]+) calls \(([\d,]+) unpriced\)", footer, re.M)
+    assert total and re.fullmatch(r"\$[\d,]+\.\d\d", total[1])
+    untagged = re.search(r"^untagged: (\S+) \((\S+)\)", footer, re.M)
+    assert untagged
+    assert page.page.text_content("#explore-total") == (
+        f"total {total[1]} over {total[2]} calls ({total[3]} unpriced); untagged {untagged[1]} ({untagged[2]})"
+    )
+    on_one_utc_day(lambda: overview_money(page, ledger))
+
+
+def overview_money(page, ledger) -> None:
+    page.open("#overview", "overview")
+    _, footer = table_text(cli_text(ledger, "report", "--mtd"))
+    this_month = re.search(r"^total: (\S+) over", footer, re.M)
+    assert this_month and page.page.text_content("#this-month .value") == this_month[1]
+    _, footer = table_text(cli_text(ledger, "report", "--last-month"))
+    last_month = re.search(r"^total: (\S+) over", footer, re.M)
+    assert last_month and page.page.text_content("#last-month .value") == last_month[1]
+    assert re.fullmatch(r"\$[\d,]+\.\d\d", page.page.text_content("#forecast .value") or "")
+    untagged = re.search(r"^untagged: (\S+) \((\S+)\)", cli_text(ledger, "report", "--untagged"))
+    assert untagged
+    assert page.page.text_content("#untagged-cost .value") == untagged[1]
+    assert page.page.text_content("#untagged-share .value") == untagged[2]
+    rows, footer = table_text(cli_text(ledger, "explain", "--by", "feature"))
+    change = re.search(r"^total: (\S+) -> (\S+) \(([^,)]+)", footer, re.M)
+    assert change and page.page.text_content("#changes-total") == f"{change[1]} → {change[2]} ({change[3]})"
+    shown = cell_texts(page, "section[data-loaded='changes'] table")
+    assert shown == [{c: r[c] for c in shown[0]} for r in rows[: len(shown)]]

@@ -9,8 +9,10 @@
     GET /api/trace/<trace_id>        one trace's cost tree (trace_tree.py)
 
 An answer's rows come as `rows` (JSON values: `render.plain`, as `--format json` writes them)
-and `cells` (the text the CLI's table prints for them: `render.cell`), so the page neither
-adds nor formats money itself. A ConfigError (a bad period, an unknown tag) is a 400 with its
+and `cells` (the text the CLI's table prints for them: `render.cell`, four decimals or more for
+a smaller amount, `-$0.0057`); a total comes with the text the CLI's footers print for it
+(`total_text`: cents, or more digits for less than a cent), so the page neither adds nor
+formats money itself. A ConfigError (a bad period, an unknown tag) is a 400 with its
 sentence. Queries block, so they run in the reader pool's threads (readers.py); an answer is
 kept for a while by its request (cache.py).
 """
@@ -27,7 +29,8 @@ from aiohttp import web
 
 from costline_processor.config import Config, ConfigError
 from costline_processor.ledger import query
-from costline_processor.ledger.render import cell, plain, render
+from costline_processor.ledger.drivers import signed
+from costline_processor.ledger.render import cell, money, plain, render, total_money
 from costline_processor.ui import overview
 from costline_processor.ui.cache import AnswerCache
 from costline_processor.ui.questions import Params, question, window_only
@@ -67,7 +70,7 @@ def answer_object(answer: query.Answer, columns: list[str]) -> dict:
         "columns": columns,
         "rows": [{c: plain(r.get(c)) for c in columns} for r in answer.rows],
         "cells": [{c: cell(c, r.get(c)) for c in columns} for r in answer.rows],
-        "total": plain(with_cells(answer.total)),
+        "total": plain(with_cells(answer.total, total_text)),
         "caveats": plain(answer.caveats),
     }
 
@@ -109,7 +112,7 @@ async def overview_panel(request: web.Request) -> web.Response:
         if isinstance(got, query.Answer):
             q = replace(frame.q, dims=got.dims, user_tag=overview.USER_TAG if name in ("users", "cohorts") else None)
             return answer_object(got, shown_columns(q, got))
-        return plain(with_cells(got))
+        return panel_object(name, got)
 
     return await _answer(request, work)
 
@@ -169,19 +172,43 @@ async def trace(request: web.Request) -> web.Response:
         rows = reader.trace(trace_id)
         if not rows:
             raise ConfigError(f"no calls of trace {trace_id} in the ledger")
-        return plain(with_cells(trace_tree(trace_id, rows)))
+        tree = trace_tree(trace_id, rows)
+        rollup = {
+            **tree["rollup"],
+            "cells": {"cost_usd": money(tree["rollup"]["cost_usd"], 6)},
+        }  # costline trace's line
+        return plain({**with_cells(tree), "rollup": rollup})
 
     return await _answer(request, work)
 
 
-def with_cells(obj: Any) -> Any:
-    """`obj` with, in each dict that has money or a share, `cells`: those values as the CLI's table prints them."""
+def panel_object(name: str, got: dict) -> dict:
+    """A panel that is not a report's rows: the month figures and the untagged bucket are totals (as the footers
+    of `report` print them), explain's rows are its table's cells and its total its footer's, budgets a table."""
+    if name in ("months", "untagged"):
+        return plain(with_cells(got, total_text))
+    if name == "changes":
+        return plain({**with_cells(got), "total": with_cells(got["total"], total_text)})
+    return plain(with_cells(got))
+
+
+def total_text(column: str, v: Any) -> str:
+    """A total as the CLI's footers print it: money to the cent, or to two significant digits when less
+    (`total_money`); a change with its sign (`signed`: explain's footer); a share as its table does."""
+    if v is None or not column.endswith("_usd"):
+        return cell(column, v)
+    return signed(v) if column == "change_usd" else total_money(v)
+
+
+def with_cells(obj: Any, text: Callable[[str, Any], str] = cell) -> Any:
+    """`obj` with, in each dict that has money or a share, `cells`: those values as the CLI prints them (`text`:
+    the table's cell, or `total_text`), in every dict inside it too."""
     if isinstance(obj, list):
-        return [with_cells(x) for x in obj]
+        return [with_cells(x, text) for x in obj]
     if not isinstance(obj, dict):
         return obj
-    out = {k: with_cells(v) for k, v in obj.items()}
-    texts = {k: cell(k, v) for k, v in obj.items() if k.endswith(("_usd", "_pct")) or k == "share"}
+    out = {k: with_cells(v, text) for k, v in obj.items()}
+    texts = {k: text(k, v) for k, v in obj.items() if k.endswith(("_usd", "_pct")) or k == "share"}
     return {**out, "cells": texts} if texts else out
 
 

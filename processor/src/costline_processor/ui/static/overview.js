@@ -142,7 +142,7 @@ export function paintChanges(box, a) {
   const against = `${a.against.since.slice(0, 10)} – ${a.against.until.slice(0, 10)}`;
   clear(box.body,
     el("p", { class: "summary", id: "changes-headline", dataset: { value: a.total.change_usd } }, a.headline),
-    el("p", { class: "muted" }, `${a.total.cells.prev_cost_usd} → ${a.total.cells.cost_usd} (${a.total.cells.change_usd}) against ${against}`),
+    el("p", { class: "muted" }, el("span", { id: "changes-total" }, `${a.total.cells.prev_cost_usd} → ${a.total.cells.cost_usd} (${a.total.cells.change_usd})`), ` against ${against}`),
     chart, el("div", { class: "scroll" }, answerTable(rows, { dims: ["feature", "driver"] })));
   return bars(chart, effects.map((e) => EFFECT_NAMES[e]), effects.map((e) => a.total[`${e}_usd`]));
 }
