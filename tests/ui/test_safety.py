@@ -43,6 +43,12 @@ def test_a_hostile_tag_value_renders_as_text_and_runs_nothing(page):
     tags = page.page.eval_on_selector_all("td[data-column=tags]", "tds => tds.map(td => td.textContent)")
     assert any(f"customer_id={HOSTILE}" in t for t in tags)
     page.act(lambda: page.page.goto(f"{page.base}/#overview"), "overview")
+    customers = page.page.eval_on_selector_all(
+        "section[data-loaded='customers'] td[data-column=customer_id]", "tds => tds.map(td => td.textContent)"
+    )
+    assert HOSTILE in customers
+    page.page.wait_for_selector("#customers-chart[data-drawn='1']")
+    assert HOSTILE in page.page.eval_on_selector_all("#customers-chart .xtick text", "ts => ts.map(t => t.textContent)")
     assert page.page.locator("main img").count() == 0
     assert page.page.evaluate("window.__ran") == []
 

@@ -62,6 +62,32 @@ def on_one_utc_day(check) -> None:
         check()
 
 
+def bars(page) -> list[list]:
+    """The spend chart's bars: [x label, feature label, cost], every one of the stack."""
+    return sorted(
+        page.page.evaluate(
+            """() => document.getElementById('series-chart').data.flatMap(t => t.x.map((x, i) => [x, t.name, t.y[i]]))"""
+        )
+    )
+
+
+def stacked(report: list[dict], unit: str) -> list[list]:
+    """The bars a report by (unit, feature) makes: every feature on every bucket, the empty ones too: a (bucket,
+    feature) the report has no row for is a bar of 0, as is one whose only calls are unpriced (its row says 0)."""
+    xs, features = sorted({r[unit] for r in report}), sorted({r["feature"] for r in report})
+    cost = {(r[unit], r["feature"]): r["cost_usd"] for r in report}
+    return sorted([plot_text(x), plot_text(f), cost.get((x, f), 0)] for x in xs for f in features)
+
+
+def test_the_spend_chart_per_week_and_month_is_the_reports(page, cli_json):
+    page.open("#overview", "overview")
+    for unit in ("week", "month"):
+        page.act(lambda: page.page.select_option("select[name=unit]", unit), "overview")
+        assert f"unit={unit}" in page.page.url
+        page.page.wait_for_selector("#series-chart[data-drawn='1']")
+        assert bars(page) == stacked(cli_json("report", "--by", f"{unit},feature"), unit)
+
+
 def plot_text(text: str) -> str:
     """A label as the chart shows it: charts.js escapes what plotly would read as markup."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -100,15 +126,7 @@ def same_numbers_as_the_cli(page, cli_json) -> None:
     assert {k: number(v["cost_per_user"]) for k, v in plans.items()} == {
         r["plan"]: r["cost_per_user"] for r in cli_json("report", "--by", "plan", "--per-user")
     }
-    drawn = page.page.evaluate(
-        """() => document.getElementById('series-chart').data.flatMap(t => t.x.map((x, i) => [x, t.name, t.y[i]]))"""
-    )
-    report = cli_json("report", "--by", "day,feature")
-    days, features = sorted({r["day"] for r in report}), sorted({r["feature"] for r in report})
-    cost = {(r["day"], r["feature"]): r["cost_usd"] for r in report}
-    # every bar of the stack, the empty ones too: a (day, feature) the report has no row for is a bar of 0, and so
-    # is one whose only calls are unpriced (the report's row says 0)
-    assert sorted(drawn) == sorted([plot_text(d), plot_text(f), cost.get((d, f), 0)] for d in days for f in features)
+    assert bars(page) == stacked(cli_json("report", "--by", "day,feature"), "day")
     budgets = page.page.eval_on_selector_all(
         "#budgets-table tbody tr",
         """trs => trs.map(tr => [tr.dataset.budget, tr.dataset.scope,
@@ -173,11 +191,13 @@ def test_a_period_changes_the_numbers_as_the_cli_does(page, cli_json):
     same_rows(explore_rows(page), cli_json("report", "--by", "customer_id", "--last-month"), ("customer_id",))
 
 
-def test_traces_list_and_one_trace_adds_up_to_its_rollup(page, cli_json):
+def test_traces_list_and_one_trace_adds_up_to_its_rollup(page, cli_json, ledger):
     page.open("#traces", "traces")
     top = cli_json("top", "traces", "-n", "50", "--since", "30d")
-    shown = page.page.eval_on_selector_all("td[data-column=trace_id]", "tds => tds.map(td => td.dataset.value)")
+    listed = explore_rows(page)
+    shown = [r["trace_id"] for r in listed]
     assert shown == [r["trace_id"] for r in top]
+    assert [(int(r["calls"]), float(r["cost_usd"])) for r in listed] == [(r["calls"], r["cost_usd"]) for r in top]
     assert shown[0] == AGENT_TRACE
     page.screenshot("ui-traces.png")
 
@@ -188,6 +208,8 @@ def test_traces_list_and_one_trace_adds_up_to_its_rollup(page, cli_json):
                                  calls: +tr.dataset.calls, depth: +tr.dataset.depth}))""",
     )
     rollup = cli_json("trace", AGENT_TRACE)
+    headline = cli_text(ledger, "trace", AGENT_TRACE).splitlines()[0]  # trace ID: $6.125000 over 5 calls (0 unpriced)
+    assert page.page.text_content("#rollup").startswith(headline.split(": ", 1)[1] + " ")
     assert Decimal(page.page.get_attribute("#rollup", "data-value")) == Decimal(str(rollup["cost_usd"]))
     assert nodes[0]["kind"] == "trace" and Decimal(nodes[0]["cost"]) == Decimal(str(rollup["cost_usd"]))
     assert nodes[0]["calls"] == rollup["calls"] == sum(n["kind"] == "call" for n in nodes)

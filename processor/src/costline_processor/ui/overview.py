@@ -89,7 +89,13 @@ def series(reader, f: Frame) -> query.Answer:
 
 
 def features(reader, f: Frame) -> query.Answer:
-    return query.ask(reader, replace(f.q, dims=("feature",), limit=TOP))
+    """`top features -n 10`, asked without its LIMIT and cut here: a question by feature alone is answered from
+    the ledger's per-day rollup (ledger/rollup.py), which a LIMIT handed to the database bypasses for a scan of
+    the period's calls (30 days of the 1M-call ledger: 1.0 s against 0.01 s). The rows are the same: the
+    database and the query layer both order them by cost, largest first, then by name."""
+    answer = query.ask(reader, replace(f.q, dims=("feature",)))
+    answer.rows = answer.rows[:TOP]
+    return answer
 
 
 def customers(reader, f: Frame) -> query.Answer:
@@ -101,7 +107,12 @@ def users(reader, f: Frame) -> query.Answer:
 
 
 def cohorts(reader, f: Frame) -> query.Answer:
-    return query.ask(reader, replace(f.q, dims=(f.cohort,), user_tag=USER_TAG))
+    """`report --by plan --per-user`. Whether a call of the period has the tag is asked first (the query layer's
+    own check, which ask() makes after its GROUP BY): the cohort tag is a guess the ledger may not bear out, and
+    then the panel's note comes without the scan (30 days of the 1M-call ledger: 0.6 s, not 1.9 s)."""
+    q = replace(f.q, dims=(f.cohort,), user_tag=USER_TAG)
+    query.check_tags(reader, q, {})
+    return query.ask(reader, q)
 
 
 def untagged(reader, f: Frame) -> dict:

@@ -114,17 +114,19 @@ export async function render(main, search, { go }) {
   clear(main, el("h1", {}, "Overview"), controls, el("div", { class: "grid" },
     months.node, untagged.node, budgets.node, series.node, changes.node, features.node, customers.node, users.node, cohorts.node));
 
-  const q = { ...params, unit, cohort };
+  // Each panel is asked with only the parameters it reads: the server keeps answers by request, so choosing
+  // "per week" asks the series again and finds every other panel's answer kept.
+  const q = { ...params };
   await Promise.all([
     panel("months", q, months, (a) => paintMonths(months, a)),
     panel("budgets", q, budgets, (a) => paintBudgets(budgets, a)),
     panel("untagged", q, untagged, (a) => paintUntagged(untagged, a)),
-    panel("series", q, series, (a) => paintSeries(series, a, unit)),
+    panel("series", { ...q, unit }, series, (a) => paintSeries(series, a, unit)),
     panel("changes", q, changes, (a) => paintChanges(changes, a)),
     panel("features", q, features, (a) => paintTop(features, a, "feature", "features-chart")),
     panel("customers", q, customers, (a) => paintTop(customers, a, "customer_id", "customers-chart")),
     panel("users", q, users, (a) => clear(users.body, answerTable({ ...a, columns: ["week", "active_users", "cost_per_user", "cost_usd"] }, { dims: ["week"] }))),
-    panel("cohorts", q, cohorts, (a) => clear(cohorts.body, answerTable({ ...a, columns: [cohort, "active_users", "cost_per_user", "cost_usd", "share"] }, { dims: [cohort] }))),
+    panel("cohorts", { ...q, cohort }, cohorts, (a) => clear(cohorts.body, answerTable({ ...a, columns: [cohort, "active_users", "cost_per_user", "cost_usd", "share"] }, { dims: [cohort] }))),
   ]);
 }
 
