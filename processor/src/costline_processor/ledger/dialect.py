@@ -3,11 +3,11 @@
 Tags stay where the writer puts them, one JSON object per call (TEXT in SQLite, JSONB in
 PostgreSQL), and a report reads a tag with the engine's own JSON accessor: json_extract in
 SQLite, ->> in PostgreSQL. That is what makes `GROUP BY <any tag>` work without knowing the
-tags in advance, and it is fast enough: in SQLite the JSON read is about a third of a
-microsecond per call, less than the GROUP BY's sort (benchmarks/NOTES.md, "Reports at
-scale"). The alternatives cost more than they save: a tags table needs one join per
-dimension (and five rows per call), a column per tag needs a migration for each new tag, and
-a per-day rollup keyed by the tags barely shrinks the data once user or session ids are tags.
+tags in advance: in SQLite the JSON read is about a third of a microsecond per call, less
+than the GROUP BY's sort (benchmarks/NOTES.md, "Reports at scale"). A tags table would need one
+join per dimension (and five rows per call), a column per tag a migration for each new tag.
+What SQLite cannot do fast is sort millions of calls (it has no hash aggregation): for the
+common questions (by feature, model, day) its per-day rollup holds the sums (rollup.py).
 
 Money must add up exactly. PostgreSQL sums its NUMERIC column. SQLite has no decimal type, so
 it sums the integer femto-dollar column (schema.py) as two sums, whole micro-dollars and the
