@@ -190,6 +190,18 @@ def test_a_period_changes_the_numbers_as_the_cli_does(page, cli_json):
     assert "last_month=1" in page.page.url
     same_rows(explore_rows(page), cli_json("report", "--by", "customer_id", "--last-month"), ("customer_id",))
 
+    page.open("#overview", "overview")
+    page.act(lambda: page.page.select_option("select[name=period]", "7d"), "overview")
+    assert "since=7d" in page.page.url
+    for kind, dim in (("features", "feature"), ("customers", "customer_id")):
+        shown = table(page, f"section[data-loaded='{kind}'] table", dim)
+        top = cli_json("top", kind, "-n", "10", "--since", "7d")
+        assert [(k, int(v["calls"]), float(v["cost_usd"])) for k, v in shown.items()] == [
+            (r[dim], r["calls"], r["cost_usd"]) for r in top
+        ]
+    page.page.wait_for_selector("#series-chart[data-drawn='1']")
+    assert bars(page) == stacked(cli_json("report", "--by", "day,feature", "--since", "7d"), "day")
+
 
 def test_traces_list_and_one_trace_adds_up_to_its_rollup(page, cli_json, ledger):
     page.open("#traces", "traces")
