@@ -5,17 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
 from costline_processor.config import ConfigError, TaggingConfig
-from costline_processor.ledger import options
+from costline_processor.ledger import open_ledger, open_reader, options, query
 from costline_processor.ledger.filters import parse_where
+from costline_processor.ui import overview
 from costline_processor.ui.access import Access
 from costline_processor.ui.app import host_name
 from costline_processor.ui.cache import AnswerCache
-from costline_processor.ui.questions import Params, question
+from costline_processor.ui.questions import Params, question, window_only
 from costline_processor.ui.trace_tree import trace_tree
 from tests.ledger.factory import make_row, ts
 
@@ -127,3 +129,26 @@ def test_the_cache_asks_once_and_keeps_no_failure():
     with ThreadPoolExecutor(1) as thread:  # its own loop: Playwright's sync API may hold this thread's
         thread.submit(asyncio.run, scenario()).result()
     assert asked == [1, 3, "fail", "fail"]
+
+
+def test_the_top_features_are_top_features_n_10_over_whole_days_and_ties(tmp_path):
+    """The panel asks without a LIMIT (so whole days come from the rollup) and keeps ten rows: the rows of
+    `top features -n 10` (a LIMIT in the database), ties in cost at the tenth place included (name decides)."""
+    costs = ["0.5", "0.25", "0.25", "0.125", "0.125", "0.125", "0.0625", "0.0625", "0.03125", "0.03125", "0.03125"]
+    calls = [  # 13 features over four days, the last one partial: a cost per call, a call per day
+        make_row(cost, at=f"2026-03-{day:02d}T{10 + i % 8}:00", tags={"feature": f"f{i:02d}", "customer_id": "c"})
+        for i, cost in enumerate([*costs, "0.001", "0.002"])
+        for day in (16, 17, 18, 20)
+    ]
+    path = str(tmp_path / "ledger.db")
+    w = open_ledger(path, flush_interval_s=0.05)
+    w.write(calls)
+    w.close(10)
+    tagging = TaggingConfig()
+    with open_reader(path) as r:
+        frame = overview.Frame(window_only(question(params(since="5d"), tagging, NOW, by=None)), NOW, tagging)
+        panel = overview.features(r, frame)
+        top = query.ask(r, replace(frame.q, dims=("feature",), limit=10))
+    assert panel.rows == top.rows and panel.total == top.total
+    assert [r["feature"] for r in panel.rows][8:] == ["f08", "f09"]  # f10 costs as much: the name decides
+    assert panel.rows[0] == {**panel.rows[0], "feature": "f00", "calls": 4, "cost_usd": Decimal("2.0")}
