@@ -39,7 +39,7 @@ import payloads  # noqa: E402
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest  # noqa: E402
 from opentelemetry.proto.trace.v1.trace_pb2 import Span  # noqa: E402
 
-from costline_processor.config import Config  # noqa: E402
+from costline_processor.config import Config, attribute_names  # noqa: E402
 from costline_processor.pipeline import Pipeline  # noqa: E402
 from costline_processor.pricing import Pricer  # noqa: E402
 from costline_processor.wire.varint import varint  # noqa: E402
@@ -280,8 +280,13 @@ def assembly_requests() -> list[list[bytes]]:
     return rounds
 
 
+BACKEND_NAMES: list[str] | None = None  # --backend-user-attributes: None keeps the config's default
+
+
 def run(rounds: list[list[bytes]], cfg: Config, pricer: Pricer, batch: int) -> tuple[list, list, dict]:
     cfg.assembly.trace_wait_s = 1e9
+    if BACKEND_NAMES is not None:
+        cfg.tagging.backend_user_attributes = BACKEND_NAMES
     cfg.export.batch_spans = batch
     sink = ListSink()
     p = Pipeline(cfg, pricer, sinks=[sink])
@@ -351,7 +356,15 @@ def digest(verbose: bool = False) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--expect", help="exit 1 unless the digest equals this")
+    ap.add_argument(
+        "--backend-user-attributes",
+        metavar="NAMES",
+        help="run every config with this tagging.backend_user_attributes ('off': none; default: the config's)",
+    )
     args = ap.parse_args()
+    if args.backend_user_attributes is not None:
+        global BACKEND_NAMES
+        BACKEND_NAMES = attribute_names(args.backend_user_attributes)
     logging.getLogger("costline").setLevel(logging.ERROR)  # first-seen notes of the corpus' bad cases
     d = digest(verbose=True)
     print(d)

@@ -28,6 +28,7 @@ SERVE_FLAGS = {
     "--queue-dir": "DIR",
     "--log-level": None,
     "--log-format": "text|json",  # added with its variable (issue 21)
+    "--backend-user-attributes": "NAMES",  # backends' user and session views (issue 21)
 }
 
 

@@ -44,6 +44,13 @@ def _unless_off(value: str) -> str | None:
     return None if value == "off" else value
 
 
+def attribute_names(value: str) -> list[str]:
+    """--backend-user-attributes' value: comma-separated names, or `off` for none."""
+    if value.strip() == "off":
+        return []
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
 @dataclass
 class ReceiveConfig:
     """The OTLP receivers (gRPC and HTTP): addresses, request bounds, TLS and the bearer token."""
@@ -124,6 +131,19 @@ class PricingConfig:
                 )
 
 
+DEFAULT_ALIASES = {
+    "user.id": "user_id",
+    "enduser.id": "user_id",
+    "session.id": "session_id",
+    "gen_ai.conversation.id": "session_id",
+    "langfuse.user.id": "user_id",
+    "langfuse.session.id": "session_id",
+    "langfuse.environment": "environment",
+    "deployment.environment": "environment",
+    "deployment.environment.name": "environment",
+}
+
+
 @dataclass
 class TaggingConfig:
     """The tagging contract: which tags matter, where other libraries keep them, who may set them."""
@@ -134,19 +154,7 @@ class TaggingConfig:
     """Value given to required tags still missing."""
     owner: str | None = None
     """Who owns the untagged bucket (reported beside it)."""
-    aliases: dict[str, str] = field(
-        default_factory=lambda: {
-            "user.id": "user_id",
-            "enduser.id": "user_id",
-            "session.id": "session_id",
-            "gen_ai.conversation.id": "session_id",
-            "langfuse.user.id": "user_id",
-            "langfuse.session.id": "session_id",
-            "langfuse.environment": "environment",
-            "deployment.environment": "environment",
-            "deployment.environment.name": "environment",
-        }
-    )
+    aliases: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ALIASES))
     """Source attribute -> costline tag name (without the `costline.` prefix)."""
     prefixes: list[str] = field(
         default_factory=lambda: [
@@ -171,6 +179,23 @@ class TaggingConfig:
     """Tags removed before export, ledger and metrics."""
     hash_key_file: str | None = None
     """The file holding the HMAC key for `hash` (at least 16 bytes: MIN_HASH_KEY_BYTES)."""
+    backend_user_attributes: list[str] = field(
+        default_factory=lambda: ["user.id", "session.id"],
+        metadata=option(
+            Flag(
+                "--backend-user-attributes NAMES",
+                "comma-separated attributes the exported spans also carry a tag under, for backends' user and "
+                "session views (default user.id,session.id; 'off' writes none)",
+                attribute_names,
+            )
+        ),
+    )
+    """Attributes an exported span also gets, holding the value of one of its tags, for trace backends' user and
+    session views (Phoenix, Langfuse: `user.id`, `session.id`; Langfuse's own: `langfuse.user.id`,
+    `langfuse.session.id`). `NAME` copies the tag `aliases` (or its default) maps NAME to (user.id -> user_id);
+    `NAME=TAG` names the tag. A span's own attribute of that name is kept, never overwritten; a tag the span does not
+    carry, or a required tag's `default`, is not copied. Sent to the export targets only, as the `costline.*` tags
+    are. [] or "off": none."""
 
     def validate(self) -> None:
         if not self.default:
@@ -197,6 +222,28 @@ class TaggingConfig:
             )
         if self.hash:
             read_hash_key(self.hash_key_file)
+        self.backend_names()
+
+    def backend_names(self) -> tuple[tuple[str, str], ...]:
+        """(attribute, tag name) of each of `backend_user_attributes`, or a ConfigError sentence."""
+        where = "tagging.backend_user_attributes (--backend-user-attributes)"
+        if not isinstance(self.backend_user_attributes, list):
+            raise ConfigError(f"{where} must be a list of attribute names, e.g. [user.id, session.id]")
+        out: dict[str, str] = {}
+        for entry in self.backend_user_attributes:
+            name, eq, tag = entry.partition("=") if isinstance(entry, str) else ("", "", "")
+            name, tag = name.strip(), tag.strip()
+            if not name or (eq and not tag):
+                raise ConfigError(f"{where}: {entry!r} must be an attribute name, or NAME=TAG")
+            if name.startswith("costline."):
+                raise ConfigError(f"{where}: {name!r} is costline's own namespace, where the tags are written already")
+            tag = tag or self.aliases.get(name) or DEFAULT_ALIASES.get(name, "")
+            if not tag:
+                raise ConfigError(f"{where}: {name!r} is not a tagging.aliases key: name its tag, {name}=TAG")
+            if name in out:
+                raise ConfigError(f"{where}: {name!r} is named twice")
+            out[name] = tag
+        return tuple(out.items())
 
 
 def read_hash_key(path: str | None) -> bytes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from costline_processor.assembly.backend_names import BackendNames
 from costline_processor.assembly.billing import Result
 from costline_processor.assembly.context import Inherited
 from costline_processor.assembly.encoding import pairs
@@ -34,6 +35,7 @@ class Assembled:
     span already carried costline's output attributes (then it is re-encoded, not appended to)."""
 
     __slots__ = (
+        "_backend",
         "_from_root",
         "_infos",
         "_paths",
@@ -76,6 +78,7 @@ class Assembled:
         write: bool,
         counts: tuple[int, int, int, int] = (0, 0, 0, 0),
         from_root: set[int] | None = None,
+        backend: BackendNames | None = None,
     ) -> None:
         self.trace_id = trace_id
         self._spans = spans
@@ -98,6 +101,7 @@ class Assembled:
         self.billed_in_parent, self.duplicate_calls, self.twin_calls, self.conflicting_usage = counts
         self.tags_from_root = len(from_root) if from_root else 0  # spans with a missing parent: the root's tags
         self._from_root = from_root
+        self._backend = backend  # the names tags are copied to for backends (backend_names.py)
 
     @property
     def priced(self) -> list[Cost]:
@@ -112,10 +116,11 @@ class Assembled:
 
     def pairs(self, i: int) -> list[tuple[str, object]]:
         """The attributes span `i` gets, as (key, value) pairs (what appended[i] encodes)."""
-        info, result = self._infos[i], self._results[i]
+        info, result, t = self._infos[i], self._results[i], self._tags[i]
         names = info.own_tags if info is not None else _NO_NAMES
         path = self._paths[i] if result is not None else ()
-        out = pairs(self._tags[i], names, result, path, self._sums[i], self.write_gen_ai_cost)
+        copies = self._backend.copies(t, names) if self._backend is not None else None
+        out = pairs(t, names, result, path, self._sums[i], self.write_gen_ai_cost, copies)
         if self._from_root and i in self._from_root:
             out.append((TAGS_SOURCE, ROOT_SOURCE))
         return out

@@ -1,6 +1,6 @@
 """What a span gets appended, as (key, value) pairs (`pairs`) and as the same attributes encoded
-(rollup's tag block + `encoded`): its inherited tags, its call's result (cost or status), its agent
-path and its rollup sums, in that order.
+(rollup's tag block + `encoded`): its inherited tags (and their copies under backends' names,
+backend_names.py), its call's result (cost or status), its agent path and its rollup sums, in that order.
 
 The encoded form is what export sends and is built from cached pieces: a tag map's block
 once per trace (rollup caches it by the map's identity), a Cost's names, path and keys
@@ -51,9 +51,13 @@ def pairs(
     path: tuple[str, ...],
     own: Sums | None,
     write_gen_ai_cost: bool,
+    copies: list[tuple[str, str]] | None = None,
 ) -> list[tuple[str, object]]:
-    """The attributes a span gets: tags `t` but those it sets itself, the call's result and path, its sums."""
+    """The attributes a span gets: tags `t` but those it sets itself, their `copies` for backends
+    (backend_names.py), the call's result and path, its sums."""
     add: list[tuple[str, object]] = [(f"costline.{k}", v) for k, v in t.items() if k not in own_names]
+    if copies:
+        add.extend(copies)
     if result is not None:
         if isinstance(result, str):  # AGGREGATE, BILLED_IN_PARENT, DUPLICATE
             add.append((STATUS, result))

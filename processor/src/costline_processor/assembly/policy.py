@@ -89,6 +89,10 @@ class TagPolicy:
         self._warned: set[tuple[str, str]] = set()
         self._hidden_memo: dict[tuple, tuple[frozenset[str], frozenset[str]]] = {}
 
+    def hides(self, name: str | None) -> bool:
+        """Whether tag `name`'s source attributes leave a span's bytes (it is hashed or dropped)."""
+        return name in self._hidden
+
     def allowed(self, service: str) -> frozenset[str] | None:
         """The tag names `service` may set; None: all."""
         return self._trust.get(service, self._others)

@@ -35,7 +35,7 @@ class SpanInfo(NamedTuple):
     start: int
     end: int
     tags: dict[str, str] | None
-    own_tags: frozenset[str]
+    own_tags: frozenset  # tag names it sets as `costline.<name>`; (name,) for a backend name it has (backend_names.py)
     step: str | None
     call: ModelCall | None
     rewrite: bool
@@ -43,7 +43,7 @@ class SpanInfo(NamedTuple):
 
 _new_info = tuple.__new__  # SpanInfo without the generated __new__'s Python frame
 
-_PICK, _MARKER, _TAG, _STEP, _OUTPUT, _UNIQUE = 1, 2, 4, 8, 16, 32
+_PICK, _MARKER, _TAG, _STEP, _OUTPUT, _UNIQUE, _BACKEND = 1, 2, 4, 8, 16, 32, 64
 _MISS: Any = object()
 _NOTHING = ()  # a remembered span that reads as None
 _SPAN_MEMO_ATTRIBUTES = 4  # spans with at most this many attributes are remembered whole (SpanReader._spans)
@@ -65,7 +65,9 @@ class SpanReader:
     def __init__(self, tag_reader: TagReader):
         self.tags = tag_reader
         self.policy = tag_reader.policy
-        self.keys = INTERESTING_KEYS | STEP_KEYS | tag_reader.keys | OUTPUT_KEYS
+        backend = tag_reader.backend
+        self._backend_keys = backend.keys if backend is not None else _NO_NAMES
+        self.keys = INTERESTING_KEYS | STEP_KEYS | tag_reader.keys | OUTPUT_KEYS | self._backend_keys
         self.prefixes = tuple(dict.fromkeys((*INTERESTING_PREFIXES, TAG_PREFIX, *tag_reader.prefixes)))
         self._tag_prefixes = (TAG_PREFIX, *tag_reader.prefixes)
         self._kv: dict[bytes, tuple | None] = {}
@@ -74,7 +76,11 @@ class SpanReader:
         self._spans: dict[tuple, tuple] = {}  # (attributes, name, kind, origin) -> SpanInfo fields but times
         # Keys that can change what a stage decides. The rest of `keys` (server.address, service
         # tiers, telemetry.sdk.name) only qualify a model call that one of these marks.
-        deciding = (MARKER_KEYS | STEP_KEYS | tag_reader.keys | OUTPUT_KEYS) | set(self.prefixes) | set(OUTPUT_PREFIXES)
+        deciding = (
+            (MARKER_KEYS | STEP_KEYS | tag_reader.keys | OUTPUT_KEYS | self._backend_keys)
+            | set(self.prefixes)
+            | set(OUTPUT_PREFIXES)
+        )
         self._marks = self.marks = key_search({_head(k) for k in deciding})
 
     def read(self, d: bytes, origin: Origin) -> SpanInfo | None:
@@ -126,13 +132,18 @@ class SpanReader:
                 span_name=name,
                 span_kind=view.kind,
             )
-        tags, own = self.tags.read(picked) if found & _TAG else (None, _NO_NAMES)
         rewrite = bool(found & _OUTPUT)
-        if tags is not None and self.policy is not None:  # tagging.trust / hash / drop: assembly/policy.py
-            tags, own, hide = self.policy.apply(tags, own, origin[SERVICE])
-            rewrite = rewrite or hide
+        if found & _TAG:  # (a backend name has the bit too: it is read with the tags)
+            tags, own = self.tags.read(picked)
+            if tags is not None and self.policy is not None:  # tagging.trust / hash / drop: assembly/policy.py
+                tags, own, hide = self.policy.apply(tags, own, origin[SERVICE])
+                rewrite = rewrite or hide
+            if found & _BACKEND:
+                own = self._carried(picked, own)
+        else:
+            tags, own = None, _NO_NAMES
         step = step_name(picked, name) if found & _STEP else None
-        if call is None and tags is None and step is None and not rewrite:
+        if call is None and tags is None and step is None and not rewrite and not own:
             if cached:
                 self._remember(key, _NOTHING)
             return None  # its picked keys change nothing: it reads like a span without them
@@ -141,6 +152,14 @@ class SpanReader:
         return _new_info(
             SpanInfo, (name, view.start_time_unix_nano, view.end_time_unix_nano, tags, own, step, call, rewrite)
         )
+
+    def _carried(self, picked: dict, own: frozenset) -> frozenset:
+        """`own` and, as 1-tuples (name,), the names tags are copied to (backend_names.py) that the span
+        carries itself, but those the tag policy removes from its bytes (the source attributes of a hashed
+        or dropped tag: the copy, hashed, takes their place)."""
+        names, policy = self._backend_keys, self.policy
+        carried = [(k,) for k in picked if k in names and (policy is None or not policy.hides(self.tags.name_of(k)))]
+        return own.union(carried) if carried else own
 
     def _keep(self, kv: bytes, hit: tuple | None) -> None:
         if len(self._kv) >= self._CACHE_MAX:
@@ -160,7 +179,7 @@ class SpanReader:
             bits = _PICK
             if key in MARKER_KEYS or key.startswith(INTERESTING_PREFIXES):
                 bits |= _MARKER
-            if key.startswith(self._tag_prefixes) or key in self.tags.keys:
+            if key.startswith(self._tag_prefixes) or key in self.tags.keys or key in self._backend_keys:
                 bits |= _TAG
             if key in STEP_KEYS:
                 bits |= _STEP
@@ -168,6 +187,8 @@ class SpanReader:
                 bits |= _OUTPUT
             if key in UNIQUE_KEYS:
                 bits |= _UNIQUE
+            if key in self._backend_keys:
+                bits |= _BACKEND
         if len(self._classes) >= self._CACHE_MAX:
             self._classes.clear()
         found = self._classes[kb] = (key, bits)

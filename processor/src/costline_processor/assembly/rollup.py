@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from costline_processor.assembly.assembled import Assembled, BilledCall
+from costline_processor.assembly.backend_names import BackendNames
 from costline_processor.assembly.billing import Result, find_twins, judge
 from costline_processor.assembly.context import EMPTY_TAGS, Inherited, Remembered, RememberedCalls, identities
 from costline_processor.assembly.encoding import FROM_ROOT, encoded
@@ -64,9 +65,8 @@ def assemble_trace(
 ) -> Assembled:
     """`spans`: the trace's buffered spans, each `(wire bytes, Origin)` (records.BufferedSpan); `known`:
     the context earlier flushes of the trace left (context.Remembered, kept by the trace buffer)."""
-    sids, pids, infos, first, duplicate_ids, call_spans, inherits = index_trace(
-        trace_id, spans, reader or reader_for(tagging)
-    )
+    reader = reader or reader_for(tagging)
+    sids, pids, infos, first, duplicate_ids, call_spans, inherits = index_trace(trace_id, spans, reader)
     parent, children, order, roots, cut = link_parents(pids, first.get)
     n = len(spans)
     if inherits or known:
@@ -82,8 +82,9 @@ def assemble_trace(
         if call_spans or known
         else (_NO_COUNTS, [])
     )
+    backend = reader.tags.backend
     appended, rewrite, calls, sums, billed = roll_up(
-        order, parent, infos, tags, paths, results, price, tagging, write_gen_ai_cost, from_root
+        order, parent, infos, tags, paths, results, price, tagging, write_gen_ai_cost, from_root, backend
     )
     if billed and any(children[i] is not None for i in billed):  # (priced calls rarely have spans below)
         billed = topological(children, billed)  # they and every span below them
@@ -112,6 +113,7 @@ def assemble_trace(
         write_gen_ai_cost,
         counts,
         from_root,
+        backend,
     )
 
 
@@ -126,12 +128,14 @@ def roll_up(
     tagging: TaggingConfig,
     write_gen_ai_cost: bool,
     from_root: set[int] | None = None,
+    backend: BackendNames | None = None,
 ) -> tuple[list[bytes], list[int], list[BilledCall], list[Sums | None], list[int]]:
     """Bottom-up, one visit per span (children first): price each billable call (`results[i]` None
     for a call span: judge found no reason not to bill it), add the span's sums into its parent's,
     and encode what the span gets: everything below it is done when it is reached. Returns
     (appended, spans to re-encode, billed calls, sums, spans priced). A billed call's tags, and those
-    of a span with sums, get the required tags' default (`tags` is updated).
+    of a span with sums, get the required tags' default (`tags` is updated). A span's tag block ends
+    with the copies of its tags `backend` names (backend_names.py).
 
     One loop on purpose, longer than a screen: it is assembly's per-span hot loop. Split into a
     pricing-and-sums loop and an encoding loop, the pipeline took 99,539 instead of 98,864
@@ -144,9 +148,10 @@ def roll_up(
     defaults: dict[int, tuple[Tags, Tags]] = {}
     appended: list[bytes] = [b""] * n
     rewrite: list[int] = []
-    blocks: dict[tuple[int, frozenset[str]], bytes] = {}
+    blocks: dict[tuple[int, frozenset], bytes] = {}
+    copies = backend.block if backend is not None else None
     last_t: Tags | None = None
-    last_names: frozenset[str] | None = None
+    last_names: frozenset | None = None
     block = b""  # the tag block of the previous span, usually this one's too
     for i in reversed(order):
         info = infos[i]
@@ -198,10 +203,13 @@ def roll_up(
             last_t, last_names = t, names
             key = (id(t), names)
             found_block = blocks.get(key)
-            if found_block is None:  # its tags but those the span sets itself, encoded
-                found_block = blocks[key] = (
+            if found_block is None:  # its tags but those the span sets itself, encoded, then their copies
+                found_block = (
                     b"".join([attribute(f"costline.{k}", v) for k, v in t.items() if k not in names]) if t else b""
                 )
+                if copies is not None and t:
+                    found_block += copies(t, names)
+                blocks[key] = found_block
             block = found_block
         if result is None and own is None:
             appended[i] = block

@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable, Iterable
 from fnmatch import translate
 
+from costline_processor.assembly.backend_names import backend_names
 from costline_processor.assembly.policy import policy_for
 from costline_processor.config import TaggingConfig
 
@@ -62,6 +63,8 @@ class TagReader:
         self._ignored = ignore_matcher((*FRAMEWORK_KEYS, *config.ignore))
         self._kinds: dict[str, tuple] = {}  # attribute key -> (_OWN | _MAPPED | None, tag name)
         self.policy = policy_for(config, self.name_of)
+        # the names the tags are copied to for backends' user views (None: none; backend_names.py)
+        self.backend = backend_names(config.backend_names(), config.required, config.default)
 
     def _kind(self, key: str) -> tuple:
         """Whether `key` carries a span's own tag (`costline.<name>`), a mapped one, or none; and its name."""
