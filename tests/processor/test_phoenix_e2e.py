@@ -157,3 +157,60 @@ def test_costs_read_back_from_phoenix(phoenix, protocol):
     assert spans["chat claude-sonnet-4-5"]["costline.customer_id"] == "acme"
     assert math.isclose(spans["POST /chat"]["costline.rollup.cost_usd"], float(gpt + claude), abs_tol=1e-12)
     assert spans["invoke_agent planner"]["costline.rollup.llm_calls"] == 2
+
+
+def _phoenix_sessions(base: str, session_id: str) -> dict | None:
+    """Phoenix's session `session_id` of the default project, as its GraphQL API lists it (None: not listed)."""
+    query = """{ projects { edges { node { name sessions(first: 100) { edges { node {
+        sessionId userId numTraces traces(first: 10) { edges { node { traceId } } } } } } } } } }"""
+    deadline = time.monotonic() + 30
+    while True:
+        r = requests.post(f"{base}/graphql", json={"query": query}, timeout=10)
+        r.raise_for_status()
+        body = r.json()
+        assert not body.get("errors"), body["errors"]
+        for project in body["data"]["projects"]["edges"]:
+            for edge in project["node"]["sessions"]["edges"]:
+                if edge["node"]["sessionId"] == session_id:
+                    return edge["node"]
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.5)
+
+
+def test_phoenix_lists_the_session_and_user_costline_tagged(phoenix):
+    """Issue 21 item 3: the app tags the root only (costline.user_id, costline.session_id); Phoenix's
+    Sessions view groups by `session.id` and shows a session's `user.id`, both written by costline
+    on every span of the trace, beside the costs."""
+    from costline_processor.config import ExportTarget
+
+    cfg = loopback_config(None, trace_wait=0.2)
+    cfg.export.targets = [ExportTarget("grpc", phoenix["grpc"])]
+    session = f"conv-{time.monotonic_ns()}"
+    trace_ids = []
+    with RunningServer(cfg) as srv:
+        provider = sdk_tracer(srv.grpc_endpoint, service="support-bot")
+        tracer = provider.get_tracer("app")
+        for turn in range(2):  # two turns of one conversation: two traces, one session
+            tags = {"costline.user_id": "alice", "costline.session_id": session, "costline.feature": "support"}
+            with tracer.start_as_current_span(f"POST /chat {turn}", attributes=tags) as root:
+                trace_ids.append(format(root.get_span_context().trace_id, "032x"))
+                tracer.start_span(
+                    f"chat gpt-4o-mini {turn}",
+                    attributes={
+                        "gen_ai.operation.name": "chat",
+                        "gen_ai.provider.name": "openai",
+                        "gen_ai.request.model": "gpt-4o-mini",
+                        "gen_ai.usage.input_tokens": 10_000,
+                        "gen_ai.usage.output_tokens": 1_000,
+                    },
+                ).end()
+        provider.shutdown()
+    found = _phoenix_sessions(phoenix["http"], session)
+    assert found is not None, f"Phoenix lists no session {session}"
+    assert found["userId"] == "alice" and found["numTraces"] == 2
+    assert {e["node"]["traceId"] for e in found["traces"]["edges"]} == set(trace_ids)
+    # gpt-4o-mini's published prices: $0.15 / $0.60 per million tokens
+    call = _phoenix_spans(phoenix["http"], trace_ids[0], 2)["chat gpt-4o-mini 0"]
+    assert call["user.id"] == "alice" and call["session.id"] == session
+    assert math.isclose(call["costline.cost.usd"], (10_000 * 0.15 + 1_000 * 0.60) / 1e6, abs_tol=1e-12)

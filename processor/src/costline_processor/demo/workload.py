@@ -83,11 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.requests):
         feature = FEATURES[i % len(FEATURES)]
         customer, plan = rng.choice(CUSTOMERS)
+        user = f"{customer}-u{rng.randrange(4)}"
         tags = {
             "feature": feature,
             "customer_id": customer,
             "plan": plan,
-            "user_id": f"{customer}-u{rng.randrange(4)}",
+            "user_id": user,
+            "session_id": f"{user}-s{i // 20}",  # a trace UI's Sessions page groups by it (docs/deploy.md)
             "team": "assistant",
             "environment": "demo",
         }
