@@ -45,6 +45,10 @@ def rows(now: float | None = None) -> list[LedgerRow]:
             )
         )
     out.append(make_row(None, at=at(1.5, now), tags={"feature": "search", "customer_id": "acme"}, model="mystery-1"))
+    # a call this calendar month at any hour: on the 1st before 04:48 UTC every call above is last month's
+    month_start = datetime.fromtimestamp(now, UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    tags = {"feature": "summaries", "customer_id": "initech", "user_id": "u3", "plan": "free"}
+    out.append(make_row("0.0457", at=at((now - month_start.timestamp()) / 2 / DAY_S, now), tags=tags))
     steps = ["research/plan", "research/search_web", "research/search_web", "research/write", ""]
     for j, step in enumerate(steps):
         tags = {"feature": "research-agent", "customer_id": "globex", "user_id": "u1", "plan": "pro"}

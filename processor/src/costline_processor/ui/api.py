@@ -30,6 +30,7 @@ from aiohttp import web
 from costline_processor.config import Config, ConfigError
 from costline_processor.ledger import query
 from costline_processor.ledger.drivers import signed
+from costline_processor.ledger.periods import bucket
 from costline_processor.ledger.render import cell, money, plain, render, total_money
 from costline_processor.ui import overview
 from costline_processor.ui.cache import AnswerCache
@@ -218,8 +219,10 @@ def _params(request: web.Request) -> Params:
 
 
 async def _run(request: web.Request, work: Callable[[Any], Any]) -> Any:
-    """`work(reader)` on a pooled reader, or the answer the cache keeps for this request."""
-    return await request.app[CACHE].answer(request.path_qs, lambda: request.app[POOL].run(work))
+    """`work(reader)` on a pooled reader, or the answer the cache keeps for this request on this UTC day (when
+    a day begins, "this month", "today" and the budgets' periods may have moved: nothing kept is reused)."""
+    day = bucket(request.app[CLOCK](), "day")
+    return await request.app[CACHE].answer(f"{day} {request.path_qs}", lambda: request.app[POOL].run(work))
 
 
 async def _answer(request: web.Request, work: Callable[[Any], Any]) -> web.Response:
