@@ -2,8 +2,8 @@
 
 A report query blocks (SQLite or psycopg), so handlers run it in one of the pool's `size`
 threads (`run`) and the event loop keeps answering. `size` defaults to the machine's cores (at
-most 4): the Overview asks for seven panels at once, and more threads than cores would make
-every panel as late as the last, where queued ones let the first come first. A LedgerReader is
+most 4): the Overview has ten panels (asked two at a time by the page), and more threads than
+cores would make every panel as late as the last, where queued ones let the first come first. A LedgerReader is
 one connection, used by one thread at a time: the pool hands one out per request and takes it
 back, opening another only when all are busy.
 """
