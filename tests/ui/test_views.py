@@ -298,6 +298,14 @@ def overview_money(page, ledger) -> None:
     assert untagged
     assert page.page.text_content("#untagged-cost .value") == untagged[1]
     assert page.page.text_content("#untagged-share .value") == untagged[2]
+    change = page.page.text_content("#change .value") or ""
+    assert re.fullmatch(r"[+-]\d+\.\d%", change), change  # report --compare's change_pct, as its table prints it
+    budgets, _ = table_text(cli_text(ledger, "budgets", check=False), "budget")  # exit 1: a budget is over
+    shown = page.page.eval_on_selector_all(
+        "#budgets-table tbody tr",
+        """trs => trs.map(tr => [...tr.querySelectorAll('td')].slice(1, 4).map(td => td.textContent.trim()))""",
+    )
+    assert shown == [[r["spent_usd"], r["amount_usd"], r["used"]] for r in budgets]
     rows, footer = table_text(cli_text(ledger, "explain", "--by", "feature"))
     change = re.search(r"^total: (\S+) -> (\S+) \(([^,)]+)", footer, re.M)
     assert change and page.page.text_content("#changes-total") == f"{change[1]} → {change[2]} ({change[3]})"

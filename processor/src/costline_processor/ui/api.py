@@ -190,6 +190,9 @@ def panel_object(name: str, got: dict) -> dict:
         return plain(with_cells(got, total_text))
     if name == "changes":
         return plain({**with_cells(got), "total": with_cells(got["total"], total_text)})
+    if name == "budgets":  # the used share as `costline budgets` prints it (16.1%)
+        rows = [{**r, "cells": {**r["cells"], "used": cell("share", r["used"])}} for r in with_cells(got["rows"])]
+        return plain({**got, "rows": rows})
     return plain(with_cells(got))
 
 

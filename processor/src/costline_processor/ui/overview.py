@@ -24,7 +24,7 @@ from decimal import Decimal
 
 from costline_processor.config import Budget, ConfigError, TaggingConfig
 from costline_processor.ledger import budgets as budget_standings
-from costline_processor.ledger import query
+from costline_processor.ledger import query, reports
 from costline_processor.ledger.explanation import Ask, Period, against_period, explain
 from costline_processor.ledger.forecast import project
 from costline_processor.ledger.periods import (
@@ -73,10 +73,13 @@ def months(reader, f: Frame) -> dict:
         return {"cost_usd": row["cost_usd"], "calls": row["calls"], "since": since, "until": until}
 
     projection = project(reader, (), f.q.filters, "month", f.now_ns, f.q.untagged).get(())
+    this_month, last_to_date = cost(this_row, this, f.now_ns), cost(to_date, last_since, same_point)
     return {
-        "this_month": cost(this_row, this, f.now_ns),
+        "this_month": this_month,
         "last_month": cost(last_row, last_since, last_until),
-        "last_month_to_date": cost(to_date, last_since, same_point),
+        "last_month_to_date": last_to_date,
+        # against last month to the same point, as --compare's change_pct (None when that month had no cost)
+        "change_pct": reports.change(this_month["cost_usd"], last_to_date["cost_usd"])["change_pct"],
         "forecast_usd": projection.forecast_usd if projection else Decimal(0),
         "elapsed_share": Decimal(f.now_ns - this) / (next_month_start(this) - this),
     }

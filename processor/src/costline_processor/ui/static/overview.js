@@ -49,12 +49,12 @@ function figure(label, text, { id, value, cls } = {}) {
 }
 
 function paintMonths(box, a) {
-  const change = a.last_month_to_date.cost_usd ? (a.this_month.cost_usd / a.last_month_to_date.cost_usd - 1) * 100 : null;
-  const changeText = change === null ? "–" : `${change >= 0 ? "+" : ""}${change.toFixed(1)}%`;
+  const change = a.change_pct; // the server's, as report --compare's change_pct: none when last month had no cost
+  const changeText = change === null ? "–" : a.cells.change_pct;
   clear(box.body, el("div", { class: "figures" },
     figure("this month so far", a.this_month.cells.cost_usd, { id: "this-month", value: a.this_month.cost_usd }),
     figure("last month, same days", a.last_month_to_date.cells.cost_usd, { id: "last-month-to-date", value: a.last_month_to_date.cost_usd }),
-    figure("change", changeText, { cls: change > 0 ? "up" : "down" }),
+    figure("change", changeText, { id: "change", value: change ?? "", cls: change > 0 ? "up" : "down" }),
     figure("forecast for this month", a.cells.forecast_usd, { id: "forecast", value: a.forecast_usd }),
     figure("last month", a.last_month.cells.cost_usd, { id: "last-month", value: a.last_month.cost_usd }),
   ));
@@ -163,7 +163,7 @@ export function paintBudgets(box, a) {
     el("td", { class: "num", dataset: { column: "spent_usd", value: r.spent_usd } }, r.cells.spent_usd),
     el("td", { class: "num" }, r.cells.amount_usd),
     el("td", { class: "num", dataset: { column: "used", value: r.used } },
-      el("meter", { min: 0, max: 1, low: 0.8, high: 0.999, optimum: 0, value: Math.min(r.used, 1) }), ` ${(r.used * 100).toFixed(1)}%`),
+      el("meter", { min: 0, max: 1, low: 0.8, high: 0.999, optimum: 0, value: Math.min(r.used, 1) }), ` ${r.cells.used}`),
     el("td", { class: "num", dataset: { column: "forecast_usd", value: r.forecast_usd } }, r.cells.forecast_usd),
     el("td", { class: `status ${r.status}` }, r.status)));
   clear(box.body, el("div", { class: "scroll" }, el("table", { id: "budgets-table" }, el("thead", {}, head), el("tbody", {}, body))));
