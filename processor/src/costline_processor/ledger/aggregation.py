@@ -132,13 +132,14 @@ def _from_rollup(reader, scope: Scope, plan: Plan, days: tuple[int | None, int |
     start, end = (None if d is None else d * DAY_NS for d in (first, last))
     if any(g["_inexact"] for g in groups.values()):
         _add_inexact(reader, replace(scope, since_ns=start, until_ns=end), plan, groups, defaultdict(Decimal))
-    for g in groups.values():
-        g.pop("_inexact")
     for since, until in ((scope.since_ns, start), (end, scope.until_ns)):  # the partial days
         if since is not None and until is not None and since < until:
             _add_up(groups, _aggregate(reader, replace(scope, since_ns=since, until_ns=until), plan)[0])
+    for g in groups.values():
+        g["_inexact"] = 0  # added up exactly above
     totals = _sum(list(plan.measures), groups.values())
-    totals.pop("_inexact")
+    for values in (*groups.values(), totals):
+        values.pop("_inexact")
     return groups, totals
 
 
@@ -203,22 +204,24 @@ def _sum(measures: list[Measure], groups) -> dict[str, Any]:
     out["_inexact"] = 0
     for g in groups:
         for name in out:
-            out[name] += g.get(name, 0)  # "_inexact": gone from groups already added up exactly
+            out[name] += g[name]
     return out
 
 
 def _decode(d: Dialect, measures: list[Measure], values: list[Any]) -> tuple[dict[str, Any], list[Any]]:
     """The measures' values from a record's columns, and the columns left over."""
     out: dict[str, Any] = {"_inexact": 0}
+    i = 0  # one pass by index: explain reads 15 measures from each of 60k groups
     for m in measures:
-        width = m.width(d)
-        cols, values = values[:width], values[width:]
         if m.kind == "money":
-            out[m.name], inexact = d.money_value(cols)
+            width = d.money_width
+            out[m.name], inexact = d.money_value(values[i : i + width])
             out["_inexact"] += int(inexact)
+            i += width
         else:
-            out[m.name] = int(cols[0] or 0)
-    return out, values
+            out[m.name] = int(values[i] or 0)
+            i += 1
+    return out, values[i:]
 
 
 def _label(dim: str, value: Any) -> str:
