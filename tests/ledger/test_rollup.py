@@ -175,3 +175,21 @@ def test_a_version_5_ledger_is_given_its_rollup_in_place(ledger):
     assert {(row["feature"],): row["cost_usd"] for row in answer.rows} == {k: g[3] for k, g in want.items()}
     triggers = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     assert triggers == {f"{rollup.TABLE}_update", f"{rollup.TABLE}_delete"}
+
+
+def test_top_with_a_limit_reads_the_rollup_and_totals_every_group(ledger, monkeypatch):
+    path, rows = ledger
+    used = []
+    real = aggregation._from_rollup
+    monkeypatch.setattr(
+        aggregation, "_from_rollup", lambda r, s, plan, d: used.append(plan.limit) or real(r, s, plan, d)
+    )
+    since, until = ts("2026-03-01T06:00"), ts("2026-03-06T18:00")
+    with open_reader(path) as r:
+        answer = query.ask(r, query.Question(("model",), since, until, limit=1))
+    want, _ = _expected(rows, ("model",), since, until)
+    top = max(want, key=lambda k: want[k][3])
+    assert [(row["model"],) for row in answer.rows] == [top] and answer.rows[0]["cost_usd"] == want[top][3]
+    assert answer.total["calls"] == sum(g[0] for g in want.values())
+    assert answer.total["cost_usd"] == sum((g[3] for g in want.values()), D(0))
+    assert 1 in used

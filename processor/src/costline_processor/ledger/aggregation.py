@@ -11,7 +11,9 @@ The totals add up every group, including those a LIMIT left out (summed by the d
 When the question names a tag that some call of the window shares among owners, the GROUP BY
 reads shared_calls.py's rows instead of the table (each such call cut per owner), with no
 LIMIT (the caller keeps the first rows), and the totals come from a query of their own, which
-counts each call once.
+counts each call once. In SQLite, a plan the per-day rollup holds (rollup.py: sums by feature, call
+fields, calendar buckets, the untagged bucket) reads the window's whole days there and its partial
+days from the calls; every group comes back, also with a LIMIT (the caller keeps the first rows).
 """
 
 from __future__ import annotations
@@ -99,8 +101,9 @@ def _aggregate(reader, scope: Scope, plan: Plan) -> tuple[dict[tuple, dict[str, 
 
 
 def _rollup_days(reader, scope: Scope, plan: Plan) -> tuple[int | None, int | None] | None:
-    """The whole days of the window that SQLite's per-day rollup (rollup.py) can answer `plan` for, or None."""
-    if reader.dialect != "sqlite" or plan.limit is not None or not any(m.name == "calls" for m in plan.measures):
+    """The whole days of the window that SQLite's per-day rollup (rollup.py) can answer `plan` for, or None.
+    A LIMIT is no obstacle: the rollup's groups are few, all come back (the caller keeps the first)."""
+    if reader.dialect != "sqlite" or not any(m.name == "calls" for m in plan.measures):
         return None
     if not rollup.serves(plan.dims, [f.dim for f in scope.filters], scope.untagged, plan.extra):
         return None
@@ -132,9 +135,10 @@ def _from_rollup(reader, scope: Scope, plan: Plan, days: tuple[int | None, int |
     start, end = (None if d is None else d * DAY_NS for d in (first, last))
     if any(g["_inexact"] for g in groups.values()):
         _add_inexact(reader, replace(scope, since_ns=start, until_ns=end), plan, groups, defaultdict(Decimal))
+    every = replace(plan, sort=None, limit=None)
     for since, until in ((scope.since_ns, start), (end, scope.until_ns)):  # the partial days
         if since is not None and until is not None and since < until:
-            _add_up(groups, _aggregate(reader, replace(scope, since_ns=since, until_ns=until), plan)[0])
+            _add_up(groups, _aggregate(reader, replace(scope, since_ns=since, until_ns=until), every)[0])
     for g in groups.values():
         g["_inexact"] = 0  # added up exactly above
     totals = _sum(list(plan.measures), groups.values())
