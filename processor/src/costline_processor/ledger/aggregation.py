@@ -100,6 +100,11 @@ def _aggregate(reader, scope: Scope, plan: Plan) -> tuple[dict[tuple, dict[str, 
     return groups, totals
 
 
+def rollup_holds(reader, scope: Scope, plan: Plan) -> bool:
+    """Whether SQLite's per-day rollup answers `plan` over `scope` (at least one whole day of it)."""
+    return _rollup_days(reader, scope, plan) is not None
+
+
 def _rollup_days(reader, scope: Scope, plan: Plan) -> tuple[int | None, int | None] | None:
     """The whole days of the window that SQLite's per-day rollup (rollup.py) can answer `plan` for, or None.
     A LIMIT is no obstacle: the rollup's groups are few, all come back (the caller keeps the first)."""

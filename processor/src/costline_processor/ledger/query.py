@@ -26,7 +26,7 @@ from typing import Any
 
 from costline_processor.config import DEFAULT_UNTAGGED, ConfigError
 from costline_processor.ledger import allocation, dimensions, reports
-from costline_processor.ledger.aggregation import Plan, Scope, aggregate
+from costline_processor.ledger.aggregation import Plan, Scope, aggregate, rollup_holds
 from costline_processor.ledger.dialect import dialect
 from costline_processor.ledger.filters import Filter
 from costline_processor.ledger.periods import TIME_DIMENSIONS, describe, iso
@@ -83,9 +83,10 @@ def ask(reader, q: Question) -> Answer:
         raise ConfigError("--allocate-untagged shows one period: not with --compare")
     if q.allocate:
         allocation.check(q.dims, q.allocate)
-    plan = _plan(q)
+    apart = _distinct(q) or (bool(q.required) and rollup_holds(reader, q.scope, _lean(q, dims=_flags(q, ()))))
+    plan = _plan(q, apart)
     groups, totals = aggregate(reader, q.scope, plan)
-    groups, untagged = _bucket(reader, q, len(plan.dims), groups, totals.get("cost_usd", ZERO))
+    groups, untagged = _bucket(reader, q, len(plan.dims), groups, totals.get("cost_usd", ZERO), apart)
     check_tags(reader, q, groups)
     caveats = _caveat_lines(reader, q)
     by_caveat = aggregate(reader, _shown(q, plan, groups), _lean(q, _PRICED_CAVEAT))[0] if caveats else None
@@ -137,14 +138,14 @@ def _sort(q: Question) -> str | None:
     return SORT_ALIASES.get(q.sort, q.sort) if q.sort else None
 
 
-def _plan(q: Question) -> Plan:
+def _plan(q: Question, apart: bool = False) -> Plan:
     """The main GROUP BY. The untagged bucket rides along as one more key per required tag that is not a
     dimension already (lacks it or not), folded away by `_merge`: one pass, each tag read once per call,
     where the bucket's own sums would read each tag once per sum. ORDER BY and LIMIT go to the database
     when a LIMIT is asked and the sort is a dimension or a plain sum (not a ratio, --compare or the
     calendar order) and no such key splits the groups."""
     measures = _measures(q)
-    flags = () if _distinct(q) else _flags(q, q.dims)
+    flags = () if apart else _flags(q, q.dims)
     sort = _sort(q) or "cost_usd"
     sort = "cost_usd" if sort == "share" else sort
     pushable = sort in q.dims or any(m.name == sort for m in measures)
@@ -218,11 +219,15 @@ def _row(
     return row
 
 
-def _bucket(reader, q: Question, keys: int, groups: dict[tuple, dict], total: Decimal) -> tuple[dict, dict | None]:
-    """The groups without their flag keys, and the untagged bucket (None when no tag is required)."""
+def _bucket(
+    reader, q: Question, keys: int, groups: dict[tuple, dict], total: Decimal, apart: bool
+) -> tuple[dict, dict | None]:
+    """The groups without their flag keys, and the untagged bucket (None when no tag is required). `apart`:
+    the bucket is a query of its own, because distinct counts do not add up over flag keys, or because
+    SQLite's per-day rollup answers it in milliseconds (and the main GROUP BY then reads no flag)."""
     if not q.required:
         return groups, None
-    if _distinct(q):  # distinct counts do not add up over flag keys: the bucket is a query of its own
+    if apart:
         flagged, _ = aggregate(reader, q.scope, _lean(q, dims=_flags(q, ())))
         return groups, _untagged(q, flagged, 0, total)
     untagged = _untagged(q, groups, len(q.dims), total)
