@@ -29,11 +29,12 @@ _CACHE_MAX = 4096  # encoded values kept per attribute
 class BackendNames:
     """The attributes a span's tags are copied to (tagging.backend_names()), and the copying."""
 
-    __slots__ = ("_carried", "_default", "_encoded", "_last", "_required", "keys", "pairs")
+    __slots__ = ("_carried", "_default", "_encoded", "_last", "_required", "keys", "pairs", "tags")
 
     def __init__(self, pairs: tuple[tuple[str, str], ...], required: list[str], default: str):
         self.pairs = pairs  # (attribute name, tag name), in the configured order
         self.keys = frozenset(name for name, _ in pairs)
+        self.tags = frozenset(tag for _, tag in pairs)  # a span whose tags hold none of these gets no copy
         self._required = frozenset(required)
         self._default = default
         # per pair: (attribute, (attribute,), tag, {value: the attribute encoded}); values repeat across traces

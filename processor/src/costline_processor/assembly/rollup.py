@@ -149,7 +149,7 @@ def roll_up(
     appended: list[bytes] = [b""] * n
     rewrite: list[int] = []
     blocks: dict[tuple[int, frozenset], bytes] = {}
-    copies = backend.block if backend is not None else None
+    copies, copied = (backend.block, backend.tags) if backend is not None else (None, _NO_NAMES)
     last_t: Tags | None = None
     last_names: frozenset | None = None
     block = b""  # the tag block of the previous span, usually this one's too
@@ -207,7 +207,7 @@ def roll_up(
                 found_block = (
                     b"".join([attribute(f"costline.{k}", v) for k, v in t.items() if k not in names]) if t else b""
                 )
-                if copies is not None and t:
+                if copies is not None and not copied.isdisjoint(t):  # (no call for a trace without those tags)
                     found_block += copies(t, names)
                 blocks[key] = found_block
             block = found_block
