@@ -29,6 +29,7 @@ def exact_sum(values) -> Fraction:
     span 10**9 to 10**-18 dollars)."""
     return sum((Fraction(D(v)) for v in values), Fraction(0))
 
+
 BEFORE = Period(ts("2026-03-01T00:00"), ts("2026-03-08T00:00"))
 AFTER = Period(ts("2026-03-08T00:00"), ts("2026-03-15T00:00"))
 GPT4O = ("2.50", "10", "1.25", "0")  # $ per million: input, output, cache read, cache write
