@@ -108,7 +108,7 @@ def rollup_holds(reader, scope: Scope, plan: Plan) -> bool:
 def _rollup_days(reader, scope: Scope, plan: Plan) -> tuple[int | None, int | None] | None:
     """The whole days of the window that SQLite's per-day rollup (rollup.py) can answer `plan` for, or None.
     A LIMIT is no obstacle: the rollup's groups are few, all come back (the caller keeps the first)."""
-    if reader.dialect != "sqlite" or not any(m.name == "calls" for m in plan.measures):
+    if not rollup.ENABLED or reader.dialect != "sqlite" or not any(m.name == "calls" for m in plan.measures):
         return None
     if not rollup.serves(plan.dims, [f.dim for f in scope.filters], scope.untagged, plan.extra):
         return None

@@ -38,6 +38,7 @@ from costline_processor.ledger import dimensions
 from costline_processor.ledger.periods import DAY_NS, TIME_DIMENSIONS
 
 TABLE = "costline_daily"
+ENABLED = True  # False: every question reads the calls (tests compare the two answers; the rollup is still written)
 _CALLS = "costline_calls"
 _SPLIT = ("input_usd", "cache_read_usd", "cache_write_usd")  # explain's cost split (decomposition.SPLIT_COLUMNS)
 _TOKENS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
