@@ -32,6 +32,7 @@ from costline_processor.ledger.filters import Filter
 from costline_processor.ledger.periods import TIME_DIMENSIONS, describe, iso
 from costline_processor.ledger.safe_cells import terminal_text
 from costline_processor.ledger.schema import COLUMN_NAMES, TABLE, TOKEN_FIELDS, from_record
+from costline_processor.ledger.shared_calls import tags_to_split
 from costline_processor.ledger.statement import Measure, Statement
 from costline_processor.records import LedgerRow
 
@@ -83,7 +84,7 @@ def ask(reader, q: Question) -> Answer:
         raise ConfigError("--allocate-untagged shows one period: not with --compare")
     if q.allocate:
         allocation.check(q.dims, q.allocate)
-    apart = _distinct(q) or (bool(q.required) and rollup_holds(reader, q.scope, _lean(q, dims=_flags(q, ()))))
+    apart = _distinct(q) or (bool(q.required) and _bucket_apart(reader, q))
     plan = _plan(q, apart)
     groups, totals = aggregate(reader, q.scope, plan)
     groups, untagged = _bucket(reader, q, len(plan.dims), groups, totals.get("cost_usd", ZERO), apart)
@@ -224,7 +225,8 @@ def _bucket(
 ) -> tuple[dict, dict | None]:
     """The groups without their flag keys, and the untagged bucket (None when no tag is required). `apart`:
     the bucket is a query of its own, because distinct counts do not add up over flag keys, or because
-    SQLite's per-day rollup answers it in milliseconds (and the main GROUP BY then reads no flag)."""
+    SQLite's per-day rollup answers it in milliseconds (and the main GROUP BY then reads no flag), or because
+    the groups count a call shared among owners once per owner (`_bucket_apart`)."""
     if not q.required:
         return groups, None
     if apart:
@@ -232,6 +234,13 @@ def _bucket(
         return groups, _untagged(q, flagged, 0, total)
     untagged = _untagged(q, groups, len(q.dims), total)
     return (_merge(groups, len(q.dims)) if keys > len(q.dims) else groups), untagged
+
+
+def _bucket_apart(reader, q: Question) -> bool:
+    """Whether the untagged bucket is a query of its own: the rollup answers it, or a call of the window shares
+    a tag of the question among owners (its parts are one call in each owner's group: the groups' calls would
+    count it once per owner)."""
+    return rollup_holds(reader, q.scope, _lean(q, dims=_flags(q, ()))) or bool(tags_to_split(reader, q.scope, q.dims))
 
 
 def _merge(groups: dict[tuple, dict], n: int) -> dict[tuple, dict]:
