@@ -149,6 +149,30 @@ def test_a_real_prometheus_fires_the_budget_a_customer_went_over(tmp_path, capsy
     missing(PROMETHEUS, "prometheus")
     cost = {cu: i * PRICE_IN + o * PRICE_OUT for cu, i, o in CALLS}
     assert cost["acme"] > D("0.002") > cost["globex"] / D("0.8")  # acme over, globex not even warned
+    firing = _serve_and_fire(tmp_path, capsys, CALLS)
+    over = [a for a in firing if a["labels"]["alertname"] == OVER]
+    assert [(a["labels"]["customer_id"], a["labels"]["budget"]) for a in over] == [("acme", "each customer daily")]
+    assert D(over[0]["value"]) == pytest.approx(cost["acme"], abs=D("1e-9"))
+    assert {a["labels"].get("customer_id") for a in firing} == {"acme"}  # globex: not even a warning
+
+
+def test_a_shared_call_counts_its_part_in_each_owner_budget(tmp_path, capsys):
+    """acme's 3/4 of a shared call takes it over its budget; globex's 1/4 leaves it under: the rules sum the
+    owners' series, never a series labelled with the owners' JSON text."""
+    missing(PROMETHEUS, "prometheus")
+    calls = [('{"acme":3,"globex":1}', 12_000, 1_200), ("acme", 1_000, 100)]
+    shared = 12_000 * PRICE_IN + 1_200 * PRICE_OUT
+    acme = shared * 3 / 4 + 1_000 * PRICE_IN + 100 * PRICE_OUT
+    assert acme > D("0.002") > shared * 3 / 4 and shared / 4 < D("0.0016")  # over with its part, globex not warned
+    firing = _serve_and_fire(tmp_path, capsys, calls)
+    over = [a for a in firing if a["labels"]["alertname"] == OVER]
+    assert [a["labels"]["customer_id"] for a in over] == ["acme"]
+    assert D(over[0]["value"]) == pytest.approx(acme, abs=D("1e-9"))
+    assert {a["labels"].get("customer_id") for a in firing} == {"acme"}
+
+
+def _serve_and_fire(tmp_path, capsys, calls) -> list[dict]:
+    """Budget rules for CONFIG in a real Prometheus scraping a real `costline serve` that got `calls`: the firing."""
     (tmp_path / "costline.yaml").write_text(CONFIG)
     rules = tmp_path / "budgets.rules.yml"
     assert main(["budgets", "--config", str(tmp_path / "costline.yaml"), "--prometheus-rules", str(rules)]) == 0
@@ -177,25 +201,19 @@ def test_a_real_prometheus_fires_the_budget_a_customer_went_over(tmp_path, capsy
     try:
         wait_port(grpc, serve)
         wait_port(metrics, serve)
-        _send(grpc)
-        firing = _firing(
-            prom_port, lambda alerts: any(a["labels"]["alertname"] == "CostlineBudgetOver" for a in alerts)
-        )
+        _send(grpc, calls)
+        return _firing(prom_port, lambda alerts: any(a["labels"]["alertname"] == OVER for a in alerts))
     finally:
         prom.terminate()
         serve.terminate()
         serve.wait(20)
         prom.wait(20)
-    over = [a for a in firing if a["labels"]["alertname"] == OVER]
-    assert [(a["labels"]["customer_id"], a["labels"]["budget"]) for a in over] == [("acme", "each customer daily")]
-    assert D(over[0]["value"]) == pytest.approx(cost["acme"], abs=D("1e-9"))
-    assert {a["labels"].get("customer_id") for a in firing} == {"acme"}  # globex: not even a warning
 
 
-def _send(grpc: int) -> None:
+def _send(grpc: int, calls) -> None:
     provider = sdk_tracer(f"127.0.0.1:{grpc}")
     tracer = provider.get_tracer("app")
-    for customer, i, o in CALLS:
+    for customer, i, o in calls:
         tags = {"costline.feature": "chat", "costline.customer_id": customer}
         with tracer.start_as_current_span("POST /chat", attributes=tags):
             tracer.start_span("chat gpt-4o-mini", attributes={

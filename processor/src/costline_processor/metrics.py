@@ -25,6 +25,15 @@ A view raises it for costline's instruments to `_SDK_SERIES_PER_COMBINATION` tim
 costline's bound (the `type` and `reason` labels multiply the combinations by at most
 that), so costline's bound always acts first.
 
+A call whose dimension tag names several owners (customer_id=["acme","globex"] or weights
+{"acme":3,"globex":1}: shares.py) is labelled with each owner, never with the JSON text: each
+owner's series gets its part of the call's tokens and cost, split as reports split them
+(shares.split_row: integers exactly, so the owners' tokens add up to the call's; the cost in
+whole femto-dollars exactly, then a float like every cost here), and its share of the one
+call in llm_calls (and unpriced_calls): 0.75 and 0.25 of a call, so `sum(costline_llm_calls_total)`
+stays the number of calls (to float rounding, ~1e-16 of a call). Several such dimensions in one
+call split it by the product of the shares. Each owner passes the label bound as any value.
+
 `write` runs on the event loop: it only updates in-memory aggregates (no I/O).
 
 costline's own health, read from the pipeline at each scrape (`watch`), like the
@@ -48,6 +57,7 @@ Collector's otelcol_* self-metrics:
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import threading
@@ -63,6 +73,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from costline_processor import listen
 from costline_processor.config import DEFAULT_UNTAGGED, ConfigError
 from costline_processor.records import LedgerRow
+from costline_processor.shares import owners, split_row
 
 DEFAULT_DIMENSIONS = ("feature", "customer_id", "model", "provider", "environment", "team", "agent")
 DEFAULT_MAX_LABEL_VALUES = 50
@@ -148,6 +159,7 @@ class MetricsSink:
             raise ConfigError(f"metric dimension {sorted(reserved)[0]!r} clashes with a costline label")
         self.dimensions = list(dimensions)
         self.untagged = untagged
+        self._tag_dims = tuple(d for d in self.dimensions if d not in _FIELDS)  # the dimensions read from tags
         self.budget = LabelBudget(max_label_values, allowed, untagged, max_series)
         self.registry = CollectorRegistry(auto_describe=True)
         all_readers = [PrometheusMetricReader(scope_info_enabled=False, registry=self.registry), *readers]
@@ -169,10 +181,14 @@ class MetricsSink:
             "costline.tokens", unit="{token}", description="Tokens used by LLM calls, by type"
         )
         self._calls = meter.create_counter(
-            "costline.llm_calls", unit="{call}", description="LLM calls recorded, priced or not"
+            "costline.llm_calls",
+            unit="{call}",
+            description="LLM calls recorded, priced or not; a call shared among owners counts each owner's share of it",
         )
         self._unpriced = meter.create_counter(
-            "costline.unpriced_calls", unit="{call}", description="LLM calls that could not be priced, by reason"
+            "costline.unpriced_calls",
+            unit="{call}",
+            description="LLM calls that could not be priced, by reason; a shared call counts each owner's share of it",
         )
         self._servers: list = []  # one per address: `localhost` is 127.0.0.1 and ::1 (processor/listen.py)
         self.addresses: list[str] = []
@@ -189,17 +205,43 @@ class MetricsSink:
         return out
 
     def write(self, rows: list[LedgerRow]) -> None:
+        tag_dims = self._tag_dims
         for row in rows:
-            labels = self.labels(row)
-            self._calls.add(1, labels)
-            for kind, field in TOKEN_TYPES:
-                n = getattr(row, field)
-                if n:
-                    self._tokens.add(n, {**labels, "type": kind})
-            if row.cost_usd is None:
-                self._unpriced.add(1, {**labels, "reason": row.status or "unknown"})
+            tags = row.tags
+            for d in tag_dims:
+                value = tags.get(d)
+                if value and value[0] in "[{":  # perhaps several owners (shares.owners): a rare call
+                    self._write_shared(row)
+                    break
             else:
-                self._cost.add(float(row.cost_usd), labels)
+                self._add(row, self.labels(row), 1)
+
+    def _add(self, row: LedgerRow, labels: dict[str, str], calls: float) -> None:
+        self._calls.add(calls, labels)
+        for kind, field in TOKEN_TYPES:
+            n = getattr(row, field)
+            if n:
+                self._tokens.add(n, {**labels, "type": kind})
+        if row.cost_usd is None:
+            self._unpriced.add(calls, {**labels, "reason": row.status or "unknown"})
+        else:
+            self._cost.add(float(row.cost_usd), labels)
+
+    def _write_shared(self, row: LedgerRow) -> None:
+        """A call whose dimension tag names several owners: each owner (combination, over several such
+        dimensions) gets its part of the tokens and cost (split_row: exact integers, then float for the cost)
+        and its share of the one call, the product of its weights' fractions."""
+        fractions: dict[str, dict[str, float]] = {}
+        for d in self._tag_dims:
+            split = owners(row.tags.get(d))
+            if split is not None:
+                fractions[d] = {name: (high - low) / total for name, low, high, total in split}
+        if not fractions:  # `[` or `{` opens a value that is one owner after all
+            self._add(row, self.labels(row), 1)
+            return
+        for part in split_row(row, fractions):
+            share = math.prod(fractions[d][part.tags[d]] for d in fractions)
+            self._add(part, self.labels(part), share)
 
     def watch(self, pipeline) -> None:
         """Publish the pipeline's own counters and levels, read at each collection."""
