@@ -358,3 +358,20 @@ def test_postgresql_reads_what_sqlite_reads(sqlite_path, pg_url):
             answers = [_answer(lite, q, True), _answer(lite, q, False), _answer(pg, q, True)]
         assert answers[0] == answers[1] == answers[2], q
         _check_sums(held, q, answers[0])
+
+
+def test_the_untagged_bucket_counts_the_groups_a_limit_leaves_out(ledger_url):
+    """`report --by feature -n 1` with feature required: the untagged calls are not the top group, and still
+    the bucket (the bucket was read from the groups the database's LIMIT kept)."""
+    top = _call("chat", "acme", "m1", "1.5", None, 0, 7 * HOUR, (10, 0, 0, 0, 0))
+    untagged = _call("untagged", "acme", "m1", "0.25", None, 0, 8 * HOUR, (10, 0, 0, 0, 0))
+    w = open_ledger(ledger_url, flush_interval_s=0.05)
+    w.write([top, untagged])
+    w.close(10)
+    for since, until in ((START, START + DAY_NS), (START + HOUR, START + 9 * HOUR)):  # the rollup's, the calls'
+        q = query.Question(("feature",), since, until, required=("feature",), limit=1)
+        with open_reader(ledger_url) as reader:
+            answer = query.ask(reader, q)
+        assert [(r["feature"], r["cost_usd"]) for r in answer.rows] == [("chat", D("1.5"))]
+        bucket = answer.total["untagged"]
+        assert (bucket["calls"], bucket["cost_usd"], bucket["missing"]) == (1, D("0.25"), {"feature": 1})

@@ -237,10 +237,12 @@ def _bucket(
 
 
 def _bucket_apart(reader, q: Question) -> bool:
-    """Whether the untagged bucket is a query of its own: the rollup answers it, or a call of the window shares
-    a tag of the question among owners (its parts are one call in each owner's group: the groups' calls would
-    count it once per owner)."""
-    return rollup_holds(reader, q.scope, _lean(q, dims=_flags(q, ()))) or bool(tags_to_split(reader, q.scope, q.dims))
+    """Whether the untagged bucket is a query of its own: the rollup answers it, a LIMIT may go to the database
+    (the groups it leaves out would be missing from the bucket), or a call of the window shares a tag of the
+    question among owners (its parts are one call in each owner's group: the groups would count it once per owner)."""
+    if q.limit is not None or rollup_holds(reader, q.scope, _lean(q, dims=_flags(q, ()))):
+        return True
+    return bool(tags_to_split(reader, q.scope, q.dims))
 
 
 def _merge(groups: dict[tuple, dict], n: int) -> dict[tuple, dict]:
