@@ -7,10 +7,12 @@ severity warning) and a CostlineBudgetOver rule (spent > amount, severity critic
 with the budget's name, period and share. Spent is `costline_cost_usd_total` (metrics.py) of
 the budget's label values, summed over every costline process, `by` the "*" scope keys (the
 other, untagged and empty values left out, as `costline budgets` leaves out calls without
-the tag). Prometheus cannot follow a calendar, so a period is a rolling window: day 1d, week
-7d, month 30d, where `costline budgets` counts from the UTC period's start; every rule's
-description says so. Over the window, a series that was there at its start counts its
-increase() (restarts handled); a series born within it counts its whole value (a counter starts
+the tag). A call shared among owners (customer_id=["acme","globex"]) is in each owner's series
+with its part (metrics.py), as `costline budgets` counts it. Prometheus cannot follow a
+calendar, so a period is a rolling window: day 1d, week 7d, month 30d, where `costline
+budgets` counts from the UTC period's start; every rule's description says so. Over the
+window, a series that was there at its start counts its increase() (restarts handled); a
+series born within it counts its whole value (a counter starts
 at 0 when its first call is counted), which increase() alone would miss until a second sample.
 
 A scope key that is not one of the metrics' labels (metrics.dimensions) cannot be seen by
