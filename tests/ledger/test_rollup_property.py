@@ -29,7 +29,7 @@ START = ts("2026-03-01T00:00")
 HOUR = 3600 * NS
 FEATURES = (
     *("chat", "search", "a", "b", "", "untagged", "none", None),
-    *('["a","b"]', '{"a":3,"b":1}', '["chat","search"]'),  # shared among owners
+    *('["a","b"]', '{"a":3,"b":1}', '["chat","search"]', '["untagged","b"]'),  # shared among owners
     *('["a"]', '{"a":0,"b":1}', "[1,2]", '["a","a"]', '{"a":"x"}'),  # JSON-looking, one owner
     *("café ☕", 'it\'s "quoted"', "日本"),
 )
@@ -89,7 +89,7 @@ questions = st.fixed_dictionaries(
         "where": st.lists(st.sampled_from(WHERE), max_size=2, unique=True),
         "since": st.none() | _bound,
         "length": st.none() | st.sampled_from((1, HOUR, DAY_NS - 1, DAY_NS, DAY_NS + 1, 3 * DAY_NS, 40 * DAY_NS)),
-        "untagged": st.sampled_from(("untagged", "untagged", "none")),
+        "untagged": st.sampled_from(("untagged", "untagged", "none", "chat")),  # chat: also a feature, an owner
         "required": st.lists(st.sampled_from(("feature", "customer_id")), max_size=2, unique=True),
         "sort": st.sampled_from((None, "cost", "calls", "input_tokens", "feature")),
         "limit": st.sampled_from((None, None, 1, 2)),
@@ -375,3 +375,20 @@ def test_the_untagged_bucket_counts_the_groups_a_limit_leaves_out(ledger_url):
         assert [(r["feature"], r["cost_usd"]) for r in answer.rows] == [("chat", D("1.5"))]
         bucket = answer.total["untagged"]
         assert (bucket["calls"], bucket["cost_usd"], bucket["missing"]) == (1, D("0.25"), {"feature": 1})
+
+
+def test_an_owner_named_as_the_untagged_label_leaves_its_call_tagged(ledger_url):
+    """A call of feature ["untagged","b"] is tagged (the bucket reads the tag as written), also when its cost
+    has no femto count and SQLite adds it from its text (that path read the owner, and put $6,172.839 of a
+    tagged call in the bucket)."""
+    shared = _call('["untagged","b"]', "acme", "m1", "12345.678", None, 0, 7 * HOUR, (10, 0, 0, 0, 0))
+    alone = _call("untagged", "acme", "m1", "0.5", None, 0, 8 * HOUR, (10, 0, 0, 0, 0))
+    w = open_ledger(ledger_url, flush_interval_s=0.05)
+    w.write([shared, alone])
+    w.close(10)
+    q = query.Question(("model",), START, START + DAY_NS, parse_where(["feature=untagged"]), required=("feature",))
+    with open_reader(ledger_url) as reader:
+        answer = query.ask(reader, q)
+    assert (answer.total["calls"], answer.total["cost_usd"]) == (2, D("6172.839") + D("0.5"))
+    bucket = answer.total["untagged"]
+    assert (bucket["calls"], bucket["cost_usd"], bucket["missing"]) == (1, D("0.5"), {"feature": 1})

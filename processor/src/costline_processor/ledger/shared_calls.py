@@ -127,10 +127,11 @@ def add_inexact(reader, scope, plan, split: tuple[str, ...], groups: dict[tuple,
     where = st.where(scope.since_ns, scope.until_ns, (), (*plan.extra, _INEXACT, "shares IS NOT NULL"))
     n = len(COLUMN_NAMES)
     for record in reader.fetch(f"SELECT {', '.join([*COLUMN_NAMES, *flags])} FROM {TABLE}{where}", st.params):
-        for part in split_row(from_record(record[:n]), split):
+        row = from_record(record[:n])
+        for part in split_row(row, split):
             if not all(_passes(part, f, scope.untagged) for f in scope.filters):
                 continue
-            label = tuple(_label(part, d, scope.untagged) for d in plan.dims)
+            label = tuple(_label(row, part, d, scope.untagged) for d in plan.dims)
             for m, counted in zip(money, record[n:]):
                 if counted:
                     totals[m.name] += part.cost_usd
@@ -142,8 +143,10 @@ def _passes(row, f: Filter, untagged: str) -> bool:
     return (dimensions.value(row, f.dim, untagged) in f.values) != f.exclude
 
 
-def _label(row, dim: str, untagged: str) -> str:
-    """What the GROUP BY labels a call by for `dim` (aggregation's labels), from the row."""
+def _label(row, part, dim: str, untagged: str) -> str:
+    """What the GROUP BY labels a call's `part` by for `dim` (aggregation's labels): the untagged bucket's
+    flag reads the tag as written (Statement.lacks: a shared call is tagged, even by an owner named as the
+    untagged label), every other dimension the part's owner."""
     if dim.startswith("lacks:"):
         return "1" if dimensions.value(row, dim[6:], untagged) == untagged else "0"
-    return dimensions.value(row, dim, untagged)
+    return dimensions.value(part, dim, untagged)
