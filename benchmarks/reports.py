@@ -136,11 +136,23 @@ def _call(r: random.Random, trace: int, t: int, tags: dict, models: list) -> Led
     )
 
 
+def _mark_rollup(path: Path) -> None:
+    """A ledger this script bulk-loaded before the rollup had its mark: its rollup was filled whole, so mark it
+    (costline would otherwise read the calls, or a writer add the rollup up again)."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    if conn.execute(f"SELECT 1 FROM costline_meta WHERE key = '{rollup.MARK_KEY}'").fetchone() is None:
+        conn.execute(rollup.MARK_ALL)
+    conn.close()
+
+
 def sqlite_ledger(n: int, cache: Path) -> str:
     import sqlite3
 
     path = cache / f"ledger-{n}-g{GENERATOR}-s{schema.SCHEMA_VERSION}.db"
     if path.exists():
+        _mark_rollup(path)
         return str(path)
     older = sorted(cache.glob(f"ledger-{n}-g{GENERATOR}-s*.db"), key=lambda p: int(p.stem.rpartition("-s")[2]))
     if older:  # a ledger of an older schema: upgraded in place, as costline upgrades a user's
@@ -166,6 +178,7 @@ def sqlite_ledger(n: int, cache: Path) -> str:
         conn.executemany(insert, [schema.to_params(row, row.start_unix_nano, "sqlite") for row in batch])
         conn.execute("COMMIT")
     conn.execute(rollup.fill())  # the writer adds each batch to the per-day rollup; a bulk load adds them once
+    conn.execute(rollup.MARK_ALL)  # ... and marks it whole
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     tmp.rename(path)

@@ -14,7 +14,16 @@ from decimal import Decimal as D
 
 import pytest
 
-from costline_processor.ledger import aggregation, dimensions, explanation, open_ledger, open_reader, query, rollup
+from costline_processor.ledger import (
+    aggregation,
+    dimensions,
+    explanation,
+    open_ledger,
+    open_reader,
+    query,
+    rollup,
+    schema,
+)
 from costline_processor.ledger.filters import parse_where
 from costline_processor.ledger.schema import TOKEN_FIELDS
 from tests.ledger.factory import DAY_NS, make_row, ts
@@ -193,3 +202,44 @@ def test_top_with_a_limit_reads_the_rollup_and_totals_every_group(ledger, monkey
     assert answer.total["calls"] == sum(g[0] for g in want.values())
     assert answer.total["cost_usd"] == sum((g[3] for g in want.values()), D(0))
     assert 1 in used
+
+
+def _behind(path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute(rollup.BEHIND).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_calls_an_older_writer_adds_are_never_missed(ledger, caplog):
+    """A schema 5 costline still writing to a ledger a newer one upgraded inserts calls without adding them
+    to the rollup: reports see the rollup is behind and read the calls (saying so once), and the next writer
+    to open the ledger adds the rollup up again."""
+    path, rows = ledger
+    assert not _behind(path)  # the writer's own batches (duplicates, a reprice and a delete) keep it whole
+    late = [
+        replace(row, start_unix_nano=START + 2 * DAY_NS + 7, end_unix_nano=START + 2 * DAY_NS + 8)
+        for row in _rows(5, seed=11)
+    ]
+    cols = schema.insert_columns("sqlite")
+    conn = sqlite3.connect(path)
+    with conn:  # as the older writer did: the calls alone
+        conn.executemany(
+            f"INSERT INTO {schema.TABLE} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
+            [schema.to_params(r, 1, "sqlite") for r in late],
+        )
+    conn.close()
+    assert _behind(path)
+    q = query.Question(("feature",), ts("2026-03-01T00:00"), ts("2026-03-07T00:00"))
+    want, _ = _expected(rows + late, ("feature",), ts("2026-03-01T00:00"), ts("2026-03-07T00:00"))
+    with caplog.at_level("WARNING", logger="costline"):
+        for _ in range(2):
+            with open_reader(path) as r:
+                answer = query.ask(r, q)
+            assert {(row["feature"],): row["cost_usd"] for row in answer.rows} == {k: g[3] for k, g in want.items()}
+    assert sum("rollup misses calls" in m for m in caplog.messages) == 1
+    open_ledger(path).close(10)  # a writer opens it: the rollup is added up again, and marked whole
+    assert not _behind(path)
+    with open_reader(path) as r:
+        assert query.ask(r, q).rows == answer.rows

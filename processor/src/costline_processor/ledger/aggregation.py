@@ -18,6 +18,7 @@ days from the calls; every group comes back, also with a LIMIT (the caller keeps
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -28,6 +29,8 @@ from costline_processor.ledger.dialect import DAY_NS, Dialect, dialect
 from costline_processor.ledger.filters import Filter
 from costline_processor.ledger.periods import bucket
 from costline_processor.ledger.statement import Measure, Statement
+
+log = logging.getLogger("costline")
 
 _INEXACT = "cost_femto IS NULL AND cost_usd IS NOT NULL"
 LIMITED_TOTALS = ("calls", "unpriced_calls", "cost_usd")  # the totals a report shows beside LIMITed groups
@@ -117,7 +120,24 @@ def _rollup_days(reader, scope: Scope, plan: Plan) -> tuple[int | None, int | No
         return None
     if any(m.kind == "money" and m.text(st) for m in plan.measures):
         return None
-    return rollup.whole_days(scope.since_ns, scope.until_ns)
+    days = rollup.whole_days(scope.since_ns, scope.until_ns)
+    return None if days is None or _rollup_behind(reader) else days
+
+
+def _rollup_behind(reader) -> bool:
+    """Whether the rollup misses calls (rollup.BEHIND: written by something that did not add them); said once."""
+    (behind,) = next(reader.fetch(rollup.BEHIND))
+    if behind and reader.location not in _SAID_BEHIND:
+        _SAID_BEHIND.add(reader.location)
+        log.warning(
+            "ledger %s: its per-day rollup misses calls another writer added (an older costline still writing to "
+            "it?): reports read the calls, slower but exact; restart costline serve with this version to rebuild it",
+            reader.location,
+        )
+    return bool(behind)
+
+
+_SAID_BEHIND: set[str] = set()
 
 
 def _from_rollup(reader, scope: Scope, plan: Plan, days: tuple[int | None, int | None]) -> tuple[dict, dict]:

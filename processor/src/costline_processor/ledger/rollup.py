@@ -124,6 +124,25 @@ def _upsert() -> str:
 ADD_INSERTED = f"INSERT INTO {TABLE} ({_COLUMNS}) {_grouped(' WHERE rowid > ?')}{_upsert()}"
 LAST_ROWID = f"SELECT IFNULL(MAX(rowid), 0) FROM {_CALLS}"
 
+# The rollup's mark: the largest rowid of the calls it holds (costline_meta 'rollup_rowid'). A writer moves
+# it in its transaction only when it held every call before the insert (`ADVANCE`: ? = the largest rowid
+# after the insert, then before it), so calls inserted by anything that did not add them (a costline
+# older than schema 6 still writing to a ledger a newer one upgraded) leave it behind for good: `BEHIND`
+# is then 1, the reports read the calls (aggregation.py), and a writer opening the ledger adds the rollup
+# up again (`rebuild`). A ledger without a mark (written before it existed) counts as behind.
+MARK_KEY = "rollup_rowid"
+MARK_ALL = f"INSERT OR REPLACE INTO costline_meta (key, value) SELECT '{MARK_KEY}', IFNULL(MAX(rowid), 0) FROM {_CALLS}"
+ADVANCE = f"UPDATE costline_meta SET value = ? WHERE key = '{MARK_KEY}' AND CAST(value AS INTEGER) >= ?"
+BEHIND = (
+    f"SELECT IFNULL(MAX(rowid), 0) > IFNULL((SELECT CAST(value AS INTEGER) FROM costline_meta "
+    f"WHERE key = '{MARK_KEY}'), -1) FROM {_CALLS}"
+)
+
+
+def rebuild() -> list[str]:
+    """Statements that add up the rollup anew from the calls and mark it whole (in one transaction)."""
+    return [f"DELETE FROM {TABLE}", fill(), MARK_ALL]
+
 
 def _add(p: str, sign: int = 1) -> str:
     """An upsert adding one call's sums (its old ones taken out, with sign -1) to its rollup row."""

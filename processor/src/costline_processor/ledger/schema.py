@@ -108,7 +108,8 @@ _FILLED_IN: dict[str, tuple[tuple[str, str], ...]] = {
         ("sqlite", f"ALTER TABLE {TABLE} ADD COLUMN {SHARES_COLUMN[0]} {SHARES_COLUMN[1]}"),
         ("postgresql", f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS {SHARES_COLUMN[0]} {SHARES_COLUMN[2]}"),
     ),
-    "6": (("sqlite", rollup.statements()[0]), ("sqlite", rollup.fill())),  # the triggers follow, in index_statements
+    # the rollup's table, its sums and its mark (the triggers follow, in index_statements)
+    "6": (("sqlite", rollup.statements()[0]), ("sqlite", rollup.fill()), ("sqlite", rollup.MARK_ALL)),
 }
 
 

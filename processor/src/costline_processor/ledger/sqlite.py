@@ -8,6 +8,7 @@ and each cost also as an integer count of femto-dollars that SQL can sum (schema
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 from costline_processor.config import ConfigError
 from costline_processor.ledger import rollup, schema
 from costline_processor.records import LedgerRow
+
+log = logging.getLogger("costline")
 
 _COLUMNS = schema.insert_columns("sqlite")
 _INSERT = f"INSERT OR IGNORE INTO {schema.TABLE} ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
@@ -61,6 +64,8 @@ class SQLiteStore:
                 "INSERT OR IGNORE INTO costline_meta (key, value) VALUES ('schema_version', ?)",
                 (schema.SCHEMA_VERSION,),
             )
+            if not have:
+                self._conn.execute(rollup.MARK_ALL)  # a new ledger's rollup holds its (no) calls
             self._conn.execute("COMMIT")
         (version,) = self._conn.execute("SELECT value FROM costline_meta WHERE key='schema_version'").fetchone()
         steps = schema.migrations(version, "sqlite")
@@ -81,6 +86,25 @@ class SQLiteStore:
         elif create:
             for stmt in schema.index_statements("sqlite"):
                 self._conn.execute(stmt)
+        if create and self._conn.execute(rollup.BEHIND).fetchone()[0]:
+            self._rebuild_rollup()
+
+    def _rebuild_rollup(self) -> None:
+        """The writer's open of a ledger whose per-day rollup misses calls (rollup.BEHIND): adds it up anew."""
+        log.warning(
+            "ledger %s: its per-day rollup misses calls another writer added (an older costline still writing "
+            "to it?); adding it up again from the calls (about 12 s per million calls); reports read the calls "
+            "meanwhile",
+            self.location,
+        )
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            for stmt in rollup.rebuild():
+                self._conn.execute(stmt)
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
 
     def insert(self, rows: list[LedgerRow], recorded_unix_nano: int) -> None:
         """One transaction, the rollup's sums with it; rows whose (trace_id, span_id) exists are ignored (first
@@ -91,6 +115,8 @@ class SQLiteStore:
             (last,) = self._conn.execute(rollup.LAST_ROWID).fetchone()
             self._conn.executemany(_INSERT, params)
             self._conn.execute(rollup.ADD_INSERTED, (last,))  # the per-day rollup, in the same transaction
+            (now,) = self._conn.execute(rollup.LAST_ROWID).fetchone()
+            self._conn.execute(rollup.ADVANCE, (str(now), last))
             self._conn.execute("COMMIT")
         except BaseException:
             self._conn.execute("ROLLBACK")
