@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import random
+import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal as D
@@ -216,6 +217,50 @@ def test_limit_in_the_database_keeps_every_group_in_the_totals(filled):
     assert [r["calls"] for r in by_calls.rows] == sorted((w["calls"] for w in want.values()), reverse=True)[:2]
     by_name = ask(filled, dims=("customer_id", "model"), sort="model", limit=4)
     assert [r["model"] for r in by_name.rows] == sorted(k[1] for k in want)[:4]
+
+
+@pytest.mark.parametrize("dims", [("week", "customer_id"), ("day",), ("month", "model", "feature")])
+def test_calendar_order_with_a_limit_keeps_the_first_groups(filled, dims):
+    """Calendar reports sort by their keys, so the database keeps the first groups of a LIMIT (ORDER BY the
+    keys): the same rows as the whole answer cut, the totals still of every group."""
+    whole = ask(filled, dims=dims)
+    want = sorted(expect(dims))
+    assert [tuple(r[d] for d in dims) for r in whole.rows] == want
+    for n in (1, 3, len(want) - 1):
+        cut = ask(filled, dims=dims, limit=n)
+        assert cut.rows == whole.rows[:n]
+        assert cut.total == whole.total
+
+
+def test_text_keys_sort_in_code_point_order_in_any_database_locale(pg_server, sqlite_path):
+    """A LIMIT keeps the groups Python's A-to-Z puts first, also where PostgreSQL's locale collates otherwise
+    (ICU en-US puts "alpha" before "Zeta"; code points put "Zeta" first): same rows from both engines."""
+    import psycopg
+
+    name = "t_icu_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
+        conn.execute(
+            f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+        )
+        (order,) = conn.execute(
+            "SELECT array_agg(x ORDER BY x COLLATE \"en-US-x-icu\") FROM unnest(ARRAY['Zeta', 'alpha']) x"
+        ).fetchone()
+    assert order == ["alpha", "Zeta"]  # the locale really does collate otherwise
+    customers = ["Zeta", "alpha", "beta", "Alpha", "zeta", "Éclair", "eclair"]
+    rows = [make_row("0.01", at="2026-03-02T10:00", tags={"customer_id": c}) for c in customers]
+    want = sorted(customers)
+    for url in (sqlite_path, f"{pg_server}/{name}"):
+        w = open_ledger(url, flush_interval_s=0.05)
+        w.write(rows)
+        w.close(10)
+        by_name = ask(url, dims=("customer_id",), sort="customer_id", limit=3)
+        assert [r["customer_id"] for r in by_name.rows] == want[:3]
+        tied = ask(url, dims=("customer_id",), limit=4)  # equal costs: ties A to Z
+        assert [r["customer_id"] for r in tied.rows] == want[:4]
+        by_week = ask(url, dims=("week", "customer_id"), limit=2)
+        assert [r["customer_id"] for r in by_week.rows] == want[:2]
+    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def test_untagged_bucket_and_caveats(filled):

@@ -62,6 +62,18 @@ class Dialect:
             return "strftime('%Y-%m', start_unix_nano / 1000000000, 'unixepoch')"
         return "to_char(to_timestamp(start_unix_nano / 1000000000) AT TIME ZONE 'UTC', 'YYYY-MM')"
 
+    @property
+    def sorts_to_group(self) -> bool:
+        """Whether a GROUP BY sorts every row into its groups (SQLite: no hash aggregation), so what each row
+        carries into the sort is worth keeping small (Statement.select)."""
+        return self.name == "sqlite"
+
+    def text_order(self, expr: str) -> str:
+        """`expr` (text) for ORDER BY in code point order, as Python sorts the rows it keeps: SQLite's BINARY
+        collation is; PostgreSQL's follows the database's locale (en_US puts "alpha" before "Zeta"), so a
+        LIMIT there would keep other groups than SQLite's for the same question."""
+        return expr if self.name == "sqlite" else f'{expr} COLLATE "C"'
+
     def money(self, where: str | None = None) -> list[str]:
         """Aggregates that add up cost_usd (of the calls where `where` holds); `money_value` reads them.
         SQLite's third is the costs without a femto count, as a float: NULL when there is none."""

@@ -143,17 +143,18 @@ def _plan(q: Question, apart: bool = False) -> Plan:
     """The main GROUP BY. The untagged bucket rides along as one more key per required tag that is not a
     dimension already (lacks it or not), folded away by `_merge`: one pass, each tag read once per call,
     where the bucket's own sums would read each tag once per sum. ORDER BY and LIMIT go to the database
-    when a LIMIT is asked and the sort is a dimension or a plain sum (not a ratio, --compare or the
-    calendar order) and no such key splits the groups."""
+    when a LIMIT is asked and the sort is a dimension, a plain sum (not a ratio or --compare) or the calendar
+    order (the keys' own), and no such key splits the groups."""
     measures = _measures(q)
     flags = () if apart else _flags(q, q.dims)
     sort = _sort(q) or "cost_usd"
     sort = "cost_usd" if sort == "share" else sort
     pushable = sort in q.dims or any(m.name == sort for m in measures)
     calendar = q.sort is None and q.dims and q.dims[0] in TIME_DIMENSIONS
-    if q.limit is None or q.compare or calendar or not pushable or flags or q.allocate:
+    if q.limit is None or q.compare or not (pushable or calendar) or flags or q.allocate:
         return Plan((*q.dims, *flags), measures)
-    return Plan(q.dims, measures, sort=sort, limit=q.limit)
+    # the calendar order is the keys' order (day and week numbers, YYYY-MM, then labels A to Z), as sort_rows's
+    return Plan(q.dims, measures, limit=q.limit) if calendar else Plan(q.dims, measures, sort=sort, limit=q.limit)
 
 
 def _shown(q: Question, plan: Plan, groups: dict[tuple, dict]) -> Scope:
