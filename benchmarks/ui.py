@@ -48,6 +48,11 @@ REQUESTS = [
     "/api/explore?by=customer_id&since=90d&where=feature!%3Dchat&sort=calls",
     "/api/explore.csv?by=feature,model&since=30d",
     TRACE,
+    # the whole ledger (90 days) by its busiest keys: what a user can ask that no rollup holds
+    *(f"/api/explore?by={by}&since=90d" for by in ("user_id", "session_id", "trace", "customer_id,model")),
+    *(f"/api/explore?by={by}&since=90d" for by in ("week,customer_id", "user_id,model")),
+    *(f"/api/overview/{p}?since=90d" for p in ("customers", "users")),
+    "/api/traces?since=90d&limit=50",
 ]
 
 
