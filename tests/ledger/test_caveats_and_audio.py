@@ -42,7 +42,7 @@ def test_audio_counts_and_caveat_round_trip(ledger_url):
 def test_a_version_1_ledger_is_migrated_and_keeps_its_rows(tmp_path):
     path = str(tmp_path / "old.db")
     conn = sqlite3.connect(path)
-    v1 = [c for c in schema.COLUMNS if c[0] not in (*schema.AUDIO_FIELDS, "price_caveat", "list_usd", "skus")]
+    v1 = schema.columns_of("1")
     cols = ",\n  ".join(f"{c[0]} {c[1]}" for c in v1)
     conn.execute(f"CREATE TABLE {schema.TABLE} ({cols}, PRIMARY KEY (trace_id, span_id))")
     conn.execute("CREATE TABLE costline_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
@@ -56,15 +56,16 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_rows(tmp_path):
     _write(path, [new])  # serve opens it: migrated, then written
     with open_reader(path) as r:
         got = {row.span_id: row for row in r.rows()}
-    assert got[old.span_id] == old  # version 1 rows: no audio (0), no caveat (NULL), list = billed (version 3)
+    # version 1 rows: no audio (0), no caveat (NULL), list = billed (version 3), tier not recorded (version 7)
+    assert got[old.span_id] == replace(old, tier=None)
     assert got[new.span_id] == new
     (version,) = sqlite3.connect(path).execute("SELECT value FROM costline_meta").fetchone()
-    assert version == schema.SCHEMA_VERSION == "6"
+    assert version == schema.SCHEMA_VERSION == "7"
 
 
 def test_an_unknown_version_is_refused():
-    assert schema.migrations("7", "sqlite") is None and schema.migrations("x", "postgresql") is None
-    assert schema.migrations("6", "sqlite") == []
+    assert schema.migrations("8", "sqlite") is None and schema.migrations("x", "postgresql") is None
+    assert schema.migrations("7", "sqlite") == []
     pg = schema.migrations("1", "postgresql")
     assert pg[0].startswith(f"ALTER TABLE {schema.TABLE} ADD COLUMN IF NOT EXISTS audio_input_tokens BIGINT")
 

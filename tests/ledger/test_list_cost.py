@@ -96,7 +96,7 @@ def test_an_override_lists_each_sku_at_the_price_it_overrides(pricer, sqlite_pat
 def test_a_version_2_ledger_is_migrated_and_lists_what_it_billed(tmp_path, capsys):
     path = str(tmp_path / "v2.db")
     conn = sqlite3.connect(path)
-    v2 = [c for c in schema.COLUMNS if c[0] not in ("list_usd", "skus")]
+    v2 = schema.columns_of("2")
     conn.execute(
         f"CREATE TABLE {schema.TABLE} ({', '.join(f'{c[0]} {c[1]}' for c in v2)}, PRIMARY KEY (trace_id, span_id))"
     )
@@ -111,9 +111,9 @@ def test_a_version_2_ledger_is_migrated_and_lists_what_it_billed(tmp_path, capsy
     conn.close()
     with open_reader(path) as r:
         got = list(r.rows())
-    assert got == [replace(old, list_usd=D("0.08"))]  # old rows: list = billed
+    assert got == [replace(old, list_usd=D("0.08"), tier=None)]  # old rows: list = billed, tier not recorded
     (version,) = sqlite3.connect(path).execute("SELECT value FROM costline_meta").fetchone()
-    assert version == "6"
+    assert version == "7"
     out = export(capsys, path)
     assert [(r["SkuId"], r["BilledCost"], r["ListCost"]) for r in out] == [
         ("gpt-4o-mini/input", "0.05", "0.05"),

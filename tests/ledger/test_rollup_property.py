@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from costline_processor.config import ConfigError
-from costline_processor.ledger import dimensions, explanation, open_ledger, open_reader, query, rollup
+from costline_processor.ledger import dimensions, explanation, open_ledger, open_reader, query, rollup, schema
 from costline_processor.ledger.filters import parse_where
 from costline_processor.ledger.schema import TOKEN_FIELDS
 from costline_processor.shares import split_row
@@ -160,6 +160,8 @@ def _as_version_5(path: str) -> None:
         conn.execute(f"DROP TABLE {rollup.TABLE}")
         for event in ("update", "delete"):
             conn.execute(f"DROP TRIGGER {rollup.TABLE}_{event}")
+        for column in schema.columns_of("7")[len(schema.columns_of("6")) :]:  # version 7's
+            conn.execute(f"ALTER TABLE {schema.TABLE} DROP COLUMN {column[0]}")
         conn.execute("UPDATE costline_meta SET value = '5' WHERE key = 'schema_version'")
 
 

@@ -282,7 +282,7 @@ def test_allocation_needs_a_tag_of_the_report(sqlite_path, flags, capsys):
 
 def test_a_version_4_ledger_gains_the_shares_column(sqlite_path):
     conn = sqlite3.connect(sqlite_path)
-    v4 = [*schema.COLUMNS, schema.FEMTO_COLUMN]
+    v4 = [*schema.columns_of("4"), schema.FEMTO_COLUMN]
     conn.execute(
         f"CREATE TABLE {schema.TABLE} ({', '.join(f'{c[0]} {c[1]}' for c in v4)}, PRIMARY KEY (trace_id, span_id))"
     )
@@ -290,12 +290,14 @@ def test_a_version_4_ledger_gains_the_shares_column(sqlite_path):
     conn.execute("INSERT INTO costline_meta VALUES ('schema_version', '4')")
     old = make_row("0.10", tags={"customer_id": "acme"})
     params = schema.to_params(old, 1, "sqlite")
-    conn.execute(f"INSERT INTO {schema.TABLE} VALUES ({', '.join('?' for _ in v4)})", (*params[:-2], params[-1]))
+    conn.execute(
+        f"INSERT INTO {schema.TABLE} VALUES ({', '.join('?' for _ in v4)})", (*params[: len(v4) - 1], params[-1])
+    )
     conn.commit()
     conn.close()
     _write(sqlite_path, [make_row("1.00", tags={"customer_id": '["acme","globex"]'})])
     conn = sqlite3.connect(sqlite_path)
-    assert conn.execute("SELECT value FROM costline_meta").fetchone() == ("6",)
+    assert conn.execute("SELECT value FROM costline_meta").fetchone() == ("7",)
     shares = sorted(conn.execute("SELECT shares FROM costline_calls").fetchall(), key=str)
     # acme: low 0, high 1 of 2; globex: 1, 2 of 2; packed as (total * 2**20 + high) * 2**20 + low
     assert shares == [('{"customer_id":{"acme":2199024304128,"globex":2199025352705}}',), (None,)]

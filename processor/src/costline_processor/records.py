@@ -184,3 +184,7 @@ class LedgerRow:
     price_caveat: str | None = None  # Cost.caveat
     list_usd: Decimal | None = None  # Cost.list_usd (None when unpriced)
     skus: tuple[Sku, ...] | None = None  # Cost.skus
+    # the service tier the call ran in as its span named it, "batch" for a batch call, "" for none (standard);
+    # None: not recorded (a call written before schema 7), so `costline reprice` cannot know its rates
+    tier: str | None = ""
+    cache_write_1h_tokens: int = 0  # subset of cache_write_tokens (Anthropic 1-hour TTL)

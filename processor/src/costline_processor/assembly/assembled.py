@@ -195,4 +195,6 @@ def row(
         price_caveat=cost.caveat if cost is not None else None,
         list_usd=cost.list_usd if cost is not None else None,
         skus=cost.skus if cost is not None else None,
+        tier="batch" if call.batch else (call.service_tier or ""),
+        cache_write_1h_tokens=u.cache_write_1h_tokens if u else 0,
     )

@@ -2,6 +2,8 @@
 
 Reports old cost, new cost and the delta per model (or --by); `--apply` writes the new
 costs into the ledger (one transaction per 1,000 calls). Without --apply nothing changes.
+A call written before the ledger recorded service tiers (schema 7) keeps its cost unless
+--assume-standard-tier says it ran in the standard tier; how many did is said on stderr.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from costline_processor.config import ConfigError
 from costline_processor.ledger import dimensions, options
 from costline_processor.ledger.dimensions import parse_dimensions
 from costline_processor.ledger.render import money, render
-from costline_processor.ledger.reprice import reprice
+from costline_processor.ledger.reprice import reprice, untiered
 
 _BATCH = 1000
 
@@ -29,6 +31,12 @@ def register(subparsers) -> None:
     )
     p.add_argument("--by", default="model", metavar="DIM[,DIM]", help="group the delta by (default: model)")
     p.add_argument("--apply", action="store_true", help="write the new costs into the ledger")
+    p.add_argument(
+        "--assume-standard-tier",
+        action="store_true",
+        help="reprice calls written before the ledger recorded service tiers at the standard tier's rates "
+        "(default: they keep their cost; a batch call among them would be billed twice over)",
+    )
     options.add_window(p, since=None)
     options.add_format(p)
     options.add_ledger(p)
@@ -50,13 +58,14 @@ def run(args) -> int:
     pricer = Pricer(config.pricing)
     try:
         with options.reader(args, config) as ledger:
-            results = reprice(ledger.rows(since, until), pricer.price)
+            results = reprice(ledger.rows(since, until), pricer.price, args.assume_standard_tier)
             if args.apply:
                 changed = [r.new for r in results if r.changed]
                 for i in range(0, len(changed), _BATCH):
                     ledger.update_prices(changed[i : i + _BATCH])
     finally:
         pricer.close()
+    _say_untiered(results, args.assume_standard_tier)
     rows = summarize(results, dims, config.tagging.default)
     footer = []
     if args.format == "table":
@@ -69,6 +78,22 @@ def run(args) -> int:
         )
     render(rows, args.format, sys.stdout, footer=footer)
     return 0
+
+
+def _say_untiered(results, assumed: bool) -> None:
+    n = sum(1 for r in results if untiered(r.old))
+    if not n:
+        return
+    if assumed:
+        print(
+            f"reprice: {n:,} calls have no recorded service tier: priced at the standard tier's rates", file=sys.stderr
+        )
+        return
+    print(
+        f"reprice: {n:,} calls were written before the ledger recorded service tiers and keep their cost "
+        "(the standard rates would bill a batch call among them twice over); --assume-standard-tier reprices them",
+        file=sys.stderr,
+    )
 
 
 def summarize(results, dims: list[str], untagged: str) -> list[dict]:

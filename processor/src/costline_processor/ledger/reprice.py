@@ -4,10 +4,12 @@ Each stored call is rebuilt as a ModelCall from its ledger columns and priced ag
 the caller's `price` function (a `Pricer.price`). Calls that cannot be repriced keep
 their stored cost: provider-reported costs (price_source "reported"), and unpriced
 calls whose reason is missing data (no usage, invalid usage, no model, aggregate).
-Limits: the ledger keeps no 1-hour cache-write count, service tier or batch flag, so
-those calls are repriced at the standard rates (a row whose caveat named its tier,
-`tier_by_rule:batch`, loses it with the tier). Audio counts are kept (schema version 2)
-and repriced at the audio rates; rows from version 1 ledgers have none.
+A call is priced in the service tier it ran in (a batch call at batch rates) with its 1-hour
+cache writes at their rate: the ledger keeps both since schema version 7. A call written before
+has no recorded tier (`tier` None) unless its caveat named one: it keeps its stored cost
+(`untiered`), because the standard rates could bill a batch call twice over, unless the caller
+assumes the standard tier for it (`assume_standard`). Audio counts are kept (schema version 2)
+and repriced at the audio rates; rows from version 1 ledgers have none, nor 1-hour writes before 3.
 """
 
 from __future__ import annotations
@@ -46,12 +48,18 @@ def can_reprice(row: LedgerRow) -> bool:
     return row.status is None or row.status == UNKNOWN_MODEL
 
 
+def untiered(row: LedgerRow) -> bool:
+    """A call that could be repriced but whose tier the ledger does not know (written before schema 7)."""
+    return row.tier is None and can_reprice(row)
+
+
 def as_call(row: LedgerRow) -> ModelCall:
     usage = Usage(
         input_tokens=row.input_tokens,
         output_tokens=row.output_tokens,
         cache_read_tokens=row.cache_read_tokens,
         cache_write_tokens=row.cache_write_tokens,
+        cache_write_1h_tokens=row.cache_write_1h_tokens,
         reasoning_tokens=row.reasoning_tokens,
         audio_input_tokens=row.audio_input_tokens,
         audio_output_tokens=row.audio_output_tokens,
@@ -64,11 +72,13 @@ def as_call(row: LedgerRow) -> ModelCall:
         provider=row.provider,
         usage=usage,
         operation=row.operation,
+        service_tier=row.tier if row.tier not in (None, "", "batch") else None,
+        batch=row.tier == "batch",
     )
 
 
-def reprice_row(row: LedgerRow, price: PriceFn) -> LedgerRow:
-    if not can_reprice(row):
+def reprice_row(row: LedgerRow, price: PriceFn, assume_standard: bool = False) -> LedgerRow:
+    if not can_reprice(row) or (row.tier is None and not assume_standard):
         return row
     result = price(as_call(row), row.start_unix_nano, max(row.end_unix_nano - row.start_unix_nano, 0))
     if isinstance(result, Unpriced):
@@ -100,5 +110,6 @@ def reprice_row(row: LedgerRow, price: PriceFn) -> LedgerRow:
     )
 
 
-def reprice(rows: Iterable[LedgerRow], price: PriceFn) -> list[Repriced]:
-    return [Repriced(r, reprice_row(r, price)) for r in rows]
+def reprice(rows: Iterable[LedgerRow], price: PriceFn, assume_standard: bool = False) -> list[Repriced]:
+    """Each row priced again; with `assume_standard`, a row without a recorded tier at the standard rates."""
+    return [Repriced(r, reprice_row(r, price, assume_standard)) for r in rows]

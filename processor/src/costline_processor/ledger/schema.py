@@ -35,6 +35,12 @@ Version 6, SQLite only: `costline_daily`, each UTC day's sums by call fields and
 triggers in the transaction that writes the calls (rollup.py), so that a report by feature, model or
 day over 10M calls reads thousands of rows, not millions. Upgrading a version 5 ledger fills it from
 the calls in place (one GROUP BY over every call, in the upgrade's transaction). PostgreSQL: no change.
+
+Version 7 keeps what `costline reprice` needs to price a call again as it was billed: its service `tier`
+("batch" for a batch call, "flex", "priority"..., "" for the standard one) and its 1-hour cache writes
+(`cache_write_1h_tokens`, a subset of cache_write_tokens). An older call's tier is filled where its price
+caveat names one and is NULL otherwise (not recorded: reprice keeps such a call's cost unless told to
+assume the standard tier); its 1-hour writes come from its SKUs, which list them since version 3.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ from costline_processor.ledger import rollup
 from costline_processor.records import LedgerRow
 from costline_processor.shares import column as shares_column
 
-SCHEMA_VERSION = "6"
+SCHEMA_VERSION = "7"
 TABLE = "costline_calls"
 
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
@@ -82,6 +88,9 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     # version 3
     ("list_usd", "TEXT", "NUMERIC"),
     ("skus", "TEXT", "TEXT"),
+    # version 7
+    ("tier", "TEXT", "TEXT"),
+    ("cache_write_1h_tokens", "INTEGER NOT NULL DEFAULT 0", "BIGINT NOT NULL DEFAULT 0"),
 )
 COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
 # Version 4, SQLite only: cost_usd as an integer count of femto-dollars, when exact (see `femto`).
@@ -94,10 +103,20 @@ _EXACT = Context(prec=64, traps=[Inexact, Rounded, InvalidOperation])  # scaleb 
 # Columns `reprice --apply` rewrites.
 PRICE_COLUMNS = (*MONEY_FIELDS, "price_source", "status", "price_caveat", "list_usd", "skus")
 # Columns each version added, in order: what `migrations` adds to a ledger of an older version.
-_ADDED_IN = {"2": (*AUDIO_FIELDS, "price_caveat"), "3": ("list_usd", "skus"), "4": (), "5": (), "6": ()}
+_ADDED_IN = {
+    "2": (*AUDIO_FIELDS, "price_caveat"),
+    "3": ("list_usd", "skus"),
+    "4": (),
+    "5": (),
+    "6": (),
+    "7": ("tier", "cache_write_1h_tokens"),
+}
 # What each version's new columns hold for the rows already there, when NULL would not say it,
 # by dialect ("" for both). FEMTO_FUNCTION is `femto`, registered on every SQLite connection.
 FEMTO_FUNCTION = "costline_femto"
+CAVEAT_TIER_FUNCTION = "costline_caveat_tier"  # `caveat_tier`, registered on every SQLite connection too
+_TIER_CAVEATS = "(price_caveat LIKE '%tier_by_rule:%' OR price_caveat LIKE '%tier_unpriced:%')"
+_HAS_1H = """skus LIKE '%"cache_write_1h"%'"""
 _FILLED_IN: dict[str, tuple[tuple[str, str], ...]] = {
     "3": (("", f"UPDATE {TABLE} SET list_usd = cost_usd"),),
     "4": (
@@ -110,7 +129,33 @@ _FILLED_IN: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     # the rollup's table, its sums and its mark (the triggers follow, in index_statements)
     "6": (("sqlite", rollup.statements()[0]), ("sqlite", rollup.fill()), ("sqlite", rollup.MARK_ALL)),
+    # a call's tier where its caveat names it (priced by a tier's rule); every other old call's stays NULL:
+    # not recorded. Its 1-hour cache writes where its SKUs count them (every call that had any, since version 3).
+    "7": (
+        ("sqlite", f"UPDATE {TABLE} SET tier = {CAVEAT_TIER_FUNCTION}(price_caveat) WHERE {_TIER_CAVEATS}"),
+        (
+            "postgresql",
+            f"UPDATE {TABLE} SET tier = substring(price_caveat from 'tier_(?:by_rule|unpriced):([^,]+)') "
+            f"WHERE {_TIER_CAVEATS}",
+        ),
+        (
+            "sqlite",
+            f"UPDATE {TABLE} SET cache_write_1h_tokens = (SELECT json_extract(value, '$[1]') FROM "
+            f"json_each(skus) WHERE json_extract(value, '$[0]') = 'cache_write_1h') WHERE {_HAS_1H}",
+        ),
+        (
+            "postgresql",
+            f"UPDATE {TABLE} SET cache_write_1h_tokens = (SELECT (e ->> 1)::bigint FROM "
+            f"jsonb_array_elements(skus::jsonb) AS e WHERE e ->> 0 = 'cache_write_1h') WHERE {_HAS_1H}",
+        ),
+    ),
 }
+
+
+def columns_of(version: str) -> tuple[tuple[str, str, str], ...]:
+    """COLUMNS as a ledger of schema `version` has them (tests write older ledgers with it)."""
+    later = {c for v, added in _ADDED_IN.items() if int(v) > int(version) for c in added}
+    return tuple(c for c in COLUMNS if c[0] not in later)
 
 
 def migrations(version: str, dialect: str) -> list[str] | None:
@@ -190,6 +235,15 @@ def from_femto(n: int) -> Decimal:
     return Decimal(f"{n}E-{FEMTO_EXPONENT}")
 
 
+def caveat_tier(caveat: str | None) -> str | None:
+    """The tier a price caveat names (price_caveats.py: tier_by_rule:TIER, tier_unpriced:TIER), or None."""
+    for part in (caveat or "").split(","):
+        kind, _, tier = part.partition(":")
+        if kind in ("tier_by_rule", "tier_unpriced") and tier:
+            return tier
+    return None
+
+
 def call_id(trace_id: str, span_id: str) -> str:
     """A call's id: stable across replays, so it can never name two rows."""
     return f"{trace_id}-{span_id}"
@@ -222,6 +276,8 @@ def to_params(row: LedgerRow, recorded_unix_nano: int, dialect: str) -> tuple[An
         *(int(getattr(row, f)) for f in AUDIO_FIELDS),
         row.price_caveat,
         *_list_params(row, dialect),
+        row.tier,
+        int(row.cache_write_1h_tokens),
         shares_column(row.tags),
         *((femto(row.cost_usd),) if dialect == "sqlite" else ()),
     )
@@ -257,6 +313,8 @@ def from_record(record: Sequence[Any]) -> LedgerRow:
         price_caveat=values["price_caveat"],
         list_usd=_money_value(values["list_usd"]) if values["list_usd"] is not None else money["cost_usd"],
         skus=_skus_value(values["skus"]),
+        tier=values["tier"],
+        cache_write_1h_tokens=int(values["cache_write_1h_tokens"]),
     )
 
 

@@ -47,6 +47,7 @@ class SQLiteStore:
             self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA busy_timeout = 30000")
             self._conn.create_function(schema.FEMTO_FUNCTION, 1, schema.femto, deterministic=True)
+            self._conn.create_function(schema.CAVEAT_TIER_FUNCTION, 1, schema.caveat_tier, deterministic=True)
             if create:
                 self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = FULL")
