@@ -263,6 +263,27 @@ def test_text_keys_sort_in_code_point_order_in_any_database_locale(pg_server, sq
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+@pytest.mark.parametrize("rollup_on", [True, False])
+def test_a_tag_named_beyond_ascii(ledger_url, rollup_on, monkeypatch):
+    """A tag named 客户 (a dimension name may be any letters) is read in SQLite too, where the writer's JSON
+    escapes the name ("\\u5ba2\\u6237") and SQLite before 3.45 matched a path only to the key as written:
+    `--by 客户` said no call had the tag; and its untagged bucket (from the rollup's shapes, written unescaped)."""
+    from costline_processor.ledger import rollup
+
+    monkeypatch.setattr(rollup, "ENABLED", rollup_on)
+    at = {"at": "2026-03-02T10:00"}
+    rows = [make_row("0.25", tags={"客户": "甲"}, **at), make_row("0.5", tags={"客户": "Zé"}, **at)]
+    rows += [make_row("1", tags={"feature": "chat"}, **at), make_row("2", tags={"客户": ""}, **at)]
+    w = open_ledger(ledger_url, flush_interval_s=0.05)
+    w.write(rows)
+    w.close(10)
+    by_name = {r["客户"]: r["cost_usd"] for r in ask(ledger_url, dims=("客户",)).rows}
+    assert by_name == {"甲": D("0.25"), "Zé": D("0.5"), "untagged": D(3)}
+    bucket = ask(ledger_url, dims=("model",), required=("客户",)).total["untagged"]
+    assert (bucket["calls"], bucket["cost_usd"]) == (2, D(3))
+    assert ask(ledger_url, filters=parse_where(["客户=甲"])).total["cost_usd"] == D("0.25")
+
+
 def test_untagged_bucket_and_caveats(filled):
     answer = ask(filled, dims=("feature",), required=("feature", "customer_id"))
     lacking = [s for s in SPEC if not s["feature"] or not s["customer_id"]]

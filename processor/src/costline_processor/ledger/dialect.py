@@ -26,6 +26,7 @@ parameter; only this module's own constants are written into the SQL.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -45,12 +46,28 @@ class Dialect:
     def param(self, key: str) -> str:
         return f":{key}" if self.name == "sqlite" else f"%({key})s"
 
-    def tag(self, path: str) -> str:
-        """The raw value of a tag (NULL when the call lacks it); `path` is the placeholder of `tag_path`."""
-        return f"json_extract(tags, {path})" if self.name == "sqlite" else f"(tags ->> {path})"
+    def tag(self, paths: list[str]) -> str:
+        """The raw value of a tag (NULL when the call lacks it); `paths` are the placeholders of `tag_paths`."""
+        if self.name == "postgresql":
+            return f"(tags ->> {paths[0]})"
+        reads = [f"json_extract(tags, {p})" for p in paths]
+        return reads[0] if len(reads) == 1 else f"COALESCE({', '.join(reads)})"
+
+    def tag_paths(self, name: str) -> tuple[str, ...]:
+        """The parameter values that name tag `name` for `tag`. In SQLite a quoted JSON path, and for a name
+        beyond ASCII (客户: `dimensions.check_name` takes any letter) also the path of the name as the writer's
+        JSON escapes it ("\\u5ba2\\u6237", schema.to_params): SQLite before 3.45 matches a path against an
+        object's key as written, escapes and all, so the plain path never finds such a tag in the calls (and
+        the escaped one never in the rollup's tag shapes, which SQLite writes unescaped); 3.45 and later
+        read the escapes, and both paths find the same value."""
+        if self.name == "postgresql":
+            return (name,)
+        plain = self.tag_path(name)
+        return (plain,) if name.isascii() else (plain, '$."' + json.dumps(name.replace('"', ""))[1:-1] + '"')
 
     def tag_path(self, name: str) -> str:
-        """The parameter value that names tag `name` for `tag` (a quoted JSON path in SQLite)."""
+        """The parameter value that names tag `name` in the `shares` column (a quoted JSON path in SQLite; shares
+        are written unescaped, as SQLite's rollup writes its tag shapes)."""
         return '$."' + name.replace('"', "") + '"' if self.name == "sqlite" else name
 
     def modulo(self, a: str, b: int) -> str:

@@ -69,7 +69,7 @@ class Statement:
         """A tag's raw value (NULL when the call lacks it)."""
         name = dimensions.tag_name(name)
         if name not in self._tags:
-            self._tags[name] = self.dialect.tag(self.bind(self.dialect.tag_path(name)))
+            self._tags[name] = self.dialect.tag([self.bind(p) for p in self.dialect.tag_paths(name)])
         return self._tags[name]
 
     def untagged(self) -> str:
