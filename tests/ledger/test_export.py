@@ -100,3 +100,26 @@ def test_monthly_to_a_file_with_default_tags(filled, capsys, tmp_path):
     assert sum(Decimal(r["BilledCost"]) for r in rows) == TOTAL
     assert all("outcome" not in json.loads(r["Tags"]) for r in rows)
     assert any("user_id" in json.loads(r["Tags"]) for r in rows)
+
+
+def test_a_call_shared_by_two_tags_splits_alike_from_either_engine(ledger_url):
+    """A call whose customer_id and feature both name several owners is cut by one tag, then the other, in the
+    tags' name order, and the second cut rounds per part of the first: the order moves a token or a femto-dollar
+    between rows. PostgreSQL's JSONB gave the tags back shortest name first (feature before customer_id), SQLite
+    in name order, as written: the same calls exported other rows."""
+    from costline_processor.ledger import open_reader
+    from costline_processor.ledger.focus import focus_rows
+    from tests.ledger.factory import make_row
+
+    tags = {"customer_id": '{"acme":3,"globex":1}', "feature": '["chat","search","x"]', "plan": "pro"}
+    calls = [
+        make_row(cost, at="2026-03-02T10:00", tags=tags, tokens=(n, n // 3, n // 2, n // 7, 0))
+        for cost, n in (("0.0000000000000101", 1141), ("0.7", 1), ("0.000000000000013", 10), ("9.999999999999999", 99))
+    ]
+    w = open_ledger(ledger_url, flush_interval_s=0.05)
+    w.write(calls)
+    w.close(10)
+    with open_reader(ledger_url) as r:
+        stored = list(r.rows())
+    assert [list(c.tags) for c in stored] == [sorted(tags)] * len(calls)
+    assert focus_rows(stored) == focus_rows(calls)

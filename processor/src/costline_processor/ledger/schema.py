@@ -300,7 +300,9 @@ def from_record(record: Sequence[Any]) -> LedgerRow:
         end_unix_nano=int(values["end_unix_nano"]),
         service=values["service"],
         span_name=values["span_name"],
-        tags={str(k): str(v) for k, v in tags.items()},
+        # in name order, as written (to_params): PostgreSQL's JSONB keeps its keys shortest first, and the order
+        # of a call's tags is the order its shared tags split in (focus.py), whose rounding it moves
+        tags={str(k): str(v) for k, v in sorted(tags.items())},
         agent_path=values["agent_path"],
         operation=values["operation"],
         provider=values["provider"],
