@@ -46,6 +46,29 @@ def test_round_trip_keeps_every_field_exact(ledger_url):
     assert got[1].cost_usd is None and got[1].status == "unknown_model"
 
 
+def test_a_nul_in_any_text_is_stored_as_a_replacement_character(ledger_url):
+    """A span may carry a NUL in an attribute (a tag, a model name). PostgreSQL's TEXT and JSONB cannot hold one:
+    it refused the whole batch at every retry, so one such span stopped a PostgreSQL ledger, the other calls of
+    its batch and every later one unrecorded, where SQLite kept them all. Either now stores U+FFFD for it."""
+    bad = make_row("0.25", tags={"feature": "a\x00b", "team\x00": "x"}, model="gpt\x00", service="api\x00")
+    bad.price_caveat, bad.span_name = "long_context\x00", "chat\x00"
+    good = make_row("0.5", tags={"feature": "chat"})
+    w = _write(ledger_url, [bad, good])
+    assert w.dropped == 0
+    with open_reader(ledger_url) as r:
+        got = {x.span_id: x for x in r.rows()}
+    assert got[good.span_id] == good
+    fixed = got[bad.span_id]
+    assert fixed.tags == {"feature": "a\ufffdb", "team\ufffd": "x"}
+    assert (fixed.model, fixed.service, fixed.span_name, fixed.price_caveat) == (
+        "gpt\ufffd",
+        "api\ufffd",
+        "chat\ufffd",
+        "long_context\ufffd",
+    )
+    assert fixed.cost_usd == Decimal("0.25")
+
+
 def test_redelivered_span_never_duplicates_and_first_write_wins(ledger_url):
     row = make_row("0.50", trace=7, span=9)
     again = replace(row, cost_usd=Decimal("9.99"))

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Context, Decimal, Inexact, InvalidOperation, Rounded
 from typing import Any
 
@@ -250,8 +251,37 @@ def call_id(trace_id: str, span_id: str) -> str:
 
 
 def to_params(row: LedgerRow, recorded_unix_nano: int, dialect: str) -> tuple[Any, ...]:
-    """A LedgerRow as a tuple in `insert_columns(dialect)` order, ready for an INSERT."""
+    """A LedgerRow as a tuple in `insert_columns(dialect)` order, ready for an INSERT. A NUL character in any
+    text (a tag, a model or service name: whatever a span sent) is stored as U+FFFD, in either database:
+    PostgreSQL's TEXT and JSONB cannot hold it, and refused the whole batch, again at every retry, so one
+    such span stopped a PostgreSQL ledger (SQLite kept it); both now hold the same calls."""
     tags = json.dumps(dict(sorted(row.tags.items())), separators=(",", ":"))
+    r = row  # one look at all the text: a NUL is in none of it but from a hostile or broken sender
+    text = f"{r.trace_id}{r.span_id}{r.parent_span_id}{r.service}{r.span_name}{r.agent_path}{r.operation}{r.provider}"
+    text += f"{r.model}{r.request_model}{r.price_source}{r.status}{r.price_caveat}{r.tier}"
+    if _NUL in text or _JSON_NUL in tags:
+        row = _without_nul(row)
+        tags = json.dumps(dict(sorted(row.tags.items())), separators=(",", ":"))
+    return _params(row, recorded_unix_nano, dialect, tags)
+
+
+_NUL, _NOT_NUL, _JSON_NUL = "\x00", "\ufffd", "\\u0000"  # JSON escapes a NUL
+
+
+def _without_nul(row: LedgerRow) -> LedgerRow:
+    """`row` with every NUL character of its text replaced by U+FFFD."""
+    text = {f: v.replace(_NUL, _NOT_NUL) for f in _TEXT_FIELDS if isinstance(v := getattr(row, f), str)}
+    tags = {k.replace(_NUL, _NOT_NUL): v.replace(_NUL, _NOT_NUL) for k, v in row.tags.items()}
+    return replace(row, tags=tags, **text)
+
+
+_TEXT_FIELDS = (
+    "trace_id", "span_id", "parent_span_id", "service", "span_name", "agent_path", "operation", "provider", "model",
+    "request_model", "price_source", "status", "price_caveat", "tier",
+)  # fmt: skip
+
+
+def _params(row: LedgerRow, recorded_unix_nano: int, dialect: str, tags: str) -> tuple[Any, ...]:
     money = [_money_param(getattr(row, f), dialect) for f in MONEY_FIELDS]
     return (
         row.trace_id,
