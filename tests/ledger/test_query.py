@@ -284,6 +284,40 @@ def test_a_tag_named_beyond_ascii(ledger_url, rollup_on, monkeypatch):
     assert ask(ledger_url, filters=parse_where(["客户=甲"])).total["cost_usd"] == D("0.25")
 
 
+@pytest.mark.parametrize("rollup_on", [True, False])
+def test_sums_keep_every_digit(ledger_url, rollup_on, monkeypatch):
+    """A cost priced by the GPU-hour has 28 significant digits (gpu_hour / 3600 a second); where Python added
+    costs (SQLite's without a femto count, the rollup's partial days, the totals) its default context rounded
+    the sum to 28 digits, where PostgreSQL's NUMERIC keeps them all: the two ledgers printed other CSV."""
+    from costline_processor.ledger import rollup
+
+    monkeypatch.setattr(rollup, "ENABLED", rollup_on)
+    costs = ["1714.321428571428571428571429", "0.0008573388131944444444444444444", "1.124828533374083333333333333"]
+    costs += ["12000.25", "0.5"]
+    rows = [
+        make_row(c, at=at, tags={"feature": f} if f else {})
+        for c in costs
+        for at, f in (("2026-03-02T10:00", "gpu"), ("2026-03-03T10:00", "gpu"), ("2026-03-04T23:00", None))
+    ]
+    w = open_ledger(ledger_url, flush_interval_s=0.05)
+    w.write(rows)
+    w.close(10)
+    every = sum((D(c) for c in costs), D(0))
+    exact = D("13716.1971144436158492063492067774444")  # by hand, column by column
+    twice, thrice = D("27432.3942288872316984126984135548888"), D("41148.5913433308475476190476203323332")
+    assert every != exact  # Python's own sum rounds
+    window = {"since_ns": ts("2026-03-02T06:00"), "until_ns": ts("2026-03-04T23:30")}  # partial days at both ends
+    for limit in (None, 1):
+        got = ask(ledger_url, dims=("feature",), required=("feature",), limit=limit, **window)
+        assert {r["feature"]: r["cost_usd"] for r in got.rows} == (
+            {"gpu": twice} if limit else {"gpu": twice, "untagged": exact}
+        )
+        assert got.total["cost_usd"] == thrice
+        assert got.total["untagged"]["cost_usd"] == exact
+    (row,) = ask(ledger_url, dims=("model",), **window).rows
+    assert row["cost_usd"] == thrice and row["share"] == 1
+
+
 def test_untagged_bucket_and_caveats(filled):
     answer = ask(filled, dims=("feature",), required=("feature", "customer_id"))
     lacking = [s for s in SPEC if not s["feature"] or not s["customer_id"]]

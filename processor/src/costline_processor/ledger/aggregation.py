@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, localcontext
 from typing import Any
 
 from costline_processor.ledger import dimensions, rollup, shared_calls
@@ -60,13 +60,21 @@ class Plan:
     limit: int | None = None
 
 
+# Money adds up exactly also where Python adds it (in SQLite the costs without a femto count and the rollup's
+# partial days; the groups' totals): the default context rounds a sum to 28 digits, PostgreSQL's NUMERIC sum keeps
+# every digit, and a cost priced by the GPU-hour (gpu_hour / 3600 a second, price_rules.py) has 28 of its own.
+# Additions only (and the exact products of shared_calls' cuts): a division here would never end.
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
 def aggregate(reader, scope: Scope, plan: Plan) -> tuple[dict[tuple, dict[str, Any]], dict[str, Any]]:
     """The groups (in the database's order) and the totals of their additive measures; with a LIMIT, the
     totals (of LIMITED_TOTALS only) count the groups left out too."""
-    split = shared_calls.tags_to_split(reader, scope, plan.dims)
-    if split:
-        return _aggregate_shared(reader, scope, replace(plan, sort=None, limit=None), split)
-    return _aggregate(reader, scope, plan)
+    with localcontext(EXACT):
+        split = shared_calls.tags_to_split(reader, scope, plan.dims)
+        if split:
+            return _aggregate_shared(reader, scope, replace(plan, sort=None, limit=None), split)
+        return _aggregate(reader, scope, plan)
 
 
 def _aggregate(reader, scope: Scope, plan: Plan) -> tuple[dict[tuple, dict[str, Any]], dict[str, Any]]:

@@ -26,7 +26,7 @@ from typing import Any
 
 from costline_processor.config import DEFAULT_UNTAGGED, ConfigError
 from costline_processor.ledger import allocation, dimensions, reports
-from costline_processor.ledger.aggregation import Plan, Scope, aggregate, rollup_holds
+from costline_processor.ledger.aggregation import EXACT, Plan, Scope, aggregate, rollup_holds
 from costline_processor.ledger.dialect import dialect
 from costline_processor.ledger.filters import Filter
 from costline_processor.ledger.periods import TIME_DIMENSIONS, describe, iso
@@ -255,7 +255,7 @@ def _merge(groups: dict[tuple, dict], n: int) -> dict[tuple, dict]:
             out[key[:n]] = dict(g)
         else:
             for name, value in g.items():
-                into[name] += value
+                into[name] = EXACT.add(into[name], value) if isinstance(value, Decimal) else into[name] + value
     return out
 
 
@@ -269,7 +269,7 @@ def _untagged(q: Question, groups: dict[tuple, dict], n: int, total: Decimal) ->
         for t in lacking:
             missing[t] += g["calls"]
         if lacking:
-            calls, cost = calls + g["calls"], cost + g["cost_usd"]
+            calls, cost = calls + g["calls"], EXACT.add(cost, g["cost_usd"])
     return {
         "calls": calls,
         "cost_usd": cost,
