@@ -20,7 +20,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from costline_processor.receive import otlp_json
+from costline_processor.receive import otlp_json, utf8
 from costline_processor.receive.errors import TooLarge, Undecodable, UnsupportedMediaType
 
 PROTOBUF = "application/x-protobuf"
@@ -80,21 +80,54 @@ def parse_protobuf(message_type, data: bytes):
     return msg
 
 
+def checked(message_type, data: bytes) -> tuple[bytes, int]:
+    """(`data`, 0) when it parses as `message_type`; when it parses only with its strings read as bytes,
+    (the request with what is not UTF-8 in them replaced, how many strings that changed: utf8.py);
+    else Undecodable, as parse_protobuf."""
+    try:
+        parse_protobuf(message_type, data)
+        return data, 0
+    except Undecodable:
+        fixed = utf8.repaired(message_type, data)
+        if fixed is None:
+            raise
+    parse_protobuf(message_type, fixed[0])  # what the copy of the schema let in, the real one takes
+    return fixed
+
+
 def parse_json(message_type, data: bytes):
+    return _from_json_doc(message_type, data)[0]
+
+
+def _from_json_doc(message_type, data: bytes):
+    """(the message, how many strings had a lone surrogate replaced: utf8.py)."""
     try:
         doc = json.loads(data)
     except (ValueError, RecursionError) as e:
         raise Undecodable(f"body is not valid JSON: {str(e)[:200]}") from None
     try:
-        return otlp_json.to_message(message_type, doc)
+        return otlp_json.to_message(message_type, doc), 0
     except otlp_json.OtlpJsonError as e:
-        raise Undecodable(f"body is not valid OTLP/JSON: {e}") from None
+        error = e
+    doc, changed = utf8.without_surrogates(doc)
+    if changed:
+        try:
+            return otlp_json.to_message(message_type, doc), changed
+        except otlp_json.OtlpJsonError as e:
+            error = e
+    raise Undecodable(f"body is not valid OTLP/JSON: {error}") from None
 
 
 def from_json(message_type, data: bytes, limit: int) -> bytes:
+    return checked_json(message_type, data, limit)[0]
+
+
+def checked_json(message_type, data: bytes, limit: int) -> tuple[bytes, int]:
     """OTLP/JSON to the protobuf bytes costline keeps, refused (Undecodable, TooLarge) unless
-    they parse as `message_type` within `limit` bytes, as a protobuf body must."""
-    out = parse_json(message_type, data).SerializeToString()
+    they parse as `message_type` within `limit` bytes, as a protobuf body must; and how many
+    strings had a lone surrogate replaced (utf8.py)."""
+    message, changed = _from_json_doc(message_type, data)
+    out = message.SerializeToString()
     if len(out) > limit:
         raise TooLarge(f"request is {len(out)} bytes as protobuf, over the {limit}-byte limit")
     try:
@@ -104,7 +137,7 @@ def from_json(message_type, data: bytes, limit: int) -> bytes:
             f"body is not a valid {message_type.DESCRIPTOR.name} once converted to "
             "protobuf (values nested deeper than protobuf's 100 levels?)"
         ) from None
-    return out
+    return out, changed
 
 
 def decode(message_type, body: bytes, content_type: str | None, encoding: str | None, limit: int):

@@ -28,8 +28,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from costline_processor import listen
+from costline_processor.receive import utf8
 from costline_processor.receive.admission import Admission
-from costline_processor.receive.decode import REQUESTS, parse_protobuf
+from costline_processor.receive.decode import REQUESTS, checked
 from costline_processor.receive.errors import RequestError, Throttled, TooLarge, Undecodable
 
 log = logging.getLogger("costline.receive")
@@ -126,7 +127,8 @@ class GrpcReceiver:
         try:
             if len(body) > self.max_bytes:
                 raise TooLarge(f"request of {len(body)} bytes exceeds the {self.max_bytes}-byte limit")
-            parse_protobuf(ExportTraceServiceRequest, body)  # undecodable -> INVALID_ARGUMENT
+            body, repaired = checked(ExportTraceServiceRequest, body)  # undecodable -> INVALID_ARGUMENT
+            utf8.note(self.stats, repaired)
             rejected, message = await self.pipeline.take_traces(body)  # the checked bytes, not the message
         except RequestError as e:
             await self._refuse(context, e)
@@ -143,7 +145,8 @@ class GrpcReceiver:
 
         async def export(body: bytes, context) -> bytes:
             try:
-                parse_protobuf(message, body)  # undecodable -> INVALID_ARGUMENT, not forwarded
+                body, repaired = checked(message, body)  # undecodable -> INVALID_ARGUMENT, not forwarded
+                utf8.note(self.stats, repaired)
                 self.pipeline.accept_passthrough(signal, body)
             except RequestError as e:
                 await self._refuse(context, e)

@@ -23,7 +23,7 @@ from google.rpc import status_pb2
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from costline_processor import listen
-from costline_processor.receive import decode
+from costline_processor.receive import decode, utf8
 from costline_processor.receive.admission import Admission
 from costline_processor.receive.errors import RequestError, Throttled, TooLarge, Unauthenticated
 
@@ -72,9 +72,11 @@ class HttpReceiver:
         kind, data = await self._body(request)
         message = decode.REQUESTS[signal]
         if kind == decode.PROTOBUF:
-            decode.parse_protobuf(message, data)  # undecodable -> 400
-            return kind, data
-        return kind, decode.from_json(message, data, self.max_bytes)
+            data, repaired = decode.checked(message, data)  # undecodable -> 400
+        else:
+            data, repaired = decode.checked_json(message, data, self.max_bytes)
+        utf8.note(self.stats, repaired)
+        return kind, data
 
     async def _body(self, request: web.Request) -> tuple[str, bytes]:
         kind = decode.media_type(request.headers.get("Content-Type"))
