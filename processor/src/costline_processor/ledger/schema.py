@@ -270,7 +270,7 @@ _NUL, _NOT_NUL, _JSON_NUL = "\x00", "\ufffd", "\\u0000"  # JSON escapes a NUL
 
 def _without_nul(row: LedgerRow) -> LedgerRow:
     """`row` with every NUL character of its text replaced by U+FFFD."""
-    text = {f: v.replace(_NUL, _NOT_NUL) for f in _TEXT_FIELDS if isinstance(v := getattr(row, f), str)}
+    text: dict[str, Any] = {f: v.replace(_NUL, _NOT_NUL) for f in _TEXT_FIELDS if isinstance(v := getattr(row, f), str)}
     tags = {k.replace(_NUL, _NOT_NUL): v.replace(_NUL, _NOT_NUL) for k, v in row.tags.items()}
     return replace(row, tags=tags, **text)
 
