@@ -318,6 +318,25 @@ def test_sums_keep_every_digit(ledger_url, rollup_on, monkeypatch):
     assert row["cost_usd"] == thrice and row["share"] == 1
 
 
+def test_a_limit_keeps_the_costlier_of_groups_a_double_cannot_tell_apart(ledger_url):
+    """Over $9,223 a group's femto-dollars no longer fit 64 bits: SQLite ordered by a double, 2048 femto-dollars
+    apart there, so $10,000.000000000003 tied with $10,000.000000000002 and LIMIT 1 kept the first name."""
+    costs = {"a_less": ["5000.000000000001", "5000.000000000001"], "b_more": ["5000.000000000001", "5000.000000000002"]}
+    costs["c_same"] = [
+        "4999.9999995",
+        "5000",
+        "0.000000500003",
+    ]  # ties b_more; its femto remainders carry a micro-dollar
+    w = open_ledger(ledger_url, flush_interval_s=0.05)
+    w.write([make_row(c, at="2026-03-02T10:00", tags={"customer_id": k}) for k, cs in costs.items() for c in cs])
+    w.close(10)
+    for keep, want in ((1, ["b_more"]), (2, ["b_more", "c_same"]), (3, ["b_more", "c_same", "a_less"])):
+        rows = ask(ledger_url, dims=("customer_id",), limit=keep).rows
+        assert [(r["customer_id"], r["cost_usd"]) for r in rows] == [
+            (k, sum((D(c) for c in costs[k]), D(0))) for k in want
+        ]
+
+
 def test_untagged_bucket_and_caveats(filled):
     answer = ask(filled, dims=("feature",), required=("feature", "customer_id"))
     lacking = [s for s in SPEC if not s["feature"] or not s["customer_id"]]

@@ -104,13 +104,20 @@ class Dialect:
             f"SUM(CASE WHEN {when}cost_femto IS NULL THEN CAST(cost_usd AS REAL) END)",
         ]
 
-    def money_order(self, aliases: list[str]) -> str:
-        """An ORDER BY expression over the `money` columns' aliases: exact up to $9,223 a group where
-        every cost has a femto count, close beyond (SQLite turns an overflowing product into a float)."""
+    def money_order(self, aliases: list[str]) -> list[str]:
+        """ORDER BY expressions (each DESC) over the `money` columns' aliases, in the order of the sums. SQLite:
+        whole micro-dollars, then the femto-dollars below them, each an exact integer (the remainders' sum
+        carried into the micro-dollars, floored): exact for any group whose costs all have a femto count. As
+        one number (micro * 10**9 + rest) it overflowed 64 bits above $9,223 and SQLite made it a double, 2048
+        femto-dollars apart there: $10,000.000000000002 and $10,000.000000000003 tied, and a LIMIT kept the
+        first name rather than the costlier (PostgreSQL kept the costlier). Costs without a femto count add
+        their double sum to the micro-dollars: close, not exact."""
         if self.name == "postgresql":
-            return aliases[0]  # PostgreSQL reads an output name in ORDER BY only bare
+            return [aliases[0]]  # PostgreSQL reads an output name in ORDER BY only bare
         micro, rest, floats = aliases
-        return f"(COALESCE({micro}, 0) * {_SPLIT} + COALESCE({rest}, 0) + COALESCE({floats}, 0) * 1e15)"
+        below = f"((COALESCE({rest}, 0) % {_SPLIT} + {_SPLIT}) % {_SPLIT})"
+        whole = f"(COALESCE({micro}, 0) + (COALESCE({rest}, 0) - {below}) / {_SPLIT})"
+        return [f"CASE WHEN {floats} IS NULL THEN {whole} ELSE {whole} + {floats} * 1e6 END", below]
 
     def money_value(self, values: list[Any]) -> tuple[Decimal, bool]:
         """The exact sum the `money` columns hold, and whether they left costs out (to add apart)."""

@@ -152,7 +152,7 @@ class Statement:
             order.insert(0, order[sort])
         elif sort is not None:
             i, m = next((i, m) for i, m in enumerate(measures) if m.name == sort)
-            order.insert(0, f"{self._order(i, m)} DESC NULLS LAST")
+            order[:0] = [f"{expr} DESC NULLS LAST" for expr in self._order(i, m)]
         first = (" ORDER BY " + ", ".join(order) if order else "") + f" LIMIT {int(limit)}"
         if not sums:
             return sql + first
@@ -175,8 +175,8 @@ class Statement:
             return self.dialect.money(m.text(self) or None)
         return [m.text(self)]
 
-    def _order(self, i: int, m: Measure) -> str:
-        """ORDER BY expression of measure i's value (SQLite's money is two columns)."""
+    def _order(self, i: int, m: Measure) -> list[str]:
+        """ORDER BY expressions of measure i's value (SQLite's money is three columns, ordered by two)."""
         if m.kind == "money":
             return self.dialect.money_order([f"m{i}_{j}" for j in range(m.width(self.dialect))])
-        return f"m{i}_0"
+        return [f"m{i}_0"]
