@@ -19,6 +19,7 @@ for (const feature of features) {
       'gen_ai.usage.input_tokens': 1000,
       'gen_ai.usage.output_tokens': 100,
       'costline.feature': feature,
+      'app.big_number': 2 ** 70, // integral, so the JSON exporter writes it as an intValue beyond int64
     },
   });
   span.end();

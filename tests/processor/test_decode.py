@@ -91,6 +91,20 @@ def test_json_snake_case_and_enum_names():
     assert span.kind == 3 and span.status.code == 2 and span.trace_id.hex() == TRACE_HEX
 
 
+def test_json_int_beyond_int64_is_kept_as_the_double_it_was():
+    """OpenTelemetry JS writes any integral number as intValue (2**70, 1e300): not an int64, kept as a double,
+    where refusing it lost every span of the request."""
+    attrs = [{"key": k, "value": {"intValue": v}} for k, v in (("big", 2**70), ("huge", 1e300), ("edge", 2**63 - 1))]
+    attrs.append({"key": "low", "value": {"intValue": str(-(2**63) - 1)}})
+    doc = {"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": TRACE_HEX, "spanId": SPAN_HEX, "name": "s",
+                                                          "attributes": attrs}]}]}]}  # fmt: skip
+    span = decode.parse_json(ExportTraceServiceRequest, json.dumps(doc).encode()).resource_spans[0].scope_spans[0]
+    got = {kv.key: kv.value for kv in span.spans[0].attributes}
+    assert got["big"].WhichOneof("value") == "double_value" and got["big"].double_value == float(2**70)
+    assert got["huge"].double_value == 1e300 and got["low"].double_value == float(-(2**63) - 1)
+    assert got["edge"].WhichOneof("value") == "int_value" and got["edge"].int_value == 2**63 - 1
+
+
 def test_json_logs_ids_are_hex_too():
     doc = {
         "resourceLogs": [

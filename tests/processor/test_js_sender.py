@@ -2,9 +2,10 @@
 sending model-call spans to a real costline over OTLP/HTTP, JSON and protobuf.
 
 The SDK cuts attribute values to their length limit in UTF-16 units: a cut through an emoji leaves half of
-it, which the JSON exporter sends as a lone surrogate escape. costline refused such a request (400, not
-retried: every span of the batch lost); now the half becomes U+FFFD and every call is priced and recorded
-(receive/utf8.py). ./dev installs the packages into .js-senders (TEST_JS_SENDERS); without node and npm
+it, which the JSON exporter sends as a lone surrogate escape; and it writes any integral number as an
+intValue, 2**70 too, beyond int64. costline refused such a request (400, not retried: every span of the
+batch lost); now the half becomes U+FFFD (receive/utf8.py), the number the double it was, and every call
+is priced and recorded. ./dev installs the packages into .js-senders (TEST_JS_SENDERS); without node and npm
 these tests skip.
 """
 
@@ -60,6 +61,7 @@ def test_a_js_app_s_calls_are_all_priced_and_recorded(tmp_path, format):
     exported = sorted(s.attributes["costline.feature"] for s in spans)
     assert exported == ["chat", "search", "summarize \ufffd"]
     assert all(s.attributes["costline.cost.usd"] == float(GPT_4O) for s in spans)
+    assert all(s.attributes["app.big_number"] == float(2**70) for s in spans)  # an intValue beyond int64, in JSON
     assert refused == 0
     assert repaired == (1 if format == "json" else 0)  # the protobuf exporter writes U+FFFD itself
     db = sqlite3.connect(cfg.ledger)

@@ -126,9 +126,10 @@ def _fill_any(target, v) -> None:
         target.string_value = s
     elif (i := _get(v, "intValue", "int_value")) is not None:
         n = _int(i, "intValue")
-        if not -(1 << 63) <= n < 1 << 63:
-            raise OtlpJsonError("intValue out of range")
-        target.int_value = n
+        if -(1 << 63) <= n < 1 << 63:
+            target.int_value = n
+        else:  # OpenTelemetry JS writes any integral number as intValue (2**70, 1e300): kept as the double it was
+            target.double_value = float(n)
     elif (d := _get(v, "doubleValue", "double_value")) is not None:
         target.double_value = _double(d, "doubleValue")
     elif (b := _get(v, "boolValue", "bool_value")) is not None:
