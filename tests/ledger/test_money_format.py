@@ -31,3 +31,17 @@ def test_totals_in_cents_and_small_amounts_never_read_as_zero():
     assert cell("cost_usd", D("0.00000012")) == "$0.00000012"  # six places would print $0.000000
     assert cell("cost_usd", D("0.5")) == "$0.5000" and cell("avg_cost_usd", D("0.0123456")) == "$0.0123"
     assert cell("cost_usd", D("12345.678912")) == "$12,345.6789"
+
+
+def test_csv_writes_every_digit_of_an_amount():
+    """CSV keeps exact decimals: a sum of GPU-hour costs (28 digits each) has more than 28, which normalize() in the
+    default context rounded away (9075.603749572572512762858731 for 9075.6037495725725127628587314444444)."""
+    from costline_processor.ledger.render import exact
+
+    assert exact(D("9075.6037495725725127628587314444444")) == "9075.6037495725725127628587314444444"
+    assert exact(D("0.50")) == "0.5" and exact(D("1E+3")) == "1000" and exact(D("1E-7")) == "0.0000001"
+    assert (
+        exact(D("-0")) == "0"
+        and exact(D("0E-10")) == "0"
+        and exact(D("-12000.000000000000000001")) == ("-12000.000000000000000001")
+    )

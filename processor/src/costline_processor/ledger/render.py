@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal
 from typing import IO, Any
 
 from costline_processor.ledger.safe_cells import csv_text, terminal_text
@@ -60,9 +60,12 @@ def plain(v: Any) -> Any:
 def exact(v: Any) -> str:
     if v is None:
         return ""
-    if isinstance(v, Decimal):
-        return format(v.normalize(), "f") if v else "0"
+    if isinstance(v, Decimal):  # every digit: normalize() in the default context rounded to 28 of them
+        return format(v.normalize(_EVERY_DIGIT), "f") if v else "0"
     return str(v)
+
+
+_EVERY_DIGIT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 def cell(column: str, v: Any) -> str:
