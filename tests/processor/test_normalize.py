@@ -727,6 +727,28 @@ CASES = [
         "chat",
     ),
     (
+        "vercel v6 anthropic: the 1-hour part of the writes only in the provider metadata",
+        {
+            "ai.operationId": "ai.generateText.doGenerate",
+            "ai.model.id": "claude-sonnet-4-5",
+            "ai.model.provider": "anthropic.messages",
+            "ai.usage.inputTokens": 12000,
+            "ai.usage.inputTokenDetails.noCacheTokens": 500,
+            "ai.usage.inputTokenDetails.cacheReadTokens": 10000,
+            "ai.usage.inputTokenDetails.cacheWriteTokens": 1500,
+            "ai.usage.outputTokens": 400,
+            "ai.response.providerMetadata": ANTHROPIC_META,
+        },
+        "ai",
+        "",
+        "ai.generateText.doGenerate",
+        "vercel",
+        Usage(12000, 400, 10000, 1500, 1000),
+        "claude-sonnet-4-5",
+        "anthropic",
+        "chat",
+    ),
+    (
         "vercel root span carries the steps' sum: marked invoke_agent",
         {
             "ai.operationId": "ai.generateText",

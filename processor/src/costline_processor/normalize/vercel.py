@@ -5,7 +5,8 @@ step span; `ai.usage.*` wins and the copies are never added. v4 says
 prompt/completionTokens, v5+ input/outputTokens, embeddings `ai.usage.tokens`.
 v6+ writes `ai.usage.inputTokenDetails.*` and an input total that includes the
 cache; v5's Anthropic and Bedrock providers pass the raw input (cache excluded)
-and report cache writes only in `ai.response.providerMetadata` JSON. Root spans
+and report cache writes only in `ai.response.providerMetadata` JSON; there too, in every version, the
+part of Anthropic's cache writes with a 1-hour TTL (billed at 2x input, not 1.25x). Root spans
 (`ai.generateText`, `ai.streamText`...) carry usage summed over their steps and
 are marked as `invoke_agent` so assembly can skip them.
 """
@@ -65,6 +66,8 @@ def read(attrs: dict) -> Reading:
     )
     if reading.cache_write is None and not has_details and (reading.input is not None):
         reading.cache_write, reading.cache_write_1h = _metadata_cache_writes(attrs.get(PROVIDER_METADATA), counts)
+    elif reading.cache_write:  # v6+: the writes are in the usage details, their 1-hour part only in the metadata
+        reading.cache_write_1h = _metadata_cache_writes(attrs.get(PROVIDER_METADATA), counts)[1]
     reading.error = counts.error
     return reading
 

@@ -1,0 +1,86 @@
+"""The Vercel AI SDK as a JS app runs it (tests/js/vercel_ai.js; versions pinned in tests/js/package.json):
+its own OpenTelemetry spans, exported by OpenTelemetry JS to a real costline, from real calls through
+@ai-sdk/openai and @ai-sdk/anthropic to the fake provider. Each model call is billed once (on its
+ai.*.doGenerate / doStream span, never again on the ai.generateText span that repeats its usage), at the
+providers' published prices, computed here from the usage the SDK itself received. Skips without node
+and npm (./dev installs the packages into .js-senders: TEST_JS_SENDERS).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+from decimal import Decimal
+from pathlib import Path
+
+from costline_processor.demo.fake_provider import FakeProvider
+from costline_processor.server import open_sinks
+from tests.fakes.otlp_sink import OtlpSink
+from tests.processor.harness import RunningServer, loopback_config
+from tests.processor.test_js_sender import _senders
+
+SCRIPT = Path(__file__).resolve().parents[1] / "js" / "vercel_ai.js"
+M = Decimal(1_000_000)
+# Published list prices, USD per million tokens.
+GPT_4O_MINI = {"in": Decimal("0.15"), "cached": Decimal("0.075"), "out": Decimal("0.60")}
+SONNET_45 = {
+    "in": Decimal("3"),
+    "read": Decimal("0.30"),
+    "5m": Decimal("3.75"),
+    "1h": Decimal("6"),
+    "out": Decimal("15"),
+}
+
+
+def _openai(raw: dict) -> Decimal:
+    """OpenAI reports input with its cached part inside (chat: prompt_tokens; responses: input_tokens)."""
+    total = raw.get("prompt_tokens", raw.get("input_tokens"))
+    cached = (raw.get("prompt_tokens_details") or raw.get("input_tokens_details"))["cached_tokens"]
+    out = raw.get("completion_tokens", raw.get("output_tokens"))
+    return ((total - cached) * GPT_4O_MINI["in"] + cached * GPT_4O_MINI["cached"] + out * GPT_4O_MINI["out"]) / M
+
+
+def _anthropic(raw: dict) -> Decimal:
+    """Anthropic reports input without its cache reads and writes; writes split by TTL."""
+    writes = raw["cache_creation"]
+    billed = raw["input_tokens"] * SONNET_45["in"] + raw["cache_read_input_tokens"] * SONNET_45["read"]
+    billed += (
+        writes["ephemeral_5m_input_tokens"] * SONNET_45["5m"] + writes["ephemeral_1h_input_tokens"] * SONNET_45["1h"]
+    )
+    return (billed + raw["output_tokens"] * SONNET_45["out"]) / M
+
+
+def test_each_vercel_ai_sdk_call_is_billed_once_at_published_prices(tmp_path):
+    senders = _senders()
+    with FakeProvider() as fake, OtlpSink() as sink:
+        cfg = loopback_config(sink, trace_wait=0.2)
+        cfg.ledger = str(tmp_path / "ledger.db")
+        with RunningServer(cfg, sinks=open_sinks(cfg)) as srv:
+            done = subprocess.run(
+                ["node", str(SCRIPT), f"{srv.http_url}/v1/traces", fake.base_url.rstrip("/")],
+                env={**os.environ, "NODE_PATH": str(senders / "node_modules")},
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+            calls = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+            spans = sink.wait_for_spans(10)  # five calls: ai.generateText / ai.streamText and the provider call
+    want = {c["call"]: (_anthropic if c["call"].startswith("anthropic") else _openai)(c["raw"]) for c in calls}
+    assert len(want) == 5 and want["anthropic 1h cache"] > 0
+    assert calls[-1]["raw"]["cache_creation"]["ephemeral_1h_input_tokens"] > 0  # the 1-hour writes are there
+    billed = sorted(
+        Decimal(str(s.attributes["costline.cost.usd"])) for s in spans if "costline.cost.usd" in s.attributes
+    )
+    assert len(billed) == 5  # one span per call carries its cost
+    db = sqlite3.connect(cfg.ledger)
+    try:
+        rows = db.execute("SELECT span_name, cost_usd, cache_write_1h_tokens FROM costline_calls").fetchall()
+    finally:
+        db.close()
+    assert sorted(Decimal(c) for _, c, _ in rows) == sorted(want.values())
+    assert {name for name, _, _ in rows} == {"ai.generateText.doGenerate", "ai.streamText.doStream"}
+    assert sorted(h for _, _, h in rows)[-1] == calls[-1]["raw"]["cache_creation"]["ephemeral_1h_input_tokens"]
+    assert [float(b) for b in billed] == sorted(float(w) for w in want.values())
