@@ -5,7 +5,7 @@ const { BasicTracerProvider, BatchSpanProcessor } = require('@opentelemetry/sdk-
 const { resourceFromAttributes } = require('@opentelemetry/resources');
 const { OTLPTraceExporter } = require('@opentelemetry/exporter-trace-otlp-proto');
 const { AsyncLocalStorageContextManager } = require('@opentelemetry/context-async-hooks');
-const { generateText, streamText } = require('ai');
+const { embedMany, generateText, streamText } = require('ai');
 const { createOpenAI } = require('@ai-sdk/openai');
 const { createAnthropic } = require('@ai-sdk/anthropic');
 
@@ -30,6 +30,19 @@ async function main() {
       for await (const _ of s.textStream);
       return { usage: await s.usage };
     },
+    'openai reasoning': () => generateText({
+      model: openai('o3-mini'), prompt: 'think it over', providerOptions: { openai: { reasoningEffort: 'low' } },
+      experimental_telemetry: telemetry,
+    }),
+    'openai embeddings': async () => {
+      const r = await embedMany({ model: openai.embedding('text-embedding-3-small'), values: ['a b', 'c d e'], experimental_telemetry: telemetry });
+      return { usage: { raw: r.usage, tokens: r.usage.tokens } };
+    },
+    'anthropic thinking': () => generateText({
+      model: anthropic('claude-sonnet-4-5'), prompt: 'think it over',
+      providerOptions: { anthropic: { thinking: { type: 'enabled', budgetTokens: 1024 } } },
+      experimental_telemetry: telemetry,
+    }),
     'anthropic': () => generateText({ model: anthropic('claude-sonnet-4-5'), prompt: 'alpha beta', experimental_telemetry: telemetry }),
     'anthropic 1h cache': () => generateText({
       model: anthropic('claude-sonnet-4-5'),

@@ -1,6 +1,7 @@
 """The Vercel AI SDK as a JS app runs it (tests/js/vercel_ai.js; versions pinned in tests/js/package.json):
 its own OpenTelemetry spans, exported by OpenTelemetry JS to a real costline, from real calls through
-@ai-sdk/openai and @ai-sdk/anthropic to the fake provider. Each model call is billed once (on its
+@ai-sdk/openai and @ai-sdk/anthropic to the fake provider (chat, Responses, a stream, reasoning, embeddings,
+Anthropic with thinking, 5-minute and 1-hour cache writes). Each model call is billed once (on its
 ai.*.doGenerate / doStream span, never again on the ai.generateText span that repeats its usage), at the
 providers' published prices, computed here from the usage the SDK itself received. Skips without node
 and npm (./dev installs the packages into .js-senders: TEST_JS_SENDERS).
@@ -25,6 +26,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "js" / "vercel_ai.js"
 M = Decimal(1_000_000)
 # Published list prices, USD per million tokens.
 GPT_4O_MINI = {"in": Decimal("0.15"), "cached": Decimal("0.075"), "out": Decimal("0.60")}
+O3_MINI = {"in": Decimal("1.10"), "cached": Decimal("0.55"), "out": Decimal("4.40")}  # reasoning billed as output
+EMBED_3_SMALL = Decimal("0.02")
 SONNET_45 = {
     "in": Decimal("3"),
     "read": Decimal("0.30"),
@@ -34,12 +37,22 @@ SONNET_45 = {
 }
 
 
-def _openai(raw: dict) -> Decimal:
-    """OpenAI reports input with its cached part inside (chat: prompt_tokens; responses: input_tokens)."""
+def _openai(raw: dict, price: dict = GPT_4O_MINI) -> Decimal:
+    """OpenAI reports input with its cached part inside (chat: prompt_tokens; responses: input_tokens), output
+    with its reasoning inside."""
     total = raw.get("prompt_tokens", raw.get("input_tokens"))
     cached = (raw.get("prompt_tokens_details") or raw.get("input_tokens_details"))["cached_tokens"]
     out = raw.get("completion_tokens", raw.get("output_tokens"))
-    return ((total - cached) * GPT_4O_MINI["in"] + cached * GPT_4O_MINI["cached"] + out * GPT_4O_MINI["out"]) / M
+    return ((total - cached) * price["in"] + cached * price["cached"] + out * price["out"]) / M
+
+
+def _expected(call: dict) -> Decimal:
+    name, raw = call["call"], call["raw"]
+    if name.startswith("anthropic"):
+        return _anthropic(raw)
+    if name == "openai embeddings":
+        return raw["tokens"] * EMBED_3_SMALL / M
+    return _openai(raw, O3_MINI if name == "openai reasoning" else GPT_4O_MINI)
 
 
 def _anthropic(raw: dict) -> Decimal:
@@ -67,20 +80,24 @@ def test_each_vercel_ai_sdk_call_is_billed_once_at_published_prices(tmp_path):
             )
             assert done.returncode == 0, done.stdout + done.stderr
             calls = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-            spans = sink.wait_for_spans(10)  # five calls: ai.generateText / ai.streamText and the provider call
-    want = {c["call"]: (_anthropic if c["call"].startswith("anthropic") else _openai)(c["raw"]) for c in calls}
-    assert len(want) == 5 and want["anthropic 1h cache"] > 0
+            spans = sink.wait_for_spans(16)  # eight calls: ai.generateText (streamText, embedMany) and its step
+    want = {c["call"]: _expected(c) for c in calls}
+    assert len(want) == 8
     assert calls[-1]["raw"]["cache_creation"]["ephemeral_1h_input_tokens"] > 0  # the 1-hour writes are there
     billed = sorted(
         Decimal(str(s.attributes["costline.cost.usd"])) for s in spans if "costline.cost.usd" in s.attributes
     )
-    assert len(billed) == 5  # one span per call carries its cost
+    assert len(billed) == 8  # one span per call carries its cost
     db = sqlite3.connect(cfg.ledger)
     try:
         rows = db.execute("SELECT span_name, cost_usd, cache_write_1h_tokens FROM costline_calls").fetchall()
     finally:
         db.close()
     assert sorted(Decimal(c) for _, c, _ in rows) == sorted(want.values())
-    assert {name for name, _, _ in rows} == {"ai.generateText.doGenerate", "ai.streamText.doStream"}
+    assert {name for name, _, _ in rows} == {
+        "ai.generateText.doGenerate",
+        "ai.streamText.doStream",
+        "ai.embedMany.doEmbed",
+    }
     assert sorted(h for _, _, h in rows)[-1] == calls[-1]["raw"]["cache_creation"]["ephemeral_1h_input_tokens"]
     assert [float(b) for b in billed] == sorted(float(w) for w in want.values())
