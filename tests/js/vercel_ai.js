@@ -18,7 +18,7 @@ api.context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable
 api.trace.setGlobalTracerProvider(provider);
 const openai = createOpenAI({ baseURL: `${fake}/v1`, apiKey: 'fake' });
 const anthropic = createAnthropic({ baseURL: `${fake}/v1`, apiKey: 'fake' });
-const telemetry = { isEnabled: true, functionId: 'support-bot' };
+const telemetry = { isEnabled: true, functionId: 'support-bot', metadata: { feature: 'support', customer_id: 'acme' } };
 const oneHour = { anthropic: { cacheControl: { type: 'ephemeral', ttl: '1h' } } };
 
 async function main() {

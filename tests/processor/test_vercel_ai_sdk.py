@@ -1,7 +1,7 @@
 """The Vercel AI SDK as a JS app runs it (tests/js/vercel_ai.js; versions pinned in tests/js/package.json):
 its own OpenTelemetry spans, exported by OpenTelemetry JS to a real costline, from real calls through
 @ai-sdk/openai and @ai-sdk/anthropic to the fake provider (chat, Responses, a stream, reasoning, embeddings,
-Anthropic with thinking, 5-minute and 1-hour cache writes). Each model call is billed once (on its
+Anthropic with thinking, 5-minute and 1-hour cache writes), attributed by its telemetry metadata. Each model call is billed once (on its
 ai.*.doGenerate / doStream span, never again on the ai.generateText span that repeats its usage), at the
 providers' published prices, computed here from the usage the SDK itself received. Skips without node
 and npm (./dev installs the packages into .js-senders: TEST_JS_SENDERS).
@@ -91,9 +91,11 @@ def test_each_vercel_ai_sdk_call_is_billed_once_at_published_prices(tmp_path):
     db = sqlite3.connect(cfg.ledger)
     try:
         rows = db.execute("SELECT span_name, cost_usd, cache_write_1h_tokens FROM costline_calls").fetchall()
+        tags = [json.loads(t) for (t,) in db.execute("SELECT tags FROM costline_calls")]
     finally:
         db.close()
     assert sorted(Decimal(c) for _, c, _ in rows) == sorted(want.values())
+    assert all(t["feature"] == "support" and t["customer_id"] == "acme" for t in tags)  # telemetry metadata
     assert {name for name, _, _ in rows} == {
         "ai.generateText.doGenerate",
         "ai.streamText.doStream",
