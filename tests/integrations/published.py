@@ -23,13 +23,15 @@ def _text_words(value) -> int:
     if isinstance(value, str):
         return len(value.split())
     if isinstance(value, list):
-        return sum(_text_words(v.get("text", "") if isinstance(v, dict) else v) for v in value)
+        return sum(_text_words(v) for v in value)
+    if isinstance(value, dict):  # a content part ({"text": ...}) or a Responses input message ({"content": ...})
+        return _text_words(value["text"]) if "text" in value else _text_words(value.get("content"))
     return 0
 
 
 def prompt_words(body: dict) -> int:
     """W: the words of the prompt text of a request (system, messages, input)."""
-    words = _text_words(body.get("system")) + _text_words(body.get("input"))
+    words = _text_words(body.get("system")) + _text_words(body.get("input")) + _text_words(body.get("instructions"))
     for message in body.get("messages") or []:
         words += _text_words(message.get("content"))
     return words
@@ -42,7 +44,8 @@ def call_cost(path: str, body: dict) -> Decimal:
     if path == "/v1/messages":  # Anthropic: uncached 10+W, cache read W, cache write 2W (5-minute), output 6
         p = SONNET_45
         return ((10 + w) * p["in"] + w * p["read"] + 2 * w * p["write5m"] + 6 * p["out"]) / M
-    if path == "/v1/chat/completions":  # OpenAI: prompt 10+W of which W cached, completion 6
+    if path in ("/v1/chat/completions", "/v1/responses"):  # OpenAI: prompt 10+W of which W cached, completion 6
+        assert "prompt_cache_key" not in body, "the fake then reports W as written, not read"
         p = GPT_4O_MINI
         return (10 * p["in"] + w * p["cached"] + 6 * p["out"]) / M
     if path == "/v1/embeddings":  # prompt 10+W
