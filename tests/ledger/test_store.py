@@ -208,3 +208,16 @@ def test_location_resolution_and_errors(tmp_path):
         open_ledger("mysql://x/y")
     with pytest.raises(ConfigError, match="cannot connect"):
         open_reader("postgresql://nobody:secret@127.0.0.1:1/none")
+
+
+def test_a_filter_naming_a_nul_finds_what_the_ledger_stored(ledger_url):
+    """The page's ?where=customer_id=a%00b reached PostgreSQL with the NUL, which refused the query (HTTP 500; SQLite
+    answered): a filter's NUL is U+FFFD, as the writer stores it, so it finds that call in either."""
+    from costline_processor.ledger import query
+    from costline_processor.ledger.filters import parse_where
+
+    _write(ledger_url, [make_row("0.25", tags={"customer_id": "a\x00b"}), make_row("0.5", tags={"customer_id": "ab"})])
+    with open_reader(ledger_url) as r:
+        for where, cost in (("customer_id=a\x00b", Decimal("0.25")), ("customer_id!=a\x00b", Decimal("0.5"))):
+            answer = query.ask(r, query.Question(filters=parse_where([where])))
+            assert answer.total["cost_usd"] == cost

@@ -40,7 +40,7 @@ def _split(text: str) -> tuple[str, bool, str]:
         raise ConfigError(f"--where looks like feature=search or model!=gpt-4o, not {text!r}")
     exclude = text[eq - 1] == "!"
     dim = text[: eq - 1 if exclude else eq].strip().removeprefix("costline.")
-    value = text[eq + 1 :]
+    value = text[eq + 1 :].replace("\x00", "\ufffd")  # as the ledger stores a NUL (schema.to_params)
     check_name(dim, "--where")
     if dim in TIME_DIMENSIONS:
         raise ConfigError(f"--where {dim}: a calendar bucket is a period: use --since/--until, --month or --mtd")
