@@ -13,6 +13,7 @@ from costline_processor.cli import main
 from costline_processor.ledger import open_ledger
 from tests.ledger import dataset
 from tests.ledger.dataset import SPEC, TOTAL
+from tests.ledger.factory import make_row
 
 
 @pytest.fixture
@@ -96,7 +97,7 @@ def test_monthly_to_a_file_with_default_tags(filled, capsys, tmp_path):
     )
     rows = list(csv.DictReader(out.open()))
     assert {r["ChargePeriodStart"] for r in rows} == {"2026-03-01T00:00:00Z"}
-    assert {r["ChargePeriodEnd"] for r in rows} == {"2026-04-01T00:00:00Z"}
+    assert {r["ChargePeriodEnd"] for r in rows} == {"2026-03-10T00:00:00Z"}  # the window ends there, not March
     assert sum(Decimal(r["BilledCost"]) for r in rows) == TOTAL
     assert all("outcome" not in json.loads(r["Tags"]) for r in rows)
     assert any("user_id" in json.loads(r["Tags"]) for r in rows)
@@ -123,3 +124,118 @@ def test_a_call_shared_by_two_tags_splits_alike_from_either_engine(ledger_url):
         stored = list(r.rows())
     assert [list(c.tags) for c in stored] == [sorted(tags)] * len(calls)
     assert focus_rows(stored) == focus_rows(calls)
+
+
+def _write(url: str, rows) -> str:
+    w = open_ledger(url, flush_interval_s=0.05)
+    w.write(rows)
+    w.close(10)
+    return url
+
+
+def _run(capsys, url: str, *argv) -> tuple[list[dict], str]:
+    assert main(["export", "--format", "focus", "--ledger", url, *argv]) == 0
+    captured = capsys.readouterr()
+    return list(csv.DictReader(io.StringIO(captured.out))), captured.err
+
+
+@pytest.mark.parametrize(
+    "period, want",
+    [
+        (
+            "month",
+            {
+                ("2026-02-20T12:00:00Z", "2026-03-01T00:00:00Z", "2026-02-01T00:00:00Z"): Decimal("0.20"),
+                ("2026-03-01T00:00:00Z", "2026-03-09T12:00:00Z", "2026-03-01T00:00:00Z"): Decimal("0.40"),
+            },
+        ),
+        (
+            "day",
+            {
+                ("2026-02-20T12:00:00Z", "2026-02-21T00:00:00Z", "2026-02-01T00:00:00Z"): Decimal("0.20"),
+                ("2026-03-09T00:00:00Z", "2026-03-09T12:00:00Z", "2026-03-01T00:00:00Z"): Decimal("0.40"),
+            },
+        ),
+    ],
+)
+def test_a_charge_period_the_window_cuts_is_labelled_as_cut(ledger_url, capsys, period, want):
+    """A row holds the calls of its period inside the window only, so its ChargePeriodStart/End say that part:
+    labelled as the whole month (the default window is 30d), February's row read as all of February's spend."""
+    _write(
+        ledger_url,
+        [
+            make_row("0.10", at="2026-02-20T06:00"),  # before the window
+            make_row("0.20", at="2026-02-20T18:00"),
+            make_row("0.40", at="2026-03-09T10:00"),
+            make_row("0.80", at="2026-03-09T20:00"),  # after it
+        ],
+    )
+    rows, _ = _run(capsys, ledger_url, "--period", period, "--since", "2026-02-20T12:00", "--until", "2026-03-09T12:00")
+    got: dict[tuple, Decimal] = {}
+    for r in rows:
+        k = (r["ChargePeriodStart"], r["ChargePeriodEnd"], r["BillingPeriodStart"])
+        got[k] = got.get(k, Decimal(0)) + Decimal(r["BilledCost"])
+    assert got == want
+
+
+M = Decimal(1_000_000)
+
+
+def _gpt_4o(cost_in: str, cost_out: str, tokens: tuple[int, int], tier: str, caveat: str | None = None):
+    row = make_row(
+        str(Decimal(cost_in) + Decimal(cost_out)),
+        at="2026-03-02T10:00",
+        model="gpt-4o",
+        tokens=(*tokens, 0, 0, 0),
+        split=(cost_in, cost_out, "0", "0"),
+        tags={"feature": "search"},
+    )
+    row.tier, row.price_caveat = tier, caveat
+    return row
+
+
+def test_each_service_tier_is_its_own_price_and_a_caveat_is_said(ledger_url, capsys):
+    """gpt-4o at OpenAI's published $2.50/$10 per million tokens, batch at half, priority without a listed price
+    (priced at the standard rate, caveat tier_unpriced:priority). A batch call's tokens are another price than a
+    standard call's: one row each, so each row's unit price is a price (mixed, input read $1.90 per million, a price
+    no one charges), and the priority call's row says its price may not be the bill."""
+    standard = (10_000 * Decimal("2.50") / M, 2_000 * Decimal(10) / M)
+    batch = tuple(c / 2 for c in standard)
+    priority = (1_000 * Decimal("2.50") / M, 100 * Decimal(10) / M)
+    _write(
+        ledger_url,
+        [
+            _gpt_4o(*map(str, standard), (10_000, 2_000), ""),
+            _gpt_4o(*map(str, batch), (10_000, 2_000), "batch"),
+            _gpt_4o(*map(str, priority), (1_000, 100), "priority", "tier_unpriced:priority"),
+        ],
+    )
+    rows, err = _run(capsys, ledger_url, "--since", "2026-03-01", "--until", "2026-03-03")
+    got = {
+        (r["SkuPriceId"], r["x_ServiceTier"], r["x_PriceCaveat"]): (
+            int(r["PricingQuantity"]),
+            Decimal(r["BilledCost"]),
+            Decimal(r["ContractedUnitPrice"]),
+        )
+        for r in rows
+    }
+    assert got == {
+        ("openai/gpt-4o/input", "", ""): (10_000, standard[0], Decimal("2.50") / M),
+        ("openai/gpt-4o/output", "", ""): (2_000, standard[1], Decimal(10) / M),
+        ("openai/gpt-4o/input/batch", "batch", ""): (10_000, batch[0], Decimal("1.25") / M),
+        ("openai/gpt-4o/output/batch", "batch", ""): (2_000, batch[1], Decimal(5) / M),
+        ("openai/gpt-4o/input/priority", "priority", "tier_unpriced:priority"): (
+            1_000,
+            priority[0],
+            Decimal("2.5") / M,
+        ),
+        ("openai/gpt-4o/output/priority", "priority", "tier_unpriced:priority"): (100, priority[1], Decimal(10) / M),
+    }
+    assert err.count("\n") == 1 and "1 call(s) ($0.0035) carry a price caveat" in err
+
+
+def test_an_unpriced_call_shared_by_two_owners_is_one_unpriced_call(ledger_url, capsys):
+    _write(ledger_url, [make_row(None, tags={"customer_id": '["acme","globex"]'})])
+    rows, err = _run(capsys, ledger_url, "--since", "2026-03-01", "--until", "2026-03-03")
+    assert sorted(json.loads(r["Tags"])["customer_id"] for r in rows) == ["acme", "globex"]
+    assert "costline: 1 unpriced call(s) are not in BilledCost" in err

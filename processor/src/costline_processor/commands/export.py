@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
 
 from costline_processor.config import ConfigError
 from costline_processor.ledger import options
 from costline_processor.ledger.focus import COLUMNS, focus_rows
-from costline_processor.ledger.render import render
+from costline_processor.ledger.render import money, render
+from costline_processor.records import LedgerRow
 
 
 def register(subparsers) -> None:
@@ -27,9 +30,11 @@ def register(subparsers) -> None:
 def run(args) -> int:
     since, until = options.time_window(args, options.now_ns())
     tags = [t.strip() for t in args.tags.split(",") if t.strip()] if args.tags else None
+    seen = {"unpriced": 0, "caveat": 0, "caveat_usd": Decimal(0)}
     with options.reader(args) as ledger:
-        rows = focus_rows(ledger.rows(since, until), args.period, tags, args.billing_account)
-    unpriced = sum(r["x_UnpricedCalls"] for r in rows)
+        rows = focus_rows(
+            counted(ledger.rows(since, until), seen), args.period, tags, args.billing_account, (since, until)
+        )
     if args.output:
         try:
             with open(args.output, "w", encoding="utf-8", newline="") as f:
@@ -38,6 +43,27 @@ def run(args) -> int:
             raise ConfigError(f"cannot write {args.output}: {e.strerror}") from None
     else:
         render(rows, "csv", sys.stdout, columns=COLUMNS)
-    if unpriced:
-        print(f"costline: {unpriced} unpriced call(s) are not in BilledCost (see x_UnpricedCalls)", file=sys.stderr)
+    if seen["unpriced"]:
+        print(
+            f"costline: {seen['unpriced']} unpriced call(s) are not in BilledCost (see x_UnpricedCalls)",
+            file=sys.stderr,
+        )
+    if seen["caveat"]:
+        print(
+            f"costline: {seen['caveat']} call(s) ({money(seen['caveat_usd'])}) carry a price caveat: their price may "
+            "not be the bill (see x_PriceCaveat)",
+            file=sys.stderr,
+        )
     return 0
+
+
+def counted(rows: Iterable[LedgerRow], seen: dict) -> Iterator[LedgerRow]:
+    """`rows`, counting the unpriced calls and those with a price caveat once each (a call shared among owners
+    is a row per owner in the export, one call here)."""
+    for r in rows:
+        if r.cost_usd is None:
+            seen["unpriced"] += 1
+        elif r.price_caveat:
+            seen["caveat"] += 1
+            seen["caveat_usd"] += r.cost_usd
+        yield r

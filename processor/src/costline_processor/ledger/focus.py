@@ -11,9 +11,19 @@ discounts and overrides; costline knows no commitments, so effective equals cont
 ListCost: the same usage at list price (genai-prices and corrections), so a negotiated
 discount shows as ListCost - BilledCost. ListUnitPrice and ContractedUnitPrice are USD per
 token (cost / PricingQuantity, rounded to 1e-12: a tiered or dated price makes it an
-average). Tags is a JSON object of the attribution dimensions. Columns beyond FOCUS carry
-its `x_` prefix: x_Calls (calls with that SKU), x_UnpricedCalls (calls whose cost is
-unknown, one `unpriced` row of their tokens: missing from BilledCost), x_PriceSource.
+average). Each service tier is a price of its own (a batch call's tokens cost half): its rows
+are apart, SkuPriceId `provider/model/sku/tier` (no tier: the standard one, and every call
+written before ledger schema 7 whose caveat named none). Calls whose price may not be the
+bill (a price caveat, README "Service tiers and batch") are rows apart too, the caveat in
+x_PriceCaveat. Tags is a JSON object of the attribution dimensions. Columns beyond FOCUS
+carry its `x_` prefix: x_Calls (calls with that SKU), x_UnpricedCalls (calls whose cost is
+unknown, one `unpriced` row of their tokens: missing from BilledCost), x_PriceSource,
+x_ServiceTier, x_PriceCaveat.
+
+A row holds the calls of its charge period that started in the window asked for
+([since, until)): where the window cuts a period (the default window is the last 30 days),
+ChargePeriodStart and ChargePeriodEnd are the window's edges, so no row reads as a whole
+day or month it holds only part of.
 
 A call whose kept tag names several owners (customer_id=["acme","globex"]: shares.py) is one
 row per owner share: each owner in Tags, with its part of every quantity and cost (by weight;
@@ -65,6 +75,8 @@ COLUMNS = [
     "x_Calls",
     "x_UnpricedCalls",
     "x_PriceSource",
+    "x_ServiceTier",
+    "x_PriceCaveat",
 ]
 SERVICE_CATEGORY = "AI and Machine Learning"
 DEFAULT_EXCLUDED_TAGS = frozenset({"session_id", "outcome"})  # per-request values: one row per session is no summary
@@ -93,13 +105,22 @@ def period_bounds(ns: int, period: str) -> tuple[int, int]:
 
 
 def focus_rows(
-    rows: Iterable[LedgerRow], period: str = "day", tags: list[str] | None = None, billing_account: str = ""
+    rows: Iterable[LedgerRow],
+    period: str = "day",
+    tags: list[str] | None = None,
+    billing_account: str = "",
+    window: tuple[int | None, int | None] = (None, None),
 ) -> list[dict]:
-    """Group calls into FOCUS rows. `tags` names the tags kept in Tags (None: all but per-request ones)."""
+    """Group calls into FOCUS rows. `tags` names the tags kept in Tags (None: all but per-request ones);
+    `window` is the [since, until) the calls were read from: a charge period it cuts ends at its edge."""
     groups: dict[tuple, dict] = {}
     for call in rows:
         for r in _shares(call, [k for k, v in call.tags.items() if _kept(k, tags) and owners(v) is not None]):
             _add(groups, r, period, tags)
+    since, until = window
+    for g in groups.values():
+        g["start"] = g["start"] if since is None else max(g["start"], since)
+        g["end"] = g["end"] if until is None else min(g["end"], until)
     return [_row(groups[k], billing_account) for k in sorted(groups)]
 
 
@@ -133,8 +154,9 @@ def _add(groups: dict[tuple, dict], r: LedgerRow, period: str, tags: list[str] |
     kept = {k: v for k, v in sorted(r.tags.items()) if _kept(k, tags)}
     tag_json = json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
     provider, model = r.provider or "unknown", r.model or r.request_model or "unknown"
+    tier, caveat = r.tier or "", r.price_caveat or ""
     for sku, quantity, billed, listed in row_skus(r):
-        k = (start, provider, model, tag_json, ORDER[sku])
+        k = (start, provider, model, tag_json, ORDER[sku], tier, caveat)
         g = groups.get(k)
         if g is None:
             g = groups[k] = {
@@ -144,6 +166,8 @@ def _add(groups: dict[tuple, dict], r: LedgerRow, period: str, tags: list[str] |
                 "model": model,
                 "tags": tag_json,
                 "sku": sku,
+                "tier": tier,
+                "caveat": caveat,
                 "quantity": 0,
                 "billed": Decimal(0),
                 "list": Decimal(0),
@@ -163,6 +187,7 @@ def _row(g: dict, account: str) -> dict:
     tags = json.loads(g["tags"])
     what = ", ".join(f"{k}={v}" for k, v in tags.items()) or "untagged"
     sku, quantity, unpriced = g["sku"], g["quantity"], g["sku"] == UNPRICED
+    tier = f"/{g['tier']}" if g["tier"] else ""
     unit = "Requests" if sku == "requests" else "Tokens"
     return {
         "BillingAccountId": account,
@@ -172,7 +197,7 @@ def _row(g: dict, account: str) -> dict:
         "ChargePeriodEnd": iso(g["end"]),
         "ChargeCategory": "Usage",
         "ChargeFrequency": "Usage-Based",
-        "ChargeDescription": f"{g['model']} {METERS[sku].lower()} for {what}",
+        "ChargeDescription": f"{g['model']} {(g['tier'] + ' ') if tier else ''}{METERS[sku].lower()} for {what}",
         "BilledCost": g["billed"],
         "EffectiveCost": g["billed"],
         "ListCost": g["list"],
@@ -184,7 +209,7 @@ def _row(g: dict, account: str) -> dict:
         "PublisherName": g["provider"],
         "InvoiceIssuerName": g["provider"],
         "SkuId": f"{g['model']}/{sku}",
-        "SkuPriceId": f"{g['provider']}/{g['model']}/{sku}",
+        "SkuPriceId": f"{g['provider']}/{g['model']}/{sku}{tier}",
         "SkuMeter": METERS[sku],
         "ConsumedQuantity": quantity,
         "ConsumedUnit": unit,
@@ -196,6 +221,8 @@ def _row(g: dict, account: str) -> dict:
         "x_Calls": g["calls"],
         "x_UnpricedCalls": g["calls"] if unpriced else 0,
         "x_PriceSource": ";".join(sorted(g["sources"])),
+        "x_ServiceTier": g["tier"],
+        "x_PriceCaveat": g["caveat"],
     }
 
 
