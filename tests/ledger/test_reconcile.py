@@ -131,3 +131,30 @@ def test_the_gap_is_printed_with_its_sign_before_the_dollar(filled, capsys):
     assert main(["reconcile", "--invoice", str(INVOICES / "openai-costs.csv"), "--ledger", filled]) == 0
     out = capsys.readouterr().out
     assert "gap -$0.10 (-20.00%)" in out and "-$0.0500" in out and "$-" not in out
+
+
+def test_a_bill_of_zero_against_spend_is_past_any_tolerance(ledger_url, capsys, tmp_path):
+    """A gap against a $0 invoice has no percentage, which the tolerance check read as no gap: $5.25 of attributed
+    calls against a $0 bill (credits, a wrong account's export) passed --tolerance 1 with exit 0."""
+    w = open_ledger(ledger_url, flush_interval_s=0.05)
+    w.write([make_row("5.00", at="2026-03-02T10:00", model="gpt-4o"), make_row("0.25", at="2026-03-02T11:00")])
+    w.close(10)
+    f = tmp_path / "invoice.csv"
+    f.write_text("date,model,cost_usd,provider\n2026-03-02,gpt-4o,0,openai\n")
+    code, out = run(capsys, "--invoice", str(f), "--ledger", ledger_url, "--tolerance", "1")
+    assert out["total"]["gap_usd"] == D("5.25") and out["total"]["gap_pct"] is None
+    assert code == 1
+    f.write_text("date,model,cost_usd,provider\n2026-03-03,gpt-4o,0,openai\n")  # no call that day: no gap
+    assert run(capsys, "--invoice", str(f), "--ledger", ledger_url, "--tolerance", "1")[0] == 0
+
+
+def test_a_gap_under_a_cent_is_not_printed_as_zero(ledger_url, capsys, tmp_path):
+    """The footer rounded totals to cents: invoice $1.00, attributed $1.004 printed `gap $0.00 (+0.40%)`."""
+    w = open_ledger(ledger_url, flush_interval_s=0.05)
+    w.write([make_row("1.004", at="2026-03-02T10:00", model="gpt-4o")])
+    w.close(10)
+    f = tmp_path / "invoice.csv"
+    f.write_text("date,model,cost_usd,provider\n2026-03-02,gpt-4o,1.00,openai\n")
+    assert main(["reconcile", "--invoice", str(f), "--ledger", ledger_url]) == 0
+    footer = capsys.readouterr().out.splitlines()[-1]
+    assert footer == "total: invoice $1.00, attributed $1.00, gap +$0.0040 (+0.40%)"

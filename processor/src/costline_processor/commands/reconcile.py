@@ -3,7 +3,8 @@
 Compares cost per UTC day and model with one provider's cost export (formats in
 ledger/reconcile.py), the provider read from the export's layout; an export that does
 not say which provider it bills is refused in one line (exit 2). Exits 1 when
---tolerance is given and the total gap is larger, so a monthly CI job can flag drift.
+--tolerance is given and the total gap is larger (against an invoice of $0: any gap), so a
+monthly CI job can flag drift.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from costline_processor.config import ConfigError
 from costline_processor.ledger import options
 from costline_processor.ledger.reconcile import compare, invoice_provider, parse_invoice, totals, window
-from costline_processor.ledger.render import money, render, render_object
+from costline_processor.ledger.render import render, render_object, total_money
 
 
 def register(subparsers) -> None:
@@ -54,12 +55,17 @@ def run(args) -> int:
         render_object({"provider": provider, "total": total, "rows": rows}, sys.stdout)
     else:
         footer = [
-            f"total: invoice {money(total['invoice_usd'], 2)}, attributed {money(total['attributed_usd'], 2)}, "
-            f"gap {money(total['gap_usd'], 2, sign=True)}"
+            f"total: invoice {total_money(total['invoice_usd'])}, attributed {total_money(total['attributed_usd'])}, "
+            f"gap {total_money(total['gap_usd'], sign=True)}"
             + (f" ({total['gap_pct']:+.2f}%)" if total["gap_pct"] is not None else "")
             + (f"; {total['unpriced_calls']:,} unpriced calls" if total["unpriced_calls"] else "")
         ]
         render(rows, args.format, sys.stdout, footer=footer)
-    if args.tolerance is not None and total["gap_pct"] is not None and abs(total["gap_pct"]) > args.tolerance:
-        return 1
-    return 0
+    return 1 if args.tolerance is not None and beyond(total, args.tolerance) else 0
+
+
+def beyond(total: dict, tolerance: float) -> bool:
+    """The total gap is more than `tolerance` percent of the invoice; against an invoice of $0, any gap is."""
+    if total["gap_pct"] is None:
+        return bool(total["gap_usd"])
+    return abs(total["gap_pct"]) > tolerance

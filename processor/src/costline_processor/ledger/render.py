@@ -91,18 +91,18 @@ def money(v: Any, places: int = 4, *, sign: bool = False) -> str:
     return "+" + text if sign and text.strip("$0.,") else text
 
 
-def amount(v: Any, places: int) -> str:
+def amount(v: Any, places: int, *, sign: bool = False) -> str:
     """USD with `places` decimals, or more where that would hide a nonzero amount: then two significant
     digits (`$0.0057`, `$0.00000012`), so no cost that is there ever reads as zero."""
     d = Decimal(v)
     if d and d.is_finite():
         places = min(max(places, 1 - d.adjusted()), 18)
-    return money(d, places)
+    return money(d, places, sign=sign)
 
 
-def total_money(v: Any) -> str:
+def total_money(v: Any, *, sign: bool = False) -> str:
     """A total for a footer: cents (`$1,234.57`), more decimals only when it is less than that."""
-    return amount(v, 2)
+    return amount(v, 2, sign=sign)
 
 
 def table(rows: list[dict], columns: list[str], out: IO[str]) -> None:
