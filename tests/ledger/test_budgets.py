@@ -15,9 +15,9 @@ import yaml
 from costline_processor.cli import main
 from costline_processor.config import ConfigError
 from costline_processor.config_sources import load_config
-from costline_processor.ledger import budgets, open_reader, options
+from costline_processor.ledger import budgets, open_ledger, open_reader, options
 from tests.ledger.budget_data import NOW, by_hand, close, spent, write
-from tests.ledger.factory import ts
+from tests.ledger.factory import make_row, ts
 
 CONFIG = """
 budgets:
@@ -186,3 +186,31 @@ def test_config_check_shows_the_budgets(tmp_path, capsys):
         ("each customer daily", 0.25, "day"),
         ("everything weekly", 1, "week"),
     ]
+
+
+def test_unpriced_calls_in_a_budget_are_said_not_spent_as_zero(ledger_url, tmp_path, capsys, monkeypatch):
+    """A budget's spent is its priced calls; an unpriced call's cost is unknown, not $0. Before, a budget with
+    $1.50 priced and two unpriced calls read `warn, 75%` with nothing to say that part of its spend was missing."""
+    from costline_processor.ledger.budgets import Standing
+
+    monkeypatch.setattr(options, "now_ns", lambda: ts(NOW))
+    calls = [
+        make_row("1.50", at="2026-03-03T10:00", tags={"feature": "search"}),
+        make_row(None, at="2026-03-04T10:00", tags={"feature": "search"}),
+        make_row(None, at="2026-03-10T11:59", tags={"feature": "search"}),
+        make_row(None, at="2026-02-27T10:00", tags={"feature": "search"}),  # last month: not this budget's
+        make_row(None, at="2026-03-05T10:00", tags={"feature": "chat"}),  # another scope
+    ]
+    w = open_ledger(ledger_url, flush_interval_s=0.05)
+    w.write(calls)
+    w.close(10)
+    (tmp_path / "b.yaml").write_text("budgets: [{scope: {feature: search}, amount_usd: 2, warn_at: [0.5]}]")
+    code, (row,) = run_budgets(capsys, (ledger_url, str(tmp_path / "b.yaml")))
+    assert code == 0 and row["spent_usd"] == D("1.50") and row["status"] == "warn"
+    assert row["unpriced_calls"] == 2
+    with open_reader(ledger_url) as reader:
+        (standing,) = budgets.evaluate(reader, load_config(str(tmp_path / "b.yaml")).budgets, ts(NOW), "untagged")
+    (alert,) = budgets.alerts([standing])
+    assert "2 unpriced calls this month are not in it" in alert.message
+    b = load_config(str(tmp_path / "b.yaml")).budgets[0]
+    assert "unpriced" not in budgets.alerts([Standing(b, "feature=search", 0, 1, D("1.5"), D("2"))])[0].message

@@ -6,7 +6,9 @@
 A budget (config.py `Budget`) counts the calls its scope names (tag or field = value, all of
 them; `*`: each value apart, calls without the tag left out) from the start of the current
 UTC period to now. used = spent / amount; the status is `over` when spent is above the
-amount, `warn` from the lowest of its warning shares, else `ok`. The forecast is forecast.py's,
+amount, `warn` from the lowest of its warning shares, else `ok`. Spent is the priced calls'
+cost: the period's calls without a price are counted apart (`unpriced_calls`) and said in the
+budget's alert, never added as $0. The forecast is forecast.py's,
 the same as `report --forecast`: one GROUP BY per budget answers spent and forecast for every
 value of its scope. A scope tag that no call of the last days carries is refused as a report's
 `--by` typo is (exit 2, one line naming the tags there), instead of reading $0 forever.
@@ -26,7 +28,18 @@ from costline_processor.ledger.periods import DAY_NS, day_start, iso
 from costline_processor.ledger.render import total_money
 
 ZERO = Decimal(0)
-COLUMNS = ["budget", "scope", "period", "since", "amount_usd", "spent_usd", "used", "forecast_usd", "status"]
+COLUMNS = [
+    "budget",
+    "scope",
+    "period",
+    "since",
+    "amount_usd",
+    "spent_usd",
+    "unpriced_calls",
+    "used",
+    "forecast_usd",
+    "status",
+]
 
 
 @dataclass(frozen=True)
@@ -39,6 +52,7 @@ class Standing:
     until_ns: int  # its end
     spent_usd: Decimal
     forecast_usd: Decimal
+    unpriced_calls: int = 0  # calls of the period whose cost is unknown: not in spent_usd
 
     @property
     def used(self) -> Decimal:
@@ -65,6 +79,7 @@ class Standing:
             "since": iso(self.since_ns),
             "amount_usd": b.amount_usd,
             "spent_usd": self.spent_usd,
+            "unpriced_calls": self.unpriced_calls,
             "used": self.used,
             "forecast_usd": self.forecast_usd,
             "status": self.status,
@@ -97,7 +112,7 @@ def _standings(reader, b: Budget, now_ns: int, untagged: str) -> list[Standing]:
     for key, p in found.items():
         scope = {**fixed, **dict(zip(each, key))}
         label = ", ".join(f"{k}={scope[k]}" for k in b.scope) or "all calls"
-        out.append(Standing(b, label, start, end, p.spent_usd, p.forecast_usd))
+        out.append(Standing(b, label, start, end, p.spent_usd, p.forecast_usd, p.unpriced_calls))
     return sorted(out, key=lambda s: (-s.spent_usd, s.scope))
 
 
@@ -109,6 +124,8 @@ def alerts(standings: list[Standing]) -> list[Alert]:
         where = f"budget {b.label}" + (f" ({s.scope})" if s.scope != b.label else "")
         spent = f"{total_money(s.spent_usd)} spent this {b.period} (since {iso(s.since_ns)})"
         ahead = f"forecast {total_money(s.forecast_usd)} by {iso(s.until_ns)}"
+        if s.unpriced_calls:
+            ahead += f"; {s.unpriced_calls:,} unpriced calls this {b.period} are not in it (their cost is unknown)"
         if s.status == "over":
             message = f"{where}: {spent}, over its {total_money(b.amount_usd)}; {ahead}"
             out.append(Alert("budget_over", f"{b.label}: {s.scope}", s.spent_usd, b.amount_usd, message))

@@ -42,6 +42,7 @@ class Projection:
     spent_usd: Decimal  # from the period's start to now
     rate_usd_per_day: Decimal
     forecast_usd: Decimal  # at the period's end, at that rate
+    unpriced_calls: int = 0  # calls of the period so far whose cost is unknown: in neither figure
 
 
 def period_bounds(period: str, now_ns: int) -> tuple[int, int]:
@@ -69,6 +70,11 @@ def project(
     measures = (
         Measure("calls", "count", "COUNT(*)"),
         Measure("spent", "money", lambda st: f"start_unix_nano >= {st.bind(start)}"),
+        Measure(
+            "unpriced",
+            "count",
+            lambda st: f"SUM(CASE WHEN cost_usd IS NULL AND start_unix_nano >= {st.bind(start)} THEN 1 ELSE 0 END)",
+        ),
         Measure("recent", "money", lambda st: _between(st, rate_start, today)),
         Measure("today", "money", lambda st: f"start_unix_nano >= {st.bind(today)}"),
         Measure(
@@ -78,7 +84,7 @@ def project(
     scope = Scope(min(start, rate_start), now_ns, filters, untagged)
     groups, _ = aggregate(reader, scope, Plan(dims, measures))
     return {
-        key: projection(g["spent"], g["recent"], g["today"], g["first_ns"] or None, now_ns, end)
+        key: projection(g["spent"], g["recent"], g["today"], g["first_ns"] or None, now_ns, end, g["unpriced"] or 0)
         for key, g in groups.items()
     }
 
@@ -89,10 +95,17 @@ def _between(st: Statement, since: int, until: int | None = None) -> str:
 
 
 def projection(
-    spent: Decimal, recent: Decimal, today: Decimal, first_ns: int | None, now_ns: int, end_ns: int
+    spent: Decimal,
+    recent: Decimal,
+    today: Decimal,
+    first_ns: int | None,
+    now_ns: int,
+    end_ns: int,
+    unpriced: int = 0,
 ) -> Projection:
     """The forecast of one group (pure): `recent` is its cost over the last RATE_DAYS full days, `today` its cost
-    today so far, `first_ns` its first call since the start of those days (None: none)."""
+    today so far, `first_ns` its first call since the start of those days (None: none), `unpriced` how many
+    calls of the period have no cost (said beside the figures, never counted as $0)."""
     midnight = day_start(now_ns)
     if first_ns is not None and first_ns < midnight:
         days = min(RATE_DAYS, (midnight - day_start(first_ns)) // DAY_NS)
@@ -102,7 +115,7 @@ def projection(
     else:
         rate = Decimal(0)
     left = Decimal(max(end_ns - now_ns, 0)) / DAY_NS
-    return Projection(spent, rate.quantize(_NANO_USD), (spent + rate * left).quantize(_NANO_USD))
+    return Projection(spent, rate.quantize(_NANO_USD), (spent + rate * left).quantize(_NANO_USD), unpriced)
 
 
 def annotate(
