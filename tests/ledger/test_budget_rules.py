@@ -102,7 +102,9 @@ def test_promtool_checks_the_rules(rules_file):
 def test_promtool_evaluates_the_rules(rules_file, tmp_path):
     """At 26h, over the last day: acme's series was born at 25h, so its whole $0.003 counts (increase() alone would
     see one flat sample and say 0); globex's was there a day ago and rose $0.001 (its $5.001 total is older);
-    initech's was reset by a restart and rose $0.0025 since."""
+    initech's was reset by a restart and rose $0.0025 since; hooli's calls went to a replica started at 23h that was
+    gone at 24h (scaled down): its $0.004 was spent this day, though no series of it is there now (the rules read
+    only series there now or a day ago, so hooli's budget read $0 and never fired)."""
     missing(PROMTOOL, "promtool")
     series = 'costline_cost_usd_total{{customer_id="{}", feature="chat", instance="a"}}'
     daily_over = yaml.safe_load(rules_file.read_text())["groups"][0]["rules"][2]
@@ -123,12 +125,13 @@ def test_promtool_evaluates_the_rules(rules_file, tmp_path):
                     {"series": series.format("acme"), "values": "_x25 0.003 0.003"},
                     {"series": series.format("globex"), "values": "5+0x24 5.001 5.001"},
                     {"series": series.format("initech"), "values": "5+0x24 0.001 0.0025"},
+                    {"series": series.format("hooli").replace('"a"', '"b"'), "values": "_x23 0.004 stale"},
                 ],
                 "alert_rule_test": [
                     {
                         "eval_time": "26h",
                         "alertname": "CostlineBudgetOver",
-                        "exp_alerts": [alert("acme"), alert("initech")],
+                        "exp_alerts": [alert("acme"), alert("hooli"), alert("initech")],
                     },
                 ],
             }

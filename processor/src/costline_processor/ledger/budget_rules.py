@@ -12,8 +12,9 @@ with its part (metrics.py), as `costline budgets` counts it. Prometheus cannot f
 calendar, so a period is a rolling window: day 1d, week 7d, month 30d, where `costline
 budgets` counts from the UTC period's start; every rule's description says so. Over the
 window, a series that was there at its start counts its increase() (restarts handled); a
-series born within it counts its whole value (a counter starts
-at 0 when its first call is counted), which increase() alone would miss until a second sample.
+series born within it counts its whole value (a counter starts at 0 when its first call is
+counted), which increase() alone would miss until a second sample: its highest value in the
+window, so a replica scaled away since (its series gone) still counts what it served.
 
 A scope key that is not one of the metrics' labels (metrics.dimensions) cannot be seen by
 Prometheus: that budget gets no rule, and `skipped` says why. A fixed value past the label
@@ -67,7 +68,7 @@ def spent(b: Budget, untagged: str) -> str:
     selector = f"{METRIC}{{{', '.join(matchers)}}}"
     window = WINDOWS[b.period]
     by = [label_name(k) for k, v in b.scope.items() if v == EACH]
-    inner = f"(increase({selector}[{window}]) and {selector} offset {window}) or {selector}"
+    inner = f"(increase({selector}[{window}]) and {selector} offset {window}) or max_over_time({selector}[{window}])"
     return f"sum by ({', '.join(by)}) ({inner})" if by else f"sum({inner})"
 
 
