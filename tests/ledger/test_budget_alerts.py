@@ -14,7 +14,7 @@ import pytest
 
 from costline_processor.cli import main
 from costline_processor.ledger import notify, open_ledger, options
-from tests.ledger.budget_data import NOW, spent, write
+from tests.ledger.budget_data import NOW, ROWS, spent, write
 from tests.ledger.conftest import free_port
 from tests.ledger.factory import make_row, ts
 
@@ -166,3 +166,22 @@ def test_thresholds_and_budgets_together(ledger, capsys):
     code, out, _ = alerts(capsys, ledger, "--daily-spend", "0.1", "--at", NOW)
     assert code == 1 and out["checked"] == ["daily_spend_usd", "budgets"]
     assert {a["alert"] for a in out["alerts"]} == {"daily_spend", "budget_over", "budget_warning"}
+
+
+def test_at_a_midnight_the_budgets_are_those_of_the_day_that_ended(ledger, capsys):
+    """`--at 2026-03-11` checks the day that ended (as the thresholds do): its daily budgets too. Before, they were
+    the new day's, $0 spent at its first instant, so a cron job at midnight never saw a daily budget over: here
+    acme ($0.50 on March 10) and initech ($0.30) over $0.25, and nothing fired."""
+    code, out, _ = alerts(capsys, ledger, "--at", "2026-03-11")
+    day = {
+        cu: sum((D(c) for c, at, f, who in ROWS if who == cu and at.startswith("2026-03-10")), D(0))
+        for cu in ("acme", "initech")
+    }
+    assert day == {"acme": D("0.50"), "initech": D("0.30")}
+    got = {(a["alert"], a["subject"]): a["value"] for a in out["alerts"]}
+    assert code == 1 and got == {
+        ("budget_over", "each customer daily: customer_id=acme"): day["acme"],
+        ("budget_over", "each customer daily: customer_id=initech"): day["initech"],
+    }
+    over = next(a for a in out["alerts"] if "acme" in a["subject"])["message"]
+    assert "since 2026-03-10T00:00:00Z" in over and "forecast $0.50 by 2026-03-11T00:00:00Z" in over

@@ -49,7 +49,8 @@ def register(subparsers) -> None:
         "--at",
         default="now",
         metavar="WHEN",
-        help="check as of this time; a midnight such as 2026-03-05 checks the day that ended (default: now)",
+        help="check as of this time; a midnight such as 2026-03-05 checks the day that ended, and the budgets of the "
+        "periods that ended there (default: now)",
     )
     p.add_argument(
         "--explain",
@@ -91,7 +92,7 @@ def run(args) -> int:
     with options.reader(args, config) as ledger:
         tagging = config.tagging
         fired = evaluate(ledger.rows(since, at), at, t, tagging.required, tagging.default) if t.any else []
-        fired += budgets.alerts(budgets.evaluate(ledger, config.budgets, at, tagging.default))
+        fired += budgets.alerts(budgets.evaluate(ledger, config.budgets, at, tagging.default, ended=True))
         daily = any(a.alert == "daily_spend" for a in fired)
         why = _why(ledger, args, at, config.tagging.default) if daily else None
     alerts = [

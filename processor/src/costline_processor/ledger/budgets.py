@@ -86,23 +86,25 @@ class Standing:
         }
 
 
-def evaluate(reader, budgets: list[Budget], now_ns: int, untagged: str) -> list[Standing]:
-    """Every budget's standing at now_ns: in config order; a "*" budget's values by spend, largest first."""
+def evaluate(reader, budgets: list[Budget], now_ns: int, untagged: str, *, ended: bool = False) -> list[Standing]:
+    """Every budget's standing at now_ns: in config order; a "*" budget's values by spend, largest first. With
+    `ended`, now_ns at a period's first instant (a midnight) stands for the period that ended there (`alerts --at
+    2026-03-11` checks March 10's daily budgets, as its thresholds check March 10), not the new one ($0 spent)."""
     out: list[Standing] = []
     for b in budgets:
         try:
-            out += _standings(reader, b, now_ns, untagged)
+            out += _standings(reader, b, now_ns, untagged, ended)
         except ConfigError as e:
             raise ConfigError(f"budget {b.label!r}: {e}") from None
     return out
 
 
-def _standings(reader, b: Budget, now_ns: int, untagged: str) -> list[Standing]:
+def _standings(reader, b: Budget, now_ns: int, untagged: str, ended: bool) -> list[Standing]:
     each = tuple(k for k, v in b.scope.items() if v == EACH)
     filters = tuple(Filter(k, (v,)) for k, v in b.scope.items() if v != EACH)
     filters += tuple(Filter(k, (untagged,), exclude=True) for k in each if dimensions.is_tag(k))
-    start, end = period_bounds(b.period, now_ns)
-    found = project(reader, each, filters, b.period, now_ns, untagged)
+    start, end = period_bounds(b.period, now_ns - 1 if ended else now_ns)
+    found = project(reader, each, filters, b.period, now_ns, untagged, ended=ended)
     if not found:
         since = min(start, day_start(now_ns) - RATE_DAYS * DAY_NS)
         query.check_tags(reader, query.Question(each, since, now_ns, filters, untagged), {})

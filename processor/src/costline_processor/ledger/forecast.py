@@ -60,11 +60,19 @@ def period_bounds(period: str, now_ns: int) -> tuple[int, int]:
 
 
 def project(
-    reader, dims: tuple[str, ...], filters: tuple[Filter, ...], period: str, now_ns: int, untagged: str
+    reader,
+    dims: tuple[str, ...],
+    filters: tuple[Filter, ...],
+    period: str,
+    now_ns: int,
+    untagged: str,
+    *,
+    ended: bool = False,
 ) -> dict[tuple, Projection]:
     """Each group's (one per value of `dims`, labelled as a report labels it) Projection to the end of `period`,
-    over the calls passing `filters`. A group with no call in the period or the rate window is absent."""
-    start, end = period_bounds(period, now_ns)
+    over the calls passing `filters`. A group with no call in the period or the rate window is absent. With
+    `ended`, now_ns at a period's first instant (a midnight) is the end of the period before it (`alerts --at`)."""
+    start, end = period_bounds(period, now_ns - 1 if ended else now_ns)
     today = day_start(now_ns)
     rate_start = today - RATE_DAYS * DAY_NS
     measures = (
