@@ -161,3 +161,64 @@ def test_feature_trend_ignores_features_below_the_minimum():
     assert evaluate(rows, ts("2026-03-11T00:00"), t) == []
     t = Thresholds(feature_cost_vs_usage_pct=Decimal(10), min_feature_cost_usd=Decimal(0))
     assert [a.subject for a in evaluate(rows, ts("2026-03-11T00:00"), t)] == ["tiny"]
+
+
+def _ledger(url: str, rows) -> str:
+    w = open_ledger(url, flush_interval_s=0.05)
+    w.write(rows)
+    w.close(10)
+    return url
+
+
+def test_unpriced_calls_of_the_day_are_said_not_spent_as_zero(ledger_url, capsys):
+    """The day's spend is its priced calls; two unpriced calls (cost unknown) were a silent $0 in it, whether the
+    alert fired or not."""
+    rows = [make_row("3.00", at="2026-03-10T10:00", tags={"customer_id": "acme"}) for _ in range(2)]
+    rows += [make_row(None, at="2026-03-10T11:00", tags={"customer_id": "acme"}) for _ in range(2)]
+    rows += [make_row(None, at="2026-03-09T11:00")]  # the day before: not the checked day's
+    url = _ledger(ledger_url, rows)
+    code, out = run(capsys, *AT, "--daily-spend", "5", "--customer-daily", "5", "--ledger", url)
+    spend = Decimal("3.00") * 2
+    assert code == 1 and {a["alert"]: a["value"] for a in out["alerts"]} == {
+        "daily_spend": spend,
+        "customer_daily_spend": spend,
+    }
+    assert all("2 unpriced calls are not in it" in a["message"] for a in out["alerts"])
+    assert out["unpriced_calls"] == 2
+    code, out = run(capsys, *AT, "--daily-spend", "100", "--ledger", url)
+    assert code == 0 and out["ok"] is True and out["unpriced_calls"] == 2
+
+
+def test_a_feature_cost_per_call_is_per_priced_call(ledger_url, capsys):
+    """Cost per call is priced cost over priced calls: search's half-unpriced week before (5 x $1 priced, 5 unpriced)
+    against 10 x $1 priced read cost x2 on flat calls, +100% (a false alarm at 50%); chat's $1 calls becoming $3 with
+    half unpriced read cost x1.5 on flat calls, +50%, where each priced call cost 200% more (missed at 100%)."""
+    rows = []
+    for i in range(10):
+        rows.append(make_row("1.00" if i < 5 else None, at="2026-02-26T10:00", tags={"feature": "search"}))
+        rows.append(make_row("1.00", at="2026-03-06T10:00", tags={"feature": "search"}))
+        rows.append(make_row("1.00", at="2026-02-26T10:00", tags={"feature": "chat"}))
+        rows.append(make_row("3.00" if i < 5 else None, at="2026-03-06T10:00", tags={"feature": "chat"}))
+    url = _ledger(ledger_url, rows)
+    for pct in ("50", "100"):
+        code, out = run(capsys, *AT, "--feature-cost-vs-usage", pct, "--ledger", url)
+        got = {a["subject"]: a["value"] for a in out["alerts"]}
+        chat = ((Decimal("15") / 5) / (Decimal("10") / 10) - 1) * 100  # $3 a priced call against $1
+        assert got == {"chat": chat}, pct
+        assert "5 unpriced calls are left out" in out["alerts"][0]["message"]
+
+
+def test_cost_per_active_user_counts_the_users_of_priced_calls(ledger_url, capsys):
+    """u1 and u2 cost $10 each the week before; this week u1 $20 and u2 $10, and u3..u6 came on an unpriced model.
+    Their cost is unknown, not $0: counted as users of $0, cost per user read $30 / 6 against $20 / 2 (-50%, no
+    alert) where the users with a known cost went from $10 to $15 (+50%)."""
+    rows = []
+    for user in ("u1", "u2"):
+        rows.append(make_row("10.00", at="2026-02-26T10:00", tags={"user_id": user}))
+        rows.append(make_row("10.00", at="2026-03-06T10:00", tags={"user_id": user}))
+    rows += [make_row(None, at="2026-03-06T10:00", tags={"user_id": f"u{n}"}) for n in range(3, 7)]
+    rows.append(make_row("10.00", at="2026-03-06T11:00", tags={"user_id": "u1"}))  # u1 costs $20 this week
+    url = _ledger(ledger_url, rows)
+    code, out = run(capsys, *AT, "--cost-per-user-growth", "20", "--ledger", url)
+    growth = ((Decimal("30") / 2) / (Decimal("20") / 2) - 1) * 100
+    assert code == 1 and [(a["alert"], a["value"]) for a in out["alerts"]] == [("cost_per_user_trend", growth)]

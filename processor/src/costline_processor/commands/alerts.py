@@ -2,7 +2,8 @@
 
 Checks the thresholds given, and the config's budgets (a budget at a warning share or over
 its amount is an alert: ledger/budgets.py). Prints JSON; exits 0 when nothing fires, 1 when an
-alert fires, 2 on a usage error, 3 when --notify could not post every alert's message.
+alert fires, 2 on a usage error, 3 when --notify could not post every alert's message. Spend is the
+priced calls': when the checked day has unpriced calls, the JSON says how many (`unpriced_calls`).
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def run(args) -> int:
     since = min(at - 2 * parse_duration(t.period), (at - 1) - (at - 1) % DAY_NS)
     with options.reader(args, config) as ledger:
         tagging = config.tagging
-        fired = evaluate(ledger.rows(since, at), at, t, tagging.required, tagging.default) if t.any else []
+        rows = list(ledger.rows(since, at)) if t.any else []
+        fired = evaluate(rows, at, t, tagging.required, tagging.default) if t.any else []
         fired += budgets.alerts(budgets.evaluate(ledger, config.budgets, at, tagging.default, ended=True))
         daily = any(a.alert == "daily_spend" for a in fired)
         why = _why(ledger, args, at, config.tagging.default) if daily else None
@@ -106,7 +108,12 @@ def run(args) -> int:
             k for k in FLAGS.values() if k not in ("period", "min_feature_cost_usd") and getattr(t, k) is not None
         ]
         checked += ["budgets"] if config.budgets else []
-        render_object({"ok": not alerts, "checked": checked, "alerts": alerts}, sys.stdout)
+        out = {"ok": not alerts, "checked": checked, "alerts": alerts}
+        day = (at - 1) - (at - 1) % DAY_NS
+        unpriced = sum(1 for r in rows if r.cost_usd is None and day <= r.start_unix_nano)
+        if unpriced:  # the checked day's calls without a price: in no spend above, their cost unknown
+            out["unpriced_calls"] = unpriced
+        render_object(out, sys.stdout)
     elif alerts:
         render(alerts, args.format, sys.stdout)
     elif args.format == "table":

@@ -3,6 +3,9 @@
 Pure: `evaluate(rows, now_ns, thresholds)` over calls in [now - 2*period, now). The
 per-day checks look at the UTC day up to `now` (at midnight: the day just ended); the trend checks compare
 the last `period` with the one before it. A threshold left at None is not checked.
+Costs are the priced calls': a spend alert says how many unpriced calls (cost unknown) it leaves
+out, and the per-call and per-user trends divide by the priced calls and their users, so a call
+that is priced in one period and not in the other moves neither side.
 Prometheus carries the same alerts as rules (dashboards/prometheus/costline-alerts.yml).
 Budgets (config `budgets:`) are alerts too: budgets.py turns one at a warning share or over
 its amount into an Alert of this module, and `costline budgets --prometheus-rules` writes them as rules.
@@ -97,13 +100,14 @@ def evaluate(
     if t.daily_spend_usd is not None:
         spend = sum((r.cost_usd for r in day_rows if r.cost_usd is not None), Decimal(0))
         if spend > t.daily_spend_usd:
+            unpriced = sum(1 for r in day_rows if r.cost_usd is None)
             out.append(
                 Alert(
                     "daily_spend",
                     day,
                     spend,
                     t.daily_spend_usd,
-                    f"spend on {day} is ${spend:.2f}, above ${t.daily_spend_usd}",
+                    f"spend on {day} is ${spend:.2f}, above ${t.daily_spend_usd}{_left_out(unpriced)}",
                 )
             )
     for name, tag, limit in (
@@ -115,11 +119,8 @@ def evaluate(
         groups, _ = aggregate(day_rows, [tag], Options(untagged=untagged))
         for (who,), tot in sorted(groups.items()):
             if who != untagged and tot.cost_usd > limit:
-                out.append(
-                    Alert(
-                        name, who, tot.cost_usd, limit, f"{tag} {who} cost ${tot.cost_usd:.2f} on {day}, above ${limit}"
-                    )
-                )
+                said = f"{tag} {who} cost ${tot.cost_usd:.2f} on {day}, above ${limit}{_left_out(tot.unpriced_calls)}"
+                out.append(Alert(name, who, tot.cost_usd, limit, said))
     if t.cost_per_user_growth_pct is not None:
         out += _cost_per_user(cur, prev, t, untagged)
     if t.feature_cost_vs_usage_pct is not None:
@@ -140,10 +141,16 @@ def evaluate(
     return out
 
 
+def _left_out(unpriced: int) -> str:
+    return f" ({unpriced:,} unpriced calls are not in it: their cost is unknown)" if unpriced else ""
+
+
 def _cost_per_user(cur: list[LedgerRow], prev: list[LedgerRow], t: Thresholds, untagged: str) -> list[Alert]:
+    """Cost per active user, period over period: the users of priced calls (a user whose calls have no price
+    has no known cost, not $0)."""
     opts = Options(untagged=untagged, user_tag="user_id")
-    _, now_tot = aggregate(cur, [], opts)
-    _, prev_tot = aggregate(prev, [], opts)
+    _, now_tot = aggregate([r for r in cur if r.cost_usd is not None], [], opts)
+    _, prev_tot = aggregate([r for r in prev if r.cost_usd is not None], [], opts)
     limit = t.cost_per_user_growth_pct
     if limit is None or not now_tot.users or not prev_tot.users or not prev_tot.cost_usd:
         return []
@@ -173,20 +180,22 @@ def _feature_cost_vs_usage(cur: list[LedgerRow], prev: list[LedgerRow], t: Thres
         return out
     for (feature,), p in sorted(prev_g.items()):
         n = now_g.get((feature,)) or Totals()
-        if p.cost_usd < t.min_feature_cost_usd or not p.calls or not n.calls:
+        if p.cost_usd < t.min_feature_cost_usd or not p.priced_calls or not n.priced_calls:
             continue
         cost_growth = n.cost_usd / p.cost_usd
-        usage_growth = Decimal(n.calls) / p.calls
+        usage_growth = Decimal(n.priced_calls) / p.priced_calls  # the calls the cost is of
         excess = (cost_growth / usage_growth - 1) * HUNDRED
         if excess > limit:
+            unpriced = n.unpriced_calls + p.unpriced_calls
+            left = f" ({unpriced:,} unpriced calls are left out)" if unpriced else ""
             out.append(
                 Alert(
                     "feature_cost_vs_usage",
                     feature,
                     excess,
                     limit,
-                    f"feature {feature}: cost x{cost_growth:.2f} but calls x{usage_growth:.2f} "
-                    f"over the last {t.period}",
+                    f"feature {feature}: cost x{cost_growth:.2f} but priced calls x{usage_growth:.2f} "
+                    f"over the last {t.period}{left}",
                 )
             )
     return out
