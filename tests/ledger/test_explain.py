@@ -295,3 +295,25 @@ def test_effects_always_add_up_to_the_change(before, after):
     assert exact_sum(c.effects.values()) == Fraction(c.change)
     if not before or not after:
         assert {e for e, v in c.effects.items() if v} <= {"new", "gone"}
+
+
+def test_calls_that_lost_their_price_are_said_not_explained_as_gone(ledger_url, capsys):
+    """search's 100 gpt-4o calls ($0.35 each) became 40 gpt-4o calls and 60 of a model with no price: its cost
+    fell by $21 as volume, 100 -> 40 priced calls, with nothing to say the 60 calls were still there at an
+    unknown cost. Each row and the total count the unpriced calls of each period; the headline says it."""
+    unpriced = [make_row(None, at=f"2026-03-{8 + i % 7:02d}T11:00", tags={"feature": "search"}) for i in range(60)]
+    unpriced.append(make_row(None, at="2026-03-02T11:00", tags={"feature": "chat"}))
+    rows = steady() + calls(100, "search", later=False) + calls(40, "search", later=True) + unpriced
+    got = explained(ledger_url, rows)
+    e = got["_"]
+    search = next(r for r in e.rows() if r["feature"] == "search")
+    assert (search["prev_calls"], search["calls"], search["change_usd"]) == (100, 40, D("-21.00"))
+    assert (search["prev_unpriced_calls"], search["unpriced_calls"]) == (0, 60)
+    chat = next(r for r in e.rows() if r["feature"] == "chat")
+    assert (chat["prev_unpriced_calls"], chat["unpriced_calls"]) == (1, 0)
+    assert (e.total["prev_unpriced_calls"], e.total["unpriced_calls"]) == (1, 60)
+    assert e.headline() == (
+        "search -$21.00 (-60%): volume, 100 -> 40 calls; 60 calls now have no price (their cost is not in these figures)"
+    )
+    code, out, _ = run(capsys, *WINDOW, "--ledger", ledger_url)
+    assert code == 0 and "unpriced calls, not in these figures (their cost is unknown): 1 -> 60\n" in out

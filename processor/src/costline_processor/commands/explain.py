@@ -88,7 +88,7 @@ def run(args) -> int:
     if args.format == "json":
         render_object(explanation.as_object(args.limit), sys.stdout)
     elif args.format == "csv":
-        render(rows, "csv", sys.stdout, columns=columns(ask.dims))
+        render(rows, "csv", sys.stdout, columns=columns(ask.dims, bool(explanation.unpriced)))
     else:
         print(terminal_text(explanation.headline()))
         shown = [{k: v if v or not k.endswith("_usd") or k in _AMOUNTS else None for k, v in r.items()} for r in rows]
@@ -99,16 +99,16 @@ def run(args) -> int:
 _AMOUNTS = ("prev_cost_usd", "cost_usd", "change_usd")  # the effects are the other _usd columns: a zero one reads -
 
 
-def columns(dims: tuple[str, ...]) -> list[str]:
-    """Every column of a row, in order (CSV and JSON)."""
+def columns(dims: tuple[str, ...], unpriced: bool = False) -> list[str]:
+    """Every column of a row, in order (CSV and JSON); the unpriced calls' counts when either period has some."""
     out = [*dims, "prev_calls", "calls", "prev_cost_usd", "cost_usd", "change_usd", "change_pct"]
-    return [*out, *(f"{e}_usd" for e in EFFECTS), "driver"]
+    return [*out, *(f"{e}_usd" for e in EFFECTS), "driver", *(["prev_unpriced_calls", "unpriced_calls"] * unpriced)]
 
 
 def _shown(explanation: Explanation, rows: list[dict]) -> list[str]:
     """The table's columns: an effect that is zero in every row and the total is left out."""
     empty = {f"{e}_usd" for e in EFFECTS if not explanation.total[f"{e}_usd"] and not any(r[f"{e}_usd"] for r in rows)}
-    return [c for c in columns(explanation.ask.dims) if c not in empty]
+    return [c for c in columns(explanation.ask.dims, bool(explanation.unpriced)) if c not in empty]
 
 
 def footer(explanation: Explanation) -> list[str]:
@@ -119,7 +119,13 @@ def footer(explanation: Explanation) -> list[str]:
         f"total: {total_money(t['prev_cost_usd'])} -> {total_money(t['cost_usd'])} ({signed(t['change_usd'])}{pct}) "
         f"over {t['prev_calls']:,} -> {t['calls']:,} priced calls{where}",
         explanation.effects_line(),
+        *([unpriced] if (unpriced := _unpriced_line(t)) else []),
         f"period: {describe(ask.period.since_ns, ask.period.until_ns)}; against: "
         f"{describe(ask.against.since_ns, ask.against.until_ns)}",
         "method: chained shift-share (volume, model mix, tokens per call, price); effects add up to each change",
     ]
+
+
+def _unpriced_line(t: dict) -> str:
+    was, now = t["prev_unpriced_calls"], t["unpriced_calls"]
+    return f"unpriced calls, not in these figures (their cost is unknown): {was:,} -> {now:,}" if was or now else ""

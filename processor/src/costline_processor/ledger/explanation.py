@@ -7,7 +7,10 @@
 `costline explain` asks here, and so can `costline alerts --explain` (the day's change) and a
 web page: `Explanation.as_object()` is plain JSON. Only priced calls count (an unpriced call has
 no cost to explain); the database adds up, as for every report (query.py), so memory follows the
-number of (row, model) groups, never the number of calls.
+number of (row, model) groups, never the number of calls. The unpriced calls of each period are
+counted per row by one more GROUP BY (of those calls alone: SQLite's rollup holds it) and said
+beside the figures (`prev_unpriced_calls`, `unpriced_calls`, the total, the headline), so calls
+that lost their price never read as spend that went away.
 
 The cost per token type comes from the ledger's cost split: input_usd, cache_read_usd and
 cache_write_usd summed exactly (PostgreSQL: NUMERIC; SQLite: whole micro- and femto-dollars, see
@@ -47,6 +50,7 @@ from costline_processor.ledger.statement import Measure, Statement
 
 METHOD = "chained shift-share: volume, then model mix, then tokens per call (per token type), then price"
 _PRICED = ("cost_usd IS NOT NULL",)
+_UNPRICED = ("cost_usd IS NULL",)
 
 
 @dataclass(frozen=True)
@@ -77,18 +81,26 @@ class Explanation:
     ask: Ask
     changes: list[Change]  # largest change (either sign) first
     total: dict = field(default_factory=dict)  # prev_calls, calls, prev_cost_usd, cost_usd, change_usd, <effect>_usd
+    unpriced: dict[tuple, tuple[int, int]] = field(default_factory=dict)  # row -> its unpriced calls then, now
 
     def label(self, c: Change) -> str:
         return " / ".join(c.key) if c.key else "all"
 
     def headline(self) -> str:
-        """The row that changed most, how much, and its biggest driver in words."""
+        """The row that changed most, how much, and its biggest driver in words (and its unpriced calls)."""
         if not self.changes:
             return "no change"
-        return headline(self.label(self.changes[0]), self.changes[0])
+        top = self.changes[0]
+        before, now = self.unpriced.get(top.key, (0, 0))
+        said = [f"{now:,} calls now have no price" if now else "", f"{before:,} had none before" if before else ""]
+        words = ", ".join(w for w in said if w)
+        return headline(self.label(top), top) + (f"; {words} (their cost is not in these figures)" if words else "")
 
     def rows(self) -> list[dict]:
-        return [_row(self.ask.dims, c) for c in self.changes]
+        rows = [_row(self.ask.dims, c) for c in self.changes]
+        for c, row in zip(self.changes, rows) if self.unpriced else ():
+            row["prev_unpriced_calls"], row["unpriced_calls"] = self.unpriced.get(c.key, (0, 0))
+        return rows
 
     def as_object(self, limit: int | None = None) -> dict:
         rows = self.rows()
@@ -150,7 +162,18 @@ def explain(reader, ask: Ask) -> Explanation:
     changes = [decompose(k, then.get(k, {}), now.get(k, {})) for k in keys]
     changes.sort(key=lambda c: c.key)
     changes.sort(key=lambda c: abs(c.change), reverse=True)
-    return Explanation(ask, changes, _total(changes))
+    was, unpriced = _unpriced(reader, ask, ask.against), _unpriced(reader, ask, ask.period)
+    total = _total(changes)
+    total["prev_unpriced_calls"], total["unpriced_calls"] = sum(was.values()), sum(unpriced.values())
+    both = {k: (was.get(k, 0), unpriced.get(k, 0)) for k in {*was, *unpriced}}
+    return Explanation(ask, changes, total, both)
+
+
+def _unpriced(reader, ask: Ask, period: Period) -> dict[tuple, int]:
+    """{row: its calls without a price in `period`} (rows with none left out)."""
+    scope = Scope(period.since_ns, period.until_ns, ask.filters, ask.untagged)
+    groups, _ = aggregate(reader, scope, Plan(ask.dims, (Measure("calls", "count", "COUNT(*)"),), _UNPRICED))
+    return {key: g["calls"] for key, g in groups.items() if g["calls"]}
 
 
 def _measures() -> tuple[Measure, ...]:

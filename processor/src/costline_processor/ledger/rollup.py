@@ -80,6 +80,7 @@ _MEASURES = {
 MONEY = ("SUM(cost_micro)", "SUM(cost_rest)", "CASE WHEN SUM(inexact) > 0 THEN 0.0 END")  # as Dialect.money reads
 _EXTRA = {
     "cost_usd IS NOT NULL": "priced",
+    "cost_usd IS NULL": "NOT priced",
     "price_caveat IS NOT NULL": "caveated",
 }  # a condition on the calls -> the same on the rollup
 _COLUMNS = ", ".join(c for c, _ in (*KEY, *SUMS))
