@@ -126,3 +126,55 @@ def test_missing_price_file_is_one_line_error(filled, capsys):
     url, _, _ = filled
     assert main(["reprice", "--prices", "/nonexistent.yaml", "--ledger", url]) == 2
     assert capsys.readouterr().err.startswith("costline: price file not found")
+
+
+WINDOW = ["--since", "2026-03-01", "--until", "2026-03-03"]
+
+
+def test_the_table_says_the_unpriced_calls_its_totals_leave_out(filled, capsys):
+    """The totals count an unpriced call as nothing: old $0.51 (stale $0.01 + reported $0.50) -> new $0.50846 is the
+    stale call's -$0.00577 and the unknown call's first price +$0.00423 together; the footer says both counts."""
+    url, prices, _ = filled
+    assert main(["reprice", "--prices", prices, *WINDOW, "--ledger", url]) == 0
+    footer = capsys.readouterr().out.splitlines()[-1]
+    old, new = Decimal("0.51"), NEW + NEW + Decimal("0.50")
+    assert footer == (
+        f"total: ${old:.4f} -> ${new:.4f} (delta -${old - new:.4f}) over 2 changed calls; unpriced calls, not in "
+        "these totals: 2 before, 1 after; run with --apply to store"
+    )
+
+
+def test_a_delta_under_a_hundredth_of_a_cent_is_not_printed_as_zero(ledger_url, tmp_path, capsys):
+    """The footer printed money to four decimals: a call repriced from $0.00424 to $0.00423 read `delta $0.0000`."""
+    w = open_ledger(ledger_url, flush_interval_s=0.05)
+    w.write([make_row("0.00424", model="house-1", provider="house", tokens=TOKENS)])
+    w.close(10)
+    (tmp_path / "p.yaml").write_text(PRICES)
+    assert main(["reprice", "--prices", str(tmp_path / "p.yaml"), *WINDOW, "--ledger", ledger_url]) == 0
+    footer = capsys.readouterr().out.splitlines()[-1]
+    assert footer.startswith("total: $0.0042 -> $0.0042 (delta -$0.000010) over 1 changed calls")
+
+
+def test_by_a_shared_tag_each_owner_gets_its_part(ledger_url, tmp_path, capsys):
+    """A call shared 3:1 by acme and globex was one group named by its JSON text; each owner gets its part of the
+    old and new cost, as in every report."""
+    w = open_ledger(ledger_url, flush_interval_s=0.05)
+    shared = '{"acme":3,"globex":1}'
+    w.write(
+        [
+            make_row("0.01", model="house-1", provider="house", tokens=TOKENS, tags={"customer_id": shared}),
+            make_row("0.02", model="house-1", provider="house", tokens=TOKENS, tags={"customer_id": "acme"}),
+        ]
+    )
+    w.close(10)
+    (tmp_path / "p.yaml").write_text(PRICES)
+    argv = ["reprice", "--prices", str(tmp_path / "p.yaml"), *WINDOW, "--by", "customer_id", "--format", "json"]
+    assert main([*argv, "--ledger", ledger_url]) == 0
+    got = {
+        g["customer_id"]: (g["calls"], g["old_cost_usd"], g["new_cost_usd"])
+        for g in json.loads(capsys.readouterr().out, parse_float=Decimal)
+    }
+    assert got == {
+        "acme": (2, Decimal("0.01") * 3 / 4 + Decimal("0.02"), NEW * 3 / 4 + NEW),
+        "globex": (1, Decimal("0.01") / 4, NEW / 4),
+    }

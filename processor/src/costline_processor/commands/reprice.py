@@ -14,8 +14,9 @@ from decimal import Decimal
 from costline_processor.config import ConfigError
 from costline_processor.ledger import dimensions, options
 from costline_processor.ledger.dimensions import parse_dimensions
-from costline_processor.ledger.render import money, render
+from costline_processor.ledger.render import amount, render
 from costline_processor.ledger.reprice import reprice, untiered
+from costline_processor.shares import split_row
 
 _BATCH = 1000
 
@@ -72,8 +73,11 @@ def run(args) -> int:
         old = sum((r["old_cost_usd"] for r in rows), Decimal(0))
         new = sum((r["new_cost_usd"] for r in rows), Decimal(0))
         n = sum(r["changed_calls"] for r in rows)
+        was, now = sum(r["old_unpriced"] for r in rows), sum(r["new_unpriced"] for r in rows)
         footer.append(
-            f"total: {money(old)} -> {money(new)} (delta {money(new - old, sign=True)}) over {n:,} changed calls"
+            f"total: {amount(old, 4)} -> {amount(new, 4)} (delta {amount(new - old, 4, sign=True)}) over {n:,} "
+            "changed calls"
+            + (f"; unpriced calls, not in these totals: {was:,} before, {now:,} after" if was or now else "")
             + (", applied" if args.apply else "; run with --apply to store")
         )
     render(rows, args.format, sys.stdout, footer=footer)
@@ -97,27 +101,13 @@ def _say_untiered(results, assumed: bool) -> None:
 
 
 def summarize(results, dims: list[str], untagged: str) -> list[dict]:
+    """One row per group of `dims`; a call whose tag among them names several owners is each owner's part of
+    it (shares.split_row, as every report splits it), counted as a call of each."""
     groups: dict[tuple, dict] = {}
+    split = [dimensions.tag_name(d) for d in dims if dimensions.is_tag(d)]
     for r in results:
-        k = dimensions.key(r.old, dims, untagged)
-        g = groups.setdefault(
-            k,
-            {
-                **dict(zip(dims, k)),
-                "calls": 0,
-                "changed_calls": 0,
-                "old_unpriced": 0,
-                "new_unpriced": 0,
-                "old_cost_usd": Decimal(0),
-                "new_cost_usd": Decimal(0),
-            },
-        )
-        g["calls"] += 1
-        g["changed_calls"] += r.changed
-        g["old_unpriced"] += r.old.cost_usd is None
-        g["new_unpriced"] += r.new.cost_usd is None
-        g["old_cost_usd"] += r.old.cost_usd or 0
-        g["new_cost_usd"] += r.new.cost_usd or 0
+        for old, new in zip(split_row(r.old, split), split_row(r.new, split)) if split else ((r.old, r.new),):
+            _add(groups, dims, dimensions.key(old, dims, untagged), old, new, r.changed)
     out = []
     for g in groups.values():
         g["delta_usd"] = g["new_cost_usd"] - g["old_cost_usd"]
@@ -125,3 +115,24 @@ def summarize(results, dims: list[str], untagged: str) -> list[dict]:
         out.append(g)
     out.sort(key=lambda g: (-abs(g["delta_usd"]), tuple(g[d] for d in dims)))
     return out
+
+
+def _add(groups: dict[tuple, dict], dims: list[str], k: tuple, old, new, changed: bool) -> None:
+    g = groups.setdefault(
+        k,
+        {
+            **dict(zip(dims, k)),
+            "calls": 0,
+            "changed_calls": 0,
+            "old_unpriced": 0,
+            "new_unpriced": 0,
+            "old_cost_usd": Decimal(0),
+            "new_cost_usd": Decimal(0),
+        },
+    )
+    g["calls"] += 1
+    g["changed_calls"] += changed
+    g["old_unpriced"] += old.cost_usd is None
+    g["new_unpriced"] += new.cost_usd is None
+    g["old_cost_usd"] += old.cost_usd or 0
+    g["new_cost_usd"] += new.cost_usd or 0
