@@ -133,3 +133,24 @@ def test_an_upgraded_ledger_keeps_what_it_cannot_price_again(ledger_url, capsys)
     assert after[unknown.span_id].cost_usd == STANDARD and after[by_rule.span_id].cost_usd == BATCH
     # priced in its tier again: from genai-prices' batch prices, listed by this date, so no rule's caveat now
     assert after[by_rule.span_id].tier == "batch" and after[by_rule.span_id].price_caveat is None
+
+
+def test_a_price_file_rate_on_a_batch_call_says_it_is_not_the_batch_bill(ledger_url, tmp_path, capsys):
+    """A price file's entry is a standard rate: gpt-4o at a negotiated $2.00/$8.00 per million repriced a batch call
+    (10k in / 2k out, billed $0.0225 at OpenAI's batch rates) to $0.036, 60% over its bill, with no caveat. What a
+    negotiated batch rate is, costline cannot know, so the price stays the file's and the call says so
+    (tier_unpriced:batch, as a tier with no rule); the same call in the standard tier has no caveat."""
+    at, tokens = "2026-11-23T10:00", (10_000, 2_000, 0, 0, 0)
+    batch = make_row(str(BATCH), at=at, model="gpt-4o", provider="openai", tokens=tokens)
+    batch.tier = "batch"
+    standard = make_row(str(STANDARD), at=at, model="gpt-4o", provider="openai", tokens=tokens)
+    w = open_ledger(ledger_url, flush_interval_s=0.05)
+    w.write([batch, standard])
+    w.close(10)
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("models:\n  - provider: openai\n    model: gpt-4o\n    input: 2.00\n    output: 8\n")
+    reprice(capsys, ledger_url, "--apply", "--prices", str(prices))
+    negotiated = (10_000 * Decimal("2.00") + 2_000 * Decimal(8)) / M
+    with open_reader(ledger_url) as r:
+        got = {row.span_id: (row.cost_usd, row.price_caveat) for row in r.rows()}
+    assert got == {batch.span_id: (negotiated, "tier_unpriced:batch"), standard.span_id: (negotiated, None)}

@@ -38,7 +38,8 @@ names (for `match:` entries, of the model each span resolves to); for a model
 genai-prices does not know, an entry that prices input but not output (or output but
 not input), or gives cache_write without cache_write_1h, is refused; cache reads and
 writes it leaves out are billed at its input rate.
-A file price applies whatever the call's service tier or batch flag; a discount
+A file price applies whatever the call's service tier or batch flag (and marks a call in a
+non-standard tier tier_unpriced:TIER: pricing.py); a discount
 applies to genai-prices' price (and to corrections) for that tier, never to a file price.
 Every problem is a ConfigError naming the file, the entry and the key. Numbers become
 Decimal through their text, so 0.1 stays 0.1 (numeric strings such as "4e-4",

@@ -35,7 +35,7 @@ class Rule:
     entries: tuple[PriceEntry, ...]
     source: str  # the file's name ("prices.yaml", "corrections.yaml")
     factor: Decimal | None  # 1 - discount (corrections only: discounts never touch file prices)
-    cards: dict[tuple[str, int], RateCard] = field(default_factory=dict)  # by (entry, id of the card below it)
+    cards: dict[tuple[str, int, str | None], RateCard] = field(default_factory=dict)  # by (entry, card below, tier)
     overrides: bool = False  # the user's price file: its prices are not list prices
 
     def active(self, t_ns: int) -> PriceEntry | None:

@@ -19,7 +19,9 @@ input_usd, audio, SKUs) is rate_card.py's docstring. A call in a service tier or
 that genai-prices does not list for the model at the call's date is priced by the
 provider's documented rule for the tier, or at the standard rate when there is none, and
 its card carries a caveat that every Cost it makes repeats (price_caveats.py): never
-silently at the standard rate.
+silently at the standard rate. A price-file or corrections entry is a standard rate too: a
+call in another tier priced by one keeps the entry's price (a negotiated batch rate is not
+costline's to guess) and its card says so (tier_unpriced:TIER).
 
 A cost the provider reported on the span wins; the card's components are scaled
 to it (source "reported", no caveat: it is the bill).
@@ -39,7 +41,7 @@ from __future__ import annotations
 import time
 from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -47,7 +49,7 @@ import genai_prices
 from genai_prices import data_snapshot
 from genai_prices import types as gp
 
-from costline_processor import model_names, price_rules
+from costline_processor import model_names, price_caveats, price_rules
 from costline_processor.config import ConfigError, PricingConfig
 from costline_processor.price_file import Discount, PriceEntry, PriceFile, load_price_file
 from costline_processor.price_library import LibraryModel, compile_card, time_of_day_boundaries
@@ -216,14 +218,18 @@ class Pricer:
                 if isinstance(below, LibraryModel):
                     below = self._library_card(below, call, t)
                 listed = below if isinstance(below, RateCard) else None
-            key = (entry.where, id(listed))
+            tier = price_caveats.tier_of(call.service_tier, call.batch)
+            key = (entry.where, id(listed), tier)
             card = rule.cards.get(key)
             if card is None:
                 if len(rule.cards) >= _MAX_CACHED:
                     rule.cards.clear()
                 lib = chain.fallback
                 provider = lib.provider.id if isinstance(lib, LibraryModel) else (call.provider or "")
-                card = rule.cards[key] = price_rules.entry_card(entry, rule, provider, chain.ref, listed)
+                card = price_rules.entry_card(entry, rule, provider, chain.ref, listed)
+                if tier is not None:  # the entry's rate is a standard one, which this tier's bill is not
+                    card = replace(card, caveat=price_caveats.joined(card.caveat, price_caveats.UNPRICED + tier))
+                rule.cards[key] = card
             return card
         return chain.fallback
 
