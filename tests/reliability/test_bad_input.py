@@ -177,10 +177,6 @@ def test_a_10000_span_trace_is_exported_whole_with_its_rollup(served):
     [
         (b"\x0a\x05\x12\x03\x12\x01", "truncated"),
         (b"\xff" * 64, "not protobuf"),
-        (
-            request([span(os.urandom(16), "x", span_id=os.urandom(8))]).SerializeToString().replace(b"x", b"\xff"),
-            "invalid UTF-8",
-        ),
     ],
 )
 def test_a_request_that_does_not_parse_is_invalid_argument_and_counted(served, body, why):
@@ -191,3 +187,13 @@ def test_a_request_that_does_not_parse_is_invalid_argument_and_counted(served, b
     assert srv.stats.get("requests_refused") >= 1
     send(srv.grpc_endpoint, request(good_call()).SerializeToString())
     check_good(sink, 2)
+
+
+def test_a_string_that_is_not_utf8_is_repaired_not_refused(served):
+    """Since receive/utf8.py: the request is taken, its bad bytes become U+FFFD (tests/processor/test_invalid_utf8.py)."""
+    srv, sink = served
+    body = request([span(os.urandom(16), "x", span_id=os.urandom(8))]).SerializeToString().replace(b"x", b"\xff")
+    send(srv.grpc_endpoint, body)
+    assert srv.stats.get("strings_repaired", "invalid_utf8") == 1 and not srv.stats.get("requests_refused")
+    send(srv.grpc_endpoint, request(good_call()).SerializeToString())
+    check_good(sink, 3)
