@@ -73,6 +73,15 @@ TIER_RULES: dict[tuple[str, str], TierRule] = {
 }
 
 
+def tier_named(caveat: str | None) -> str | None:
+    """The tier a caveat names (BY_RULE or UNPRICED followed by the tier), or None."""
+    for part in (caveat or "").split(","):
+        for prefix in (BY_RULE, UNPRICED):
+            if part.startswith(prefix) and part != prefix:
+                return part[len(prefix) :]
+    return None
+
+
 def tier_of(service_tier: str | None, batch: bool) -> str | None:
     """The non-standard tier a call ran in, or None (batch wins over a service tier)."""
     if batch:

@@ -51,6 +51,7 @@ from dataclasses import replace
 from decimal import Context, Decimal, Inexact, InvalidOperation, Rounded
 from typing import Any
 
+from costline_processor import price_caveats
 from costline_processor.ledger import rollup
 from costline_processor.records import LedgerRow
 from costline_processor.shares import column as shares_column
@@ -115,8 +116,8 @@ _ADDED_IN = {
 # What each version's new columns hold for the rows already there, when NULL would not say it,
 # by dialect ("" for both). FEMTO_FUNCTION is `femto`, registered on every SQLite connection.
 FEMTO_FUNCTION = "costline_femto"
-CAVEAT_TIER_FUNCTION = "costline_caveat_tier"  # `caveat_tier`, registered on every SQLite connection too
-_TIER_CAVEATS = "(price_caveat LIKE '%tier_by_rule:%' OR price_caveat LIKE '%tier_unpriced:%')"
+CAVEAT_TIER_FUNCTION = "costline_caveat_tier"  # price_caveats.tier_named, registered on every SQLite connection too
+_TIER_CAVEATS = f"(price_caveat LIKE '%{price_caveats.BY_RULE}%' OR price_caveat LIKE '%{price_caveats.UNPRICED}%')"
 _HAS_1H = """skus LIKE '%"cache_write_1h"%'"""
 _FILLED_IN: dict[str, tuple[tuple[str, str], ...]] = {
     "3": (("", f"UPDATE {TABLE} SET list_usd = cost_usd"),),
@@ -234,15 +235,6 @@ def femto(value: Decimal | str | None) -> int | None:
 def from_femto(n: int) -> Decimal:
     """The exact Decimal of a femto-dollar count."""
     return Decimal(f"{n}E-{FEMTO_EXPONENT}")
-
-
-def caveat_tier(caveat: str | None) -> str | None:
-    """The tier a price caveat names (price_caveats.py: tier_by_rule:TIER, tier_unpriced:TIER), or None."""
-    for part in (caveat or "").split(","):
-        kind, _, tier = part.partition(":")
-        if kind in ("tier_by_rule", "tier_unpriced") and tier:
-            return tier
-    return None
 
 
 def call_id(trace_id: str, span_id: str) -> str:

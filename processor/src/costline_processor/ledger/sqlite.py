@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from costline_processor import price_caveats
 from costline_processor.config import ConfigError
 from costline_processor.ledger import rollup, schema
 from costline_processor.records import LedgerRow
@@ -47,7 +48,7 @@ class SQLiteStore:
             self._conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA busy_timeout = 30000")
             self._conn.create_function(schema.FEMTO_FUNCTION, 1, schema.femto, deterministic=True)
-            self._conn.create_function(schema.CAVEAT_TIER_FUNCTION, 1, schema.caveat_tier, deterministic=True)
+            self._conn.create_function(schema.CAVEAT_TIER_FUNCTION, 1, price_caveats.tier_named, deterministic=True)
             if create:
                 self._conn.execute("PRAGMA journal_mode = WAL")
             self._conn.execute("PRAGMA synchronous = FULL")
