@@ -114,7 +114,7 @@ def without_surrogates(doc: Any) -> tuple[Any, int]:
     """A decoded JSON document with each lone surrogate of its strings (keys too) replaced by U+FFFD, and
     how many strings changed."""
     if isinstance(doc, str):
-        if not _has_surrogate(doc):
+        if _SURROGATE.search(doc) is None:
             return doc, 0
         return _SURROGATE.sub(REPLACEMENT, doc), 1
     if isinstance(doc, list):
@@ -127,14 +127,6 @@ def without_surrogates(doc: Any) -> tuple[Any, int]:
             out[k2], changed = v2, changed + a + b
         return out, changed
     return doc, 0
-
-
-def _has_surrogate(s: str) -> bool:
-    try:
-        s.encode()
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def note(stats, changed: int) -> None:
