@@ -14,6 +14,7 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from contextlib import contextmanager
 
 import pytest
 
@@ -84,6 +85,28 @@ def pg_url(pg_server):
     yield f"{pg_server}/{name}"
     with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@contextmanager
+def icu_en_us(pg_server: str):
+    """A new database on the test server that collates as ICU en-US ("alpha" before "Zeta", where code points
+    put "Zeta" first), checked to really do so; its URL, dropped after."""
+    import psycopg
+
+    name = "t_icu_" + uuid.uuid4().hex[:10]
+    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
+        conn.execute(
+            f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
+        )
+        (order,) = conn.execute(
+            "SELECT array_agg(x ORDER BY x COLLATE \"en-US-x-icu\") FROM unnest(ARRAY['Zeta', 'alpha']) x"
+        ).fetchone()
+    assert order == ["alpha", "Zeta"]  # the locale really does collate otherwise than code points
+    try:
+        yield f"{pg_server}/{name}"
+    finally:
+        with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 @pytest.fixture

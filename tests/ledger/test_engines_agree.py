@@ -25,7 +25,6 @@ import difflib
 import io
 import json
 import random
-import uuid
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Context
@@ -36,6 +35,7 @@ import pytest
 from costline_processor.cli import main
 from costline_processor.ledger import open_ledger, options, rollup
 from costline_processor.ui import overview
+from tests.ledger.conftest import icu_en_us
 from tests.ledger.factory import NS, make_row, ts
 
 NOW = "2026-03-05T12:00"  # a Thursday; the ISO week began on Monday 2026-03-02
@@ -194,31 +194,19 @@ budgets:
 @pytest.fixture(scope="module")
 def ledgers(pg_server, tmp_path_factory):
     """The same calls in SQLite and in an ICU en-US PostgreSQL database; the config, invoice and price files."""
-    import psycopg
-
     tmp = tmp_path_factory.mktemp("engines")
-    name = "t_icu_" + uuid.uuid4().hex[:10]
-    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
-        conn.execute(
-            f"CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'"
-        )
-        (order,) = conn.execute(
-            "SELECT array_agg(x ORDER BY x COLLATE \"en-US-x-icu\") FROM unnest(ARRAY['Zeta', 'alpha']) x"
-        ).fetchone()
-    assert order == ["alpha", "Zeta"]  # the locale really does collate otherwise than code points
-    urls = {"sqlite": str(tmp / "ledger.db"), "postgresql": f"{pg_server}/{name}"}
-    for url in urls.values():
-        w = open_ledger(url, flush_interval_s=0.05)
-        w.write(CALLS)
-        w.close(10)
-        assert w.dropped == 0
-    files = {}
-    for key, text in (("config", CONFIG), ("invoice", INVOICE), ("prices", PRICES)):
-        (tmp / key).write_text(text)
-        files[key] = str(tmp / key)
-    yield urls, files
-    with psycopg.connect(f"{pg_server}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with icu_en_us(pg_server) as pg_url:
+        urls = {"sqlite": str(tmp / "ledger.db"), "postgresql": pg_url}
+        for url in urls.values():
+            w = open_ledger(url, flush_interval_s=0.05)
+            w.write(CALLS)
+            w.close(10)
+            assert w.dropped == 0
+        files = {}
+        for key, text in (("config", CONFIG), ("invoice", INVOICE), ("prices", PRICES)):
+            (tmp / key).write_text(text)
+            files[key] = str(tmp / key)
+        yield urls, files
 
 
 @pytest.fixture(autouse=True)
