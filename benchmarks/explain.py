@@ -97,14 +97,7 @@ def compare(dialect: str, location: str, name: str, repeats: int) -> dict[str, t
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--calls", default="1000000,10000000", help="ledger sizes, comma-separated")
-    p.add_argument("--engines", default="sqlite,postgresql")
-    p.add_argument("--questions", default=",".join(QUESTIONS), help="which questions (names as printed)")
-    p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--cache", default="/tmp/costline-reports-bench", help="reports.py's ledgers, kept between runs")
-    p.add_argument("--raw", nargs=3, metavar=("DIALECT", "LOCATION", "QUESTION"), help=argparse.SUPPRESS)
-    args = p.parse_args()
+    args = reports.parser(__doc__, QUESTIONS).parse_args()
     if args.raw:
         return run_raw(*args.raw)
     cache = Path(args.cache)

@@ -475,15 +475,21 @@ def migration(location: str) -> float:
     return seconds
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parser(doc: str, questions) -> argparse.ArgumentParser:
+    """The options this benchmark and explain.py share (ledgers, engines, questions, repeats, cache, --raw)."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--calls", default="1000000,10000000", help="ledger sizes, comma-separated")
     p.add_argument("--engines", default="sqlite,postgresql")
-    p.add_argument("--questions", default=",".join(QUESTIONS), help="which questions (names as printed)")
+    p.add_argument("--questions", default=",".join(questions), help="which questions (names as printed)")
     p.add_argument("--repeats", type=int, default=2)
-    p.add_argument("--migration", action="store_true", help="also time the upgrade of a version 5 SQLite ledger")
     p.add_argument("--cache", default="/tmp/costline-reports-bench", help="where the ledgers are kept between runs")
     p.add_argument("--raw", nargs=3, metavar=("DIALECT", "LOCATION", "QUESTION"), help=argparse.SUPPRESS)
+    return p
+
+
+def main() -> None:
+    p = parser(__doc__, QUESTIONS)
+    p.add_argument("--migration", action="store_true", help="also time the upgrade of a version 5 SQLite ledger")
     args = p.parse_args()
     if args.raw:
         return run_raw(*args.raw)
