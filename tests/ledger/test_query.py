@@ -251,6 +251,80 @@ def test_text_keys_sort_in_code_point_order_in_any_database_locale(pg_server, sq
             assert [r["customer_id"] for r in by_week.rows] == want[:2]
 
 
+@pytest.mark.parametrize("rollup_on", [True, False])
+def test_a_tag_named_beyond_ascii(ledger_url, rollup_on, monkeypatch):
+    """A tag named 客户 (a dimension name may be any letters) is read in SQLite too, where the writer's JSON
+    escapes the name ("\\u5ba2\\u6237") and SQLite before 3.45 matched a path only to the key as written:
+    `--by 客户` said no call had the tag; and its untagged bucket (from the rollup's shapes, written unescaped)."""
+    from costline_processor.ledger import rollup
+
+    monkeypatch.setattr(rollup, "ENABLED", rollup_on)
+    at = {"at": "2026-03-02T10:00"}
+    rows = [make_row("0.25", tags={"客户": "甲"}, **at), make_row("0.5", tags={"客户": "Zé"}, **at)]
+    rows += [make_row("1", tags={"feature": "chat"}, **at), make_row("2", tags={"客户": ""}, **at)]
+    w = open_ledger(ledger_url, flush_interval_s=0.05)
+    w.write(rows)
+    w.close(10)
+    by_name = {r["客户"]: r["cost_usd"] for r in ask(ledger_url, dims=("客户",)).rows}
+    assert by_name == {"甲": D("0.25"), "Zé": D("0.5"), "untagged": D(3)}
+    bucket = ask(ledger_url, dims=("model",), required=("客户",)).total["untagged"]
+    assert (bucket["calls"], bucket["cost_usd"]) == (2, D(3))
+    assert ask(ledger_url, filters=parse_where(["客户=甲"])).total["cost_usd"] == D("0.25")
+
+
+@pytest.mark.parametrize("rollup_on", [True, False])
+def test_sums_keep_every_digit(ledger_url, rollup_on, monkeypatch):
+    """A cost priced by the GPU-hour has 28 significant digits (gpu_hour / 3600 a second); where Python added
+    costs (SQLite's without a femto count, the rollup's partial days, the totals) its default context rounded
+    the sum to 28 digits, where PostgreSQL's NUMERIC keeps them all: the two ledgers printed other CSV."""
+    from costline_processor.ledger import rollup
+
+    monkeypatch.setattr(rollup, "ENABLED", rollup_on)
+    costs = ["1714.321428571428571428571429", "0.0008573388131944444444444444444", "1.124828533374083333333333333"]
+    costs += ["12000.25", "0.5"]
+    rows = [
+        make_row(c, at=at, tags={"feature": f} if f else {})
+        for c in costs
+        for at, f in (("2026-03-02T10:00", "gpu"), ("2026-03-03T10:00", "gpu"), ("2026-03-04T23:00", None))
+    ]
+    w = open_ledger(ledger_url, flush_interval_s=0.05)
+    w.write(rows)
+    w.close(10)
+    every = sum((D(c) for c in costs), D(0))
+    exact = D("13716.1971144436158492063492067774444")  # by hand, column by column
+    twice, thrice = D("27432.3942288872316984126984135548888"), D("41148.5913433308475476190476203323332")
+    assert every != exact  # Python's own sum rounds
+    window = {"since_ns": ts("2026-03-02T06:00"), "until_ns": ts("2026-03-04T23:30")}  # partial days at both ends
+    for limit in (None, 1):
+        got = ask(ledger_url, dims=("feature",), required=("feature",), limit=limit, **window)
+        assert {r["feature"]: r["cost_usd"] for r in got.rows} == (
+            {"gpu": twice} if limit else {"gpu": twice, "untagged": exact}
+        )
+        assert got.total["cost_usd"] == thrice
+        assert got.total["untagged"]["cost_usd"] == exact
+    (row,) = ask(ledger_url, dims=("model",), **window).rows
+    assert row["cost_usd"] == thrice and row["share"] == 1
+
+
+def test_a_limit_keeps_the_costlier_of_groups_a_double_cannot_tell_apart(ledger_url):
+    """Over $9,223 a group's femto-dollars no longer fit 64 bits: SQLite ordered by a double, 2048 femto-dollars
+    apart there, so $10,000.000000000003 tied with $10,000.000000000002 and LIMIT 1 kept the first name."""
+    costs = {"a_less": ["5000.000000000001", "5000.000000000001"], "b_more": ["5000.000000000001", "5000.000000000002"]}
+    costs["c_same"] = [
+        "4999.9999995",
+        "5000",
+        "0.000000500003",
+    ]  # ties b_more; its femto remainders carry a micro-dollar
+    w = open_ledger(ledger_url, flush_interval_s=0.05)
+    w.write([make_row(c, at="2026-03-02T10:00", tags={"customer_id": k}) for k, cs in costs.items() for c in cs])
+    w.close(10)
+    for keep, want in ((1, ["b_more"]), (2, ["b_more", "c_same"]), (3, ["b_more", "c_same", "a_less"])):
+        rows = ask(ledger_url, dims=("customer_id",), limit=keep).rows
+        assert [(r["customer_id"], r["cost_usd"]) for r in rows] == [
+            (k, sum((D(c) for c in costs[k]), D(0))) for k in want
+        ]
+
+
 def test_untagged_bucket_and_caveats(filled):
     answer = ask(filled, dims=("feature",), required=("feature", "customer_id"))
     lacking = [s for s in SPEC if not s["feature"] or not s["customer_id"]]
