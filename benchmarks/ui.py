@@ -1,7 +1,8 @@
 """The cost explorer on a 1M-call ledger: each API request's time, and the page's first paint.
 
 The ledger is benchmarks/reports.py's synthetic one (90 days of calls ending 2026-04-01 UTC,
-cached under --cache and shared with that benchmark). The page runs in this process (the app
+cached under --cache and shared with that benchmark), in SQLite or (--engine postgresql) in the
+benchmark's own PostgreSQL server. The page runs in this process (the app
 `costline ui` serves, on a free loopback port) with its clock set just before the ledger's end,
 so "this month" is a full March, and its answer cache off: every request is answered from the
 ledger, as on a first visit. Each request is timed alone over HTTP, best and worst of
@@ -11,6 +12,7 @@ headless browser: first contentful paint, and the time until every panel has its
 a build. The issue's bar: first paint under 1 s, no request over 2 s.
 
   python benchmarks/ui.py [--calls 1000000] [--repeats 3] [--cache /tmp/costline-reports-bench]
+                          [--engine sqlite|postgresql]
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reports import END, sqlite_ledger
+from reports import END, pg_ledger, pg_server, sqlite_ledger
 
 from costline_processor.config import Config
 from costline_processor.ui.access import Access
@@ -116,12 +118,13 @@ def main() -> None:
     p.add_argument("--calls", type=int, default=1_000_000)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--cache", default="/tmp/costline-reports-bench")
+    p.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite")
     args = p.parse_args()
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
-    location = sqlite_ledger(args.calls, cache)
+    location = sqlite_ledger(args.calls, cache) if args.engine == "sqlite" else pg_ledger(args.calls, pg_server(cache))
     base = serve(location)
-    print(f"{args.calls:,} calls, sqlite ({location}); best and worst of {args.repeats}, seconds")
+    print(f"{args.calls:,} calls, {args.engine} ({location}); best and worst of {args.repeats}, seconds")
     print(f"  {'request':70} {'best':>7} {'worst':>7} {'bytes':>9}")
     for path in [*REQUESTS, f"/api/trace/{first_trace(base)}"]:
         runs = [timed(base + path) for _ in range(args.repeats)]
