@@ -113,7 +113,7 @@ def test_a_version_2_ledger_is_migrated_and_lists_what_it_billed(tmp_path, capsy
         got = list(r.rows())
     assert got == [replace(old, list_usd=D("0.08"), tier=None)]  # old rows: list = billed, tier not recorded
     (version,) = sqlite3.connect(path).execute("SELECT value FROM costline_meta").fetchone()
-    assert version == "7"
+    assert version == schema.SCHEMA_VERSION
     out = export(capsys, path)
     assert [(r["SkuId"], r["BilledCost"], r["ListCost"]) for r in out] == [
         ("gpt-4o-mini/input", "0.05", "0.05"),

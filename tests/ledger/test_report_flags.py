@@ -121,7 +121,7 @@ def test_a_version_3_ledger_is_upgraded_in_place_and_answers_the_same(ledger_url
         with open_reader(fresh) as r:
             assert query.ask(r, q).rows == upgraded.rows
         conn = sqlite3.connect(ledger_url)
-        assert conn.execute("SELECT value FROM costline_meta").fetchone() == ("7",)
+        assert conn.execute("SELECT value FROM costline_meta").fetchone() == (schema.SCHEMA_VERSION,)
         femto = dict(conn.execute("SELECT cost_usd, cost_femto FROM costline_calls").fetchall())
         assert femto["0.50"] == 500_000_000_000_000 and femto["0.1234567890123456789"] is None
         indexes = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
@@ -130,7 +130,7 @@ def test_a_version_3_ledger_is_upgraded_in_place_and_answers_the_same(ledger_url
         import psycopg
 
         with psycopg.connect(ledger_url) as conn:
-            assert conn.execute("SELECT value FROM costline_meta").fetchone() == ("7",)
+            assert conn.execute("SELECT value FROM costline_meta").fetchone() == (schema.SCHEMA_VERSION,)
             names = {n for (n,) in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'costline_calls'")}
             assert "costline_calls_caveat" in names
     want = {}

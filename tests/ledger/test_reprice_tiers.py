@@ -79,7 +79,7 @@ def test_calls_served_are_repriced_in_their_tier(tmp_path, capsys):
 
 def _as_version_6(url: str) -> None:
     """The ledger as schema 6 left it: no tier, no 1-hour count (the next open upgrades it)."""
-    added = schema.columns_of("7")[len(schema.columns_of("6")) :]
+    added = schema.COLUMNS[len(schema.columns_of("6")) :]  # version 7's and later
     if "://" in url:
         import psycopg
 

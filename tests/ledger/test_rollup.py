@@ -173,14 +173,14 @@ def test_a_version_5_ledger_is_given_its_rollup_in_place(ledger):
     before = conn.execute(f"SELECT * FROM {rollup.TABLE} WHERE calls != 0 ORDER BY {order}").fetchall()
     for stmt in (f"DROP TABLE {rollup.TABLE}", *(f"DROP TRIGGER {rollup.TABLE}_{e}" for e in ("update", "delete"))):
         conn.execute(stmt)
-    for column in schema.columns_of("7")[len(schema.columns_of("6")) :]:  # version 7's
+    for column in schema.COLUMNS[len(schema.columns_of("6")) :]:  # version 7's and later
         conn.execute(f"ALTER TABLE {schema.TABLE} DROP COLUMN {column[0]}")
     conn.execute("UPDATE costline_meta SET value = '5' WHERE key = 'schema_version'")
     conn.commit()
     q = query.Question(("feature",), ts("2026-03-01T00:00"), ts("2026-03-07T00:00"))
     with open_reader(path) as r:  # a report opens it: upgraded
         answer = query.ask(r, q)
-    assert conn.execute("SELECT value FROM costline_meta").fetchone() == ("7",)
+    assert conn.execute("SELECT value FROM costline_meta").fetchone() == (schema.SCHEMA_VERSION,)
     assert conn.execute(f"SELECT * FROM {rollup.TABLE} ORDER BY {order}").fetchall() == before
     want, _ = _expected(rows, ("feature",), ts("2026-03-01T00:00"), ts("2026-03-07T00:00"))
     assert {(row["feature"],): row["cost_usd"] for row in answer.rows} == {k: g[3] for k, g in want.items()}

@@ -160,7 +160,7 @@ def _as_version_5(path: str) -> None:
         conn.execute(f"DROP TABLE {rollup.TABLE}")
         for event in ("update", "delete"):
             conn.execute(f"DROP TRIGGER {rollup.TABLE}_{event}")
-        for column in schema.columns_of("7")[len(schema.columns_of("6")) :]:  # version 7's
+        for column in schema.COLUMNS[len(schema.columns_of("6")) :]:  # version 7's and later
             conn.execute(f"ALTER TABLE {schema.TABLE} DROP COLUMN {column[0]}")
         conn.execute("UPDATE costline_meta SET value = '5' WHERE key = 'schema_version'")
 

@@ -297,7 +297,7 @@ def test_a_version_4_ledger_gains_the_shares_column(sqlite_path):
     conn.close()
     _write(sqlite_path, [make_row("1.00", tags={"customer_id": '["acme","globex"]'})])
     conn = sqlite3.connect(sqlite_path)
-    assert conn.execute("SELECT value FROM costline_meta").fetchone() == ("7",)
+    assert conn.execute("SELECT value FROM costline_meta").fetchone() == (schema.SCHEMA_VERSION,)
     shares = sorted(conn.execute("SELECT shares FROM costline_calls").fetchall(), key=str)
     # acme: low 0, high 1 of 2; globex: 1, 2 of 2; packed as (total * 2**20 + high) * 2**20 + low
     assert shares == [('{"customer_id":{"acme":2199024304128,"globex":2199025352705}}',), (None,)]

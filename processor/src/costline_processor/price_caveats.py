@@ -11,6 +11,10 @@ Most calls have none. Values, comma-joined when several apply:
                          priced at the standard rate, which the tier's bill is not
     audio_at_text_rate   the call has audio tokens and the price data has no audio rate for the
                          model: they are priced at its text rate (audio usually costs several times more)
+    web_searches_unpriced
+                         the provider ran web searches for the call (a fee per search on top of the
+                         tokens) and neither the price data nor the price file prices them for this
+                         model: the cost is its tokens only, below the bill
 
 Why tiers need rules: genai-prices 0.2.3 lists batch prices from 2026-10-14 and OpenAI's
 flex and priority prices from 2026-10-12, the dates it collected them, not the dates the
@@ -29,6 +33,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 AUDIO_AT_TEXT_RATE = "audio_at_text_rate"
+WEB_SEARCHES_UNPRICED = "web_searches_unpriced"
 BY_RULE = "tier_by_rule:"
 UNPRICED = "tier_unpriced:"
 

@@ -12,6 +12,7 @@ Entries here win over genai-prices. The file is YAML with two optional lists:
         cache_write: 4.5          # per million cache-write tokens (absent: billed as input)
         cache_write_1h: 7.5       # per million 1-hour cache writes (absent: cache_write rate)
         per_call: 0.001           # USD per call, on top of any token price
+        web_search: 0.01          # USD per web search the provider ran for a call (beside other prices)
         per_second: 0.0004        # USD per second of span duration (self-hosted), or
         gpu_hour: 2.49            # USD per GPU-hour x gpus x span duration
         gpus: 4                   # with gpu_hour only; default 1
@@ -61,8 +62,9 @@ from costline_processor.config import ConfigError
 
 TOKEN_RATES = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 OTHER_RATES = ("per_call", "per_second", "gpu_hour")
+FEE_RATES = ("web_search",)  # a price per unit of something else than the call: never a call's only price
 _MODEL_KEYS = frozenset(
-    {"provider", "model", "match", "gpus", "from", "until", "tiers", "source", *TOKEN_RATES, *OTHER_RATES}
+    {"provider", "model", "match", "gpus", "from", "until", "tiers", "source", *TOKEN_RATES, *OTHER_RATES, *FEE_RATES}
 )
 _TIER_KEYS = frozenset({"above", *TOKEN_RATES})
 _DISCOUNT_KEYS = frozenset({"provider", "model", "match", "discount", "via"})
@@ -99,6 +101,7 @@ class PriceEntry:
     cache_write: Decimal | None = None
     cache_write_1h: Decimal | None = None
     per_call: Decimal | None = None
+    web_search: Decimal | None = None
     per_second: Decimal | None = None
     gpu_hour: Decimal | None = None
     gpus: Decimal = Decimal(1)
@@ -184,6 +187,7 @@ def _model(path: str, index: int, raw: Any) -> PriceEntry:
     rates = {key: _number(where, key, fields[key]) for key in (*TOKEN_RATES, *OTHER_RATES) if key in fields}
     if not rates:
         raise ConfigError(f"{where} names no price (give input/output, per_call, per_second or gpu_hour)")
+    rates.update({key: _number(where, key, fields[key]) for key in FEE_RATES if key in fields})
     if "per_second" in rates and "gpu_hour" in rates:
         raise ConfigError(f"{where} gives both per_second and gpu_hour; keep one")
     gpus = Decimal(1)

@@ -9,8 +9,8 @@ genai-prices model the names resolve to (so `gpt-4o` applies to spans that carry
 
 An entry that prices tokens takes the components it leaves out from the list price
 of the model the call resolves to (same moment, tier and batch flag): a negotiated
-`input`/`output` keeps the list `cache_read`, 1-hour writes, reasoning and per-request
-fees. Entries that price whole calls only (per_call, per_second, gpu_hour) stand alone.
+`input`/`output` keeps the list `cache_read`, 1-hour writes, reasoning, per-request
+fees and the price per web search. Entries that price whole calls only (per_call, per_second, gpu_hour) stand alone.
 
 The user's entries override the list price: such a card carries the card below it
 (`list_card`, the list price of the same call) so the ledger keeps both. Corrections are
@@ -88,6 +88,7 @@ def entry_card(e: PriceEntry, rule: Rule, provider: str, model: str, listed: Rat
             rates=(*own, None),
             per_call=e.per_call or _ZERO,
             per_second=per_second,
+            per_web_search=e.web_search,
             factor=rule.factor,
         )
     merged = [o if o is not None else lr for o, lr in zip(own, listed.rates)]
@@ -104,6 +105,7 @@ def entry_card(e: PriceEntry, rule: Rule, provider: str, model: str, listed: Rat
         rates=rates,
         per_call=per_call,
         per_second=per_second,
+        per_web_search=e.web_search if e.web_search is not None else listed.per_web_search,
         factor=rule.factor,
         list_card=listed if rule.overrides else None,
     )

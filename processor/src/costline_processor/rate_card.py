@@ -6,7 +6,10 @@ card (from genai-prices in price_library.py, or a price-file / corrections entry
 genai-prices' unit tree (records.Usage is inclusive): uncached input = input - cache reads - cache
 writes, each cache count at its own rate when the card has one (else at the input rate, as
 genai-prices does), 1-hour cache writes at the 1-hour rate when it has one. Fees that are not
-tokens (per call, per second) are booked under input_usd so the components add up to the total.
+tokens (per call, per second, per web search) are booked under input_usd so the components add up
+to the total. Web searches (`Usage.web_searches`) cost the card's `per_web_search` each, SKU
+`web_search`; a card without that price bills the tokens and marks the Cost
+(`web_searches_unpriced`): the searches are never silently free.
 
 Calls with audio tokens go through audio_cost.py; a card with a discount keeps the list price
 beside the bill; calls whose components are not each one token type at one rate are also priced
@@ -16,10 +19,11 @@ is the per-span path (tests/processor/test_fastpath.py checks it equals `Cost(..
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from costline_processor import audio_cost, sku_cost
+from costline_processor.price_caveats import WEB_SEARCHES_UNPRICED, joined
 from costline_processor.records import INVALID_USAGE, Cost, Unpriced, Usage
 
 _ZERO = Decimal(0)
@@ -103,6 +107,7 @@ class RateCard:
     rates: tuple[Rate, ...]
     per_call: Decimal = _ZERO
     per_second: Decimal = _ZERO
+    per_web_search: Decimal | None = None  # USD per web search; None: no price for them
     factor: Decimal | None = None  # 1 - discount
     caveat: str | None = None
     list_card: RateCard | None = None  # the card a price-file entry overrides: the list price
@@ -121,6 +126,8 @@ class RateCard:
         return tuple(r.at(input_tokens) if isinstance(r, Tiered) else r for r in self.rates)
 
     def cost(self, u: Usage, duration_ns: int) -> Cost | Unpriced:
+        if u.web_searches:
+            return self._with_searches(u, duration_ns)
         if u.audio_input_tokens or u.audio_output_tokens:
             return audio_cost.cost(self, u, duration_ns)
         if self.tiered:  # `rates_at`, inline: this runs once per priced span
@@ -171,4 +178,32 @@ class RateCard:
             self.caveat,
             listed,
             skus,
+        )
+
+    def _with_searches(self, u: Usage, duration_ns: int) -> Cost | Unpriced:
+        """A call that also ran web searches: its tokens as any call's, plus each search at `per_web_search`
+        (list: the list card's price, when it has one), under input_usd and as SKU `web_search`. Without a
+        price the searches add nothing and the Cost says so; their count is still a SKU."""
+        tokens = replace(u, web_searches=0)
+        base = self.cost(tokens, duration_ns)
+        if isinstance(base, Unpriced):
+            return base
+        n, rate = u.web_searches, self.per_web_search
+        below = self.list_card.per_web_search if self.list_card is not None else None
+        fee = rate * n if rate is not None else _ZERO
+        billed = fee * self.factor if self.factor is not None else fee
+        listed = below * n if below is not None else fee
+        skus = base.skus if base.skus is not None else sku_cost.breakdown(self, tokens, duration_ns)
+        return new_cost(
+            base.total_usd + billed,
+            base.input_usd + billed,
+            base.output_usd,
+            base.cache_read_usd,
+            base.cache_write_usd,
+            base.model,
+            base.provider,
+            base.source,
+            joined(base.caveat, None if rate is not None else WEB_SEARCHES_UNPRICED),
+            (base.total_usd if base.list_usd is None else base.list_usd) + listed,
+            (*skus, ("web_search", n, billed, listed)),
         )

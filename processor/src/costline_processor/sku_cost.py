@@ -8,6 +8,7 @@ of genai-prices' unit tree, as pricing bills them (records.Usage: counts are sub
     output              text output                  reasoning          reasoning (own rate only)
     audio_input         uncached audio input         audio_cached_input audio cache reads
     audio_output        audio output                 requests           per-call and per-second fees
+    web_search          web searches the provider ran for the call, at the card's price per search
 
 A count the card has no rate for is billed where pricing bills it (cache reads without a
 cache rate are input, reasoning without a reasoning rate is output), so each SKU has one
@@ -42,6 +43,7 @@ SKUS = (
     "audio_cached_input",
     "audio_output",
     "requests",
+    "web_search",
 )
 # The ledger component each SKU's money is part of (input_usd, output_usd, cache_read_usd, cache_write_usd).
 COMPONENT = {
@@ -55,6 +57,7 @@ COMPONENT = {
     "audio_cached_input": "cache_read",
     "audio_output": "output",
     "requests": "input",
+    "web_search": "input",
 }
 _MTOK = Decimal(1_000_000)
 _ZERO = Decimal(0)

@@ -197,4 +197,5 @@ def row(
         skus=cost.skus if cost is not None else None,
         tier="batch" if call.batch else (call.service_tier or ""),
         cache_write_1h_tokens=u.cache_write_1h_tokens if u else 0,
+        web_searches=u.web_searches if u else 0,
     )

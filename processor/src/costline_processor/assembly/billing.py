@@ -13,11 +13,18 @@ not billed (its `costline.cost.status` says why) when it is
 
 Everything here is decided before pricing, from the tree and the earlier flushes'
 context; rollup prices the rest (the billable leaves) in its bottom-up pass.
+
+A count only the outer span of a call has moves to the leaf that is billed: Pydantic AI's
+`chat` span records Anthropic's web searches, the SDK's own span below it (the leaf, with the
+same tokens) does not. An aggregate span with one model call below it is that call, so the
+leaf is billed for the larger count (`_searches_to_leaf`); with several calls below, its
+searches cannot be told apart and stay where they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from costline_processor.assembly import twins as twins_of
 from costline_processor.assembly.context import Inherited
@@ -70,6 +77,10 @@ def judge(
     for i in call_spans:
         if below[i]:
             results[i] = AGGREGATE
+            info = infos[i]
+            u = info.call.usage if info is not None and info.call is not None else None
+            if u is not None and u.web_searches:  # (rare: only a parent span that records searches)
+                _searches_to_leaf(i, u.web_searches, call_spans, parent, infos, below)
         elif covered is not None and covered[i]:
             results[i] = BILLED_IN_PARENT
             billed_in_parent += 1
@@ -87,6 +98,25 @@ def judge(
             if below[r] or (info is not None and info.call is not None):
                 dangling.append(pids[r])
     return (billed_in_parent, duplicates, twin_calls, conflicting), dangling
+
+
+def _searches_to_leaf(
+    outer: int, searches: int, call_spans: list[int], parent: list[int], infos: list[SpanInfo | None], below: list[bool]
+) -> None:
+    """Bill the one model call below aggregate span `outer` for `outer`'s web searches when it counts fewer."""
+    leaves = []
+    for c in call_spans:
+        p = parent[c]
+        while p >= 0 and p != outer:
+            p = parent[p]
+        if p == outer and not below[c]:
+            leaves.append(c)
+    if len(leaves) != 1:
+        return
+    info = infos[leaves[0]]
+    call = info.call if info is not None else None
+    if call is not None and call.usage is not None and call.usage.web_searches < searches:
+        call.usage = replace(call.usage, web_searches=searches)
 
 
 def priced_before(known: Mapping[bytes, Inherited], sid: bytes) -> bool:

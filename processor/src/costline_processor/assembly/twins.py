@@ -27,7 +27,9 @@ totals, the provider SDK's own span (it reports what the API returned: OpenLLMet
 0.62's streamed anthropic spans add `message_start`'s output count to the final,
 already cumulative one), else the larger input + output (counted as
 `conflicting_usage` either way); then the most cache/reasoning detail; then the
-earliest in the trace. Across flushes of a trace (as far as the recent-traces cache reaches),
+earliest in the trace. The billed span takes the largest web-search count of its twins
+(an SDK's own span does not record Anthropic's searches; the library span beside it may).
+Across flushes of a trace (as far as the recent-traces cache reaches),
 a late twin of a call billed earlier is a `duplicate_call` of it; the earlier bill
 stands even when the late span's usage is larger (counted as `conflicting_usage`:
 the ledger row was already written).
@@ -38,7 +40,7 @@ Pure: works on `Candidate`s; billing.py supplies them and applies the verdicts.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from costline_processor.records import DUPLICATE_CALL, ModelCall
 
@@ -164,6 +166,10 @@ def _settle(group: list[Candidate], verdicts: dict[int, Twin]) -> None:
     for c in group:
         if c is not best:
             verdicts[c.index] = Twin(best.span_id, _totals(c.call) != totals)
+    searches = max(c.call.usage.web_searches if c.call.usage is not None else 0 for c in group)
+    u = best.call.usage
+    if u is not None and u.web_searches < searches:
+        best.call.usage = replace(u, web_searches=searches)
 
 
 def _completeness(c: Candidate) -> tuple:

@@ -91,6 +91,7 @@ METERS = {
     "audio_cached_input": "Cached Audio Input Tokens",
     "audio_output": "Audio Output Tokens",
     "requests": "Requests",
+    "web_search": "Web Searches",
     "other": "Reported Cost",
     UNPRICED: "Unpriced Tokens",
 }
@@ -188,7 +189,7 @@ def _row(g: dict, account: str) -> dict:
     what = ", ".join(f"{k}={v}" for k, v in tags.items()) or "untagged"
     sku, quantity, unpriced = g["sku"], g["quantity"], g["sku"] == UNPRICED
     tier = f"/{g['tier']}" if g["tier"] else ""
-    unit = "Requests" if sku == "requests" else "Tokens"
+    unit = {"requests": "Requests", "web_search": "Searches"}.get(sku, "Tokens")
     return {
         "BillingAccountId": account,
         "BillingPeriodStart": iso(bill_start),

@@ -41,6 +41,10 @@ Version 7 keeps what `costline reprice` needs to price a call again as it was bi
 (`cache_write_1h_tokens`, a subset of cache_write_tokens). An older call's tier is filled where its price
 caveat names one and is NULL otherwise (not recorded: reprice keeps such a call's cost unless told to
 assume the standard tier); its 1-hour writes come from its SKUs, which list them since version 3.
+
+Version 8 keeps the web searches the provider ran for a call (`web_searches`, billed per search on
+top of the tokens), so that reprice bills them again. Calls written before it have 0: costline did
+not read searches then, and their costs do not include them.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ from costline_processor.ledger import rollup
 from costline_processor.records import LedgerRow
 from costline_processor.shares import column as shares_column
 
-SCHEMA_VERSION = "7"
+SCHEMA_VERSION = "8"
 TABLE = "costline_calls"
 
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
@@ -93,6 +97,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     # version 7
     ("tier", "TEXT", "TEXT"),
     ("cache_write_1h_tokens", "INTEGER NOT NULL DEFAULT 0", "BIGINT NOT NULL DEFAULT 0"),
+    # version 8
+    ("web_searches", "INTEGER NOT NULL DEFAULT 0", "BIGINT NOT NULL DEFAULT 0"),
 )
 COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
 # Version 4, SQLite only: cost_usd as an integer count of femto-dollars, when exact (see `femto`).
@@ -112,6 +118,7 @@ _ADDED_IN = {
     "5": (),
     "6": (),
     "7": ("tier", "cache_write_1h_tokens"),
+    "8": ("web_searches",),
 }
 # What each version's new columns hold for the rows already there, when NULL would not say it,
 # by dialect ("" for both). FEMTO_FUNCTION is `femto`, registered on every SQLite connection.
@@ -300,6 +307,7 @@ def _params(row: LedgerRow, recorded_unix_nano: int, dialect: str, tags: str) ->
         *_list_params(row, dialect),
         row.tier,
         int(row.cache_write_1h_tokens),
+        int(row.web_searches),
         shares_column(row.tags),
         *((femto(row.cost_usd),) if dialect == "sqlite" else ()),
     )
@@ -339,6 +347,7 @@ def from_record(record: Sequence[Any]) -> LedgerRow:
         skus=_skus_value(values["skus"]),
         tier=values["tier"],
         cache_write_1h_tokens=int(values["cache_write_1h_tokens"]),
+        web_searches=int(values["web_searches"]),
     )
 
 

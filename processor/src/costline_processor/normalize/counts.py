@@ -35,6 +35,7 @@ class Reading:
     audio_input: int | None = None  # subsets, as in records.Usage
     audio_output: int | None = None
     audio_cache_read: int | None = None
+    web_searches: int | None = None  # server-side web searches billed with the call (records.Usage)
     input_excludes_cache: bool | None = None
     output_excludes_reasoning: bool = False
     model: str | None = None

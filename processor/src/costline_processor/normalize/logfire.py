@@ -3,10 +3,12 @@
 Pydantic AI writes every cache count twice: under the semconv names and under
 `gen_ai.usage.details.*` (plus Anthropic's raw field names). The semconv copy is
 read; `details` only supplies what semconv lacks: the 1-hour cache-write subset
-(`ephemeral_1h_input_tokens`) and reasoning. Input includes the cache counts for
-every provider (Pydantic AI normalises through genai-prices). Agent-run totals
-under `gen_ai.aggregated_usage.*` are never read. Logfire's `operation.cost` is
-Logfire's own estimate, not a provider-reported cost.
+(`ephemeral_1h_input_tokens`), reasoning, and the web searches billed with the call
+(`web_searches`; for Anthropic its `web_search_requests`, each one billed: Google's
+`web_search_requests` counts queries, which are not what Gemini 2 bills, so it is not read).
+Input includes the cache counts for every provider (Pydantic AI normalises through
+genai-prices). Agent-run totals under `gen_ai.aggregated_usage.*` are never read.
+Logfire's `operation.cost` is Logfire's own estimate, not a provider-reported cost.
 
 Streamed calls in Logfire's OpenAI and Anthropic integrations (`logfire.openai`,
 `logfire.anthropic`; seen in logfire 5.4.0) make two spans. The request span
@@ -67,6 +69,8 @@ def read(attrs: dict, scope_name: str, span_name: str) -> Reading:
     if operation is None and span_name.startswith(("agent run", "invoke_agent")):
         operation = "invoke_agent"
     model = first_str(attrs, RESPONSE_MODEL, REQUEST_MODEL)
+    provider = normalize_provider(first_str(attrs, *PROVIDER))
+    searches = (_DETAILS + "web_searches", _DETAILS + "web_search_requests")
     reading = Reading(
         dialect="logfire" if scope_name.startswith("logfire") else "pydantic-ai",
         input=counts.first("gen_ai.usage.input_tokens"),
@@ -87,10 +91,11 @@ def read(attrs: dict, scope_name: str, span_name: str) -> Reading:
         audio_input=counts.first(*AUDIO_INPUT),  # the semconv subsets, where a release writes them
         audio_output=counts.first(*AUDIO_OUTPUT),
         audio_cache_read=counts.first(*AUDIO_CACHE_READ),
+        web_searches=counts.first(*(searches if provider == "anthropic" else searches[:1])),
         input_excludes_cache=False,
         model=model,
         request_model=first_str(attrs, REQUEST_MODEL),
-        provider=normalize_provider(first_str(attrs, *PROVIDER)),
+        provider=provider,
         operation=operation,
         is_model_call=model is not None and (operation is None or operation in MODEL_OPERATIONS),
     )

@@ -2,7 +2,8 @@
 
 Also read for costline's own instrumentation, which writes the same names plus
 `costline.usage.cache_write_1h_tokens` (the Anthropic 1-hour cache-write subset,
-which no semconv attribute carries) and `costline.usage.missing` (a streamed call
+which no semconv attribute carries), `costline.usage.web_searches` (server-side web
+searches the provider billed with the call, a fee per search) and `costline.usage.missing` (a streamed call
 whose usage never arrived).
 
 Input includes the cache counts per the spec, except on Bedrock: botocore and the
@@ -29,6 +30,7 @@ AUDIO_INPUT = ("gen_ai.usage.audio.input_tokens",)
 AUDIO_OUTPUT = ("gen_ai.usage.audio.output_tokens",)
 AUDIO_CACHE_READ = ("gen_ai.usage.audio.cache_read.input_tokens",)
 CACHE_WRITE_1H = "costline.usage.cache_write_1h_tokens"
+WEB_SEARCHES = "costline.usage.web_searches"
 USAGE_MISSING = "costline.usage.missing"
 
 PROVIDER = ("gen_ai.provider.name", "gen_ai.system")
@@ -41,11 +43,11 @@ MODEL_OPERATIONS = frozenset(
     {"chat", "text_completion", "generate_content", "embeddings", "completion", "responses", "rerank"}
 )
 
-KEYS = frozenset({*PROVIDER, RESPONSE_MODEL, REQUEST_MODEL, OPERATION, CACHE_WRITE_1H, USAGE_MISSING})
+KEYS = frozenset({*PROVIDER, RESPONSE_MODEL, REQUEST_MODEL, OPERATION, CACHE_WRITE_1H, WEB_SEARCHES, USAGE_MISSING})
 
 
 # How __init__ recognises costline's own spans: any of these keys, or the scope.
-COSTLINE_MARKER_KEYS = frozenset({CACHE_WRITE_1H, USAGE_MISSING})
+COSTLINE_MARKER_KEYS = frozenset({CACHE_WRITE_1H, WEB_SEARCHES, USAGE_MISSING})
 COSTLINE_SCOPE_PREFIXES = ("costline",)
 
 
@@ -59,13 +61,16 @@ _COUNTS = (
     AUDIO_INPUT,
     AUDIO_OUTPUT,
     AUDIO_CACHE_READ,
+    (WEB_SEARCHES,),
 )
 AUDIO = (AUDIO_INPUT, AUDIO_OUTPUT, AUDIO_CACHE_READ)  # for the dialects that also write the semconv names
 
 
 def read(attrs: dict, dialect: str = "semconv") -> Reading:
     counts, error = read_counts(attrs, _COUNTS)
-    input_, output, cache_read, cache_write, cache_write_1h, reasoning, audio_in, audio_out, audio_read = counts
+    input_, output, cache_read, cache_write, cache_write_1h, reasoning, audio_in, audio_out, audio_read, searches = (
+        counts
+    )
     provider = normalize_provider(first_str(attrs, *PROVIDER))
     operation = first_str(attrs, OPERATION)
     request_model = first_str(attrs, REQUEST_MODEL)
@@ -81,6 +86,7 @@ def read(attrs: dict, dialect: str = "semconv") -> Reading:
         audio_input=audio_in,
         audio_output=audio_out,
         audio_cache_read=audio_read,
+        web_searches=searches,
         input_excludes_cache=True if provider == "aws" else None,
         model=model,
         request_model=request_model,

@@ -6,7 +6,8 @@ prompt/completionTokens, v5+ input/outputTokens, embeddings `ai.usage.tokens`.
 v6+ writes `ai.usage.inputTokenDetails.*` and an input total that includes the
 cache; v5's Anthropic and Bedrock providers pass the raw input (cache excluded)
 and report cache writes only in `ai.response.providerMetadata` JSON; there too, in every version, the
-part of Anthropic's cache writes with a 1-hour TTL (billed at 2x input, not 1.25x). Root spans
+part of Anthropic's cache writes with a 1-hour TTL (billed at 2x input, not 1.25x), and the web
+searches Anthropic ran for the call (`usage.server_tool_use.web_search_requests`, a fee each). Root spans
 (`ai.generateText`, `ai.streamText`...) carry usage summed over their steps and
 are marked as `invoke_agent` so assembly can skip them.
 """
@@ -68,6 +69,7 @@ def read(attrs: dict) -> Reading:
         reading.cache_write, reading.cache_write_1h = _metadata_cache_writes(attrs.get(PROVIDER_METADATA), counts)
     elif reading.cache_write:  # v6+: the writes are in the usage details, their 1-hour part only in the metadata
         reading.cache_write_1h = _metadata_cache_writes(attrs.get(PROVIDER_METADATA), counts)[1]
+    reading.web_searches = _metadata_searches(attrs.get(PROVIDER_METADATA), counts)
     reading.error = counts.error
     return reading
 
@@ -84,15 +86,31 @@ def _operation(operation_id: str) -> str | None:
     return operation_id
 
 
-def _metadata_cache_writes(raw: object, counts: CountReader) -> tuple[int | None, int | None]:
-    """v5 Anthropic/Bedrock cache writes, found only in the provider metadata JSON."""
-    if not isinstance(raw, str) or len(raw) > _MAX_METADATA_CHARS or "ache" not in raw:
-        return None, None
+def _metadata(raw: object, needle: str) -> dict | None:
+    """The provider metadata JSON as a dict, when it is one and mentions `needle`."""
+    if not isinstance(raw, str) or len(raw) > _MAX_METADATA_CHARS or needle not in raw:
+        return None
     try:
         meta = json.loads(raw)
     except ValueError:
-        return None, None
-    if not isinstance(meta, dict):
+        return None
+    return meta if isinstance(meta, dict) else None
+
+
+def _metadata_searches(raw: object, counts: CountReader) -> int | None:
+    """Anthropic's web searches for the call, in the raw usage its provider metadata carries."""
+    meta = _metadata(raw, "web_search_requests")
+    anthropic = meta.get("anthropic") if meta is not None else None
+    usage = anthropic.get("usage") if isinstance(anthropic, dict) else None
+    tools = usage.get("server_tool_use") if isinstance(usage, dict) else None
+    searches = tools.get("web_search_requests") if isinstance(tools, dict) else None
+    return counts.parse(PROVIDER_METADATA + ":web_search_requests", searches) if searches is not None else None
+
+
+def _metadata_cache_writes(raw: object, counts: CountReader) -> tuple[int | None, int | None]:
+    """v5 Anthropic/Bedrock cache writes, found only in the provider metadata JSON."""
+    meta = _metadata(raw, "ache")
+    if meta is None:
         return None, None
     anthropic, bedrock = meta.get("anthropic"), meta.get("bedrock")
     if isinstance(anthropic, dict):
