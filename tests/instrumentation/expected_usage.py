@@ -45,8 +45,9 @@ def openai_embeddings(w: int) -> dict:
     return {"gen_ai.usage.input_tokens": 10 + w}
 
 
-def anthropic_messages(w: int, *, one_hour: bool = False, thinking: bool = False) -> dict:
-    """Anthropic: uncached 10+W, cache read W, cache write 2W (1h share W if asked) -> total input 10+4W."""
+def anthropic_messages(w: int, *, one_hour: bool = False, thinking: bool = False, searches: int = 0) -> dict:
+    """Anthropic: uncached 10+W, cache read W, cache write 2W (1h share W if asked) -> total input 10+4W;
+    web searches as the fake server ran them (a web search tool's max_uses)."""
     out = {
         "gen_ai.usage.input_tokens": (10 + w) + w + 2 * w,
         "gen_ai.usage.output_tokens": 6 + (3 if thinking else 0),
@@ -57,6 +58,8 @@ def anthropic_messages(w: int, *, one_hour: bool = False, thinking: bool = False
     }
     if thinking:
         out["gen_ai.usage.reasoning.output_tokens"] = 3
+    if searches:
+        out["costline.usage.web_searches"] = searches
     return out
 
 
@@ -68,6 +71,7 @@ USAGE_KEYS = (
     "gen_ai.usage.cache_write.input_tokens",
     "gen_ai.usage.reasoning.output_tokens",
     "costline.usage.cache_write_1h_tokens",
+    "costline.usage.web_searches",
     "costline.reported_cost.usd",
     "costline.usage.missing",
 )

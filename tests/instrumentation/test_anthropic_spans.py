@@ -59,6 +59,26 @@ def test_messages_create(fake, exporter, instrument_anthropic, mode, stream):
 
 
 @pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stream", [False, True])
+def test_web_searches_the_server_ran_are_counted(fake, exporter, instrument_anthropic, mode, stream):
+    search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 3}
+    result = call(
+        anthropic_client(fake, mode),
+        mode,
+        "messages.create",
+        model="claude-fake-1",
+        max_tokens=100,
+        system=SYSTEM,
+        messages=PLAIN,
+        tools=[search],
+        stream=stream,
+    )
+    if not stream:
+        assert [b.type for b in result.content][:2] == ["server_tool_use", "web_search_tool_result"]
+    check(only_model_span(exporter, SCOPE), fake, stream, expect.anthropic_messages(W, searches=3))
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_thinking_tokens_are_reasoning(fake, exporter, instrument_anthropic, mode):
     call(
         anthropic_client(fake, mode),

@@ -130,6 +130,23 @@ def test_responses_api(fake, exporter, instrument_openai, mode, stream):
     assert span.attributes["gen_ai.response.id"].startswith("resp_fake-")
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stream", [False, True])
+def test_responses_web_search_calls_are_counted(fake, exporter, instrument_openai, mode, stream):
+    call(
+        openai_client(fake, mode),
+        mode,
+        "responses.create",
+        model="gpt-4.1",
+        input=PROMPT,
+        tools=[{"type": "web_search"}],
+        stream=stream,
+    )
+    span = only_model_span(exporter, SCOPE)
+    assert span.attributes["costline.usage.web_searches"] == 2  # the fake's two web_search_call items
+    assert expect.usage_of(span.attributes) == {**expect.openai_responses(W), "costline.usage.web_searches": 2}
+
+
 def test_responses_cache_write_and_service_tier(fake, exporter, instrument_openai):
     call(
         openai_client(fake, "sync"),

@@ -55,6 +55,7 @@ OPENAI_SERVICE_TIER = "openai.response.service_tier"
 # -- costline ------------------------------------------------------------------------
 USAGE_MISSING = "costline.usage.missing"
 CACHE_WRITE_1H_TOKENS = "costline.usage.cache_write_1h_tokens"
+WEB_SEARCHES = "costline.usage.web_searches"  # server-side web searches billed with the call (a fee each)
 REPORTED_COST_USD = "costline.reported_cost.usd"
 STEP_NAME = "costline.step.name"
 
@@ -75,6 +76,7 @@ class Usage:
     reported_cost_usd: float | None = None
     audio_input_tokens: int | None = None
     audio_output_tokens: int | None = None
+    web_searches: int | None = None
 
     def attributes(self) -> dict[str, int | float]:
         """The span attributes for these counts; fields the provider did not report are left out."""
@@ -96,6 +98,8 @@ class Usage:
             out[AUDIO_INPUT_TOKENS] = self.audio_input_tokens
         if self.audio_output_tokens:
             out[AUDIO_OUTPUT_TOKENS] = self.audio_output_tokens
+        if self.web_searches:
+            out[WEB_SEARCHES] = self.web_searches
         return out
 
 

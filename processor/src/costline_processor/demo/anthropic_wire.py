@@ -20,6 +20,32 @@ def _wants_1h_cache(value: Any) -> bool:
     return False
 
 
+def web_searches(body: dict) -> int:
+    """The searches the fake server "runs": a web search tool's `max_uses`, else 1; 0 without the tool."""
+    for tool in body.get("tools") or ():
+        if isinstance(tool, dict) and str(tool.get("type", "")).startswith("web_search_"):
+            uses = tool.get("max_uses")
+            return uses if isinstance(uses, int) and uses > 0 else 1
+    return 0
+
+
+def _search_blocks(rid: str, n: int) -> list[dict]:
+    """What the real API puts before the answer for `n` searches: each query and its results."""
+    blocks: list[dict] = []
+    for i in range(n):
+        tool_id = f"srvtoolu_{rid[-12:]}{i}"
+        blocks.append({"type": "server_tool_use", "id": tool_id, "name": "web_search", "input": {"query": f"q{i}"}})
+        result = {"type": "web_search_result", "url": f"https://example.com/{i}", "title": f"Result {i}"}
+        blocks.append(
+            {
+                "type": "web_search_tool_result",
+                "tool_use_id": tool_id,
+                "content": [{**result, "encrypted_content": "ZmFrZQ==", "page_age": None}],
+            }
+        )
+    return blocks
+
+
 def anthropic_usage(body: dict) -> dict:
     w = prompt_words(body)
     one_hour = w if _wants_1h_cache(body) else 0
@@ -34,6 +60,9 @@ def anthropic_usage(body: dict) -> dict:
     }
     if thinking:
         usage["output_tokens_details"] = {"thinking_tokens": thinking}
+    searches = web_searches(body)
+    if searches:
+        usage["server_tool_use"] = {"web_search_requests": searches}
     return usage
 
 
@@ -43,7 +72,7 @@ def message_json(body: dict, rid: str, model: str) -> dict:
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": " ".join(REPLY)}],
+        "content": [*_search_blocks(rid, web_searches(body)), {"type": "text", "text": " ".join(REPLY)}],
         "stop_reason": "end_turn",
         "stop_sequence": None,
         "usage": anthropic_usage(body),
@@ -53,6 +82,7 @@ def message_json(body: dict, rid: str, model: str) -> dict:
 def message_events(body: dict, rid: str, model: str, cut: bool) -> list[dict]:
     usage = anthropic_usage(body)
     start_usage = {**{k: v for k, v in usage.items() if k != "output_tokens_details"}, "output_tokens": 1}
+    start_usage.pop("server_tool_use", None)  # counted by the end of the stream, as the real API counts them
     message = {**message_json(body, rid, model), "content": [], "stop_reason": None, "usage": start_usage}
     delta_usage = {
         k: usage[k]
@@ -62,6 +92,7 @@ def message_events(body: dict, rid: str, model: str, cut: bool) -> list[dict]:
             "cache_read_input_tokens",
             "output_tokens",
             "output_tokens_details",
+            "server_tool_use",
         )
         if k in usage
     }

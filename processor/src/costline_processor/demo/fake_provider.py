@@ -35,6 +35,11 @@ maps it to (embeddings echo the request model, as OpenAI does), and:
         cache_creation_input_tokens           2W, split: ephemeral_1h = W if any `"ttl": "1h"` cache_control
                                               is in the request, else 0; ephemeral_5m = the rest
         output_tokens                         6 + thinking; thinking = 3 if the request sets `thinking`
+        server_tool_use.web_search_requests   with a web search tool (`"type": "web_search_..."`) in `tools`:
+                                              its `max_uses`, else 1 (then the reply starts with the
+                                              server_tool_use and web_search_tool_result blocks); else absent
+    OpenAI responses with a web search tool (`"type": "web_search..."`) in `tools`: two `web_search_call`
+        items before the message (in the final response of a stream)
     Models starting "openrouter/" add `usage.cost` = (input + output) / 1_000_000 USD.
     service_tier: the request's (OpenAI: "default" when absent or "auto"); Anthropic: "standard".
 

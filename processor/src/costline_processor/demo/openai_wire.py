@@ -114,16 +114,33 @@ def embeddings_json(body: dict, model: str) -> dict:
     return {"object": "list", "data": data, "model": model, "usage": openai_usage(body, "embeddings")}
 
 
+def web_search_calls(body: dict, rid: str) -> list[dict]:
+    """The searches the fake server "runs" for a Responses request with a web search tool: two."""
+    tools = [t for t in body.get("tools") or () if isinstance(t, dict)]
+    if not any(str(t.get("type", "")).startswith("web_search") for t in tools):
+        return []
+    return [
+        {
+            "type": "web_search_call",
+            "id": f"ws_{rid}_{i}",
+            "status": "completed",
+            "action": {"type": "search", "query": f"q{i}"},
+        }
+        for i in range(2)
+    ]
+
+
 def response_json(body: dict, rid: str, model: str, status: str = "completed") -> dict:
     text = " ".join(REPLY)
     output = [
+        *web_search_calls(body, rid),
         {
             "type": "message",
             "id": "msg_" + rid,
             "status": "completed",
             "role": "assistant",
             "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
-        }
+        },
     ]
     done = status == "completed"
     return {

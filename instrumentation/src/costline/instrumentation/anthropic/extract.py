@@ -5,7 +5,9 @@ part, with `cache_read_input_tokens` and `cache_creation_input_tokens` beside it
 semantic conventions (and genai-prices) want `gen_ai.usage.input_tokens` to be the
 total, so the three are summed here and the cache counts stay as subsets. The cache
 write may be split by TTL (`cache_creation.ephemeral_5m/1h_input_tokens`), priced
-differently; the 1-hour part is kept as `costline.usage.cache_write_1h_tokens`.
+differently; the 1-hour part is kept as `costline.usage.cache_write_1h_tokens`. Web searches
+the server ran (`server_tool_use.web_search_requests`, $10 per 1,000 on top of the tokens) are
+`costline.usage.web_searches`.
 `output_tokens` already includes thinking tokens.
 """
 
@@ -43,6 +45,7 @@ class UsageFields:
     cache_creation_1h: int | None = None
     output_tokens: int | None = None
     thinking: int | None = None
+    web_searches: int | None = None
     cost: float | None = None
 
     def update(self, usage: Any) -> None:
@@ -66,6 +69,9 @@ class UsageFields:
         thinking = as_int(getattr(getattr(usage, "output_tokens_details", None), "thinking_tokens", None))
         if thinking is not None:
             self.thinking = thinking
+        searches = as_int(getattr(getattr(usage, "server_tool_use", None), "web_search_requests", None))
+        if searches is not None:
+            self.web_searches = searches
         cost = extra_number(usage, "cost")  # an Anthropic-format proxy may report one
         if cost is not None:
             self.cost = cost
@@ -81,6 +87,7 @@ class UsageFields:
             cache_write_1h_tokens=self.cache_creation_1h,
             reasoning_tokens=self.thinking,
             reported_cost_usd=self.cost,
+            web_searches=self.web_searches,
         )
 
 

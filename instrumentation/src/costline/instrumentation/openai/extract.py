@@ -6,6 +6,8 @@ and older SDK versions lack some of them (e.g. `cache_write_tokens`, new in 2026
 
 OpenAI's counts are already inclusive: `prompt_tokens`/`input_tokens` contain the
 cached and cache-write tokens, `completion_tokens`/`output_tokens` contain reasoning.
+A Responses result's web searches are its `web_search_call` output items, each billed
+apiece on top of the tokens: `costline.usage.web_searches`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from costline.instrumentation.genai_attributes import (
     REASONING_TOKENS,
     REPORTED_COST_USD,
     RESPONSE_FINISH_REASONS,
+    WEB_SEARCHES,
     Usage,
     as_int,
     extra_number,
@@ -197,6 +200,11 @@ def response_attributes(response: Any) -> dict[str, Any]:
     tier = getattr(response, "service_tier", None)
     if isinstance(tier, str):
         out[OPENAI_SERVICE_TIER] = tier
+    output = getattr(response, "output", None)
+    if output and isinstance(output, list):  # Responses: each web_search_call item is a search, billed apiece
+        searches = sum(1 for item in output if getattr(item, "type", None) == "web_search_call")
+        if searches:
+            out[WEB_SEARCHES] = searches
     choices = getattr(response, "choices", None)
     if choices:
         reasons = []
