@@ -4,8 +4,9 @@ each recorded request, times published list prices.
 
 Prices, USD per million tokens, as published on the providers' pricing pages
 (anthropic.com/pricing, "Claude Sonnet 4.5", prompts up to 200K tokens: input $3, 5-minute
-cache write $3.75, cache hit $0.30, output $15; openai.com/api/pricing, "gpt-4o-mini": input
-$0.15, cached input $0.075, output $0.60; "text-embedding-3-small": $0.02).
+cache write $3.75, cache hit $0.30, output $15; web search, platform.claude.com's web search
+tool page: $10 per 1,000 searches on top of the tokens; openai.com/api/pricing, "gpt-4o-mini":
+input $0.15, cached input $0.075, output $0.60; "text-embedding-3-small": $0.02).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ M = Decimal(1_000_000)
 SONNET_45 = {"in": Decimal("3"), "read": Decimal("0.30"), "write5m": Decimal("3.75"), "out": Decimal("15")}
 GPT_4O_MINI = {"in": Decimal("0.15"), "cached": Decimal("0.075"), "out": Decimal("0.60")}
 EMBED_3_SMALL = Decimal("0.02")
+ANTHROPIC_SEARCH = Decimal(10) / 1000
 PRICED_MODELS = {"claude-sonnet-4-5", "gpt-4o-mini", "text-embedding-3-small"}
 
 
@@ -43,7 +45,8 @@ def call_cost(path: str, body: dict) -> Decimal:
     assert model in PRICED_MODELS, f"no published price written out for {model}"
     if path == "/v1/messages":  # Anthropic: uncached 10+W, cache read W, cache write 2W (5-minute), output 6
         p = SONNET_45
-        return ((10 + w) * p["in"] + w * p["read"] + 2 * w * p["write5m"] + 6 * p["out"]) / M
+        tokens = ((10 + w) * p["in"] + w * p["read"] + 2 * w * p["write5m"] + 6 * p["out"]) / M
+        return tokens + _searches(body) * ANTHROPIC_SEARCH
     if path in ("/v1/chat/completions", "/v1/responses"):  # OpenAI: prompt 10+W of which W cached, completion 6
         assert "prompt_cache_key" not in body, "the fake then reports W as written, not read"
         p = GPT_4O_MINI
@@ -51,6 +54,14 @@ def call_cost(path: str, body: dict) -> Decimal:
     if path == "/v1/embeddings":  # prompt 10+W
         return (10 + w) * EMBED_3_SMALL / M
     raise AssertionError(f"no rule for {path}")
+
+
+def _searches(body: dict) -> int:
+    """The fake's rule: a web search tool in `tools` runs its max_uses searches (else 1)."""
+    for tool in body.get("tools") or ():
+        if str(tool.get("type", "")).startswith("web_search_"):
+            return tool.get("max_uses") or 1
+    return 0
 
 
 def calls(requests) -> list[tuple[str, dict]]:

@@ -1,8 +1,8 @@
-"""Pydantic AI as installed, its own instrumentation on (`Agent.instrument_all()`): three agent runs
-(OpenAI chat, OpenAI Responses, Anthropic) under one request span. Each run is an `invoke_agent`
+"""Pydantic AI as installed, its own instrumentation on (`Agent.instrument_all()`): four agent runs
+(OpenAI chat, OpenAI Responses, Anthropic, Anthropic with two web searches) under one request span. Each run is an `invoke_agent`
 span carrying its steps' usage summed (`gen_ai.aggregated_usage.*`) above a `chat MODEL` span with
 the call's usage; on Anthropic the SDK's own span sits below that one with the same usage again.
-Each call billed once, at list price, tagged."""
+Each call billed once, at list price (the searches at $10 per 1,000 on top), tagged."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ import pytest
 from tests.integrations import checks
 from tests.integrations.runner import record_shapes, scenario
 
-CALLS = 3
+CALLS = 4
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    with scenario("pydantic_ai_agents.py", tmp_path_factory.mktemp("pydantic_ai"), "grpc", expect_spans=8) as run:
+    with scenario("pydantic_ai_agents.py", tmp_path_factory.mktemp("pydantic_ai"), "grpc", expect_spans=11) as run:
         yield record_shapes("Pydantic AI agents, instrument_all (gRPC)", run)
 
 

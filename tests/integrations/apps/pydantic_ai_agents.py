@@ -1,12 +1,14 @@
 """Pydantic AI agents instrumented by Pydantic AI itself (`Agent.instrument_all()`), on the global
 OpenTelemetry SDK provider exporting to costline: one agent run each on OpenAI Chat Completions,
-the OpenAI Responses API and Anthropic (whose SDK also traces the call itself), in one request."""
+the OpenAI Responses API and Anthropic (whose SDK also traces the call itself), and one more on
+Anthropic with its server-side web search (two searches, billed apiece), in one request."""
 
 from __future__ import annotations
 
 import otel_setup
 from opentelemetry import trace
-from pydantic_ai import Agent
+from pydantic_ai import Agent, WebSearchTool
+from pydantic_ai.capabilities import NativeTool
 from pydantic_ai.models.anthropic import AnthropicModel
 from pydantic_ai.models.openai import OpenAIChatModel, OpenAIResponsesModel
 from pydantic_ai.providers.anthropic import AnthropicProvider
@@ -25,4 +27,5 @@ models = [
 with costline.attribution(**otel_setup.TAGS), trace.get_tracer("app").start_as_current_span("POST /chat"):
     for model in models:
         Agent(model).run_sync("one two three four")
+    Agent(models[2], capabilities=[NativeTool(WebSearchTool(max_uses=2))]).run_sync("one two three four")
 provider.shutdown()
