@@ -44,6 +44,11 @@ async function main() {
       experimental_telemetry: telemetry,
     }),
     'anthropic': () => generateText({ model: anthropic('claude-sonnet-4-5'), prompt: 'alpha beta', experimental_telemetry: telemetry }),
+    'anthropic web search': () => generateText({
+      model: anthropic('claude-sonnet-4-5'), prompt: 'what is new today',
+      tools: { web_search: anthropic.tools.webSearch_20250305({ maxUses: 2 }) },
+      experimental_telemetry: telemetry,
+    }),
     'anthropic 1h cache': () => generateText({
       model: anthropic('claude-sonnet-4-5'),
       messages: [{ role: 'user', content: [

@@ -1,7 +1,7 @@
 """The Vercel AI SDK as a JS app runs it (tests/js/vercel_ai.js; versions pinned in tests/js/package.json):
 its own OpenTelemetry spans, exported by OpenTelemetry JS to a real costline, from real calls through
 @ai-sdk/openai and @ai-sdk/anthropic to the fake provider (chat, Responses, a stream, reasoning, embeddings,
-Anthropic with thinking, 5-minute and 1-hour cache writes), attributed by its telemetry metadata. Each model call is billed once (on its
+Anthropic with thinking, 5-minute and 1-hour cache writes, its web search tool), attributed by its telemetry metadata. Each model call is billed once (on its
 ai.*.doGenerate / doStream span, never again on the ai.generateText span that repeats its usage), at the
 providers' published prices, computed here from the usage the SDK itself received. Skips without node
 and npm (./dev installs the packages into .js-senders: TEST_JS_SENDERS).
@@ -35,6 +35,7 @@ SONNET_45 = {
     "1h": Decimal("6"),
     "out": Decimal("15"),
 }
+ANTHROPIC_SEARCH = Decimal(10) / 1000  # platform.claude.com, web search tool: $10 per 1,000 searches
 
 
 def _openai(raw: dict, price: dict = GPT_4O_MINI) -> Decimal:
@@ -62,7 +63,8 @@ def _anthropic(raw: dict) -> Decimal:
     billed += (
         writes["ephemeral_5m_input_tokens"] * SONNET_45["5m"] + writes["ephemeral_1h_input_tokens"] * SONNET_45["1h"]
     )
-    return (billed + raw["output_tokens"] * SONNET_45["out"]) / M
+    searches = (raw.get("server_tool_use") or {}).get("web_search_requests", 0)
+    return (billed + raw["output_tokens"] * SONNET_45["out"]) / M + searches * ANTHROPIC_SEARCH
 
 
 def test_each_vercel_ai_sdk_call_is_billed_once_at_published_prices(tmp_path):
@@ -80,21 +82,25 @@ def test_each_vercel_ai_sdk_call_is_billed_once_at_published_prices(tmp_path):
             )
             assert done.returncode == 0, done.stdout + done.stderr
             calls = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-            spans = sink.wait_for_spans(16)  # eight calls: ai.generateText (streamText, embedMany) and its step
+            spans = sink.wait_for_spans(18)  # nine calls: ai.generateText (streamText, embedMany) and its step
     want = {c["call"]: _expected(c) for c in calls}
-    assert len(want) == 8
+    assert len(want) == 9
+    searched = next(c["raw"] for c in calls if c["call"] == "anthropic web search")
+    assert searched["server_tool_use"]["web_search_requests"] == 2  # the fake ran the tool's maxUses
     assert calls[-1]["raw"]["cache_creation"]["ephemeral_1h_input_tokens"] > 0  # the 1-hour writes are there
     billed = sorted(
         Decimal(str(s.attributes["costline.cost.usd"])) for s in spans if "costline.cost.usd" in s.attributes
     )
-    assert len(billed) == 8  # one span per call carries its cost
+    assert len(billed) == 9  # one span per call carries its cost
     db = sqlite3.connect(cfg.ledger)
     try:
         rows = db.execute("SELECT span_name, cost_usd, cache_write_1h_tokens FROM costline_calls").fetchall()
+        searches = sorted(n for (n,) in db.execute("SELECT web_searches FROM costline_calls"))
         tags = [json.loads(t) for (t,) in db.execute("SELECT tags FROM costline_calls")]
     finally:
         db.close()
     assert sorted(Decimal(c) for _, c, _ in rows) == sorted(want.values())
+    assert searches == [0] * 8 + [2]  # read from the Anthropic provider metadata, billed at $0.01 each
     assert all(t["feature"] == "support" and t["customer_id"] == "acme" for t in tags)  # telemetry metadata
     assert {name for name, _, _ in rows} == {
         "ai.generateText.doGenerate",
