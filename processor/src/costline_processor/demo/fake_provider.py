@@ -1,18 +1,20 @@
-"""A fake LLM provider on loopback: OpenAI and Anthropic wire formats, JSON and SSE.
+"""A fake LLM provider on loopback: OpenAI, Anthropic and Gemini wire formats, JSON and SSE.
 
     with FakeProvider() as fake:
         openai.OpenAI(base_url=fake.openai_base_url, api_key="x")
         anthropic.Anthropic(base_url=fake.base_url, api_key="x")
+        genai.Client(api_key="x", http_options={"base_url": fake.base_url})
 
     python -m costline_processor.demo.fake_provider --port 8099
 
 Endpoints: `POST /v1/chat/completions`, `/v1/responses`, `/v1/embeddings`,
 `/v1/completions` (OpenAI) and `/v1/messages` (Anthropic), each with `"stream": true`
-as SSE the way the real APIs send it. Response ids are `<kind>fake-<random per server>-<n>`
-(`chatcmpl-`, `cmpl-`, `resp_`, `msg_`): unique across servers and processes, as real
-providers' are. Any other path answers `{"ok": true}`, handy as an "internal service" in
-baggage tests. Every request's method, path, headers and JSON body is recorded
-(`.requests`).
+as SSE the way the real APIs send it; Gemini's `/v1*/.../models/MODEL:generateContent` and
+`:streamGenerateContent` (SSE, `?alt=sse`), the model named by the path. Response ids are
+`<kind>fake-<random per server>-<n>` (`chatcmpl-`, `cmpl-`, `resp_`, `msg_`, none for Gemini's
+`responseId`): unique across servers and processes, as real providers' are. Any other path
+answers `{"ok": true}`, handy as an "internal service" in baggage tests. Every request's
+method, path, headers and JSON body is recorded (`.requests`).
 
 Usage is derived from the request so tests can compute it. With W = the number of
 whitespace-separated words in all prompt text (messages, system, instructions, input,
@@ -40,15 +42,28 @@ maps it to (embeddings echo the request model, as OpenAI does), and:
                                               server_tool_use and web_search_tool_result blocks); else absent
     OpenAI responses with a web search tool (`"type": "web_search..."`) in `tools`: two `web_search_call`
         items before the message (in the final response of a stream)
+    Gemini generateContent (usageMetadata; W = the words of the text parts of `contents` and
+    `systemInstruction`; modelVersion = the path's model, as Google answers, or its `response_models` entry)
+        promptTokenCount (inclusive of cached, as Google reports)  10 + W
+        cachedContentTokenCount               W when the request names `cachedContent`, else absent
+        candidatesTokenCount                  6
+        thoughtsTokenCount                    3 when generationConfig.thinkingConfig has a budget other
+                                              than 0 (or none), else absent
+        toolUsePromptTokenCount               5 with a `googleSearch` tool (and groundingMetadata with one
+                                              query on the candidate), else absent
+        totalTokenCount                       prompt + candidates + thoughts + toolUse
+        streams: a chunk per reply word, each with usageMetadata whose candidatesTokenCount is the running
+        count (1, 2, 3, 4, then 6 on the last, finishReason STOP), as Gemini 2.5 sends it; no [DONE]
     Models starting "openrouter/" add `usage.cost` = (input + output) / 1_000_000 USD.
     service_tier: the request's (OpenAI: "default" when absent or "auto"); Anthropic: "standard".
 
 Special models: `error-NNN` answers HTTP NNN with the provider's error body (and
 `x-should-retry: false`, so SDKs do not retry); `cut-stream` ends a stream cleanly but
-early, with no usage; `error-stream` sends an error event mid-stream (the SDKs raise it).
+early, with no usage (Gemini: two chunks with promptTokenCount alone); `error-stream` sends
+an error event mid-stream (the SDKs raise it; OpenAI and Anthropic only).
 
-This module is the server; the bodies are built beside it, by `openai_wire` and
-`anthropic_wire` (and `common_wire`, what the two share), and stay importable from here.
+This module is the server; the bodies are built beside it, by `openai_wire`, `anthropic_wire`
+and `gemini_wire` (and `common_wire`, what they share), and stay importable from here.
 """
 
 from __future__ import annotations
@@ -63,7 +78,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from costline_processor.demo import anthropic_wire, openai_wire
+from costline_processor.demo import anthropic_wire, gemini_wire, openai_wire
 from costline_processor.demo.anthropic_wire import anthropic_usage, message_events, message_json
 from costline_processor.demo.common_wire import CREATED, REPLY, prompt_words
 from costline_processor.demo.openai_wire import (
@@ -107,6 +122,8 @@ class RecordedRequest:
 
 def error_body(path: str, status: int) -> dict:
     """The error body in the wire format of the endpoint at `path`."""
+    if gemini_wire.route(path):
+        return gemini_wire.error_json(status)
     wire = anthropic_wire if path.startswith("/v1/messages") else openai_wire
     return wire.error_json(status)
 
@@ -133,6 +150,8 @@ class _Handler(BaseHTTPRequestHandler):
         if not isinstance(body, dict):
             return self._json(200, {"ok": True, "path": self.path})
         path = self.path.split("?")[0]
+        if gemini_wire.route(path):
+            return self._gemini(path, body)
         model = str(body.get("model", ""))
         if model.startswith("error-") and model[6:].isdigit():
             return self._json(int(model[6:]), error_body(path, int(model[6:])), {"x-should-retry": "false"})
@@ -166,6 +185,16 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._sse([(e["type"], e) for e in events], fail=fail)
             return self._json(200, message_json(body, "msg_" + rid, answer_model))
         return self._json(200, {"ok": True, "path": self.path})
+
+    def _gemini(self, path: str, body: dict) -> None:
+        model, stream = gemini_wire.route(path) or ("", False)
+        if model.startswith("error-") and model[6:].isdigit():
+            return self._json(int(model[6:]), gemini_wire.error_json(int(model[6:])))
+        rid, answer_model = self.server.next_id(), self.server.response_models.get(model, model)
+        if stream:
+            chunks = gemini_wire.generate_chunks(body, rid, answer_model, model == "cut-stream")
+            return self._sse([(None, c) for c in chunks])
+        return self._json(200, gemini_wire.generate_json(body, rid, answer_model))
 
     def _record(self, body: Any) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
