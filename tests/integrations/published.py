@@ -6,11 +6,14 @@ Prices, USD per million tokens, as published on the providers' pricing pages
 (anthropic.com/pricing, "Claude Sonnet 4.5", prompts up to 200K tokens: input $3, 5-minute
 cache write $3.75, cache hit $0.30, output $15; web search, platform.claude.com's web search
 tool page: $10 per 1,000 searches on top of the tokens; openai.com/api/pricing, "gpt-4o-mini":
-input $0.15, cached input $0.075, output $0.60; "text-embedding-3-small": $0.02).
+input $0.15, cached input $0.075, output $0.60; "text-embedding-3-small": $0.02; Gemini 2.5
+Flash, ai.google.dev/gemini-api/docs/pricing, paid tier, text: input $0.30, output $2.50
+"including thinking tokens", context caching $0.03 (storage by the hour, not per call)).
 """
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 M = Decimal(1_000_000)
@@ -18,7 +21,10 @@ SONNET_45 = {"in": Decimal("3"), "read": Decimal("0.30"), "write5m": Decimal("3.
 GPT_4O_MINI = {"in": Decimal("0.15"), "cached": Decimal("0.075"), "out": Decimal("0.60")}
 EMBED_3_SMALL = Decimal("0.02")
 ANTHROPIC_SEARCH = Decimal(10) / 1000
+GEMINI_25_FLASH = {"in": Decimal("0.30"), "cached": Decimal("0.03"), "out": Decimal("2.50")}
 PRICED_MODELS = {"claude-sonnet-4-5", "gpt-4o-mini", "text-embedding-3-small"}
+# Gemini names the model in the path: /v1beta/models/MODEL:generateContent (or :streamGenerateContent)
+GEMINI_PATH = re.compile(r"^/v1[^/]*/(?:.*/)?models/([^/:]+):(?:stream)?[gG]enerateContent$")
 
 
 def _text_words(value) -> int:
@@ -41,6 +47,8 @@ def prompt_words(body: dict) -> int:
 
 def call_cost(path: str, body: dict) -> Decimal:
     """What one answered request costs at list price."""
+    if GEMINI_PATH.match(path):
+        return gemini_cost(path, body)
     model, w = body["model"], prompt_words(body)
     assert model in PRICED_MODELS, f"no published price written out for {model}"
     if path == "/v1/messages":  # Anthropic: uncached 10+W, cache read W, cache write 2W (5-minute), output 6
@@ -64,10 +72,28 @@ def _searches(body: dict) -> int:
     return 0
 
 
+def gemini_cost(path: str, body: dict) -> Decimal:
+    """The fake's Gemini rule: prompt 10+W (W cached when the request names cachedContent), 6
+    candidates, 3 thoughts with a thinking budget (not 0), 5 tool-use prompt tokens with Google
+    Search. Google bills thoughts as output and tool-use prompt tokens as input."""
+    model = GEMINI_PATH.match(path).group(1)  # type: ignore[union-attr]
+    assert model == "gemini-2.5-flash", f"no published price written out for {model}"
+    w = sum(len(p["text"].split()) for c in body["contents"] for p in c["parts"] if "text" in p)
+    w += sum(len(p["text"].split()) for p in (body.get("systemInstruction") or {}).get("parts", []))
+    cached = w if body.get("cachedContent") else 0
+    thinking = (body.get("generationConfig") or {}).get("thinkingConfig")
+    thoughts = 3 if thinking and thinking.get("thinking_budget", thinking.get("thinkingBudget")) != 0 else 0
+    tool_use = 5 if any("googleSearch" in t for t in body.get("tools") or ()) else 0
+    p = GEMINI_25_FLASH
+    return ((10 + w - cached + tool_use) * p["in"] + cached * p["cached"] + (6 + thoughts) * p["out"]) / M
+
+
 def calls(requests) -> list[tuple[str, dict]]:
     """The model calls among the fake provider's recorded requests: (path, body)."""
     return [
         (r.path.split("?")[0], r.body)
         for r in requests
-        if r.method == "POST" and isinstance(r.body, dict) and "model" in r.body
+        if r.method == "POST"
+        and isinstance(r.body, dict)
+        and ("model" in r.body or GEMINI_PATH.match(r.path.split("?")[0]))
     ]

@@ -1,0 +1,34 @@
+"""The Gemini calls both Gemini apps make through the google-genai SDK, under costline's
+attribution tags and one request span: a plain call, a streamed one, one that thinks (a
+thinking budget) and one that reads a context cache (`cached_content`). With GEMINI_SEARCH=1,
+one more call grounded with Google Search (the fake then reports toolUsePromptTokenCount)."""
+
+from __future__ import annotations
+
+import os
+
+import otel_setup
+from google import genai
+from google.genai import types
+from opentelemetry import trace
+
+import costline
+
+MODEL = "gemini-2.5-flash"
+
+
+def run() -> None:
+    client = genai.Client(api_key="k", http_options={"base_url": otel_setup.BASE})
+    with costline.attribution(**otel_setup.TAGS), trace.get_tracer("app").start_as_current_span("POST /chat"):
+        client.models.generate_content(model=MODEL, contents="one two three four")
+        for _ in client.models.generate_content_stream(model=MODEL, contents="one two three four five"):
+            pass
+        thinking = types.ThinkingConfig(thinking_budget=64)
+        client.models.generate_content(
+            model=MODEL, contents="one two", config=types.GenerateContentConfig(thinking_config=thinking)
+        )
+        cached = types.GenerateContentConfig(cached_content="cachedContents/fake-cache")
+        client.models.generate_content(model=MODEL, contents="one two three four five six", config=cached)
+        if os.environ.get("GEMINI_SEARCH"):
+            search = types.GenerateContentConfig(tools=[types.Tool(google_search=types.GoogleSearch())])
+            client.models.generate_content(model=MODEL, contents="one two three", config=search)
