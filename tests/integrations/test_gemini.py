@@ -7,9 +7,11 @@ Each call billed once at Google's list price, tagged, the trace's total on its r
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
-from tests.integrations import checks
+from tests.integrations import checks, published
 from tests.integrations.runner import record_shapes, scenario
 
 CALLS = 4
@@ -51,3 +53,35 @@ def test_no_span_with_usage_left_unexplained(run):
 
 def test_ledger_rows_carry_the_attribution_tags(run):
     checks.assert_tagged(run)
+
+
+# -- grounding with Google Search: a known limit of the official instrumentation -------------------
+# Google bills a grounded call's toolUsePromptTokenCount as input. OpenInference adds it to
+# llm.token_count.prompt; opentelemetry-instrumentation-google-genai 1.3b0 records promptTokenCount
+# alone as gen_ai.usage.input_tokens, and by default nothing else on its span says a search tool was
+# there (gen_ai.tool.definitions only with content capture opted in). costline bills what the span
+# says: README's "Dialects costline reads" names the gap. (The $35 per 1,000 grounded prompts past
+# the free daily allowance is billed by neither; see NOTES "Gemini as installed".)
+SEARCH_PROMPT, TOOL_USE = 10 + 3, 5  # the fake's rule for "one two three" with a googleSearch tool
+
+
+@pytest.fixture(scope="module", params=sorted(SCENARIOS))
+def grounded(request, tmp_path_factory):
+    app, protocol, spans, title = SCENARIOS[request.param]
+    path = tmp_path_factory.mktemp(request.param + "-search")
+    with scenario(app, path, protocol, expect_spans=spans + 1, env={"GEMINI_SEARCH": "1"}) as run:
+        yield request.param, record_shapes(title + ", with a grounded call", run)
+
+
+def test_grounded_call_tokens(grounded):
+    name, run = grounded
+    last = max(run.billed(), key=lambda r: r["start_unix_nano"])
+    if name == "openinference-google-genai":  # the tool-use prompt tokens are in: list price
+        assert last["input_tokens"] == SEARCH_PROMPT + TOOL_USE, run.shapes
+        checks.assert_billed_once_at_list_price(run, CALLS + 1)
+    else:  # left out by the instrumentation: billed 5 tokens x $0.30/M = $0.0000015 short
+        assert last["input_tokens"] == SEARCH_PROMPT, run.shapes
+        path, body = published.calls(run.requests)[-1]
+        list_price = published.call_cost(path, body)  # (13 + 5) x $0.30/M + 6 x $2.50/M
+        assert list_price == Decimal("0.0000204")
+        assert Decimal(last["cost_usd"]) == list_price - TOOL_USE * published.GEMINI_25_FLASH["in"] / published.M
