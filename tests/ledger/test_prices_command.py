@@ -17,6 +17,12 @@ def test_show_prints_each_component_with_its_tiers_and_source(capsys):
     lines = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.split()}
     assert lines["input"] == ["$3", "$6"] and lines["output"] == ["$15", "$22.5"]  # base, above 200k
     assert lines["cache_write_1h"] == ["$6", "$12"]
+    assert "per web search: $0.01" in out  # Anthropic: $10 per 1,000 searches
+
+
+def test_show_says_when_a_model_has_no_search_price(capsys):
+    assert main(["prices", "show", "claude-3-haiku-20240307", "--provider", "anthropic", "--at", "2026-01-01"]) == 0
+    assert "per web search: none listed (caveat web_searches_unpriced)" in capsys.readouterr().out
 
 
 def test_show_names_the_correction_and_its_page(capsys):
