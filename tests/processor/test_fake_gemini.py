@@ -68,3 +68,15 @@ def test_error_models_answer_googles_error_body():
         "message": "fake provider error 429",
         "status": "RESOURCE_EXHAUSTED",
     }
+
+
+def test_a_stream_that_shows_its_thoughts_starts_with_them_and_no_candidate_count():
+    thinking = {"generationConfig": {"thinkingConfig": {"include_thoughts": True, "thinking_budget": 64}}}
+    with FakeProvider() as fake:
+        _, raw = post(fake, "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", {**PROMPT, **thinking})
+    chunks = [json.loads(line[6:]) for line in raw.decode().splitlines() if line.startswith("data: ")]
+    first = chunks[0]
+    assert first["candidates"][0]["content"]["parts"] == [{"text": "Thinking.", "thought": True}]
+    assert first["usageMetadata"]["thoughtsTokenCount"] == 3 and "candidatesTokenCount" not in first["usageMetadata"]
+    assert [c["usageMetadata"].get("candidatesTokenCount") for c in chunks] == [None, 1, 2, 3, 4, 6]
+    assert chunks[-1]["usageMetadata"]["totalTokenCount"] == 13 + 6 + 3

@@ -48,7 +48,9 @@ maps it to (embeddings echo the request model, as OpenAI does), and:
         cachedContentTokenCount               W when the request names `cachedContent`, else absent
         candidatesTokenCount                  6
         thoughtsTokenCount                    3 when generationConfig.thinkingConfig has a budget other
-                                              than 0 (or none), else absent
+                                              than 0 (or none), else absent; with its `includeThoughts`, a
+                                              thought part comes first (a stream's first chunk: its usage
+                                              has no candidatesTokenCount, as Google omits a zero count)
         toolUsePromptTokenCount               5 with a `googleSearch` tool (and groundingMetadata with one
                                               query on the candidate), else absent
         totalTokenCount                       prompt + candidates + thoughts + toolUse

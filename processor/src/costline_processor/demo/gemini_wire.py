@@ -53,6 +53,12 @@ def thinks(body: dict) -> bool:
     return config.get("thinkingBudget", config.get("thinking_budget")) != 0
 
 
+def shows_thoughts(body: dict) -> bool:
+    """thinkingConfig.includeThoughts (google-genai sends `include_thoughts`)."""
+    config = (body.get("generationConfig") or {}).get("thinkingConfig") or {}
+    return thinks(body) and bool(config.get("includeThoughts", config.get("include_thoughts")))
+
+
 def searches(body: dict) -> bool:
     return any(isinstance(t, dict) and "googleSearch" in t for t in body.get("tools") or ())
 
@@ -92,8 +98,11 @@ def _candidate(text: str, done: bool, body: dict) -> dict:
 
 
 def generate_json(body: dict, rid: str, model: str) -> dict:
+    candidate = _candidate(" ".join(REPLY), True, body)
+    if shows_thoughts(body):
+        candidate["content"]["parts"].insert(0, {"text": "Thinking.", "thought": True})
     return {
-        "candidates": [_candidate(" ".join(REPLY), True, body)],
+        "candidates": [candidate],
         "usageMetadata": gemini_usage(body),
         "modelVersion": model,
         "responseId": rid,
@@ -112,6 +121,9 @@ def generate_chunks(body: dict, rid: str, model: str, cut: bool) -> list[dict]:
         }
         for i, word in enumerate(REPLY)
     ]
+    if shows_thoughts(body):  # the thought summary first: no candidate tokens yet, so no count (zero is omitted)
+        thought = {"content": {"role": "model", "parts": [{"text": "Thinking.", "thought": True}]}, "index": 0}
+        chunks.insert(0, {**chunks[0], "candidates": [thought], "usageMetadata": gemini_usage(body, 0)})
     if cut:  # ends early: no final chunk, its usage no more than a running count
         prompt = {"promptTokenCount": 10 + prompt_words(body)}
         return [{**c, "usageMetadata": prompt} for c in chunks[:2]]
