@@ -1,8 +1,9 @@
 """Google Gemini through the real google-genai SDK, traced by the two instrumentations users run
 as installed: OpenTelemetry's own (opentelemetry-instrumentation-google-genai, semconv spans,
 `gen_ai.provider.name` "gemini") over OTLP/gRPC and OpenInference's (`llm.provider` "google")
-over OTLP/HTTP. Four calls to gemini-2.5-flash under one request span (apps/gemini_calls.py):
-plain, streamed (every chunk carries a running usage count), thinking, and a context-cache read.
+over OTLP/HTTP. Five calls to gemini-2.5-flash under one request span (apps/gemini_calls.py):
+plain, streamed (every chunk carries a running usage count), thinking, a context-cache read, and
+an async stream that thinks and shows its thoughts (its first chunk has no candidates count).
 Each call billed once at Google's list price, tagged, the trace's total on its root."""
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 from tests.integrations import checks, published
 from tests.integrations.runner import record_shapes, scenario
 
-CALLS = 4
+CALLS = 5
 # (app, protocol, spans the app exports, what record_shapes calls it)
 SCENARIOS = {
     "otel-google-genai": (

@@ -1,10 +1,12 @@
 """The Gemini calls both Gemini apps make through the google-genai SDK, under costline's
 attribution tags and one request span: a plain call, a streamed one, one that thinks (a
-thinking budget) and one that reads a context cache (`cached_content`). With GEMINI_SEARCH=1,
-one more call grounded with Google Search (the fake then reports toolUsePromptTokenCount)."""
+thinking budget), one that reads a context cache (`cached_content`) and, on the async client,
+a streamed one that thinks and shows its thoughts. With GEMINI_SEARCH=1, one more call grounded
+with Google Search (the fake then reports toolUsePromptTokenCount)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import otel_setup
@@ -29,6 +31,16 @@ def run() -> None:
         )
         cached = types.GenerateContentConfig(cached_content="cachedContents/fake-cache")
         client.models.generate_content(model=MODEL, contents="one two three four five six", config=cached)
+        asyncio.run(_streamed_thoughts(client))
         if os.environ.get("GEMINI_SEARCH"):
             search = types.GenerateContentConfig(tools=[types.Tool(google_search=types.GoogleSearch())])
             client.models.generate_content(model=MODEL, contents="one two three", config=search)
+
+
+async def _streamed_thoughts(client: genai.Client) -> None:
+    thinking = types.ThinkingConfig(thinking_budget=64, include_thoughts=True)
+    config = types.GenerateContentConfig(thinking_config=thinking)
+    async for _ in await client.aio.models.generate_content_stream(
+        model=MODEL, contents="one two three", config=config
+    ):
+        pass
