@@ -8,7 +8,8 @@ cache write $3.75, cache hit $0.30, output $15; web search, platform.claude.com'
 tool page: $10 per 1,000 searches on top of the tokens; openai.com/api/pricing, "gpt-4o-mini":
 input $0.15, cached input $0.075, output $0.60; "text-embedding-3-small": $0.02; Gemini 2.5
 Flash, ai.google.dev/gemini-api/docs/pricing, paid tier, text: input $0.30, output $2.50
-"including thinking tokens", context caching $0.03 (storage by the hour, not per call)).
+"including thinking tokens", context caching $0.03 (storage by the hour, not per call); the
+same on Vertex AI, cloud.google.com/vertex-ai/generative-ai/pricing: $0.30, $2.50, cached $0.03).
 """
 
 from __future__ import annotations

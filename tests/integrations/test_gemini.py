@@ -4,7 +4,9 @@ as installed: OpenTelemetry's own (opentelemetry-instrumentation-google-genai, s
 over OTLP/HTTP. Five calls to gemini-2.5-flash under one request span (apps/gemini_calls.py):
 plain, streamed (every chunk carries a running usage count), thinking, a context-cache read, and
 an async stream that thinks and shows its thoughts (its first chunk has no candidates count).
-Each call billed once at Google's list price, tagged, the trace's total on its root."""
+Each call billed once at Google's list price, tagged, the trace's total on its root; and again
+with a Vertex AI client (`vertexai=True`: `/v1beta1/projects/.../publishers/google/models/...`,
+the official instrumentation then says `gen_ai.provider.name` "vertex_ai")."""
 
 from __future__ import annotations
 
@@ -33,11 +35,16 @@ SCENARIOS = {
 }
 
 
-@pytest.fixture(scope="module", params=sorted(SCENARIOS))
+CLIENTS = {"gemini-api": {}, "vertex-ai": {"GEMINI_VERTEX": "1"}}
+
+
+@pytest.fixture(scope="module", params=[(s, c) for s in sorted(SCENARIOS) for c in CLIENTS], ids="-".join)
 def run(request, tmp_path_factory):
-    app, protocol, spans, title = SCENARIOS[request.param]
-    with scenario(app, tmp_path_factory.mktemp(request.param), protocol, expect_spans=spans) as run:
-        yield record_shapes(title, run)
+    name, client = request.param
+    app, protocol, spans, title = SCENARIOS[name]
+    path = tmp_path_factory.mktemp(f"{name}-{client}")
+    with scenario(app, path, protocol, expect_spans=spans, env=CLIENTS[client]) as run:
+        yield record_shapes(f"{title}, {client} client", run)
 
 
 def test_each_call_billed_once_at_list_price(run):

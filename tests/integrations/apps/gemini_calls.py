@@ -2,25 +2,29 @@
 attribution tags and one request span: a plain call, a streamed one, one that thinks (a
 thinking budget), one that reads a context cache (`cached_content`) and, on the async client,
 a streamed one that thinks and shows its thoughts. With GEMINI_SEARCH=1, one more call grounded
-with Google Search (the fake then reports toolUsePromptTokenCount)."""
+with Google Search (the fake then reports toolUsePromptTokenCount); with GEMINI_VERTEX=1, the
+client is Vertex AI's (`vertexai=True`, a project and location: `/v1beta1/projects/...` paths)."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import os
 
 import otel_setup
 from google import genai
 from google.genai import types
+from google.oauth2.credentials import Credentials
 from opentelemetry import trace
 
 import costline
 
 MODEL = "gemini-2.5-flash"
+HOUR = datetime.timedelta(hours=1)  # a token that needs no refresh (google-auth compares naive UTC)
 
 
 def run() -> None:
-    client = genai.Client(api_key="k", http_options={"base_url": otel_setup.BASE})
+    client = _client()
     with costline.attribution(**otel_setup.TAGS), trace.get_tracer("app").start_as_current_span("POST /chat"):
         client.models.generate_content(model=MODEL, contents="one two three four")
         for _ in client.models.generate_content_stream(model=MODEL, contents="one two three four five"):
@@ -35,6 +39,19 @@ def run() -> None:
         if os.environ.get("GEMINI_SEARCH"):
             search = types.GenerateContentConfig(tools=[types.Tool(google_search=types.GoogleSearch())])
             client.models.generate_content(model=MODEL, contents="one two three", config=search)
+
+
+def _client() -> genai.Client:
+    if not os.environ.get("GEMINI_VERTEX"):
+        return genai.Client(api_key="k", http_options={"base_url": otel_setup.BASE})
+    token = Credentials(token="t", expiry=datetime.datetime.now(datetime.UTC).replace(tzinfo=None) + HOUR)
+    return genai.Client(
+        vertexai=True,
+        project="p",
+        location="us-central1",
+        credentials=token,
+        http_options={"base_url": otel_setup.BASE},
+    )
 
 
 async def _streamed_thoughts(client: genai.Client) -> None:
