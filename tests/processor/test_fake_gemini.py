@@ -80,3 +80,14 @@ def test_a_stream_that_shows_its_thoughts_starts_with_them_and_no_candidate_coun
     assert first["usageMetadata"]["thoughtsTokenCount"] == 3 and "candidatesTokenCount" not in first["usageMetadata"]
     assert [c["usageMetadata"].get("candidatesTokenCount") for c in chunks] == [None, 1, 2, 3, 4, 6]
     assert chunks[-1]["usageMetadata"]["totalTokenCount"] == 13 + 6 + 3
+
+
+def test_audio_parts_add_audio_prompt_tokens():
+    audio = {"inlineData": {"mimeType": "audio/wav", "data": "UklGRg=="}}
+    as_sent = {"inlineData": {"mime_type": "audio/wav", "data": "UklGRg=="}}  # google-genai 2.34's spelling
+    body = {"contents": [{"role": "user", "parts": [{"text": "one two three"}, audio, as_sent]}]}
+    with FakeProvider() as fake:
+        _, raw = post(fake, "/v1beta/models/gemini-2.5-flash:generateContent", body)
+    u = json.loads(raw)["usageMetadata"]
+    assert u["promptTokenCount"] == 13 + 50
+    assert u["promptTokensDetails"] == [{"modality": "TEXT", "tokenCount": 13}, {"modality": "AUDIO", "tokenCount": 50}]

@@ -44,7 +44,9 @@ maps it to (embeddings echo the request model, as OpenAI does), and:
         items before the message (in the final response of a stream)
     Gemini generateContent (usageMetadata; W = the words of the text parts of `contents` and
     `systemInstruction`; modelVersion = the path's model, as Google answers, or its `response_models` entry)
-        promptTokenCount (inclusive of cached, as Google reports)  10 + W
+        promptTokenCount (inclusive of cached, as Google reports)  10 + W + 25 per audio part (an `inlineData`
+                                              part with an audio/* mimeType); promptTokensDetails splits
+                                              it: TEXT 10 + W, AUDIO 25 per audio part
         cachedContentTokenCount               W when the request names `cachedContent`, else absent
         candidatesTokenCount                  6
         thoughtsTokenCount                    3 when generationConfig.thinkingConfig has a budget other

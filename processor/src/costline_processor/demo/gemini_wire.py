@@ -45,6 +45,13 @@ def prompt_words(body: dict) -> int:
     return _words(body.get("contents")) + _words(body.get("systemInstruction"))
 
 
+def audio_parts(body: dict) -> int:
+    """The `inlineData` parts of `contents` with an audio/* mimeType (google-genai sends `mime_type`)."""
+    parts = [p for c in body.get("contents") or () if isinstance(c, dict) for p in c.get("parts") or ()]
+    blobs = [p.get("inlineData") or {} for p in parts if isinstance(p, dict)]
+    return sum(1 for b in blobs if str(b.get("mimeType", b.get("mime_type", ""))).startswith("audio/"))
+
+
 def thinks(body: dict) -> bool:
     """A thinkingConfig whose budget is not 0 (google-genai sends `thinking_budget`; the API takes both)."""
     config = (body.get("generationConfig") or {}).get("thinkingConfig")
@@ -65,8 +72,8 @@ def searches(body: dict) -> bool:
 
 def gemini_usage(body: dict, candidates: int = 6) -> dict:
     """usageMetadata: promptTokenCount is inclusive of the cached tokens, as Google reports."""
-    w = prompt_words(body)
-    usage: dict[str, Any] = {"promptTokenCount": 10 + w}
+    w, audio = prompt_words(body), 25 * audio_parts(body)
+    usage: dict[str, Any] = {"promptTokenCount": 10 + w + audio}
     if candidates:
         usage["candidatesTokenCount"] = candidates
     if body.get("cachedContent"):
@@ -78,6 +85,8 @@ def gemini_usage(body: dict, candidates: int = 6) -> dict:
     counts = ("promptTokenCount", "candidatesTokenCount", "toolUsePromptTokenCount", "thoughtsTokenCount")
     usage["totalTokenCount"] = sum(usage.get(k, 0) for k in counts)
     usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": 10 + w}]
+    if audio:
+        usage["promptTokensDetails"].append({"modality": "AUDIO", "tokenCount": audio})
     return usage
 
 
