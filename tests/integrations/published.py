@@ -7,9 +7,9 @@ Prices, USD per million tokens, as published on the providers' pricing pages
 cache write $3.75, cache hit $0.30, output $15; web search, platform.claude.com's web search
 tool page: $10 per 1,000 searches on top of the tokens; openai.com/api/pricing, "gpt-4o-mini":
 input $0.15, cached input $0.075, output $0.60; "text-embedding-3-small": $0.02; Gemini 2.5
-Flash, ai.google.dev/gemini-api/docs/pricing, paid tier, text: input $0.30, output $2.50
-"including thinking tokens", context caching $0.03 (storage by the hour, not per call); the
-same on Vertex AI, cloud.google.com/vertex-ai/generative-ai/pricing: $0.30, $2.50, cached $0.03).
+Flash, ai.google.dev/gemini-api/docs/pricing, paid tier: input $0.30 (text), $1.00 (audio),
+output $2.50 "including thinking tokens", context caching $0.03 (storage by the hour, not per
+call); the same on Vertex AI, cloud.google.com/vertex-ai/generative-ai/pricing).
 """
 
 from __future__ import annotations
@@ -22,7 +22,12 @@ SONNET_45 = {"in": Decimal("3"), "read": Decimal("0.30"), "write5m": Decimal("3.
 GPT_4O_MINI = {"in": Decimal("0.15"), "cached": Decimal("0.075"), "out": Decimal("0.60")}
 EMBED_3_SMALL = Decimal("0.02")
 ANTHROPIC_SEARCH = Decimal(10) / 1000
-GEMINI_25_FLASH = {"in": Decimal("0.30"), "cached": Decimal("0.03"), "out": Decimal("2.50")}
+GEMINI_25_FLASH = {
+    "in": Decimal("0.30"),
+    "audio_in": Decimal("1.00"),
+    "cached": Decimal("0.03"),
+    "out": Decimal("2.50"),
+}
 PRICED_MODELS = {"claude-sonnet-4-5", "gpt-4o-mini", "text-embedding-3-small"}
 # Gemini names the model in the path: /v1beta/models/MODEL:generateContent (or :streamGenerateContent)
 GEMINI_PATH = re.compile(r"^/v1[^/]*/(?:.*/)?models/([^/:]+):(?:stream)?[gG]enerateContent$")
@@ -74,19 +79,23 @@ def _searches(body: dict) -> int:
 
 
 def gemini_cost(path: str, body: dict) -> Decimal:
-    """The fake's Gemini rule: prompt 10+W (W cached when the request names cachedContent), 6
-    candidates, 3 thoughts with a thinking budget (not 0), 5 tool-use prompt tokens with Google
-    Search. Google bills thoughts as output and tool-use prompt tokens as input."""
+    """The fake's Gemini rule: prompt 10+W (W cached when the request names cachedContent) and 25
+    audio tokens per audio part, 6 candidates, 3 thoughts with a thinking budget (not 0), 5 tool-use
+    prompt tokens with Google Search. Google bills thoughts as output, tool-use prompt tokens as input."""
     model = GEMINI_PATH.match(path).group(1)  # type: ignore[union-attr]
     assert model == "gemini-2.5-flash", f"no published price written out for {model}"
-    w = sum(len(p["text"].split()) for c in body["contents"] for p in c["parts"] if "text" in p)
+    w = sum(len(part["text"].split()) for c in body["contents"] for part in c["parts"] if "text" in part)
     w += sum(len(p["text"].split()) for p in (body.get("systemInstruction") or {}).get("parts", []))
     cached = w if body.get("cachedContent") else 0
     thinking = (body.get("generationConfig") or {}).get("thinkingConfig")
     thoughts = 3 if thinking and thinking.get("thinking_budget", thinking.get("thinkingBudget")) != 0 else 0
     tool_use = 5 if any("googleSearch" in t for t in body.get("tools") or ()) else 0
+    parts = [p for c in body["contents"] for p in c["parts"]]
+    blobs = [part["inlineData"] for part in parts if "inlineData" in part]  # google-genai sends mime_type
+    audio = 25 * sum(1 for b in blobs if b.get("mimeType", b.get("mime_type", "")).startswith("audio/"))
     p = GEMINI_25_FLASH
-    return ((10 + w - cached + tool_use) * p["in"] + cached * p["cached"] + (6 + thoughts) * p["out"]) / M
+    text_in = (10 + w - cached + tool_use) * p["in"] + audio * p["audio_in"]
+    return (text_in + cached * p["cached"] + (6 + thoughts) * p["out"]) / M
 
 
 def calls(requests) -> list[tuple[str, dict]]:

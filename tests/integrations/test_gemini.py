@@ -1,9 +1,10 @@
 """Google Gemini through the real google-genai SDK, traced by the two instrumentations users run
 as installed: OpenTelemetry's own (opentelemetry-instrumentation-google-genai, semconv spans,
 `gen_ai.provider.name` "gemini") over OTLP/gRPC and OpenInference's (`llm.provider` "google")
-over OTLP/HTTP. Five calls to gemini-2.5-flash under one request span (apps/gemini_calls.py):
-plain, streamed (every chunk carries a running usage count), thinking, a context-cache read, and
-an async stream that thinks and shows its thoughts (its first chunk has no candidates count).
+over OTLP/HTTP. Six calls to gemini-2.5-flash under one request span (apps/gemini_calls.py):
+plain, streamed (every chunk carries a running usage count), thinking, a context-cache read, an
+async stream that thinks and shows its thoughts (its first chunk has no candidates count), and
+one with an audio part (audio input is $1.00 per million, not $0.30).
 Each call billed once at Google's list price, tagged, the trace's total on its root; and again
 with a Vertex AI client (`vertexai=True`: `/v1beta1/projects/.../publishers/google/models/...`,
 the official instrumentation then says `gen_ai.provider.name` "vertex_ai")."""
@@ -17,7 +18,7 @@ import pytest
 from tests.integrations import checks, published
 from tests.integrations.runner import record_shapes, scenario
 
-CALLS = 5
+CALLS = 6
 # (app, protocol, spans the app exports, what record_shapes calls it)
 SCENARIOS = {
     "otel-google-genai": (

@@ -1,9 +1,10 @@
 """The Gemini calls both Gemini apps make through the google-genai SDK, under costline's
 attribution tags and one request span: a plain call, a streamed one, one that thinks (a
-thinking budget), one that reads a context cache (`cached_content`) and, on the async client,
-a streamed one that thinks and shows its thoughts. With GEMINI_SEARCH=1, one more call grounded
-with Google Search (the fake then reports toolUsePromptTokenCount); with GEMINI_VERTEX=1, the
-client is Vertex AI's (`vertexai=True`, a project and location: `/v1beta1/projects/...` paths)."""
+thinking budget), one that reads a context cache (`cached_content`), on the async client a
+streamed one that thinks and shows its thoughts, and one with an audio part. With
+GEMINI_SEARCH=1, one more call grounded with Google Search (the fake then reports
+toolUsePromptTokenCount); with GEMINI_VERTEX=1, the client is Vertex AI's (`vertexai=True`, a
+project and location: `/v1beta1/projects/...` paths)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ def run() -> None:
         cached = types.GenerateContentConfig(cached_content="cachedContents/fake-cache")
         client.models.generate_content(model=MODEL, contents="one two three four five six", config=cached)
         asyncio.run(_streamed_thoughts(client))
+        audio = types.Part.from_bytes(data=b"RIFF fake wav", mime_type="audio/wav")
+        client.models.generate_content(model=MODEL, contents=["one two", audio])
         if os.environ.get("GEMINI_SEARCH"):
             search = types.GenerateContentConfig(tools=[types.Tool(google_search=types.GoogleSearch())])
             client.models.generate_content(model=MODEL, contents="one two three", config=search)
