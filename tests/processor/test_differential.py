@@ -23,10 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 # and nothing else (no row, no counter); with the copies off the digest is still the previous one, OFF_REFERENCE.
 # Schema 7: LedgerRow gained tier and cache_write_1h_tokens (every row's repr changes; no span, cost or counter does):
 # with those two fields left out of repr both digests are still the previous ones, a3af8fa1...e7f6d and 162aaaf3...bd07.
-# Schema 8: LedgerRow gained web_searches (every row's repr changes; the corpus has no search, so no span, cost or
-# counter does): with it left out of repr both digests are still the previous ones, 6f212905...12ba3 and 29935bc9...a608.
-REFERENCE = "340163eb87653165e6d64b9405c1ce45dcb121211cd983122765bdac656255fd"
-OFF_REFERENCE = "1882a2b7485ba6a634b91b0afc554ddfd41ee46ad3e4105ec817a5c655e20c51"
+# Schema 8: LedgerRow gained web_searches and the three image counts (every row's repr changes; the corpus has no
+# search and no image, so no span, cost or counter does; audio_cost.py became modality_cost.py): with the four left
+# out of repr both digests are still the previous ones, 6f212905...12ba3 and 29935bc9...a608.
+REFERENCE = "2d681054eed00afaaaf3050fd3d696c5df6d842ad6faba7ec8b817ef79b1c2b8"
+OFF_REFERENCE = "477e1cc63b4694b7053c6c0c568a19e2389e1aa78150350cef62dc775c53f016"
 PRICES_VERSION = "0.2.3"  # the digest prices the corpus with this genai-prices' data
 
 

@@ -11,6 +11,7 @@ Most calls have none. Values, comma-joined when several apply:
                          priced at the standard rate, which the tier's bill is not
     audio_at_text_rate   the call has audio tokens and the price data has no audio rate for the
                          model: they are priced at its text rate (audio usually costs several times more)
+    image_at_text_rate   the same for image tokens (an image model's output costs ~12x its text)
     web_searches_unpriced
                          the provider ran web searches for the call (a fee per search on top of the
                          tokens) and neither the price data nor the price file prices them for this
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 AUDIO_AT_TEXT_RATE = "audio_at_text_rate"
+IMAGE_AT_TEXT_RATE = "image_at_text_rate"
 WEB_SEARCHES_UNPRICED = "web_searches_unpriced"
 BY_RULE = "tier_by_rule:"
 UNPRICED = "tier_unpriced:"

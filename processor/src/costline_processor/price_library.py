@@ -37,6 +37,9 @@ _PRICE_KEYS = (
     "input_audio_mtok",
     "output_audio_mtok",
     "cache_audio_read_mtok",
+    "input_image_mtok",
+    "output_image_mtok",
+    "cache_image_read_mtok",
 )
 
 

@@ -11,7 +11,7 @@ to the total. Web searches (`Usage.web_searches`) cost the card's `per_web_searc
 `web_search`; a card without that price bills the tokens and marks the Cost
 (`web_searches_unpriced`): the searches are never silently free.
 
-Calls with audio tokens go through audio_cost.py; a card with a discount keeps the list price
+Calls with audio or image tokens go through modality_cost.py; a card with a discount keeps the list price
 beside the bill; calls whose components are not each one token type at one rate are also priced
 SKU by SKU (sku_cost.py). `new_cost` builds the Cost without the frozen dataclass' __init__: this
 is the per-span path (tests/processor/test_fastpath.py checks it equals `Cost(...)`).
@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from costline_processor import audio_cost, sku_cost
+from costline_processor import modality_cost, sku_cost
 from costline_processor.price_caveats import WEB_SEARCHES_UNPRICED, joined
 from costline_processor.records import INVALID_USAGE, Cost, Unpriced, Usage
 
@@ -87,6 +87,7 @@ class Tiered:
 
 
 Rate = Decimal | Tiered | None
+RATES = 12  # the rates of a card (RateCard.rates)
 
 
 @dataclass(slots=True, frozen=True)
@@ -95,15 +96,15 @@ class RateCard:
 
     `cost` runs once per priced span. Most cards have flat rates only; whether a card
     has a tiered one is decided once, when it is made (`tiered`), not per span. Calls
-    with audio tokens take `_audio_cost` (audio_cost.py); the rest never look at the
-    audio rates. `caveat` (price_caveats.py) is copied onto every Cost the card makes.
+    with audio or image tokens take modality_cost.py's path; the rest never look at
+    those rates. `caveat` (price_caveats.py) is copied onto every Cost the card makes.
     """
 
     provider: str
     model: str
     source: str
     # input, output, cache_read, cache_write, cache_write_1h, reasoning, input_audio, output_audio,
-    # cache_audio_read (six are padded with three None: no audio rates)
+    # cache_audio_read, input_image, output_image, cache_image_read (fewer are padded with None: no such rates)
     rates: tuple[Rate, ...]
     per_call: Decimal = _ZERO
     per_second: Decimal = _ZERO
@@ -115,8 +116,8 @@ class RateCard:
     mixed: bool = field(init=False, default=False, repr=False, compare=False)  # every call by SKU (sku_cost)?
 
     def __post_init__(self) -> None:
-        if len(self.rates) < 9:
-            object.__setattr__(self, "rates", (*self.rates, *(None,) * (9 - len(self.rates))))
+        if len(self.rates) < RATES:
+            object.__setattr__(self, "rates", (*self.rates, *(None,) * (RATES - len(self.rates))))
         object.__setattr__(self, "tiered", any(isinstance(r, Tiered) for r in self.rates))
         mixed = self.list_card is not None or bool(self.per_call) or bool(self.per_second)
         object.__setattr__(self, "mixed", mixed)
@@ -128,14 +129,14 @@ class RateCard:
     def cost(self, u: Usage, duration_ns: int) -> Cost | Unpriced:
         if u.web_searches:
             return self._with_searches(u, duration_ns)
-        if u.audio_input_tokens or u.audio_output_tokens:
-            return audio_cost.cost(self, u, duration_ns)
+        if u.audio_input_tokens or u.audio_output_tokens or u.image_input_tokens or u.image_output_tokens:
+            return modality_cost.cost(self, u, duration_ns)
         if self.tiered:  # `rates_at`, inline: this runs once per priced span
-            r_in, r_out, r_read, r_write, r_1h, r_reason, _, _, _ = (
-                r.at(u.input_tokens) if isinstance(r, Tiered) else r for r in self.rates
+            r_in, r_out, r_read, r_write, r_1h, r_reason = (
+                r.at(u.input_tokens) if isinstance(r, Tiered) else r for r in self.rates[:6]
             )
         else:  # `tiered` False: every rate is a Decimal or None, so no `Tiered` reaches the sums below
-            r_in, r_out, r_read, r_write, r_1h, r_reason, _, _, _ = self.rates  # type: ignore[assignment]
+            r_in, r_out, r_read, r_write, r_1h, r_reason, _, _, _, _, _, _ = self.rates  # type: ignore[assignment]
         read = u.cache_read_tokens if r_read is not None else 0
         write_1h = u.cache_write_1h_tokens if r_1h is not None else 0
         write = u.cache_write_tokens - write_1h if r_write is not None else 0

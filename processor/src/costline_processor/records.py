@@ -70,7 +70,8 @@ class Usage:
     The cache, reasoning and audio counts are subsets, as in genai-prices' unit tree, so
     nothing is billed twice: audio_input_tokens is part of input_tokens,
     audio_cache_read_tokens part of both cache_read_tokens and audio_input_tokens,
-    audio_output_tokens part of output_tokens. web_searches is no token count: a fee per
+    audio_output_tokens part of output_tokens; the image counts likewise (and audio and image
+    together never more than the totals). web_searches is no token count: a fee per
     search on top of the tokens (genai-prices' `web_searches`).
     """
 
@@ -83,6 +84,9 @@ class Usage:
     audio_input_tokens: int = 0
     audio_output_tokens: int = 0
     audio_cache_read_tokens: int = 0  # subset of cache_read_tokens and of audio_input_tokens
+    image_input_tokens: int = 0  # subset of input_tokens
+    image_output_tokens: int = 0  # subset of output_tokens
+    image_cache_read_tokens: int = 0  # subset of cache_read_tokens and of image_input_tokens
     web_searches: int = 0  # server-side web searches the provider billed with the call (a count, not tokens)
 
 
@@ -191,3 +195,6 @@ class LedgerRow:
     tier: str | None = ""
     cache_write_1h_tokens: int = 0  # subset of cache_write_tokens (Anthropic 1-hour TTL)
     web_searches: int = 0  # Usage.web_searches (0 in calls written before schema 8)
+    image_input_tokens: int = 0  # Usage's image subsets (0 in calls written before schema 8)
+    image_output_tokens: int = 0
+    image_cache_read_tokens: int = 0

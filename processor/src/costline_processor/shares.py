@@ -48,6 +48,9 @@ _COUNTS = (
     "audio_input_tokens",
     "audio_output_tokens",
     "audio_cache_read_tokens",
+    "image_input_tokens",
+    "image_output_tokens",
+    "image_cache_read_tokens",
 )
 _MONEY = ("cost_usd", "input_usd", "output_usd", "cache_read_usd", "cache_write_usd", "list_usd")
 

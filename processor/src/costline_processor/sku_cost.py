@@ -8,6 +8,8 @@ of genai-prices' unit tree, as pricing bills them (records.Usage: counts are sub
     output              text output                  reasoning          reasoning (own rate only)
     audio_input         uncached audio input         audio_cached_input audio cache reads
     audio_output        audio output                 requests           per-call and per-second fees
+    image_input         uncached image input         image_cached_input image cache reads
+    image_output        image output
     web_search          web searches the provider ran for the call, at the card's price per search
 
 A count the card has no rate for is billed where pricing bills it (cache reads without a
@@ -42,6 +44,9 @@ SKUS = (
     "audio_input",
     "audio_cached_input",
     "audio_output",
+    "image_input",
+    "image_cached_input",
+    "image_output",
     "requests",
     "web_search",
 )
@@ -56,6 +61,9 @@ COMPONENT = {
     "audio_input": "input",
     "audio_cached_input": "cache_read",
     "audio_output": "output",
+    "image_input": "input",
+    "image_cached_input": "cache_read",
+    "image_output": "output",
     "requests": "input",
     "web_search": "input",
 }
@@ -65,24 +73,31 @@ _ZERO = Decimal(0)
 
 def priced(card: RateCard, u: Usage, duration_ns: int) -> dict[str, tuple[int, Decimal]]:
     """SKU -> (quantity, USD at the card's rates before its discount) for usage `u`."""
-    r_in, r_out, r_read, r_write, r_1h, r_reason, r_ain, r_aout, r_aread = card.rates_at(u.input_tokens)
+    rates = card.rates_at(u.input_tokens)
+    r_in, r_out, r_read, r_write, r_1h, r_reason, r_ain, r_aout, r_aread, r_iin, r_iout, r_iread = rates
     a_read = u.audio_cache_read_tokens if r_aread is not None else 0
     a_in = u.audio_input_tokens - u.audio_cache_read_tokens if r_ain is not None else 0
     a_out = u.audio_output_tokens if r_aout is not None else 0
-    read = u.cache_read_tokens - a_read if r_read is not None else 0
+    i_read = u.image_cache_read_tokens if r_iread is not None else 0
+    i_in = u.image_input_tokens - u.image_cache_read_tokens if r_iin is not None else 0
+    i_out = u.image_output_tokens if r_iout is not None else 0
+    read = u.cache_read_tokens - a_read - i_read if r_read is not None else 0
     write_1h = u.cache_write_1h_tokens if r_1h is not None else 0
     write = u.cache_write_tokens - write_1h if r_write is not None else 0
     reasoning = u.reasoning_tokens if r_reason is not None else 0
     counts = {
-        "input": (u.input_tokens - a_read - a_in - read - write - write_1h, r_in),
+        "input": (u.input_tokens - a_read - a_in - i_read - i_in - read - write - write_1h, r_in),
         "cached_input": (read, r_read),
         "cache_write": (write, r_write),
         "cache_write_1h": (write_1h, r_1h),
-        "output": (u.output_tokens - a_out - reasoning, r_out),
+        "output": (u.output_tokens - a_out - i_out - reasoning, r_out),
         "reasoning": (reasoning, r_reason),
         "audio_input": (a_in, r_ain),
         "audio_cached_input": (a_read, r_aread),
         "audio_output": (a_out, r_aout),
+        "image_input": (i_in, r_iin),
+        "image_cached_input": (i_read, r_iread),
+        "image_output": (i_out, r_iout),
     }
     out = {sku: (n, rate * n / _MTOK if rate is not None and n else _ZERO) for sku, (n, rate) in counts.items() if n}
     fees = card.per_call + (

@@ -31,6 +31,9 @@ _RATES = (
     "input_audio",
     "output_audio",
     "cache_audio_read",
+    "input_image",
+    "output_image",
+    "cache_image_read",
 )
 _ABSENT = {
     "input": "not billed",
@@ -42,6 +45,9 @@ _ABSENT = {
     "input_audio": "billed as input (caveat audio_at_text_rate)",
     "output_audio": "billed as output (caveat audio_at_text_rate)",
     "cache_audio_read": "billed as cache_read",
+    "input_image": "billed as input (caveat image_at_text_rate)",
+    "output_image": "billed as output (caveat image_at_text_rate)",
+    "cache_image_read": "billed as cache_read",
 }
 
 

@@ -64,6 +64,9 @@ def as_call(row: LedgerRow) -> ModelCall:
         audio_input_tokens=row.audio_input_tokens,
         audio_output_tokens=row.audio_output_tokens,
         audio_cache_read_tokens=row.audio_cache_read_tokens,
+        image_input_tokens=row.image_input_tokens,
+        image_output_tokens=row.image_output_tokens,
+        image_cache_read_tokens=row.image_cache_read_tokens,
         web_searches=row.web_searches,
     )
     return ModelCall(

@@ -43,8 +43,10 @@ caveat names one and is NULL otherwise (not recorded: reprice keeps such a call'
 assume the standard tier); its 1-hour writes come from its SKUs, which list them since version 3.
 
 Version 8 keeps the web searches the provider ran for a call (`web_searches`, billed per search on
-top of the tokens), so that reprice bills them again. Calls written before it have 0: costline did
-not read searches then, and their costs do not include them.
+top of the tokens) and its image subsets (`image_input_tokens`, `image_output_tokens`,
+`image_cache_read_tokens`, billed at image rates like the audio ones), so that reprice bills them
+again. Calls written before it have 0: costline did not read them then, and their costs do not
+include them.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ TABLE = "costline_calls"
 
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
 AUDIO_FIELDS = ("audio_input_tokens", "audio_output_tokens", "audio_cache_read_tokens")  # subsets, since version 2
+IMAGE_FIELDS = ("image_input_tokens", "image_output_tokens", "image_cache_read_tokens")  # subsets, since version 8
 MONEY_FIELDS = ("cost_usd", "input_usd", "output_usd", "cache_read_usd", "cache_write_usd")
 
 # (column, SQLite type, PostgreSQL type); order is the tuple order everywhere.
@@ -99,6 +102,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("cache_write_1h_tokens", "INTEGER NOT NULL DEFAULT 0", "BIGINT NOT NULL DEFAULT 0"),
     # version 8
     ("web_searches", "INTEGER NOT NULL DEFAULT 0", "BIGINT NOT NULL DEFAULT 0"),
+    *((f, "INTEGER NOT NULL DEFAULT 0", "BIGINT NOT NULL DEFAULT 0") for f in IMAGE_FIELDS),
 )
 COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
 # Version 4, SQLite only: cost_usd as an integer count of femto-dollars, when exact (see `femto`).
@@ -118,7 +122,7 @@ _ADDED_IN = {
     "5": (),
     "6": (),
     "7": ("tier", "cache_write_1h_tokens"),
-    "8": ("web_searches",),
+    "8": ("web_searches", *IMAGE_FIELDS),
 }
 # What each version's new columns hold for the rows already there, when NULL would not say it,
 # by dialect ("" for both). FEMTO_FUNCTION is `femto`, registered on every SQLite connection.
@@ -308,6 +312,7 @@ def _params(row: LedgerRow, recorded_unix_nano: int, dialect: str, tags: str) ->
         row.tier,
         int(row.cache_write_1h_tokens),
         int(row.web_searches),
+        *(int(getattr(row, f)) for f in IMAGE_FIELDS),
         shares_column(row.tags),
         *((femto(row.cost_usd),) if dialect == "sqlite" else ()),
     )
@@ -320,7 +325,7 @@ def from_record(record: Sequence[Any]) -> LedgerRow:
     if isinstance(tags, (str, bytes)):
         tags = json.loads(tags)
     # One mapping of the typed columns: LedgerRow takes them by name, whatever their type.
-    counts: dict[str, Any] = {f: int(values[f]) for f in (*TOKEN_FIELDS, *AUDIO_FIELDS)}
+    counts: dict[str, Any] = {f: int(values[f]) for f in (*TOKEN_FIELDS, *AUDIO_FIELDS, *IMAGE_FIELDS)}
     money: dict[str, Any] = {f: _money_value(values[f]) for f in MONEY_FIELDS}
     return LedgerRow(
         trace_id=values["trace_id"],

@@ -41,6 +41,7 @@ from costline_processor.ledger.schema import (
     AUDIO_FIELDS,
     COLUMN_NAMES,
     FEMTO_COLUMN,
+    IMAGE_FIELDS,
     SHARES_COLUMN,
     TABLE,
     TOKEN_FIELDS,
@@ -49,7 +50,7 @@ from costline_processor.ledger.schema import (
 from costline_processor.ledger.statement import Statement
 from costline_processor.shares import split_row
 
-_COUNTS = frozenset((*TOKEN_FIELDS, *AUDIO_FIELDS))
+_COUNTS = frozenset((*TOKEN_FIELDS, *AUDIO_FIELDS, *IMAGE_FIELDS))
 _MONEY = frozenset(("cost_usd", "input_usd", "output_usd", "cache_read_usd", "cache_write_usd", "list_usd"))
 _INEXACT = "cost_femto IS NULL AND cost_usd IS NOT NULL"  # as aggregation's: SQLite costs without a femto count
 

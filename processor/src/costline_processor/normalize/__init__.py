@@ -250,18 +250,35 @@ _USAGE_SLOTS = tuple(
         "audio_input_tokens",
         "audio_output_tokens",
         "audio_cache_read_tokens",
+        "image_input_tokens",
+        "image_output_tokens",
+        "image_cache_read_tokens",
         "web_searches",
     )
 )
 
 
 def _new_usage(
-    input_tokens, output_tokens, cache_read, cache_write, one_hour, reasoning, audio_in, audio_out, audio_read, searches
+    input_tokens,
+    output_tokens,
+    cache_read,
+    cache_write,
+    one_hour,
+    reasoning,
+    audio_in,
+    audio_out,
+    audio_read,
+    image_in,
+    image_out,
+    image_read,
+    searches,
 ) -> Usage:
     """Usage(...), the same object: a frozen dataclass' __init__ sets each field through object.__setattr__;
     setting its slots directly takes half the time."""
     u = object.__new__(Usage)
-    s_in, s_out, s_read, s_write, s_1h, s_reasoning, s_ain, s_aout, s_aread, s_searches = _USAGE_SLOTS
+    s_in, s_out, s_read, s_write, s_1h, s_reasoning, s_ain, s_aout, s_aread, s_iin, s_iout, s_iread, s_searches = (
+        _USAGE_SLOTS
+    )
     s_in(u, input_tokens)
     s_out(u, output_tokens)
     s_read(u, cache_read)
@@ -271,6 +288,9 @@ def _new_usage(
     s_ain(u, audio_in)
     s_aout(u, audio_out)
     s_aread(u, audio_read)
+    s_iin(u, image_in)
+    s_iout(u, image_out)
+    s_iread(u, image_read)
     s_searches(u, searches)
     return u
 
@@ -287,6 +307,9 @@ def _usage(r: Reading) -> tuple[Usage | None, str | None]:
         r.audio_input,
         r.audio_output,
         r.audio_cache_read,
+        r.image_input,
+        r.image_output,
+        r.image_cache_read,
         r.web_searches,
         r.input_excludes_cache,
         r.output_excludes_reasoning,
@@ -303,6 +326,9 @@ def _usage_of(
     audio_in: int | None,
     audio_out: int | None,
     audio_read: int | None,
+    image_in: int | None,
+    image_out: int | None,
+    image_read: int | None,
     searches: int | None,
     input_excludes_cache: bool | None,
     output_excludes_reasoning: bool,
@@ -331,6 +357,9 @@ def _usage_of(
         audio_in or 0,
         audio_out or 0,
         audio_read or 0,
+        image_in or 0,
+        image_out or 0,
+        image_read or 0,
         searches or 0,
     ), None
 
@@ -349,12 +378,11 @@ _SLOW: Final = _Slow.SLOW
 _NONE = (None,)
 _Getter = Callable[[tuple[Any, ...]], tuple[Any, ...]]  # values -> the values at some positions
 _Count = int | None
-# values + (None,) -> the ten counts of semconv._COUNTS (None: absent), in _usage_of's order
-_TenCounts = Callable[
-    [tuple[Any, ...]], tuple[_Count, _Count, _Count, _Count, _Count, _Count, _Count, _Count, _Count, _Count]
-]
-# (dialect, keys, getter of the values _SEMCONV_READS, getter of the counts present, getter of all ten counts)
-_Shape = tuple[str, tuple[str, ...], _Getter, _Getter, _TenCounts]
+# values + (None,) -> the counts of semconv._COUNTS (None: absent), in _usage_of's order
+_C = _Count
+_Counts = Callable[[tuple[Any, ...]], tuple[_C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C]]  # semconv._COUNTS
+# (dialect, keys, getter of the values _SEMCONV_READS, getter of the counts present, getter of all the counts)
+_Shape = tuple[str, tuple[str, ...], _Getter, _Getter, _Counts]
 _SEMCONV_READS = frozenset(
     {
         *semconv.PROVIDER,
@@ -392,7 +420,7 @@ def _plan(keys: tuple[str, ...], scope_name: str, openlit_marked: bool) -> tuple
 
 
 def _shape(keys: tuple[str, ...], dialect: str) -> _Shape:
-    """(dialect, keys, getter of the values _SEMCONV_READS, getter of the counts present, getter of all ten
+    """(dialect, keys, getter of the values _SEMCONV_READS, getter of the counts present, getter of all the
     counts from the values + (None,))."""
     reads = [i for i, k in enumerate(keys) if k in _SEMCONV_READS]
     counts: list[int] = []
@@ -403,7 +431,7 @@ def _shape(keys: tuple[str, ...], dialect: str) -> _Shape:
                 counts.append(keys.index(key))
                 slots[slot] = keys.index(key)
                 break
-    return dialect, keys, _getter(reads), _getter(counts), cast(_TenCounts, _getter(slots))
+    return dialect, keys, _getter(reads), _getter(counts), cast(_Counts, _getter(slots))
 
 
 def _template(dialect: str, attrs: dict[str, AttrValue]) -> _Template | None:

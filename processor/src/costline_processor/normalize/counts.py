@@ -35,6 +35,9 @@ class Reading:
     audio_input: int | None = None  # subsets, as in records.Usage
     audio_output: int | None = None
     audio_cache_read: int | None = None
+    image_input: int | None = None  # subsets, as in records.Usage
+    image_output: int | None = None
+    image_cache_read: int | None = None
     web_searches: int | None = None  # server-side web searches billed with the call (records.Usage)
     input_excludes_cache: bool | None = None
     output_excludes_reasoning: bool = False
@@ -57,6 +60,8 @@ class Reading:
             and self.reasoning is None
             and self.audio_input is None
             and self.audio_output is None
+            and self.image_input is None
+            and self.image_output is None
         )
 
 

@@ -29,6 +29,9 @@ REASONING = ("gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.output_tokens
 AUDIO_INPUT = ("gen_ai.usage.audio.input_tokens",)
 AUDIO_OUTPUT = ("gen_ai.usage.audio.output_tokens",)
 AUDIO_CACHE_READ = ("gen_ai.usage.audio.cache_read.input_tokens",)
+IMAGE_INPUT = ("gen_ai.usage.image.input_tokens",)
+IMAGE_OUTPUT = ("gen_ai.usage.image.output_tokens",)
+IMAGE_CACHE_READ = ("gen_ai.usage.image.cache_read.input_tokens",)
 CACHE_WRITE_1H = "costline.usage.cache_write_1h_tokens"
 WEB_SEARCHES = "costline.usage.web_searches"
 USAGE_MISSING = "costline.usage.missing"
@@ -61,16 +64,19 @@ _COUNTS = (
     AUDIO_INPUT,
     AUDIO_OUTPUT,
     AUDIO_CACHE_READ,
+    IMAGE_INPUT,
+    IMAGE_OUTPUT,
+    IMAGE_CACHE_READ,
     (WEB_SEARCHES,),
 )
 AUDIO = (AUDIO_INPUT, AUDIO_OUTPUT, AUDIO_CACHE_READ)  # for the dialects that also write the semconv names
+IMAGE = (IMAGE_INPUT, IMAGE_OUTPUT, IMAGE_CACHE_READ)
 
 
 def read(attrs: dict, dialect: str = "semconv") -> Reading:
     counts, error = read_counts(attrs, _COUNTS)
-    input_, output, cache_read, cache_write, cache_write_1h, reasoning, audio_in, audio_out, audio_read, searches = (
-        counts
-    )
+    input_, output, cache_read, cache_write, cache_write_1h, reasoning, *modalities, searches = counts
+    audio_in, audio_out, audio_read, image_in, image_out, image_read = modalities
     provider = normalize_provider(first_str(attrs, *PROVIDER))
     operation = first_str(attrs, OPERATION)
     request_model = first_str(attrs, REQUEST_MODEL)
@@ -86,6 +92,9 @@ def read(attrs: dict, dialect: str = "semconv") -> Reading:
         audio_input=audio_in,
         audio_output=audio_out,
         audio_cache_read=audio_read,
+        image_input=image_in,
+        image_output=image_out,
+        image_cache_read=image_read,
         web_searches=searches,
         input_excludes_cache=True if provider == "aws" else None,
         model=model,
