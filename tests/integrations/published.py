@@ -9,7 +9,9 @@ tool page: $10 per 1,000 searches on top of the tokens; openai.com/api/pricing, 
 input $0.15, cached input $0.075, output $0.60; "text-embedding-3-small": $0.02; Gemini 2.5
 Flash, ai.google.dev/gemini-api/docs/pricing, paid tier: input $0.30 (text), $1.00 (audio),
 output $2.50 "including thinking tokens", context caching $0.03 (storage by the hour, not per
-call); the same on Vertex AI, cloud.google.com/vertex-ai/generative-ai/pricing).
+call); the same on Vertex AI, cloud.google.com/vertex-ai/generative-ai/pricing; Gemini 2.5 Flash
+Image, the same page: input $0.30, "output $0.039 per image", "$30 per 1,000,000 tokens", "1290
+tokens" for a 1024x1024 image, its text output at 2.5 Flash's $2.50).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ GEMINI_25_FLASH = {
     "cached": Decimal("0.03"),
     "out": Decimal("2.50"),
 }
+IMAGE_OUT = Decimal("30")  # gemini-2.5-flash-image's image output, per million tokens
 PRICED_MODELS = {"claude-sonnet-4-5", "gpt-4o-mini", "text-embedding-3-small"}
 # Gemini names the model in the path: /v1beta/models/MODEL:generateContent (or :streamGenerateContent)
 GEMINI_PATH = re.compile(r"^/v1[^/]*/(?:.*/)?models/([^/:]+):(?:stream)?[gG]enerateContent$")
@@ -83,7 +86,7 @@ def gemini_cost(path: str, body: dict) -> Decimal:
     audio tokens per audio part, 6 candidates, 3 thoughts with a thinking budget (not 0), 5 tool-use
     prompt tokens with Google Search. Google bills thoughts as output, tool-use prompt tokens as input."""
     model = GEMINI_PATH.match(path).group(1)  # type: ignore[union-attr]
-    assert model == "gemini-2.5-flash", f"no published price written out for {model}"
+    assert model in ("gemini-2.5-flash", "gemini-2.5-flash-image"), f"no published price written out for {model}"
     w = sum(len(part["text"].split()) for c in body["contents"] for part in c["parts"] if "text" in part)
     w += sum(len(p["text"].split()) for p in (body.get("systemInstruction") or {}).get("parts", []))
     cached = w if body.get("cachedContent") else 0
@@ -95,7 +98,9 @@ def gemini_cost(path: str, body: dict) -> Decimal:
     audio = 25 * sum(1 for b in blobs if b.get("mimeType", b.get("mime_type", "")).startswith("audio/"))
     p = GEMINI_25_FLASH
     text_in = (10 + w - cached + tool_use) * p["in"] + audio * p["audio_in"]
-    return (text_in + cached * p["cached"] + (6 + thoughts) * p["out"]) / M
+    modalities = (body.get("generationConfig") or {}).get("responseModalities") or ()
+    image = 1290 * IMAGE_OUT if "IMAGE" in modalities else 0  # one image, as the fake draws it
+    return (text_in + cached * p["cached"] + (6 + thoughts) * p["out"] + image) / M
 
 
 def calls(requests) -> list[tuple[str, dict]]:

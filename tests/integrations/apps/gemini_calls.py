@@ -3,7 +3,8 @@ attribution tags and one request span: a plain call, a streamed one, one that th
 thinking budget), one that reads a context cache (`cached_content`), on the async client a
 streamed one that thinks and shows its thoughts, and one with an audio part. With
 GEMINI_SEARCH=1, one more call grounded with Google Search (the fake then reports
-toolUsePromptTokenCount); with GEMINI_VERTEX=1, the client is Vertex AI's (`vertexai=True`, a
+toolUsePromptTokenCount); with GEMINI_IMAGE=1, one more call to gemini-2.5-flash-image that
+asks for an image (the fake answers one: 1290 image output tokens); with GEMINI_VERTEX=1, the client is Vertex AI's (`vertexai=True`, a
 project and location: `/v1beta1/projects/...` paths)."""
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ def run() -> None:
         if os.environ.get("GEMINI_SEARCH"):
             search = types.GenerateContentConfig(tools=[types.Tool(google_search=types.GoogleSearch())])
             client.models.generate_content(model=MODEL, contents="one two three", config=search)
+        if os.environ.get("GEMINI_IMAGE"):
+            image = types.GenerateContentConfig(response_modalities=["TEXT", "IMAGE"])
+            client.models.generate_content(model=MODEL + "-image", contents="draw a cat", config=image)
 
 
 def _client() -> genai.Client:

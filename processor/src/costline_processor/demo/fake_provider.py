@@ -48,7 +48,9 @@ maps it to (embeddings echo the request model, as OpenAI does), and:
                                               part with an audio/* mimeType); promptTokensDetails splits
                                               it: TEXT 10 + W, AUDIO 25 per audio part
         cachedContentTokenCount               W when the request names `cachedContent`, else absent
-        candidatesTokenCount                  6
+        candidatesTokenCount                  6, + 1290 when generationConfig.responseModalities asks for IMAGE
+                                              (one image: an inlineData image/png part; candidatesTokensDetails
+                                              splits it: TEXT 6, IMAGE 1290, as Google bills one 1024x1024 image)
         thoughtsTokenCount                    3 when generationConfig.thinkingConfig has a budget other
                                               than 0 (or none), else absent; with its `includeThoughts`, a
                                               thought part comes first (a stream's first chunk: its usage

@@ -66,6 +66,17 @@ def shows_thoughts(body: dict) -> bool:
     return thinks(body) and bool(config.get("includeThoughts", config.get("include_thoughts")))
 
 
+IMAGE_TOKENS = 1290  # what Google bills for one 1024x1024 image from gemini-2.5-flash-image
+_PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABpfZFQAAAAABJRU5ErkJggg=="
+
+
+def draws(body: dict) -> bool:
+    """generationConfig.responseModalities asks for IMAGE (google-genai sends `response_modalities`)."""
+    config = body.get("generationConfig") or {}
+    modalities = config.get("responseModalities", config.get("response_modalities")) or ()
+    return "IMAGE" in [str(m).upper() for m in modalities]
+
+
 def searches(body: dict) -> bool:
     return any(isinstance(t, dict) and "googleSearch" in t for t in body.get("tools") or ())
 
@@ -74,8 +85,9 @@ def gemini_usage(body: dict, candidates: int = 6) -> dict:
     """usageMetadata: promptTokenCount is inclusive of the cached tokens, as Google reports."""
     w, audio = prompt_words(body), 25 * audio_parts(body)
     usage: dict[str, Any] = {"promptTokenCount": 10 + w + audio}
+    image = IMAGE_TOKENS if candidates and draws(body) else 0
     if candidates:
-        usage["candidatesTokenCount"] = candidates
+        usage["candidatesTokenCount"] = candidates + image
     if body.get("cachedContent"):
         usage["cachedContentTokenCount"] = w
     if searches(body):
@@ -87,6 +99,11 @@ def gemini_usage(body: dict, candidates: int = 6) -> dict:
     usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": 10 + w}]
     if audio:
         usage["promptTokensDetails"].append({"modality": "AUDIO", "tokenCount": audio})
+    if image:
+        usage["candidatesTokensDetails"] = [
+            {"modality": "TEXT", "tokenCount": candidates},
+            {"modality": "IMAGE", "tokenCount": image},
+        ]
     return usage
 
 
@@ -108,6 +125,8 @@ def _candidate(text: str, done: bool, body: dict) -> dict:
 
 def generate_json(body: dict, rid: str, model: str) -> dict:
     candidate = _candidate(" ".join(REPLY), True, body)
+    if draws(body):
+        candidate["content"]["parts"].append({"inlineData": {"mimeType": "image/png", "data": _PNG}})
     if shows_thoughts(body):
         candidate["content"]["parts"].insert(0, {"text": "Thinking.", "thought": True})
     return {
