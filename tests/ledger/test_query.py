@@ -219,6 +219,19 @@ def test_limit_in_the_database_keeps_every_group_in_the_totals(filled):
     assert [r["model"] for r in by_name.rows] == sorted(k[1] for k in want)[:4]
 
 
+def test_a_question_of_fewer_token_sums_answers_the_same_numbers(filled):
+    """The page asks for the two token sums it shows: its other columns are the full question's."""
+    full = ask(filled, dims=("customer_id", "model"), limit=5)
+    lean = ask(filled, dims=("customer_id", "model"), limit=5, tokens=("input_tokens", "output_tokens"))
+    assert query.columns(query.Question(tokens=("input_tokens", "output_tokens")))[2:4] == [
+        "input_tokens",
+        "output_tokens",
+    ]
+    dropped = ("cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
+    assert [{k: v for k, v in r.items() if k not in dropped} for r in full.rows] == lean.rows
+    assert all(k not in r for r in lean.rows for k in dropped) and lean.total == full.total
+
+
 @pytest.mark.parametrize("dims", [("week", "customer_id"), ("day",), ("month", "model", "feature")])
 def test_calendar_order_with_a_limit_keeps_the_first_groups(filled, dims):
     """Calendar reports sort by their keys, so the database keeps the first groups of a LIMIT (ORDER BY the

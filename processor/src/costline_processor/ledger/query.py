@@ -58,6 +58,7 @@ class Question:
     sort: str | None = None  # a column; None: cost, largest first (a calendar dimension first: by time)
     limit: int | None = None
     allocate: str | None = None  # a tag of dims: spread its untagged rows over its values (allocation.py)
+    tokens: tuple[str, ...] = TOKEN_FIELDS  # the token sums it shows (each is a sum over every call of the window)
 
     @property
     def scope(self) -> Scope:
@@ -109,7 +110,7 @@ def ask(reader, q: Question) -> Answer:
 
 def columns(q: Question) -> list[str]:
     """The columns of `q`'s rows, in order (caveat_calls and caveat_usd follow when a call has a caveat)."""
-    out = [*q.dims, *(["traces"] if q.traces else []), "calls", "unpriced_calls", *TOKEN_FIELDS]
+    out = [*q.dims, *(["traces"] if q.traces else []), "calls", "unpriced_calls", *q.tokens]
     out += ["cost_usd", "share", "avg_cost_usd"]
     out += ["active_users", "cost_per_user"] if q.user_tag else []
     out += ["outcomes", "cost_per_outcome"] if q.outcomes else []
@@ -184,7 +185,7 @@ def _flags(q: Question, dims: tuple[str, ...]) -> tuple[str, ...]:
 
 def _measures(q: Question) -> tuple[Measure, ...]:
     ms = [Measure("calls", "count", "COUNT(*)"), Measure("unpriced_calls", "count", "COUNT(*) - COUNT(cost_usd)")]
-    ms += [Measure(f, "count", f"SUM({f})") for f in TOKEN_FIELDS]
+    ms += [Measure(f, "count", f"SUM({f})") for f in q.tokens]
     ms.append(Measure("cost_usd", "money"))
     if q.traces:
         ms.append(Measure("traces", "distinct", "COUNT(DISTINCT trace_id)"))
@@ -209,7 +210,7 @@ def _row(
     row: dict[str, Any] = dict(zip(q.dims, key))
     if q.traces:
         row["traces"] = g.get("traces", 0)
-    tokens = {f: g.get(f, 0) for f in TOKEN_FIELDS}
+    tokens = {f: g.get(f, 0) for f in q.tokens}
     users = g.get("active_users", 0) if q.user_tag else None
     outcomes = g.get("outcomes", 0) if q.outcomes else None
     row.update(reports.measures(g["calls"], g["unpriced_calls"], tokens, g["cost_usd"], grand, users, outcomes))
