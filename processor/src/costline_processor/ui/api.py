@@ -100,7 +100,7 @@ async def overview_panel(request: web.Request) -> web.Response:
     def work(reader) -> dict:
         now = request.app[CLOCK]()
         frame = overview.Frame(
-            window_only(question(params, config.tagging, now, by=None)),
+            window_only(replace(question(params, config.tagging, now, by=None), tokens=SHOWN_TOKENS)),
             now,
             config.tagging,
             unit=params.get("unit", "day") or "day",
