@@ -140,7 +140,12 @@ class Statement:
                 if m.name in totals:
                     sums.append(f"SUM(m{i}_{j}) AS t{i}_{j}")
         if keys and source == TABLE and self.dialect.sorts_to_group:
-            source, where = self._narrow(keys, cols[len(keys) :], where), ""
+            read = [
+                t for name, t in self._tags.items() if name != "untagged" and any(t in c for c in cols[len(keys) :])
+            ]
+            tags = {t: f"t{i}" for i, t in enumerate(read)}  # (the untagged label is a parameter, not a column)
+            cols[len(keys) :] = [_swap(c, tags) for c in cols[len(keys) :]]
+            source, where = self._narrow(keys, cols[len(keys) :], where, tags), ""
             cols[: len(keys)] = [f"k{i}" for i in range(len(keys))]
         sql = f"SELECT {', '.join(cols)} FROM {source}{where}"
         if keys:
@@ -161,13 +166,15 @@ class Statement:
             f"CROSS JOIN (SELECT {', '.join(sums)} FROM g) AS every"
         )
 
-    def _narrow(self, keys: list[str], aggregates: list[str], where: str) -> str:
+    def _narrow(self, keys: list[str], aggregates: list[str], where: str, tags: dict[str, str]) -> str:
         """The calls of a SQLite GROUP BY as a subquery of its keys and the columns its aggregates read. SQLite
         sorts every call into its groups (no hash aggregation) and evaluates a key again after the sort, so
         without this the sort carries each call's whole `tags` text; LIMIT -1 keeps the subquery from being
-        flattened back into the GROUP BY. A third less sorting on 1M calls (benchmarks/NOTES.md)."""
+        flattened back into the GROUP BY. A third less sorting on 1M calls (benchmarks/NOTES.md). A tag an
+        aggregate reads (a distinct count of users) is read here too, as the column `tags` names (_swap)."""
         read = [c for c in _CALL_COLUMNS if re.search(rf"\b{c}\b", " ".join(aggregates))]
-        cols = ", ".join([*(f"{k} AS k{i}" for i, k in enumerate(keys)), *read])
+        hoisted = [f"{expr} AS {alias}" for expr, alias in tags.items()]
+        cols = ", ".join([*(f"{k} AS k{i}" for i, k in enumerate(keys)), *hoisted, *read])
         return f"(SELECT {cols} FROM {TABLE}{where} LIMIT -1)"
 
     def _aggregates(self, m: Measure) -> list[str]:
@@ -180,3 +187,10 @@ class Statement:
         if m.kind == "money":
             return self.dialect.money_order([f"m{i}_{j}" for j in range(m.width(self.dialect))])
         return [f"m{i}_0"]
+
+
+def _swap(text: str, names: dict[str, str]) -> str:
+    """`text` with each expression of `names` replaced by its name."""
+    for expr, name in names.items():
+        text = text.replace(expr, name)
+    return text
