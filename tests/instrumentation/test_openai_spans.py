@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 import openai
 import pytest
@@ -145,6 +146,31 @@ def test_responses_web_search_calls_are_counted(fake, exporter, instrument_opena
     span = only_model_span(exporter, SCOPE)
     assert span.attributes["costline.usage.web_searches"] == 2  # the fake's two web_search_call items
     assert expect.usage_of(span.attributes) == {**expect.openai_responses(W), "costline.usage.web_searches": 2}
+
+
+# OpenAI's pricing page, image generation: gpt-image-1 text input $5, image output $40 per million tokens;
+# gpt-image-1.5 text input $5, image output $32 (its text output $10).
+GPT_IMAGE = {"gpt-image-1": (Decimal(5), Decimal(40)), "gpt-image-1.5": (Decimal(5), Decimal(32))}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("model, n", [("gpt-image-1", 1), ("gpt-image-1.5", 2)])
+def test_images_generate_is_a_call_billed_at_image_rates(fake, exporter, instrument_openai, mode, model, n):
+    from costline_processor.config import PricingConfig
+    from costline_processor.normalize import normalize_span
+    from costline_processor.pricing import Pricer
+
+    result = call(openai_client(fake, mode), mode, "images.generate", model=model, prompt="a cat in a hat", n=n)
+    assert len(result.data) == n
+    span = only_model_span(exporter, SCOPE)
+    a = span.attributes
+    assert span.name == f"generate_content {model}" and a["gen_ai.operation.name"] == "generate_content"
+    images = 1056 * n  # the fake's medium 1024x1024 images
+    assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (15, images)  # 10 + 5 words
+    assert a.get("gen_ai.usage.image.output_tokens") == (None if model == "gpt-image-1" else images)
+    priced = Pricer(PricingConfig()).price(normalize_span(dict(a), scope_name=SCOPE), span.start_time, 0)
+    text_in, image_out = GPT_IMAGE[model]
+    assert priced.total_usd == (15 * text_in + images * image_out) / 1_000_000 and priced.caveat is None
 
 
 def test_responses_cache_write_and_service_tier(fake, exporter, instrument_openai):

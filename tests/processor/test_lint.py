@@ -100,6 +100,15 @@ CASES = {
         """,
         [5],
     ),
+    "image generation is a model call": (
+        """
+        from openai import OpenAI
+        client = OpenAI()
+        def draw(prompt):
+            return client.images.generate(model="gpt-image-1", prompt=prompt)
+        """,
+        [4],
+    ),
     "another SDK's messages.create is not a model call": (
         """
         import anthropic

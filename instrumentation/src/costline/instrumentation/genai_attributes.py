@@ -44,6 +44,8 @@ REASONING_TOKENS = "gen_ai.usage.reasoning.output_tokens"
 # Per-modality subsets (genai-repo main, #440): audio is billed at its own rates.
 AUDIO_INPUT_TOKENS = "gen_ai.usage.audio.input_tokens"
 AUDIO_OUTPUT_TOKENS = "gen_ai.usage.audio.output_tokens"
+IMAGE_INPUT_TOKENS = "gen_ai.usage.image.input_tokens"
+IMAGE_OUTPUT_TOKENS = "gen_ai.usage.image.output_tokens"
 
 # -- content (opt-in only) ---------------------------------------------------------
 INPUT_MESSAGES = "gen_ai.input.messages"
@@ -76,6 +78,8 @@ class Usage:
     reported_cost_usd: float | None = None
     audio_input_tokens: int | None = None
     audio_output_tokens: int | None = None
+    image_input_tokens: int | None = None
+    image_output_tokens: int | None = None
     web_searches: int | None = None
 
     def attributes(self) -> dict[str, int | float]:
@@ -98,6 +102,10 @@ class Usage:
             out[AUDIO_INPUT_TOKENS] = self.audio_input_tokens
         if self.audio_output_tokens:
             out[AUDIO_OUTPUT_TOKENS] = self.audio_output_tokens
+        if self.image_input_tokens:
+            out[IMAGE_INPUT_TOKENS] = self.image_input_tokens
+        if self.image_output_tokens:
+            out[IMAGE_OUTPUT_TOKENS] = self.image_output_tokens
         if self.web_searches:
             out[WEB_SEARCHES] = self.web_searches
         return out

@@ -8,8 +8,8 @@
     python -m costline_processor.demo.fake_provider --port 8099
 
 Endpoints: `POST /v1/chat/completions`, `/v1/responses`, `/v1/embeddings`,
-`/v1/completions` (OpenAI) and `/v1/messages` (Anthropic), each with `"stream": true`
-as SSE the way the real APIs send it; Gemini's `/v1*/.../models/MODEL:generateContent` and
+`/v1/completions`, `/v1/images/generations` (OpenAI) and `/v1/messages` (Anthropic), each but
+images with `"stream": true` as SSE the way the real APIs send it; Gemini's `/v1*/.../models/MODEL:generateContent` and
 `:streamGenerateContent` (SSE, `?alt=sse`), the model named by the path. Response ids are
 `<kind>fake-<random per server>-<n>` (`chatcmpl-`, `cmpl-`, `resp_`, `msg_`, none for Gemini's
 `responseId`): unique across servers and processes, as real providers' are. Any other path
@@ -31,6 +31,9 @@ maps it to (embeddings echo the request model, as OpenAI does), and:
         audio_tokens (chat/completions only)  input 5 and output 4 when the model name contains "audio", else 0
         chat streams send the usage chunk only with `stream_options.include_usage`
     OpenAI embeddings                         prompt_tokens = total_tokens = 10 + W
+    OpenAI images (generations)               input_tokens 10 + W (all text); output_tokens 1056 per image
+                                              (`n`, default 1); output_tokens_details.image_tokens the same,
+                                              except for gpt-image-1 (no output details)
     Anthropic messages
         input_tokens (uncached, as Anthropic reports)  10 + W
         cache_read_input_tokens               W
@@ -180,6 +183,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, completion_json(body, "cmpl-" + rid, answer_model))
         if path == "/v1/embeddings":
             return self._json(200, embeddings_json(body, model))
+        if path == "/v1/images/generations":
+            return self._json(200, openai_wire.images_json(body))
         if path == "/v1/responses":
             if stream:
                 events = response_events(body, "resp_" + rid, answer_model, cut)

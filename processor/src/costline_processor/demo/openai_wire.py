@@ -1,4 +1,4 @@
-"""The fake provider's OpenAI wire format: usage and the chat, completion, embedding and
+"""The fake provider's OpenAI wire format: usage and the chat, completion, embedding, image and
 Responses API bodies (JSON and stream chunks/events). See `fake_provider` for the rules.
 """
 
@@ -128,6 +128,26 @@ def web_search_calls(body: dict, rid: str) -> list[dict]:
         }
         for i in range(2)
     ]
+
+
+IMAGE_TOKENS = 1056  # gpt-image-1's output tokens for one 1024x1024 image at medium quality (OpenAI's table)
+_PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABpfZFQAAAAABJRU5ErkJggg=="
+
+
+def images_json(body: dict) -> dict:
+    """`POST /v1/images/generations`: n images (default 1), usage as gpt-image models report it."""
+    n = body.get("n") if isinstance(body.get("n"), int) and body["n"] > 0 else 1
+    prompt = 10 + prompt_words(body)
+    usage: dict[str, Any] = {
+        "input_tokens": prompt,
+        "input_tokens_details": {"text_tokens": prompt, "image_tokens": 0},
+        "output_tokens": IMAGE_TOKENS * n,
+        "total_tokens": prompt + IMAGE_TOKENS * n,
+    }
+    if body.get("model") != "gpt-image-1":  # the later models split their output (gpt-image-1.5: image $32, text $10)
+        usage["output_tokens_details"] = {"image_tokens": IMAGE_TOKENS * n, "text_tokens": 0}
+    data = [{"b64_json": _PIXEL} for _ in range(n)]
+    return {"created": CREATED, "data": data, "usage": usage, "size": body.get("size", "1024x1024")}
 
 
 def response_json(body: dict, rid: str, model: str, status: str = "completed") -> dict:

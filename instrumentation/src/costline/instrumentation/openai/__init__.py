@@ -7,7 +7,8 @@ Traced (sync and async clients, streamed or not):
 
 - chat completions (`chat.completions.create`, `.parse`, and the `.stream()` helper),
 - the Responses API (`responses.create`, `.parse`, `.stream()`),
-- embeddings (`embeddings.create`), legacy completions (`completions.create`).
+- embeddings (`embeddings.create`), legacy completions (`completions.create`),
+- image generation (`images.generate`, not streamed: a streamed one's span says its usage is missing).
 
 Each span is named `{gen_ai.operation.name} {gen_ai.request.model}` and carries the
 GenAI semantic-convention attributes: provider, request/response model, response id,
@@ -44,6 +45,7 @@ _CHAT = "openai.resources.chat.completions.completions"
 _RESPONSES = "openai.resources.responses.responses"
 _EMBEDDINGS = "openai.resources.embeddings"
 _COMPLETIONS = "openai.resources.completions"
+_IMAGES = "openai.resources.images"
 # (module, "Class.method", factory, endpoint)
 _METHODS = (
     (_CHAT, "Completions.create", patch.create, patch.CHAT),
@@ -58,6 +60,8 @@ _METHODS = (
     (_EMBEDDINGS, "AsyncEmbeddings.create", patch.async_create, patch.EMBEDDINGS),
     (_COMPLETIONS, "Completions.create", patch.create, patch.COMPLETIONS),
     (_COMPLETIONS, "AsyncCompletions.create", patch.async_create, patch.COMPLETIONS),
+    (_IMAGES, "Images.generate", patch.create, patch.IMAGES),
+    (_IMAGES, "AsyncImages.generate", patch.async_create, patch.IMAGES),
 )
 
 

@@ -7,7 +7,11 @@ and older SDK versions lack some of them (e.g. `cache_write_tokens`, new in 2026
 OpenAI's counts are already inclusive: `prompt_tokens`/`input_tokens` contain the
 cached and cache-write tokens, `completion_tokens`/`output_tokens` contain reasoning.
 A Responses result's web searches are its `web_search_call` output items, each billed
-apiece on top of the tokens: `costline.usage.web_searches`.
+apiece on top of the tokens: `costline.usage.web_searches`. An Images API result
+(`images.generate`: gpt-image-1 and later) reports input and output tokens as the Responses
+API does, with their image parts (`input_tokens_details.image_tokens`,
+`output_tokens_details.image_tokens`): `gen_ai.usage.image.input_tokens` / `.output_tokens`,
+billed at the model's image rates.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from costline.instrumentation.genai_attributes import (
     CACHE_CREATION_TOKENS,
     CACHE_READ_TOKENS,
     CACHE_WRITE_TOKENS,
+    IMAGE_INPUT_TOKENS,
+    IMAGE_OUTPUT_TOKENS,
     INPUT_MESSAGES,
     INPUT_TOKENS,
     OPENAI_SERVICE_TIER,
@@ -243,3 +249,23 @@ def output_json(texts: list[str]) -> str:
     """Output texts in the semconv `gen_ai.output.messages` shape."""
     messages = [{"role": "assistant", "parts": [{"type": "text", "content": t}]} for t in texts]
     return json.dumps(messages, ensure_ascii=False)
+
+
+def images_usage(usage: Any) -> Usage | None:
+    """Usage of an Images API result (`ImagesResponse.usage`): the Responses API's fields and their image parts."""
+    found = responses_usage(usage)
+    if found is not None:
+        found.image_input_tokens = as_int(getattr(getattr(usage, "input_tokens_details", None), "image_tokens", None))
+        found.image_output_tokens = as_int(getattr(getattr(usage, "output_tokens_details", None), "image_tokens", None))
+    return found
+
+
+def images_usage_into(usage: Any, out: dict[str, Any]) -> bool:
+    """`images_usage(usage).attributes()` written into `out`; False when there is no usage."""
+    if not responses_usage_into(usage, out):
+        return False
+    for details, name in (("input_tokens_details", IMAGE_INPUT_TOKENS), ("output_tokens_details", IMAGE_OUTPUT_TOKENS)):
+        value = getattr(getattr(usage, details, None), "image_tokens", None)
+        if type(value) is int and value:
+            out[name] = value
+    return True

@@ -64,6 +64,9 @@ RESPONSES = Endpoint(
     Completer(extract.responses_usage_into, responses_item_usage, _install_parse_hook),
 )
 EMBEDDINGS = Endpoint("embeddings", extract.chat_usage, extract.chat_usage_into, None, False, _CHAT_COMPLETER)
+_IMAGES_COMPLETER = Completer(extract.images_usage_into, lambda _event: None, _install_parse_hook)
+# images.generate: a streamed one (partial images) is not read (its span says costline.usage.missing)
+IMAGES = Endpoint("generate_content", extract.images_usage, extract.images_usage_into, None, False, _IMAGES_COMPLETER)
 
 
 @dataclass(frozen=True)
