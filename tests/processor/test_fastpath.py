@@ -287,6 +287,13 @@ _COUNT_KEYS = [
     "gen_ai.usage.cache_creation.input_tokens",
     "gen_ai.usage.reasoning.output_tokens",
     "costline.usage.cache_write_1h_tokens",
+    "gen_ai.usage.audio.input_tokens",
+    "gen_ai.usage.audio.output_tokens",
+    "gen_ai.usage.audio.cache_read.input_tokens",
+    "gen_ai.usage.image.input_tokens",
+    "gen_ai.usage.image.output_tokens",
+    "gen_ai.usage.image.cache_read.input_tokens",
+    "costline.usage.web_searches",
 ]
 _READ_KEYS = [
     "gen_ai.provider.name",
@@ -349,6 +356,23 @@ def test_semconv_memo_answers_what_the_plain_path_answers(pairs, scope):
     finally:
         n._semconv_call = fast
     assert memoised == [plain, plain]
+
+
+def test_a_span_with_searches_or_cache_subsets_and_no_token_counts_reads_as_the_plain_path_reads_it():
+    """A count that is no token total alone (web searches, a modality's cache reads) does not make a span a
+    call with usage: its tokens are unknown, so it is no_usage (a model call) or no call, whatever the
+    value's type. The memo billed 2 searches and no tokens for the int and said no_usage for "2"."""
+    chat = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "claude-sonnet-4-5"}
+    for extra in (
+        {"costline.usage.web_searches": 2},
+        {"costline.usage.web_searches": "2"},
+        {"gen_ai.usage.image.cache_read.input_tokens": 3},
+        {"gen_ai.usage.audio.cache_read.input_tokens": 3},
+    ):
+        call = normalize_span({**chat, **extra}, span_name="chat")
+        assert call is not None and call.status == "no_usage" and call.usage is None, (extra, call)
+        agent = {"gen_ai.operation.name": "invoke_agent", **extra}
+        assert normalize_span(agent, span_name="invoke_agent") is None, extra
 
 
 @settings(max_examples=300, deadline=None)

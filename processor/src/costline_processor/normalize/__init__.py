@@ -381,8 +381,12 @@ _Count = int | None
 # values + (None,) -> the counts of semconv._COUNTS (None: absent), in _usage_of's order
 _C = _Count
 _Counts = Callable[[tuple[Any, ...]], tuple[_C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C]]  # semconv._COUNTS
-# (dialect, keys, getter of the values _SEMCONV_READS, getter of the counts present, getter of all the counts)
-_Shape = tuple[str, tuple[str, ...], _Getter, _Getter, _Counts]
+# (dialect, keys, getter of the values _SEMCONV_READS, getter of the counts present, getter of all the counts,
+# whether a token count is present: counts.Reading.has_counts)
+_Shape = tuple[str, tuple[str, ...], _Getter, _Getter, _Counts, bool]
+# Counts that alone say nothing of a call's tokens (Reading.has_counts leaves them out): a span with only
+# these is no_usage (a model call) or no call, not a call of 0 tokens.
+_NOT_ALONE = (semconv.AUDIO_CACHE_READ, semconv.IMAGE_CACHE_READ, (semconv.WEB_SEARCHES,))
 _SEMCONV_READS = frozenset(
     {
         *semconv.PROVIDER,
@@ -421,17 +425,19 @@ def _plan(keys: tuple[str, ...], scope_name: str, openlit_marked: bool) -> tuple
 
 def _shape(keys: tuple[str, ...], dialect: str) -> _Shape:
     """(dialect, keys, getter of the values _SEMCONV_READS, getter of the counts present, getter of all the
-    counts from the values + (None,))."""
+    counts from the values + (None,), whether a token count is present)."""
     reads = [i for i, k in enumerate(keys) if k in _SEMCONV_READS]
     counts: list[int] = []
     slots = [len(keys)] * len(semconv._COUNTS)  # absent: the None after the values
+    tokens = False
     for slot, group in enumerate(semconv._COUNTS):
         for key in group:
             if key in keys:  # the first synonym present (its value must be a count, or the plain path decides)
                 counts.append(keys.index(key))
                 slots[slot] = keys.index(key)
+                tokens = tokens or group not in _NOT_ALONE
                 break
-    return dialect, keys, _getter(reads), _getter(counts), cast(_Counts, _getter(slots))
+    return dialect, keys, _getter(reads), _getter(counts), cast(_Counts, _getter(slots)), tokens
 
 
 def _template(dialect: str, attrs: dict[str, AttrValue]) -> _Template | None:
@@ -458,7 +464,7 @@ def _template(dialect: str, attrs: dict[str, AttrValue]) -> _Template | None:
 
 def _semconv_call(attrs: dict[str, AttrValue], shape: _Shape) -> ModelCall | Literal[_Slow.SLOW] | None:
     """normalize_span's answer for a span read as semconv (shape: _shape), or _SLOW."""
-    dialect, keys, reads, present, all_counts = shape
+    dialect, keys, reads, present, all_counts, tokens = shape
     values = tuple(attrs.values())
     counts = present(values)
     for c in counts:
@@ -479,7 +485,7 @@ def _semconv_call(attrs: dict[str, AttrValue], shape: _Shape) -> ModelCall | Lit
     if t is None:
         return _SLOW
     model, request_model, provider, server, reported, tier, batch, operation, is_model_call, excludes_cache = t
-    if not counts:
+    if not tokens:  # (its other counts are valid: checked above)
         if not is_model_call:
             return None
         return ModelCall(
