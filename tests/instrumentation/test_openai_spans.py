@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from decimal import Decimal
 
 import openai
@@ -171,6 +172,21 @@ def test_images_generate_is_a_call_billed_at_image_rates(fake, exporter, instrum
     priced = Pricer(PricingConfig()).price(normalize_span(dict(a), scope_name=SCOPE), span.start_time, 0)
     text_in, image_out = GPT_IMAGE[model]
     assert priced.total_usd == (15 * text_in + images * image_out) / 1_000_000 and priced.caveat is None
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_images_edit_bills_the_uploaded_image_at_the_image_input_rate(fake, exporter, instrument_openai, mode):
+    """gpt-image-1: image input $10 per million (text $5), output $40; the fake counts 100 tokens an upload."""
+    from costline_processor.config import PricingConfig
+    from costline_processor.normalize import normalize_span
+    from costline_processor.pricing import Pricer
+
+    png = ("a.png", io.BytesIO(b"\x89PNG fake"), "image/png")
+    call(openai_client(fake, mode), mode, "images.edit", model="gpt-image-1", image=png, prompt="make it blue")
+    a = only_model_span(exporter, SCOPE).attributes
+    assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.image.input_tokens"]) == (113, 100)  # 10 + 3 words
+    priced = Pricer(PricingConfig()).price(normalize_span(dict(a), scope_name=SCOPE), 1_790_000_000 * 10**9, 0)
+    assert priced.total_usd == (13 * Decimal(5) + 100 * Decimal(10) + 1056 * Decimal(40)) / 1_000_000  # $0.043305
 
 
 def test_responses_cache_write_and_service_tier(fake, exporter, instrument_openai):

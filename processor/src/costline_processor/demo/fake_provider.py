@@ -8,7 +8,7 @@
     python -m costline_processor.demo.fake_provider --port 8099
 
 Endpoints: `POST /v1/chat/completions`, `/v1/responses`, `/v1/embeddings`,
-`/v1/completions`, `/v1/images/generations` (OpenAI) and `/v1/messages` (Anthropic), each but
+`/v1/completions`, `/v1/images/generations` and `/edits` (multipart) (OpenAI) and `/v1/messages` (Anthropic), each but
 images with `"stream": true` as SSE the way the real APIs send it; Gemini's `/v1*/.../models/MODEL:generateContent` and
 `:streamGenerateContent` (SSE, `?alt=sse`), the model named by the path. Response ids are
 `<kind>fake-<random per server>-<n>` (`chatcmpl-`, `cmpl-`, `resp_`, `msg_`, none for Gemini's
@@ -31,9 +31,11 @@ maps it to (embeddings echo the request model, as OpenAI does), and:
         audio_tokens (chat/completions only)  input 5 and output 4 when the model name contains "audio", else 0
         chat streams send the usage chunk only with `stream_options.include_usage`
     OpenAI embeddings                         prompt_tokens = total_tokens = 10 + W
-    OpenAI images (generations)               input_tokens 10 + W (all text); output_tokens 1056 per image
-                                              (`n`, default 1); output_tokens_details.image_tokens the same,
-                                              except for gpt-image-1 (no output details)
+    OpenAI images (generations, edits)        input_tokens 10 + W text + 100 per image uploaded (edits: each
+                                              `image` file part, input_tokens_details splits them); output_tokens
+                                              1056 per image (`n`, default 1); output_tokens_details.image_tokens
+                                              the same, except for gpt-image-1 (no output details). An edit's
+                                              recorded body is its form's text fields plus `images`: the file count
     Anthropic messages
         input_tokens (uncached, as Anthropic reports)  10 + W
         cache_read_input_tokens               W
@@ -152,7 +154,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         try:
-            body = json.loads(raw) if raw else {}
+            kind = self.headers.get("Content-Type") or ""
+            body = openai_wire.form_fields(kind, raw) if kind.startswith("multipart/") else json.loads(raw or b"{}")
         except ValueError:
             body = None
         self._record(body)
@@ -183,7 +186,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, completion_json(body, "cmpl-" + rid, answer_model))
         if path == "/v1/embeddings":
             return self._json(200, embeddings_json(body, model))
-        if path == "/v1/images/generations":
+        if path in ("/v1/images/generations", "/v1/images/edits"):
             return self._json(200, openai_wire.images_json(body))
         if path == "/v1/responses":
             if stream:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import base64
 import struct
+from email.parser import BytesParser
+from email.policy import HTTP
 from typing import Any
 
 from costline_processor.demo.common_wire import CREATED, ERROR_TYPES, REPLY, prompt_words
@@ -134,15 +136,35 @@ IMAGE_TOKENS = 1056  # gpt-image-1's output tokens for one 1024x1024 image at me
 _PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABpfZFQAAAAABJRU5ErkJggg=="
 
 
+IMAGE_INPUT_TOKENS = 100  # the fake's count for each image an edit uploads
+
+
+def form_fields(content_type: str, raw: bytes) -> dict:
+    """A multipart/form-data body (`images.edit`) as its text fields, numbers as ints, and `images`: the
+    count of its `image` file parts."""
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw)
+    fields: dict[str, Any] = {"images": 0}
+    for part in message.iter_parts():
+        name, filename = part.get_param("name", header="content-disposition"), part.get_filename()
+        if filename is not None:
+            fields["images"] += str(name).startswith("image")
+        elif name:
+            text = part.get_content() if part.get_content_maintype() == "text" else part.get_payload(decode=True)
+            text = text.decode() if isinstance(text, bytes) else str(text)
+            fields[str(name)] = int(text) if text.isdigit() else text
+    return fields
+
+
 def images_json(body: dict) -> dict:
-    """`POST /v1/images/generations`: n images (default 1), usage as gpt-image models report it."""
-    n = body.get("n") if isinstance(body.get("n"), int) and body["n"] > 0 else 1
-    prompt = 10 + prompt_words(body)
+    """`POST /v1/images/generations` or `/edits`: n images (default 1), usage as gpt-image models report it."""
+    asked = body.get("n")
+    n = asked if isinstance(asked, int) and asked > 0 else 1
+    prompt, uploaded = 10 + prompt_words(body), IMAGE_INPUT_TOKENS * int(body.get("images") or 0)
     usage: dict[str, Any] = {
-        "input_tokens": prompt,
-        "input_tokens_details": {"text_tokens": prompt, "image_tokens": 0},
+        "input_tokens": prompt + uploaded,
+        "input_tokens_details": {"text_tokens": prompt, "image_tokens": uploaded},
         "output_tokens": IMAGE_TOKENS * n,
-        "total_tokens": prompt + IMAGE_TOKENS * n,
+        "total_tokens": prompt + uploaded + IMAGE_TOKENS * n,
     }
     if body.get("model") != "gpt-image-1":  # the later models split their output (gpt-image-1.5: image $32, text $10)
         usage["output_tokens_details"] = {"image_tokens": IMAGE_TOKENS * n, "text_tokens": 0}

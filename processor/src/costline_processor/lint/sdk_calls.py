@@ -32,7 +32,7 @@ CHAINS: dict[tuple[str, ...], frozenset[str]] = {
     ("responses",): frozenset({"create", "parse", "stream"}),
     ("embeddings",): frozenset({"create"}),
     ("completions",): frozenset({"create"}),
-    ("images",): frozenset({"generate"}),  # gpt-image-1: $0.04 an image, the costliest calls of many apps
+    ("images",): frozenset({"generate", "edit"}),  # gpt-image-1: $0.04 an image, the costliest calls of many apps
     ("beta", "messages"): frozenset({"create", "parse", "stream"}),
     ("messages",): frozenset({"create", "parse", "stream"}),
 }

@@ -8,7 +8,8 @@ Traced (sync and async clients, streamed or not):
 - chat completions (`chat.completions.create`, `.parse`, and the `.stream()` helper),
 - the Responses API (`responses.create`, `.parse`, `.stream()`),
 - embeddings (`embeddings.create`), legacy completions (`completions.create`),
-- image generation (`images.generate`, not streamed: a streamed one's span says its usage is missing).
+- image generation and editing (`images.generate`, `images.edit`; streamed ones' spans say their
+  usage is missing).
 
 Each span is named `{gen_ai.operation.name} {gen_ai.request.model}` and carries the
 GenAI semantic-convention attributes: provider, request/response model, response id,
@@ -62,6 +63,8 @@ _METHODS = (
     (_COMPLETIONS, "AsyncCompletions.create", patch.async_create, patch.COMPLETIONS),
     (_IMAGES, "Images.generate", patch.create, patch.IMAGES),
     (_IMAGES, "AsyncImages.generate", patch.async_create, patch.IMAGES),
+    (_IMAGES, "Images.edit", patch.create, patch.IMAGES),
+    (_IMAGES, "AsyncImages.edit", patch.async_create, patch.IMAGES),
 )
 
 
