@@ -120,6 +120,35 @@ def test_a_discount_applies_to_the_searches_too(tmp_path):
     assert cost.total_usd == listed * Decimal("0.8") and cost.list_usd == listed
 
 
+def test_a_reported_cost_keeps_the_searches_as_a_sku_of_their_own(pricer):
+    """A provider's own figure (here half the list price, as a reseller might bill) is split like the computed
+    cost, SKU by SKU too: without that, FOCUS showed no Web Searches row and put the searches' money under
+    Input Tokens (a list unit price of $5.50 per million input tokens for $3)."""
+    usage = Usage(12_000, 800, web_searches=3)
+    call = ModelCall("semconv", model="claude-sonnet-4-5", provider="anthropic", usage=usage)
+    call.reported_cost_usd = Decimal("0.039")  # list: 0.036 + 0.012 + 0.03 = 0.078
+    cost = pricer.price(call, NOV, 10**9)
+    assert isinstance(cost, Cost) and cost.source == "reported" and cost.total_usd == Decimal("0.039")
+    half = Decimal("0.5")
+    assert cost.skus == (
+        ("input", 12_000, mtok("3", 12_000) * half, mtok("3", 12_000) * half),
+        ("output", 800, mtok("15", 800) * half, mtok("15", 800) * half),
+        ("web_search", 3, 3 * PER_SEARCH * half, 3 * PER_SEARCH * half),
+    )
+    assert sum(s[2] for s in cost.skus) == cost.total_usd and sum(s[3] for s in cost.skus) == cost.list_usd
+
+
+def test_a_reported_cost_by_sku_adds_up_to_it_whatever_the_ratio(pricer):
+    usage = Usage(1_234, 567, 89, 10, cache_write_1h_tokens=10, web_searches=7)
+    call = ModelCall("semconv", model="claude-sonnet-4-5", provider="anthropic", usage=usage)
+    call.reported_cost_usd = Decimal("0.0333333333")
+    cost = pricer.price(call, NOV, 10**9)
+    assert isinstance(cost, Cost) and cost.skus is not None and cost.list_usd is not None
+    assert sum(s[2] for s in cost.skus) == cost.total_usd == Decimal("0.0333333333")
+    assert sum(s[3] for s in cost.skus) == cost.list_usd
+    assert [s[:2] for s in cost.skus][-1] == ("web_search", 7)
+
+
 def test_a_search_price_alone_is_refused(tmp_path):
     path = tmp_path / "prices.yaml"
     path.write_text("models:\n  - {provider: acme, model: searcher, web_search: 0.01}\n")

@@ -33,7 +33,7 @@ card it overrides (`list_card`: corrections or genai-prices below it, as `_chose
 it) and prices the call on both through sku_cost.py, like every call whose components
 are not each one token type at one rate (fees, separately priced reasoning, 1-hour
 writes, cache counts without a cache rate, audio); the span's attributes never change.
-A reported cost keeps the computed ratio of list to billed.
+A reported cost keeps the computed ratio of list to billed, and its SKUs scaled to it.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from costline_processor.config import ConfigError, PricingConfig
 from costline_processor.price_file import Discount, PriceEntry, PriceFile, load_price_file
 from costline_processor.price_library import LibraryModel, compile_card, time_of_day_boundaries
 from costline_processor.rate_card import RateCard
-from costline_processor.records import NO_MODEL, NO_USAGE, UNKNOWN_MODEL, Cost, ModelCall, Unpriced
+from costline_processor.records import NO_MODEL, NO_USAGE, UNKNOWN_MODEL, Cost, ModelCall, Sku, Unpriced
 
 _ZERO = Decimal(0)
 _NS_PER_DAY = 86_400 * 10**9
@@ -340,6 +340,7 @@ def _reported(total: Decimal, call: ModelCall, computed: Cost | Unpriced) -> Cos
         ]
         largest = max(range(4), key=lambda i: parts[i])
         parts[largest] += total - sum(parts)
+        listed = (computed.list_usd if computed.list_usd is not None else computed.total_usd) * ratio
         return Cost(
             total,
             parts[0],
@@ -349,8 +350,20 @@ def _reported(total: Decimal, call: ModelCall, computed: Cost | Unpriced) -> Cos
             computed.model,
             computed.provider,
             "reported",
-            list_usd=(computed.list_usd if computed.list_usd is not None else computed.total_usd) * ratio,
+            list_usd=listed,
+            skus=None if computed.skus is None else _scaled_skus(computed.skus, ratio, total, listed),
         )
     model = computed.model if isinstance(computed, Cost) else (call.model or call.request_model or "")
     provider = computed.provider if isinstance(computed, Cost) else (call.provider or "")
     return Cost(total, _ZERO, _ZERO, _ZERO, _ZERO, model, provider, "reported")
+
+
+def _scaled_skus(skus: tuple[Sku, ...], ratio: Decimal, total: Decimal, listed: Decimal) -> tuple[Sku, ...]:
+    """A computed cost's SKUs (web searches, images, fees... apart) scaled to a reported `total`, each column's
+    rounding remainder on its largest SKU, so they add up to the total and the list price exactly."""
+    billed = [s[2] * ratio for s in skus]
+    lists = [s[3] * ratio for s in skus]
+    for column, goal in ((billed, total), (lists, listed)):
+        largest = max(range(len(column)), key=lambda i: column[i])
+        column[largest] += goal - sum(column, _ZERO)
+    return tuple((s[0], s[1], b, lp) for s, b, lp in zip(skus, billed, lists))
