@@ -315,6 +315,28 @@ def test_searches_stay_on_an_outer_span_with_several_calls_below():
     assert sorted(r.web_searches for r in a.rows) == [0, 0] and len(a.rows) == 2
 
 
+def test_searches_on_the_outer_span_go_to_its_call_when_two_libraries_record_that_call():
+    """Pydantic AI's `chat` span counts the searches; below it, the Anthropic SDK's span and another library's
+    span of the same response (twins: one billed). One call below, so the billed twin takes the searches;
+    before, the two spans read as two calls and the searches were billed nowhere ($0.03 short, unmarked)."""
+    from tests.processor.spans import new_trace_id
+
+    t = new_trace_id()
+    outer = _anthropic_call(t, None, gen_ai__usage__details__web_search_requests=3)
+    sdk = _anthropic_call(t, outer, gen_ai__response__id="msg_02")
+    other = _anthropic_call(t, outer, gen_ai__response__id="msg_02")
+    a, added = _assemble(
+        [
+            ("pydantic-ai", [outer]),
+            ("com.anthropic.sdk.python", [sdk]),
+            ("opentelemetry.instrumentation.anthropic", [other]),
+        ]
+    )
+    assert [(r.span_id, r.web_searches) for r in a.rows] == [(sdk.span_id.hex(), 3)]
+    assert a.rows[0].cost_usd == mtok("3", 12_000) + mtok("15", 800) + 3 * PER_SEARCH
+    assert added[other.span_id]["costline.cost.status"] == "duplicate_call"
+
+
 def test_twins_bill_the_largest_search_count():
     """Sibling spans of one response id: the SDK's span is billed (first party), with its twin's searches."""
     from tests.processor.spans import new_trace_id, span

@@ -80,7 +80,7 @@ def judge(
             info = infos[i]
             u = info.call.usage if info is not None and info.call is not None else None
             if u is not None and u.web_searches:  # (rare: only a parent span that records searches)
-                _searches_to_leaf(i, u.web_searches, call_spans, parent, infos, below)
+                _searches_to_leaf(i, u.web_searches, call_spans, parent, infos, below, twins)
         elif covered is not None and covered[i]:
             results[i] = BILLED_IN_PARENT
             billed_in_parent += 1
@@ -101,15 +101,22 @@ def judge(
 
 
 def _searches_to_leaf(
-    outer: int, searches: int, call_spans: list[int], parent: list[int], infos: list[SpanInfo | None], below: list[bool]
+    outer: int,
+    searches: int,
+    call_spans: list[int],
+    parent: list[int],
+    infos: list[SpanInfo | None],
+    below: list[bool],
+    twins: Mapping[int, twins_of.Twin] | None,
 ) -> None:
-    """Bill the one model call below aggregate span `outer` for `outer`'s web searches when it counts fewer."""
+    """Bill the one model call below aggregate span `outer` for `outer`'s web searches when it counts fewer.
+    A leaf another library's span of the same request bills (`twins`) is that call again, not another."""
     leaves = []
     for c in call_spans:
         p = parent[c]
         while p >= 0 and p != outer:
             p = parent[p]
-        if p == outer and not below[c]:
+        if p == outer and not below[c] and not (twins is not None and c in twins):
             leaves.append(c)
     if len(leaves) != 1:
         return
