@@ -109,3 +109,19 @@ def test_served_images_stay_in_the_ledger_reprice_and_focus(tmp_path, capsys):
     assert main(["export", *window]) == 0
     meters = {r["SkuMeter"]: r["ConsumedQuantity"] for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
     assert meters["Image Output Tokens"] == str(IMAGE)
+
+
+def test_a_prompt_image_on_a_chat_model_is_input_at_its_rate_unmarked(pricer):
+    """Google's one input price is for text, image and video (2.5 Flash: $0.30): no caveat for the images in
+    a prompt; OpenAI and Anthropic bill them as input tokens too."""
+    cost = price(pricer, "gemini-2.5-flash", Usage(1_300, 6, image_input_tokens=1_290))
+    assert isinstance(cost, Cost)
+    assert cost.total_usd == (1_300 * Decimal("0.30") + 6 * Decimal("2.50")) / M and cost.caveat is None
+
+
+def test_cached_audio_without_an_audio_cache_rate_is_said(pricer):
+    """gpt-audio lists $32 audio input and no cache rate at all: its cached audio bills as text input ($2.50), and
+    the call says so (before, only uncached audio without its rate was marked)."""
+    u = Usage(1_000, 10, cache_read_tokens=400, audio_input_tokens=400, audio_cache_read_tokens=400)
+    cost = pricer.price(ModelCall("semconv", model="gpt-audio", provider="openai", usage=u), NOV, 10**9)
+    assert isinstance(cost, Cost) and cost.caveat == "audio_at_text_rate"

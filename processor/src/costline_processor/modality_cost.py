@@ -13,7 +13,11 @@ Components stay where finance looks for them: a modality's input in input_usd, i
 reads in cache_read_usd, its output in output_usd. A tiered card picks its tier by the call's
 whole input. Tokens a card cannot price at their modality's rate are billed at the text rate
 and the Cost says so (`audio_at_text_rate`, `image_at_text_rate`: price_caveats.py): an image
-from gemini-2.5-flash-image costs $30 per million output tokens, its text $2.50.
+from gemini-2.5-flash-image costs $30 per million output tokens, its text $2.50. Image input
+without an image rate is the exception: OpenAI, Anthropic and Google bill the images in a chat
+model's prompt as its input tokens (Google's one input price is for "text / image / video"), and
+the models that price them apart (gpt-image-*) have the rate in the data, so saying so would mark
+every multimodal call.
 
 Every such call is split by SKU (sku_cost.py: each modality's input, cache reads and output
 are SKUs of their own), which also gives its list price.
@@ -49,6 +53,7 @@ class Modality:
     cache_read: str  # a subset of both cache_read_tokens and `input`
     rates: tuple[int, int, int]  # indexes of (input, output, cache read) in RateCard.rates
     caveat: str  # said when its tokens are billed at the text rate
+    input_caveat: bool = True  # ... its input tokens too (False: the text input rate is the providers' rule)
 
 
 MODALITIES = (
@@ -56,7 +61,13 @@ MODALITIES = (
         "audio", "audio_input_tokens", "audio_output_tokens", "audio_cache_read_tokens", (6, 7, 8), AUDIO_AT_TEXT_RATE
     ),
     Modality(
-        "image", "image_input_tokens", "image_output_tokens", "image_cache_read_tokens", (9, 10, 11), IMAGE_AT_TEXT_RATE
+        "image",
+        "image_input_tokens",
+        "image_output_tokens",
+        "image_cache_read_tokens",
+        (9, 10, 11),
+        IMAGE_AT_TEXT_RATE,
+        input_caveat=False,
     ),
 )
 
@@ -82,7 +93,8 @@ def cost(card: RateCard, u: Usage, duration_ns: int) -> Cost | Unpriced:
         apart += [(r_in * uncached / _MTOK, "input") if uncached and r_in is not None else (_ZERO, "input")]
         apart += [(r_read * read / _MTOK, "cache_read") if read and r_read is not None else (_ZERO, "cache_read")]
         apart += [(r_out * out / _MTOK, "output") if out and r_out is not None else (_ZERO, "output")]
-        if (m_in - m_read > 0 and r_in is None) or (m_out > 0 and r_out is None):
+        as_text_input = (m_in - m_read > 0 and r_in is None) or (m_read > 0 and r_read is None)
+        if (as_text_input and m.input_caveat) or (m_out > 0 and r_out is None):
             caveats.append(m.caveat)
     plain = replace(u, **text, **{f: 0 for m in MODALITIES for f in (m.input, m.output, m.cache_read)})
     flat = replace(card, rates=rates, caveat=joined(card.caveat, *caveats))
