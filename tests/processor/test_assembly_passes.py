@@ -121,7 +121,8 @@ def test_judge_says_why_each_call_not_billed_here_is_not():
     results: list = [None] * 7
     counts = judge([1, 2, 3, 4, 5, 6], parent, roots, infos, sids, pids, first, {}, late, {6: twin}, results)
     assert results == [None, AGGREGATE, None, DUPLICATE, None, BILLED_IN_PARENT, twin]  # None: billable (2, 4)
-    assert counts == ((1, 1, 1, 1), [MISSING])  # (billed_in_parent, duplicates, twins, conflicting), parents missing
+    # (billed_in_parent, duplicates, twins, conflicting, web searches no call took), parents missing
+    assert counts == ((1, 1, 1, 1, 0), [MISSING])
 
 
 def test_judge_reads_what_earlier_flushes_billed():
@@ -138,7 +139,7 @@ def test_judge_reads_what_earlier_flushes_billed():
     results: list = [None] * 4
     counts = judge([0, 1, 2], parent, roots, infos, sids, pids, first, known, None, None, results)
     assert results == [AGGREGATE, None, DUPLICATE, None]
-    assert counts == ((0, 1, 0, 0), [MISSING])
+    assert counts == ((0, 1, 0, 0, 0), [MISSING])
 
 
 def test_find_twins_only_searches_when_two_calls_can_be_one():

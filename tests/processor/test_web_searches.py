@@ -313,6 +313,16 @@ def test_searches_stay_on_an_outer_span_with_several_calls_below():
     calls = [_anthropic_call(t, outer, gen_ai__response__id=f"msg_{i}") for i in range(2)]
     a, _ = _assemble([("test", [outer, *calls])])
     assert sorted(r.web_searches for r in a.rows) == [0, 0] and len(a.rows) == 2
+    assert a.searches_unattributed == 2  # counted (web_searches_unattributed) and logged once, never silent
+    from costline_processor.assembly.buffer import Flush
+    from costline_processor.assembly.tally import Tally
+    from costline_processor.stats import Stats
+
+    logged: list = []
+    tally, stats = Tally(lambda key, message, *args: logged.append(key), lambda *args: None), Stats()
+    tally.add(Flush(t, [], {}, "quiet"), a)
+    tally.record(stats)
+    assert stats.get("web_searches_unattributed") == 2 and ("web_searches_unattributed",) in logged
 
 
 def test_searches_on_the_outer_span_go_to_its_call_when_two_libraries_record_that_call():

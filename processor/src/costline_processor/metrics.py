@@ -348,6 +348,11 @@ _SELF_COUNTERS = (
         "Spans replayed from --queue-dir to the ledger only (the export had finished them)",
     ),
     ("spans_tags_from_root", None, "Spans whose parent never arrived that took the trace root's tags"),
+    (
+        "web_searches_unattributed",
+        None,
+        "Web searches a span above several model calls counts that no call below it does: in no call's cost",
+    ),
     ("tags_untrusted", "service", "Tags a service may not set (tagging.trust), ignored"),
     ("spans_replayed", None, "Spans read back from --queue-dir at start"),
     ("spans_kept_for_restart", "target", "Spans left in --queue-dir at a stop, sent after the next start"),

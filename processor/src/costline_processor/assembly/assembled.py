@@ -53,6 +53,7 @@ class Assembled:
         "duplicate_calls",
         "remember",
         "rewrite",
+        "searches_unattributed",
         "tags_from_root",
         "trace_id",
         "twin_calls",
@@ -76,7 +77,7 @@ class Assembled:
         remember: Mapping[Any, Inherited],
         broken: int,
         write: bool,
-        counts: tuple[int, int, int, int] = (0, 0, 0, 0),
+        counts: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0),
         from_root: set[int] | None = None,
         backend: BackendNames | None = None,
     ) -> None:
@@ -97,8 +98,10 @@ class Assembled:
         self.write_gen_ai_cost = write
         # (billing.judge) late calls under a call priced in an earlier flush; second copies of a call's span
         # (same span id): not billed; other libraries' spans of a call billed on another span (twins.py); of
-        # those, twins whose usage differs from the billed one's
-        self.billed_in_parent, self.duplicate_calls, self.twin_calls, self.conflicting_usage = counts
+        # those, twins whose usage differs from the billed one's; web searches an aggregate span counts that no
+        # call below it took (billing._searches_to_leaf)
+        self.billed_in_parent, self.duplicate_calls, self.twin_calls, self.conflicting_usage = counts[:4]
+        self.searches_unattributed = counts[4]
         self.tags_from_root = len(from_root) if from_root else 0  # spans with a missing parent: the root's tags
         self._from_root = from_root
         self._backend = backend  # the names tags are copied to for backends (backend_names.py)

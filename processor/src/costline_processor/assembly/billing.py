@@ -17,8 +17,10 @@ context; rollup prices the rest (the billable leaves) in its bottom-up pass.
 A count only the outer span of a call has moves to the leaf that is billed: Pydantic AI's
 `chat` span records Anthropic's web searches, the SDK's own span below it (the leaf, with the
 same tokens) does not. An aggregate span with one model call below it is that call, so the
-leaf is billed for the larger count (`_searches_to_leaf`); with several calls below, its
-searches cannot be told apart and stay where they are.
+leaf is billed for the larger count (`_searches_to_leaf`); with several calls below (or its one
+call billed in an earlier flush), whose searches they were cannot be told: they stay where they
+are, and those beyond what the calls below count themselves are counted as
+`web_searches_unattributed` (and logged once): possibly unbilled, never silently.
 """
 
 from __future__ import annotations
@@ -55,9 +57,10 @@ def judge(
     covered: list[bool] | None,
     twins: Mapping[int, twins_of.Twin] | None,
     results: list[Result | None],
-) -> tuple[tuple[int, int, int, int], list[bytes]]:
+) -> tuple[tuple[int, int, int, int, int], list[bytes]]:
     """Set `results[i]` for each call span not billed here, to why (the billable ones stay None).
-    Returns ((billed_in_parent, duplicate spans, twins, twins with conflicting usage), dangling): the
+    Returns ((billed_in_parent, duplicate spans, twins, twins with conflicting usage, web searches no call
+    took), dangling): the
     counts, and the parents not in this flush with model calls below them, in the order a bottom-up
     walk meets them (if such a parent arrives later and is a model call, it repeats their usage)."""
     below = [False] * len(parent)  # a model call below: in this flush, or billed under it in an earlier one
@@ -73,14 +76,14 @@ def judge(
         while p >= 0 and not below[p]:
             below[p] = True
             p = parent[p]
-    billed_in_parent = duplicates = twin_calls = conflicting = 0
+    billed_in_parent = duplicates = twin_calls = conflicting = unattributed = 0
     for i in call_spans:
         if below[i]:
             results[i] = AGGREGATE
             info = infos[i]
             u = info.call.usage if info is not None and info.call is not None else None
             if u is not None and u.web_searches:  # (rare: only a parent span that records searches)
-                _searches_to_leaf(i, u.web_searches, call_spans, parent, infos, below, twins)
+                unattributed += _searches_to_leaf(i, u.web_searches, call_spans, parent, infos, below, twins)
         elif covered is not None and covered[i]:
             results[i] = BILLED_IN_PARENT
             billed_in_parent += 1
@@ -97,7 +100,7 @@ def judge(
             info = infos[r]
             if below[r] or (info is not None and info.call is not None):
                 dangling.append(pids[r])
-    return (billed_in_parent, duplicates, twin_calls, conflicting), dangling
+    return (billed_in_parent, duplicates, twin_calls, conflicting, unattributed), dangling
 
 
 def _searches_to_leaf(
@@ -108,9 +111,10 @@ def _searches_to_leaf(
     infos: list[SpanInfo | None],
     below: list[bool],
     twins: Mapping[int, twins_of.Twin] | None,
-) -> None:
+) -> int:
     """Bill the one model call below aggregate span `outer` for `outer`'s web searches when it counts fewer.
-    A leaf another library's span of the same request bills (`twins`) is that call again, not another."""
+    A leaf another library's span of the same request bills (`twins`) is that call again, not another.
+    Returns the searches no call took: with no call below here or several, those beyond the calls' own."""
     leaves = []
     for c in call_spans:
         p = parent[c]
@@ -118,12 +122,13 @@ def _searches_to_leaf(
             p = parent[p]
         if p == outer and not below[c] and not (twins is not None and c in twins):
             leaves.append(c)
+    calls = [info.call for c in leaves if (info := infos[c]) is not None and info.call is not None]
     if len(leaves) != 1:
-        return
-    info = infos[leaves[0]]
-    call = info.call if info is not None else None
+        return max(0, searches - sum(c.usage.web_searches for c in calls if c.usage is not None))
+    call = calls[0] if calls else None
     if call is not None and call.usage is not None and call.usage.web_searches < searches:
         call.usage = replace(call.usage, web_searches=searches)
+    return 0
 
 
 def priced_before(known: Mapping[bytes, Inherited], sid: bytes) -> bool:

@@ -42,7 +42,7 @@ from costline_processor.wire.attributes import attribute
 
 PriceFn = Callable[[ModelCall, int, int], "Cost | Unpriced"]
 _NO_NAMES: frozenset[str] = frozenset()
-_NO_COUNTS = (0, 0, 0, 0)
+_NO_COUNTS = (0, 0, 0, 0, 0)
 _READERS: dict[int, tuple[TaggingConfig, SpanReader]] = {}
 
 

@@ -1,7 +1,7 @@
 """What a batch of assembled traces adds to the stats, and what it logs.
 
 Per batch of flushes (Pipeline._flush): broken parent links, calls billed in a parent, duplicate
-spans, call twins (agreeing or conflicting usage), spans that took the root's tags, traces
+spans, call twins (agreeing or conflicting usage), web searches no call took, spans that took the root's tags, traces
 flushed per reason, and llm_calls per status (`priced`, or why not). A model call that cannot
 be priced, a sender's broken links and conflicting twins are logged too: the first of each
 kind (stats.FirstSeen), broken links now and then (stats.Sometimes), since a sender's broken
@@ -26,6 +26,7 @@ class Tally:
     def __init__(self, first_seen: FirstSeen, now_and_then: Sometimes):
         self._first_seen, self._now_and_then = first_seen, now_and_then
         self.broken = self.covered = self.duplicates = self.twins = self.conflicting = self.from_root = 0
+        self.searches = 0
         self.reasons: dict[str, int] = {}
         self.statuses: dict[str, int] = {}
 
@@ -36,6 +37,7 @@ class Tally:
         if a.twin_calls:
             self.twins += a.twin_calls
             self.conflicting += a.conflicting_usage
+        self.searches += a.searches_unattributed
         self.reasons[f.reason] = self.reasons.get(f.reason, 0) + 1
         if a.broken_links:
             self.broken += a.broken_links
@@ -77,6 +79,14 @@ class Tally:
                     "the larger (or on the first one billed, when the other came in a later flush); counted "
                     "as call_twins{conflicting_usage}",
                 )
+        if self.searches:
+            stats.add("web_searches_unattributed", self.searches)
+            self._first_seen(
+                ("web_searches_unattributed",),
+                "a span above several model calls (or above one billed earlier) counts web searches the calls' "
+                "own spans do not: which call ran them is not known, so they are in no call's cost; counted as "
+                "web_searches_unattributed (have the model calls' spans record them: costline's instrumentation does)",
+            )
         stats.add("spans_tags_from_root", self.from_root)
         for reason, n in self.reasons.items():
             stats.add("traces_flushed", n, reason)
