@@ -19,7 +19,7 @@ is the per-span path (tests/processor/test_fastpath.py checks it equals `Cost(..
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from costline_processor import modality_cost, sku_cost
@@ -127,8 +127,6 @@ class RateCard:
         return tuple(r.at(input_tokens) if isinstance(r, Tiered) else r for r in self.rates)
 
     def cost(self, u: Usage, duration_ns: int) -> Cost | Unpriced:
-        if u.web_searches:
-            return self._with_searches(u, duration_ns)
         if u.audio_input_tokens or u.audio_output_tokens or u.image_input_tokens or u.image_output_tokens:
             return modality_cost.cost(self, u, duration_ns)
         if self.tiered:  # `rates_at`, inline: this runs once per priced span
@@ -148,6 +146,12 @@ class RateCard:
         input_usd = (r_in * uncached / _MTOK if r_in is not None and uncached else _ZERO) + self.per_call
         if self.per_second and duration_ns > 0:
             input_usd += self.per_second * int(duration_ns) / 1_000_000_000
+        caveat, searches = self.caveat, u.web_searches
+        if searches:  # (rare) a fee per search; none priced: said, never free
+            if self.per_web_search is not None:
+                input_usd += self.per_web_search * searches
+            else:
+                caveat = joined(caveat, WEB_SEARCHES_UNPRICED)
         # a count is non-zero only when its rate is set (above); the `is not None` tests say so to the type checker
         read_usd = r_read * read / _MTOK if read and r_read is not None else _ZERO
         write_usd = (r_write * write / _MTOK if write and r_write is not None else _ZERO) + (
@@ -164,7 +168,13 @@ class RateCard:
         else:
             total = listed = input_usd + read_usd + write_usd + output_usd
         skus = None
-        if self.mixed or reasoning or write_1h or read + write != u.cache_read_tokens + u.cache_write_tokens:
+        if (
+            self.mixed
+            or reasoning
+            or write_1h
+            or searches
+            or read + write != u.cache_read_tokens + u.cache_write_tokens
+        ):
             skus = sku_cost.breakdown(self, u, duration_ns)
             listed = sum((s[3] for s in skus), _ZERO)
         return new_cost(
@@ -176,35 +186,7 @@ class RateCard:
             self.model,
             self.provider,
             self.source,
-            self.caveat,
+            caveat,
             listed,
             skus,
-        )
-
-    def _with_searches(self, u: Usage, duration_ns: int) -> Cost | Unpriced:
-        """A call that also ran web searches: its tokens as any call's, plus each search at `per_web_search`
-        (list: the list card's price, when it has one), under input_usd and as SKU `web_search`. Without a
-        price the searches add nothing and the Cost says so; their count is still a SKU."""
-        tokens = replace(u, web_searches=0)
-        base = self.cost(tokens, duration_ns)
-        if isinstance(base, Unpriced):
-            return base
-        n, rate = u.web_searches, self.per_web_search
-        below = self.list_card.per_web_search if self.list_card is not None else None
-        fee = rate * n if rate is not None else _ZERO
-        billed = fee * self.factor if self.factor is not None else fee
-        listed = below * n if below is not None else fee
-        skus = base.skus if base.skus is not None else sku_cost.breakdown(self, tokens, duration_ns)
-        return new_cost(
-            base.total_usd + billed,
-            base.input_usd + billed,
-            base.output_usd,
-            base.cache_read_usd,
-            base.cache_write_usd,
-            base.model,
-            base.provider,
-            base.source,
-            joined(base.caveat, None if rate is not None else WEB_SEARCHES_UNPRICED),
-            (base.total_usd if base.list_usd is None else base.list_usd) + listed,
-            (*skus, ("web_search", n, billed, listed)),
         )

@@ -105,6 +105,9 @@ def priced(card: RateCard, u: Usage, duration_ns: int) -> dict[str, tuple[int, D
     )
     if fees:
         out["requests"] = (1, fees)
+    if u.web_searches:  # a SKU also when unpriced: the count the Cost's caveat speaks of
+        rate = card.per_web_search
+        out["web_search"] = (u.web_searches, rate * u.web_searches if rate is not None else _ZERO)
     return out
 
 
@@ -119,6 +122,8 @@ def breakdown(card: RateCard, u: Usage, duration_ns: int) -> tuple[Sku, ...]:
     own = priced(card, u, duration_ns)
     below = card.list_card
     listed = own if below is None else priced(below, u, duration_ns)
+    if below is not None and below.per_web_search is None and "web_search" in own:
+        listed = {**listed, "web_search": own["web_search"]}  # no list price for searches: the entry's stands in
     f = card.factor
     rows = []
     for sku in SKUS:
