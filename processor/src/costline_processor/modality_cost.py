@@ -79,7 +79,8 @@ def cost(card: RateCard, u: Usage, duration_ns: int) -> Cost | Unpriced:
         return Unpriced(INVALID_USAGE, f"{problem} counts exceed their totals: {u}")
     rates = card.rates_at(u.input_tokens)
     text = {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens, "cache_read_tokens": u.cache_read_tokens}
-    apart = []  # (usd before the discount, component) of each modality's leaves at its own rates
+    f = card.factor if card.factor is not None else 1
+    add = {"input": _ZERO, "cache_read": _ZERO, "output": _ZERO}  # each modality's leaves at its rates, discounted
     caveats = []
     for m in MODALITIES:
         m_in, m_out, m_read = getattr(u, m.input), getattr(u, m.output), getattr(u, m.cache_read)
@@ -90,9 +91,10 @@ def cost(card: RateCard, u: Usage, duration_ns: int) -> Cost | Unpriced:
         text["input_tokens"] -= read + uncached
         text["output_tokens"] -= out
         text["cache_read_tokens"] -= read
-        apart += [(r_in * uncached / _MTOK, "input") if uncached and r_in is not None else (_ZERO, "input")]
-        apart += [(r_read * read / _MTOK, "cache_read") if read and r_read is not None else (_ZERO, "cache_read")]
-        apart += [(r_out * out / _MTOK, "output") if out and r_out is not None else (_ZERO, "output")]
+        for component, n, rate in (("input", uncached, r_in), ("cache_read", read, r_read), ("output", out, r_out)):
+            usd = rate * n / _MTOK if n and rate is not None else _ZERO
+            if usd:  # a zero stays Decimal(0): zero times a discount would add digits to the Cost's text (0.50)
+                add[component] += usd * f
         as_text_input = (m_in - m_read > 0 and r_in is None) or (m_read > 0 and r_read is None)
         if (as_text_input and m.input_caveat) or (m_out > 0 and r_out is None):
             caveats.append(m.caveat)
@@ -101,9 +103,6 @@ def cost(card: RateCard, u: Usage, duration_ns: int) -> Cost | Unpriced:
     base = flat.cost(plain, duration_ns)
     if isinstance(base, Unpriced):
         return base
-    f = card.factor if card.factor is not None else 1
-    # a zero stays Decimal(0): zero times a discount would add digits to the Cost's text (0.5 + 0.00 is 0.50)
-    add = {c: sum((usd * f for usd, at in apart if at == c and usd), _ZERO) for c in ("input", "cache_read", "output")}
     skus = sku_cost.breakdown(card, u, duration_ns)
     return Cost(
         base.total_usd + add["input"] + add["cache_read"] + add["output"],
