@@ -154,13 +154,18 @@ def test_responses_web_search_calls_are_counted(fake, exporter, instrument_opena
 GPT_IMAGE = {"gpt-image-1": (Decimal(5), Decimal(40)), "gpt-image-1.5": (Decimal(5), Decimal(32))}
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("model, n", [("gpt-image-1", 1), ("gpt-image-1.5", 2)])
-def test_images_generate_is_a_call_billed_at_image_rates(fake, exporter, instrument_openai, mode, model, n):
+def list_price(attributes, at_ns: int):
+    """What costline's processor bills for a span with these attributes (its genai-prices list price)."""
     from costline_processor.config import PricingConfig
     from costline_processor.normalize import normalize_span
     from costline_processor.pricing import Pricer
 
+    return Pricer(PricingConfig()).price(normalize_span(dict(attributes), scope_name=SCOPE), at_ns, 0)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("model, n", [("gpt-image-1", 1), ("gpt-image-1.5", 2)])
+def test_images_generate_is_a_call_billed_at_image_rates(fake, exporter, instrument_openai, mode, model, n):
     result = call(openai_client(fake, mode), mode, "images.generate", model=model, prompt="a cat in a hat", n=n)
     assert len(result.data) == n
     span = only_model_span(exporter, SCOPE)
@@ -169,7 +174,7 @@ def test_images_generate_is_a_call_billed_at_image_rates(fake, exporter, instrum
     images = 1056 * n  # the fake's medium 1024x1024 images
     assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.output_tokens"]) == (15, images)  # 10 + 5 words
     assert a.get("gen_ai.usage.image.output_tokens") == (None if model == "gpt-image-1" else images)
-    priced = Pricer(PricingConfig()).price(normalize_span(dict(a), scope_name=SCOPE), span.start_time, 0)
+    priced = list_price(a, span.start_time)
     text_in, image_out = GPT_IMAGE[model]
     assert priced.total_usd == (15 * text_in + images * image_out) / 1_000_000 and priced.caveat is None
 
@@ -177,15 +182,11 @@ def test_images_generate_is_a_call_billed_at_image_rates(fake, exporter, instrum
 @pytest.mark.parametrize("mode", MODES)
 def test_images_edit_bills_the_uploaded_image_at_the_image_input_rate(fake, exporter, instrument_openai, mode):
     """gpt-image-1: image input $10 per million (text $5), output $40; the fake counts 100 tokens an upload."""
-    from costline_processor.config import PricingConfig
-    from costline_processor.normalize import normalize_span
-    from costline_processor.pricing import Pricer
-
     png = ("a.png", io.BytesIO(b"\x89PNG fake"), "image/png")
     call(openai_client(fake, mode), mode, "images.edit", model="gpt-image-1", image=png, prompt="make it blue")
     a = only_model_span(exporter, SCOPE).attributes
     assert (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.image.input_tokens"]) == (113, 100)  # 10 + 3 words
-    priced = Pricer(PricingConfig()).price(normalize_span(dict(a), scope_name=SCOPE), 1_790_000_000 * 10**9, 0)
+    priced = list_price(a, 1_790_000_000 * 10**9)
     assert priced.total_usd == (13 * Decimal(5) + 100 * Decimal(10) + 1056 * Decimal(40)) / 1_000_000  # $0.043305
 
 

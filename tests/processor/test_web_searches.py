@@ -37,6 +37,13 @@ def priced(pricer: Pricer, model: str, provider: str, usage: Usage) -> Cost:
     return cost
 
 
+def sonnet_with_file(tmp_path, prices_yaml: str, usage: Usage) -> Cost:
+    """A Claude Sonnet 4.5 call priced with a price file of this text."""
+    path = tmp_path / "prices.yaml"
+    path.write_text(prices_yaml)
+    return priced(Pricer(PricingConfig(prices_file=str(path))), "claude-sonnet-4-5", "anthropic", usage)
+
+
 @pytest.fixture(scope="module")
 def pricer() -> Pricer:
     return Pricer(PricingConfig())
@@ -80,14 +87,9 @@ def test_a_model_without_a_search_price_bills_its_tokens_and_says_so(pricer):
 
 
 def test_a_price_file_prices_searches_and_keeps_the_list_price_beside(tmp_path):
-    path = tmp_path / "prices.yaml"
-    path.write_text(
-        "models:\n  - {provider: anthropic, model: claude-sonnet-4-5, input: 2.4, output: 12, web_search: 0.008}\n"
-    )
-    cost = priced(
-        Pricer(PricingConfig(prices_file=str(path))),
-        "claude-sonnet-4-5",
-        "anthropic",
+    cost = sonnet_with_file(
+        tmp_path,
+        "models:\n  - {provider: anthropic, model: claude-sonnet-4-5, input: 2.4, output: 12, web_search: 0.008}\n",
         Usage(1_000, 100, 0, 0, web_searches=5),
     )
     assert cost.total_usd == mtok("2.4", 1_000) + mtok("12", 100) + 5 * Decimal("0.008")
@@ -96,25 +98,17 @@ def test_a_price_file_prices_searches_and_keeps_the_list_price_beside(tmp_path):
 
 
 def test_a_price_file_entry_without_a_search_price_takes_the_list_one(tmp_path):
-    path = tmp_path / "prices.yaml"
-    path.write_text("models:\n  - {provider: anthropic, model: claude-sonnet-4-5, input: 2.4, output: 12}\n")
-    cost = priced(
-        Pricer(PricingConfig(prices_file=str(path))),
-        "claude-sonnet-4-5",
-        "anthropic",
+    cost = sonnet_with_file(
+        tmp_path,
+        "models:\n  - {provider: anthropic, model: claude-sonnet-4-5, input: 2.4, output: 12}\n",
         Usage(1_000, 100, web_searches=1),
     )
     assert cost.total_usd == mtok("2.4", 1_000) + mtok("12", 100) + PER_SEARCH and cost.caveat is None
 
 
 def test_a_discount_applies_to_the_searches_too(tmp_path):
-    path = tmp_path / "prices.yaml"
-    path.write_text("discounts:\n  - {provider: anthropic, discount: 0.2}\n")
-    cost = priced(
-        Pricer(PricingConfig(prices_file=str(path))),
-        "claude-sonnet-4-5",
-        "anthropic",
-        Usage(1_000, 100, web_searches=4),
+    cost = sonnet_with_file(
+        tmp_path, "discounts:\n  - {provider: anthropic, discount: 0.2}\n", Usage(1_000, 100, web_searches=4)
     )
     listed = mtok("3", 1_000) + mtok("15", 100) + 4 * PER_SEARCH
     assert cost.total_usd == listed * Decimal("0.8") and cost.list_usd == listed
