@@ -332,14 +332,8 @@ def _reported(total: Decimal, call: ModelCall, computed: Cost | Unpriced) -> Cos
     """The provider's own figure `total`, split like the computed cost when there is one."""
     if isinstance(computed, Cost) and computed.total_usd > 0:
         ratio = total / computed.total_usd
-        parts = [
-            computed.input_usd * ratio,
-            computed.output_usd * ratio,
-            computed.cache_read_usd * ratio,
-            computed.cache_write_usd * ratio,
-        ]
-        largest = max(range(4), key=lambda i: parts[i])
-        parts[largest] += total - sum(parts)
+        c = computed
+        parts = _scaled([c.input_usd, c.output_usd, c.cache_read_usd, c.cache_write_usd], ratio, total)
         listed = (computed.list_usd if computed.list_usd is not None else computed.total_usd) * ratio
         return Cost(
             total,
@@ -359,11 +353,16 @@ def _reported(total: Decimal, call: ModelCall, computed: Cost | Unpriced) -> Cos
 
 
 def _scaled_skus(skus: tuple[Sku, ...], ratio: Decimal, total: Decimal, listed: Decimal) -> tuple[Sku, ...]:
-    """A computed cost's SKUs (web searches, images, fees... apart) scaled to a reported `total`, each column's
-    rounding remainder on its largest SKU, so they add up to the total and the list price exactly."""
-    billed = [s[2] * ratio for s in skus]
-    lists = [s[3] * ratio for s in skus]
-    for column, goal in ((billed, total), (lists, listed)):
-        largest = max(range(len(column)), key=lambda i: column[i])
-        column[largest] += goal - sum(column, _ZERO)
+    """A computed cost's SKUs (web searches, images, fees... apart) scaled to a reported `total`, so they add up to
+    the total and the list price exactly."""
+    billed = _scaled([s[2] for s in skus], ratio, total)
+    lists = _scaled([s[3] for s in skus], ratio, listed)
     return tuple((s[0], s[1], b, lp) for s, b, lp in zip(skus, billed, lists))
+
+
+def _scaled(values: list[Decimal], ratio: Decimal, goal: Decimal) -> list[Decimal]:
+    """`values` times `ratio`, the rounding remainder on the largest, so they add up to `goal` exactly."""
+    out = [v * ratio for v in values]
+    largest = max(range(len(out)), key=lambda i: out[i])
+    out[largest] += goal - sum(out, _ZERO)
+    return out
