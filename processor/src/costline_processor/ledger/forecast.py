@@ -9,18 +9,22 @@ averaged with days before it existed. A group whose only calls are today's runs 
 spend so far, scaled to a whole day; a group with no call in the last 7 days, at zero. The rate
 looks back across period boundaries (on the 1st of the month it is last month's last week).
 
-One GROUP BY answers every group at once: the period's cost, the rate window's cost, today's
-cost and the first call of the rate window are conditional sums over [the earlier of the period's
-start and 7 days before today, now). `report --forecast` and `costline budgets` both ask here.
+One GROUP BY answers every group at once, over [the earlier of the period's start and 7 days before
+today, now): where SQLite's per-day rollup holds the groups (by feature, model, the whole ledger...),
+their sums per UTC day, read from the rollup and added up here (the Overview's month: 0.22 -> 0.02 s
+on a 1M-call ledger); otherwise the period's cost, the rate window's cost, today's cost and the first
+call of the rate window as conditional sums, in one pass over the calls (one row per group, where a
+row per group and day would be thousands of customers times 38 days). Both give the same figures:
+the rate needs only the day of that first call. `report --forecast` and `costline budgets` both ask here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 from costline_processor.config import ConfigError
-from costline_processor.ledger.aggregation import Plan, Scope, aggregate
+from costline_processor.ledger.aggregation import EXACT, Plan, Scope, aggregate, rollup_holds
 from costline_processor.ledger.filters import Filter
 from costline_processor.ledger.periods import DAY_NS, TIME_DIMENSIONS, bucket, day_start, month_start, next_month_start
 from costline_processor.ledger.statement import Measure, Statement
@@ -75,7 +79,55 @@ def project(
     start, end = period_bounds(period, now_ns - 1 if ended else now_ns)
     today = day_start(now_ns)
     rate_start = today - RATE_DAYS * DAY_NS
-    measures = (
+    since = min(start, rate_start)
+    scope = Scope(since, now_ns, filters, untagged)
+    daily = Plan((*dims, "day"), _DAILY)
+    if rollup_holds(reader, scope, daily):
+        groups = _by_day(aggregate(reader, scope, daily)[0], since, start, rate_start, today)
+    else:
+        groups = aggregate(reader, scope, Plan(dims, _measures(start, rate_start, today)))[0]
+    return {
+        key: projection(g["spent"], g["recent"], g["today"], g["first_ns"] or None, now_ns, end, g["unpriced"] or 0)
+        for key, g in groups.items()
+    }
+
+
+_DAILY = (
+    Measure("calls", "count", "COUNT(*)"),
+    Measure("cost", "money"),
+    Measure("unpriced", "count", "COUNT(*) - COUNT(cost_usd)"),
+)
+
+
+def _by_day(days: dict[tuple, dict], since: int, start: int, rate_start: int, today: int) -> dict[tuple, dict]:
+    """`_measures`' figures per group, added up from its sums per day (the last key of each of `days`), every
+    digit kept (EXACT: a GPU-hour cost has 28 of its own)."""
+    day_ns = {bucket(d, "day"): d for d in range(day_start(since), today + DAY_NS, DAY_NS)}
+    groups: dict[tuple, dict] = {}
+    with localcontext(EXACT):
+        for (*key, label), sums in days.items():
+            _add_day(groups.setdefault(tuple(key), _zero()), day_ns[label], sums, start, rate_start, today)
+    return groups
+
+
+def _zero() -> dict:
+    return {"spent": Decimal(0), "unpriced": 0, "recent": Decimal(0), "today": Decimal(0), "first_ns": None}
+
+
+def _add_day(g: dict, day: int, sums: dict, start: int, rate_start: int, today: int) -> None:
+    if day >= start:
+        g["spent"] += sums["cost"]
+        g["unpriced"] += sums["unpriced"]
+    if rate_start <= day < today:
+        g["recent"] += sums["cost"]
+    if day >= today:
+        g["today"] += sums["cost"]
+    if day >= rate_start and (g["first_ns"] is None or day < g["first_ns"]):
+        g["first_ns"] = day
+
+
+def _measures(start: int, rate_start: int, today: int) -> tuple[Measure, ...]:
+    return (
         Measure("calls", "count", "COUNT(*)"),
         Measure("spent", "money", lambda st: f"start_unix_nano >= {st.bind(start)}"),
         Measure(
@@ -89,12 +141,6 @@ def project(
             "first_ns", "distinct", lambda st: f"MIN(CASE WHEN {_between(st, rate_start)} THEN start_unix_nano END)"
         ),
     )
-    scope = Scope(min(start, rate_start), now_ns, filters, untagged)
-    groups, _ = aggregate(reader, scope, Plan(dims, measures))
-    return {
-        key: projection(g["spent"], g["recent"], g["today"], g["first_ns"] or None, now_ns, end, g["unpriced"] or 0)
-        for key, g in groups.items()
-    }
 
 
 def _between(st: Statement, since: int, until: int | None = None) -> str:
