@@ -330,6 +330,9 @@ REPORTS = [
     ["--by", "feature", "--forecast"],
     ["--by", "customer_id", "--forecast", "week", "--limit", "5"],
     ["--by", "day", "--forecast"],
+    # a tag no call has: refused, naming the tags there (read from the rollup's whole days and the calls' edges)
+    ["--by", "custmer_id"],
+    ["--by", "feature", "--where", "tem=x"],
 ]
 WINDOWS = [
     EVERYTHING,

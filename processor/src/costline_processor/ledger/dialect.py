@@ -132,11 +132,12 @@ class Dialect:
             return "cost_usd"
         return "COALESCE(cost_femto, CAST(cost_usd AS REAL) * 1e15)"
 
-    def tag_keys(self, where: str) -> str:
-        """SELECT of the distinct tag names the calls matching `where` carry."""
+    def tag_keys(self, source: str, where: str) -> str:
+        """SELECT of the distinct tag names the rows of `source` (the calls, or a subquery with their `tags`)
+        matching `where` carry."""
         if self.name == "postgresql":
-            return f"SELECT DISTINCT jsonb_object_keys(tags) FROM costline_calls{where}"
-        return f"SELECT DISTINCT j.key FROM costline_calls, json_each(costline_calls.tags) AS j{where}"
+            return f"SELECT DISTINCT jsonb_object_keys(tags) FROM {source} AS c{where}"
+        return f"SELECT DISTINCT j.key FROM {source} AS c, json_each(c.tags) AS j{where}"
 
     def owners(self, alias: str, path: str) -> str:
         """A join giving one row per owner of a tag with several (key: the owner, value: its packed bounds),

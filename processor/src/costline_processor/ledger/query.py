@@ -26,7 +26,7 @@ from typing import Any
 
 from costline_processor.config import DEFAULT_UNTAGGED, ConfigError
 from costline_processor.ledger import allocation, dimensions, reports
-from costline_processor.ledger.aggregation import EXACT, Plan, Scope, aggregate, rollup_holds
+from costline_processor.ledger.aggregation import EXACT, Plan, Scope, aggregate, rollup_holds, tag_sources
 from costline_processor.ledger.dialect import dialect
 from costline_processor.ledger.filters import Filter
 from costline_processor.ledger.periods import TIME_DIMENSIONS, describe, iso
@@ -313,15 +313,15 @@ def check_tags(reader, q: Question, groups: dict[tuple, dict]) -> None:
 def _exists(reader, q: Question, tag: str | None) -> bool:
     """Whether any call of the window (carrying `tag`, when given) is in the ledger."""
     st = Statement(dialect(reader.dialect), q.untagged)
-    extra = (f"{st.tag(tag)} IS NOT NULL",) if tag else ()
-    sql = f"SELECT 1 FROM {TABLE}{st.where(q.since_ns, q.until_ns, (), extra)} LIMIT 1"
-    return any(True for _ in reader.fetch(sql, st.params))
+    extra = f" AND {st.tag(tag)} IS NOT NULL" if tag else ""
+    sources = tag_sources(reader, st, q.since_ns, q.until_ns)
+    return any(any(True for _ in reader.fetch(f"SELECT 1 FROM {s}{w}{extra} LIMIT 1", st.params)) for s, w in sources)
 
 
 def _tag_names(reader, q: Question, most: int = 40) -> list[str]:
     st = Statement(dialect(reader.dialect), q.untagged)
-    sql = st.dialect.tag_keys(st.where(q.since_ns, q.until_ns))
-    names = sorted(str(r[0]) for r in reader.fetch(sql, st.params))
+    sources = tag_sources(reader, st, q.since_ns, q.until_ns)
+    names = sorted({str(r[0]) for s, w in sources for r in reader.fetch(st.dialect.tag_keys(s, w), st.params)})
     return names if len(names) <= most else [*names[:most], f"... ({len(names) - most} more)"]
 
 
