@@ -52,6 +52,26 @@ def test_overview_shows_the_reports_numbers(page, cli_json):
     page.screenshot("ui-overview.png")
 
 
+def test_each_answer_says_how_long_the_ledger_took(page):
+    """Every panel's answer names its time in the ledger (Server-Timing `ledger`, read by the browser), or says it
+    was kept (`cache`); the same panels asked again at once are the kept answers."""
+
+    def timings() -> dict[str, list]:
+        entries = page.page.evaluate(
+            "performance.getEntriesByType('resource').filter(e => e.name.includes('/api/overview/'))"
+            ".map(e => [e.name, e.serverTiming.map(t => [t.name, t.duration])])"
+        )
+        return {name.split("/api/overview/")[1]: said for name, said in entries}
+
+    first = timings()
+    assert len(first) == 9, first
+    for said in first.values():
+        assert len(said) == 1 and (said[0][0] == "cache" or (said[0][0] == "ledger" and said[0][1] > 0)), first
+    page.page.reload()
+    page.wait("overview")
+    assert {panel: said[0][0] for panel, said in timings().items()} == dict.fromkeys(first, "cache")
+
+
 def on_one_utc_day(check) -> None:
     """`check()`, and once more if it failed while a UTC day began: the page and the CLI then asked apart."""
     day = utc_day()

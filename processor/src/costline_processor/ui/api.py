@@ -14,13 +14,16 @@ a smaller amount, `-$0.0057`); a total comes with the text the CLI's footers pri
 (`total_text`: cents, or more digits for less than a cent), so the page neither adds nor
 formats money itself. A ConfigError (a bad period, an unknown tag) is a 400 with its
 sentence. Queries block, so they run in the reader pool's threads (readers.py); an answer is
-kept for a while by its request (cache.py).
+kept for a while by its request (cache.py). Each JSON answer says in a `Server-Timing` header how
+long the ledger took over it (`ledger;dur=` milliseconds, the wait for a reader left out) or that it
+was kept (`cache`): the browser's developer tools and benchmarks/ui.py read it.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -44,6 +47,7 @@ PER_USER = ["active_users", "cost_per_user"]
 CAVEATS = ["caveat_calls", "caveat_usd"]
 TRACE_COLUMNS = ["trace_id", "started", "service", "agent", "first_call", "calls", "unpriced_calls", "cost_usd"]
 _TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+_TOOK = "costline.took"  # the request's Server-Timing entry (set by _run)
 POOL: web.AppKey[ReaderPool] = web.AppKey("pool", ReaderPool)
 CACHE: web.AppKey[AnswerCache] = web.AppKey("cache", AnswerCache)
 CONFIG: web.AppKey[Config] = web.AppKey("config", Config)
@@ -226,7 +230,18 @@ async def _run(request: web.Request, work: Callable[[Any], Any]) -> Any:
     """`work(reader)` on a pooled reader, or the answer the cache keeps for this request on this UTC day (when
     a day begins, "this month", "today" and the budgets' periods may have moved: nothing kept is reused)."""
     day = bucket(request.app[CLOCK](), "day")
-    return await request.app[CACHE].answer(f"{day} {request.path_qs}", lambda: request.app[POOL].run(work))
+    took: list[float] = []
+
+    def timed(reader) -> Any:
+        started = time.perf_counter()
+        try:
+            return work(reader)
+        finally:
+            took.append(time.perf_counter() - started)
+
+    answer = await request.app[CACHE].answer(f"{day} {request.path_qs}", lambda: request.app[POOL].run(timed))
+    request[_TOOK] = f"ledger;dur={took[0] * 1000:.1f}" if took else "cache"
+    return answer
 
 
 async def _answer(request: web.Request, work: Callable[[Any], Any]) -> web.Response:
@@ -234,4 +249,4 @@ async def _answer(request: web.Request, work: Callable[[Any], Any]) -> web.Respo
         body = await _run(request, work)
     except ConfigError as e:
         return web.json_response({"error": str(e)}, status=400)
-    return web.json_response(body)
+    return web.json_response(body, headers={"Server-Timing": request[_TOOK]})

@@ -2,10 +2,10 @@
 
 A report query blocks (SQLite or psycopg), so handlers run it in one of the pool's `size`
 threads (`run`) and the event loop keeps answering. `size` defaults to the machine's cores (at
-most 4): the Overview has ten panels (asked two at a time by the page), and more threads than
-cores would make every panel as late as the last, where queued ones let the first come first. A LedgerReader is
-one connection, used by one thread at a time: the pool hands one out per request and takes it
-back, opening another only when all are busy.
+most 4): the Overview asks its nine panels at once, and more threads than cores would make every
+panel as late as the last, where queued ones (first asked, first run) let the first come first. A
+LedgerReader is one connection, used by one thread at a time: the pool hands one out per request
+and takes it back, opening another only when all are busy.
 """
 
 from __future__ import annotations
