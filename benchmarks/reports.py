@@ -36,6 +36,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from costline_processor.ledger import open_reader, rollup, schema
+from costline_processor.ledger import sqlite as sqlite_store
 from costline_processor.records import LedgerRow
 
 GENERATOR = "1"  # bump when the synthetic calls change: cached ledgers are rebuilt
@@ -147,12 +148,31 @@ def _mark_rollup(path: Path) -> None:
     conn.close()
 
 
+def _page_size(path: Path) -> None:
+    """A ledger this script loaded before new ledgers had PAGE_SIZE pages: converted as ledger/README.md says."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    if conn.execute("PRAGMA page_size").fetchone()[0] != sqlite_store.PAGE_SIZE:
+        started = time.perf_counter()
+        conn.execute("PRAGMA journal_mode = DELETE")
+        conn.execute(f"PRAGMA page_size = {sqlite_store.PAGE_SIZE}")
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA journal_mode = WAL")
+        print(
+            f"  {path.name}: {sqlite_store.PAGE_SIZE // 1024} KiB pages, {time.perf_counter() - started:.0f} s",
+            flush=True,
+        )
+    conn.close()
+
+
 def sqlite_ledger(n: int, cache: Path) -> str:
     import sqlite3
 
     path = cache / f"ledger-{n}-g{GENERATOR}-s{schema.SCHEMA_VERSION}.db"
     if path.exists():
         _mark_rollup(path)
+        _page_size(path)
         return str(path)
     older = sorted(cache.glob(f"ledger-{n}-g{GENERATOR}-s*.db"), key=lambda p: int(p.stem.rpartition("-s")[2]))
     if older:  # a ledger of an older schema: upgraded in place, as costline upgrades a user's
@@ -165,6 +185,7 @@ def sqlite_ledger(n: int, cache: Path) -> str:
     tmp.unlink(missing_ok=True)
     started = time.perf_counter()
     conn = sqlite3.connect(tmp, isolation_level=None)
+    conn.execute(f"PRAGMA page_size = {sqlite_store.PAGE_SIZE}")  # as the writer makes a ledger
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = OFF")
     conn.execute("PRAGMA cache_size = -2000000")

@@ -15,6 +15,7 @@ import pytest
 
 from costline_processor.config import ConfigError
 from costline_processor.ledger import DEFAULT_LEDGER, open_ledger, open_reader, resolve_location
+from costline_processor.ledger.sqlite import PAGE_SIZE
 from tests.ledger.factory import make_row, ts
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,6 +155,25 @@ def test_reports_read_while_serve_writes_sqlite(sqlite_path):
         reader.close()
     finally:
         w.close(10)
+
+
+def test_a_new_ledger_has_16_kib_pages_and_an_old_one_keeps_its_own(tmp_path):
+    """Reports scan pages: a new SQLite ledger has PAGE_SIZE ones. A ledger made with SQLite's default 4 KiB pages
+    (before) keeps them and its calls: costline writes to it and reports on it as before, and never VACUUMs it."""
+    import sqlite3
+
+    new, old = str(tmp_path / "new.db"), str(tmp_path / "old.db")
+    conn = sqlite3.connect(old)
+    conn.execute("PRAGMA journal_mode = WAL")  # a 4 KiB ledger, as the writer made them before
+    conn.close()
+    for path, pages in ((new, PAGE_SIZE), (old, 4096)):
+        w = open_ledger(path, flush_interval_s=0.02)
+        w.write([make_row("0.01") for _ in range(30)])
+        w.close(10)
+        reader = open_reader(path)
+        assert sum(1 for _ in reader.rows()) == 30
+        reader.close()
+        assert sqlite3.connect(path).execute("PRAGMA page_size").fetchone() == (pages,), path
 
 
 class FlakyStore:
