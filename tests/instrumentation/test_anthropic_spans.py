@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 import anthropic
 import pytest
@@ -149,6 +150,54 @@ def test_error_mid_stream_keeps_the_usage_seen(fake, exporter, instrument_anthro
     w = expect.words(PROMPT)
     assert span.attributes["gen_ai.usage.input_tokens"] == (10 + w) + w + 2 * w
     assert span.attributes["gen_ai.usage.output_tokens"] == 1
+
+
+# anthropic.com/pricing, Claude Sonnet 4.5, USD per million tokens: input 3, 5-minute cache write 3.75,
+# 1-hour cache write 6, cache read 0.30, output 15.
+SONNET_45 = {"input": 3, "write_5m": Decimal("3.75"), "write_1h": 6, "read": Decimal("0.30"), "output": 15}
+
+
+def billed(span):
+    """What costline's processor bills for the span (its genai-prices list price)."""
+    from costline_processor.config import PricingConfig
+    from costline_processor.normalize import normalize_span
+    from costline_processor.pricing import Pricer
+
+    call = normalize_span(dict(span.attributes), scope_name=span.instrumentation_scope.name, span_name=span.name)
+    return Pricer(PricingConfig()).price(call, span.start_time, 0)
+
+
+def beta_call(client, mode: str, how: str) -> None:
+    """`client.beta.messages` used as the `betas=[...]` features use it: create, stream=True, or the helper."""
+    request = {"model": "claude-sonnet-4-5", "max_tokens": 100, "system": SYSTEM, "messages": ONE_HOUR}
+    request["betas"] = ["context-management-2025-06-27"]
+    if how != "helper":
+        call(client, mode, "beta.messages.create", stream=how == "stream", **request)
+    elif mode == "sync":
+        with client.beta.messages.stream(**request) as s:
+            assert s.get_final_message().usage.input_tokens == 10 + W
+    else:
+
+        async def main() -> None:
+            async with client.beta.messages.stream(**request) as s:
+                assert (await s.get_final_message()).usage.input_tokens == 10 + W
+
+        asyncio.run(main())
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("how", ["create", "stream", "helper"])
+def test_beta_messages_are_traced_and_their_1h_cache_writes_billed(fake, exporter, instrument_anthropic, mode, how):
+    """`client.beta.messages` were untraced: no span before anthropic 2.x (the call unbilled), the SDK's own span
+    from 2.x (1-hour cache writes billed at the 5-minute rate, web searches dropped)."""
+    beta_call(anthropic_client(fake, mode), mode, how)
+    span = only_model_span(exporter)
+    assert span.instrumentation_scope.name == SCOPE
+    assert expect.usage_of(span.attributes) == expect.anthropic_messages(W, one_hour=True)
+    # 10+W uncached input, W cache reads, W 5-minute and W 1-hour writes, 6 output
+    p = SONNET_45
+    mtok = (10 + W) * p["input"] + W * p["read"] + W * p["write_5m"] + W * p["write_1h"] + 6 * p["output"]
+    assert billed(span).total_usd == mtok / 1_000_000  # $0.00021135 (the SDK's span: $0.0001956)
 
 
 def test_parse(fake, exporter, instrument_anthropic):

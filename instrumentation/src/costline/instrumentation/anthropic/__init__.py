@@ -4,7 +4,8 @@ Under `opentelemetry-instrument` it is found through the `opentelemetry_instrume
 entry point `costline_anthropic`; by hand: `AnthropicInstrumentor().instrument()`.
 
 Traced (sync and async clients): `messages.create` (plain and `stream=True`),
-`messages.parse`, and the `messages.stream()` helper. Spans are named
+`messages.parse`, and the `messages.stream()` helper, and the same three of `beta.messages`
+(what the `betas=[...]` features and `tool_runner` call). Spans are named
 `chat {model}` and carry the GenAI semantic-convention attributes. Usage is
 normalised: `gen_ai.usage.input_tokens` = `input_tokens + cache_read_input_tokens +
 cache_creation_input_tokens` (Anthropic reports input without the cache);
@@ -31,8 +32,8 @@ from costline.instrumentation.anthropic import patch
 from costline.instrumentation.anthropic.package import _instruments
 from costline.instrumentation.wrapping import SDKInstrumentor, Target
 
-_MODULE = "anthropic.resources.messages.messages"
-# ("Class.method", factory)
+_MODULES = ("anthropic.resources.messages.messages", "anthropic.resources.beta.messages.messages")
+# ("Class.method", factory): the same in both modules
 _METHODS = (
     ("Messages.create", patch.messages_create),
     ("Messages.parse", patch.messages_create),
@@ -53,6 +54,8 @@ class AnthropicInstrumentor(SDKInstrumentor):
 
     def _instrument(self, **kwargs: Any) -> None:
         spans = self._spans("anthropic", kwargs)
-        targets: list[Target] = [(_MODULE, method, partial(factory, spans)) for method, factory in _METHODS]
+        targets: list[Target] = [
+            (module, method, partial(factory, spans)) for module in _MODULES for method, factory in _METHODS
+        ]
         targets.append(_SDK_CALL_SPAN)
         self._wrap(targets, coexistence.request_wrapped_check("anthropic", "Anthropic", "AsyncAnthropic"))
