@@ -31,6 +31,11 @@ DEEPSEEK_0905 = (
     "miss $0.56, out $1.68; nighttime discount cancelled; before: chat $0.07/$0.27/$1.10, "
     "reasoner $0.14/$0.55/$2.19 standard)"
 )
+SONNET4_1M = (
+    "https://www.anthropic.com/news/1m-context (2025-08-12: Sonnet 4 prompts over 200K tokens $6 in, $22.50 out) "
+    "and https://docs.claude.com/en/docs/about-claude/pricing#long-context-pricing (the whole request at those "
+    "rates; prompt caching multipliers and the Batch API's 50% apply on top: hit 0.1x, 5m write 1.25x, 1h write 2x)"
+)
 DEEPSEEK_0929 = (
     "https://api-docs.deepseek.com/updates (2025-09-29 V3.2-Exp) + pricing page: hit $0.028, "
     "miss $0.28, out $1.68 -> $0.42"
@@ -215,6 +220,24 @@ CORRECTIONS = [
         DEEPSEEK_0929,
     ),
     (
+        "claude-sonnet-4 above 200k input (cache counted): every token at the long-context rates",
+        "anthropic",
+        "claude-sonnet-4-20250514",
+        Usage(250_000, 2_000, 50_000, 20_000, 5_000),  # 180k uncached, 50k read, 15k 5m + 5k 1h writes
+        NOV,
+        usd("6", 180_000) + usd("0.60", 50_000) + usd("7.50", 15_000) + usd("12", 5_000) + usd("22.50", 2_000),
+        SONNET4_1M,
+    ),
+    (
+        "claude-sonnet-4 at 200k input exactly: the standard rates",
+        "anthropic",
+        "claude-sonnet-4-20250514",
+        Usage(200_000, 2_000, 150_000),
+        NOV,
+        usd("3", 50_000) + usd("0.30", 150_000) + usd("15", 2_000),
+        SONNET4_1M,
+    ),
+    (
         "LiteLLM deepseek/deepseek-chat",
         None,
         "deepseek/deepseek-chat",
@@ -245,6 +268,21 @@ def test_published_price(pricer, provider, model, usage, when, expected, source)
     assert isinstance(cost, Cost), cost
     assert cost.total_usd == expected, source
     assert cost.input_usd + cost.output_usd + cost.cache_read_usd + cost.cache_write_usd == cost.total_usd
+
+
+@pytest.mark.parametrize(
+    "usage, expected",
+    [
+        (Usage(250_000, 2_000), (usd("6", 250_000) + usd("22.50", 2_000)) / 2),
+        (Usage(100_000, 2_000), (usd("3", 100_000) + usd("15", 2_000)) / 2),
+    ],
+    ids=["above 200k", "below"],
+)
+def test_a_corrected_price_in_batch_follows_the_providers_batch_rule(pricer, usage, expected):
+    # a correction is a list price: Anthropic's batch is half of it, long context included (SONNET4_1M)
+    call = ModelCall("semconv", model="claude-sonnet-4-20250514", provider="anthropic", usage=usage, batch=True)
+    cost = pricer.price(call, ns(NOV), 10**9)
+    assert (cost.total_usd, cost.caveat, cost.source) == (expected, "tier_by_rule:batch", "corrections.yaml")
 
 
 def test_routes_name_the_provider_that_bills(pricer):

@@ -19,9 +19,10 @@ input_usd, audio, SKUs) is rate_card.py's docstring. A call in a service tier or
 that genai-prices does not list for the model at the call's date is priced by the
 provider's documented rule for the tier, or at the standard rate when there is none, and
 its card carries a caveat that every Cost it makes repeats (price_caveats.py): never
-silently at the standard rate. A price-file or corrections entry is a standard rate too: a
-call in another tier priced by one keeps the entry's price (a negotiated batch rate is not
-costline's to guess) and its card says so (tier_unpriced:TIER).
+silently at the standard rate. A price-file entry is a standard rate too: a call in another
+tier priced by one keeps the entry's price (a negotiated batch rate is not costline's to guess)
+and its card says so (tier_unpriced:TIER). A correction is a list price: the tier's documented
+rule applies to it as to genai-prices' (`_in_tier`).
 
 A cost the provider reported on the span wins; the card's components are scaled
 to it (source "reported", no caveat: it is the bill).
@@ -53,7 +54,7 @@ from costline_processor import model_names, price_caveats, price_rules
 from costline_processor.config import ConfigError, PricingConfig
 from costline_processor.price_file import Discount, PriceEntry, PriceFile, load_price_file
 from costline_processor.price_library import LibraryModel, compile_card, time_of_day_boundaries
-from costline_processor.rate_card import RateCard
+from costline_processor.rate_card import RateCard, Tiered
 from costline_processor.records import NO_MODEL, NO_USAGE, UNKNOWN_MODEL, Cost, ModelCall, Sku, Unpriced
 
 _ZERO = Decimal(0)
@@ -227,8 +228,8 @@ class Pricer:
                 lib = chain.fallback
                 provider = lib.provider.id if isinstance(lib, LibraryModel) else (call.provider or "")
                 card = price_rules.entry_card(entry, rule, provider, chain.ref, listed)
-                if tier is not None:  # the entry's rate is a standard one, which this tier's bill is not
-                    card = replace(card, caveat=price_caveats.joined(card.caveat, price_caveats.UNPRICED + tier))
+                if tier is not None:
+                    card = _in_tier(card, entry, rule, tier)
                 rule.cards[key] = card
             return card
         return chain.fallback
@@ -326,6 +327,23 @@ class Pricer:
                 lib.cards.clear()
             card = lib.cards[key] = compile_card(lib, call, start_unix_nano, self._library_source)
         return card
+
+
+def _in_tier(card: RateCard, entry: PriceEntry, rule: price_rules.Rule, tier: str) -> RateCard:
+    """An entry's card for a call in a non-standard `tier`. A correction is a list price: the provider's
+    documented rule for the tier applies to the rates it gives (those it borrows come from the library's card
+    for the same tier already). A user's entry is its own rate, which the tier's bill is not: marked, unscaled."""
+    found = None if rule.overrides else price_caveats.TIER_RULES.get((card.provider, tier))
+    if found is None:
+        return replace(card, caveat=price_caveats.joined(card.caveat, price_caveats.UNPRICED + tier))
+    own = price_rules.entry_rates(entry)
+    rates = tuple(
+        (r.scaled(found.factor) if isinstance(r, Tiered) else r * found.factor)
+        if i < len(own) and own[i] is not None and r is not None
+        else r
+        for i, r in enumerate(card.rates)
+    )
+    return replace(card, rates=rates, caveat=price_caveats.joined(card.caveat, price_caveats.BY_RULE + tier))
 
 
 def _reported(total: Decimal, call: ModelCall, computed: Cost | Unpriced) -> Cost:
