@@ -36,6 +36,10 @@ SONNET4_1M = (
     "and https://docs.claude.com/en/docs/about-claude/pricing#long-context-pricing (the whole request at those "
     "rates; prompt caching multipliers and the Batch API's 50% apply on top: hit 0.1x, 5m write 1.25x, 1h write 2x)"
 )
+OPENAI_FT = (
+    "https://platform.openai.com/docs/pricing (Fine-tuning: gpt-4o-2024-08-06 $3.75 in, $1.875 cached, $15 out; "
+    "gpt-4o-mini-2024-07-18 $0.30 in, $0.15 cached, $1.20 out)"
+)
 DEEPSEEK_0929 = (
     "https://api-docs.deepseek.com/updates (2025-09-29 V3.2-Exp) + pricing page: hit $0.028, "
     "miss $0.28, out $1.68 -> $0.42"
@@ -236,6 +240,24 @@ CORRECTIONS = [
         NOV,
         usd("3", 50_000) + usd("0.30", 150_000) + usd("15", 2_000),
         SONNET4_1M,
+    ),
+    (
+        "fine-tuned gpt-4o-mini: cached input at its own rate",
+        "openai",
+        "ft:gpt-4o-mini-2024-07-18:acme::abc123",
+        U,
+        NOV,
+        usd("0.30", 6000) + usd("0.15", 4000) + usd("1.20", 2000),
+        OPENAI_FT,
+    ),
+    (
+        "fine-tuned gpt-4o: cached input at its own rate",
+        "openai",
+        "ft:gpt-4o-2024-08-06:acme:support:abc123",
+        U,
+        NOV,
+        usd("3.75", 6000) + usd("1.875", 4000) + usd("15", 2000),
+        OPENAI_FT,
     ),
     (
         "LiteLLM deepseek/deepseek-chat",
