@@ -200,6 +200,40 @@ def test_beta_messages_are_traced_and_their_1h_cache_writes_billed(fake, exporte
     assert billed(span).total_usd == mtok / 1_000_000  # $0.00021135 (the SDK's span: $0.0001956)
 
 
+# anthropic.com/pricing, USD per million tokens (input, 5-minute cache write, cache read, output): the standard rates.
+STANDARD = {
+    "claude-sonnet-4-5": (3, Decimal("3.75"), Decimal("0.30"), 15),
+    "claude-opus-4-6": (5, Decimal("6.25"), Decimal("0.50"), 25),
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(
+    "model, asked, tier, caveat",
+    [
+        ("claude-sonnet-4-5", {"service_tier": "auto"}, "priority", "tier_unpriced:priority"),
+        ("claude-opus-4-6", {"speed": "fast", "betas": ["fast-mode-2026-02-01"]}, "standard", "tier_unpriced:fast"),
+        ("claude-sonnet-4-5", {}, "standard", None),
+    ],
+)
+def test_a_priority_tier_or_fast_mode_call_is_marked(
+    fake, exporter, instrument_anthropic, stream, model, asked, tier, caveat
+):
+    """Priority Tier (commitment-priced) and fast mode (a premium per model: 6x on Opus 4.6, 2x on Opus 4.8) were
+    billed at the standard rate with no caveat: costline did not record `usage.service_tier` nor `usage.speed`."""
+    messages = "beta.messages" if "betas" in asked else "messages"
+    request = {"model": model, "max_tokens": 100, "messages": PLAIN, "stream": stream, **asked}
+    call(anthropic_client(fake, "sync"), "sync", messages + ".create", **request)
+    span = only_model_span(exporter, SCOPE)
+    assert span.attributes["anthropic.response.service_tier"] == tier
+    assert span.attributes.get("anthropic.response.speed") == asked.get("speed")
+    w = expect.words(PROMPT)  # 10+W uncached input, W cache reads, 2W 5-minute writes, 6 output
+    uncached, write, read, output = STANDARD[model]
+    cost = billed(span)
+    assert cost.total_usd == ((10 + w) * uncached + w * read + 2 * w * write + 6 * output) / 1_000_000
+    assert cost.caveat == caveat
+
+
 def test_parse(fake, exporter, instrument_anthropic):
     anthropic_client(fake, "sync").messages.parse(model="claude-fake-1", max_tokens=100, system=SYSTEM, messages=PLAIN)
     check(only_model_span(exporter, SCOPE), fake, False, expect.anthropic_messages(W))

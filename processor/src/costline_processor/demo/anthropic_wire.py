@@ -56,8 +56,10 @@ def anthropic_usage(body: dict) -> dict:
         "cache_creation_input_tokens": 2 * w,
         "cache_creation": {"ephemeral_5m_input_tokens": 2 * w - one_hour, "ephemeral_1h_input_tokens": one_hour},
         "output_tokens": 6 + thinking,
-        "service_tier": "standard",
+        "service_tier": "priority" if body.get("service_tier") == "auto" else "standard",
     }
+    if body.get("speed") in ("standard", "fast"):
+        usage["speed"] = body["speed"]
     if thinking:
         usage["output_tokens_details"] = {"thinking_tokens": thinking}
     searches = web_searches(body)

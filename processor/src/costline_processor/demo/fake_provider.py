@@ -66,7 +66,9 @@ maps it to (embeddings echo the request model, as OpenAI does), and:
         streams: a chunk per reply word, each with usageMetadata whose candidatesTokenCount is the running
         count (1, 2, 3, 4, then 6 on the last, finishReason STOP), as Gemini 2.5 sends it; no [DONE]
     Models starting "openrouter/" add `usage.cost` = (input + output) / 1_000_000 USD.
-    service_tier: the request's (OpenAI: "default" when absent or "auto"); Anthropic: "standard".
+    service_tier: the request's (OpenAI: "default" when absent or "auto"); Anthropic: "standard", or
+    "priority" for `"service_tier": "auto"` (as for an organisation with Priority Tier capacity); a
+    request's `speed` (fast mode) is echoed as usage.speed.
 
 Special models: `error-NNN` answers HTTP NNN with the provider's error body (and
 `x-should-retry: false`, so SDKs do not retry); `cut-stream` ends a stream cleanly but

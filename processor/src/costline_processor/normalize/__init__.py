@@ -40,7 +40,10 @@ SERVICE_TIER = (
     "gen_ai.openai.response.service_tier",
     "openai.request.service_tier",
     "gen_ai.openai.request.service_tier",
+    "anthropic.response.service_tier",  # costline's and the anthropic SDK's spans: standard, priority, batch
 )
+SPEED = "anthropic.response.speed"  # Anthropic fast mode (premium rates): priced as the tier "fast"
+TIER_KEYS = (*SERVICE_TIER, SPEED)
 BATCH = "costline.batch"
 REPORTED_COST = "costline.reported_cost.usd"
 # The provider's response id: two spans that carry the same one record one call (assembly/twins.py).
@@ -50,7 +53,7 @@ UNIQUE_KEYS: frozenset[str] = frozenset(RESPONSE_ID)
 
 INTERESTING_PREFIXES: tuple[str, ...] = ("gen_ai.usage.", "llm.token_count.", "llm.usage.", "ai.usage.")
 INTERESTING_KEYS: frozenset[str] = frozenset(
-    {SERVER_ADDRESS, *SERVICE_TIER, BATCH, REPORTED_COST, *RESPONSE_ID}
+    {SERVER_ADDRESS, *TIER_KEYS, BATCH, REPORTED_COST, *RESPONSE_ID}
     | semconv.KEYS
     | openllmetry.KEYS
     | openinference.KEYS
@@ -60,7 +63,7 @@ INTERESTING_KEYS: frozenset[str] = frozenset(
     | logfire.KEYS
 )
 # Keys that make a span worth a closer look; the rest only qualify a model call.
-_MARKERS = INTERESTING_KEYS - {SERVER_ADDRESS, *SERVICE_TIER, BATCH, openlit.SDK_NAME, *RESPONSE_ID, *logfire.KEYS}
+_MARKERS = INTERESTING_KEYS - {SERVER_ADDRESS, *TIER_KEYS, BATCH, openlit.SDK_NAME, *RESPONSE_ID, *logfire.KEYS}
 MARKER_KEYS = _MARKERS  # a span with none of these (and no INTERESTING_PREFIXES key) is no model call
 
 
@@ -396,7 +399,7 @@ _SEMCONV_READS = frozenset(
         semconv.USAGE_MISSING,
         SERVER_ADDRESS,
         REPORTED_COST,
-        *SERVICE_TIER,
+        *TIER_KEYS,
         BATCH,
     }
 )
@@ -536,6 +539,8 @@ def _set_tier(call: ModelCall, attrs: dict[str, AttrValue]) -> None:
     tier = tier.lower() if tier else None
     call.batch = is_true(attrs.get(BATCH)) or tier == "batch"
     call.service_tier = None if tier in (None, "auto", "batch") else tier
+    if first_str(attrs, SPEED) == "fast":  # fast mode's premium rates: a tier of their own
+        call.service_tier = "fast"
 
 
 __all__ = ["INTERESTING_KEYS", "INTERESTING_PREFIXES", "MARKER_KEYS", "UNIQUE_KEYS", "normalize_span"]

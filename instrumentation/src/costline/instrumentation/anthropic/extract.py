@@ -9,6 +9,11 @@ differently; the 1-hour part is kept as `costline.usage.cache_write_1h_tokens`. 
 the server ran (`server_tool_use.web_search_requests`, $10 per 1,000 on top of the tokens) are
 `costline.usage.web_searches`.
 `output_tokens` already includes thinking tokens.
+
+The tier and speed a call ran at (`usage.service_tier`: standard, priority or batch; `usage.speed`:
+standard or fast, fast mode's premium rates) are `anthropic.response.service_tier` (the name the
+SDK's own spans use) and `anthropic.response.speed`: the processor prices a call in a tier or speed
+other than the standard one with a caveat, never silently at the standard rate.
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ from costline.instrumentation.genai_attributes import (
     extra_number,
     response_model_and_id,
 )
+
+SERVICE_TIER = "anthropic.response.service_tier"
+SPEED = "anthropic.response.speed"
 
 
 def request_attributes(kwargs: Mapping[str, Any], stream: bool) -> dict[str, Any]:
@@ -101,11 +109,16 @@ def message_usage(usage: Any) -> Usage | None:
 
 
 def message_attributes(message: Any) -> dict[str, Any]:
-    """Response model, id and stop reason of a `Message` (or a `message_start` snapshot)."""
+    """Response model, id, stop reason, service tier and speed of a `Message` (or a `message_start` snapshot)."""
     out = response_model_and_id(message)
     reason = getattr(message, "stop_reason", None)
     if isinstance(reason, str):
         out[RESPONSE_FINISH_REASONS] = [reason]
+    usage = getattr(message, "usage", None)
+    for name, field in ((SERVICE_TIER, "service_tier"), (SPEED, "speed")):
+        value = getattr(usage, field, None)
+        if isinstance(value, str):
+            out[name] = value
     return out
 
 
