@@ -234,6 +234,36 @@ def test_a_priority_tier_or_fast_mode_call_is_marked(
     assert cost.caveat == caveat
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("how", ["create", "stream", "helper"])
+def test_a_compaction_is_billed_with_the_reply(fake, exporter, instrument_anthropic, mode, how):
+    """Compaction's summarization is an `iterations` entry the top-level usage leaves out (Anthropic: "sum across
+    all entries in usage.iterations" for the total): it was not billed at all."""
+    compact = {"betas": ["compact-2026-01-12"], "context_management": {"edits": [{"type": "compact_20260112"}]}}
+    request = {"model": "claude-sonnet-4-5", "max_tokens": 100, "system": SYSTEM, "messages": PLAIN, **compact}
+    client = anthropic_client(fake, mode)
+    if how != "helper":
+        call(client, mode, "beta.messages.create", stream=how == "stream", **request)
+    elif mode == "sync":
+        with client.beta.messages.stream(**request) as s:
+            assert s.get_final_message().content[0].type == "compaction"
+    else:
+
+        async def main() -> None:
+            async with client.beta.messages.stream(**request) as s:
+                assert (await s.get_final_message()).content[0].type == "compaction"
+
+        asyncio.run(main())
+    a = only_model_span(exporter, SCOPE).attributes
+    # the reply: 10+W uncached, W cache reads, 2W cache writes, 6 output; the summary: 40+2W uncached, 20 output
+    assert a["gen_ai.usage.input_tokens"] == (10 + W) + W + 2 * W + (40 + 2 * W)
+    assert a["gen_ai.usage.output_tokens"] == 6 + 20
+    assert (a["gen_ai.usage.cache_read.input_tokens"], a["gen_ai.usage.cache_write.input_tokens"]) == (W, 2 * W)
+    uncached, write, read, output = STANDARD["claude-sonnet-4-5"]
+    mtok = ((10 + W) + (40 + 2 * W)) * uncached + W * read + 2 * W * write + (6 + 20) * output
+    assert billed(only_model_span(exporter, SCOPE)).total_usd == mtok / 1_000_000  # $0.0006576, not $0.0001956
+
+
 def test_parse(fake, exporter, instrument_anthropic):
     anthropic_client(fake, "sync").messages.parse(model="claude-fake-1", max_tokens=100, system=SYSTEM, messages=PLAIN)
     check(only_model_span(exporter, SCOPE), fake, False, expect.anthropic_messages(W))

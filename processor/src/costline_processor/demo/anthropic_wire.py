@@ -46,6 +46,29 @@ def _search_blocks(rid: str, n: int) -> list[dict]:
     return blocks
 
 
+SUMMARY = "Summary of the conversation so far."
+
+
+def compacts(body: dict) -> bool:
+    """Whether the request asks for compaction (`context_management.edits` with a `compact_...` edit).
+    The fake compacts on every such request, whatever its trigger."""
+    edits = (body.get("context_management") or {}).get("edits") or ()
+    return any(isinstance(e, dict) and str(e.get("type", "")).startswith("compact_") for e in edits)
+
+
+def _iterations(body: dict, usage: dict) -> list[dict]:
+    """`usage.iterations` of a compacting request: the summarization (40 + 2W input, 20 output, no cache),
+    which the top-level counts leave out, then the reply's sampling (the top-level counts)."""
+    w = prompt_words(body)
+    cache = {"cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}
+    reply = {k: usage[k] for k in ("input_tokens", "output_tokens", "cache_read_input_tokens")}
+    reply["cache_creation_input_tokens"] = usage["cache_creation_input_tokens"]
+    return [
+        {"type": "compaction", "input_tokens": 40 + 2 * w, "output_tokens": 20, **cache},
+        {"type": "message", **reply},
+    ]
+
+
 def anthropic_usage(body: dict) -> dict:
     w = prompt_words(body)
     one_hour = w if _wants_1h_cache(body) else 0
@@ -65,6 +88,8 @@ def anthropic_usage(body: dict) -> dict:
     searches = web_searches(body)
     if searches:
         usage["server_tool_use"] = {"web_search_requests": searches}
+    if compacts(body):
+        usage["iterations"] = _iterations(body, usage)
     return usage
 
 
@@ -74,7 +99,11 @@ def message_json(body: dict, rid: str, model: str) -> dict:
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [*_search_blocks(rid, web_searches(body)), {"type": "text", "text": " ".join(REPLY)}],
+        "content": [
+            *([{"type": "compaction", "content": SUMMARY}] if compacts(body) else []),
+            *_search_blocks(rid, web_searches(body)),
+            {"type": "text", "text": " ".join(REPLY)},
+        ],
         "stop_reason": "end_turn",
         "stop_sequence": None,
         "usage": anthropic_usage(body),
@@ -84,7 +113,8 @@ def message_json(body: dict, rid: str, model: str) -> dict:
 def message_events(body: dict, rid: str, model: str, cut: bool) -> list[dict]:
     usage = anthropic_usage(body)
     start_usage = {**{k: v for k, v in usage.items() if k != "output_tokens_details"}, "output_tokens": 1}
-    start_usage.pop("server_tool_use", None)  # counted by the end of the stream, as the real API counts them
+    for late in ("server_tool_use", "iterations"):  # counted by the end of the stream, as the real API counts them
+        start_usage.pop(late, None)
     message = {**message_json(body, rid, model), "content": [], "stop_reason": None, "usage": start_usage}
     delta_usage = {
         k: usage[k]
@@ -95,22 +125,31 @@ def message_events(body: dict, rid: str, model: str, cut: bool) -> list[dict]:
             "output_tokens",
             "output_tokens_details",
             "server_tool_use",
+            "iterations",
         )
         if k in usage
     }
-    events: list[dict[str, Any]] = [
-        {"type": "message_start", "message": message},
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    events: list[dict[str, Any]] = [{"type": "message_start", "message": message}]
+    compacted = compacts(body) and not cut
+    if compacted:  # the summary first, in one delta, as the API streams it
+        events += [
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "compaction", "content": None}},
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "compaction_delta", "content": SUMMARY}},
+            {"type": "content_block_stop", "index": 0},
+        ]
+    text = 1 if compacted else 0  # the text block's index
+    events += [
+        {"type": "content_block_start", "index": text, "content_block": {"type": "text", "text": ""}},
         {"type": "ping"},
     ]
     events += [
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w + " "}} for w in REPLY
+        {"type": "content_block_delta", "index": text, "delta": {"type": "text_delta", "text": w + " "}} for w in REPLY
     ]
     if cut:
         return events[:4]
     return [
         *events,
-        {"type": "content_block_stop", "index": 0},
+        {"type": "content_block_stop", "index": text},
         {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": delta_usage},
         {"type": "message_stop"},
     ]

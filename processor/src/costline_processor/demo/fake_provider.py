@@ -45,6 +45,12 @@ maps it to (embeddings echo the request model, as OpenAI does), and:
         server_tool_use.web_search_requests   with a web search tool (`"type": "web_search_..."`) in `tools`:
                                               its `max_uses`, else 1 (then the reply starts with the
                                               server_tool_use and web_search_tool_result blocks); else absent
+        usage.iterations                      with a compaction edit (`context_management.edits` with a
+                                              `compact_...` type; every such request compacts): a
+                                              `compaction` entry (input 40 + 2W, output 20, no cache; not in
+                                              the top-level counts, as Anthropic reports it) then a `message`
+                                              entry (the top-level counts); the reply starts with a
+                                              compaction block (streamed as one compaction_delta)
     OpenAI responses with a web search tool (`"type": "web_search..."`) in `tools`: two `web_search_call`
         items before the message (in the final response of a stream)
     Gemini generateContent (usageMetadata; W = the words of the text parts of `contents` and

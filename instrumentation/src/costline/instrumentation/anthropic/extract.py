@@ -8,7 +8,10 @@ write may be split by TTL (`cache_creation.ephemeral_5m/1h_input_tokens`), price
 differently; the 1-hour part is kept as `costline.usage.cache_write_1h_tokens`. Web searches
 the server ran (`server_tool_use.web_search_requests`, $10 per 1,000 on top of the tokens) are
 `costline.usage.web_searches`.
-`output_tokens` already includes thinking tokens.
+`output_tokens` already includes thinking tokens. A request that compacts its context (the
+`compact_...` context-management edit) runs a summarization besides the reply: its counts are a
+`compaction` entry of `usage.iterations`, which the top-level counts leave out ("sum across all
+entries in usage.iterations" for the total, Anthropic's compaction docs), so they are added here.
 
 The tier and speed a call ran at (`usage.service_tier`: standard, priority or batch; `usage.speed`:
 standard or fast, fast mode's premium rates) are `anthropic.response.service_tier` (the name the
@@ -55,6 +58,7 @@ class UsageFields:
     thinking: int | None = None
     web_searches: int | None = None
     cost: float | None = None
+    compaction: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)  # input, cache read, write, 1h write, output
 
     def update(self, usage: Any) -> None:
         """Take every count `usage` has; keep the earlier value of those it lacks.
@@ -83,20 +87,45 @@ class UsageFields:
         cost = extra_number(usage, "cost")  # an Anthropic-format proxy may report one
         if cost is not None:
             self.cost = cost
+        iterations = getattr(usage, "iterations", None)
+        if isinstance(iterations, list):  # cumulative, like the counts: the latest list is the whole
+            self.compaction = compaction_counts(iterations)
 
     def normalised(self) -> Usage | None:
         if self.input_tokens is None:
             return None
+        c_input, c_read, c_write, c_1h, c_output = self.compaction
+        cache_read, cache_write = _plus(self.cache_read, c_read), _plus(self.cache_creation, c_write)
         return Usage(
-            input_tokens=self.input_tokens + (self.cache_read or 0) + (self.cache_creation or 0),
-            output_tokens=self.output_tokens,
-            cache_read_tokens=self.cache_read,
-            cache_write_tokens=self.cache_creation,
-            cache_write_1h_tokens=self.cache_creation_1h,
+            input_tokens=self.input_tokens + c_input + (cache_read or 0) + (cache_write or 0),
+            output_tokens=_plus(self.output_tokens, c_output),
+            cache_read_tokens=cache_read,
+            cache_write_tokens=cache_write,
+            cache_write_1h_tokens=_plus(self.cache_creation_1h, c_1h),
             reasoning_tokens=self.thinking,
             reported_cost_usd=self.cost,
             web_searches=self.web_searches,
         )
+
+
+def compaction_counts(iterations: list[Any]) -> tuple[int, int, int, int, int]:
+    """The summed counts of the `compaction` entries of `usage.iterations` (input, cache read, cache write,
+    its 1-hour part, output)."""
+    sums = [0, 0, 0, 0, 0]
+    for item in iterations:
+        if getattr(item, "type", None) != "compaction":
+            continue
+        one_hour = getattr(getattr(item, "cache_creation", None), "ephemeral_1h_input_tokens", None)
+        fields = ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
+        counts = [*(getattr(item, f, None) for f in fields), one_hour, getattr(item, "output_tokens", None)]
+        for i, value in enumerate(counts):
+            sums[i] += as_int(value) or 0
+    return sums[0], sums[1], sums[2], sums[3], sums[4]
+
+
+def _plus(count: int | None, extra: int) -> int | None:
+    """`count` + `extra`, keeping an absent count absent when there is nothing to add."""
+    return count if not extra else (count or 0) + extra
 
 
 def message_usage(usage: Any) -> Usage | None:
