@@ -206,6 +206,18 @@ def test_responses_cache_write_and_service_tier(fake, exporter, instrument_opena
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_responses_compact_is_a_billed_call(fake, exporter, instrument_openai, mode):
+    """`responses.compact` runs a compaction pass, billed by the tokens its usage reports; it had no span ($0)."""
+    result = call(openai_client(fake, mode), mode, "responses.compact", model="gpt-5", input=MESSAGES)
+    assert [item.type for item in result.output] == ["message", "compaction"]
+    span = only_model_span(exporter, SCOPE)
+    assert expect.usage_of(span.attributes) == expect.openai_responses(W)
+    # OpenAI's pricing page, gpt-5 per million tokens: input $1.25, cached input $0.125, output $10
+    priced = list_price(span.attributes, span.start_time)
+    assert priced.total_usd == (10 * Decimal("1.25") + W * Decimal("0.125") + 6 * 10) / 1_000_000  # $0.000073125
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_embeddings(fake, exporter, instrument_openai, mode):
     inputs = ["first text here", "and second"]
     result = call(openai_client(fake, mode), mode, "embeddings.create", model="text-embedding-3-small", input=inputs)

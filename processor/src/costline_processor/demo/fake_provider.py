@@ -7,7 +7,7 @@
 
     python -m costline_processor.demo.fake_provider --port 8099
 
-Endpoints: `POST /v1/chat/completions`, `/v1/responses`, `/v1/embeddings`,
+Endpoints: `POST /v1/chat/completions`, `/v1/responses` (and `/compact`), `/v1/embeddings`,
 `/v1/completions`, `/v1/images/generations` and `/edits` (multipart) (OpenAI) and `/v1/messages` (Anthropic), each but
 images with `"stream": true` as SSE the way the real APIs send it; Gemini's `/v1*/.../models/MODEL:generateContent` and
 `:streamGenerateContent` (SSE, `?alt=sse`), the model named by the path. Response ids are
@@ -196,6 +196,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, embeddings_json(body, model))
         if path in ("/v1/images/generations", "/v1/images/edits"):
             return self._json(200, openai_wire.images_json(body))
+        if path == "/v1/responses/compact":
+            return self._json(200, openai_wire.compacted_json(body, rid))
         if path == "/v1/responses":
             if stream:
                 events = response_events(body, "resp_" + rid, answer_model, cut)

@@ -238,6 +238,27 @@ def response_events(body: dict, rid: str, model: str, cut: bool) -> list[dict]:
     return [{**e, "sequence_number": i} for i, e in enumerate(events)]
 
 
+def compacted_json(body: dict, rid: str) -> dict:
+    """`POST /v1/responses/compact`: the input's user messages then one compaction item, and the pass's usage as
+    a response's (OpenAI bills the compaction pass by its tokens)."""
+    given = body.get("input")
+    messages = [{"role": "user", "content": given}] if isinstance(given, str) else given or []
+    users = [
+        {"type": "message", "id": f"msg_{rid}_{i}", "status": "completed", "role": "user", "content": m["content"]}
+        for i, m in enumerate(messages)
+        if isinstance(m, dict) and m.get("role") == "user"
+    ]
+    compaction = {"type": "compaction", "id": "cmp_" + rid, "encrypted_content": "ZmFrZQ=="}
+    return {
+        "id": "resp_" + rid,
+        "object": "response.compaction",
+        "created_at": CREATED,
+        "output": [*users, compaction],
+        "usage": openai_usage(body, "responses"),
+        "service_tier": _tier(body),
+    }
+
+
 def error_json(status: int) -> dict:
     kind = ERROR_TYPES.get(status, "api_error")
     return {"error": {"message": f"fake provider error {status}", "type": kind, "param": None, "code": kind}}

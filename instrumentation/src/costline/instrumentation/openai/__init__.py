@@ -6,7 +6,7 @@ entry point `costline_openai`; by hand: `OpenAIInstrumentor().instrument()`.
 Traced (sync and async clients, streamed or not):
 
 - chat completions (`chat.completions.create`, `.parse`, and the `.stream()` helper),
-- the Responses API (`responses.create`, `.parse`, `.stream()`),
+- the Responses API (`responses.create`, `.parse`, `.stream()`, `.compact`),
 - embeddings (`embeddings.create`), legacy completions (`completions.create`),
 - image generation and editing (`images.generate`, `images.edit`; streamed ones' spans say their
   usage is missing).
@@ -57,6 +57,8 @@ _METHODS = (
     (_RESPONSES, "Responses.parse", patch.create, patch.RESPONSES),
     (_RESPONSES, "AsyncResponses.create", patch.async_create, patch.RESPONSES),
     (_RESPONSES, "AsyncResponses.parse", patch.async_create, patch.RESPONSES),
+    (_RESPONSES, "Responses.compact", patch.create, patch.RESPONSES),  # a compaction pass, billed by its tokens
+    (_RESPONSES, "AsyncResponses.compact", patch.async_create, patch.RESPONSES),
     (_EMBEDDINGS, "Embeddings.create", patch.create, patch.EMBEDDINGS),
     (_EMBEDDINGS, "AsyncEmbeddings.create", patch.async_create, patch.EMBEDDINGS),
     (_COMPLETIONS, "Completions.create", patch.create, patch.COMPLETIONS),
