@@ -217,6 +217,39 @@ def test_responses_compact_is_a_billed_call(fake, exporter, instrument_openai, m
     assert priced.total_usd == (10 * Decimal("1.25") + W * Decimal("0.125") + 6 * 10) / 1_000_000  # $0.000073125
 
 
+# OpenAI's pricing page, transcription, USD per million tokens (audio input, text input, output).
+TRANSCRIBE = {
+    "gpt-4o-transcribe": (Decimal(6), Decimal("2.50"), Decimal(10)),
+    "gpt-4o-mini-transcribe": (Decimal(3), Decimal("1.25"), Decimal(5)),
+}
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("model", sorted(TRANSCRIBE))
+def test_a_transcription_is_a_billed_call(fake, exporter, instrument_openai, mode, stream, model):
+    """`audio.transcriptions.create` had no span: a voice app's transcriptions cost $0, silently."""
+    audio = ("a.wav", io.BytesIO(b"RIFF fake"), "audio/wav")
+    kwargs = {"model": model, "file": audio, "prompt": "fox names", "stream": stream}
+    call(openai_client(fake, mode), mode, "audio.transcriptions.create", **kwargs)
+    span = only_model_span(exporter, SCOPE)
+    a = span.attributes
+    assert a["gen_ai.request.model"] == model and a["gen_ai.request.stream"] is stream
+    usage = (a["gen_ai.usage.input_tokens"], a["gen_ai.usage.audio.input_tokens"], a["gen_ai.usage.output_tokens"])
+    assert usage == (50 + 2, 50, 6)  # the fake: 50 audio tokens a file, the prompt's 2 words, 6 out
+    audio_rate, text_rate, output_rate = TRANSCRIBE[model]
+    expected = (50 * audio_rate + 2 * text_rate + 6 * output_rate) / 1_000_000  # gpt-4o-transcribe: $0.000365
+    assert list_price(a, span.start_time).total_usd == expected
+
+
+def test_a_whisper_transcription_says_its_usage_is_missing(fake, exporter, instrument_openai):
+    """whisper-1 is billed by the minute ($0.006; its usage: seconds), which costline does not price: marked."""
+    audio = ("a.wav", io.BytesIO(b"RIFF fake"), "audio/wav")
+    assert openai_client(fake, "sync").audio.transcriptions.create(model="whisper-1", file=audio).usage.seconds == 3
+    a = only_model_span(exporter, SCOPE).attributes
+    assert a["costline.usage.missing"] is True and "gen_ai.usage.input_tokens" not in a
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_embeddings(fake, exporter, instrument_openai, mode):
     inputs = ["first text here", "and second"]

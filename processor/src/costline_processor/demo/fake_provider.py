@@ -8,7 +8,8 @@
     python -m costline_processor.demo.fake_provider --port 8099
 
 Endpoints: `POST /v1/chat/completions`, `/v1/responses` (and `/compact`), `/v1/embeddings`,
-`/v1/completions`, `/v1/images/generations` and `/edits` (multipart) (OpenAI) and `/v1/messages` (Anthropic), each but
+`/v1/completions`, `/v1/images/generations` and `/edits`, `/v1/audio/transcriptions` (multipart) (OpenAI) and
+`/v1/messages` (Anthropic), each but
 images with `"stream": true` as SSE the way the real APIs send it; Gemini's `/v1*/.../models/MODEL:generateContent` and
 `:streamGenerateContent` (SSE, `?alt=sse`), the model named by the path. Response ids are
 `<kind>fake-<random per server>-<n>` (`chatcmpl-`, `cmpl-`, `resp_`, `msg_`, none for Gemini's
@@ -51,6 +52,9 @@ maps it to (embeddings echo the request model, as OpenAI does), and:
                                               the top-level counts, as Anthropic reports it) then a `message`
                                               entry (the top-level counts); the reply starts with a
                                               compaction block (streamed as one compaction_delta)
+    OpenAI transcriptions                     whisper-1: usage {type: duration, seconds: 3}; other models:
+                                              {type: tokens}, input 50 audio + W prompt text, output 6 (streamed:
+                                              on the final transcript.text.done event)
     OpenAI responses with a web search tool (`"type": "web_search..."`) in `tools`: two `web_search_call`
         items before the message (in the final response of a stream)
     Gemini generateContent (usageMetadata; W = the words of the text parts of `contents` and
@@ -194,6 +198,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, completion_json(body, "cmpl-" + rid, answer_model))
         if path == "/v1/embeddings":
             return self._json(200, embeddings_json(body, model))
+        if path == "/v1/audio/transcriptions":
+            if body.get("stream") in (True, "true"):
+                return self._sse([(None, e) for e in openai_wire.transcription_events(body)])
+            return self._json(200, {"text": " ".join(REPLY), "usage": openai_wire.transcription_usage(body)})
         if path in ("/v1/images/generations", "/v1/images/edits"):
             return self._json(200, openai_wire.images_json(body))
         if path == "/v1/responses/compact":

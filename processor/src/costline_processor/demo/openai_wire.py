@@ -259,6 +259,33 @@ def compacted_json(body: dict, rid: str) -> dict:
     }
 
 
+AUDIO_TOKENS = 50  # the fake's count for the one audio file a transcription uploads
+
+
+def transcription_usage(body: dict) -> dict:
+    """`POST /v1/audio/transcriptions` (multipart): whisper-1 is billed by the minute (`type: duration`, 3 seconds
+    here); the token-billed models (gpt-4o-transcribe...) report input = audio 50 + prompt text W, output 6."""
+    if body.get("model") == "whisper-1":
+        return {"type": "duration", "seconds": 3}
+    w = prompt_words(body)
+    details = {"text_tokens": w, "audio_tokens": AUDIO_TOKENS}
+    total = AUDIO_TOKENS + w + 6
+    return {
+        "type": "tokens",
+        "input_tokens": AUDIO_TOKENS + w,
+        "input_token_details": details,
+        "output_tokens": 6,
+        "total_tokens": total,
+    }
+
+
+def transcription_events(body: dict) -> list[dict]:
+    """A streamed transcription: a `transcript.text.delta` per word, then `transcript.text.done` with the usage."""
+    deltas = [{"type": "transcript.text.delta", "delta": w + " "} for w in REPLY]
+    done = {"type": "transcript.text.done", "text": " ".join(REPLY), "usage": transcription_usage(body)}
+    return [*deltas, done]
+
+
 def error_json(status: int) -> dict:
     kind = ERROR_TYPES.get(status, "api_error")
     return {"error": {"message": f"fake provider error {status}", "type": kind, "param": None, "code": kind}}

@@ -9,7 +9,9 @@ Traced (sync and async clients, streamed or not):
 - the Responses API (`responses.create`, `.parse`, `.stream()`, `.compact`),
 - embeddings (`embeddings.create`), legacy completions (`completions.create`),
 - image generation and editing (`images.generate`, `images.edit`; streamed ones' spans say their
-  usage is missing).
+  usage is missing),
+- audio transcription (`audio.transcriptions.create`, streamed or not: gpt-4o-transcribe and the
+  other token-billed models; whisper-1 is billed by the minute, so its span says its usage is missing).
 
 Each span is named `{gen_ai.operation.name} {gen_ai.request.model}` and carries the
 GenAI semantic-convention attributes: provider, request/response model, response id,
@@ -47,6 +49,7 @@ _RESPONSES = "openai.resources.responses.responses"
 _EMBEDDINGS = "openai.resources.embeddings"
 _COMPLETIONS = "openai.resources.completions"
 _IMAGES = "openai.resources.images"
+_TRANSCRIPTIONS = "openai.resources.audio.transcriptions"
 # (module, "Class.method", factory, endpoint)
 _METHODS = (
     (_CHAT, "Completions.create", patch.create, patch.CHAT),
@@ -67,6 +70,8 @@ _METHODS = (
     (_IMAGES, "AsyncImages.generate", patch.async_create, patch.IMAGES),
     (_IMAGES, "Images.edit", patch.create, patch.IMAGES),
     (_IMAGES, "AsyncImages.edit", patch.async_create, patch.IMAGES),
+    (_TRANSCRIPTIONS, "Transcriptions.create", patch.create, patch.TRANSCRIPTIONS),
+    (_TRANSCRIPTIONS, "AsyncTranscriptions.create", patch.async_create, patch.TRANSCRIPTIONS),
 )
 
 

@@ -269,3 +269,30 @@ def images_usage_into(usage: Any, out: dict[str, Any]) -> bool:
         if type(value) is int and value:
             out[name] = value
     return True
+
+
+def transcription_usage(usage: Any) -> Usage | None:
+    """Usage of a transcription (`Transcription.usage`, or a stream's `transcript.text.done`): the token-billed
+    models (gpt-4o-transcribe...) report input (the audio and the prompt's text) and output tokens, the audio a
+    subset of the input, billed at the audio rate. A minute-billed model's (whisper-1: `type: duration`, seconds)
+    has no token counts: None, so the span says its usage is missing instead of costing $0."""
+    if getattr(usage, "type", None) != "tokens":
+        return None
+    input_tokens = as_int(getattr(usage, "input_tokens", None))
+    if input_tokens is None:
+        return None
+    details = getattr(usage, "input_token_details", None)
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=as_int(getattr(usage, "output_tokens", None)),
+        audio_input_tokens=as_int(getattr(details, "audio_tokens", None)),
+    )
+
+
+def transcription_usage_into(usage: Any, out: dict[str, Any]) -> bool:
+    """`transcription_usage(usage).attributes()` written into `out`; False when there is no token usage."""
+    found = transcription_usage(usage)
+    if found is None:
+        return False
+    out.update(found.attributes())
+    return True

@@ -31,7 +31,14 @@ from costline.instrumentation.genai_attributes import (
 from costline.instrumentation.llm_spans import LLMSpans, finish, finish_with, server_attributes
 from costline.instrumentation.openai import extract
 from costline.instrumentation.openai.extract import _MAX_TOKENS_PARAMS
-from costline.instrumentation.openai.streams import ChatChunks, ResponseEvents, chat_item_usage, responses_item_usage
+from costline.instrumentation.openai.streams import (
+    ChatChunks,
+    ResponseEvents,
+    TranscriptEvents,
+    chat_item_usage,
+    responses_item_usage,
+    transcription_item_usage,
+)
 from costline.instrumentation.span_completion import Completer
 from costline.instrumentation.stream_proxies import Collector, TracedAsyncStream, TracedStream
 from costline.instrumentation.wrapping import CallPlan, Site, Wrapper, async_wrapper, sync_wrapper
@@ -67,6 +74,16 @@ EMBEDDINGS = Endpoint("embeddings", extract.chat_usage, extract.chat_usage_into,
 _IMAGES_COMPLETER = Completer(extract.images_usage_into, lambda _event: None, _install_parse_hook)
 # images.generate: a streamed one (partial images) is not read (its span says costline.usage.missing)
 IMAGES = Endpoint("generate_content", extract.images_usage, extract.images_usage_into, None, False, _IMAGES_COMPLETER)
+
+# audio.transcriptions.create: token-billed models' usage (whisper-1's, by the minute, is missing on its span)
+TRANSCRIPTIONS = Endpoint(
+    "generate_content",
+    extract.transcription_usage,
+    extract.transcription_usage_into,
+    lambda _hide, capture: TranscriptEvents(capture),
+    False,
+    Completer(extract.transcription_usage_into, transcription_item_usage, _install_parse_hook),
+)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,13 @@ from costline.instrumentation.genai_attributes import (
     Usage,
     response_model_and_id,
 )
-from costline.instrumentation.openai.extract import chat_usage, output_json, response_attributes, responses_usage
+from costline.instrumentation.openai.extract import (
+    chat_usage,
+    output_json,
+    response_attributes,
+    responses_usage,
+    transcription_usage,
+)
 
 _FINAL_RESPONSE_EVENTS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 
@@ -107,6 +113,37 @@ class ResponseEvents:
 
     def usage(self) -> Usage | None:
         return self._usage
+
+
+class TranscriptEvents:
+    """Reads a streamed transcription's events: `transcript.text.done`, the last, has the usage."""
+
+    __slots__ = ("_texts", "_usage")
+
+    def __init__(self, capture_content: bool = False) -> None:
+        self._texts: list[str] | None = [] if capture_content else None
+        self._usage: Usage | None = None
+
+    def observe(self, event: Any) -> bool:
+        kind = getattr(event, "type", None)
+        if kind == "transcript.text.done":
+            self._usage = transcription_usage(getattr(event, "usage", None))
+        elif self._texts is not None and kind == "transcript.text.delta":
+            delta = getattr(event, "delta", None)
+            if isinstance(delta, str):
+                self._texts.append(delta)
+        return False
+
+    def attributes(self) -> dict[str, Any]:
+        return {OUTPUT_MESSAGES: output_json(["".join(self._texts)])} if self._texts else {}
+
+    def usage(self) -> Usage | None:
+        return self._usage
+
+
+def transcription_item_usage(event: Any) -> Any:
+    """The usage block of a streamed transcription's final event, or None."""
+    return getattr(event, "usage", None) if getattr(event, "type", None) == "transcript.text.done" else None
 
 
 def chat_item_usage(chunk: Any) -> Any:
