@@ -264,6 +264,31 @@ def test_a_compaction_is_billed_with_the_reply(fake, exporter, instrument_anthro
     assert billed(only_model_span(exporter, SCOPE)).total_usd == mtok / 1_000_000  # $0.0006576, not $0.0001956
 
 
+@pytest.mark.parametrize("how", ["closed", "cut", "helper"])
+def test_a_stream_ended_before_its_final_usage_is_marked(fake, exporter, instrument_anthropic, how):
+    """A chat app's stop button: the stream is closed after message_start, whose output count is a placeholder (1).
+    The call was billed as if its answer were 1 token ($0.0001632 for Sonnet 4.5 here), unmarked."""
+    client = anthropic_client(fake, "sync")
+    request = {"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": PLAIN}
+    if how == "closed":
+        stream = client.messages.create(stream=True, **request)
+        assert [next(stream).type, next(stream).type] == ["message_start", "content_block_start"]
+        stream.close()
+    elif how == "cut":  # the fake ends this one cleanly after its first text delta
+        assert "message_delta" not in [
+            e.type for e in client.messages.create(stream=True, **{**request, "model": "cut-stream"})
+        ]
+    else:
+        with client.messages.stream(**request) as s:
+            next(iter(s.text_stream))
+    span = only_model_span(exporter, SCOPE)
+    assert span.attributes["costline.usage.missing"] is True
+    w = expect.words(PROMPT)
+    assert span.attributes["gen_ai.usage.input_tokens"] == (10 + w) + w + 2 * w  # what is known is kept
+    cost = billed(span)
+    assert (cost.reason, cost.detail) == ("no_usage", "the stream ended before its final token counts (output unknown)")
+
+
 def test_parse(fake, exporter, instrument_anthropic):
     anthropic_client(fake, "sync").messages.parse(model="claude-fake-1", max_tokens=100, system=SYSTEM, messages=PLAIN)
     check(only_model_span(exporter, SCOPE), fake, False, expect.anthropic_messages(W))

@@ -137,6 +137,8 @@ def _call_of(reading: Reading, attrs: dict[str, AttrValue]) -> ModelCall | None:
         call.status, call.detail = INVALID_USAGE, reading.error
     elif not has_counts:
         call.status, call.detail = NO_USAGE, "the span records a model call but no token counts"
+    elif is_true(attrs.get(semconv.USAGE_MISSING)):  # a stream's first counts; its final ones never came
+        call.status, call.detail = NO_USAGE, "the stream ended before its final token counts (output unknown)"
     else:
         usage, problem = _usage(reading)
         if problem:
@@ -423,7 +425,8 @@ def _getter(positions: list[int]) -> _Getter:
 
 def _plan(keys: tuple[str, ...], scope_name: str, openlit_marked: bool) -> tuple[int, _Shape | None]:
     rank = _rank(keys, scope_name, openlit_marked)
-    return rank, _shape(keys, _DIALECTS[rank][0]) if rank in (_SEMCONV, _COSTLINE) else None
+    fast = rank in (_SEMCONV, _COSTLINE) and semconv.USAGE_MISSING not in keys  # missing usage: the plain path
+    return rank, _shape(keys, _DIALECTS[rank][0]) if fast else None
 
 
 def _shape(keys: tuple[str, ...], dialect: str) -> _Shape:

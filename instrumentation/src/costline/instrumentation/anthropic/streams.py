@@ -2,10 +2,14 @@
 
 `message_start` carries the input and cache counts (the only place with the 5m/1h
 cache-write split); each `message_delta` carries *cumulative* usage, so later values
-replace earlier ones. The helper (`MessageStreamManager`) sends its request on
-`__enter__` and reads the SDK's raw event stream; `TracedMessageStreamManager` starts
-the span there and puts a `TracedStream` in place of that raw stream, so every way the
-app reads the helper (`text_stream`, `get_final_message()`, iteration) passes through it.
+replace earlier ones. A stream that ends before any `message_delta` (abandoned, cut or
+failed) has only `message_start`'s output count, a placeholder (1): its span keeps the counts
+seen but says its usage is missing, so the call is not billed as if its output were 1 token.
+
+The helper (`MessageStreamManager`) sends its request on `__enter__` and reads the SDK's
+raw event stream; `TracedMessageStreamManager` starts the span there and puts a
+`TracedStream` in place of that raw stream, so every way the app reads the helper
+(`text_stream`, `get_final_message()`, iteration) passes through it.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 from wrapt import ObjectProxy
 
 from costline.instrumentation.anthropic.extract import UsageFields, message_attributes
-from costline.instrumentation.genai_attributes import OUTPUT_MESSAGES, RESPONSE_FINISH_REASONS, Usage
+from costline.instrumentation.genai_attributes import OUTPUT_MESSAGES, RESPONSE_FINISH_REASONS, USAGE_MISSING, Usage
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +29,13 @@ log = logging.getLogger(__name__)
 class MessageEvents:
     """Collector for `RawMessageStreamEvent`s."""
 
-    __slots__ = ("_attributes", "_capture", "_fields", "_texts")
+    __slots__ = ("_attributes", "_capture", "_fields", "_final", "_texts")
 
     def __init__(self, capture_content: bool = False) -> None:
         self._capture = capture_content
         self._attributes: dict[str, Any] = {}
         self._fields = UsageFields()
+        self._final = False  # a message_delta (the final counts) arrived
         self._texts: list[str] = []
 
     def observe(self, event: Any) -> bool:
@@ -40,6 +45,7 @@ class MessageEvents:
             self._attributes.update(message_attributes(message))
             self._fields.update(getattr(message, "usage", None))
         elif kind == "message_delta":
+            self._final = True
             self._fields.update(getattr(event, "usage", None))
             reason = getattr(getattr(event, "delta", None), "stop_reason", None)
             if isinstance(reason, str):
@@ -51,6 +57,8 @@ class MessageEvents:
         return False
 
     def attributes(self) -> dict[str, Any]:
+        if not self._final and self._fields.input_tokens is not None:
+            self._attributes[USAGE_MISSING] = True
         if self._texts:
             parts = [{"type": "text", "content": "".join(self._texts)}]
             return {
