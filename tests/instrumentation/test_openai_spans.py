@@ -149,6 +149,24 @@ def test_responses_web_search_calls_are_counted(fake, exporter, instrument_opena
     assert expect.usage_of(span.attributes) == {**expect.openai_responses(W), "costline.usage.web_searches": 2}
 
 
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stream", [False, True])
+def test_responses_file_search_calls_are_counted_and_billed(fake, exporter, instrument_openai, mode, stream):
+    """OpenAI's pricing page: file search tool calls $2.50 per 1,000, web search $10 per 1,000, on top of the
+    tokens; gpt-4.1 input $2, cached input $0.50, output $8 per million. Before, a file search cost nothing."""
+    tools = [{"type": "file_search", "vector_store_ids": ["vs_fake"]}, {"type": "web_search"}]
+    call(openai_client(fake, mode), mode, "responses.create", model="gpt-4.1", input=PROMPT, tools=tools, stream=stream)
+    a = only_model_span(exporter, SCOPE).attributes
+    assert (a["costline.usage.file_searches"], a["costline.usage.web_searches"]) == (1, 2)  # the fake's items
+    priced = list_price(a, 1_790_000_000 * 10**9)
+    tokens = (10 * Decimal(2) + W * Decimal("0.50") + 6 * Decimal(8)) / 1_000_000  # the fake caches the prompt
+    assert priced.total_usd == tokens + Decimal("0.0025") + 2 * Decimal("0.01") and priced.caveat is None
+    assert [(s[0], s[1], s[2]) for s in priced.skus if "search" in s[0]] == [
+        ("web_search", 2, Decimal("0.02")),
+        ("file_search", 1, Decimal("0.0025")),
+    ]
+
+
 # OpenAI's pricing page, image generation: gpt-image-1 text input $5, image output $40 per million tokens;
 # gpt-image-1.5 text input $5, image output $32 (its text output $10).
 GPT_IMAGE = {"gpt-image-1": (Decimal(5), Decimal(40)), "gpt-image-1.5": (Decimal(5), Decimal(32))}

@@ -16,6 +16,9 @@ Most calls have none. Values, comma-joined when several apply:
                          the provider ran web searches for the call (a fee per search on top of the
                          tokens) and neither the price data nor the price file prices them for this
                          model: the cost is its tokens only, below the bill
+    file_searches_unpriced
+                         the same for file searches (OpenAI's file_search tool over a vector store,
+                         $2.50 per 1,000 in genai-prices for OpenAI's models)
 
 Why tiers need rules: genai-prices 0.2.3 lists batch prices from 2026-10-14 and OpenAI's
 flex and priority prices from 2026-10-12, the dates it collected them, not the dates the
@@ -36,6 +39,7 @@ from decimal import Decimal
 AUDIO_AT_TEXT_RATE = "audio_at_text_rate"
 IMAGE_AT_TEXT_RATE = "image_at_text_rate"
 WEB_SEARCHES_UNPRICED = "web_searches_unpriced"
+FILE_SEARCHES_UNPRICED = "file_searches_unpriced"
 BY_RULE = "tier_by_rule:"
 UNPRICED = "tier_unpriced:"
 

@@ -74,6 +74,7 @@ def compile_card(lib: LibraryModel, call: ModelCall, start_unix_nano: int, libra
         rates = tuple(r.scaled(scale) if isinstance(r, Tiered) else r * scale if r is not None else None for r in rates)
     per_request = _rate(prices.requests_kcount)
     searches = _rate(prices.web_searches_kcount)
+    file_searches = _rate(prices.storage_searches_kcount)
     if rates[0] is None and rates[1] is None and per_request is None:
         return Unpriced(UNKNOWN_MODEL, f"{library_source} has no token prices for {lib.provider.id} {lib.model.id}")
     return RateCard(
@@ -83,6 +84,7 @@ def compile_card(lib: LibraryModel, call: ModelCall, start_unix_nano: int, libra
         rates=rates,
         per_call=per_request / 1000 if isinstance(per_request, Decimal) else _ZERO,
         per_web_search=searches / 1000 if isinstance(searches, Decimal) else None,
+        per_file_search=file_searches / 1000 if isinstance(file_searches, Decimal) else None,
         factor=lib.factor,
         caveat=caveat,
     )

@@ -89,6 +89,7 @@ def entry_card(e: PriceEntry, rule: Rule, provider: str, model: str, listed: Rat
             per_call=e.per_call or _ZERO,
             per_second=per_second,
             per_web_search=e.web_search,
+            per_file_search=e.file_search,
             factor=rule.factor,
         )
     merged = [o if o is not None else lr for o, lr in zip(own, listed.rates)]
@@ -106,6 +107,7 @@ def entry_card(e: PriceEntry, rule: Rule, provider: str, model: str, listed: Rat
         per_call=per_call,
         per_second=per_second,
         per_web_search=e.web_search if e.web_search is not None else listed.per_web_search,
+        per_file_search=e.file_search if e.file_search is not None else listed.per_file_search,
         factor=rule.factor,
         list_card=listed if rule.overrides else None,
     )

@@ -8,8 +8,9 @@ writes, each cache count at its own rate when the card has one (else at the inpu
 genai-prices does), 1-hour cache writes at the 1-hour rate when it has one. Fees that are not
 tokens (per call, per second, per web search) are booked under input_usd so the components add up
 to the total. Web searches (`Usage.web_searches`) cost the card's `per_web_search` each, SKU
-`web_search`; a card without that price bills the tokens and marks the Cost
-(`web_searches_unpriced`): the searches are never silently free.
+`web_search`, and file searches (`Usage.file_searches`) its `per_file_search`, SKU `file_search`;
+a card without such a price bills the tokens and marks the Cost (`web_searches_unpriced`,
+`file_searches_unpriced`): the searches are never silently free.
 
 Calls with audio or image tokens go through modality_cost.py; a card with a discount keeps the list price
 beside the bill; calls whose components are not each one token type at one rate are also priced
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from costline_processor import modality_cost, sku_cost
-from costline_processor.price_caveats import WEB_SEARCHES_UNPRICED, joined
+from costline_processor.price_caveats import FILE_SEARCHES_UNPRICED, WEB_SEARCHES_UNPRICED, joined
 from costline_processor.records import INVALID_USAGE, Cost, Unpriced, Usage
 
 _ZERO = Decimal(0)
@@ -109,6 +110,7 @@ class RateCard:
     per_call: Decimal = _ZERO
     per_second: Decimal = _ZERO
     per_web_search: Decimal | None = None  # USD per web search; None: no price for them
+    per_file_search: Decimal | None = None  # USD per file search; None: no price for them
     factor: Decimal | None = None  # 1 - discount
     caveat: str | None = None
     list_card: RateCard | None = None  # the card a price-file entry overrides: the list price
@@ -146,12 +148,10 @@ class RateCard:
         input_usd = (r_in * uncached / _MTOK if r_in is not None and uncached else _ZERO) + self.per_call
         if self.per_second and duration_ns > 0:
             input_usd += self.per_second * int(duration_ns) / 1_000_000_000
-        caveat, searches = self.caveat, u.web_searches
+        caveat, searches = self.caveat, u.web_searches or u.file_searches
         if searches:  # (rare) a fee per search; none priced: said, never free
-            if self.per_web_search is not None:
-                input_usd += self.per_web_search * searches
-            else:
-                caveat = joined(caveat, WEB_SEARCHES_UNPRICED)
+            fees, caveat = self._search_fees(u)
+            input_usd += fees
         # a count is non-zero only when its rate is set (above); the `is not None` tests say so to the type checker
         read_usd = r_read * read / _MTOK if read and r_read is not None else _ZERO
         write_usd = (r_write * write / _MTOK if write and r_write is not None else _ZERO) + (
@@ -190,3 +190,17 @@ class RateCard:
             listed,
             skus,
         )
+
+    def _search_fees(self, u: Usage) -> tuple[Decimal, str | None]:
+        """The fees of the searches the provider ran for the call, and the card's caveat with those it has no
+        price for named."""
+        usd, caveat = _ZERO, self.caveat
+        for n, rate, unpriced in (
+            (u.web_searches, self.per_web_search, WEB_SEARCHES_UNPRICED),
+            (u.file_searches, self.per_file_search, FILE_SEARCHES_UNPRICED),
+        ):
+            if n and rate is not None:
+                usd += rate * n
+            elif n:
+                caveat = joined(caveat, unpriced)
+        return usd, caveat

@@ -71,8 +71,8 @@ class Usage:
     nothing is billed twice: audio_input_tokens is part of input_tokens,
     audio_cache_read_tokens part of both cache_read_tokens and audio_input_tokens,
     audio_output_tokens part of output_tokens; the image counts likewise (and audio and image
-    together never more than the totals). web_searches is no token count: a fee per
-    search on top of the tokens (genai-prices' `web_searches`).
+    together never more than the totals). web_searches and file_searches are no token counts:
+    a fee per search on top of the tokens (genai-prices' `web_searches`, `storage_searches`).
     """
 
     input_tokens: int = 0
@@ -88,6 +88,10 @@ class Usage:
     image_output_tokens: int = 0  # subset of output_tokens
     image_cache_read_tokens: int = 0  # subset of cache_read_tokens and of image_input_tokens
     web_searches: int = 0  # server-side web searches the provider billed with the call (a count, not tokens)
+    file_searches: int = 0  # server-side file (vector store) searches billed with the call: OpenAI's file_search
+
+
+SEARCHES = ("web_searches", "file_searches")  # Usage's counts billed per search, not per token
 
 
 @dataclass(slots=True)
@@ -195,6 +199,7 @@ class LedgerRow:
     tier: str | None = ""
     cache_write_1h_tokens: int = 0  # subset of cache_write_tokens (Anthropic 1-hour TTL)
     web_searches: int = 0  # Usage.web_searches (0 in calls written before schema 8)
+    file_searches: int = 0  # Usage.file_searches (0 in calls written before schema 9)
     image_input_tokens: int = 0  # Usage's image subsets (0 in calls written before schema 8)
     image_output_tokens: int = 0
     image_cache_read_tokens: int = 0

@@ -11,6 +11,7 @@ of genai-prices' unit tree, as pricing bills them (records.Usage: counts are sub
     image_input         uncached image input         image_cached_input image cache reads
     image_output        image output
     web_search          web searches the provider ran for the call, at the card's price per search
+    file_search         file (vector store) searches, likewise
 
 A count the card has no rate for is billed where pricing bills it (cache reads without a
 cache rate are input, reasoning without a reasoning rate is output), so each SKU has one
@@ -49,6 +50,7 @@ SKUS = (
     "image_output",
     "requests",
     "web_search",
+    "file_search",
 )
 # The ledger component each SKU's money is part of (input_usd, output_usd, cache_read_usd, cache_write_usd).
 COMPONENT = {
@@ -66,6 +68,7 @@ COMPONENT = {
     "image_output": "output",
     "requests": "input",
     "web_search": "input",
+    "file_search": "input",
 }
 _MTOK = Decimal(1_000_000)
 _ZERO = Decimal(0)
@@ -105,10 +108,18 @@ def priced(card: RateCard, u: Usage, duration_ns: int) -> dict[str, tuple[int, D
     )
     if fees:
         out["requests"] = (1, fees)
-    if u.web_searches:  # a SKU also when unpriced: the count the Cost's caveat speaks of
-        rate = card.per_web_search
-        out["web_search"] = (u.web_searches, rate * u.web_searches if rate is not None else _ZERO)
+    for sku, n, rate in _searches(card, u):  # a SKU also when unpriced: the count the Cost's caveat speaks of
+        out[sku] = (n, rate * n if rate is not None else _ZERO)
     return out
+
+
+def _searches(card: RateCard, u: Usage) -> list[tuple[str, int, Decimal | None]]:
+    """(SKU, count, the card's price for one) of each kind of search the call ran."""
+    kinds = (
+        ("web_search", u.web_searches, card.per_web_search),
+        ("file_search", u.file_searches, card.per_file_search),
+    )
+    return [kind for kind in kinds if kind[1]]
 
 
 def breakdown(card: RateCard, u: Usage, duration_ns: int) -> tuple[Sku, ...]:
@@ -122,8 +133,9 @@ def breakdown(card: RateCard, u: Usage, duration_ns: int) -> tuple[Sku, ...]:
     own = priced(card, u, duration_ns)
     below = card.list_card
     listed = own if below is None else priced(below, u, duration_ns)
-    if below is not None and below.per_web_search is None and "web_search" in own:
-        listed = {**listed, "web_search": own["web_search"]}  # no list price for searches: the entry's stands in
+    if below is not None:  # no list price for a kind of search: the entry's stands in
+        unlisted = [sku for sku, _, rate in _searches(below, u) if rate is None and sku in own]
+        listed = {**listed, **{sku: own[sku] for sku in unlisted}}
     f = card.factor
     rows = []
     for sku in SKUS:

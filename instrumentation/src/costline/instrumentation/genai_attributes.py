@@ -58,6 +58,7 @@ OPENAI_SERVICE_TIER = "openai.response.service_tier"
 USAGE_MISSING = "costline.usage.missing"
 CACHE_WRITE_1H_TOKENS = "costline.usage.cache_write_1h_tokens"
 WEB_SEARCHES = "costline.usage.web_searches"  # server-side web searches billed with the call (a fee each)
+FILE_SEARCHES = "costline.usage.file_searches"  # server-side file (vector store) searches, likewise
 REPORTED_COST_USD = "costline.reported_cost.usd"
 STEP_NAME = "costline.step.name"
 

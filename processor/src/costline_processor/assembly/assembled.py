@@ -204,4 +204,5 @@ def row(
         tier="batch" if call.batch else (call.service_tier or ""),
         cache_write_1h_tokens=u.cache_write_1h_tokens if u else 0,
         web_searches=u.web_searches if u else 0,
+        file_searches=u.file_searches if u else 0,
     )

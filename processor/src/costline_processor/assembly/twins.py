@@ -27,8 +27,9 @@ totals, the provider SDK's own span (it reports what the API returned: OpenLLMet
 0.62's streamed anthropic spans add `message_start`'s output count to the final,
 already cumulative one), else the larger input + output (counted as
 `conflicting_usage` either way); then the most cache/reasoning detail; then the
-earliest in the trace. The billed span takes the largest web-search count of its twins
-(an SDK's own span does not record Anthropic's searches; the library span beside it may).
+earliest in the trace. The billed span takes the largest web- and file-search counts of its
+twins (an SDK's own span does not record Anthropic's searches; the library span beside it may;
+costline's own OpenAI span records file searches, which another library's twin does not).
 Across flushes of a trace (as far as the recent-traces cache reaches),
 a late twin of a call billed earlier is a `duplicate_call` of it; the earlier bill
 stands even when the late span's usage is larger (counted as `conflicting_usage`:
@@ -42,7 +43,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from costline_processor.records import DUPLICATE_CALL, ModelCall
+from costline_processor.records import DUPLICATE_CALL, SEARCHES, ModelCall
 
 # Spans the provider's own SDK makes: their usage is the API's, parsed by the provider's code.
 FIRST_PARTY_SCOPES = frozenset({"com.anthropic.sdk.python"})
@@ -166,10 +167,11 @@ def _settle(group: list[Candidate], verdicts: dict[int, Twin]) -> None:
     for c in group:
         if c is not best:
             verdicts[c.index] = Twin(best.span_id, _totals(c.call) != totals)
-    searches = max(c.call.usage.web_searches if c.call.usage is not None else 0 for c in group)
     u = best.call.usage
-    if u is not None and u.web_searches < searches:
-        best.call.usage = replace(u, web_searches=searches)
+    if u is not None:  # the searches a twin counts and the billed span does not (a library span's, an SDK span's)
+        most = {f: max(getattr(c.call.usage, f) for c in group if c.call.usage is not None) for f in SEARCHES}
+        if any(getattr(u, f) < n for f, n in most.items()):
+            best.call.usage = replace(u, **most)
 
 
 def _completeness(c: Candidate) -> tuple:

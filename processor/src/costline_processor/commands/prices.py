@@ -102,10 +102,9 @@ def run_show(args) -> int:
         out.write(f"per call: ${card.per_call}\n")
     if card.per_second:
         out.write(f"per second of span duration: ${card.per_second}\n")
-    searches = (
-        f"${card.per_web_search}" if card.per_web_search is not None else "none listed (caveat web_searches_unpriced)"
-    )
-    out.write(f"per web search: {searches}\n")
+    for kind, rate in (("web", card.per_web_search), ("file", card.per_file_search)):
+        said = f"${rate}" if rate is not None else f"none listed (caveat {kind}_searches_unpriced)"
+        out.write(f"per {kind} search: {said}\n")
     if card.factor is not None:
         out.write(f"discount: {(1 - card.factor) * 100:g}% off every component\n")
     return 0

@@ -132,6 +132,15 @@ def web_search_calls(body: dict, rid: str) -> list[dict]:
     ]
 
 
+def file_search_calls(body: dict, rid: str) -> list[dict]:
+    """The search the fake server "runs" for a Responses request with a file_search tool: one, with its queries
+    (OpenAI bills each file_search_call item, $2.50 per 1,000)."""
+    tools = [t for t in body.get("tools") or () if isinstance(t, dict)]
+    if not any(t.get("type") == "file_search" for t in tools):
+        return []
+    return [{"type": "file_search_call", "id": f"fs_{rid}", "status": "completed", "queries": ["q0"], "results": None}]
+
+
 IMAGE_TOKENS = 1056  # gpt-image-1's output tokens for one 1024x1024 image at medium quality (OpenAI's table)
 _PIXEL = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGBgAAAABQABpfZFQAAAAABJRU5ErkJggg=="
 
@@ -176,6 +185,7 @@ def response_json(body: dict, rid: str, model: str, status: str = "completed") -
     text = " ".join(REPLY)
     output = [
         *web_search_calls(body, rid),
+        *file_search_calls(body, rid),
         {
             "type": "message",
             "id": "msg_" + rid,

@@ -95,6 +95,7 @@ METERS = {
     "image_output": "Image Output Tokens",
     "requests": "Requests",
     "web_search": "Web Searches",
+    "file_search": "File Searches",
     "other": "Reported Cost",
     UNPRICED: "Unpriced Tokens",
 }
@@ -192,7 +193,7 @@ def _row(g: dict, account: str) -> dict:
     what = ", ".join(f"{k}={v}" for k, v in tags.items()) or "untagged"
     sku, quantity, unpriced = g["sku"], g["quantity"], g["sku"] == UNPRICED
     tier = f"/{g['tier']}" if g["tier"] else ""
-    unit = {"requests": "Requests", "web_search": "Searches"}.get(sku, "Tokens")
+    unit = {"requests": "Requests", "web_search": "Searches", "file_search": "Searches"}.get(sku, "Tokens")
     return {
         "BillingAccountId": account,
         "BillingPeriodStart": iso(bill_start),

@@ -68,6 +68,7 @@ def as_call(row: LedgerRow) -> ModelCall:
         image_output_tokens=row.image_output_tokens,
         image_cache_read_tokens=row.image_cache_read_tokens,
         web_searches=row.web_searches,
+        file_searches=row.file_searches,
     )
     return ModelCall(
         dialect="ledger",

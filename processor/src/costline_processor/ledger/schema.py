@@ -47,6 +47,9 @@ top of the tokens) and its image subsets (`image_input_tokens`, `image_output_to
 `image_cache_read_tokens`, billed at image rates like the audio ones), so that reprice bills them
 again. Calls written before it have 0: costline did not read them then, and their costs do not
 include them.
+
+Version 9 keeps the file searches (`file_searches`: OpenAI's file_search tool over a vector store,
+billed per search like web searches), for the same reason; 0 for the calls written before it.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ from costline_processor.ledger import rollup
 from costline_processor.records import LedgerRow
 from costline_processor.shares import column as shares_column
 
-SCHEMA_VERSION = "8"
+SCHEMA_VERSION = "9"
 TABLE = "costline_calls"
 
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
@@ -103,6 +106,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     # version 8
     ("web_searches", "INTEGER NOT NULL DEFAULT 0", "BIGINT NOT NULL DEFAULT 0"),
     *((f, "INTEGER NOT NULL DEFAULT 0", "BIGINT NOT NULL DEFAULT 0") for f in IMAGE_FIELDS),
+    # version 9
+    ("file_searches", "INTEGER NOT NULL DEFAULT 0", "BIGINT NOT NULL DEFAULT 0"),
 )
 COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
 # Version 4, SQLite only: cost_usd as an integer count of femto-dollars, when exact (see `femto`).
@@ -123,6 +128,7 @@ _ADDED_IN = {
     "6": (),
     "7": ("tier", "cache_write_1h_tokens"),
     "8": ("web_searches", *IMAGE_FIELDS),
+    "9": ("file_searches",),
 }
 # What each version's new columns hold for the rows already there, when NULL would not say it,
 # by dialect ("" for both). FEMTO_FUNCTION is `femto`, registered on every SQLite connection.
@@ -313,6 +319,7 @@ def _params(row: LedgerRow, recorded_unix_nano: int, dialect: str, tags: str) ->
         int(row.cache_write_1h_tokens),
         int(row.web_searches),
         *(int(getattr(row, f)) for f in IMAGE_FIELDS),
+        int(row.file_searches),
         shares_column(row.tags),
         *((femto(row.cost_usd),) if dialect == "sqlite" else ()),
     )
@@ -353,6 +360,7 @@ def from_record(record: Sequence[Any]) -> LedgerRow:
         tier=values["tier"],
         cache_write_1h_tokens=int(values["cache_write_1h_tokens"]),
         web_searches=int(values["web_searches"]),
+        file_searches=int(values["file_searches"]),
     )
 
 

@@ -259,6 +259,7 @@ _USAGE_SLOTS = tuple(
         "image_output_tokens",
         "image_cache_read_tokens",
         "web_searches",
+        "file_searches",
     )
 )
 
@@ -277,11 +278,12 @@ def _new_usage(
     image_out,
     image_read,
     searches,
+    file_searches,
 ) -> Usage:
     """Usage(...), the same object: a frozen dataclass' __init__ sets each field through object.__setattr__;
     setting its slots directly takes half the time."""
     u = object.__new__(Usage)
-    s_in, s_out, s_read, s_write, s_1h, s_reasoning, s_ain, s_aout, s_aread, s_iin, s_iout, s_iread, s_searches = (
+    s_in, s_out, s_read, s_write, s_1h, s_reasoning, s_ain, s_aout, s_aread, s_iin, s_iout, s_iread, s_web, s_file = (
         _USAGE_SLOTS
     )
     s_in(u, input_tokens)
@@ -296,7 +298,8 @@ def _new_usage(
     s_iin(u, image_in)
     s_iout(u, image_out)
     s_iread(u, image_read)
-    s_searches(u, searches)
+    s_web(u, searches)
+    s_file(u, file_searches)
     return u
 
 
@@ -316,6 +319,7 @@ def _usage(r: Reading) -> tuple[Usage | None, str | None]:
         r.image_output,
         r.image_cache_read,
         r.web_searches,
+        r.file_searches,
         r.input_excludes_cache,
         r.output_excludes_reasoning,
     )
@@ -335,6 +339,7 @@ def _usage_of(
     image_out: int | None,
     image_read: int | None,
     searches: int | None,
+    file_searches: int | None,
     input_excludes_cache: bool | None,
     output_excludes_reasoning: bool,
 ) -> tuple[Usage | None, str | None]:
@@ -366,6 +371,7 @@ def _usage_of(
         image_out or 0,
         image_read or 0,
         searches or 0,
+        file_searches or 0,
     ), None
 
 
@@ -385,13 +391,13 @@ _Getter = Callable[[tuple[Any, ...]], tuple[Any, ...]]  # values -> the values a
 _Count = int | None
 # values + (None,) -> the counts of semconv._COUNTS (None: absent), in _usage_of's order
 _C = _Count
-_Counts = Callable[[tuple[Any, ...]], tuple[_C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C]]  # semconv._COUNTS
+_Counts = Callable[[tuple[Any, ...]], tuple[_C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C]]  # semconv._COUNTS
 # (dialect, keys, getter of the values _SEMCONV_READS, getter of the counts present, getter of all the counts,
 # whether a token count is present: counts.Reading.has_counts)
 _Shape = tuple[str, tuple[str, ...], _Getter, _Getter, _Counts, bool]
 # Counts that alone say nothing of a call's tokens (Reading.has_counts leaves them out): a span with only
 # these is no_usage (a model call) or no call, not a call of 0 tokens.
-_NOT_ALONE = (semconv.AUDIO_CACHE_READ, semconv.IMAGE_CACHE_READ, (semconv.WEB_SEARCHES,))
+_NOT_ALONE = (semconv.AUDIO_CACHE_READ, semconv.IMAGE_CACHE_READ, (semconv.WEB_SEARCHES,), (semconv.FILE_SEARCHES,))
 _SEMCONV_READS = frozenset(
     {
         *semconv.PROVIDER,

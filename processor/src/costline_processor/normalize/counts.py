@@ -39,6 +39,7 @@ class Reading:
     image_output: int | None = None
     image_cache_read: int | None = None
     web_searches: int | None = None  # server-side web searches billed with the call (records.Usage)
+    file_searches: int | None = None  # server-side file searches billed with the call (records.Usage)
     input_excludes_cache: bool | None = None
     output_excludes_reasoning: bool = False
     model: str | None = None

@@ -2,9 +2,9 @@
 
 Also read for costline's own instrumentation, which writes the same names plus
 `costline.usage.cache_write_1h_tokens` (the Anthropic 1-hour cache-write subset,
-which no semconv attribute carries), `costline.usage.web_searches` (server-side web
-searches the provider billed with the call, a fee per search) and `costline.usage.missing` (a streamed call
-whose usage never arrived).
+which no semconv attribute carries), `costline.usage.web_searches` and
+`costline.usage.file_searches` (server-side web and file searches the provider billed with the
+call, a fee per search) and `costline.usage.missing` (a streamed call whose usage never arrived).
 
 Input includes the cache counts per the spec, except on Bedrock: botocore and the
 official genai-bedrock instrumentation copy Converse `inputTokens` raw, which
@@ -34,6 +34,7 @@ IMAGE_OUTPUT = ("gen_ai.usage.image.output_tokens",)
 IMAGE_CACHE_READ = ("gen_ai.usage.image.cache_read.input_tokens",)
 CACHE_WRITE_1H = "costline.usage.cache_write_1h_tokens"
 WEB_SEARCHES = "costline.usage.web_searches"
+FILE_SEARCHES = "costline.usage.file_searches"
 USAGE_MISSING = "costline.usage.missing"
 
 PROVIDER = ("gen_ai.provider.name", "gen_ai.system")
@@ -46,11 +47,13 @@ MODEL_OPERATIONS = frozenset(
     {"chat", "text_completion", "generate_content", "embeddings", "completion", "responses", "rerank"}
 )
 
-KEYS = frozenset({*PROVIDER, RESPONSE_MODEL, REQUEST_MODEL, OPERATION, CACHE_WRITE_1H, WEB_SEARCHES, USAGE_MISSING})
+KEYS = frozenset(
+    {*PROVIDER, RESPONSE_MODEL, REQUEST_MODEL, OPERATION, CACHE_WRITE_1H, WEB_SEARCHES, FILE_SEARCHES, USAGE_MISSING}
+)
 
 
 # How __init__ recognises costline's own spans: any of these keys, or the scope.
-COSTLINE_MARKER_KEYS = frozenset({CACHE_WRITE_1H, WEB_SEARCHES, USAGE_MISSING})
+COSTLINE_MARKER_KEYS = frozenset({CACHE_WRITE_1H, WEB_SEARCHES, FILE_SEARCHES, USAGE_MISSING})
 COSTLINE_SCOPE_PREFIXES = ("costline",)
 
 
@@ -68,6 +71,7 @@ _COUNTS = (
     IMAGE_OUTPUT,
     IMAGE_CACHE_READ,
     (WEB_SEARCHES,),
+    (FILE_SEARCHES,),
 )
 AUDIO = (AUDIO_INPUT, AUDIO_OUTPUT, AUDIO_CACHE_READ)  # for the dialects that also write the semconv names
 IMAGE = (IMAGE_INPUT, IMAGE_OUTPUT, IMAGE_CACHE_READ)
@@ -75,7 +79,7 @@ IMAGE = (IMAGE_INPUT, IMAGE_OUTPUT, IMAGE_CACHE_READ)
 
 def read(attrs: dict, dialect: str = "semconv") -> Reading:
     counts, error = read_counts(attrs, _COUNTS)
-    input_, output, cache_read, cache_write, cache_write_1h, reasoning, *modalities, searches = counts
+    input_, output, cache_read, cache_write, cache_write_1h, reasoning, *modalities, searches, file_searches = counts
     audio_in, audio_out, audio_read, image_in, image_out, image_read = modalities
     provider = normalize_provider(first_str(attrs, *PROVIDER))
     operation = first_str(attrs, OPERATION)
@@ -96,6 +100,7 @@ def read(attrs: dict, dialect: str = "semconv") -> Reading:
         image_output=image_out,
         image_cache_read=image_read,
         web_searches=searches,
+        file_searches=file_searches,
         input_excludes_cache=True if provider == "aws" else None,
         model=model,
         request_model=request_model,

@@ -7,7 +7,9 @@ and older SDK versions lack some of them (e.g. `cache_write_tokens`, new in 2026
 OpenAI's counts are already inclusive: `prompt_tokens`/`input_tokens` contain the
 cached and cache-write tokens, `completion_tokens`/`output_tokens` contain reasoning.
 A Responses result's web searches are its `web_search_call` output items, each billed
-apiece on top of the tokens: `costline.usage.web_searches`. An Images API result
+apiece on top of the tokens: `costline.usage.web_searches`; its file searches (the file_search
+tool over vector stores, $2.50 per 1,000) its `file_search_call` items:
+`costline.usage.file_searches`. An Images API result
 (`images.generate`: gpt-image-1 and later) reports input and output tokens as the Responses
 API does, with their image parts (`input_tokens_details.image_tokens`,
 `output_tokens_details.image_tokens`): `gen_ai.usage.image.input_tokens` / `.output_tokens`,
@@ -29,6 +31,7 @@ from costline.instrumentation.genai_attributes import (
     CACHE_CREATION_TOKENS,
     CACHE_READ_TOKENS,
     CACHE_WRITE_TOKENS,
+    FILE_SEARCHES,
     IMAGE_INPUT_TOKENS,
     IMAGE_OUTPUT_TOKENS,
     INPUT_MESSAGES,
@@ -207,10 +210,11 @@ def response_attributes(response: Any) -> dict[str, Any]:
     if isinstance(tier, str):
         out[OPENAI_SERVICE_TIER] = tier
     output = getattr(response, "output", None)
-    if output and isinstance(output, list):  # Responses: each web_search_call item is a search, billed apiece
-        searches = sum(1 for item in output if getattr(item, "type", None) == "web_search_call")
-        if searches:
-            out[WEB_SEARCHES] = searches
+    if output and isinstance(output, list):  # Responses: each web_search_call / file_search_call item is a search
+        kinds = [getattr(item, "type", None) for item in output]
+        for kind, key in (("web_search_call", WEB_SEARCHES), ("file_search_call", FILE_SEARCHES)):
+            if kind in kinds:
+                out[key] = kinds.count(kind)
     choices = getattr(response, "choices", None)
     if choices:
         reasons = []
