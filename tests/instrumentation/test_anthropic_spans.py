@@ -267,7 +267,7 @@ def test_a_compaction_is_billed_with_the_reply(fake, exporter, instrument_anthro
 @pytest.mark.parametrize("how", ["closed", "cut", "helper"])
 def test_a_stream_ended_before_its_final_usage_is_marked(fake, exporter, instrument_anthropic, how):
     """A chat app's stop button: the stream is closed after message_start, whose output count is a placeholder (1).
-    The call was billed as if its answer were 1 token ($0.0001632 for Sonnet 4.5 here), unmarked."""
+    The call was billed as if its answer were 1 token ($0.0000882 for Sonnet 4.5 here), unmarked."""
     client = anthropic_client(fake, "sync")
     request = {"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": PLAIN}
     if how == "closed":
