@@ -213,20 +213,30 @@ STANDARD = {
     [
         ("claude-sonnet-4-5", {"service_tier": "auto"}, "priority", "tier_unpriced:priority"),
         ("claude-opus-4-6", {"speed": "fast", "betas": ["fast-mode-2026-02-01"]}, "standard", "tier_unpriced:fast"),
+        ("claude-opus-4-6", {"inference_geo": "us"}, "standard", "tier_unpriced:geo_us"),
+        (
+            "claude-opus-4-6",
+            {"inference_geo": "us", "service_tier": "auto"},
+            "priority",
+            "tier_unpriced:priority+geo_us",
+        ),
+        ("claude-opus-4-6", {"inference_geo": "global"}, "standard", None),
         ("claude-sonnet-4-5", {}, "standard", None),
     ],
 )
 def test_a_priority_tier_or_fast_mode_call_is_marked(
     fake, exporter, instrument_anthropic, stream, model, asked, tier, caveat
 ):
-    """Priority Tier (commitment-priced) and fast mode (a premium per model: 6x on Opus 4.6, 2x on Opus 4.8) were
-    billed at the standard rate with no caveat: costline did not record `usage.service_tier` nor `usage.speed`."""
+    """Priority Tier (commitment-priced), fast mode (a premium per model: 6x on Opus 4.6, 2x on Opus 4.8) and US-only
+    inference (1.1x: "A 1.1x pricing multiplier applies", Claude Platform on AWS's data residency page) were billed at
+    the standard rate with no caveat: costline did not record `usage.service_tier`, `.speed` nor `.inference_geo`."""
     messages = "beta.messages" if "betas" in asked else "messages"
     request = {"model": model, "max_tokens": 100, "messages": PLAIN, "stream": stream, **asked}
     call(anthropic_client(fake, "sync"), "sync", messages + ".create", **request)
     span = only_model_span(exporter, SCOPE)
     assert span.attributes["anthropic.response.service_tier"] == tier
     assert span.attributes.get("anthropic.response.speed") == asked.get("speed")
+    assert span.attributes.get("anthropic.response.inference_geo") == asked.get("inference_geo")
     w = expect.words(PROMPT)  # 10+W uncached input, W cache reads, 2W 5-minute writes, 6 output
     uncached, write, read, output = STANDARD[model]
     cost = billed(span)

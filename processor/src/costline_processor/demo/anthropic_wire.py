@@ -81,8 +81,9 @@ def anthropic_usage(body: dict) -> dict:
         "output_tokens": 6 + thinking,
         "service_tier": "priority" if body.get("service_tier") == "auto" else "standard",
     }
-    if body.get("speed") in ("standard", "fast"):
-        usage["speed"] = body["speed"]
+    for asked in ("speed", "inference_geo"):  # echoed where the request sets them
+        if isinstance(body.get(asked), str):
+            usage[asked] = body[asked]
     if thinking:
         usage["output_tokens_details"] = {"thinking_tokens": thinking}
     searches = web_searches(body)

@@ -78,7 +78,7 @@ maps it to (embeddings echo the request model, as OpenAI does), and:
     Models starting "openrouter/" add `usage.cost` = (input + output) / 1_000_000 USD.
     service_tier: the request's (OpenAI: "default" when absent or "auto"); Anthropic: "standard", or
     "priority" for `"service_tier": "auto"` (as for an organisation with Priority Tier capacity); a
-    request's `speed` (fast mode) is echoed as usage.speed.
+    request's `speed` (fast mode) and `inference_geo` are echoed in its usage.
 
 Special models: `error-NNN` answers HTTP NNN with the provider's error body (and
 `x-should-retry: false`, so SDKs do not retry); `cut-stream` ends a stream cleanly but

@@ -43,7 +43,8 @@ SERVICE_TIER = (
     "anthropic.response.service_tier",  # costline's and the anthropic SDK's spans: standard, priority, batch
 )
 SPEED = "anthropic.response.speed"  # Anthropic fast mode (premium rates): priced as the tier "fast"
-TIER_KEYS = (*SERVICE_TIER, SPEED)
+GEO = "anthropic.response.inference_geo"  # where Anthropic ran the call: "us" costs 1.1x "global"
+TIER_KEYS = (*SERVICE_TIER, SPEED, GEO)
 BATCH = "costline.batch"
 REPORTED_COST = "costline.reported_cost.usd"
 # The provider's response id: two spans that carry the same one record one call (assembly/twins.py).
@@ -548,8 +549,14 @@ def _set_tier(call: ModelCall, attrs: dict[str, AttrValue]) -> None:
     tier = tier.lower() if tier else None
     call.batch = is_true(attrs.get(BATCH)) or tier == "batch"
     call.service_tier = None if tier in (None, "auto", "batch") else tier
-    if first_str(attrs, SPEED) == "fast":  # fast mode's premium rates: a tier of their own
-        call.service_tier = "fast"
+    # Anthropic's premiums beside the tier, each a tier of its own: fast mode, inference outside "global"
+    premiums = ["fast"] if first_str(attrs, SPEED) == "fast" else []
+    geo = first_str(attrs, GEO)
+    if geo not in (None, "global"):
+        premiums.append(f"geo_{geo}")
+    if premiums:
+        base = [] if call.service_tier in (None, "standard") else [call.service_tier]
+        call.service_tier = "+".join([*base, *premiums])
 
 
 __all__ = ["INTERESTING_KEYS", "INTERESTING_PREFIXES", "MARKER_KEYS", "UNIQUE_KEYS", "normalize_span"]

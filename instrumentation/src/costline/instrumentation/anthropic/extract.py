@@ -13,10 +13,11 @@ the server ran (`server_tool_use.web_search_requests`, $10 per 1,000 on top of t
 `compaction` entry of `usage.iterations`, which the top-level counts leave out ("sum across all
 entries in usage.iterations" for the total, Anthropic's compaction docs), so they are added here.
 
-The tier and speed a call ran at (`usage.service_tier`: standard, priority or batch; `usage.speed`:
-standard or fast, fast mode's premium rates) are `anthropic.response.service_tier` (the name the
-SDK's own spans use) and `anthropic.response.speed`: the processor prices a call in a tier or speed
-other than the standard one with a caveat, never silently at the standard rate.
+The tier, speed and place a call ran at (`usage.service_tier`: standard, priority or batch;
+`usage.speed`: standard or fast, fast mode's premium rates; `usage.inference_geo`: global, or "us",
+1.1x) are `anthropic.response.service_tier` (the name the SDK's own spans use),
+`anthropic.response.speed` and `anthropic.response.inference_geo`: the processor prices a call in
+a tier, speed or geo other than the standard one with a caveat, never silently at the standard rate.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from costline.instrumentation.genai_attributes import (
 
 SERVICE_TIER = "anthropic.response.service_tier"
 SPEED = "anthropic.response.speed"
+INFERENCE_GEO = "anthropic.response.inference_geo"
 
 
 def request_attributes(kwargs: Mapping[str, Any], stream: bool) -> dict[str, Any]:
@@ -138,13 +140,13 @@ def message_usage(usage: Any) -> Usage | None:
 
 
 def message_attributes(message: Any) -> dict[str, Any]:
-    """Response model, id, stop reason, service tier and speed of a `Message` (or a `message_start` snapshot)."""
+    """Response model, id, stop reason, tier, speed and geo of a `Message` (or a `message_start` snapshot)."""
     out = response_model_and_id(message)
     reason = getattr(message, "stop_reason", None)
     if isinstance(reason, str):
         out[RESPONSE_FINISH_REASONS] = [reason]
     usage = getattr(message, "usage", None)
-    for name, field in ((SERVICE_TIER, "service_tier"), (SPEED, "speed")):
+    for name, field in ((SERVICE_TIER, "service_tier"), (SPEED, "speed"), (INFERENCE_GEO, "inference_geo")):
         value = getattr(usage, field, None)
         if isinstance(value, str):
             out[name] = value
