@@ -33,7 +33,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from costline_processor import sku_cost
-from costline_processor.price_caveats import AUDIO_AT_TEXT_RATE, IMAGE_AT_TEXT_RATE, joined
+from costline_processor.price_caveats import AUDIO_AT_TEXT_RATE, CONTEXT_TIER_UNPRICED, IMAGE_AT_TEXT_RATE, joined
 from costline_processor.records import INVALID_USAGE, Cost, Unpriced, Usage
 
 if TYPE_CHECKING:  # rate_card imports this module: its cards call `cost` for audio and images
@@ -98,8 +98,10 @@ def cost(card: RateCard, u: Usage, duration_ns: int) -> Cost | Unpriced:
         as_text_input = (m_in - m_read > 0 and r_in is None) or (m_read > 0 and r_read is None)
         if (as_text_input and m.input_caveat) or (m_out > 0 and r_out is None):
             caveats.append(m.caveat)
+    if card.untiered_above is not None and u.input_tokens > card.untiered_above:  # the whole input, not the text's
+        caveats.append(CONTEXT_TIER_UNPRICED)
     plain = replace(u, **text, **{f: 0 for m in MODALITIES for f in (m.input, m.output, m.cache_read)})
-    flat = replace(card, rates=rates, caveat=joined(card.caveat, *caveats))
+    flat = replace(card, rates=rates, caveat=joined(card.caveat, *caveats), untiered_above=None)
     base = flat.cost(plain, duration_ns)
     if isinstance(base, Unpriced):
         return base

@@ -115,6 +115,16 @@ def vendor_of(model_id: str) -> str | None:
     return next((vendor for prefix, vendor in _FAMILIES if name.startswith(prefix)), None)
 
 
+def makers_name(model_id: str) -> str:
+    """A route's model id as its maker names the model: 'claude-sonnet-4-5-20250929' for Bedrock's
+    'us.anthropic.claude-sonnet-4-5-20250929-v1:0', 'claude-sonnet-4' for Vertex's 'claude-sonnet-4@20250514'."""
+    name = model_id.lower().removeprefix("regional.")
+    m = _BEDROCK_ID.match(name)
+    if m:
+        name = re.sub(r"-v\d+(:\d+)?$", "", name[m.end(1) + 1 :])
+    return name.split("@", 1)[0]
+
+
 def split_route(name: str) -> tuple[str | None, str, bool]:
     """(provider, bare name, is_cloud_route) for one name; provider None when the name states none."""
     n = name.strip()

@@ -16,6 +16,12 @@ Most calls have none. Values, comma-joined when several apply:
                          the provider ran web searches for the call (a fee per search on top of the
                          tokens) and neither the price data nor the price file prices them for this
                          model: the cost is its tokens only, below the bill
+    context_tier_unpriced
+                         the call's input is above the threshold where the model's maker bills every
+                         token at higher long-context rates (Anthropic: above 200k input tokens, Claude
+                         Sonnet 4.5, and 4.6 until 2026-03-13), and the price data of the route it took
+                         (Bedrock, Vertex...) has no such rates: priced at the route's standard ones,
+                         below the bill
     file_searches_unpriced
                          the same for file searches (OpenAI's file_search tool over a vector store,
                          $2.50 per 1,000 in genai-prices for OpenAI's models)
@@ -40,6 +46,7 @@ AUDIO_AT_TEXT_RATE = "audio_at_text_rate"
 IMAGE_AT_TEXT_RATE = "image_at_text_rate"
 WEB_SEARCHES_UNPRICED = "web_searches_unpriced"
 FILE_SEARCHES_UNPRICED = "file_searches_unpriced"
+CONTEXT_TIER_UNPRICED = "context_tier_unpriced"
 BY_RULE = "tier_by_rule:"
 UNPRICED = "tier_unpriced:"
 

@@ -18,9 +18,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from genai_prices import data_snapshot
 from genai_prices import types as gp
 
-from costline_processor import price_caveats
+from costline_processor import model_names, price_caveats
 from costline_processor.rate_card import Rate, RateCard, Tiered
 from costline_processor.records import UNKNOWN_MODEL, ModelCall, Unpriced
 
@@ -87,7 +88,26 @@ def compile_card(lib: LibraryModel, call: ModelCall, start_unix_nano: int, libra
         per_file_search=file_searches / 1000 if isinstance(file_searches, Decimal) else None,
         factor=lib.factor,
         caveat=caveat,
+        untiered_above=None if isinstance(rates[0], Tiered) else makers_threshold(lib, when),
     )
+
+
+def makers_threshold(lib: LibraryModel, when: datetime) -> int | None:
+    """The input above which the model's maker bills long-context rates at `when` (its first input tier), when
+    `lib` is another provider's listing of the model (Bedrock's, Vertex's...); None for the maker's own listing,
+    or a maker without one. genai-prices 0.2.3 lists Anthropic's tier at 200k for Claude Sonnet 4.5 (and 4.6 until
+    2026-03-13) and none on Bedrock, nor for Sonnet 4.6 on Vertex."""
+    maker = model_names.vendor_of(lib.model.id)
+    if maker is None or maker == lib.provider.id:
+        return None
+    try:
+        _, model = data_snapshot.get_snapshot().find_provider_model(
+            model_names.makers_name(lib.model.id), None, maker, None
+        )
+    except LookupError:
+        return None
+    price = model.get_prices(when).input_mtok
+    return price.tiers[0].start if isinstance(price, gp.TieredPrices) and price.tiers else None
 
 
 def _tier_by_rule(lib: LibraryModel, when: datetime, tier: str) -> tuple[gp.ModelPrice, Decimal | None, str]:

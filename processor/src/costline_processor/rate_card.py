@@ -24,7 +24,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from costline_processor import modality_cost, sku_cost
-from costline_processor.price_caveats import FILE_SEARCHES_UNPRICED, WEB_SEARCHES_UNPRICED, joined
+from costline_processor.price_caveats import (
+    CONTEXT_TIER_UNPRICED,
+    FILE_SEARCHES_UNPRICED,
+    WEB_SEARCHES_UNPRICED,
+    joined,
+)
 from costline_processor.records import INVALID_USAGE, Cost, Unpriced, Usage
 
 _ZERO = Decimal(0)
@@ -113,6 +118,9 @@ class RateCard:
     per_file_search: Decimal | None = None  # USD per file search; None: no price for them
     factor: Decimal | None = None  # 1 - discount
     caveat: str | None = None
+    # the input above which the model's maker bills long-context rates that this card's data lacks (a route's:
+    # Bedrock, Vertex): a call above it is marked CONTEXT_TIER_UNPRICED; None: no such threshold
+    untiered_above: int | None = None
     list_card: RateCard | None = None  # the card a price-file entry overrides: the list price
     tiered: bool = field(init=False, default=False, repr=False, compare=False)  # any rate a `Tiered`?
     mixed: bool = field(init=False, default=False, repr=False, compare=False)  # every call by SKU (sku_cost)?
@@ -120,7 +128,8 @@ class RateCard:
     def __post_init__(self) -> None:
         if len(self.rates) < RATES:
             object.__setattr__(self, "rates", (*self.rates, *(None,) * (RATES - len(self.rates))))
-        object.__setattr__(self, "tiered", any(isinstance(r, Tiered) for r in self.rates))
+        tiered = self.untiered_above is not None or any(isinstance(r, Tiered) for r in self.rates)
+        object.__setattr__(self, "tiered", tiered)
         mixed = self.list_card is not None or bool(self.per_call) or bool(self.per_second)
         object.__setattr__(self, "mixed", mixed)
 
@@ -131,10 +140,13 @@ class RateCard:
     def cost(self, u: Usage, duration_ns: int) -> Cost | Unpriced:
         if u.audio_input_tokens or u.audio_output_tokens or u.image_input_tokens or u.image_output_tokens:
             return modality_cost.cost(self, u, duration_ns)
+        caveat = self.caveat
         if self.tiered:  # `rates_at`, inline: this runs once per priced span
             r_in, r_out, r_read, r_write, r_1h, r_reason = (
                 r.at(u.input_tokens) if isinstance(r, Tiered) else r for r in self.rates[:6]
             )
+            if self.untiered_above is not None and u.input_tokens > self.untiered_above:
+                caveat = joined(caveat, CONTEXT_TIER_UNPRICED)
         else:  # `tiered` False: every rate is a Decimal or None, so no `Tiered` reaches the sums below
             r_in, r_out, r_read, r_write, r_1h, r_reason, _, _, _, _, _, _ = self.rates  # type: ignore[assignment]
         read = u.cache_read_tokens if r_read is not None else 0
@@ -148,9 +160,9 @@ class RateCard:
         input_usd = (r_in * uncached / _MTOK if r_in is not None and uncached else _ZERO) + self.per_call
         if self.per_second and duration_ns > 0:
             input_usd += self.per_second * int(duration_ns) / 1_000_000_000
-        caveat, searches = self.caveat, u.web_searches or u.file_searches
+        searches = u.web_searches or u.file_searches
         if searches:  # (rare) a fee per search; none priced: said, never free
-            fees, caveat = self._search_fees(u)
+            fees, caveat = self._search_fees(u, caveat)
             input_usd += fees
         # a count is non-zero only when its rate is set (above); the `is not None` tests say so to the type checker
         read_usd = r_read * read / _MTOK if read and r_read is not None else _ZERO
@@ -191,10 +203,10 @@ class RateCard:
             skus,
         )
 
-    def _search_fees(self, u: Usage) -> tuple[Decimal, str | None]:
-        """The fees of the searches the provider ran for the call, and the card's caveat with those it has no
-        price for named."""
-        usd, caveat = _ZERO, self.caveat
+    def _search_fees(self, u: Usage, caveat: str | None) -> tuple[Decimal, str | None]:
+        """The fees of the searches the provider ran for the call, and `caveat` with those it has no price for
+        named."""
+        usd = _ZERO
         for n, rate, unpriced in (
             (u.web_searches, self.per_web_search, WEB_SEARCHES_UNPRICED),
             (u.file_searches, self.per_file_search, FILE_SEARCHES_UNPRICED),
