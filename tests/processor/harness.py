@@ -91,3 +91,21 @@ def sdk_tracer(endpoint: str, protocol: str = "grpc", service: str = "checkout")
         exporter = HttpSpanExporter(endpoint=f"{endpoint}/v1/traces")
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     return provider
+
+
+def assemble_scopes(groups):
+    """A trace's spans as intake buffers them (each group `(scope, [spans])`), assembled and priced as serve would:
+    the assembly, and each span's added attributes by span id."""
+    from costline_processor.assembly.rollup import assemble_trace
+    from costline_processor.config import PricingConfig, TaggingConfig
+    from costline_processor.intake import Intake
+    from costline_processor.pricing import Pricer
+    from tests.processor.spans import request
+
+    intake, buffered = Intake(), []
+    for scope, spans in groups:
+        pairs, rejected, _ = intake.spans(request(spans, "chat-api", scope))
+        assert rejected == 0
+        buffered.extend(b for _, b in pairs)
+    a = assemble_trace(groups[0][1][0].trace_id, buffered, {}, TaggingConfig(), Pricer(PricingConfig()).price)
+    return a, {s.span_id: dict(p) for s, p in zip(buffered, a.additions)}

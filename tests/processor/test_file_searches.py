@@ -23,6 +23,7 @@ from costline_processor.config import ConfigError, PricingConfig
 from costline_processor.price_caveats import FILE_SEARCHES_UNPRICED
 from costline_processor.pricing import Pricer
 from costline_processor.records import Cost, ModelCall, Usage
+from tests.processor.harness import assemble_scopes
 
 NOV = int(datetime(2026, 11, 1, 12, tzinfo=UTC).timestamp()) * 10**9
 PER_FILE_SEARCH = Decimal("2.50") / 1000  # OpenAI's published price
@@ -183,22 +184,6 @@ def test_a_schema_8_ledger_gets_no_file_searches_for_its_calls(tmp_path):
     assert version == ("9",)
 
 
-def _assemble(groups):
-    """The trace's spans as intake buffers them (each group `(scope, [spans])`), assembled and priced."""
-    from costline_processor.assembly.rollup import assemble_trace
-    from costline_processor.config import TaggingConfig
-    from costline_processor.intake import Intake
-    from tests.processor.spans import request
-
-    intake, buffered = Intake(), []
-    for scope, spans in groups:
-        pairs, rejected, _ = intake.spans(request(spans, "chat-api", scope))
-        assert rejected == 0
-        buffered.extend(b for _, b in pairs)
-    a = assemble_trace(groups[0][1][0].trace_id, buffered, {}, TaggingConfig(), Pricer(PricingConfig()).price)
-    return a, {s.span_id: dict(p) for s, p in zip(buffered, a.additions)}
-
-
 def test_the_billed_twin_takes_the_file_searches_costline_counted():
     """costline's OpenAI span and another library's span of the same response: whichever is billed, the file
     searches costline's span counted are billed with it."""
@@ -218,6 +203,8 @@ def test_the_billed_twin_takes_the_file_searches_costline_counted():
         gen_ai__response__id="resp_07",
         costline__usage__file_searches=1,
     )
-    a, _ = _assemble([("test", [root]), ("opentelemetry.instrumentation.openai_v2", [other]), ("costline", [ours])])
+    a, _ = assemble_scopes(
+        [("test", [root]), ("opentelemetry.instrumentation.openai_v2", [other]), ("costline", [ours])]
+    )
     assert [r.file_searches for r in a.rows] == [1]
     assert a.rows[0].cost_usd == mtok("2", 6_000) + mtok("8", 400) + PER_FILE_SEARCH

@@ -22,6 +22,7 @@ from costline_processor.config import ConfigError, PricingConfig
 from costline_processor.price_caveats import WEB_SEARCHES_UNPRICED
 from costline_processor.pricing import Pricer
 from costline_processor.records import Cost, ModelCall, Usage
+from tests.processor.harness import assemble_scopes
 
 NOV = int(datetime(2026, 11, 1, 12, tzinfo=UTC).timestamp()) * 10**9
 PER_SEARCH = Decimal(10) / 1000  # Anthropic's published price
@@ -262,22 +263,6 @@ def test_served_calls_keep_their_searches_in_the_ledger_reprice_and_focus(tmp_pa
     ]
 
 
-def _assemble(groups):
-    """The trace's spans as intake buffers them (each group `(scope, [spans])`), assembled and priced."""
-    from costline_processor.assembly.rollup import assemble_trace
-    from costline_processor.config import TaggingConfig
-    from costline_processor.intake import Intake
-    from tests.processor.spans import request
-
-    intake, buffered = Intake(), []
-    for scope, spans in groups:
-        pairs, rejected, _ = intake.spans(request(spans, "chat-api", scope))
-        assert rejected == 0
-        buffered.extend(b for _, b in pairs)
-    a = assemble_trace(groups[0][1][0].trace_id, buffered, {}, TaggingConfig(), Pricer(PricingConfig()).price)
-    return a, {s.span_id: dict(p) for s, p in zip(buffered, a.additions)}
-
-
 def _anthropic_call(t, parent, **extra):
     from tests.processor.spans import llm
 
@@ -291,7 +276,7 @@ def test_searches_on_the_outer_span_of_a_call_are_billed_on_its_leaf():
     t = new_trace_id()
     outer = _anthropic_call(t, None, gen_ai__usage__details__web_search_requests=3)
     sdk = _anthropic_call(t, outer, gen_ai__response__id="msg_01")
-    a, added = _assemble([("pydantic-ai", [outer]), ("com.anthropic.sdk.python", [sdk])])
+    a, added = assemble_scopes([("pydantic-ai", [outer]), ("com.anthropic.sdk.python", [sdk])])
     assert [r.span_id for r in a.rows] == [sdk.span_id.hex()]
     assert a.rows[0].web_searches == 3
     assert a.rows[0].cost_usd == mtok("3", 12_000) + mtok("15", 800) + 3 * PER_SEARCH
@@ -305,7 +290,7 @@ def test_searches_stay_on_an_outer_span_with_several_calls_below():
     t = new_trace_id()
     outer = _anthropic_call(t, None, costline__usage__web_searches=2)
     calls = [_anthropic_call(t, outer, gen_ai__response__id=f"msg_{i}") for i in range(2)]
-    a, _ = _assemble([("test", [outer, *calls])])
+    a, _ = assemble_scopes([("test", [outer, *calls])])
     assert sorted(r.web_searches for r in a.rows) == [0, 0] and len(a.rows) == 2
     assert a.searches_unattributed == 2  # counted (web_searches_unattributed) and logged once, never silent
     from costline_processor.assembly.buffer import Flush
@@ -329,7 +314,7 @@ def test_searches_on_the_outer_span_go_to_its_call_when_two_libraries_record_tha
     outer = _anthropic_call(t, None, gen_ai__usage__details__web_search_requests=3)
     sdk = _anthropic_call(t, outer, gen_ai__response__id="msg_02")
     other = _anthropic_call(t, outer, gen_ai__response__id="msg_02")
-    a, added = _assemble(
+    a, added = assemble_scopes(
         [
             ("pydantic-ai", [outer]),
             ("com.anthropic.sdk.python", [sdk]),
@@ -349,7 +334,7 @@ def test_twins_bill_the_largest_search_count():
     root = span(t, "POST /ask", start=NOV)
     sdk = _anthropic_call(t, root, gen_ai__response__id="msg_07")
     other = _anthropic_call(t, root, gen_ai__response__id="msg_07", costline__usage__web_searches=2)
-    a, added = _assemble([("test", [root]), ("com.anthropic.sdk.python", [sdk]), ("costline", [other])])
+    a, added = assemble_scopes([("test", [root]), ("com.anthropic.sdk.python", [sdk]), ("costline", [other])])
     assert [(r.span_id, r.web_searches) for r in a.rows] == [(sdk.span_id.hex(), 2)]
     assert a.rows[0].cost_usd == mtok("3", 12_000) + mtok("15", 800) + 2 * PER_SEARCH
     assert added[other.span_id]["costline.cost.status"] == "duplicate_call"
