@@ -325,6 +325,26 @@ def test_sdk_builtin_span_is_replaced_not_doubled(fake, exporter, instrument_ant
     anthropic_client(fake, "sync").messages.count_tokens(model="claude-fake-1", messages=PLAIN)
 
 
+def test_the_sdks_own_spans_bill_1h_writes_and_count_tokens_is_no_call(fake, exporter, instrument_anthropic):
+    """With costline's anthropic instrumentor off (as its docstring offers), anthropic >= 2's own spans are billed:
+    their 1-hour cache writes were billed at the 5-minute rate ($0.0001956 instead of $0.00021135), and every
+    `count_tokens` was a model call with no usage (an unpriced call where there is no call)."""
+    from costline.instrumentation.anthropic import AnthropicInstrumentor
+    from costline_processor.normalize import normalize_span
+
+    AnthropicInstrumentor().uninstrument()
+    client = anthropic_client(fake, "sync")
+    assert client.messages.count_tokens(model="claude-sonnet-4-5", system=SYSTEM, messages=PLAIN).input_tokens == 10 + W
+    client.messages.create(model="claude-sonnet-4-5", max_tokens=100, system=SYSTEM, messages=ONE_HOUR)
+    counted, created = [s for s in exporter.get_finished_spans() if s.instrumentation_scope.name != SCOPE]
+    assert (counted.name, created.name) == ("anthropic.messages.count_tokens", "anthropic.messages.create")
+    scope = counted.instrumentation_scope.name
+    assert normalize_span(dict(counted.attributes), scope_name=scope, span_name=counted.name) is None
+    p = SONNET_45  # 10+W uncached input, W cache reads, W 5-minute and W 1-hour writes, 6 output
+    mtok = (10 + W) * p["input"] + W * p["read"] + W * p["write_5m"] + W * p["write_1h"] + 6 * p["output"]
+    assert billed(created).total_usd == mtok / 1_000_000
+
+
 def test_content_is_recorded_only_on_opt_in(fake, exporter, instrument_anthropic):
     instrument_anthropic(capture_content=True)
     call(

@@ -9,7 +9,7 @@
 
 Endpoints: `POST /v1/chat/completions`, `/v1/responses` (and `/compact`), `/v1/embeddings`,
 `/v1/completions`, `/v1/images/generations` and `/edits`, `/v1/audio/transcriptions` (multipart) (OpenAI) and
-`/v1/messages` (Anthropic), each but
+`/v1/messages` and `/count_tokens` (Anthropic: `input_tokens` 10 + W), each but
 images with `"stream": true` as SSE the way the real APIs send it; Gemini's `/v1*/.../models/MODEL:generateContent` and
 `:streamGenerateContent` (SSE, `?alt=sse`), the model named by the path. Response ids are
 `<kind>fake-<random per server>-<n>` (`chatcmpl-`, `cmpl-`, `resp_`, `msg_`, none for Gemini's
@@ -211,6 +211,8 @@ class _Handler(BaseHTTPRequestHandler):
                 events = response_events(body, "resp_" + rid, answer_model, cut)
                 return self._sse([(e["type"], e) for e in events], fail=fail)
             return self._json(200, response_json(body, "resp_" + rid, answer_model))
+        if path == "/v1/messages/count_tokens":
+            return self._json(200, {"input_tokens": 10 + prompt_words(body)})
         if path == "/v1/messages":
             if stream:
                 events = message_events(body, "msg_" + rid, answer_model, cut)

@@ -46,6 +46,10 @@ SPEED = "anthropic.response.speed"  # Anthropic fast mode (premium rates): price
 GEO = "anthropic.response.inference_geo"  # where Anthropic ran the call: "us" costs 1.1x "global"
 TIER_KEYS = (*SERVICE_TIER, SPEED, GEO)
 BATCH = "costline.batch"
+# The anthropic SDK's own tracing (anthropic >= 2): its scope, and the one name (of its `anthropic.<resource>.<method>`
+# span names) of a model call.
+ANTHROPIC_SDK_SCOPE = "com.anthropic.sdk.python"
+ANTHROPIC_SDK_CALL = "anthropic.messages.create"
 REPORTED_COST = "costline.reported_cost.usd"
 # The provider's response id: two spans that carry the same one record one call (assembly/twins.py).
 # Its values never repeat, so intake does not cache them (UNIQUE_KEYS).
@@ -94,6 +98,8 @@ def normalize_span(
         except TypeError:  # an array value: not hashable, not remembered
             memo = None
     scope_name = scope_name if isinstance(scope_name, str) else ""
+    if scope_name == ANTHROPIC_SDK_SCOPE and span_name.startswith("anthropic.") and span_name != ANTHROPIC_SDK_CALL:
+        return None  # the SDK traces every API call it makes: count_tokens, batches, files... call no model
     sdk = openlit.marked(attrs)
     plan = _PLANS.get((keys, scope_name, sdk))
     if plan is None:

@@ -33,6 +33,8 @@ IMAGE_INPUT = ("gen_ai.usage.image.input_tokens",)
 IMAGE_OUTPUT = ("gen_ai.usage.image.output_tokens",)
 IMAGE_CACHE_READ = ("gen_ai.usage.image.cache_read.input_tokens",)
 CACHE_WRITE_1H = "costline.usage.cache_write_1h_tokens"
+# The anthropic SDK's own spans (anthropic >= 2) name the 1-hour cache writes their way.
+ANTHROPIC_SDK_CACHE_WRITE_1H = "anthropic.usage.cache_creation.ephemeral_1h_input_tokens"
 WEB_SEARCHES = "costline.usage.web_searches"
 FILE_SEARCHES = "costline.usage.file_searches"
 USAGE_MISSING = "costline.usage.missing"
@@ -49,6 +51,7 @@ MODEL_OPERATIONS = frozenset(
 
 KEYS = frozenset(
     {*PROVIDER, RESPONSE_MODEL, REQUEST_MODEL, OPERATION, CACHE_WRITE_1H, WEB_SEARCHES, FILE_SEARCHES, USAGE_MISSING}
+    | {ANTHROPIC_SDK_CACHE_WRITE_1H}
 )
 
 
@@ -62,7 +65,7 @@ _COUNTS = (
     OUTPUT,
     CACHE_READ,
     CACHE_WRITE,
-    (CACHE_WRITE_1H,),
+    (CACHE_WRITE_1H, ANTHROPIC_SDK_CACHE_WRITE_1H),
     REASONING,
     AUDIO_INPUT,
     AUDIO_OUTPUT,
