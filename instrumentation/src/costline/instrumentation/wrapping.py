@@ -217,6 +217,8 @@ class SDKInstrumentor(BaseInstrumentor):
             owner = getattr(module, cls_name, None) if cls_name else module
             if owner is None or not callable(getattr(owner, name, None)):
                 continue  # not in this SDK version
+            if any(o is owner and n == name for o, n in self._wrapped):
+                continue  # the same class under another module path (a package re-exporting it): wrapped once
             site = Site(coexistence.wrapped_by_other(owner, name), request_wrapped)
             wrap_function_wrapper(module, path, make(site))
             self._wrapped.append((owner, name))

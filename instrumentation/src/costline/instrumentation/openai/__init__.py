@@ -5,7 +5,8 @@ entry point `costline_openai`; by hand: `OpenAIInstrumentor().instrument()`.
 
 Traced (sync and async clients, streamed or not):
 
-- chat completions (`chat.completions.create`, `.parse`, and the `.stream()` helper),
+- chat completions (`chat.completions.create`, `.parse`, and the `.stream()` helper; on openai 1.x also
+  `beta.chat.completions.parse` and `.stream()`),
 - the Responses API (`responses.create`, `.parse`, `.stream()`, `.compact`),
 - embeddings (`embeddings.create`), legacy completions (`completions.create`),
 - image generation and editing (`images.generate`, `images.edit`; streamed ones' spans say their
@@ -45,6 +46,8 @@ from costline.instrumentation.openai.package import _instruments
 from costline.instrumentation.wrapping import SDKInstrumentor
 
 _CHAT = "openai.resources.chat.completions.completions"
+_CHAT_MODULE = "openai.resources.chat.completions"  # openai < 1.6x: a module (later the package re-exporting _CHAT's)
+_BETA_CHAT = "openai.resources.beta.chat.completions"  # openai 1.x: `beta.chat.completions.parse` posts itself
 _RESPONSES = "openai.resources.responses.responses"
 _EMBEDDINGS = "openai.resources.embeddings"
 _COMPLETIONS = "openai.resources.completions"
@@ -56,6 +59,10 @@ _METHODS = (
     (_CHAT, "Completions.parse", patch.create, patch.CHAT),
     (_CHAT, "AsyncCompletions.create", patch.async_create, patch.CHAT),
     (_CHAT, "AsyncCompletions.parse", patch.async_create, patch.CHAT),
+    (_CHAT_MODULE, "Completions.create", patch.create, patch.CHAT),
+    (_CHAT_MODULE, "AsyncCompletions.create", patch.async_create, patch.CHAT),
+    (_BETA_CHAT, "Completions.parse", patch.create, patch.CHAT),
+    (_BETA_CHAT, "AsyncCompletions.parse", patch.async_create, patch.CHAT),
     (_RESPONSES, "Responses.create", patch.create, patch.RESPONSES),
     (_RESPONSES, "Responses.parse", patch.create, patch.RESPONSES),
     (_RESPONSES, "AsyncResponses.create", patch.async_create, patch.RESPONSES),
