@@ -1,8 +1,9 @@
-"""costline's OpenAI instrumentation on the oldest openai SDK it is tested against (oldest_sdks.txt).
+"""costline's instrumentation on the oldest openai and anthropic SDKs it is tested against (oldest_sdks.txt).
 
 Before openai 1.6x, `openai.resources.chat.completions` was a module, not the package costline wrapped
 (`...chat.completions.completions`), and `beta.chat.completions.parse` (the structured-output call of those
 versions) posted its request itself: on those SDKs no chat call had a span and each was billed $0, silently.
+anthropic 0.40 (the lowest costline allows) likewise had `resources.messages` as a module: no call had a span.
 The app runs in a child process with .sdk-oldest/ first on its path (./dev test installs it).
 """
 
@@ -37,8 +38,8 @@ def calls() -> dict:
     return json.loads(done.stdout)
 
 
-def test_the_old_sdk_is_the_one_run(calls):
-    assert calls["version"] == "1.60.0"
+def test_the_old_sdks_are_the_ones_run(calls):
+    assert (calls["version"], calls["anthropic_version"]) == ("1.60.0", "0.40.0")
 
 
 @pytest.mark.parametrize("label", ["create", "stream", "beta_parse", "beta_stream"])
@@ -52,3 +53,12 @@ def test_each_chat_call_has_one_span_with_its_usage(calls, label):
 def test_embeddings(calls):
     (span,) = calls["embeddings"]
     assert expect.usage_of(span) == expect.openai_embeddings(W)
+
+
+@pytest.mark.parametrize("label", ["create", "stream", "helper", "prompt_caching"])
+def test_each_anthropic_call_has_one_span_with_its_usage(calls, label):
+    """On anthropic 0.40 `resources.messages` was a module and caching a beta of its own: none of these had a span.
+    Its `usage.cache_creation` is a plain dict (the SDK predates the 1-hour cache): the 1-hour writes are read."""
+    (span,) = calls["anthropic_" + label]
+    assert span["name"] == "chat claude-sonnet-4-5"
+    assert expect.usage_of(span) == expect.anthropic_messages(W, one_hour=True)

@@ -5,7 +5,8 @@ entry point `costline_anthropic`; by hand: `AnthropicInstrumentor().instrument()
 
 Traced (sync and async clients): `messages.create` (plain and `stream=True`),
 `messages.parse`, and the `messages.stream()` helper, and the same three of `beta.messages`
-(what the `betas=[...]` features and `tool_runner` call). Spans are named
+(what the `betas=[...]` features and `tool_runner` call; on anthropic 0.40 also
+`beta.prompt_caching.messages`). Spans are named
 `chat {model}` and carry the GenAI semantic-convention attributes. Usage is
 normalised: `gen_ai.usage.input_tokens` = `input_tokens + cache_read_input_tokens +
 cache_creation_input_tokens` (Anthropic reports input without the cache);
@@ -32,8 +33,13 @@ from costline.instrumentation.anthropic import patch
 from costline.instrumentation.anthropic.package import _instruments
 from costline.instrumentation.wrapping import SDKInstrumentor, Target
 
-_MODULES = ("anthropic.resources.messages.messages", "anthropic.resources.beta.messages.messages")
-# ("Class.method", factory): the same in both modules
+_MODULES = (
+    "anthropic.resources.messages.messages",
+    "anthropic.resources.beta.messages.messages",
+    "anthropic.resources.messages",  # anthropic 0.40: a module (later the package re-exporting the first's)
+    "anthropic.resources.beta.prompt_caching.messages",  # anthropic 0.40: the prompt caching beta's messages
+)
+# ("Class.method", factory): the same in every module
 _METHODS = (
     ("Messages.create", patch.messages_create),
     ("Messages.parse", patch.messages_create),

@@ -77,13 +77,13 @@ class UsageFields:
             value = as_int(getattr(usage, source, None))
             if value is not None:
                 setattr(self, name, value)
-        one_hour = as_int(getattr(getattr(usage, "cache_creation", None), "ephemeral_1h_input_tokens", None))
+        one_hour = as_int(_part(getattr(usage, "cache_creation", None), "ephemeral_1h_input_tokens"))
         if one_hour is not None:
             self.cache_creation_1h = one_hour
-        thinking = as_int(getattr(getattr(usage, "output_tokens_details", None), "thinking_tokens", None))
+        thinking = as_int(_part(getattr(usage, "output_tokens_details", None), "thinking_tokens"))
         if thinking is not None:
             self.thinking = thinking
-        searches = as_int(getattr(getattr(usage, "server_tool_use", None), "web_search_requests", None))
+        searches = as_int(_part(getattr(usage, "server_tool_use", None), "web_search_requests"))
         if searches is not None:
             self.web_searches = searches
         cost = extra_number(usage, "cost")  # an Anthropic-format proxy may report one
@@ -123,6 +123,12 @@ def compaction_counts(iterations: list[Any]) -> tuple[int, int, int, int, int]:
         for i, value in enumerate(counts):
             sums[i] += as_int(value) or 0
     return sums[0], sums[1], sums[2], sums[3], sums[4]
+
+
+def _part(details: Any, name: str) -> Any:
+    """A field of a usage detail object; a dict where the SDK predates the field's model (anthropic 0.40 keeps
+    `cache_creation` as the raw JSON object)."""
+    return details.get(name) if isinstance(details, dict) else getattr(details, name, None)
 
 
 def _plus(count: int | None, extra: int) -> int | None:
