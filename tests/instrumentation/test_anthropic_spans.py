@@ -299,6 +299,33 @@ def test_a_stream_ended_before_its_final_usage_is_marked(fake, exporter, instrum
     assert (cost.reason, cost.detail) == ("no_usage", "the stream ended before its final token counts (output unknown)")
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_with_raw_response_is_billed(fake, exporter, instrument_anthropic, mode):
+    """anthropic 2.x answers `with_raw_response` with an APIResponse (before: a LegacyAPIResponse, which costline
+    parsed); costline read no usage from it, so such a call (an app reading rate-limit headers) was unpriced."""
+    client = anthropic_client(fake, mode)
+    request = {"model": "claude-fake-1", "max_tokens": 100, "system": SYSTEM, "messages": ONE_HOUR}
+    if mode == "sync":
+        raw = client.messages.with_raw_response.create(**request)
+        assert raw.headers["request-id"] == "req_fake" and raw.parse().usage.input_tokens == 10 + W
+    else:
+
+        async def main() -> None:
+            raw = await client.messages.with_raw_response.create(**request)
+            assert raw.headers["request-id"] == "req_fake" and (await raw.parse()).usage.input_tokens == 10 + W
+
+        asyncio.run(main())
+    check(only_model_span(exporter, SCOPE), fake, False, expect.anthropic_messages(W, one_hour=True))
+
+
+def test_with_streaming_response_is_left_to_the_app_and_says_so(fake, exporter, instrument_anthropic):
+    """Its body is not read when the call returns: costline does not read it for the app, and says usage missing."""
+    client = anthropic_client(fake, "sync")
+    with client.messages.with_streaming_response.create(model="claude-fake-1", max_tokens=100, messages=PLAIN) as raw:
+        assert raw.parse().usage.input_tokens == 10 + expect.words(PROMPT)
+    assert only_model_span(exporter, SCOPE).attributes["costline.usage.missing"] is True
+
+
 def test_parse(fake, exporter, instrument_anthropic):
     anthropic_client(fake, "sync").messages.parse(model="claude-fake-1", max_tokens=100, system=SYSTEM, messages=PLAIN)
     check(only_model_span(exporter, SCOPE), fake, False, expect.anthropic_messages(W))

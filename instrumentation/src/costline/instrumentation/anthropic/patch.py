@@ -50,11 +50,26 @@ def _record_message(spans: LLMSpans, span: Any, result: Any, _note: None) -> Any
         return TracedStream(result, span, MessageEvents(spans.capture_content))
     if hasattr(result, "__anext__"):
         return TracedAsyncStream(result, span, MessageEvents(spans.capture_content))
-    message = result.parse() if type(result).__name__ == "LegacyAPIResponse" else result
+    message = _message_of(result)
     attributes = extract.message_attributes(message)
     if spans.capture_content:
         attributes.update(extract.output_messages(message))
     finish(span, attributes, extract.message_usage(getattr(message, "usage", None)))
+    return result
+
+
+def _message_of(result: Any) -> Any:
+    """The `Message` behind a `with_raw_response` result whose body is read, else the result itself.
+
+    anthropic < 1 answers a LegacyAPIResponse, 2.x an APIResponse (its `parse()` caches: the app gets the same
+    object) or an AsyncAPIResponse, whose `parse()` is a coroutine: its synchronous `_parse()` reads the body
+    already there. A body not read yet (`with_streaming_response`) is left to the app: its span says usage missing.
+    """
+    kind = type(result).__name__
+    if kind == "LegacyAPIResponse":
+        return result.parse()
+    if kind in ("APIResponse", "AsyncAPIResponse") and getattr(result.http_response, "is_closed", False):
+        return result.parse() if kind == "APIResponse" else result._parse()
     return result
 
 
