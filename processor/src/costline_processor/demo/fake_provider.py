@@ -9,6 +9,7 @@
 
 Endpoints: `POST /v1/chat/completions`, `/v1/responses` (and `/compact`), `/v1/embeddings`,
 `/v1/completions`, `/v1/images/generations` and `/edits`, `/v1/audio/transcriptions` (multipart) (OpenAI) and
+`GET /v1/realtime` (OpenAI Realtime: a WebSocket session, `realtime_wire`),
 `/v1/messages` and `/count_tokens` (Anthropic: `input_tokens` 10 + W), each but
 images with `"stream": true` as SSE the way the real APIs send it; Gemini's `/v1*/.../models/MODEL:generateContent` and
 `:streamGenerateContent` (SSE, `?alt=sse`), the model named by the path. Response ids are
@@ -101,7 +102,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from costline_processor.demo import anthropic_wire, gemini_wire, openai_wire
+from costline_processor.demo import anthropic_wire, gemini_wire, openai_wire, realtime_wire
 from costline_processor.demo.anthropic_wire import anthropic_usage, message_events, message_json
 from costline_processor.demo.common_wire import CREATED, REPLY, prompt_words
 from costline_processor.demo.openai_wire import (
@@ -161,6 +162,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._record(None)
+        if realtime_wire.is_realtime_upgrade(self.path, self.headers):  # a Realtime session (WebSocket)
+            self.close_connection = True
+            answer = self.server.response_models.get
+            return realtime_wire.serve(self, lambda model: answer(model, model + "-20260101"), self.server.next_id)
         self._json(200, {"ok": True, "path": self.path})
 
     def do_POST(self) -> None:
