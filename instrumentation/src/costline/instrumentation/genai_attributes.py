@@ -46,6 +46,8 @@ AUDIO_INPUT_TOKENS = "gen_ai.usage.audio.input_tokens"
 AUDIO_OUTPUT_TOKENS = "gen_ai.usage.audio.output_tokens"
 IMAGE_INPUT_TOKENS = "gen_ai.usage.image.input_tokens"
 IMAGE_OUTPUT_TOKENS = "gen_ai.usage.image.output_tokens"
+AUDIO_CACHE_READ_TOKENS = "gen_ai.usage.audio.cache_read.input_tokens"  # of both cache reads and audio input
+IMAGE_CACHE_READ_TOKENS = "gen_ai.usage.image.cache_read.input_tokens"
 
 # -- content (opt-in only) ---------------------------------------------------------
 INPUT_MESSAGES = "gen_ai.input.messages"

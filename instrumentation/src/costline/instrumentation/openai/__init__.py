@@ -12,7 +12,11 @@ Traced (sync and async clients, streamed or not):
 - image generation and editing (`images.generate`, `images.edit`; streamed ones' spans say their
   usage is missing),
 - audio transcription (`audio.transcriptions.create`, streamed or not: gpt-4o-transcribe and the
-  other token-billed models; whisper-1 is billed by the minute, so its span says its usage is missing).
+  other token-billed models; whisper-1 is billed by the minute, so its span says its usage is missing),
+- Realtime sessions (`realtime.connect()`, read with `recv()` or by iterating): one `chat {model}`
+  span per response, from its `response.create` (or `response.created`) to its `response.done`,
+  with its text, audio and image usage; a response the session closed before its `response.done`
+  says its usage is missing (`costline.instrumentation.openai.realtime`).
 
 Each span is named `{gen_ai.operation.name} {gen_ai.request.model}` and carries the
 GenAI semantic-convention attributes: provider, request/response model, response id,
@@ -38,10 +42,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from functools import partial
+from itertools import chain
 from typing import Any
 
 from costline.instrumentation import coexistence, parse_hook, settings
-from costline.instrumentation.openai import patch
+from costline.instrumentation.openai import patch, realtime
 from costline.instrumentation.openai.package import _instruments
 from costline.instrumentation.wrapping import SDKInstrumentor
 
@@ -92,9 +97,12 @@ class OpenAIInstrumentor(SDKInstrumentor):
         spans = self._spans("openai", kwargs)
         include_usage = settings.flag(settings.INCLUDE_STREAM_USAGE, False, kwargs.get("include_stream_usage"))
         self._wrap(
-            (
-                (module, method, partial(factory, spans, patch.CallSettings(endpoint, include_usage)))
-                for module, method, factory, endpoint in _METHODS
+            chain(
+                (
+                    (module, method, partial(factory, spans, patch.CallSettings(endpoint, include_usage)))
+                    for module, method, factory, endpoint in _METHODS
+                ),
+                realtime.targets(spans),
             ),
             coexistence.request_wrapped_check("openai", "OpenAI", "AsyncOpenAI"),
         )
