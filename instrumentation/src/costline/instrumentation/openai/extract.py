@@ -116,7 +116,7 @@ def chat_usage(usage: Any) -> Usage | None:
 
 def responses_usage(usage: Any) -> Usage | None:
     """Usage of a Responses API response (`ResponseUsage`: openai 3.60 has no audio counts in it; the Realtime
-    API's `RealtimeResponseUsage` has them, but costline does not instrument Realtime sessions)."""
+    API's `RealtimeResponseUsage` has them: `realtime_extract.realtime_usage`)."""
     if usage is None:
         return None
     input_tokens = as_int(getattr(usage, "input_tokens", None))
