@@ -252,3 +252,80 @@ def test_uninstrumented_sessions_have_no_spans(fake, exporter, instrument_openai
     OpenAIInstrumentor().uninstrument()
     session(fake, "sync", [([item("hello")], ["text"])])
     assert realtime_spans(exporter) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_responses_read_by_dispatch_events_handlers_are_billed(fake, exporter, instrument_openai, mode):
+    """`conn.on(...)` + `dispatch_events()`, the SDK's push-based reading: closed by the handler at response.done."""
+    if mode == "sync":
+        client = openai.OpenAI(base_url=fake.openai_base_url, api_key="test-key", max_retries=0)
+        with client.realtime.connect(model=MODEL) as conn:
+            conn.on("response.done", lambda _event: conn.close())
+            conn.conversation.item.create(item=item(AUDIO))
+            conn.response.create(response={"output_modalities": ["audio"]})
+            conn.dispatch_events()
+    else:
+
+        async def run() -> None:
+            client = openai.AsyncOpenAI(base_url=fake.openai_base_url, api_key="test-key", max_retries=0)
+            async with client.realtime.connect(model=MODEL) as conn:
+
+                async def done(_event) -> None:
+                    await conn.close()
+
+                conn.on("response.done", done)
+                await conn.conversation.item.create(item=item(AUDIO))
+                await conn.response.create(response={"output_modalities": ["audio"]})
+                await conn.dispatch_events()
+
+        asyncio.run(run())
+    (span,) = realtime_spans(exporter)
+    assert "costline.usage.missing" not in span.attributes
+    expected = usd(text_in=10, audio_in=40, text_out=12, audio_out=60)
+    assert list_price(span.attributes, span.start_time).total_usd == expected  # $0.005352
+
+
+def _usage(**fields):
+    from openai.types.realtime.realtime_response_usage import RealtimeResponseUsage
+
+    return RealtimeResponseUsage.model_validate(fields)
+
+
+@pytest.mark.parametrize(
+    "fields, attributes",
+    [
+        ({}, None),  # no input count: no usage (the span says it is missing), never 0
+        (
+            {"input_tokens": 7, "output_tokens": 3, "input_token_details": {"text_tokens": 7, "audio_tokens": 0}},
+            {"gen_ai.usage.input_tokens": 7, "gen_ai.usage.output_tokens": 3},
+        ),
+        (
+            {
+                "input_tokens": 300,
+                "output_tokens": 20,
+                "input_token_details": {
+                    "text_tokens": 100,
+                    "audio_tokens": 120,
+                    "image_tokens": 80,
+                    "cached_tokens": 150,
+                    "cached_tokens_details": {"text_tokens": 50, "audio_tokens": 60, "image_tokens": 40},
+                },
+                "output_token_details": {"text_tokens": 20, "audio_tokens": 0},
+            },
+            {
+                "gen_ai.usage.input_tokens": 300,
+                "gen_ai.usage.output_tokens": 20,
+                "gen_ai.usage.cache_read.input_tokens": 150,
+                "gen_ai.usage.audio.input_tokens": 120,
+                "gen_ai.usage.image.input_tokens": 80,
+                "gen_ai.usage.audio.cache_read.input_tokens": 60,
+                "gen_ai.usage.image.cache_read.input_tokens": 40,
+            },
+        ),
+    ],
+)
+def test_realtime_usage_reads_the_inclusive_counts_and_their_modality_subsets(fields, attributes):
+    from costline.instrumentation.openai.realtime_extract import realtime_usage
+
+    assert realtime_usage(_usage(**fields) if fields else _usage()) == attributes
+    assert realtime_usage(None) is None
