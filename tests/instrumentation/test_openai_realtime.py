@@ -329,3 +329,19 @@ def test_realtime_usage_reads_the_inclusive_counts_and_their_modality_subsets(fi
 
     assert realtime_usage(_usage(**fields) if fields else _usage()) == attributes
     assert realtime_usage(None) is None
+
+
+def test_the_server_is_the_websocket_base_url_when_the_client_sets_one(fake, exporter, instrument_openai):
+    client = openai.OpenAI(
+        base_url="http://api.invalid/v1",
+        websocket_base_url=f"ws://127.0.0.1:{fake.port}/v1",
+        api_key="k",
+        max_retries=0,
+    )
+    with client.realtime.connect(model=MODEL) as conn:
+        conn.response.create(response={"output_modalities": ["text"]})
+        for event in conn:
+            if event.type == "response.done":
+                break
+    (span,) = realtime_spans(exporter)
+    check_common(span, fake)

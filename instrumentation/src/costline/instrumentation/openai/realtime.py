@@ -7,7 +7,8 @@ as costline's Responses API and audio chat calls: a response is a turn of a conv
 input is the conversation so far; the GenAI conventions have no realtime operation, and
 openai-v2 does not trace Realtime sessions), with the usage `realtime_extract` reads.
 
-    connect(model=M)           the requested model and the server, kept for the connection made on enter
+    connect(model=M)           the requested model and the server (`websocket_base_url`, else `base_url`),
+                               kept for the connection made on enter
     conn.send(response.create) the time it was asked for, and the sender's context
     conn.recv() / for ... in conn   (both parse each event with `parse_event`, wrapped here):
         session.created/.updated   the model the session runs (gen_ai.response.model)
@@ -168,7 +169,9 @@ class RealtimeTracing:
         manager = wrapped(*args, **kwargs)
         try:
             model = kwargs.get("model")
-            server = server_attributes(getattr(instance, "_client", None))
+            client = getattr(instance, "_client", None)
+            websocket_url = getattr(client, "websocket_base_url", None)  # where the SDK connects, if set
+            server = rx.websocket_server(websocket_url) if websocket_url else server_attributes(client)
             attributes = {**server, PROVIDER_NAME: provider_for_host(server.get(SERVER_ADDRESS))}
             self._managers[manager] = (model if isinstance(model, str) and model else None, attributes)
         except Exception:

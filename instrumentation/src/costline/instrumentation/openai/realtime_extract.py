@@ -18,11 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from costline.instrumentation.genai_attributes import (
     AUDIO_CACHE_READ_TOKENS,
     IMAGE_CACHE_READ_TOKENS,
     RESPONSE_ID,
+    SERVER_ADDRESS,
+    SERVER_PORT,
     Usage,
     as_int,
 )
@@ -34,6 +37,18 @@ RESPONSE_DONE = "response.done"
 ERROR = "error"
 # The client event that asks for a response.
 RESPONSE_CREATE = "response.create"
+
+
+def websocket_server(url: object) -> dict[str, Any]:
+    """`server.address`/`server.port` of a client's `websocket_base_url` (ws:// 80, wss:// 443 unless given)."""
+    try:
+        parts = urlsplit(str(url))
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return {}
+    if not host:
+        return {}
+    return {SERVER_ADDRESS: host, SERVER_PORT: port or (80 if parts.scheme in ("ws", "http") else 443)}
 
 
 def event_type(event: Any) -> str | None:
