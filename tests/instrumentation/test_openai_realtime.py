@@ -345,3 +345,56 @@ def test_the_server_is_the_websocket_base_url_when_the_client_sets_one(fake, exp
                 break
     (span,) = realtime_spans(exporter)
     check_common(span, fake)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_responses_the_server_starts_itself_on_speech_are_billed(fake, exporter, instrument_openai, mode):
+    """Server VAD (a voice agent's usual session): no response.create, the server answers each utterance.
+
+    Each span starts when its response.created is read (there is no request to start from).
+    """
+    chunk = base64.b64encode(b"\x00\x01" * 800).decode()
+    received: list[int] = []
+
+    def utterances_sync() -> None:
+        client = openai.OpenAI(base_url=fake.openai_base_url, api_key="test-key", max_retries=0)
+        with client.realtime.connect(model=MODEL) as conn:
+            for _ in range(2):
+                conn.input_audio_buffer.append(audio=chunk)
+                for event in conn:
+                    if event.type == "response.created":
+                        received.append(time.time_ns())
+                    if event.type == "response.done":
+                        break
+
+    async def utterances_async() -> None:
+        client = openai.AsyncOpenAI(base_url=fake.openai_base_url, api_key="test-key", max_retries=0)
+        async with client.realtime.connect(model=MODEL) as conn:
+            for _ in range(2):
+                sent = time.time_ns()
+                await conn.input_audio_buffer.append(audio=chunk)
+                async for event in conn:
+                    if event.type == "response.created":
+                        received.append(time.time_ns())
+                        assert sent <= received[-1]
+                    if event.type == "response.done":
+                        break
+
+    if mode == "sync":
+        utterances_sync()
+    else:
+        asyncio.run(utterances_async())
+    first, second = realtime_spans(exporter)
+    for span, read_at in zip((first, second), received, strict=True):
+        check_common(span, fake)
+        assert span.start_time <= read_at  # started as the app read response.created
+        assert "costline.usage.missing" not in span.attributes
+    # 10 text + 40 audio in, 60 audio + 12 text out (the session's default modality: audio)
+    assert list_price(first.attributes, first.start_time).total_usd == Decimal("0.005352")
+    # then 10 text + 80 audio in, the first response's 10 text + 40 audio read from cache
+    b = second.attributes
+    assert (b["gen_ai.usage.input_tokens"], b["gen_ai.usage.audio.input_tokens"]) == (90, 80)
+    assert (b["gen_ai.usage.cache_read.input_tokens"], b["gen_ai.usage.audio.cache_read.input_tokens"]) == (50, 40)
+    expected = usd(text_cached=10, audio_in=40, audio_cached=40, text_out=12, audio_out=60)
+    assert expected == Decimal("0.005332")  # 4 + 1280 + 16 + 192 + 3840 millionths
+    assert list_price(b, second.start_time).total_usd == expected

@@ -8,7 +8,11 @@ the client's `base_url`, so the fake answers on its HTTP port: the handshake and
     session.update        session.updated (its `output_modalities` become the session's default; ["audio"] at first)
     conversation.item.create   conversation.item.added + .done; its input_text words count into W, each
                           input_audio part is one audio message
-    input_audio_buffer.append + .commit   input_audio_buffer.committed: one audio message
+    input_audio_buffer.append   with server VAD (on, as OpenAI's sessions start; `session.update` with
+                          `audio.input.turn_detection: null` turns it off): the append is one utterance,
+                          answered with speech_started, speech_stopped, committed (one audio message) and a
+                          response, as `response.create` below; without VAD, `.append` + `.commit` give
+                          input_audio_buffer.committed (one audio message)
     response.create       response.created, the output (text: response.output_text.delta per reply word,
                           then .done; audio: two response.output_audio.delta chunks and the transcript's
                           deltas), then response.done with the usage; `response.output_modalities` overrides
@@ -114,6 +118,7 @@ class Session:
         self.words = 0  # W: input_text words so far
         self.audio_messages = 0  # a
         self._appended = False
+        self.vad = True  # server VAD: the server commits each utterance and answers it
         self._previous_input: tuple[int, int] | None = None  # (text, audio) of the last response's input
 
     def _id(self, kind: str) -> str:
@@ -132,6 +137,9 @@ class Session:
             session = event.get("session") or {}
             if isinstance(session.get("output_modalities"), list):
                 self.modalities = list(session["output_modalities"])
+            audio_input = (session.get("audio") or {}).get("input") or {}
+            if "turn_detection" in audio_input:
+                self.vad = audio_input["turn_detection"] is not None
             return [self._event("session.updated", session={**session, "model": self.answer_model})]
         if kind == "conversation.item.create":
             item = {**(event.get("item") or {}), "id": self._id("item"), "status": "completed"}
@@ -142,8 +150,16 @@ class Session:
                     self.audio_messages += 1
             return [self._event("conversation.item.added", item=item), self._event("conversation.item.done", item=item)]
         if kind == "input_audio_buffer.append":
-            self._appended = True
-            return []
+            if not self.vad:
+                self._appended = True
+                return []
+            self.audio_messages += 1
+            item_id = self._id("item")
+            heard = [
+                self._event(f"input_audio_buffer.{step}", item_id=item_id, audio_start_ms=0, audio_end_ms=900)
+                for step in ("speech_started", "speech_stopped")
+            ]
+            return [*heard, self._event("input_audio_buffer.committed", item_id=item_id), *self._response({})]
         if kind == "input_audio_buffer.commit" and self._appended:
             self._appended = False
             self.audio_messages += 1
