@@ -104,8 +104,8 @@ def test_grounded_call_tokens(grounded):
 # -- an image from gemini-2.5-flash-image: $30 per million image output tokens, $2.50 for its text --------
 # opentelemetry-instrumentation-google-genai 1.3b0 splits the output by modality
 # (gen_ai.usage.image.output_tokens): billed at list price, $0.039 for the image. OpenInference
-# google-genai 1.4.14 records the output as one count: costline cannot tell the image from the text
-# and bills it all at the text rate, 12x below the bill (a known limit, README "Works with").
+# google-genai 1.4.14 records the output as one count: costline cannot tell the image from the text,
+# bills it all at the text rate, 12x below the bill, and says so (image_split_unknown; README "Works with").
 IMAGE_TOKENS = 1290
 
 
@@ -123,6 +123,7 @@ def test_image_output_at_the_image_rate(drawn):
     assert list_price == Decimal("0.0387189")
     if name == "otel-google-genai":
         checks.assert_billed_once_at_list_price(run, CALLS + 1)
-    else:  # no modality split on the span: every output token at the text rate
+    else:  # no modality split on the span: every output token at the text rate, and the call says so
         text_rate = (13 * Decimal("0.30") + (6 + IMAGE_TOKENS) * Decimal("2.50")) / published.M
         assert Decimal(last["cost_usd"]) == text_rate, run.shapes
+        assert last["price_caveat"] == "image_split_unknown", last

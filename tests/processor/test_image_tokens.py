@@ -15,7 +15,7 @@ import pytest
 
 from costline_processor import normalize
 from costline_processor.config import PricingConfig
-from costline_processor.price_caveats import IMAGE_AT_TEXT_RATE
+from costline_processor.price_caveats import IMAGE_AT_TEXT_RATE, IMAGE_SPLIT_UNKNOWN
 from costline_processor.pricing import Pricer
 from costline_processor.records import INVALID_USAGE, Cost, ModelCall, Unpriced, Usage
 
@@ -125,3 +125,36 @@ def test_cached_audio_without_an_audio_cache_rate_is_said(pricer):
     u = Usage(1_000, 10, cache_read_tokens=400, audio_input_tokens=400, audio_cache_read_tokens=400)
     cost = pricer.price(ModelCall("semconv", model="gpt-audio", provider="openai", usage=u), NOV, 10**9)
     assert isinstance(cost, Cost) and cost.caveat == "audio_at_text_rate"
+
+
+OPENINFERENCE_IMAGE_CALL = {  # what OpenInference google-genai 1.4.14 records for one picture: no image count
+    "openinference.span.kind": "LLM",
+    "llm.provider": "google",
+    "llm.model_name": "gemini-2.5-flash-image",
+    "llm.token_count.prompt": 13,
+    "llm.token_count.completion": 6 + IMAGE,
+}
+
+
+@pytest.mark.parametrize("model, marked", [("gemini-2.5-flash-image", True), ("gemini-2.5-flash", False)])
+def test_an_image_model_call_from_a_span_that_counts_no_images_is_billed_as_text_and_said(pricer, model, marked):
+    """OpenInference has no image count: an image's 1,290 tokens are in its completion count. costline cannot
+    tell them from text, bills all at the text rate ($0.0032 where the bill is $0.039) and says so; a text
+    model's call from the same kind of span is not marked."""
+    call = normalize.normalize_span({**OPENINFERENCE_IMAGE_CALL, "llm.model_name": model}, span_name="GenerateContent")
+    assert call is not None and call.dialect == "openinference" and call.usage is not None
+    cost = pricer.price(call, NOV, 10**9)
+    assert isinstance(cost, Cost)
+    assert cost.total_usd == (13 * Decimal("0.30") + (6 + IMAGE) * Decimal("2.50")) / M
+    assert cost.caveat == (IMAGE_SPLIT_UNKNOWN if marked else None)
+
+
+def test_an_image_model_call_that_says_its_image_count_is_not_marked(pricer):
+    """The same call from a span that splits its output (semconv's gen_ai.usage.image.output_tokens, even 0) is
+    billed as it says: a count of images is known, so nothing is said."""
+    text_only = price(pricer, "gemini-2.5-flash-image", Usage(13, 6))
+    assert isinstance(text_only, Cost) and text_only.caveat is None
+    no_output = pricer.price(
+        ModelCall("openinference", model="gemini-2.5-flash-image", provider="google", usage=Usage(13, 0)), NOV, 0
+    )
+    assert isinstance(no_output, Cost) and no_output.caveat is None  # nothing out: no image to miss

@@ -12,6 +12,10 @@ Most calls have none. Values, comma-joined when several apply:
     audio_at_text_rate   the call has audio tokens and the price data has no audio rate for the
                          model: they are priced at its text rate (audio usually costs several times more)
     image_at_text_rate   the same for image tokens (an image model's output costs ~12x its text)
+    image_split_unknown  the model bills its image output at a rate of its own (gemini-2.5-flash-image:
+                         $30 per million, its text $2.50) and the span's instrumentation never says which
+                         output tokens are images (OpenInference, LangSmith, the Vercel AI SDK): every
+                         output token is billed as text, below the bill when the call made an image
     web_searches_unpriced
                          the provider ran web searches for the call (a fee per search on top of the
                          tokens) and neither the price data nor the price file prices them for this
@@ -47,6 +51,7 @@ IMAGE_AT_TEXT_RATE = "image_at_text_rate"
 WEB_SEARCHES_UNPRICED = "web_searches_unpriced"
 FILE_SEARCHES_UNPRICED = "file_searches_unpriced"
 CONTEXT_TIER_UNPRICED = "context_tier_unpriced"
+IMAGE_SPLIT_UNKNOWN = "image_split_unknown"
 BY_RULE = "tier_by_rule:"
 UNPRICED = "tier_unpriced:"
 

@@ -55,7 +55,17 @@ from costline_processor.config import ConfigError, PricingConfig
 from costline_processor.price_file import Discount, PriceEntry, PriceFile, load_price_file
 from costline_processor.price_library import LibraryModel, compile_card, time_of_day_boundaries
 from costline_processor.rate_card import RateCard, Tiered
-from costline_processor.records import NO_MODEL, NO_USAGE, UNKNOWN_MODEL, Cost, ModelCall, Sku, Unpriced
+from costline_processor.records import (
+    DIALECTS_WITHOUT_IMAGE_COUNTS,
+    NO_MODEL,
+    NO_USAGE,
+    UNKNOWN_MODEL,
+    Cost,
+    ModelCall,
+    Sku,
+    Unpriced,
+    Usage,
+)
 
 _ZERO = Decimal(0)
 _NS_PER_DAY = 86_400 * 10**9
@@ -132,6 +142,8 @@ class Pricer:
             found = self._library_card(found, call, start_unix_nano)
         if isinstance(found, Unpriced):
             return found
+        if found.image_output and call.dialect in DIALECTS_WITHOUT_IMAGE_COUNTS:  # (rare: an image model's card)
+            return _images_unknown(found.cost(call.usage, duration_ns), call.usage)
         return found.cost(call.usage, duration_ns)
 
     def explain(self, call: ModelCall, start_unix_nano: int) -> tuple[RateCard | Unpriced, PriceEntry | None]:
@@ -344,6 +356,14 @@ def _in_tier(card: RateCard, entry: PriceEntry, rule: price_rules.Rule, tier: st
         for i, r in enumerate(card.rates)
     )
     return replace(card, rates=rates, caveat=price_caveats.joined(card.caveat, price_caveats.BY_RULE + tier))
+
+
+def _images_unknown(cost: Cost | Unpriced, usage: Usage) -> Cost | Unpriced:
+    """`cost` of an image model's call from a span that counts no image tokens, marked when it has output: which of
+    its output tokens were an image (at the image rate) the span does not say, so all were billed as text."""
+    if isinstance(cost, Unpriced) or not usage.output_tokens or usage.image_output_tokens:
+        return cost
+    return replace(cost, caveat=price_caveats.joined(cost.caveat, price_caveats.IMAGE_SPLIT_UNKNOWN))
 
 
 def _reported(total: Decimal, call: ModelCall, computed: Cost | Unpriced) -> Cost:

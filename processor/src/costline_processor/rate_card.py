@@ -124,6 +124,8 @@ class RateCard:
     list_card: RateCard | None = None  # the card a price-file entry overrides: the list price
     tiered: bool = field(init=False, default=False, repr=False, compare=False)  # any rate a `Tiered`?
     mixed: bool = field(init=False, default=False, repr=False, compare=False)  # every call by SKU (sku_cost)?
+    # an image output rate of its own (an image model's): pricing marks its calls from spans that count no images
+    image_output: bool = field(init=False, default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.rates) < RATES:
@@ -132,6 +134,7 @@ class RateCard:
         object.__setattr__(self, "tiered", tiered)
         mixed = self.list_card is not None or bool(self.per_call) or bool(self.per_second)
         object.__setattr__(self, "mixed", mixed)
+        object.__setattr__(self, "image_output", self.rates[10] is not None)
 
     def rates_at(self, input_tokens: int) -> tuple[Decimal | None, ...]:
         """The rates of a call with this much input (each `Tiered` one at its tier)."""

@@ -91,6 +91,9 @@ class Usage:
     file_searches: int = 0  # server-side file (vector store) searches billed with the call: OpenAI's file_search
 
 
+# The normalize dialects whose spans never count image tokens apart (OpenInference, LangSmith and the Vercel AI SDK
+# have no such attribute): for them, no image count is not "no image" (price_caveats.IMAGE_SPLIT_UNKNOWN).
+DIALECTS_WITHOUT_IMAGE_COUNTS = frozenset({"openinference", "langsmith", "vercel"})
 SEARCHES = ("web_searches", "file_searches")  # Usage's counts billed per search, not per token
 
 
