@@ -213,7 +213,7 @@ STANDARD = {
     [
         ("claude-sonnet-4-5", {"service_tier": "auto"}, "priority", "tier_unpriced:priority"),
         ("claude-opus-4-6", {"speed": "fast", "betas": ["fast-mode-2026-02-01"]}, "standard", "tier_unpriced:fast"),
-        ("claude-opus-4-6", {"inference_geo": "us"}, "standard", "tier_unpriced:geo_us"),
+        ("claude-opus-4-6", {"inference_geo": "us"}, "standard", "tier_by_rule:geo_us"),
         (
             "claude-opus-4-6",
             {"inference_geo": "us", "service_tier": "auto"},
@@ -229,7 +229,8 @@ def test_a_priority_tier_or_fast_mode_call_is_marked(
 ):
     """Priority Tier (commitment-priced), fast mode (a premium per model: 6x on Opus 4.6, 2x on Opus 4.8) and US-only
     inference (1.1x: "A 1.1x pricing multiplier applies", Claude Platform on AWS's data residency page) were billed at
-    the standard rate with no caveat: costline did not record `usage.service_tier`, `.speed` nor `.inference_geo`."""
+    the standard rate with no caveat: costline did not record `usage.service_tier`, `.speed` nor `.inference_geo`.
+    US-only inference alone is billed by that documented rule; with priority, whose price has no rule, it is marked."""
     messages = "beta.messages" if "betas" in asked else "messages"
     request = {"model": model, "max_tokens": 100, "messages": PLAIN, "stream": stream, **asked}
     call(anthropic_client(fake, "sync"), "sync", messages + ".create", **request)
@@ -240,7 +241,8 @@ def test_a_priority_tier_or_fast_mode_call_is_marked(
     w = expect.words(PROMPT)  # 10+W uncached input, W cache reads, 2W 5-minute writes, 6 output
     uncached, write, read, output = STANDARD[model]
     cost = billed(span)
-    assert cost.total_usd == ((10 + w) * uncached + w * read + 2 * w * write + 6 * output) / 1_000_000
+    by_rule = Decimal("1.1") if caveat == "tier_by_rule:geo_us" else 1
+    assert cost.total_usd == by_rule * ((10 + w) * uncached + w * read + 2 * w * write + 6 * output) / 1_000_000
     assert cost.caveat == caveat
 
 

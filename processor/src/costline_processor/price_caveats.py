@@ -87,6 +87,13 @@ TIER_RULES: dict[tuple[str, str], TierRule] = {
         None,
         'https://platform.claude.com/docs/en/build-with-claude/batch-processing ("reducing costs by 50%")',
     ),
+    # a call run with inference_geo=us (usage.inference_geo; normalize names its tier geo_us)
+    ("anthropic", "geo_us"): TierRule(
+        Decimal("1.1"),
+        None,
+        'https://docs.aws.amazon.com/claude-platform/latest/userguide/data-residency.html ("US: Inference stays '
+        'within US data centers. A 1.1x pricing multiplier applies.")',
+    ),
     ("google", "batch"): TierRule(
         Decimal("0.5"),
         None,
