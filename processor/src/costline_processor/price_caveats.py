@@ -50,6 +50,7 @@ AUDIO_AT_TEXT_RATE = "audio_at_text_rate"
 IMAGE_AT_TEXT_RATE = "image_at_text_rate"
 WEB_SEARCHES_UNPRICED = "web_searches_unpriced"
 FILE_SEARCHES_UNPRICED = "file_searches_unpriced"
+SEARCHES_UNPRICED = {"web_search": WEB_SEARCHES_UNPRICED, "file_search": FILE_SEARCHES_UNPRICED}  # by SKU
 CONTEXT_TIER_UNPRICED = "context_tier_unpriced"
 IMAGE_SPLIT_UNKNOWN = "image_split_unknown"
 BY_RULE = "tier_by_rule:"

@@ -24,12 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from costline_processor import modality_cost, sku_cost
-from costline_processor.price_caveats import (
-    CONTEXT_TIER_UNPRICED,
-    FILE_SEARCHES_UNPRICED,
-    WEB_SEARCHES_UNPRICED,
-    joined,
-)
+from costline_processor.price_caveats import CONTEXT_TIER_UNPRICED, SEARCHES_UNPRICED, joined
 from costline_processor.records import INVALID_USAGE, Cost, Unpriced, Usage
 
 _ZERO = Decimal(0)
@@ -210,12 +205,9 @@ class RateCard:
         """The fees of the searches the provider ran for the call, and `caveat` with those it has no price for
         named."""
         usd = _ZERO
-        for n, rate, unpriced in (
-            (u.web_searches, self.per_web_search, WEB_SEARCHES_UNPRICED),
-            (u.file_searches, self.per_file_search, FILE_SEARCHES_UNPRICED),
-        ):
-            if n and rate is not None:
+        for sku, n, rate in sku_cost.searches(self, u):
+            if rate is not None:
                 usd += rate * n
-            elif n:
-                caveat = joined(caveat, unpriced)
+            else:
+                caveat = joined(caveat, SEARCHES_UNPRICED[sku])
         return usd, caveat

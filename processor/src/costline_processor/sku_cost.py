@@ -108,18 +108,20 @@ def priced(card: RateCard, u: Usage, duration_ns: int) -> dict[str, tuple[int, D
     )
     if fees:
         out["requests"] = (1, fees)
-    for sku, n, rate in _searches(card, u):  # a SKU also when unpriced: the count the Cost's caveat speaks of
+    for sku, n, rate in searches(card, u):  # a SKU also when unpriced: the count the Cost's caveat speaks of
         out[sku] = (n, rate * n if rate is not None else _ZERO)
     return out
 
 
-def _searches(card: RateCard, u: Usage) -> list[tuple[str, int, Decimal | None]]:
-    """(SKU, count, the card's price for one) of each kind of search the call ran."""
-    kinds = (
-        ("web_search", u.web_searches, card.per_web_search),
-        ("file_search", u.file_searches, card.per_file_search),
-    )
-    return [kind for kind in kinds if kind[1]]
+# The searches billed apiece on top of the tokens: (SKU, its Usage count, the RateCard's price for one)
+SEARCH_KINDS = (("web_search", "web_searches", "per_web_search"), ("file_search", "file_searches", "per_file_search"))
+
+
+def searches(card: RateCard, u: Usage) -> list[tuple[str, int, Decimal | None]]:
+    """(SKU, count, the card's price for one) of each kind of search the call ran (calls with searches only:
+    RateCard.cost and `priced` look for them first)."""
+    found = ((sku, getattr(u, count), getattr(card, price)) for sku, count, price in SEARCH_KINDS)
+    return [kind for kind in found if kind[1]]
 
 
 def breakdown(card: RateCard, u: Usage, duration_ns: int) -> tuple[Sku, ...]:
@@ -134,7 +136,7 @@ def breakdown(card: RateCard, u: Usage, duration_ns: int) -> tuple[Sku, ...]:
     below = card.list_card
     listed = own if below is None else priced(below, u, duration_ns)
     if below is not None:  # no list price for a kind of search: the entry's stands in
-        unlisted = [sku for sku, _, rate in _searches(below, u) if rate is None and sku in own]
+        unlisted = [sku for sku, _, rate in searches(below, u) if rate is None and sku in own]
         listed = {**listed, **{sku: own[sku] for sku in unlisted}}
     f = card.factor
     rows = []

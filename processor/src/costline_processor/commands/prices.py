@@ -20,6 +20,8 @@ from costline_processor.config import ConfigError
 from costline_processor.ledger import options
 from costline_processor.ledger.periods import parse_time
 from costline_processor.ledger.render import render
+from costline_processor.price_caveats import SEARCHES_UNPRICED
+from costline_processor.sku_cost import SEARCH_KINDS
 
 _RATES = (
     "input",
@@ -102,9 +104,10 @@ def run_show(args) -> int:
         out.write(f"per call: ${card.per_call}\n")
     if card.per_second:
         out.write(f"per second of span duration: ${card.per_second}\n")
-    for kind, rate in (("web", card.per_web_search), ("file", card.per_file_search)):
-        said = f"${rate}" if rate is not None else f"none listed (caveat {kind}_searches_unpriced)"
-        out.write(f"per {kind} search: {said}\n")
+    for sku, _, price in SEARCH_KINDS:
+        rate = getattr(card, price)
+        said = f"${rate}" if rate is not None else f"none listed (caveat {SEARCHES_UNPRICED[sku]})"
+        out.write(f"per {sku.replace('_', ' ')}: {said}\n")
     if card.factor is not None:
         out.write(f"discount: {(1 - card.factor) * 100:g}% off every component\n")
     return 0
