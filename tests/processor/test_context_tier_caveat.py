@@ -12,33 +12,22 @@ call keeps the route's standard price (Bedrock regional: $3.30 / $16.50) and say
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal
 
 import pytest
 
 from costline_processor.config import PricingConfig
 from costline_processor.price_caveats import CONTEXT_TIER_UNPRICED, WEB_SEARCHES_UNPRICED
 from costline_processor.pricing import Pricer
-from costline_processor.records import Cost, ModelCall, Usage
+from costline_processor.records import Usage
+from tests.processor.costs import NOV, mtok, priced
 
-NOV = int(datetime(2026, 11, 1, 12, tzinfo=UTC).timestamp()) * 10**9
 MARCH_1 = int(datetime(2026, 3, 1, 12, tzinfo=UTC).timestamp()) * 10**9
 BEDROCK_SONNET_45 = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
-
-
-def mtok(usd_per_million: str, tokens: int) -> Decimal:
-    return Decimal(usd_per_million) * tokens / 1_000_000
 
 
 @pytest.fixture(scope="module")
 def pricer() -> Pricer:
     return Pricer(PricingConfig())
-
-
-def priced(pricer: Pricer, model: str, provider: str | None, usage: Usage, at: int = NOV) -> Cost:
-    cost = pricer.price(ModelCall("semconv", model=model, provider=provider, usage=usage), at, 0)
-    assert isinstance(cost, Cost), cost
-    return cost
 
 
 def test_bedrock_sonnet_above_200k_is_priced_at_its_standard_rates_and_marked(pricer):

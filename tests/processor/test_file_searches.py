@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -22,22 +21,12 @@ from costline_processor import normalize
 from costline_processor.config import ConfigError, PricingConfig
 from costline_processor.price_caveats import FILE_SEARCHES_UNPRICED
 from costline_processor.pricing import Pricer
-from costline_processor.records import Cost, ModelCall, Usage
+from costline_processor.records import Usage
+from tests.processor.costs import NOV, mtok, priced
 from tests.processor.harness import assemble_scopes
 
-NOV = int(datetime(2026, 11, 1, 12, tzinfo=UTC).timestamp()) * 10**9
 PER_FILE_SEARCH = Decimal("2.50") / 1000  # OpenAI's published price
 PER_WEB_SEARCH = Decimal(10) / 1000
-
-
-def mtok(usd_per_million: str, tokens: int) -> Decimal:
-    return Decimal(usd_per_million) * tokens / 1_000_000
-
-
-def priced(pricer: Pricer, model: str, provider: str, usage: Usage) -> Cost:
-    cost = pricer.price(ModelCall("semconv", model=model, provider=provider, usage=usage), NOV, 10**9)
-    assert isinstance(cost, Cost), cost
-    return cost
 
 
 @pytest.fixture(scope="module")

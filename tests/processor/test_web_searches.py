@@ -22,20 +22,10 @@ from costline_processor.config import ConfigError, PricingConfig
 from costline_processor.price_caveats import WEB_SEARCHES_UNPRICED
 from costline_processor.pricing import Pricer
 from costline_processor.records import Cost, ModelCall, Usage
+from tests.processor.costs import NOV, mtok, priced
 from tests.processor.harness import assemble_scopes
 
-NOV = int(datetime(2026, 11, 1, 12, tzinfo=UTC).timestamp()) * 10**9
 PER_SEARCH = Decimal(10) / 1000  # Anthropic's published price
-
-
-def mtok(usd_per_million: str, tokens: int) -> Decimal:
-    return Decimal(usd_per_million) * tokens / 1_000_000
-
-
-def priced(pricer: Pricer, model: str, provider: str, usage: Usage) -> Cost:
-    cost = pricer.price(ModelCall("semconv", model=model, provider=provider, usage=usage), NOV, 10**9)
-    assert isinstance(cost, Cost), cost
-    return cost
 
 
 def sonnet_with_file(tmp_path, prices_yaml: str, usage: Usage) -> Cost:
