@@ -5,7 +5,8 @@ like numbers or JSON, empty values and the untagged label, calls shared among ow
 price caveats and tiers, costs SQLite has no femto count for, negative and zero costs, calls on UTC
 day, week, month and year edges), is written into a SQLite ledger (read with its per-day rollup and
 without) and into a PostgreSQL database whose locale collates otherwise than code points (ICU en-US:
-"alpha" before "Zeta"). Then every read command runs through `costline_processor.cli.main` in each
+"alpha" before "Zeta"), and read from the SQLite ledger's columnar copy in DuckDB (the page's, columnar.py;
+the CLI reads through it here too, so that every command's SQL runs on it). Then every read command runs through `costline_processor.cli.main` in each
 format it has, and the Overview's panels and the page's questions through the UI's API: the outputs
 must be identical apart from the ledger's location. A report that answers differently depending on
 the database is a silent wrong number; the answers are also checked against this test's own sums.
@@ -33,7 +34,8 @@ from decimal import Decimal as D
 import pytest
 
 from costline_processor.cli import main
-from costline_processor.ledger import open_ledger, options, rollup
+from costline_processor.ledger import open_ledger, open_reader, options, rollup
+from costline_processor.ledger.columnar import ColumnarCopy
 from costline_processor.ui import overview
 from tests.ledger.conftest import icu_en_us
 from tests.ledger.factory import NS, make_row, ts
@@ -206,7 +208,10 @@ def ledgers(pg_server, tmp_path_factory):
         for key, text in (("config", CONFIG), ("invoice", INVOICE), ("prices", PRICES)):
             (tmp / key).write_text(text)
             files[key] = str(tmp / key)
-        yield urls, files
+        copy = ColumnarCopy(urls["sqlite"])
+        copy.load()
+        yield urls, files, copy
+        copy.close()
 
 
 @pytest.fixture(autouse=True)
@@ -220,9 +225,10 @@ class Engines:
     """Runs commands on every engine (SQLite with its rollup and without, PostgreSQL) and keeps what differed."""
 
     def __init__(self, ledgers, capsys, monkeypatch):
-        self.urls, self.files = ledgers
+        self.urls, self.files, self.copy = ledgers
         self.capsys, self.monkeypatch = capsys, monkeypatch
         self.differences: list[str] = []
+        self.columnar: ColumnarCopy | None = None  # the copy, while the engine is the columnar copy (test_page)
 
     def each(self, work) -> dict[str, object]:
         """`work(url)` in each engine: {engine: what it gave}."""
@@ -231,7 +237,21 @@ class Engines:
         out["sqlite without rollup"] = work(self.urls["sqlite"])
         self.monkeypatch.setattr(rollup, "ENABLED", True)
         out["postgresql"] = work(self.urls["postgresql"])
+        with self.monkeypatch.context() as m:
+            m.setattr(options, "open_reader", self._columnar_reader)
+            self.columnar = self.copy
+            try:
+                out["duckdb (columnar copy)"] = work(self.urls["sqlite"])
+            finally:
+                self.columnar = None
         return out
+
+    def _columnar_reader(self, location: str, create: bool = False):
+        """A reader of the columnar copy (the rollup's questions still in SQLite, as on the page)."""
+        assert location == self.urls["sqlite"] and not create
+        reader = self.copy.reader(open_reader(location))
+        assert reader is not None, "the columnar copy is not ready"
+        return reader
 
     def cli(self, argv: list[str]) -> tuple[int, str, str]:
         """`costline ARGV --ledger URL` in each engine: the same exit code, stdout and stderr (the URL aside)."""
@@ -521,13 +541,14 @@ def test_page(engines, ledgers):
     config = load_config(ledgers[1]["config"], env={})
 
     async def pages(url: str) -> list[tuple[int, str]]:
-        pool = ReaderPool(url, size=1)
+        pool = ReaderPool(url, size=1, columnar=engines.columnar)
         app = build_app(pool, config, Access(), clock=lambda: ts(NOW))
         try:
             async with TestClient(TestServer(app)) as client:
                 return [(r.status, await r.text()) for r in [await client.get(p) for p in PAGES]]
         finally:
             pool.close()
+            assert pool.fallbacks == 0  # the copy answered every question it was asked
 
     got = engines.each(lambda url: asyncio.run(pages(url)))
     answers = {engine: dict(zip(PAGES, pages)) for engine, pages in got.items()}

@@ -185,7 +185,11 @@ def test_a_version_5_ledger_is_given_its_rollup_in_place(ledger):
     want, _ = _expected(rows, ("feature",), ts("2026-03-01T00:00"), ts("2026-03-07T00:00"))
     assert {(row["feature"],): row["cost_usd"] for row in answer.rows} == {k: g[3] for k, g in want.items()}
     triggers = {n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-    assert triggers == {f"{rollup.TABLE}_update", f"{rollup.TABLE}_delete"}
+    assert triggers == {
+        f"{rollup.TABLE}_update",
+        f"{rollup.TABLE}_delete",
+        *(f"{schema.TABLE}_{e}" for e in ("rewritten", "removed")),
+    }
 
 
 def test_top_with_a_limit_reads_the_rollup_and_totals_every_group(ledger, monkeypatch):

@@ -41,13 +41,31 @@ def run(args: argparse.Namespace) -> int:
 class Page:
     """The page, checked and ready to serve: its app, its listen address, its ledger."""
 
-    def __init__(self, app, listen: str, location: str) -> None:
-        self.app, self.listen, self.location = app, listen, location
+    def __init__(self, app, listen: str, location: str, pool) -> None:
+        self.app, self.listen, self.location, self.pool = app, listen, location, pool
 
     def serve(self, on_ready) -> None:
         from costline_processor.ui.app import serve
 
-        serve(self.app, self.listen, on_ready)
+        try:
+            serve(self.app, self.listen, on_ready)
+        finally:
+            self.pool.close()
+            if self.pool.columnar is not None:
+                self.pool.columnar.close()
+
+
+def _columnar(config: Config, location: str):
+    """The columnar copy of a SQLite ledger the page answers from once loaded (ledger/columnar.py), or None."""
+    if not config.ui.columnar or location.startswith(("postgresql://", "postgres://")):
+        return None
+    from costline_processor.ledger.columnar import ColumnarCopy
+
+    try:
+        return ColumnarCopy(location)
+    except (ImportError, OSError) as e:  # no duckdb/adbc installed, no temporary directory
+        print(f"costline ui: SQLite answers every question (no columnar copy: {e})", file=sys.stderr)
+        return None
 
 
 def open_page(config: Config, ledger: str | None, listen: str | None, token_file: str | None) -> Page:
@@ -64,8 +82,10 @@ def open_page(config: Config, ledger: str | None, listen: str | None, token_file
     receive = replace(config.receive, bearer_token_file=token_file or config.receive.bearer_token_file)
     access = Access(load_security(receive).token)
     location = resolve_location(ledger, config.ledger, os.environ)
-    pool = ReaderPool(location)
+    pool = ReaderPool(location, columnar=_columnar(config, location))
     pool.check()
+    if pool.columnar is not None:
+        pool.columnar.start()
     preflight([("--listen", config.ui.listen)])
     if not is_loopback(config.ui.listen) and access.open:
         print(
@@ -74,4 +94,4 @@ def open_page(config: Config, ledger: str | None, listen: str | None, token_file
             file=sys.stderr,
         )
     app = build_app(pool, config, access, loopback=is_loopback(config.ui.listen))
-    return Page(app, config.ui.listen, location)
+    return Page(app, config.ui.listen, location, pool)

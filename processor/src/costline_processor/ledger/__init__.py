@@ -67,10 +67,13 @@ class LedgerReader:
     """Read side of the ledger: rows in a time window, one trace, price rewrites, and the SELECTs
     query.py writes in this ledger's `dialect` ("sqlite" or "postgresql")."""
 
-    def __init__(self, store):
+    def __init__(self, store, rollup_reader: LedgerReader | None = None):
         self._store = store
         self.location = store.location
         self.dialect: str = store.dialect
+        # whose per-day rollup answers the questions it holds (aggregation.py): SQLite's, itself unless this
+        # reads a columnar copy of its calls (columnar.py)
+        self.rollup_reader: LedgerReader = rollup_reader or self
 
     def fetch(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple]:
         """The records of one SELECT, streamed (query.py's: parameterised, never formatted)."""

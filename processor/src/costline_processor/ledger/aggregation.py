@@ -81,7 +81,7 @@ def aggregate(reader, scope: Scope, plan: Plan) -> tuple[dict[tuple, dict[str, A
 def _aggregate(reader, scope: Scope, plan: Plan) -> tuple[dict[tuple, dict[str, Any]], dict[str, Any]]:
     days = _rollup_days(reader, scope, plan)
     if days is not None:
-        return _from_rollup(reader, scope, plan, days)
+        return _from_rollup(reader.rollup_reader, scope, plan, days)
     st = Statement(dialect(reader.dialect), scope.untagged)
     keys = [st.key(d) for d in plan.dims]
     where = st.where(scope.since_ns, scope.until_ns, scope.filters, plan.extra)
@@ -91,7 +91,7 @@ def _aggregate(reader, scope: Scope, plan: Plan) -> tuple[dict[tuple, dict[str, 
     whole = Plan((), tuple(summed), plan.extra)
     apart = bool(summed) and _rollup_days(reader, scope, whole) is not None
     if apart:  # the totals from the rollup (exact already), not from a second pass over every group
-        totals, summed = _aggregate(reader, scope, whole)[1], []
+        totals, summed = _aggregate(reader.rollup_reader, scope, whole)[1], []
     totals_sql = tuple(m.name for m in summed)
     sql = st.select(keys, list(plan.measures), where, totals=totals_sql, sort=sort, limit=plan.limit)
     groups: dict[tuple, dict[str, Any]] = {}
@@ -118,8 +118,10 @@ def rollup_holds(reader, scope: Scope, plan: Plan) -> bool:
 
 
 def _rollup_days(reader, scope: Scope, plan: Plan) -> tuple[int | None, int | None] | None:
-    """The whole days of the window that SQLite's per-day rollup (rollup.py) can answer `plan` for, or None.
-    A LIMIT is no obstacle: the rollup's groups are few, all come back (the caller keeps the first)."""
+    """The whole days of the window that SQLite's per-day rollup (rollup.py) can answer `plan` for, or None
+    (read by `reader.rollup_reader`). A LIMIT is no obstacle: the rollup's groups are few, all come back (the
+    caller keeps the first)."""
+    reader = reader.rollup_reader
     if not rollup.ENABLED or reader.dialect != "sqlite" or not any(m.name == "calls" for m in plan.measures):
         return None
     if not rollup.serves(plan.dims, [f.dim for f in scope.filters], scope.untagged, plan.extra):

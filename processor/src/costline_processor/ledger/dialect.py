@@ -15,6 +15,12 @@ femto remainder, which no realistic ledger can overflow; the rare cost without a
 is summed apart as a float, for ORDER BY and to say it is there, and aggregation.py adds it
 exactly from its decimal string.
 
+DuckDB reads the page's columnar copy of a SQLite ledger (columnar.py): the same columns, so the
+same SQL as SQLite's but for DuckDB's names (json_extract_string, json_keys, DOUBLE, `$name`
+parameters, strftime's argument order) and its integer division, which columnar.py turns on
+(`SET integer_division`: `/` between integers truncates, as in SQLite and PostgreSQL). It has
+hash aggregation, so nothing is narrowed for a sort.
+
 A call whose tag names several owners (`shares` column, shares.py) is split in SQL: one row per
 owner from the engine's JSON iterator (json_each, jsonb_each), and each amount cut by the
 owner's bounds in integer arithmetic (`part`): the same integers shares.part computes, so
@@ -41,16 +47,17 @@ _NO_OWNER = (0, 1, 1)  # the bounds (low, high, total) of a call that does not s
 
 @dataclass(frozen=True)
 class Dialect:
-    name: str  # "sqlite" or "postgresql"
+    name: str  # "sqlite", "postgresql" or "duckdb"
 
     def param(self, key: str) -> str:
-        return f":{key}" if self.name == "sqlite" else f"%({key})s"
+        return {"sqlite": f":{key}", "duckdb": f"${key}"}.get(self.name, f"%({key})s")
 
     def tag(self, paths: list[str]) -> str:
         """The raw value of a tag (NULL when the call lacks it); `paths` are the placeholders of `tag_paths`."""
         if self.name == "postgresql":
             return f"(tags ->> {paths[0]})"
-        reads = [f"json_extract(tags, {p})" for p in paths]
+        read = "json_extract_string" if self.name == "duckdb" else "json_extract"
+        reads = [f"{read}(tags, {p})" for p in paths]
         return reads[0] if len(reads) == 1 else f"COALESCE({', '.join(reads)})"
 
     def tag_paths(self, name: str) -> tuple[str, ...]:
@@ -63,20 +70,24 @@ class Dialect:
         if self.name == "postgresql":
             return (name,)
         plain = self.tag_path(name)
+        if self.name == "duckdb":  # DuckDB reads a key's escapes
+            return (plain,)
         return (plain,) if name.isascii() else (plain, '$."' + json.dumps(name.replace('"', ""))[1:-1] + '"')
 
     def tag_path(self, name: str) -> str:
         """The parameter value that names tag `name` in the `shares` column (a quoted JSON path in SQLite; shares
         are written unescaped, as SQLite's rollup writes its tag shapes)."""
-        return '$."' + name.replace('"', "") + '"' if self.name == "sqlite" else name
+        return name if self.name == "postgresql" else '$."' + name.replace('"', "") + '"'
 
     def modulo(self, a: str, b: int) -> str:
-        return f"(({a}) % {b})" if self.name == "sqlite" else f"mod({a}, {b})"
+        return f"mod({a}, {b})" if self.name == "postgresql" else f"(({a}) % {b})"
 
     def month(self) -> str:
         """The UTC calendar month of a call's start, as YYYY-MM."""
         if self.name == "sqlite":
             return "strftime('%Y-%m', start_unix_nano / 1000000000, 'unixepoch')"
+        if self.name == "duckdb":
+            return "strftime(make_timestamp(start_unix_nano / 1000), '%Y-%m')"
         return "to_char(to_timestamp(start_unix_nano / 1000000000) AT TIME ZONE 'UTC', 'YYYY-MM')"
 
     @property
@@ -89,7 +100,7 @@ class Dialect:
         """`expr` (text) for ORDER BY in code point order, as Python sorts the rows it keeps: SQLite's BINARY
         collation is; PostgreSQL's follows the database's locale (en_US puts "alpha" before "Zeta"), so a
         LIMIT there would keep other groups than SQLite's for the same question."""
-        return expr if self.name == "sqlite" else f'{expr} COLLATE "C"'
+        return f'{expr} COLLATE "C"' if self.name == "postgresql" else expr  # DuckDB's default: binary
 
     def money(self, where: str | None = None) -> list[str]:
         """Aggregates that add up cost_usd (of the calls where `where` holds); `money_value` reads them.
@@ -101,7 +112,7 @@ class Dialect:
         return [
             f"SUM({femto} / {_SPLIT})",
             f"SUM({self.modulo(femto, _SPLIT)})",
-            f"SUM(CASE WHEN {when}cost_femto IS NULL THEN CAST(cost_usd AS REAL) END)",
+            f"SUM(CASE WHEN {when}cost_femto IS NULL THEN {self.double('cost_usd')} END)",
         ]
 
     def money_order(self, aliases: list[str]) -> list[str]:
@@ -130,13 +141,21 @@ class Dialect:
         """One call's cost, for ORDER BY (exact where the femto count is; else close)."""
         if self.name == "postgresql":
             return "cost_usd"
-        return "COALESCE(cost_femto, CAST(cost_usd AS REAL) * 1e15)"
+        if self.name == "duckdb":  # COALESCE(integer, double) is a double there: 2**63 - 1 and 2**63 would tie
+            return "TRY_CAST(cost_usd AS DECIMAL(38, 20))"
+        return f"COALESCE(cost_femto, {self.double('cost_usd')} * 1e15)"
+
+    def double(self, column: str) -> str:
+        """A text column read as an 8-byte float (DuckDB's REAL has 4)."""
+        return f"CAST({column} AS {'DOUBLE' if self.name == 'duckdb' else 'REAL'})"
 
     def tag_keys(self, source: str, where: str) -> str:
         """SELECT of the distinct tag names the rows of `source` (the calls, or a subquery with their `tags`)
         matching `where` carry."""
         if self.name == "postgresql":
             return f"SELECT DISTINCT jsonb_object_keys(tags) FROM {source} AS c{where}"
+        if self.name == "duckdb":
+            return f"SELECT DISTINCT unnest(json_keys(tags)) FROM {source} AS c{where}"
         return f"SELECT DISTINCT j.key FROM {source} AS c, json_each(c.tags) AS j{where}"
 
     def owners(self, alias: str, path: str) -> str:
@@ -144,12 +163,14 @@ class Dialect:
         or one row of NULLs; `path` is the tag's `tag_path` placeholder."""
         if self.name == "sqlite":
             return f"LEFT JOIN json_each({TABLE}.shares, {path}) AS {alias}"
+        if self.name == "duckdb":
+            return f"LEFT JOIN json_each({TABLE}.shares, {path}) AS {alias} ON true"
         return f"LEFT JOIN LATERAL jsonb_each({TABLE}.shares -> {path}) AS {alias}(key, value) ON true"
 
     def owner_bounds(self, alias: str) -> tuple[str, str, str]:
         """(low, high, total) of the owner row `alias`, unpacked (shares.column) by integer arithmetic, about twice
         as fast as reading a JSON array per amount; (0, 1, 1) where the call does not split."""
-        v = f"{alias}.value" if self.name == "sqlite" else f"({alias}.value)::bigint"
+        v = f"{alias}.value" if self.name == "sqlite" else f"({alias}.value)::bigint"  # DuckDB's: JSON
         parts = (self.modulo(v, PACK), self.modulo(f"{v} / {PACK}", PACK), f"{v} / {PACK * PACK}")
         return tuple(f"COALESCE({p}, {d})" for p, d in zip(parts, _NO_OWNER))  # type: ignore[return-value]
 
@@ -160,10 +181,17 @@ class Dialect:
         plus = "+" if self.name == "sqlite" else ""
         return f"{plus}{TABLE}.trace_id", f"{plus}{TABLE}.span_id"
 
+    def of_call(self, column: str) -> str:
+        """A column of the call grouped by `call_key`: bare in SQLite and PostgreSQL (which knows the key names one
+        row); DuckDB does not see that, and takes any value of the one."""
+        return f"ANY_VALUE({column})" if self.name == "duckdb" else column
+
     def shared(self, path: str) -> str:
         """True for a call with several owners of the tag at `path`."""
         if self.name == "sqlite":
             return f"json_type(shares, {path}) IS NOT NULL"
+        if self.name == "duckdb":
+            return f"json_extract(shares, {path}) IS NOT NULL"
         return f"(shares -> {path}) IS NOT NULL"
 
     def part(self, n: str, levels: list[tuple[str, str, str]]) -> str:
@@ -188,8 +216,17 @@ class Dialect:
                 column = f"{whole} + CASE WHEN {high} = {total} THEN ({column}) - {f} * 0.000000000000001 ELSE 0 END"
             return f"({column})"
         share = "".join(f" * ({high} - {low}) / {total}" for low, high, total in levels)
-        femto = "cost_femto" if column == "cost_usd" else f"{FEMTO_FUNCTION}({column})"  # cost's count is stored
-        return f"COALESCE({self.part(femto, levels)} / 1e15, CAST({column} AS REAL){share})"
+        femto = "cost_femto" if column == "cost_usd" else self._femto(column)  # cost's count is stored
+        return f"COALESCE({self.part(femto, levels)} / 1e15, {self.double(column)}{share})"
+
+    def _femto(self, column: str) -> str:
+        """A money column's femto count (schema.femto): SQLite's registered function; in DuckDB, the decimal read
+        to 15 places when reading it to 30 finds nothing more (a double either way, so a digit beyond 30 places
+        cannot change the result) and the count fits 64 bits."""
+        if self.name == "sqlite":
+            return f"{FEMTO_FUNCTION}({column})"
+        fine, coarse = (f"TRY_CAST({column} AS DECIMAL(38, {n}))" for n in (30, 15))
+        return f"CASE WHEN {fine} = {coarse} THEN TRY_CAST({coarse} * 1000000000000000 AS BIGINT) END"
 
     @property
     def money_width(self) -> int:
@@ -198,7 +235,8 @@ class Dialect:
 
 SQLITE = Dialect("sqlite")
 POSTGRESQL = Dialect("postgresql")
+DUCKDB = Dialect("duckdb")
 
 
 def dialect(name: str) -> Dialect:
-    return SQLITE if name == "sqlite" else POSTGRESQL
+    return {"sqlite": SQLITE, "duckdb": DUCKDB}.get(name, POSTGRESQL)

@@ -192,13 +192,13 @@ def _micro(column: str, st: Statement) -> str:
     integers add up exactly as doubles. PostgreSQL sums its NUMERIC column, all in `_femto`."""
     if st.dialect.name == "postgresql":
         return "0"
-    return f"SUM(ROUND(CAST({column} AS REAL) * 1000000))"
+    return f"SUM(ROUND({st.dialect.double(column)} * 1000000))"
 
 
 def _femto(column: str, st: Statement) -> str:
     if st.dialect.name == "postgresql":
         return f"ROUND(SUM({column}) * 1000000000000000)"
-    usd = f"CAST({column} AS REAL)"
+    usd = st.dialect.double(column)
     return f"SUM(ROUND({usd} * 1e15) - ROUND({usd} * 1000000) * 1000000000)"
 
 

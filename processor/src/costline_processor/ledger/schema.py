@@ -171,6 +171,17 @@ _FILLED_IN: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+# A SQLite ledger's count of rewritten calls (`costline_meta` key `rewrites`), moved by any UPDATE or DELETE of a
+# call, whoever runs it: the page's columnar copy (columnar.py) loads again when it moves. Not a schema version: a
+# ledger without it gets it from the next writer or page to open it (index_statements, columnar.py).
+_BUMP = "UPDATE costline_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'rewrites'"
+REWRITE_STATEMENTS = (
+    "INSERT OR IGNORE INTO costline_meta (key, value) VALUES ('rewrites', '0')",
+    f"CREATE TRIGGER IF NOT EXISTS {TABLE}_rewritten AFTER UPDATE ON {TABLE} BEGIN {_BUMP}; END",
+    f"CREATE TRIGGER IF NOT EXISTS {TABLE}_removed AFTER DELETE ON {TABLE} BEGIN {_BUMP}; END",
+)
+
+
 def columns_of(version: str) -> tuple[tuple[str, str, str], ...]:
     """COLUMNS as a ledger of schema `version` has them (tests write older ledgers with it)."""
     later = {c for v, added in _ADDED_IN.items() if int(v) > int(version) for c in added}
@@ -224,6 +235,7 @@ def index_statements(dialect: str) -> list[str]:
             "WHERE cost_femto IS NULL AND cost_usd IS NOT NULL"
         )
         out += rollup.statements()
+        out += REWRITE_STATEMENTS
     return out
 
 

@@ -116,7 +116,7 @@ def _column(st: Statement, name: str, levels: list[tuple[str, str, str]]) -> str
         return f"SUM({st.dialect.part(name, levels)}) AS {name}"
     if name in _MONEY:
         return f"SUM({st.dialect.money_part(name, levels)}) AS {name}"
-    return f"{TABLE}.{name} AS {name}"
+    return f"{st.dialect.of_call(f'{TABLE}.{name}')} AS {name}"
 
 
 def add_inexact(reader, scope, plan, split: tuple[str, ...], groups: dict[tuple, dict], totals: dict) -> None:

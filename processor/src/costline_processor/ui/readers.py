@@ -6,11 +6,16 @@ most 4): the Overview asks its nine panels at once, and more threads than cores 
 panel as late as the last, where queued ones (first asked, first run) let the first come first. A
 LedgerReader is one connection, used by one thread at a time: the pool hands one out per request
 and takes it back, opening another only when all are busy.
+
+With a columnar copy (ledger/columnar.py: a SQLite ledger's calls in DuckDB), a request's questions
+are answered from the copy once it is loaded and caught up, and from SQLite otherwise; a question
+the copy fails on (a DuckDB error) is answered from SQLite again, and logged once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import queue
 import threading
@@ -20,13 +25,19 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from costline_processor.ledger import LedgerReader, open_reader
+from costline_processor.ledger.columnar import ColumnarCopy
 
 T = TypeVar("T")
+log = logging.getLogger("costline")
 
 
 class ReaderPool:
     def __init__(
-        self, location: str, size: int | None = None, opener: Callable[[str], LedgerReader] = open_reader
+        self,
+        location: str,
+        size: int | None = None,
+        opener: Callable[[str], LedgerReader] = open_reader,
+        columnar: ColumnarCopy | None = None,
     ) -> None:
         size = size or min(os.cpu_count() or 2, 4)
         self.location = location
@@ -36,6 +47,8 @@ class ReaderPool:
         self._slots = threading.BoundedSemaphore(size)
         self._all: list[LedgerReader] = []
         self._lock = threading.Lock()
+        self.columnar = columnar
+        self.fallbacks = 0  # questions the columnar copy failed on, answered from SQLite
 
     @contextmanager
     def reader(self) -> Iterator[LedgerReader]:
@@ -57,6 +70,17 @@ class ReaderPool:
 
         def job() -> Any:
             with self.reader() as r:
+                copy = self.columnar.reader(r) if self.columnar is not None else None
+                if copy is None:
+                    return work(r)
+                import duckdb
+
+                try:
+                    return work(copy)
+                except duckdb.Error as e:
+                    self.fallbacks += 1
+                    if self.fallbacks == 1:
+                        log.warning("the page's columnar copy failed on a question (%s); SQLite answers it", e)
                 return work(r)
 
         return await asyncio.get_running_loop().run_in_executor(self._threads, job)
@@ -67,6 +91,7 @@ class ReaderPool:
             pass
 
     def close(self) -> None:
+        """Close the readers (not the columnar copy: whoever made it closes it)."""
         self._threads.shutdown(wait=False)
         with self._lock:
             for r in self._all:

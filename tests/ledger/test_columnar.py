@@ -1,0 +1,178 @@
+"""The page's columnar copy of a SQLite ledger (ledger/columnar.py) stays the ledger: new calls, rewrites, typing.
+
+test_engines_agree.py holds that every question the copy answers is SQLite's answer, byte for byte; here,
+that the copy holds the ledger as it is when a question begins: calls written since it loaded are in the
+next answer, a rewritten call (reprice, a hand edit, a delete, by any costline or none) makes SQLite answer
+until the copy has loaded again, and a load that cannot be made leaves SQLite answering, said once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from dataclasses import replace
+from decimal import Decimal as D
+
+import pytest
+
+from costline_processor.ledger import columnar, open_ledger, open_reader
+from costline_processor.ledger.columnar import ColumnarCopy
+from costline_processor.ledger.query import Question, ask
+from tests.ledger.factory import make_row
+
+BY_USER = Question(dims=("user_id",), limit=1000)
+
+
+def write(path: str, rows) -> None:
+    w = open_ledger(path, flush_interval_s=0.02)
+    w.write(list(rows))
+    w.close(10)
+    assert w.dropped == 0
+
+
+def calls(n: int, cost: str = "0.01", user: str = "u1", **kw):
+    return [make_row(cost, tags={"user_id": user}, **kw) for _ in range(n)]
+
+
+def by_user(reader) -> dict[str, tuple[int, D]]:
+    return {r["user_id"]: (r["calls"], r["cost_usd"]) for r in ask(reader, BY_USER).rows}
+
+
+def copy_reader(copy: ColumnarCopy, path: str):
+    reader = copy.reader(open_reader(path))
+    assert reader is not None and reader.dialect == "duckdb"
+    return reader
+
+
+def wait_ready(copy: ColumnarCopy, timeout: float = 30.0) -> None:
+    end = time.monotonic() + timeout
+    while not copy.ready:
+        assert time.monotonic() < end, "the copy did not load again"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    path = str(tmp_path / "a ledger?#é.db")  # a URI's special characters, and beyond ASCII
+    write(path, calls(3, "0.25") + calls(2, "1.5", user="u2"))
+    return path
+
+
+@pytest.fixture
+def copy(ledger):
+    c = ColumnarCopy(ledger)
+    c.load()
+    yield c
+    c.close()
+
+
+def test_the_copy_answers_as_sqlite(copy, ledger):
+    got = by_user(copy_reader(copy, ledger))
+    assert got == {"u1": (3, D("0.75")), "u2": (2, D("3.0"))}
+    assert got == by_user(open_reader(ledger))
+
+
+def test_calls_written_after_the_load_are_in_the_next_answer(copy, ledger):
+    write(ledger, calls(4, "0.125", user="u3"))
+    assert by_user(copy_reader(copy, ledger))["u3"] == (4, D("0.5"))
+
+
+def test_many_new_calls_load_in_the_background_while_sqlite_answers(copy, ledger, monkeypatch):
+    monkeypatch.setattr(columnar, "APPEND_INLINE", 2)
+    write(ledger, calls(3, "0.5", user="u4"))
+    assert copy.reader(open_reader(ledger)) is None  # SQLite answers this one
+    wait_ready(copy)
+    assert by_user(copy_reader(copy, ledger))["u4"] == (3, D("1.5"))
+
+
+def test_a_repriced_call_loads_the_copy_again(copy, ledger):
+    sqlite = open_reader(ledger)
+    first = next(r for r in sqlite.rows() if r.tags["user_id"] == "u2")
+    sqlite.update_prices([replace(first, cost_usd=D("7"), input_usd=D("7"))])  # what reprice --apply does
+    assert copy.reader(open_reader(ledger)) is None
+    wait_ready(copy)
+    assert by_user(copy_reader(copy, ledger))["u2"] == (2, D("8.5"))
+
+
+@pytest.mark.parametrize(
+    "edit", ["UPDATE costline_calls SET cost_usd = '2', cost_femto = 2000000000000000", "DELETE FROM costline_calls"]
+)
+def test_a_hand_edit_of_a_ledger_an_earlier_costline_made_loads_the_copy_again(ledger, edit):
+    with sqlite3.connect(ledger) as conn:  # a ledger from before the rewrite count: no key, no triggers
+        conn.execute("DELETE FROM costline_meta WHERE key = 'rewrites'")
+        conn.execute("DROP TRIGGER costline_calls_rewritten")
+        conn.execute("DROP TRIGGER costline_calls_removed")
+    copy = ColumnarCopy(ledger)
+    try:
+        copy.load()  # adds them
+        with sqlite3.connect(ledger) as conn:
+            conn.execute(f"{edit} WHERE json_extract(tags, '$.user_id') = 'u1'")
+        assert copy.reader(open_reader(ledger)) is None
+        wait_ready(copy)
+        want = {"u1": (3, D("6"))} if edit.startswith("UPDATE") else {}
+        assert by_user(copy_reader(copy, ledger)) == {**want, "u2": (2, D("3.0"))} == by_user(open_reader(ledger))
+    finally:
+        copy.close()
+
+
+def test_a_column_empty_in_the_first_calls_keeps_its_type(tmp_path):
+    """ADBC types a column by the first rows it reads: without the typed first row, a caveat or a share first
+    seen after 1,024 calls stopped the load (or, worse, read as a number)."""
+    path = str(tmp_path / "ledger.db")
+    later = calls(3, "0.5", user="u9")
+    for r in later:
+        r.price_caveat = "tier_by_rule:batch"
+    write(path, calls(1500, "0.001") + later)
+    copy = ColumnarCopy(path)
+    try:
+        copy.load()
+        reader = copy_reader(copy, path)
+        answer = ask(reader, Question(dims=("caveat",)))
+        assert {r["caveat"]: r["calls"] for r in answer.rows} == {"(none)": 1500, "tier_by_rule:batch": 3}
+        assert answer.rows == ask(open_reader(path), Question(dims=("caveat",))).rows
+    finally:
+        copy.close()
+
+
+def test_a_ledger_it_cannot_mark_leaves_sqlite_answering_said_once(ledger, caplog, monkeypatch):
+    def read_only(self):  # what SQLite says when the ledger is read-only to the page (root here writes anyway)
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    monkeypatch.setattr(ColumnarCopy, "_ensure_triggers", read_only)
+    copy = ColumnarCopy(ledger)
+    try:
+        with caplog.at_level(logging.WARNING, logger="costline"):
+            copy.start()
+            copy._loading.join(30)  # type: ignore[union-attr]
+            copy.start()  # a failed copy is not tried again and again
+        assert not copy.ready and copy.reader(open_reader(ledger)) is None
+        said = [r.getMessage() for r in caplog.records if "columnar copy failed" in r.getMessage()]
+        assert len(said) == 1 and "the page reads SQLite" in said[0] and "readonly" in said[0]
+    finally:
+        copy.close()
+
+
+def test_the_page_answers_from_sqlite_when_the_copy_fails_on_a_question(copy, ledger, caplog):
+    from costline_processor.ui.readers import ReaderPool
+
+    pool = ReaderPool(ledger, size=1, columnar=copy)
+    copy._duck.execute("DROP TABLE costline_calls")  # the copy breaks under the page
+    try:
+        with caplog.at_level(logging.WARNING, logger="costline"):
+            got = [asyncio.run(pool.run(by_user)) for _ in range(2)]
+    finally:
+        pool.close()
+    assert got == [by_user(open_reader(ledger))] * 2 and pool.fallbacks == 2
+    assert sum("columnar copy failed on a question" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_close_removes_the_copy(ledger):
+    copy = ColumnarCopy(ledger)
+    copy.load()
+    where = copy._dir
+    assert (where / "calls.duckdb").exists()
+    copy.close()
+    copy.close()
+    assert not where.exists()
