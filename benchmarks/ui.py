@@ -12,6 +12,10 @@ headless browser: first contentful paint, and the time until every panel has its
 Server-Timing header, and asked to answered, which counts its wait behind the others). Prints figures; never fails
 a build. The issue's bar: first paint under 1 s, no request over 2 s.
 
+On SQLite the page is served twice, side by side: as `costline ui` serves it (with the columnar copy of the
+calls in DuckDB, ledger/columnar.py, whose load is timed first) and with `ui.columnar: false` (SQLite answers
+every question): each request is asked of both in turn, the same repeats.
+
   python benchmarks/ui.py [--calls 1000000] [--repeats 3] [--cache /tmp/costline-reports-bench]
                           [--engine sqlite|postgresql]
 """
@@ -31,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reports import END, pg_ledger, pg_server, sqlite_ledger
 
 from costline_processor.config import Config
+from costline_processor.ledger.columnar import ColumnarCopy
 from costline_processor.ui.access import Access
 from costline_processor.ui.app import build_app, start
 from costline_processor.ui.cache import AnswerCache
@@ -59,9 +64,10 @@ REQUESTS = [
 ]
 
 
-def serve(location: str) -> str:
+def serve(location: str, columnar: ColumnarCopy | None = None) -> str:
     """The page on a free loopback port, on its own event-loop thread; its URL."""
-    app = build_app(ReaderPool(location), Config(), Access(None), clock=lambda: NOW, cache=AnswerCache(ttl_s=0))
+    pool = ReaderPool(location, columnar=columnar)
+    app = build_app(pool, Config(), Access(None), clock=lambda: NOW, cache=AnswerCache(ttl_s=0))
     loop = asyncio.new_event_loop()
     threading.Thread(target=loop.run_forever, daemon=True).start()
     _, url = asyncio.run_coroutine_threadsafe(start(app, "127.0.0.1:0"), loop).result(30)
@@ -130,19 +136,32 @@ def main() -> None:
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     location = sqlite_ledger(args.calls, cache) if args.engine == "sqlite" else pg_ledger(args.calls, pg_server(cache))
-    base = serve(location)
+    pages = {"": serve(location)}
+    if args.engine == "sqlite":
+        copy = ColumnarCopy(location)
+        started = time.perf_counter()
+        copy.load()
+        size = sum(f.stat().st_size for f in copy._dir.iterdir()) / 1e6
+        print(f"columnar copy (DuckDB) loaded in {time.perf_counter() - started:.1f} s, {size:,.0f} MB on disk")
+        pages = {"sqlite only": pages[""], "with the copy": serve(location, copy)}
     print(f"{args.calls:,} calls, {args.engine} ({location}); best and worst of {args.repeats}, seconds")
-    print(f"  {'request':70} {'best':>7} {'worst':>7} {'bytes':>9}")
+    print(f"  {'request':70} " + " ".join(f"{name:>15}" for name in pages) + f" {'bytes':>9}")
+    base = list(pages.values())[-1]
     for path in [*REQUESTS, f"/api/trace/{first_trace(base)}"]:
-        runs = [timed(base + path) for _ in range(args.repeats)]
-        times = [t for t, _ in runs]
-        print(f"  {path:70} {min(times):7.3f} {max(times):7.3f} {runs[-1][1]:9,}", flush=True)
-    page = browser_times(base)
-    if page is None:
-        print("  (no chromium or playwright: the page's paint was not timed)")
-        return
-    for name, seconds in page.items():
-        print(f"  Overview in Chromium: {name:62} {seconds:7.3f}")
+        cells, size = [], 0
+        for url in pages.values():
+            runs = [timed(url + path) for _ in range(args.repeats)]
+            times = [t for t, _ in runs]
+            cells.append(f"{min(times):7.3f} {max(times):7.3f}")
+            size = runs[-1][1]
+        print(f"  {path:70} {' '.join(cells)} {size:9,}", flush=True)
+    for name, url in pages.items():
+        page = browser_times(url)
+        if page is None:
+            print("  (no chromium or playwright: the page's paint was not timed)")
+            return
+        for what, seconds in page.items():
+            print(f"  Overview in Chromium{f' ({name})' if name else ''}: {what:62} {seconds:7.3f}")
 
 
 if __name__ == "__main__":

@@ -311,7 +311,9 @@ def check_tags(reader, q: Question, groups: dict[tuple, dict]) -> None:
 
 
 def _exists(reader, q: Question, tag: str | None) -> bool:
-    """Whether any call of the window (carrying `tag`, when given) is in the ledger."""
+    """Whether any call of the window (carrying `tag`, when given) is in the ledger (SQLite's rollup has the tag
+    names of its whole days: read there, also when a columnar copy answers the question)."""
+    reader = reader.rollup_reader
     st = Statement(dialect(reader.dialect), q.untagged)
     extra = f" AND {st.tag(tag)} IS NOT NULL" if tag else ""
     sources = tag_sources(reader, st, q.since_ns, q.until_ns)
@@ -319,6 +321,7 @@ def _exists(reader, q: Question, tag: str | None) -> bool:
 
 
 def _tag_names(reader, q: Question, most: int = 40) -> list[str]:
+    reader = reader.rollup_reader  # as _exists
     st = Statement(dialect(reader.dialect), q.untagged)
     sources = tag_sources(reader, st, q.since_ns, q.until_ns)
     names = sorted({str(r[0]) for s, w in sources for r in reader.fetch(st.dialect.tag_keys(s, w), st.params)})
