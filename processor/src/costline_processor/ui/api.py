@@ -15,8 +15,9 @@ a smaller amount, `-$0.0057`); a total comes with the text the CLI's footers pri
 formats money itself. A ConfigError (a bad period, an unknown tag) is a 400 with its
 sentence. Queries block, so they run in the reader pool's threads (readers.py); an answer is
 kept for a while by its request (cache.py). Each JSON answer says in a `Server-Timing` header how
-long the ledger took over it (`ledger;dur=` milliseconds, the wait for a reader left out) or that it
-was kept (`cache`): the browser's developer tools and benchmarks/ui.py read it.
+long the ledger took over it and what answered (`ledger;dur=` milliseconds, the wait for a reader left out;
+`desc="sqlite"` or `"duckdb"`, the columnar copy) or that it was kept (`cache`): the browser's developer tools
+and benchmarks/ui.py read it.
 """
 
 from __future__ import annotations
@@ -230,17 +231,18 @@ async def _run(request: web.Request, work: Callable[[Any], Any]) -> Any:
     """`work(reader)` on a pooled reader, or the answer the cache keeps for this request on this UTC day (when
     a day begins, "this month", "today" and the budgets' periods may have moved: nothing kept is reused)."""
     day = bucket(request.app[CLOCK](), "day")
-    took: list[float] = []
+    took: list[tuple[str, float]] = []  # (engine, seconds): two when the columnar copy failed and SQLite answered
 
     def timed(reader) -> Any:
         started = time.perf_counter()
         try:
             return work(reader)
         finally:
-            took.append(time.perf_counter() - started)
+            took.append((reader.dialect, time.perf_counter() - started))
 
     answer = await request.app[CACHE].answer(f"{day} {request.path_qs}", lambda: request.app[POOL].run(timed))
-    request[_TOOK] = f"ledger;dur={took[0] * 1000:.1f}" if took else "cache"
+    seconds = sum(s for _, s in took)
+    request[_TOOK] = f'ledger;dur={seconds * 1000:.1f};desc="{took[-1][0]}"' if took else "cache"
     return answer
 
 
