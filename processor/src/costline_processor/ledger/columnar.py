@@ -32,7 +32,7 @@ import threading
 import time
 import urllib.parse
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ class ColumnarCopy:
         self._own_dir = directory is None
         self._duck = duckdb.connect(str(self._dir / "calls.duckdb"))
         self._lock = threading.Lock()
+        self._cursors = threading.Lock()
         self._ready = False  # the table holds the calls up to _rowid at _rewrites
         self._loading: threading.Thread | None = None
         self._failed: str | None = None
@@ -96,9 +97,18 @@ class ColumnarCopy:
                 self._load_later()
                 return None
             if last > self._rowid:
-                self._append(self._duck, TABLE, self._rowid, last)
+                cur = self.cursor()
+                try:
+                    self._append(cur, TABLE, self._rowid, last)
+                finally:
+                    cur.close()
                 self._rowid = last
-            return LedgerReader(_DuckStore(self.location, self._duck, rows_from), rollup_reader=rows_from)
+            return LedgerReader(_DuckStore(self.location, self.cursor, rows_from), rollup_reader=rows_from)
+
+    def cursor(self):
+        """A connection of its own to the copy (DuckDB's connection object is not for several threads at once)."""
+        with self._cursors:
+            return self._duck.cursor()
 
     def close(self) -> None:
         """Stop answering and remove the copy (a load under way stops at its next step)."""
@@ -122,7 +132,7 @@ class ColumnarCopy:
         try:
             self._ensure_triggers()
             last, rewrites = self._mark()
-            cur = self._duck.cursor()
+            cur = self.cursor()
             cur.execute(f"CREATE OR REPLACE TABLE {TABLE}_next ({_columns_ddl()})")
             self._append(cur, f"{TABLE}_next", 0, last)
             cur.execute("CHECKPOINT")
@@ -178,11 +188,11 @@ class _DuckStore:
 
     dialect = "duckdb"
 
-    def __init__(self, location: str, duck, rows_from: LedgerReader) -> None:
-        self.location, self._duck, self._rows = location, duck, rows_from
+    def __init__(self, location: str, cursor: Callable[[], Any], rows_from: LedgerReader) -> None:
+        self.location, self._cursor, self._rows = location, cursor, rows_from
 
     def fetch(self, sql: str, params: Sequence[Any]) -> Iterator[tuple]:
-        cur = self._duck.cursor()
+        cur = self._cursor()
         try:
             cur.execute("SET integer_division = true")  # `/` between integers truncates, as SQLite's (per connection)
             cur.execute(sql, _used(sql, params))
