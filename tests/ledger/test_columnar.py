@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import sqlite3
+import threading
 import time
 from dataclasses import replace
 from decimal import Decimal as D
@@ -172,7 +174,48 @@ def test_close_removes_the_copy(ledger):
     copy = ColumnarCopy(ledger)
     copy.load()
     where = copy._dir
-    assert (where / "calls.duckdb").exists()
+    assert (where / "calls-1.duckdb").exists()
     copy.close()
     copy.close()
     assert not where.exists()
+
+
+def test_the_page_reads_the_copy_while_a_writer_in_its_process_writes(copy, ledger, monkeypatch):
+    """A writer, the page's readers and the copy's loads and appends in one process, as `./dev demo` has them: the
+    answers stay the ledger's. (The copy's first loader, ADBC's own SQLite in this process, made SQLite drop the
+    other connections' locks when it closed: a stress run like this one died of SIGBUS; columnar_load.py.)"""
+    from costline_processor.ui.readers import ReaderPool
+
+    monkeypatch.setattr(columnar, "APPEND_INLINE", 500)  # some catch-ups append, some load again
+    pool = ReaderPool(ledger, size=2, columnar=copy)
+    stop = threading.Event()
+
+    def write_on() -> None:
+        w = open_ledger(ledger, flush_interval_s=0.005)
+        while not stop.is_set():
+            w.write(calls(random.randint(1, 400), "0.001", user=f"w{random.randint(1, 50)}"))
+            time.sleep(0.005)
+        w.close(10)
+
+    async def ask_on() -> list[str]:
+        engines = []
+        for _ in range(40):
+            got = await asyncio.gather(*(pool.run(lambda r: (r.dialect, by_user(r))) for _ in range(2)))
+            engines += [engine for engine, _ in got]
+        return engines
+
+    writer = threading.Thread(target=write_on)
+    writer.start()
+    try:
+        engines = asyncio.run(ask_on())
+    finally:
+        stop.set()
+        writer.join(30)
+    for _ in range(3):  # the writer's last calls may be more than an append: the copy loads again first
+        wait_ready(copy)
+        final = asyncio.run(pool.run(lambda r: (r.dialect, by_user(r))))
+        if final[0] == "duckdb":
+            break
+    pool.close()
+    assert final == ("duckdb", by_user(open_reader(ledger))) and pool.fallbacks == 0
+    assert "duckdb" in engines and "sqlite" in engines  # both answered while the copy loaded again

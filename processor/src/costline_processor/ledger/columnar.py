@@ -1,20 +1,22 @@
 """A columnar copy of a SQLite ledger's calls, in DuckDB: what the page reads for the questions no rollup holds.
 
-    costline_calls (SQLite) --ADBC, as Arrow (no Python object per call)--> DuckDB file in a temporary
-    directory --query.py, in Dialect "duckdb"--> the same answers, a tenth of the time
+    costline_calls (SQLite) --full load: a process of its own (columnar_load.py: ADBC, Arrow)--> DuckDB file
+    in a temporary directory --query.py, in Dialect "duckdb"--> the same answers, a fifth of the time or less
 
 Why: SQLite has no hash aggregation, so a question by user, session or trace over a 1M-call ledger
-sorts every call (1.2-2.7 s on 2 cores, benchmarks/NOTES.md); DuckDB groups them in ~0.15 s. The
+sorts every call (1.2-2.7 s on 2 cores, benchmarks/NOTES.md); DuckDB answers it in 0.1-0.4 s. The
 copy is ~100 MB on disk per million calls (DuckDB compresses it) and takes ~4.5 s per million to
 load, in the background: until it is ready, SQLite answers.
 
-Kept in step, before each answer (`current`): the copy reads the ledger's last rowid and its count
+Kept in step, before each answer (`reader`): the copy reads the ledger's last rowid and its count
 of rewrites (`costline_meta` key `rewrites`, which triggers on UPDATE and DELETE move: `reprice
 --apply`, or any hand edit; schema.REWRITE_STATEMENTS, added here to a ledger an earlier costline
 made). SQLite's writer appends, in rowid order, one transaction at a time, so the calls after the
 copy's last rowid are the new ones: up to `APPEND_INLINE` of them are appended before the answer
-(a few ms); more, or any rewrite, load again in the background while SQLite answers. So an answer
-from the copy is the ledger as it was when the answer began, as SQLite's own is.
+(read with Python's sqlite3, handed to DuckDB as JSON lines: ~25 µs a call); more, or any rewrite,
+load again in the background while SQLite answers. So an answer from the copy is the ledger as it
+was when the answer began, as SQLite's own is. Only Python's sqlite3 touches the ledger in this
+process (why the full load runs apart: columnar_load.py).
 
 Not copied: anything but the calls. A question SQLite's per-day rollup holds (by feature, model, day...)
 is still answered there (LedgerReader.rollup_reader: milliseconds, where the copy takes ~0.1 s). A failure to
@@ -23,10 +25,14 @@ load (a read-only ledger without the triggers, a disk full) is logged once and S
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import re
 import shutil
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -37,31 +43,34 @@ from pathlib import Path
 from typing import Any
 
 from costline_processor.ledger import LedgerReader
-from costline_processor.ledger.schema import COLUMNS, FEMTO_COLUMN, REWRITE_STATEMENTS, SHARES_COLUMN, TABLE
+from costline_processor.ledger.columnar_load import COPIED, duck_type
+from costline_processor.ledger.schema import REWRITE_STATEMENTS, TABLE
 
 log = logging.getLogger("costline")
 
-APPEND_INLINE = 50_000  # new calls appended before an answer; more load in the background (~0.2 s per 50k)
-_ROWID = "rid"
-_COPIED = ((_ROWID, "INTEGER"), *((c[0], c[1]) for c in COLUMNS), FEMTO_COLUMN, SHARES_COLUMN[:2])
+APPEND_INLINE = 20_000  # new calls appended before an answer (~0.5 s); more load again in the background
 _MARK = f"SELECT (SELECT MAX(rowid) FROM {TABLE}), (SELECT value FROM costline_meta WHERE key = 'rewrites')"
+_NEW = f"SELECT {', '.join(['rowid', *(n for n, _ in COPIED[1:])])} FROM {TABLE} WHERE rowid > ? AND rowid <= ?"
+_TYPES = "{" + ", ".join(f"'{name}': '{duck_type(kind)}'" for name, kind in COPIED) + "}"
+_JSON_LINES = f"format = 'newline_delimited', columns = {_TYPES}"
 
 
 class ColumnarCopy:
-    """The copy of the SQLite ledger at `location`, in a DuckDB file under `directory` (a new temporary one by
+    """The copy of the SQLite ledger at `location`, in DuckDB files under `directory` (a new temporary one by
     default, removed by `close`). `start` loads it in the background; `reader` hands out readers over it."""
 
     def __init__(self, location: str, directory: str | None = None) -> None:
-        import duckdb
+        import duckdb  # noqa: F401  (missing: an ImportError now, not in the background)
 
         self.location = location
         self._dir = Path(directory or tempfile.mkdtemp(prefix="costline-columnar-"))
         self._own_dir = directory is None
-        self._duck = duckdb.connect(str(self._dir / "calls.duckdb"))
+        self._duck: Any = None  # the DuckDB connection of the loaded copy
         self._lock = threading.Lock()
         self._cursors = threading.Lock()
-        self._ready = False  # the table holds the calls up to _rowid at _rewrites
+        self._ready = False  # the copy holds the calls up to _rowid at _rewrites
         self._loading: threading.Thread | None = None
+        self._loads = 0
         self._failed: str | None = None
         self._rowid, self._rewrites = 0, ""
         self._closed = False
@@ -86,10 +95,9 @@ class ColumnarCopy:
     def reader(self, rows_from: LedgerReader) -> LedgerReader | None:
         """A reader over the copy caught up with the ledger now (its rows and traces read by `rows_from`, a
         reader of the SQLite ledger), or None: SQLite answers this time."""
-        if not self._ready:
-            return None
         with self._lock:
             if not self._ready:
+                self._load_later()  # when none runs: one that ended as this copy fell behind again
                 return None
             last, rewrites = self._mark()
             if rewrites != self._rewrites or last - self._rowid > APPEND_INLINE:
@@ -97,11 +105,7 @@ class ColumnarCopy:
                 self._load_later()
                 return None
             if last > self._rowid:
-                cur = self.cursor()
-                try:
-                    self._append(cur, TABLE, self._rowid, last)
-                finally:
-                    cur.close()
+                self._append(self._rowid, last)
                 self._rowid = last
             return LedgerReader(_DuckStore(self.location, self.cursor, rows_from), rollup_reader=rows_from)
 
@@ -111,44 +115,55 @@ class ColumnarCopy:
             return self._duck.cursor()
 
     def close(self) -> None:
-        """Stop answering and remove the copy (a load under way stops at its next step)."""
+        """Stop answering and remove the copy (a load under way is left to end; its file goes with the directory)."""
         with self._lock:
             if self._closed:
                 return
             self._closed, self._ready = True, False
-            self._duck.close()
+            if self._duck is not None:
+                self._duck.close()
         if self._own_dir:
             shutil.rmtree(self._dir, ignore_errors=True)
 
     def _load_later(self) -> None:
-        if self._failed or (self._loading is not None and self._loading.is_alive()):
+        if self._failed or self._closed or (self._loading is not None and self._loading.is_alive()):
             return
         self._loading = threading.Thread(target=self._load, name="costline-columnar", daemon=True)
         self._loading.start()
 
     def _load(self) -> None:
-        """Every call into a new table, which then replaces the copy's."""
+        """Every call into a new DuckDB file (columnar_load.py, in a child process), which then replaces the copy."""
+        import duckdb
+
         began = time.perf_counter()
+        self._loads += 1
+        into = self._dir / f"calls-{self._loads}.duckdb"
         try:
             self._ensure_triggers()
             last, rewrites = self._mark()
-            cur = self.cursor()
-            cur.execute(f"CREATE OR REPLACE TABLE {TABLE}_next ({_columns_ddl()})")
-            self._append(cur, f"{TABLE}_next", 0, last)
-            cur.execute("CHECKPOINT")
-        except Exception as e:  # duckdb's, adbc's, sqlite3's and OSError: all mean SQLite answers
+            child = subprocess.run(
+                [sys.executable, "-m", "costline_processor.ledger.columnar_load", self.location, str(into), str(last)],
+                capture_output=True,
+                text=True,
+            )
+            if child.returncode != 0:
+                raise RuntimeError((child.stderr.strip().splitlines() or [f"exit {child.returncode}"])[-1])
+            duck = duckdb.connect(str(into))
+        except Exception as e:  # sqlite3's, duckdb's, the child's and OSError: all mean SQLite answers
             if not self._closed:
                 self._failed = f"{type(e).__name__}: {e}"
                 log.warning("ledger %s: the page reads SQLite (its columnar copy failed: %s)", self.location, e)
             return
         with self._lock:
             if self._closed:
+                duck.close()
                 return
-            cur.execute("BEGIN")
-            cur.execute(f"DROP TABLE IF EXISTS {TABLE}")
-            cur.execute(f"ALTER TABLE {TABLE}_next RENAME TO {TABLE}")
-            cur.execute("COMMIT")
+            old, self._duck = self._duck, duck
             self._rowid, self._rewrites, self._ready = last, rewrites, True
+        if old is not None:
+            old.close()
+            for f in self._dir.glob(f"calls-{self._loads - 1}.duckdb*"):
+                f.unlink(missing_ok=True)
         took = time.perf_counter() - began
         log.info("ledger %s: columnar copy of its calls up to rowid %d, loaded in %.1f s", self.location, last, took)
 
@@ -164,22 +179,24 @@ class ColumnarCopy:
                 for stmt in REWRITE_STATEMENTS:
                     conn.execute(stmt)
 
-    def _append(self, cur, table: str, after: int, upto: int) -> None:
-        """The calls with rowid in (after, upto] into `table`, streamed as Arrow from SQLite to DuckDB."""
-        import adbc_driver_manager
-        import adbc_driver_sqlite
-
-        db = adbc_driver_sqlite.connect(_uri(self.location))
-        conn = adbc_driver_manager.AdbcConnection(db)
-        stmt = adbc_driver_manager.AdbcStatement(conn)
+    def _append(self, after: int, upto: int) -> None:
+        """The calls with rowid in (after, upto] into the copy: read with Python's sqlite3, handed over as JSON lines
+        (exact: text, integers and NULL as they are; DuckDB's inserts of Python rows take ~1.5 ms a call)."""
+        with _sqlite(self.location) as conn:
+            rows = conn.execute(_NEW, (after, upto)).fetchall()
+        names = [name for name, _ in COPIED]
+        fd, path = tempfile.mkstemp(suffix=".json", dir=self._dir)
         try:
-            stmt.set_sql_query(_select(int(after), int(upto)))
-            stream, _ = stmt.execute_query()
-            cur.from_arrow(stream).filter(f"{_ROWID} >= 0").insert_into(table)
+            with os.fdopen(fd, "w") as f:
+                f.writelines(json.dumps(dict(zip(names, r))) + "\n" for r in rows)
+            cur = self.cursor()
+            try:
+                source = "'" + path.replace("'", "''") + "'"
+                cur.execute(f"INSERT INTO {TABLE} SELECT * FROM read_json({source}, {_JSON_LINES})")
+            finally:
+                cur.close()
         finally:
-            stmt.close()
-            conn.close()
-            db.close()
+            os.unlink(path)
 
 
 class _DuckStore:
@@ -220,37 +237,12 @@ def _used(sql: str, params: Any) -> dict | None:
     return {k: v for k, v in params.items() if k in names}
 
 
-def _columns_ddl() -> str:
-    return ", ".join(f"{name} {'BIGINT' if _integer(kind) else 'VARCHAR'}" for name, kind in _COPIED)
-
-
-def _select(after: int, upto: int) -> str:
-    """The calls in (after, upto] by rowid, after one row of rowid -1 whose values give each column its type (ADBC
-    infers a column's type from the first rows it reads, and a column NULL there would be typed as integers)."""
-    typed = [f"-1 AS {_ROWID}", *(f"{_typed(kind)} AS {name}" for name, kind in _COPIED[1:])]
-    names = ["rowid", *(name for name, _ in _COPIED[1:])]
-    calls = f"SELECT {', '.join(names)} FROM {TABLE} WHERE rowid > {after} AND rowid <= {upto}"
-    return f"SELECT {', '.join(typed)} UNION ALL {calls}"
-
-
-def _typed(kind: str) -> str:
-    return "0" if _integer(kind) else "''"
-
-
-def _integer(kind: str) -> bool:
-    return kind.startswith("INTEGER")
-
-
-def _uri(location: str) -> str:
-    return "file:" + urllib.parse.quote(str(Path(location).resolve())) + "?mode=ro"
-
-
 class _sqlite:
-    """A short-lived connection to the ledger (read-only unless `write`)."""
+    """A short-lived connection to the ledger through Python's sqlite3 (read-only unless `write`)."""
 
     def __init__(self, location: str, write: bool = False) -> None:
-        mode = "rw" if write else "ro"
-        self._conn = sqlite3.connect(_uri(location).replace("mode=ro", f"mode={mode}"), uri=True, timeout=30.0)
+        uri = "file:" + urllib.parse.quote(str(Path(location).resolve())) + f"?mode={'rw' if write else 'ro'}"
+        self._conn = sqlite3.connect(uri, uri=True, timeout=30.0)
 
     def __enter__(self) -> sqlite3.Connection:
         return self._conn
