@@ -219,3 +219,17 @@ def test_the_page_reads_the_copy_while_a_writer_in_its_process_writes(copy, ledg
     pool.close()
     assert final == ("duckdb", by_user(open_reader(ledger))) and pool.fallbacks == 0
     assert "duckdb" in engines and "sqlite" in engines  # both answered while the copy loaded again
+
+
+def test_new_calls_it_cannot_append_load_the_copy_again(copy, ledger, caplog, monkeypatch):
+    def refused(self, after, upto):  # what DuckDB says of a value it cannot read (none that costline writes)
+        raise RuntimeError("Invalid Input Error: Malformed JSON")
+
+    write(ledger, calls(2, "0.5", user="u5"))
+    with monkeypatch.context() as m:
+        m.setattr(ColumnarCopy, "_append", refused)
+        with caplog.at_level(logging.WARNING, logger="costline"):
+            assert copy.reader(open_reader(ledger)) is None  # SQLite answers, not an error
+    wait_ready(copy)
+    assert by_user(copy_reader(copy, ledger))["u5"] == (2, D("1.0"))
+    assert sum("could not add new calls" in r.getMessage() for r in caplog.records) == 1

@@ -74,6 +74,7 @@ class ColumnarCopy:
         self._failed: str | None = None
         self._rowid, self._rewrites = 0, ""
         self._closed = False
+        self._said_behind = False
         if self._own_dir:  # also when the process ends without close()
             weakref.finalize(self, shutil.rmtree, self._dir, ignore_errors=True)
 
@@ -105,7 +106,11 @@ class ColumnarCopy:
                 self._load_later()
                 return None
             if last > self._rowid:
-                self._append(self._rowid, last)
+                try:
+                    self._append(self._rowid, last)
+                except Exception as e:  # sqlite3's, duckdb's, OSError: SQLite answers while the copy loads again
+                    self._behind(e)
+                    return None
                 self._rowid = last
             return LedgerReader(_DuckStore(self.location, self.cursor, rows_from), rollup_reader=rows_from)
 
@@ -166,6 +171,14 @@ class ColumnarCopy:
                 f.unlink(missing_ok=True)
         took = time.perf_counter() - began
         log.info("ledger %s: columnar copy of its calls up to rowid %d, loaded in %.1f s", self.location, last, took)
+
+    def _behind(self, e: Exception) -> None:
+        """An append failed: the copy loads anew (the child reads the calls its own way); said once."""
+        if not self._said_behind:
+            self._said_behind = True
+            log.warning("ledger %s: the columnar copy could not add new calls (%s); loading it again", self.location, e)
+        self._ready = False
+        self._load_later()
 
     def _mark(self) -> tuple[int, str]:
         """The ledger's last rowid and its count of rewrites, read together (one statement: one snapshot)."""
