@@ -232,4 +232,4 @@ def test_new_calls_it_cannot_append_load_the_copy_again(copy, ledger, caplog, mo
             assert copy.reader(open_reader(ledger)) is None  # SQLite answers, not an error
     wait_ready(copy)
     assert by_user(copy_reader(copy, ledger))["u5"] == (2, D("1.0"))
-    assert sum("could not add new calls" in r.getMessage() for r in caplog.records) == 1
+    assert sum("could not catch up" in r.getMessage() for r in caplog.records) == 1

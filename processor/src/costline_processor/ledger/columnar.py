@@ -65,7 +65,8 @@ class ColumnarCopy:
         self.location = location
         self._dir = Path(directory or tempfile.mkdtemp(prefix="costline-columnar-"))
         self._own_dir = directory is None
-        self._duck: Any = None  # the DuckDB connection of the loaded copy
+        self._duck: Any = None  # the DuckDB connection of the loaded copy, and its file
+        self._file: Path | None = None
         self._lock = threading.Lock()
         self._cursors = threading.Lock()
         self._ready = False  # the copy holds the calls up to _rowid at _rewrites
@@ -100,18 +101,18 @@ class ColumnarCopy:
             if not self._ready:
                 self._load_later()  # when none runs: one that ended as this copy fell behind again
                 return None
-            last, rewrites = self._mark()
-            if rewrites != self._rewrites or last - self._rowid > APPEND_INLINE:
-                self._ready = False
-                self._load_later()
-                return None
-            if last > self._rowid:
-                try:
-                    self._append(self._rowid, last)
-                except Exception as e:  # sqlite3's, duckdb's, OSError: SQLite answers while the copy loads again
-                    self._behind(e)
+            try:
+                last, rewrites = self._mark()
+                if rewrites != self._rewrites or last - self._rowid > APPEND_INLINE:
+                    self._ready = False
+                    self._load_later()
                     return None
-                self._rowid = last
+                if last > self._rowid:
+                    self._append(self._rowid, last)
+                    self._rowid = last
+            except Exception as e:  # sqlite3's, duckdb's, OSError: SQLite answers while the copy loads again
+                self._behind(e)
+                return None
             return LedgerReader(_DuckStore(self.location, self.cursor, rows_from), rollup_reader=rows_from)
 
     def cursor(self):
@@ -163,20 +164,21 @@ class ColumnarCopy:
             if self._closed:
                 duck.close()
                 return
-            old, self._duck = self._duck, duck
+            (old, gone), (self._duck, self._file) = (self._duck, self._file), (duck, into)
             self._rowid, self._rewrites, self._ready = last, rewrites, True
-        if old is not None:
+        if old is not None and gone is not None:
             old.close()
-            for f in self._dir.glob(f"calls-{self._loads - 1}.duckdb*"):
+            for f in self._dir.glob(f"{gone.name}*"):  # the file and its write-ahead log
                 f.unlink(missing_ok=True)
         took = time.perf_counter() - began
         log.info("ledger %s: columnar copy of its calls up to rowid %d, loaded in %.1f s", self.location, last, took)
 
     def _behind(self, e: Exception) -> None:
-        """An append failed: the copy loads anew (the child reads the calls its own way); said once."""
+        """The copy could not catch up (reading the ledger's mark or its new calls, or adding them): it loads anew
+        (the child reads the calls its own way); said once."""
         if not self._said_behind:
             self._said_behind = True
-            log.warning("ledger %s: the columnar copy could not add new calls (%s); loading it again", self.location, e)
+            log.warning("ledger %s: the columnar copy could not catch up (%s); loading it again", self.location, e)
         self._ready = False
         self._load_later()
 
