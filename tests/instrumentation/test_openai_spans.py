@@ -167,6 +167,47 @@ def test_responses_file_search_calls_are_counted_and_billed(fake, exporter, inst
     ]
 
 
+# OpenAI's pricing page, built-in tools: web search (the GA tool) $10 per 1,000 calls on any model; web search
+# preview $10 on reasoning models (gpt-5, o-series), $25 on the others (gpt-4o, gpt-4.1), their search content
+# tokens free (not in the usage). Token prices per million: gpt-4o $2.50 in, $1.25 cached, $10 out; gpt-5 $1.25,
+# $0.125, $10. Before, every search cost $0.01: a gpt-4o call's two preview searches $0.03 short.
+WEB_SEARCH_BILLS = [  # (model, tool, the span's count, USD per search, rates in / cached / out per million)
+    ("gpt-4o", "web_search_preview", "preview_web_searches", "0.025", ("2.50", "1.25", "10")),
+    ("gpt-4o", "web_search_preview_2025_03_11", "preview_web_searches", "0.025", ("2.50", "1.25", "10")),
+    ("gpt-4o", "web_search", "web_searches", "0.01", ("2.50", "1.25", "10")),
+    ("gpt-5", "web_search_preview", "preview_web_searches", "0.01", ("1.25", "0.125", "10")),
+    ("gpt-5", "web_search", "web_searches", "0.01", ("1.25", "0.125", "10")),
+]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("model, tool, count, per_search, rates", WEB_SEARCH_BILLS)
+def test_web_searches_are_billed_by_the_tool_that_ran_them(
+    fake, exporter, instrument_openai, mode, stream, model, tool, count, per_search, rates
+):
+    call(
+        openai_client(fake, mode),
+        mode,
+        "responses.create",
+        model=model,
+        input=PROMPT,
+        tools=[{"type": tool}],
+        stream=stream,
+    )
+    a = only_model_span(exporter, SCOPE).attributes
+    other = ({"web_searches", "preview_web_searches"} - {count}).pop()
+    assert a[f"costline.usage.{count}"] == 2 and f"costline.usage.{other}" not in a  # the fake's two items
+    priced = list_price(a, 1_790_000_000 * 10**9)
+    r_in, r_read, r_out = (Decimal(r) for r in rates)
+    inp, read, out = (a[f"gen_ai.usage.{k}"] for k in ("input_tokens", "cache_read.input_tokens", "output_tokens"))
+    tokens = ((inp - read) * r_in + read * r_read + out * r_out) / 1_000_000
+    assert priced.total_usd == tokens + 2 * Decimal(per_search)
+    sku = "web_search_preview" if count == "preview_web_searches" else "web_search"
+    assert [s[:3] for s in priced.skus if "search" in s[0]] == [(sku, 2, 2 * Decimal(per_search))]
+    assert priced.caveat == ("preview_web_searches_by_rule" if sku == "web_search_preview" else None)
+
+
 # OpenAI's pricing page, image generation: gpt-image-1 text input $5, image output $40 per million tokens;
 # gpt-image-1.5 text input $5, image output $32 (its text output $10).
 GPT_IMAGE = {"gpt-image-1": (Decimal(5), Decimal(40)), "gpt-image-1.5": (Decimal(5), Decimal(32))}

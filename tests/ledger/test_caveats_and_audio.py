@@ -60,12 +60,12 @@ def test_a_version_1_ledger_is_migrated_and_keeps_its_rows(tmp_path):
     assert got[old.span_id] == replace(old, tier=None)
     assert got[new.span_id] == new
     (version,) = sqlite3.connect(path).execute("SELECT value FROM costline_meta").fetchone()
-    assert version == schema.SCHEMA_VERSION == "9"
+    assert version == schema.SCHEMA_VERSION == "10"
 
 
 def test_an_unknown_version_is_refused():
-    assert schema.migrations("10", "sqlite") is None and schema.migrations("x", "postgresql") is None
-    assert schema.migrations("9", "sqlite") == []
+    assert schema.migrations("11", "sqlite") is None and schema.migrations("x", "postgresql") is None
+    assert schema.migrations("10", "sqlite") == []
     pg = schema.migrations("1", "postgresql")
     assert pg[0].startswith(f"ALTER TABLE {schema.TABLE} ADD COLUMN IF NOT EXISTS audio_input_tokens BIGINT")
 

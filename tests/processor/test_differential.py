@@ -29,8 +29,11 @@ ROOT = Path(__file__).resolve().parents[2]
 # Schema 9: LedgerRow gained file_searches (every row's repr changes; the corpus has no file search, so no span,
 # cost or counter does): with it left out of repr both digests are still the previous ones, 2d681054...c2b8 and
 # 477e1cc6...f016.
-REFERENCE = "ac3d40fffd308c66ec6840f09ae912be42f19e18bb8bd9d9186015ed33751983"
-OFF_REFERENCE = "98778ac39a96085a0ea5da1facd28e37e04d86b43e95993a9254ef8e07655615"
+# Schema 10: LedgerRow gained preview_web_searches (every row's repr changes; the corpus has no preview search, so no
+# span, cost or counter does): with it left out of repr both digests are still the previous ones, ac3d40ff...83 and
+# 98778ac3...15.
+REFERENCE = "ef3af4cc68be87b3b5cb871d8d05b42c4e033c9d7f09be225aefe842fc5abcd8"
+OFF_REFERENCE = "1c6ff01dd04fa42a5b4fe220718fa3ec15277e206a3352130458bf120c687b91"
 PRICES_VERSION = "0.2.3"  # the digest prices the corpus with this genai-prices' data
 
 

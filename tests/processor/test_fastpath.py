@@ -419,8 +419,8 @@ def test_direct_constructors_make_the_dataclass_objects():
         assert made == Cost(*cost_args) and repr(made) == repr(Cost(*cost_args))
         assert hash(made) == hash(Cost(*cost_args))
     assert len(rate_card.COST_SLOTS) == len(fields(Cost))  # a field added to Cost must be set there too
-    usage = normalize._new_usage(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
-    made = Usage(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
+    usage = normalize._new_usage(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+    made = Usage(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
     assert usage == made and repr(usage) == repr(made)
     assert len(normalize._USAGE_SLOTS) == len(fields(Usage))
     from costline_processor.assembly import context

@@ -29,6 +29,12 @@ Most calls have none. Values, comma-joined when several apply:
     file_searches_unpriced
                          the same for file searches (OpenAI's file_search tool over a vector store,
                          $2.50 per 1,000 in genai-prices for OpenAI's models)
+    preview_web_searches_unpriced
+                         the same for searches by OpenAI's web_search_preview tool (search_rules.py)
+    preview_web_searches_by_rule
+                         the call's web_search_preview searches are priced by OpenAI's published rule
+                         (search_rules.py: $25 per 1,000 on gpt-4o and gpt-4.1, the web-search price on
+                         reasoning models), which the price data does not list
 
 Why tiers need rules: genai-prices 0.2.3 lists batch prices from 2026-10-14 and OpenAI's
 flex and priority prices from 2026-10-12, the dates it collected them, not the dates the
@@ -50,7 +56,13 @@ AUDIO_AT_TEXT_RATE = "audio_at_text_rate"
 IMAGE_AT_TEXT_RATE = "image_at_text_rate"
 WEB_SEARCHES_UNPRICED = "web_searches_unpriced"
 FILE_SEARCHES_UNPRICED = "file_searches_unpriced"
-SEARCHES_UNPRICED = {"web_search": WEB_SEARCHES_UNPRICED, "file_search": FILE_SEARCHES_UNPRICED}  # by SKU
+PREVIEW_WEB_SEARCHES_UNPRICED = "preview_web_searches_unpriced"
+PREVIEW_WEB_SEARCHES_BY_RULE = "preview_web_searches_by_rule"
+SEARCHES_UNPRICED = {  # by SKU
+    "web_search": WEB_SEARCHES_UNPRICED,
+    "file_search": FILE_SEARCHES_UNPRICED,
+    "web_search_preview": PREVIEW_WEB_SEARCHES_UNPRICED,
+}
 CONTEXT_TIER_UNPRICED = "context_tier_unpriced"
 IMAGE_SPLIT_UNKNOWN = "image_split_unknown"
 BY_RULE = "tier_by_rule:"

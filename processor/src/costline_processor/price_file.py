@@ -14,6 +14,7 @@ Entries here win over genai-prices. The file is YAML with two optional lists:
         per_call: 0.001           # USD per call, on top of any token price
         web_search: 0.01          # USD per web search the provider ran for a call (beside other prices)
         file_search: 0.0025       # USD per file (vector store) search, likewise
+        web_search_preview: 0.025 # USD per search by OpenAI's web_search_preview tool, likewise
         per_second: 0.0004        # USD per second of span duration (self-hosted), or
         gpu_hour: 2.49            # USD per GPU-hour x gpus x span duration
         gpus: 4                   # with gpu_hour only; default 1
@@ -63,7 +64,11 @@ from costline_processor.config import ConfigError
 
 TOKEN_RATES = ("input", "output", "cache_read", "cache_write", "cache_write_1h")
 OTHER_RATES = ("per_call", "per_second", "gpu_hour")
-FEE_RATES = ("web_search", "file_search")  # a price per unit of something else than the call: never a call's only price
+FEE_RATES = (
+    "web_search",
+    "file_search",
+    "web_search_preview",
+)  # a price per unit of something else than the call: never a call's only price
 _MODEL_KEYS = frozenset(
     {"provider", "model", "match", "gpus", "from", "until", "tiers", "source", *TOKEN_RATES, *OTHER_RATES, *FEE_RATES}
 )
@@ -104,6 +109,7 @@ class PriceEntry:
     per_call: Decimal | None = None
     web_search: Decimal | None = None
     file_search: Decimal | None = None
+    web_search_preview: Decimal | None = None
     per_second: Decimal | None = None
     gpu_hour: Decimal | None = None
     gpus: Decimal = Decimal(1)

@@ -21,7 +21,7 @@ from typing import Any
 from genai_prices import data_snapshot
 from genai_prices import types as gp
 
-from costline_processor import model_names, price_caveats
+from costline_processor import model_names, price_caveats, search_rules
 from costline_processor.rate_card import Rate, RateCard, Tiered
 from costline_processor.records import UNKNOWN_MODEL, ModelCall, Unpriced
 
@@ -76,6 +76,8 @@ def compile_card(lib: LibraryModel, call: ModelCall, start_unix_nano: int, libra
     per_request = _rate(prices.requests_kcount)
     searches = _rate(prices.web_searches_kcount)
     file_searches = _rate(prices.storage_searches_kcount)
+    per_web_search = searches / 1000 if isinstance(searches, Decimal) else None
+    preview = search_rules.preview_rate(lib.provider.id, lib.model.id, per_web_search)
     if rates[0] is None and rates[1] is None and per_request is None:
         return Unpriced(UNKNOWN_MODEL, f"{library_source} has no token prices for {lib.provider.id} {lib.model.id}")
     return RateCard(
@@ -84,8 +86,10 @@ def compile_card(lib: LibraryModel, call: ModelCall, start_unix_nano: int, libra
         source=lib.source,
         rates=rates,
         per_call=per_request / 1000 if isinstance(per_request, Decimal) else _ZERO,
-        per_web_search=searches / 1000 if isinstance(searches, Decimal) else None,
+        per_web_search=per_web_search,
         per_file_search=file_searches / 1000 if isinstance(file_searches, Decimal) else None,
+        per_preview_web_search=preview,
+        preview_by_rule=preview is not None,
         factor=lib.factor,
         caveat=caveat,
         untiered_above=None if isinstance(rates[0], Tiered) else makers_threshold(lib, when),

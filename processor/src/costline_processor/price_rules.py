@@ -10,7 +10,8 @@ genai-prices model the names resolve to (so `gpt-4o` applies to spans that carry
 An entry that prices tokens takes the components it leaves out from the list price
 of the model the call resolves to (same moment, tier and batch flag): a negotiated
 `input`/`output` keeps the list `cache_read`, 1-hour writes, reasoning, per-request
-fees and the price per web search. Entries that price whole calls only (per_call, per_second, gpu_hour) stand alone.
+fees and the prices per search (the web_search_preview one search_rules.py's, marked as its rule's).
+Entries that price whole calls only (per_call, per_second, gpu_hour) stand alone.
 
 The user's entries override the list price: such a card carries the card below it
 (`list_card`, the list price of the same call) so the ledger keeps both. Corrections are
@@ -90,6 +91,7 @@ def entry_card(e: PriceEntry, rule: Rule, provider: str, model: str, listed: Rat
             per_second=per_second,
             per_web_search=e.web_search,
             per_file_search=e.file_search,
+            per_preview_web_search=e.web_search_preview,
             factor=rule.factor,
         )
     merged = [o if o is not None else lr for o, lr in zip(own, listed.rates)]
@@ -97,6 +99,7 @@ def entry_card(e: PriceEntry, rule: Rule, provider: str, model: str, listed: Rat
     rates = (*merged, reasoning, *listed.rates[6:])
     borrowed = any(o is None and lr is not None for o, lr in zip(own, listed.rates)) or reasoning is not None
     per_call = e.per_call if e.per_call is not None else listed.per_call
+    preview = e.web_search_preview
     library = listed.source.split(" + ")[0]  # "genai-prices X" (or "corrections.yaml"), without a discount's file
     source = f"{rule.source} + {library}" if borrowed or (e.per_call is None and listed.per_call) else rule.source
     return RateCard(
@@ -108,6 +111,8 @@ def entry_card(e: PriceEntry, rule: Rule, provider: str, model: str, listed: Rat
         per_second=per_second,
         per_web_search=e.web_search if e.web_search is not None else listed.per_web_search,
         per_file_search=e.file_search if e.file_search is not None else listed.per_file_search,
+        per_preview_web_search=preview if preview is not None else listed.per_preview_web_search,
+        preview_by_rule=preview is None and listed.preview_by_rule,
         factor=rule.factor,
         list_card=listed if rule.overrides else None,
     )

@@ -8,9 +8,11 @@ writes, each cache count at its own rate when the card has one (else at the inpu
 genai-prices does), 1-hour cache writes at the 1-hour rate when it has one. Fees that are not
 tokens (per call, per second, per web search) are booked under input_usd so the components add up
 to the total. Web searches (`Usage.web_searches`) cost the card's `per_web_search` each, SKU
-`web_search`, and file searches (`Usage.file_searches`) its `per_file_search`, SKU `file_search`;
-a card without such a price bills the tokens and marks the Cost (`web_searches_unpriced`,
-`file_searches_unpriced`): the searches are never silently free.
+`web_search`, file searches (`Usage.file_searches`) its `per_file_search`, SKU `file_search`, and
+OpenAI's web_search_preview searches (`Usage.preview_web_searches`) its `per_preview_web_search`, SKU
+`web_search_preview` (search_rules.py: $25 per 1,000 on gpt-4o and gpt-4.1); a card without such a
+price bills the tokens and marks the Cost (`web_searches_unpriced`, `file_searches_unpriced`,
+`preview_web_searches_unpriced`): the searches are never silently free.
 
 Calls with audio or image tokens go through modality_cost.py; a card with a discount keeps the list price
 beside the bill; calls whose components are not each one token type at one rate are also priced
@@ -24,7 +26,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from costline_processor import modality_cost, sku_cost
-from costline_processor.price_caveats import CONTEXT_TIER_UNPRICED, SEARCHES_UNPRICED, joined
+from costline_processor.price_caveats import (
+    CONTEXT_TIER_UNPRICED,
+    PREVIEW_WEB_SEARCHES_BY_RULE,
+    SEARCHES_UNPRICED,
+    joined,
+)
 from costline_processor.records import INVALID_USAGE, Cost, Unpriced, Usage
 
 _ZERO = Decimal(0)
@@ -111,6 +118,8 @@ class RateCard:
     per_second: Decimal = _ZERO
     per_web_search: Decimal | None = None  # USD per web search; None: no price for them
     per_file_search: Decimal | None = None  # USD per file search; None: no price for them
+    per_preview_web_search: Decimal | None = None  # USD per web_search_preview search; None: no price for them
+    preview_by_rule: bool = False  # per_preview_web_search is search_rules.py's (the price data has none)
     factor: Decimal | None = None  # 1 - discount
     caveat: str | None = None
     # the input above which the model's maker bills long-context rates that this card's data lacks (a route's:
@@ -158,7 +167,7 @@ class RateCard:
         input_usd = (r_in * uncached / _MTOK if r_in is not None and uncached else _ZERO) + self.per_call
         if self.per_second and duration_ns > 0:
             input_usd += self.per_second * int(duration_ns) / 1_000_000_000
-        searches = u.web_searches or u.file_searches
+        searches = u.web_searches or u.file_searches or u.preview_web_searches
         if searches:  # (rare) a fee per search; none priced: said, never free
             fees, caveat = self._search_fees(u, caveat)
             input_usd += fees
@@ -208,6 +217,8 @@ class RateCard:
         for sku, n, rate in sku_cost.searches(self, u):
             if rate is not None:
                 usd += rate * n
+                if self.preview_by_rule and sku == "web_search_preview":
+                    caveat = joined(caveat, PREVIEW_WEB_SEARCHES_BY_RULE)
             else:
                 caveat = joined(caveat, SEARCHES_UNPRICED[sku])
         return usd, caveat

@@ -71,8 +71,9 @@ class Usage:
     nothing is billed twice: audio_input_tokens is part of input_tokens,
     audio_cache_read_tokens part of both cache_read_tokens and audio_input_tokens,
     audio_output_tokens part of output_tokens; the image counts likewise (and audio and image
-    together never more than the totals). web_searches and file_searches are no token counts:
-    a fee per search on top of the tokens (genai-prices' `web_searches`, `storage_searches`).
+    together never more than the totals). web_searches, preview_web_searches and file_searches are no
+    token counts: a fee per search on top of the tokens (genai-prices' `web_searches`, `storage_searches`;
+    OpenAI's web_search_preview tool has a price of its own, search_rules.py).
     """
 
     input_tokens: int = 0
@@ -89,12 +90,14 @@ class Usage:
     image_cache_read_tokens: int = 0  # subset of cache_read_tokens and of image_input_tokens
     web_searches: int = 0  # server-side web searches the provider billed with the call (a count, not tokens)
     file_searches: int = 0  # server-side file (vector store) searches billed with the call: OpenAI's file_search
+    # OpenAI's web searches run by its web_search_preview tool (not in web_searches): $25 per 1,000 on gpt-4o / 4.1
+    preview_web_searches: int = 0
 
 
 # The normalize dialects whose spans never count image tokens apart (OpenInference, LangSmith and the Vercel AI SDK
 # have no such attribute): for them, no image count is not "no image" (price_caveats.IMAGE_SPLIT_UNKNOWN).
 DIALECTS_WITHOUT_IMAGE_COUNTS = frozenset({"openinference", "langsmith", "vercel"})
-SEARCHES = ("web_searches", "file_searches")  # Usage's counts billed per search, not per token
+SEARCHES = ("web_searches", "file_searches", "preview_web_searches")  # Usage's counts billed per search, not per token
 
 
 @dataclass(slots=True)
@@ -203,6 +206,7 @@ class LedgerRow:
     cache_write_1h_tokens: int = 0  # subset of cache_write_tokens (Anthropic 1-hour TTL)
     web_searches: int = 0  # Usage.web_searches (0 in calls written before schema 8)
     file_searches: int = 0  # Usage.file_searches (0 in calls written before schema 9)
+    preview_web_searches: int = 0  # Usage.preview_web_searches (0 in calls written before schema 10)
     image_input_tokens: int = 0  # Usage's image subsets (0 in calls written before schema 8)
     image_output_tokens: int = 0
     image_cache_read_tokens: int = 0

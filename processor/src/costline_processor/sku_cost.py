@@ -12,6 +12,7 @@ of genai-prices' unit tree, as pricing bills them (records.Usage: counts are sub
     image_output        image output
     web_search          web searches the provider ran for the call, at the card's price per search
     file_search         file (vector store) searches, likewise
+    web_search_preview  searches by OpenAI's web_search_preview tool, at the card's price for them
 
 A count the card has no rate for is billed where pricing bills it (cache reads without a
 cache rate are input, reasoning without a reasoning rate is output), so each SKU has one
@@ -51,6 +52,7 @@ SKUS = (
     "requests",
     "web_search",
     "file_search",
+    "web_search_preview",
 )
 # The ledger component each SKU's money is part of (input_usd, output_usd, cache_read_usd, cache_write_usd).
 COMPONENT = {
@@ -69,6 +71,7 @@ COMPONENT = {
     "requests": "input",
     "web_search": "input",
     "file_search": "input",
+    "web_search_preview": "input",
 }
 _MTOK = Decimal(1_000_000)
 _ZERO = Decimal(0)
@@ -114,7 +117,11 @@ def priced(card: RateCard, u: Usage, duration_ns: int) -> dict[str, tuple[int, D
 
 
 # The searches billed apiece on top of the tokens: (SKU, its Usage count, the RateCard's price for one)
-SEARCH_KINDS = (("web_search", "web_searches", "per_web_search"), ("file_search", "file_searches", "per_file_search"))
+SEARCH_KINDS = (
+    ("web_search", "web_searches", "per_web_search"),
+    ("file_search", "file_searches", "per_file_search"),
+    ("web_search_preview", "preview_web_searches", "per_preview_web_search"),
+)
 
 
 def searches(card: RateCard, u: Usage) -> list[tuple[str, int, Decimal | None]]:

@@ -61,6 +61,8 @@ USAGE_MISSING = "costline.usage.missing"
 CACHE_WRITE_1H_TOKENS = "costline.usage.cache_write_1h_tokens"
 WEB_SEARCHES = "costline.usage.web_searches"  # server-side web searches billed with the call (a fee each)
 FILE_SEARCHES = "costline.usage.file_searches"  # server-side file (vector store) searches, likewise
+# OpenAI web searches by its web_search_preview tool, not in WEB_SEARCHES: priced apart ($25 per 1,000 on gpt-4o)
+PREVIEW_WEB_SEARCHES = "costline.usage.preview_web_searches"
 REPORTED_COST_USD = "costline.reported_cost.usd"
 STEP_NAME = "costline.step.name"
 

@@ -205,4 +205,5 @@ def row(
         cache_write_1h_tokens=u.cache_write_1h_tokens if u else 0,
         web_searches=u.web_searches if u else 0,
         file_searches=u.file_searches if u else 0,
+        preview_web_searches=u.preview_web_searches if u else 0,
     )

@@ -16,11 +16,12 @@ import sys
 from collections import Counter
 from datetime import UTC, datetime
 
+from costline_processor import search_rules
 from costline_processor.config import ConfigError
 from costline_processor.ledger import options
 from costline_processor.ledger.periods import parse_time
 from costline_processor.ledger.render import render
-from costline_processor.price_caveats import SEARCHES_UNPRICED
+from costline_processor.price_caveats import PREVIEW_WEB_SEARCHES_BY_RULE, SEARCHES_UNPRICED
 from costline_processor.sku_cost import SEARCH_KINDS
 
 _RATES = (
@@ -107,6 +108,8 @@ def run_show(args) -> int:
     for sku, _, price in SEARCH_KINDS:
         rate = getattr(card, price)
         said = f"${rate}" if rate is not None else f"none listed (caveat {SEARCHES_UNPRICED[sku]})"
+        if rate is not None and sku == "web_search_preview" and card.preview_by_rule:
+            said += f" (OpenAI's rule, caveat {PREVIEW_WEB_SEARCHES_BY_RULE}: {search_rules.SOURCE})"
         out.write(f"per {sku.replace('_', ' ')}: {said}\n")
     if card.factor is not None:
         out.write(f"discount: {(1 - card.factor) * 100:g}% off every component\n")

@@ -57,7 +57,8 @@ maps it to (embeddings echo the request model, as OpenAI does), and:
                                               {type: tokens}, input 50 audio + W prompt text, output 6 (streamed:
                                               on the final transcript.text.done event)
     OpenAI responses with a web search tool (`"type": "web_search..."`) in `tools`: two `web_search_call`
-        items before the message (in the final response of a stream)
+        items before the message (in the final response of a stream); every response echoes the request's
+        `tools`, as OpenAI's do (which says whether the searches were web_search_preview's)
     Gemini generateContent (usageMetadata; W = the words of the text parts of `contents` and
     `systemInstruction`; modelVersion = the path's model, as Google answers, or its `response_models` entry)
         promptTokenCount (inclusive of cached, as Google reports)  10 + W + 25 per audio part (an `inlineData`

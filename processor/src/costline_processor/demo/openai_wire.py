@@ -206,7 +206,7 @@ def response_json(body: dict, rid: str, model: str, status: str = "completed") -
         "service_tier": _tier(body),
         "parallel_tool_calls": True,
         "tool_choice": "auto",
-        "tools": [],
+        "tools": [t for t in body.get("tools") or () if isinstance(t, dict)],  # the request's, as OpenAI echoes them
         "temperature": 1.0,
         "top_p": 1.0,
         "error": None,

@@ -42,6 +42,7 @@ from costline_processor.ledger.periods import DAY_NS, day_start, iso, month_star
 from costline_processor.ledger.skus import ORDER, UNPRICED, row_skus
 from costline_processor.records import LedgerRow
 from costline_processor.shares import owners, split_row
+from costline_processor.sku_cost import SEARCH_KINDS
 
 COLUMNS = [
     "BillingAccountId",
@@ -79,6 +80,7 @@ COLUMNS = [
     "x_PriceCaveat",
 ]
 SERVICE_CATEGORY = "AI and Machine Learning"
+_SEARCH_SKUS = frozenset(kind[0] for kind in SEARCH_KINDS)  # quantities in Searches
 DEFAULT_EXCLUDED_TAGS = frozenset({"session_id", "outcome"})  # per-request values: one row per session is no summary
 METERS = {
     "input": "Input Tokens",
@@ -96,6 +98,7 @@ METERS = {
     "requests": "Requests",
     "web_search": "Web Searches",
     "file_search": "File Searches",
+    "web_search_preview": "Web Searches (Preview Tool)",
     "other": "Reported Cost",
     UNPRICED: "Unpriced Tokens",
 }
@@ -193,7 +196,7 @@ def _row(g: dict, account: str) -> dict:
     what = ", ".join(f"{k}={v}" for k, v in tags.items()) or "untagged"
     sku, quantity, unpriced = g["sku"], g["quantity"], g["sku"] == UNPRICED
     tier = f"/{g['tier']}" if g["tier"] else ""
-    unit = {"requests": "Requests", "web_search": "Searches", "file_search": "Searches"}.get(sku, "Tokens")
+    unit = "Requests" if sku == "requests" else "Searches" if sku in _SEARCH_SKUS else "Tokens"
     return {
         "BillingAccountId": account,
         "BillingPeriodStart": iso(bill_start),

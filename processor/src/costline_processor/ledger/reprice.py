@@ -69,6 +69,7 @@ def as_call(row: LedgerRow) -> ModelCall:
         image_cache_read_tokens=row.image_cache_read_tokens,
         web_searches=row.web_searches,
         file_searches=row.file_searches,
+        preview_web_searches=row.preview_web_searches,
     )
     return ModelCall(
         dialect="ledger",

@@ -50,6 +50,10 @@ include them.
 
 Version 9 keeps the file searches (`file_searches`: OpenAI's file_search tool over a vector store,
 billed per search like web searches), for the same reason; 0 for the calls written before it.
+
+Version 10 keeps the searches by OpenAI's web_search_preview tool (`preview_web_searches`, not in
+`web_searches`: $25 per 1,000 on gpt-4o and gpt-4.1, search_rules.py), for the same reason; 0 for the
+calls written before it, whose preview searches were counted as web searches and are billed so again.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ from costline_processor.ledger import rollup
 from costline_processor.records import LedgerRow
 from costline_processor.shares import column as shares_column
 
-SCHEMA_VERSION = "9"
+SCHEMA_VERSION = "10"
 TABLE = "costline_calls"
 
 TOKEN_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens")
@@ -108,6 +112,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     *((f, "INTEGER NOT NULL DEFAULT 0", "BIGINT NOT NULL DEFAULT 0") for f in IMAGE_FIELDS),
     # version 9
     ("file_searches", "INTEGER NOT NULL DEFAULT 0", "BIGINT NOT NULL DEFAULT 0"),
+    # version 10
+    ("preview_web_searches", "INTEGER NOT NULL DEFAULT 0", "BIGINT NOT NULL DEFAULT 0"),
 )
 COLUMN_NAMES = tuple(c[0] for c in COLUMNS)
 # Version 4, SQLite only: cost_usd as an integer count of femto-dollars, when exact (see `femto`).
@@ -129,6 +135,7 @@ _ADDED_IN = {
     "7": ("tier", "cache_write_1h_tokens"),
     "8": ("web_searches", *IMAGE_FIELDS),
     "9": ("file_searches",),
+    "10": ("preview_web_searches",),
 }
 # What each version's new columns hold for the rows already there, when NULL would not say it,
 # by dialect ("" for both). FEMTO_FUNCTION is `femto`, registered on every SQLite connection.
@@ -332,6 +339,7 @@ def _params(row: LedgerRow, recorded_unix_nano: int, dialect: str, tags: str) ->
         int(row.web_searches),
         *(int(getattr(row, f)) for f in IMAGE_FIELDS),
         int(row.file_searches),
+        int(row.preview_web_searches),
         shares_column(row.tags),
         *((femto(row.cost_usd),) if dialect == "sqlite" else ()),
     )
@@ -373,6 +381,7 @@ def from_record(record: Sequence[Any]) -> LedgerRow:
         cache_write_1h_tokens=int(values["cache_write_1h_tokens"]),
         web_searches=int(values["web_searches"]),
         file_searches=int(values["file_searches"]),
+        preview_web_searches=int(values["preview_web_searches"]),
     )
 
 

@@ -267,6 +267,7 @@ _USAGE_SLOTS = tuple(
         "image_cache_read_tokens",
         "web_searches",
         "file_searches",
+        "preview_web_searches",
     )
 )
 
@@ -286,19 +287,34 @@ def _new_usage(
     image_read,
     searches,
     file_searches,
+    preview_searches,
 ) -> Usage:
     """Usage(...), the same object: a frozen dataclass' __init__ sets each field through object.__setattr__;
     setting its slots directly takes half the time."""
     u = object.__new__(Usage)
-    s_in, s_out, s_read, s_write, s_1h, s_reasoning, s_ain, s_aout, s_aread, s_iin, s_iout, s_iread, s_web, s_file = (
-        _USAGE_SLOTS
-    )
+    (
+        s_in,
+        s_out,
+        s_read,
+        s_write,
+        s_1h,
+        s_reason,
+        s_ain,
+        s_aout,
+        s_aread,
+        s_iin,
+        s_iout,
+        s_iread,
+        s_web,
+        s_file,
+        s_pre,
+    ) = _USAGE_SLOTS
     s_in(u, input_tokens)
     s_out(u, output_tokens)
     s_read(u, cache_read)
     s_write(u, cache_write)
     s_1h(u, one_hour)
-    s_reasoning(u, reasoning)
+    s_reason(u, reasoning)
     s_ain(u, audio_in)
     s_aout(u, audio_out)
     s_aread(u, audio_read)
@@ -307,6 +323,7 @@ def _new_usage(
     s_iread(u, image_read)
     s_web(u, searches)
     s_file(u, file_searches)
+    s_pre(u, preview_searches)
     return u
 
 
@@ -327,6 +344,7 @@ def _usage(r: Reading) -> tuple[Usage | None, str | None]:
         r.image_cache_read,
         r.web_searches,
         r.file_searches,
+        r.preview_web_searches,
         r.input_excludes_cache,
         r.output_excludes_reasoning,
     )
@@ -347,6 +365,7 @@ def _usage_of(
     image_read: int | None,
     searches: int | None,
     file_searches: int | None,
+    preview_searches: int | None,
     input_excludes_cache: bool | None,
     output_excludes_reasoning: bool,
 ) -> tuple[Usage | None, str | None]:
@@ -379,6 +398,7 @@ def _usage_of(
         image_read or 0,
         searches or 0,
         file_searches or 0,
+        preview_searches or 0,
     ), None
 
 
@@ -396,15 +416,21 @@ _SLOW: Final = _Slow.SLOW
 _NONE = (None,)
 _Getter = Callable[[tuple[Any, ...]], tuple[Any, ...]]  # values -> the values at some positions
 _Count = int | None
-# values + (None,) -> the counts of semconv._COUNTS (None: absent), in _usage_of's order
+# values + (None,) -> the counts of semconv._COUNTS (None: absent), in _usage_of's order (15 of them)
 _C = _Count
-_Counts = Callable[[tuple[Any, ...]], tuple[_C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C]]  # semconv._COUNTS
+_Counts = Callable[[tuple[Any, ...]], tuple[_C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C, _C]]
 # (dialect, keys, getter of the values _SEMCONV_READS, getter of the counts present, getter of all the counts,
 # whether a token count is present: counts.Reading.has_counts)
 _Shape = tuple[str, tuple[str, ...], _Getter, _Getter, _Counts, bool]
 # Counts that alone say nothing of a call's tokens (Reading.has_counts leaves them out): a span with only
 # these is no_usage (a model call) or no call, not a call of 0 tokens.
-_NOT_ALONE = (semconv.AUDIO_CACHE_READ, semconv.IMAGE_CACHE_READ, (semconv.WEB_SEARCHES,), (semconv.FILE_SEARCHES,))
+_NOT_ALONE = (
+    semconv.AUDIO_CACHE_READ,
+    semconv.IMAGE_CACHE_READ,
+    (semconv.WEB_SEARCHES,),
+    (semconv.FILE_SEARCHES,),
+    (semconv.PREVIEW_WEB_SEARCHES,),
+)
 _SEMCONV_READS = frozenset(
     {
         *semconv.PROVIDER,

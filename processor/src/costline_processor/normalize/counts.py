@@ -40,6 +40,7 @@ class Reading:
     image_cache_read: int | None = None
     web_searches: int | None = None  # server-side web searches billed with the call (records.Usage)
     file_searches: int | None = None  # server-side file searches billed with the call (records.Usage)
+    preview_web_searches: int | None = None  # OpenAI web_search_preview searches billed with the call (records.Usage)
     input_excludes_cache: bool | None = None
     output_excludes_reasoning: bool = False
     model: str | None = None

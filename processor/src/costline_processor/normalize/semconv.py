@@ -2,9 +2,10 @@
 
 Also read for costline's own instrumentation, which writes the same names plus
 `costline.usage.cache_write_1h_tokens` (the Anthropic 1-hour cache-write subset,
-which no semconv attribute carries), `costline.usage.web_searches` and
-`costline.usage.file_searches` (server-side web and file searches the provider billed with the
-call, a fee per search) and `costline.usage.missing` (a streamed call whose usage never arrived).
+which no semconv attribute carries), `costline.usage.web_searches`,
+`costline.usage.file_searches` and `costline.usage.preview_web_searches` (server-side web and file
+searches the provider billed with the call, a fee per search; the last OpenAI's web_search_preview
+tool's, which has a price of its own) and `costline.usage.missing` (a streamed call whose usage never arrived).
 
 Input includes the cache counts per the spec, except on Bedrock: botocore and the
 official genai-bedrock instrumentation copy Converse `inputTokens` raw, which
@@ -37,6 +38,7 @@ CACHE_WRITE_1H = "costline.usage.cache_write_1h_tokens"
 ANTHROPIC_SDK_CACHE_WRITE_1H = "anthropic.usage.cache_creation.ephemeral_1h_input_tokens"
 WEB_SEARCHES = "costline.usage.web_searches"
 FILE_SEARCHES = "costline.usage.file_searches"
+PREVIEW_WEB_SEARCHES = "costline.usage.preview_web_searches"
 USAGE_MISSING = "costline.usage.missing"
 
 PROVIDER = ("gen_ai.provider.name", "gen_ai.system")
@@ -50,13 +52,23 @@ MODEL_OPERATIONS = frozenset(
 )
 
 KEYS = frozenset(
-    {*PROVIDER, RESPONSE_MODEL, REQUEST_MODEL, OPERATION, CACHE_WRITE_1H, WEB_SEARCHES, FILE_SEARCHES, USAGE_MISSING}
+    {
+        *PROVIDER,
+        RESPONSE_MODEL,
+        REQUEST_MODEL,
+        OPERATION,
+        CACHE_WRITE_1H,
+        WEB_SEARCHES,
+        FILE_SEARCHES,
+        PREVIEW_WEB_SEARCHES,
+        USAGE_MISSING,
+    }
     | {ANTHROPIC_SDK_CACHE_WRITE_1H}
 )
 
 
 # How __init__ recognises costline's own spans: any of these keys, or the scope.
-COSTLINE_MARKER_KEYS = frozenset({CACHE_WRITE_1H, WEB_SEARCHES, FILE_SEARCHES, USAGE_MISSING})
+COSTLINE_MARKER_KEYS = frozenset({CACHE_WRITE_1H, WEB_SEARCHES, FILE_SEARCHES, PREVIEW_WEB_SEARCHES, USAGE_MISSING})
 COSTLINE_SCOPE_PREFIXES = ("costline",)
 
 
@@ -75,6 +87,7 @@ _COUNTS = (
     IMAGE_CACHE_READ,
     (WEB_SEARCHES,),
     (FILE_SEARCHES,),
+    (PREVIEW_WEB_SEARCHES,),
 )
 AUDIO = (AUDIO_INPUT, AUDIO_OUTPUT, AUDIO_CACHE_READ)  # for the dialects that also write the semconv names
 IMAGE = (IMAGE_INPUT, IMAGE_OUTPUT, IMAGE_CACHE_READ)
@@ -82,7 +95,7 @@ IMAGE = (IMAGE_INPUT, IMAGE_OUTPUT, IMAGE_CACHE_READ)
 
 def read(attrs: dict, dialect: str = "semconv") -> Reading:
     counts, error = read_counts(attrs, _COUNTS)
-    input_, output, cache_read, cache_write, cache_write_1h, reasoning, *modalities, searches, file_searches = counts
+    input_, output, cache_read, cache_write, cache_write_1h, reasoning, *modalities, searches, files, previews = counts
     audio_in, audio_out, audio_read, image_in, image_out, image_read = modalities
     provider = normalize_provider(first_str(attrs, *PROVIDER))
     operation = first_str(attrs, OPERATION)
@@ -103,7 +116,8 @@ def read(attrs: dict, dialect: str = "semconv") -> Reading:
         image_output=image_out,
         image_cache_read=image_read,
         web_searches=searches,
-        file_searches=file_searches,
+        file_searches=files,
+        preview_web_searches=previews,
         input_excludes_cache=True if provider == "aws" else None,
         model=model,
         request_model=request_model,

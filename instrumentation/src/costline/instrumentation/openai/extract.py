@@ -9,7 +9,11 @@ cached and cache-write tokens, `completion_tokens`/`output_tokens` contain reaso
 A Responses result's web searches are its `web_search_call` output items, each billed
 apiece on top of the tokens: `costline.usage.web_searches`; its file searches (the file_search
 tool over vector stores, $2.50 per 1,000) its `file_search_call` items:
-`costline.usage.file_searches`. An Images API result
+`costline.usage.file_searches`. A web_search_call item does not say which version of the tool ran it,
+and OpenAI bills them differently (web_search_preview $25 per 1,000 on gpt-4o and gpt-4.1, whose
+search content is free; web_search $10 and the content at the model's rates): the result echoes the
+request's `tools`, and when every web search tool there is a `web_search_preview*` one, its searches are
+`costline.usage.preview_web_searches` instead. An Images API result
 (`images.generate`: gpt-image-1 and later) reports input and output tokens as the Responses
 API does, with their image parts (`input_tokens_details.image_tokens`,
 `output_tokens_details.image_tokens`): `gen_ai.usage.image.input_tokens` / `.output_tokens`,
@@ -39,6 +43,7 @@ from costline.instrumentation.genai_attributes import (
     OPENAI_SERVICE_TIER,
     OUTPUT_MESSAGES,
     OUTPUT_TOKENS,
+    PREVIEW_WEB_SEARCHES,
     REASONING_TOKENS,
     REPORTED_COST_USD,
     RESPONSE_FINISH_REASONS,
@@ -212,7 +217,8 @@ def response_attributes(response: Any) -> dict[str, Any]:
     output = getattr(response, "output", None)
     if output and isinstance(output, list):  # Responses: each web_search_call / file_search_call item is a search
         kinds = [getattr(item, "type", None) for item in output]
-        for kind, key in (("web_search_call", WEB_SEARCHES), ("file_search_call", FILE_SEARCHES)):
+        web = PREVIEW_WEB_SEARCHES if "web_search_call" in kinds and _preview_only(response) else WEB_SEARCHES
+        for kind, key in (("web_search_call", web), ("file_search_call", FILE_SEARCHES)):
             if kind in kinds:
                 out[key] = kinds.count(kind)
     choices = getattr(response, "choices", None)
@@ -225,6 +231,15 @@ def response_attributes(response: Any) -> dict[str, Any]:
         if reasons:
             out[RESPONSE_FINISH_REASONS] = reasons
     return out
+
+
+def _preview_only(response: Any) -> bool:
+    """Whether every web search tool of a Responses result's `tools` (the request's, echoed) is web_search_preview
+    (or a dated `web_search_preview_2025_03_11`): its searches are billed at the preview tool's price."""
+    tools = getattr(response, "tools", None)
+    kinds = [str(getattr(t, "type", None) or "") for t in tools] if isinstance(tools, list) else []
+    web = [k for k in kinds if k.startswith("web_search")]
+    return bool(web) and all(k.startswith("web_search_preview") for k in web)
 
 
 def input_messages(kwargs: Mapping[str, Any]) -> dict[str, str]:
