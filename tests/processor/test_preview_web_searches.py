@@ -22,7 +22,11 @@ import pytest
 
 from costline_processor import normalize
 from costline_processor.config import ConfigError, PricingConfig
-from costline_processor.price_caveats import PREVIEW_WEB_SEARCHES_BY_RULE, PREVIEW_WEB_SEARCHES_UNPRICED
+from costline_processor.price_caveats import (
+    PREVIEW_WEB_SEARCHES_BY_RULE,
+    PREVIEW_WEB_SEARCHES_UNPRICED,
+    WEB_SEARCH_BLOCK_UNKNOWN,
+)
 from costline_processor.pricing import Pricer
 from costline_processor.records import Usage
 from tests.processor.costs import NOV, mtok, priced
@@ -78,9 +82,22 @@ def test_a_ga_web_search_stays_ten_a_thousand_unmarked(pricer, model, r_in, r_ou
     assert cost.total_usd == mtok(r_in, 1_000) + mtok(r_out, 100) + PER_WEB_SEARCH and cost.caveat is None
 
 
+@pytest.mark.parametrize("model, r_in, r_out", [("gpt-4o-mini", "0.15", "0.60"), ("gpt-4.1-mini", "0.40", "1.60")])
+def test_a_ga_search_on_the_minis_is_marked_for_the_fixed_block_not_billed_it(pricer, model, r_in, r_out):
+    """The pricing page: these two bill a GA web search a fixed 8,000 input tokens. Whether their usage counts
+    them is not documented: costline bills the usage as reported and says the block may be beside it."""
+    cost = priced(pricer, model, "openai", Usage(1_000, 100, web_searches=1))
+    assert cost.total_usd == mtok(r_in, 1_000) + mtok(r_out, 100) + PER_WEB_SEARCH
+    assert cost.caveat == WEB_SEARCH_BLOCK_UNKNOWN
+    preview = priced(pricer, model, "openai", Usage(1_000, 100, preview_web_searches=1))  # content free: no block
+    assert preview.caveat == PREVIEW_WEB_SEARCHES_BY_RULE
+    assert priced(pricer, model, "openai", Usage(1_000, 100)).caveat is None
+
+
 def test_ga_and_preview_searches_of_one_call_are_each_billed(pricer):
     cost = priced(pricer, "gpt-4.1-mini", "openai", Usage(2_000, 150, web_searches=1, preview_web_searches=1))
     assert cost.total_usd == mtok("0.40", 2_000) + mtok("1.60", 150) + PER_WEB_SEARCH + PER_PREVIEW_SEARCH
+    assert cost.caveat == f"{PREVIEW_WEB_SEARCHES_BY_RULE},{WEB_SEARCH_BLOCK_UNKNOWN}"
     assert cost.skus is not None and [s[:3] for s in cost.skus[-2:]] == [
         ("web_search", 1, PER_WEB_SEARCH),
         ("web_search_preview", 1, PER_PREVIEW_SEARCH),
@@ -128,7 +145,9 @@ def test_prices_show_says_the_preview_price_and_its_rule(capsys):
     assert main(["prices", "show", "gpt-4o", "--provider", "openai", "--at", "2026-11-01"]) == 0
     out = capsys.readouterr().out
     assert "per web search: $0.01\n" in out
-    assert f"per web search preview: $0.025 (OpenAI's rule, caveat {PREVIEW_WEB_SEARCHES_BY_RULE}: https://" in out
+    assert main(["prices", "show", "gpt-4o-mini", "--provider", "openai", "--at", "2026-11-01"]) == 0
+    assert f"per web search: $0.01 (caveat {WEB_SEARCH_BLOCK_UNKNOWN}: https://" in capsys.readouterr().out
+    assert f"per web search preview: $0.025 (caveat {PREVIEW_WEB_SEARCHES_BY_RULE}: https://" in out
 
 
 OPENAI_SPAN = {

@@ -35,6 +35,10 @@ Most calls have none. Values, comma-joined when several apply:
                          the call's web_search_preview searches are priced by OpenAI's published rule
                          (search_rules.py: $25 per 1,000 on gpt-4o and gpt-4.1, the web-search price on
                          reasoning models), which the price data does not list
+    web_search_block_unknown
+                         OpenAI bills a web search on gpt-4o-mini and gpt-4.1-mini a fixed block of 8,000
+                         input tokens, and whether the call's usage counts it is not documented: when it
+                         does not, the bill is up to 8,000 input tokens per search above the cost
 
 Why tiers need rules: genai-prices 0.2.3 lists batch prices from 2026-10-14 and OpenAI's
 flex and priority prices from 2026-10-12, the dates it collected them, not the dates the
@@ -58,6 +62,7 @@ WEB_SEARCHES_UNPRICED = "web_searches_unpriced"
 FILE_SEARCHES_UNPRICED = "file_searches_unpriced"
 PREVIEW_WEB_SEARCHES_UNPRICED = "preview_web_searches_unpriced"
 PREVIEW_WEB_SEARCHES_BY_RULE = "preview_web_searches_by_rule"
+WEB_SEARCH_BLOCK_UNKNOWN = "web_search_block_unknown"
 SEARCHES_UNPRICED = {  # by SKU
     "web_search": WEB_SEARCHES_UNPRICED,
     "file_search": FILE_SEARCHES_UNPRICED,

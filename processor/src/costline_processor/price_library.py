@@ -89,7 +89,7 @@ def compile_card(lib: LibraryModel, call: ModelCall, start_unix_nano: int, libra
         per_web_search=per_web_search,
         per_file_search=file_searches / 1000 if isinstance(file_searches, Decimal) else None,
         per_preview_web_search=preview,
-        preview_by_rule=preview is not None,
+        search_marks=search_rules.marks(lib.provider.id, lib.model.id, preview),
         factor=lib.factor,
         caveat=caveat,
         untiered_above=None if isinstance(rates[0], Tiered) else makers_threshold(lib, when),

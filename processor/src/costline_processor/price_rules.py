@@ -112,7 +112,8 @@ def entry_card(e: PriceEntry, rule: Rule, provider: str, model: str, listed: Rat
         per_web_search=e.web_search if e.web_search is not None else listed.per_web_search,
         per_file_search=e.file_search if e.file_search is not None else listed.per_file_search,
         per_preview_web_search=preview if preview is not None else listed.per_preview_web_search,
-        preview_by_rule=preview is None and listed.preview_by_rule,
+        # the preview rule's mark goes with its price; a fixed block of tokens stays whoever prices the search
+        search_marks=tuple(m for m in listed.search_marks if preview is None or m[0] != "web_search_preview"),
         factor=rule.factor,
         list_card=listed if rule.overrides else None,
     )

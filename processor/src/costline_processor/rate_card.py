@@ -26,12 +26,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from costline_processor import modality_cost, sku_cost
-from costline_processor.price_caveats import (
-    CONTEXT_TIER_UNPRICED,
-    PREVIEW_WEB_SEARCHES_BY_RULE,
-    SEARCHES_UNPRICED,
-    joined,
-)
+from costline_processor.price_caveats import CONTEXT_TIER_UNPRICED, SEARCHES_UNPRICED, joined
 from costline_processor.records import INVALID_USAGE, Cost, Unpriced, Usage
 
 _ZERO = Decimal(0)
@@ -119,7 +114,9 @@ class RateCard:
     per_web_search: Decimal | None = None  # USD per web search; None: no price for them
     per_file_search: Decimal | None = None  # USD per file search; None: no price for them
     per_preview_web_search: Decimal | None = None  # USD per web_search_preview search; None: no price for them
-    preview_by_rule: bool = False  # per_preview_web_search is search_rules.py's (the price data has none)
+    # (SKU, caveat): said on a call that ran such searches (search_rules.marks: the preview rule's price, a fixed
+    # block of tokens the usage may not count)
+    search_marks: tuple[tuple[str, str], ...] = ()
     factor: Decimal | None = None  # 1 - discount
     caveat: str | None = None
     # the input above which the model's maker bills long-context rates that this card's data lacks (a route's:
@@ -214,11 +211,13 @@ class RateCard:
         """The fees of the searches the provider ran for the call, and `caveat` with those it has no price for
         named."""
         usd = _ZERO
-        for sku, n, rate in sku_cost.searches(self, u):
+        ran = sku_cost.searches(self, u)
+        for sku, n, rate in ran:
             if rate is not None:
                 usd += rate * n
-                if self.preview_by_rule and sku == "web_search_preview":
-                    caveat = joined(caveat, PREVIEW_WEB_SEARCHES_BY_RULE)
             else:
                 caveat = joined(caveat, SEARCHES_UNPRICED[sku])
+        for sku, mark in self.search_marks:
+            if any(kind[0] == sku for kind in ran):
+                caveat = joined(caveat, mark)
         return usd, caveat

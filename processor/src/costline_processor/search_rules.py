@@ -15,6 +15,15 @@ price (marked, price_caveats.PREVIEW_WEB_SEARCHES_UNPRICED, never guessed). Anot
 has none: the tool is OpenAI's. A price file's `web_search_preview` wins over the rule. Calls whose
 preview searches this rule prices carry price_caveats.PREVIEW_WEB_SEARCHES_BY_RULE: the price data
 does not say it.
+
+The same page says a GA web search on gpt-4o-mini and gpt-4.1-mini bills a fixed block of 8,000
+input tokens. Whether the call's usage counts that block was not found (no OpenAI page, community
+thread or issue here says; a measured gpt-4.1-mini preview search, whose content is free, showed 347
+input tokens in all, which says nothing of the GA tool): costline does not add it, and marks such a
+call's searches price_caveats.WEB_SEARCH_BLOCK_UNKNOWN (at most $0.0012 per search on gpt-4o-mini,
+$0.0032 on gpt-4.1-mini, when the usage leaves it out).
+
+`marks` gives a card the caveats its searches carry: RateCard.search_marks.
 """
 
 from __future__ import annotations
@@ -22,14 +31,22 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from costline_processor.price_caveats import PREVIEW_WEB_SEARCHES_BY_RULE, WEB_SEARCH_BLOCK_UNKNOWN
+
 SOURCE = (
     "https://platform.openai.com/docs/pricing#built-in-tools (web search preview: reasoning models $10 / 1k "
     "calls + search content tokens at model rates; non-reasoning models $25 / 1k calls, search content tokens "
     "free) and https://community.openai.com/t/search-web-using-openai-api/1363698 (OpenAI staff: gpt-5, o3 at "
     "$10, 4o, 4.1 at $25)"
 )
+BLOCK_SOURCE = (
+    "https://platform.openai.com/docs/pricing#built-in-tools (web search: gpt-4o-mini and gpt-4.1-mini bill a fixed "
+    "block of 8,000 input tokens per call); whether the response's usage counts it is not documented"
+)
+WHY = {PREVIEW_WEB_SEARCHES_BY_RULE: SOURCE, WEB_SEARCH_BLOCK_UNKNOWN: BLOCK_SOURCE}  # each mark's page
 NON_REASONING = Decimal(25) / 1000  # USD per preview search on gpt-4o and gpt-4.1 and their minis and nanos
 _NON_REASONING = re.compile(r"gpt-4(o|\.1)(-mini|-nano)?(-\d{4}-\d{2}-\d{2})?$")
+_FIXED_BLOCK = re.compile(r"gpt-4(o|\.1)-mini(-\d{4}-\d{2}-\d{2})?$")
 
 
 def preview_rate(provider: str, model: str, per_web_search: Decimal | None) -> Decimal | None:
@@ -38,3 +55,12 @@ def preview_rate(provider: str, model: str, per_web_search: Decimal | None) -> D
     if provider != "openai":
         return None
     return NON_REASONING if _NON_REASONING.match(model) else per_web_search
+
+
+def marks(provider: str, model: str, preview: Decimal | None) -> tuple[tuple[str, str], ...]:
+    """(SKU, caveat) of the searches of `provider`'s `model` whose price is not quite the price data's: the
+    preview rate `preview_rate` gave, the GA searches of the models that bill a fixed block of tokens."""
+    out = [("web_search_preview", PREVIEW_WEB_SEARCHES_BY_RULE)] if preview is not None else []
+    if provider == "openai" and _FIXED_BLOCK.match(model):
+        out.append(("web_search", WEB_SEARCH_BLOCK_UNKNOWN))
+    return tuple(out)

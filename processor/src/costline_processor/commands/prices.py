@@ -21,7 +21,7 @@ from costline_processor.config import ConfigError
 from costline_processor.ledger import options
 from costline_processor.ledger.periods import parse_time
 from costline_processor.ledger.render import render
-from costline_processor.price_caveats import PREVIEW_WEB_SEARCHES_BY_RULE, SEARCHES_UNPRICED
+from costline_processor.price_caveats import SEARCHES_UNPRICED
 from costline_processor.sku_cost import SEARCH_KINDS
 
 _RATES = (
@@ -108,8 +108,9 @@ def run_show(args) -> int:
     for sku, _, price in SEARCH_KINDS:
         rate = getattr(card, price)
         said = f"${rate}" if rate is not None else f"none listed (caveat {SEARCHES_UNPRICED[sku]})"
-        if rate is not None and sku == "web_search_preview" and card.preview_by_rule:
-            said += f" (OpenAI's rule, caveat {PREVIEW_WEB_SEARCHES_BY_RULE}: {search_rules.SOURCE})"
+        mark = dict(card.search_marks).get(sku)
+        if mark is not None:
+            said += f" (caveat {mark}: {search_rules.WHY[mark]})"
         out.write(f"per {sku.replace('_', ' ')}: {said}\n")
     if card.factor is not None:
         out.write(f"discount: {(1 - card.factor) * 100:g}% off every component\n")
