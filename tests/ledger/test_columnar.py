@@ -233,3 +233,18 @@ def test_new_calls_it_cannot_append_load_the_copy_again(copy, ledger, caplog, mo
     wait_ready(copy)
     assert by_user(copy_reader(copy, ledger))["u5"] == (2, D("1.0"))
     assert sum("could not catch up" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_a_load_that_fails_says_why_not_which_query(tmp_path):
+    """ADBC's error goes on with the query on a line of its own, and the parent logged its last line: 'query:
+    SELECT -1 AS rid, ...' (2,000 characters), never the cause."""
+    path = str(tmp_path / "ledger.db")
+    with sqlite3.connect(path) as conn:  # a table that is not a ledger's
+        conn.execute("CREATE TABLE costline_meta (key TEXT PRIMARY KEY, value TEXT)")
+        conn.execute("CREATE TABLE costline_calls (trace_id TEXT)")
+    copy = ColumnarCopy(path)
+    try:
+        with pytest.raises(RuntimeError, match="no such column: span_id$"):
+            copy.load()
+    finally:
+        copy.close()

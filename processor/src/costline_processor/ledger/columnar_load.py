@@ -11,7 +11,8 @@ in the same process), and then a checkpoint can remove the write-ahead log under
 in a stress run of readers, a writer and the loader in one process; sqlite.org "How To Corrupt An
 SQLite Database File", 2.2.1). In a child process its locks are its own, as any other reader's.
 
-Exit 0 with the file written and checkpointed; else one line on stderr and exit 1.
+Exit 0 with the file written and checkpointed; else one line on stderr and exit 1: the error's first line
+(ADBC's go on with the whole query, and the parent logs the last line it reads).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def main(argv: list[str]) -> int:
         ledger, into, upto = argv
         load(ledger, into, int(upto))
     except Exception as e:  # the parent logs it and SQLite answers
-        print(f"{type(e).__name__}: {e}", file=sys.stderr)
+        print(f"{type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]}", file=sys.stderr)
         return 1
     return 0
 
