@@ -17,6 +17,7 @@ import time
 from dataclasses import replace
 from decimal import Decimal as D
 
+import duckdb
 import pytest
 
 from costline_processor.ledger import columnar, open_ledger, open_reader
@@ -248,3 +249,38 @@ def test_a_load_that_fails_says_why_not_which_query(tmp_path):
             copy.load()
     finally:
         copy.close()
+
+
+def test_a_load_replaces_the_copy_while_the_page_reads_it(tmp_path):
+    """DuckDB refuses to close a connection while a cursor of it is busy: the load that replaced the copy under the
+    page's questions raised there ('connection is busy with another call'), in its thread, and left the old copy's
+    file on disk. Now the old connection closes with the last question on it."""
+    path = str(tmp_path / "ledger.db")
+    write(path, [make_row("0.01", tags={"user_id": f"u{i % 300}"}) for i in range(20_000)])
+    copy = ColumnarCopy(path)
+    copy.load()
+    want, stop, got = by_user(open_reader(path)), threading.Event(), []
+
+    def ask_on() -> None:
+        sqlite = open_reader(path)
+        while not stop.is_set():
+            if (reader := copy.reader(sqlite)) is not None:
+                try:
+                    got.append(by_user(reader) == want)
+                except duckdb.Error:  # a cursor the load closed: the page asks SQLite (ReaderPool)
+                    pass
+
+    askers = [threading.Thread(target=ask_on) for _ in range(3)]
+    for t in askers:
+        t.start()
+    try:
+        for _ in range(4):
+            time.sleep(0.2)
+            copy._load()
+        assert [f.name for f in copy._dir.glob("calls-*.duckdb")] == ["calls-5.duckdb"]
+    finally:
+        stop.set()
+        for t in askers:
+            t.join(30)
+        copy.close()
+    assert got and all(got)

@@ -25,6 +25,7 @@ load (a read-only ledger without the triggers, a disk full) is logged once and S
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -167,7 +168,10 @@ class ColumnarCopy:
             (old, gone), (self._duck, self._file) = (self._duck, self._file), (duck, into)
             self._rowid, self._rewrites, self._ready = last, rewrites, True
         if old is not None and gone is not None:
-            old.close()
+            # DuckDB refuses while a question's cursor of it is busy: that question ends on the old copy, which
+            # closes with its last cursor (its file, unlinked below, goes then)
+            with contextlib.suppress(duckdb.Error):
+                old.close()
             for f in self._dir.glob(f"{gone.name}*"):  # the file and its write-ahead log
                 f.unlink(missing_ok=True)
         took = time.perf_counter() - began
