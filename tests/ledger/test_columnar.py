@@ -284,3 +284,32 @@ def test_a_load_replaces_the_copy_while_the_page_reads_it(tmp_path):
             t.join(30)
         copy.close()
     assert got and all(got)
+
+
+def test_a_failed_load_is_tried_again_later(ledger, caplog, monkeypatch):
+    """A load that failed (a lock that passed, a full disk since freed) is tried again after RETRY_S, said once."""
+    real = ColumnarCopy._ensure_triggers
+    fails = iter([sqlite3.OperationalError("database is locked")] * 2)
+
+    def locked_twice(self):
+        error = next(fails, None)
+        if error is not None:
+            raise error
+        real(self)
+
+    monkeypatch.setattr(ColumnarCopy, "_ensure_triggers", locked_twice)
+    copy = ColumnarCopy(ledger)
+    try:
+        with caplog.at_level(logging.WARNING, logger="costline"):
+            copy.start()
+            copy._loading.join(30)  # type: ignore[union-attr]
+            assert copy.reader(open_reader(ledger)) is None and copy._loading is not None
+            monkeypatch.setattr(columnar, "RETRY_S", 0.0)
+            for _ in range(2):  # the second try fails too; the third loads
+                copy._loading.join(30)
+                assert copy.reader(open_reader(ledger)) is None
+            wait_ready(copy)
+        assert by_user(copy_reader(copy, ledger)) == by_user(open_reader(ledger))
+        assert sum("columnar copy failed" in r.getMessage() for r in caplog.records) == 1
+    finally:
+        copy.close()

@@ -50,6 +50,7 @@ from costline_processor.ledger.schema import REWRITE_STATEMENTS, TABLE
 log = logging.getLogger("costline")
 
 APPEND_INLINE = 20_000  # new calls appended before an answer (~0.5 s); more load again in the background
+RETRY_S = 60.0  # after a failed load, SQLite answers alone this long before the next try (a lock may pass)
 _MARK = f"SELECT (SELECT MAX(rowid) FROM {TABLE}), (SELECT value FROM costline_meta WHERE key = 'rewrites')"
 _NEW = f"SELECT {', '.join(['rowid', *(n for n, _ in COPIED[1:])])} FROM {TABLE} WHERE rowid > ? AND rowid <= ?"
 _TYPES = "{" + ", ".join(f"'{name}': '{duck_type(kind)}'" for name, kind in COPIED) + "}"
@@ -73,7 +74,9 @@ class ColumnarCopy:
         self._ready = False  # the copy holds the calls up to _rowid at _rewrites
         self._loading: threading.Thread | None = None
         self._loads = 0
-        self._failed: str | None = None
+        self._failed: str | None = None  # why the last load failed (said once), and when
+        self._failed_at = 0.0
+        self._said_failed = False
         self._rowid, self._rewrites = 0, ""
         self._closed = False
         self._said_behind = False
@@ -128,12 +131,15 @@ class ColumnarCopy:
                 return
             self._closed, self._ready = True, False
             if self._duck is not None:
-                self._duck.close()
+                with contextlib.suppress(Exception):  # DuckDB refuses while a cursor is busy; it goes with the process
+                    self._duck.close()
         if self._own_dir:
             shutil.rmtree(self._dir, ignore_errors=True)
 
     def _load_later(self) -> None:
-        if self._failed or self._closed or (self._loading is not None and self._loading.is_alive()):
+        if self._closed or (self._loading is not None and self._loading.is_alive()):
+            return
+        if self._failed and time.monotonic() - self._failed_at < RETRY_S:
             return
         self._loading = threading.Thread(target=self._load, name="costline-columnar", daemon=True)
         self._loading.start()
@@ -158,9 +164,17 @@ class ColumnarCopy:
             duck = duckdb.connect(str(into))
         except Exception as e:  # sqlite3's, duckdb's, the child's and OSError: all mean SQLite answers
             if not self._closed:
-                self._failed = f"{type(e).__name__}: {e}"
-                log.warning("ledger %s: the page reads SQLite (its columnar copy failed: %s)", self.location, e)
+                self._failed, self._failed_at = f"{type(e).__name__}: {e}", time.monotonic()
+                if not self._said_failed:
+                    self._said_failed = True
+                    log.warning(
+                        "ledger %s: the page reads SQLite (its columnar copy failed: %s; tried again every %.0f s)",
+                        self.location,
+                        e,
+                        RETRY_S,
+                    )
             return
+        self._failed = None
         with self._lock:
             if self._closed:
                 duck.close()

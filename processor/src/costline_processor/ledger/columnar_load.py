@@ -24,6 +24,7 @@ from pathlib import Path
 from costline_processor.ledger.schema import COLUMNS, FEMTO_COLUMN, SHARES_COLUMN, TABLE
 
 ROWID = "rid"  # the copy's column of the call's SQLite rowid
+BUSY_TIMEOUT_MS = 30_000  # as the ledger's other connections (sqlite.py); ADBC's driver sets none
 COPIED = ((ROWID, "INTEGER"), *((c[0], c[1]) for c in COLUMNS), FEMTO_COLUMN, SHARES_COLUMN[:2])
 
 
@@ -48,6 +49,8 @@ def load(ledger: str, into: str, upto: int) -> None:
     duck = duckdb.connect(into)
     try:
         duck.execute(f"CREATE TABLE {TABLE} ({columns_ddl()})")
+        stmt.set_sql_query(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")  # a writer's checkpoint may hold a lock
+        stmt.execute_query()
         stmt.set_sql_query(_select(int(upto)))
         stream, _ = stmt.execute_query()
         duck.from_arrow(stream).filter(f"{ROWID} >= 0").insert_into(TABLE)
