@@ -39,6 +39,11 @@ Most calls have none. Values, comma-joined when several apply:
                          OpenAI bills a web search on gpt-4o-mini and gpt-4.1-mini a fixed block of 8,000
                          input tokens, and whether the call's usage counts it is not documented: when it
                          does not, the bill is up to 8,000 input tokens per search above the cost
+    search_model_fee_unpriced
+                         the call is to one of OpenAI's Chat Completions search models
+                         (gpt-4o-search-preview, gpt-4o-mini-search-preview, gpt-5-search-api), which
+                         search on every call and bill a fee per call that neither the price data nor
+                         costline prices (search_rules.py): the cost is the tokens, below the bill
 
 Why tiers need rules: genai-prices 0.2.3 lists batch prices from 2026-10-14 and OpenAI's
 flex and priority prices from 2026-10-12, the dates it collected them, not the dates the
@@ -63,6 +68,7 @@ FILE_SEARCHES_UNPRICED = "file_searches_unpriced"
 PREVIEW_WEB_SEARCHES_UNPRICED = "preview_web_searches_unpriced"
 PREVIEW_WEB_SEARCHES_BY_RULE = "preview_web_searches_by_rule"
 WEB_SEARCH_BLOCK_UNKNOWN = "web_search_block_unknown"
+SEARCH_MODEL_FEE_UNPRICED = "search_model_fee_unpriced"
 SEARCHES_UNPRICED = {  # by SKU
     "web_search": WEB_SEARCHES_UNPRICED,
     "file_search": FILE_SEARCHES_UNPRICED,

@@ -80,6 +80,8 @@ def compile_card(lib: LibraryModel, call: ModelCall, start_unix_nano: int, libra
     preview = search_rules.preview_rate(lib.provider.id, lib.model.id, per_web_search)
     if rates[0] is None and rates[1] is None and per_request is None:
         return Unpriced(UNKNOWN_MODEL, f"{library_source} has no token prices for {lib.provider.id} {lib.model.id}")
+    if search_rules.search_model((call.model, call.request_model)):  # a fee per call the data lacks
+        caveat = price_caveats.joined(caveat, price_caveats.SEARCH_MODEL_FEE_UNPRICED)
     return RateCard(
         provider=lib.provider.id,
         model=lib.model.id,

@@ -24,6 +24,15 @@ call's searches price_caveats.WEB_SEARCH_BLOCK_UNKNOWN (at most $0.0012 per sear
 $0.0032 on gpt-4.1-mini, when the usage leaves it out).
 
 `marks` gives a card the caveats its searches carry: RateCard.search_marks.
+
+OpenAI's Chat Completions search models (gpt-4o-search-preview, gpt-4o-mini-search-preview, their dated
+ids, gpt-5-search-api) search the web on every call and bill a fee per call on top of the tokens, which
+genai-prices 0.2.3 does not list (tokens only). The fee is not priced here: OpenAI's pricing page gave it
+by model and `search_context_size` in 2025 (gpt-4o-search-preview $30 / $35 / $50 per 1,000 calls at
+low / medium / high, the mini $25 / $27.50 / $30), its later web-search rows (the three above) name no
+Chat Completions model, and no OpenAI page here says which applies now, nor any fee for gpt-5-search-api.
+`search_model` marks such a call's card price_caveats.SEARCH_MODEL_FEE_UNPRICED: the cost is its tokens,
+below the bill by one search fee (by the 2025 rates $0.025 to $0.05 a call).
 """
 
 from __future__ import annotations
@@ -31,7 +40,11 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from costline_processor.price_caveats import PREVIEW_WEB_SEARCHES_BY_RULE, WEB_SEARCH_BLOCK_UNKNOWN
+from costline_processor.price_caveats import (
+    PREVIEW_WEB_SEARCHES_BY_RULE,
+    SEARCH_MODEL_FEE_UNPRICED,
+    WEB_SEARCH_BLOCK_UNKNOWN,
+)
 
 SOURCE = (
     "https://platform.openai.com/docs/pricing#built-in-tools (web search preview: reasoning models $10 / 1k "
@@ -43,10 +56,22 @@ BLOCK_SOURCE = (
     "https://platform.openai.com/docs/pricing#built-in-tools (web search: gpt-4o-mini and gpt-4.1-mini bill a fixed "
     "block of 8,000 input tokens per call); whether the response's usage counts it is not documented"
 )
-WHY = {PREVIEW_WEB_SEARCHES_BY_RULE: SOURCE, WEB_SEARCH_BLOCK_UNKNOWN: BLOCK_SOURCE}  # each mark's page
+SEARCH_MODEL_SOURCE = (
+    "https://platform.openai.com/docs/pricing#built-in-tools names no Chat Completions search model now; in 2025 "
+    "it billed them by search_context_size (gpt-4o-search-preview $30 / $35 / $50, gpt-4o-mini-search-preview "
+    "$25 / $27.50 / $30 per 1,000 calls, as copied by litellm's price map and OpenRouter's $0.0275 a request; "
+    "https://community.openai.com/t/1236954)"
+)
+WHY = {  # each mark's page
+    PREVIEW_WEB_SEARCHES_BY_RULE: SOURCE,
+    WEB_SEARCH_BLOCK_UNKNOWN: BLOCK_SOURCE,
+    SEARCH_MODEL_FEE_UNPRICED: SEARCH_MODEL_SOURCE,
+}
 NON_REASONING = Decimal(25) / 1000  # USD per preview search on gpt-4o and gpt-4.1 and their minis and nanos
 _NON_REASONING = re.compile(r"gpt-4(o|\.1)(-mini|-nano)?(-\d{4}-\d{2}-\d{2})?$")
 _FIXED_BLOCK = re.compile(r"gpt-4(o|\.1)-mini(-\d{4}-\d{2}-\d{2})?$")
+# the last part of a name ("openai/gpt-4o-search-preview" on a route too), any case
+_SEARCH_MODEL = re.compile(r"(^|/)gpt-(4o(-mini)?-search-preview|5-search-api)(-\d{4}-\d{2}-\d{2})?$", re.I)
 
 
 def preview_rate(provider: str, model: str, per_web_search: Decimal | None) -> Decimal | None:
@@ -64,3 +89,10 @@ def marks(provider: str, model: str, preview: Decimal | None) -> tuple[tuple[str
     if provider == "openai" and _FIXED_BLOCK.match(model):
         out.append(("web_search", WEB_SEARCH_BLOCK_UNKNOWN))
     return tuple(out)
+
+
+def search_model(names: tuple[str | None, ...]) -> bool:
+    """Whether a call's model names (response, request) name one of OpenAI's Chat Completions search models,
+    whose fee per call no price here has. By name, not by genai-prices' id: it files gpt-4o-mini-search-preview
+    under gpt-4o-mini."""
+    return any(n is not None and _SEARCH_MODEL.search(n.strip()) for n in names)

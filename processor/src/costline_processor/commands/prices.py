@@ -21,7 +21,7 @@ from costline_processor.config import ConfigError
 from costline_processor.ledger import options
 from costline_processor.ledger.periods import parse_time
 from costline_processor.ledger.render import render
-from costline_processor.price_caveats import SEARCHES_UNPRICED
+from costline_processor.price_caveats import SEARCH_MODEL_FEE_UNPRICED, SEARCHES_UNPRICED
 from costline_processor.sku_cost import SEARCH_KINDS
 
 _RATES = (
@@ -112,6 +112,9 @@ def run_show(args) -> int:
         if mark is not None:
             said += f" (caveat {mark}: {search_rules.WHY[mark]})"
         out.write(f"per {sku.replace('_', ' ')}: {said}\n")
+    fee = SEARCH_MODEL_FEE_UNPRICED
+    if fee in (card.caveat or "").split(","):
+        out.write(f"search fee per call: none listed (caveat {fee}: {search_rules.WHY[fee]})\n")
     if card.factor is not None:
         out.write(f"discount: {(1 - card.factor) * 100:g}% off every component\n")
     return 0
