@@ -103,3 +103,18 @@ def test_a_price_file_entry_with_a_per_call_fee_bills_it_unmarked(tmp_path):
     cost = priced(Pricer(PricingConfig(prices_file=str(path))), "gpt-4o-search-preview", "openai", Usage(1_000, 200))
     assert cost.total_usd == mtok("2.50", 1_000) + mtok("10", 200) + Decimal("0.035") == Decimal("0.0395")
     assert cost.caveat is None
+
+
+@pytest.mark.parametrize("entry", ["gpt-4o-search-preview", "gpt-4o-mini"])
+def test_a_price_file_entry_of_the_tokens_only_keeps_the_mark(tmp_path, entry):
+    """A price file that re-prices a search model's tokens (or the plain model's, which genai-prices files the
+    mini under) gives no fee per call: the fee is still missing, and the call still says so."""
+    path = tmp_path / "prices.yaml"
+    path.write_text(f"models:\n  - {{provider: openai, model: {entry}, input: 0.15, output: 0.6}}\n")
+    pricer = Pricer(PricingConfig(prices_file=str(path)))
+    searched = priced(
+        pricer, "gpt-4o-mini-search-preview" if entry == "gpt-4o-mini" else entry, "openai", Usage(1_000, 200)
+    )
+    assert searched.total_usd == mtok("0.15", 1_000) + mtok("0.6", 200)
+    assert searched.caveat == "search_model_fee_unpriced"
+    assert priced(pricer, "gpt-4o-mini", "openai", Usage(1_000, 200)).caveat is None

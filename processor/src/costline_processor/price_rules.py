@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from costline_processor import price_caveats
 from costline_processor.price_file import TOKEN_RATES, PriceEntry, PriceFile
 from costline_processor.rate_card import RateCard, Tiered
 
@@ -114,9 +115,15 @@ def entry_card(e: PriceEntry, rule: Rule, provider: str, model: str, listed: Rat
         per_preview_web_search=preview if preview is not None else listed.per_preview_web_search,
         # the preview rule's mark goes with its price; a fixed block of tokens stays whoever prices the search
         search_marks=tuple(m for m in listed.search_marks if preview is None or m[0] != "web_search_preview"),
+        # a search model's fee per call the data lacks is still missing unless the entry gives one
+        caveat=price_caveats.SEARCH_MODEL_FEE_UNPRICED if e.per_call is None and _fee_missing(listed) else None,
         factor=rule.factor,
         list_card=listed if rule.overrides else None,
     )
+
+
+def _fee_missing(listed: RateCard) -> bool:
+    return price_caveats.SEARCH_MODEL_FEE_UNPRICED in (listed.caveat or "").split(",")
 
 
 def partial_problem(e: PriceEntry) -> str | None:
