@@ -37,14 +37,13 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from costline_processor.ledger import LedgerReader
-from costline_processor.ledger.columnar_load import COPIED, duck_type
+from costline_processor.ledger.columnar_load import COPIED, duck_type, ledger_uri
 from costline_processor.ledger.schema import REWRITE_STATEMENTS, TABLE
 
 log = logging.getLogger("costline")
@@ -274,8 +273,7 @@ class _sqlite:
     """A short-lived connection to the ledger through Python's sqlite3 (read-only unless `write`)."""
 
     def __init__(self, location: str, write: bool = False) -> None:
-        uri = "file:" + urllib.parse.quote(str(Path(location).resolve())) + f"?mode={'rw' if write else 'ro'}"
-        self._conn = sqlite3.connect(uri, uri=True, timeout=30.0)
+        self._conn = sqlite3.connect(ledger_uri(location, "rw" if write else "ro"), uri=True, timeout=30.0)
 
     def __enter__(self) -> sqlite3.Connection:
         return self._conn

@@ -28,6 +28,11 @@ BUSY_TIMEOUT_MS = 30_000  # as the ledger's other connections (sqlite.py); ADBC'
 COPIED = ((ROWID, "INTEGER"), *((c[0], c[1]) for c in COLUMNS), FEMTO_COLUMN, SHARES_COLUMN[:2])
 
 
+def ledger_uri(location: str, mode: str = "ro") -> str:
+    """The SQLite URI of the ledger file `location` (any characters in its path), opened in `mode` (ro, rw)."""
+    return "file:" + urllib.parse.quote(str(Path(location).resolve())) + f"?mode={mode}"
+
+
 def columns_ddl() -> str:
     """The copy's table's columns: BIGINT where SQLite's are INTEGER, VARCHAR where TEXT."""
     return ", ".join(f"{name} {duck_type(kind)}" for name, kind in COPIED)
@@ -43,7 +48,7 @@ def load(ledger: str, into: str, upto: int) -> None:
     import adbc_driver_sqlite
     import duckdb
 
-    db = adbc_driver_sqlite.connect("file:" + urllib.parse.quote(str(Path(ledger).resolve())) + "?mode=ro")
+    db = adbc_driver_sqlite.connect(ledger_uri(ledger))
     conn = adbc_driver_manager.AdbcConnection(db)
     stmt = adbc_driver_manager.AdbcStatement(conn)
     duck = duckdb.connect(into)
