@@ -10,9 +10,6 @@ $0.00354, no caveat. A model without a price for them is billed its tokens and s
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from decimal import Decimal
 
 import pytest
@@ -22,8 +19,8 @@ from costline_processor.config import ConfigError, PricingConfig
 from costline_processor.price_caveats import FILE_SEARCHES_UNPRICED
 from costline_processor.pricing import Pricer
 from costline_processor.records import Usage
-from tests.processor.costs import NOV, mtok, priced
-from tests.processor.harness import assemble_scopes
+from tests.processor.costs import mtok, priced
+from tests.processor.served import billed_twin, focus_rows, opened_old_ledger, repriced, served
 
 PER_FILE_SEARCH = Decimal("2.50") / 1000  # OpenAI's published price
 PER_WEB_SEARCH = Decimal(10) / 1000
@@ -118,83 +115,26 @@ def test_a_file_search_count_alone_is_no_call_of_zero_tokens():
 def test_served_calls_keep_their_file_searches_in_the_ledger_reprice_and_focus(tmp_path, capsys):
     """Over OTLP into `costline serve`: the ledger keeps each call's file searches (schema 9), so `reprice`
     bills them again and FOCUS shows them as a SKU of their own."""
-    from costline_processor.cli import main
-    from costline_processor.ledger import open_reader
-    from costline_processor.server import open_sinks
-    from tests.fakes.otlp_sink import OtlpSink
-    from tests.processor.harness import RunningServer, loopback_config
-    from tests.processor.spans import llm, new_trace_id, request
-    from tests.processor.test_receive import raw_grpc
-
-    t = new_trace_id()
-    spans = [llm(t, None, "gpt-4.1", 6_000, 400, "openai", start=NOV, costline__usage__file_searches=2)]
-    with OtlpSink() as sink:
-        cfg = loopback_config(sink, trace_wait=0.2)
-        cfg.ledger = str(tmp_path / "ledger.db")
-        with RunningServer(cfg, sinks=open_sinks(cfg)) as srv:
-            raw_grpc(srv.grpc_endpoint, request(spans).SerializeToString())
-            exported = sink.wait_for_spans(1)
+    exported, row, ledger = served(tmp_path, "gpt-4.1", costline__usage__file_searches=2)
     billed = mtok("2", 6_000) + mtok("8", 400) + 2 * PER_FILE_SEARCH
-    assert exported[0].attributes["costline.cost.usd"] == float(billed)
-    with open_reader(cfg.ledger) as r:
-        (row,) = list(r.rows())
+    assert exported.attributes["costline.cost.usd"] == float(billed)
     assert (row.file_searches, row.web_searches, row.cost_usd) == (2, 0, billed)
-    window = ["--since", "2026-11-01", "--until", "2026-12-01", "--ledger", cfg.ledger]
-    assert main(["reprice", *window, "--format", "json", "--apply"]) == 0
-    out = json.loads(capsys.readouterr().out, parse_float=Decimal)
-    assert sum(g["changed_calls"] for g in out) == 0 and sum(g["new_cost_usd"] for g in out) == billed
-    assert main(["export", *window]) == 0
-    focus = [r for r in csv.DictReader(io.StringIO(capsys.readouterr().out)) if r["SkuId"].endswith("file_search")]
-    assert [(r["ConsumedQuantity"], r["ConsumedUnit"], Decimal(r["BilledCost"])) for r in focus] == [
-        ("2", "Searches", 2 * PER_FILE_SEARCH)
-    ]
+    assert repriced(ledger, capsys) == (0, billed)
+    assert focus_rows(ledger, capsys, "file_search") == [("2", "Searches", 2 * PER_FILE_SEARCH)]
 
 
 def test_a_schema_8_ledger_gets_no_file_searches_for_its_calls(tmp_path):
     """An older ledger is brought up to schema 9 in place; its calls ran no file search costline knew of."""
-    import sqlite3
+    from costline_processor.ledger import schema
 
-    from costline_processor.ledger import open_ledger, open_reader, schema
-    from tests.ledger.factory import make_row
-
-    path = str(tmp_path / "old.db")
-    w = open_ledger(path, flush_interval_s=0.02)
-    w.write([make_row("0.01")])
-    w.close(10)
-    conn = sqlite3.connect(path)
-    for column in schema.COLUMNS[len(schema.columns_of("8")) :]:  # version 9's and later
-        conn.execute(f"ALTER TABLE {schema.TABLE} DROP COLUMN {column[0]}")
-    conn.execute("UPDATE costline_meta SET value = '8' WHERE key = 'schema_version'")
-    conn.commit()
-    conn.close()
-    with open_reader(path) as r:
-        (row,) = list(r.rows())
+    row, version = opened_old_ledger(tmp_path, "8")
     assert row.file_searches == 0 and row.cost_usd == Decimal("0.01")
-    version = sqlite3.connect(path).execute("SELECT value FROM costline_meta WHERE key = 'schema_version'").fetchone()
-    assert version == (schema.SCHEMA_VERSION,)
+    assert version == schema.SCHEMA_VERSION
 
 
 def test_the_billed_twin_takes_the_file_searches_costline_counted():
     """costline's OpenAI span and another library's span of the same response: whichever is billed, the file
     searches costline's span counted are billed with it."""
-    from tests.processor.spans import llm, new_trace_id, span
-
-    t = new_trace_id()
-    root = span(t, "POST /ask", start=NOV)
-    other = llm(t, root, "gpt-4.1", 6_000, 400, "openai", start=NOV, gen_ai__response__id="resp_07")
-    ours = llm(
-        t,
-        root,
-        "gpt-4.1",
-        6_000,
-        400,
-        "openai",
-        start=NOV,
-        gen_ai__response__id="resp_07",
-        costline__usage__file_searches=1,
-    )
-    a, _ = assemble_scopes(
-        [("test", [root]), ("opentelemetry.instrumentation.openai_v2", [other]), ("costline", [ours])]
-    )
-    assert [r.file_searches for r in a.rows] == [1]
-    assert a.rows[0].cost_usd == mtok("2", 6_000) + mtok("8", 400) + PER_FILE_SEARCH
+    rows = billed_twin("gpt-4.1", "resp_07", costline__usage__file_searches=1)
+    assert [r.file_searches for r in rows] == [1]
+    assert rows[0].cost_usd == mtok("2", 6_000) + mtok("8", 400) + PER_FILE_SEARCH
