@@ -49,6 +49,12 @@ def copy_reader(copy: ColumnarCopy, path: str):
     return reader
 
 
+def load_in_background(copy: ColumnarCopy) -> None:
+    """The copy's first load, as `costline ui` starts it, waited for."""
+    copy.start()
+    copy._loading.join(30)  # type: ignore[union-attr]
+
+
 def wait_ready(copy: ColumnarCopy, timeout: float = 30.0) -> None:
     end = time.monotonic() + timeout
     while not copy.ready:
@@ -147,8 +153,7 @@ def test_a_ledger_it_cannot_mark_leaves_sqlite_answering_said_once(ledger, caplo
     copy = ColumnarCopy(ledger)
     try:
         with caplog.at_level(logging.WARNING, logger="costline"):
-            copy.start()
-            copy._loading.join(30)  # type: ignore[union-attr]
+            load_in_background(copy)
             copy.start()  # a failed copy is not tried again and again
         assert not copy.ready and copy.reader(open_reader(ledger)) is None
         said = [r.getMessage() for r in caplog.records if "columnar copy failed" in r.getMessage()]
@@ -301,8 +306,7 @@ def test_a_failed_load_is_tried_again_later(ledger, caplog, monkeypatch):
     copy = ColumnarCopy(ledger)
     try:
         with caplog.at_level(logging.WARNING, logger="costline"):
-            copy.start()
-            copy._loading.join(30)  # type: ignore[union-attr]
+            load_in_background(copy)
             assert copy.reader(open_reader(ledger)) is None and copy._loading is not None
             monkeypatch.setattr(columnar, "RETRY_S", 0.0)
             for _ in range(2):  # the second try fails too; the third loads

@@ -15,6 +15,7 @@ can then differ by a femto-dollar.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import replace
 
 from hypothesis import HealthCheck, Phase, given, settings
@@ -117,9 +118,10 @@ def _answer(reader, q: query.Question):
     return a.rows, a.total, a.caveats, a.allocation
 
 
-def _copies(tmp_path_factory, rows, loaded):
-    """The ledger of `rows`, and two copies of it: one loaded from the first `loaded` calls that appends the rest
-    (JSON lines), one loaded from every call (ADBC)."""
+@contextmanager
+def _readers(tmp_path_factory, rows, loaded):
+    """SQLite's reader of a ledger of `rows`, and readers of two copies of it: one loaded from the first `loaded`
+    calls that appends the rest (JSON lines), one loaded from every call (ADBC); closed after."""
     path = str(tmp_path_factory.mktemp("columnar") / "ledger.db")
     w = open_ledger(path, flush_interval_s=0.02)
     w.write(rows[:loaded])
@@ -130,13 +132,13 @@ def _copies(tmp_path_factory, rows, loaded):
     w.close(10)
     whole = ColumnarCopy(path)
     whole.load()
-    return path, (appended, whole)
-
-
-def _readers(path: str, copies) -> list:
-    readers = [c.reader(open_reader(path)) for c in copies]
-    assert all(r is not None and r.dialect == "duckdb" for r in readers)
-    return readers
+    try:
+        readers = [c.reader(open_reader(path)) for c in (appended, whole)]
+        assert all(r is not None and r.dialect == "duckdb" for r in readers)
+        yield open_reader(path), readers
+    finally:
+        appended.close()
+        whole.close()
 
 
 def _said(answer):
@@ -163,16 +165,11 @@ def _settings(examples: int):
     asked=st.lists(questions, min_size=1, max_size=25),
 )
 def test_the_copy_answers_every_question_as_sqlite(tmp_path_factory, rows, loaded, asked):
-    path, copies = _copies(tmp_path_factory, rows, loaded)
-    try:
-        sqlite, readers = open_reader(path), _readers(path, copies)
+    with _readers(tmp_path_factory, rows, loaded) as (sqlite, readers):
         for q in map(_question, asked):
             want = _answer(sqlite, q)
             for copy in readers:
                 assert _answer(copy, q) == want, q
-    finally:
-        for c in copies:
-            c.close()
 
 
 explains = st.fixed_dictionaries(
@@ -195,9 +192,7 @@ explains = st.fixed_dictionaries(
     asked=st.lists(explains, min_size=1, max_size=8),
 )
 def test_the_copy_explains_forecasts_and_lists_traces_as_sqlite(tmp_path_factory, rows, loaded, asked):
-    path, copies = _copies(tmp_path_factory, rows, loaded)
-    try:
-        sqlite, readers = open_reader(path), _readers(path, copies)
+    with _readers(tmp_path_factory, rows, loaded) as (sqlite, readers):
         for e in asked:
             at = START + e["start"] * DAY_NS + e["offset"]
             dims, filters = tuple(dict.fromkeys(e["dims"])), parse_where(list(e["where"]))
@@ -219,6 +214,3 @@ def test_the_copy_explains_forecasts_and_lists_traces_as_sqlite(tmp_path_factory
                 want = _said(lambda: asked_of(sqlite))
                 for copy in readers:
                     assert _said(lambda: asked_of(copy)) == want, e
-    finally:
-        for c in copies:
-            c.close()
