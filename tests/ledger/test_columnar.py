@@ -228,7 +228,7 @@ def test_the_page_reads_the_copy_while_a_writer_in_its_process_writes(copy, ledg
 
 
 def test_new_calls_it_cannot_append_load_the_copy_again(copy, ledger, caplog, monkeypatch):
-    def refused(self, after, upto):  # what DuckDB says of a value it cannot read (none that costline writes)
+    def refused(self, reader, after, upto):  # what DuckDB says of a value it cannot read (none that costline writes)
         raise RuntimeError("Invalid Input Error: Malformed JSON")
 
     write(ledger, calls(2, "0.5", user="u5"))

@@ -105,13 +105,13 @@ class ColumnarCopy:
                 self._load_later()  # when none runs: one that ended as this copy fell behind again
                 return None
             try:
-                last, rewrites = self._mark()
+                last, rewrites = self._mark(rows_from)
                 if rewrites != self._rewrites or last - self._rowid > APPEND_INLINE:
                     self._ready = False
                     self._load_later()
                     return None
                 if last > self._rowid:
-                    self._append(self._rowid, last)
+                    self._append(rows_from, self._rowid, last)
                     self._rowid = last
             except Exception as e:  # sqlite3's, duckdb's, OSError: SQLite answers while the copy loads again
                 self._behind(e)
@@ -199,10 +199,14 @@ class ColumnarCopy:
         self._ready = False
         self._load_later()
 
-    def _mark(self) -> tuple[int, str]:
-        """The ledger's last rowid and its count of rewrites, read together (one statement: one snapshot)."""
-        with _sqlite(self.location) as conn:
-            last, rewrites = conn.execute(_MARK).fetchone()
+    def _mark(self, reader: LedgerReader | None = None) -> tuple[int, str]:
+        """The ledger's last rowid and its count of rewrites, read together (one statement: one snapshot), through
+        `reader` (the request's SQLite reader) or a connection of its own."""
+        if reader is not None:
+            last, rewrites = next(reader.fetch(_MARK))
+        else:
+            with _sqlite(self.location) as conn:
+                last, rewrites = conn.execute(_MARK).fetchone()
         return int(last or 0), str(rewrites)
 
     def _ensure_triggers(self) -> None:
@@ -211,11 +215,10 @@ class ColumnarCopy:
                 for stmt in REWRITE_STATEMENTS:
                     conn.execute(stmt)
 
-    def _append(self, after: int, upto: int) -> None:
-        """The calls with rowid in (after, upto] into the copy: read with Python's sqlite3, handed over as JSON lines
-        (exact: text, integers and NULL as they are; DuckDB's inserts of Python rows take ~1.5 ms a call)."""
-        with _sqlite(self.location) as conn:
-            rows = conn.execute(_NEW, (after, upto)).fetchall()
+    def _append(self, reader: LedgerReader, after: int, upto: int) -> None:
+        """The calls with rowid in (after, upto] into the copy: read by the request's SQLite `reader`, handed over as
+        JSON lines (exact: text, integers and NULL as they are; DuckDB's inserts of Python rows take ~1.5 ms a call)."""
+        rows = list(reader.fetch(_NEW, (after, upto)))
         names = [name for name, _ in COPIED]
         fd, path = tempfile.mkstemp(suffix=".json", dir=self._dir)
         try:
